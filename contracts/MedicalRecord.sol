@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {ProviderRegistry} from "./ProviderRegistry.sol";
+
+/// @dev ERC-5192: minimal soulbound NFTs.
+interface IERC5192 {
+    event Locked(uint256 tokenId);
+    event Unlocked(uint256 tokenId);
+
+    function locked(uint256 tokenId) external view returns (bool);
+}
+
+/// @title MedicalRecord
+/// @notice One non-transferable ERC-721 token per medical document, owned by the patient.
+/// @dev The token holds no personal data: a salted commitment to the content, the SHA-256 digest and
+/// codec of the ciphertext's CIDv1, the issuer, a coarse category, sensitivity flags, the issue time
+/// and the token it amends.
+///
+/// Patient consent to a mint comes in two forms, and both are kept on purpose:
+/// - an EIP-712 `MintConsent` signature per record (nonce, deadline, chain id, contract), for the
+///   usual case where the patient is present when a provider issues a document;
+/// - a standing authorisation `authorizeProvider(provider, until)`, for a treating provider that
+///   issues results while the patient is away (a lab posting results overnight).
+/// Either is checked in `_checkConsent`; nothing else mints.
+contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
+    using Strings for uint256;
+
+    /// @notice Number of categories; codes are 0..CATEGORY_COUNT-1 (see `_categoryName`).
+    uint8 public constant CATEGORY_COUNT = 10;
+    uint8 internal constant CATEGORY_MENTAL_HEALTH = 5;
+    uint8 internal constant CATEGORY_SUBSTANCE_USE = 6;
+    uint8 internal constant CATEGORY_SEXUAL_HEALTH = 7;
+    uint8 internal constant CATEGORY_GENETIC = 8;
+
+    /// @notice Sensitivity flag bits. A sensitive category must carry its own flag; any record may carry more.
+    uint8 public constant SENSITIVE_MENTAL_HEALTH = 1;
+    uint8 public constant SENSITIVE_SUBSTANCE_USE = 2;
+    uint8 public constant SENSITIVE_SEXUAL_HEALTH = 4;
+    uint8 public constant SENSITIVE_GENETIC = 8;
+    uint8 public constant SENSITIVE_RESTRICTED = 16;
+    uint8 internal constant SENSITIVE_ALL = 31;
+
+    bytes32 private constant MINT_CONSENT_TYPEHASH = keccak256(
+        "MintConsent(address patient,address provider,bytes32 commitment,uint256 supersedes,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev Packed into four slots; the fourth is only written by an amendment.
+    struct Record {
+        bytes32 commitment;
+        bytes32 cidDigest;
+        address issuer;
+        uint40 issuedAt;
+        uint8 category;
+        uint8 sensitivity;
+        uint8 cidCodec;
+        uint64 supersedes;
+        uint64 supersededBy;
+    }
+
+    /// @notice What a provider asks to mint. `cidCodec` and `cidDigest` describe a CIDv1 with a sha2-256 multihash.
+    struct MintRequest {
+        address patient;
+        bytes32 commitment;
+        bytes32 cidDigest;
+        uint8 cidCodec;
+        uint8 category;
+        uint8 sensitivity;
+    }
+
+    ProviderRegistry public immutable registry;
+
+    mapping(uint256 tokenId => Record) private _records;
+    mapping(address patient => mapping(address provider => uint64 until)) private _authorizations;
+    mapping(address account => bytes32 key) private _encryptionKeys;
+    uint64 private _lastTokenId;
+
+    /// @notice The caller is not an active provider in the registry.
+    error MedicalRecordInactiveIssuer(address issuer);
+    /// @notice The patient's consent signature is missing, malformed, from someone else, or was already used.
+    error MedicalRecordInvalidConsent(address patient, address provider);
+    /// @notice The consent signature's deadline has passed.
+    error MedicalRecordConsentExpired(uint256 deadline);
+    /// @notice Bad category code, zero commitment or CID, unsupported codec, or flags that contradict the category.
+    error MedicalRecordInvalidRequest();
+    /// @notice Record tokens cannot be transferred, approved or burnt.
+    error MedicalRecordSoulbound(uint256 tokenId);
+    /// @notice The record was already amended; amend its newest version instead.
+    error MedicalRecordAlreadyAmended(uint256 tokenId, uint256 supersededBy);
+    /// @notice An amendment must be for the same patient as the record it amends.
+    error MedicalRecordPatientMismatch(uint256 tokenId, address patient);
+
+    event RecordIssued(
+        uint256 indexed tokenId,
+        address indexed patient,
+        address indexed issuer,
+        bytes32 commitment,
+        bytes32 cidDigest,
+        uint8 cidCodec,
+        uint8 category,
+        uint8 sensitivity,
+        uint256 supersedes
+    );
+    event RecordAmended(uint256 indexed tokenId, uint256 indexed supersededBy);
+    event ProviderAuthorized(address indexed patient, address indexed provider, uint64 until);
+    event ProviderAuthorizationRevoked(address indexed patient, address indexed provider);
+    event EncryptionKeySet(address indexed account, bytes32 key);
+
+    /// @param registry_ The provider registry consulted on every mint.
+    constructor(ProviderRegistry registry_) ERC721("medvault record", "MVR") EIP712("medvault", "1") {
+        registry = registry_;
+    }
+
+    // ---------------------------------------------------------------- minting
+
+    /// @notice Mints a record token to `request.patient`, issued by the caller.
+    /// @dev Requires the caller to be an active provider and the patient's consent: a valid EIP-712
+    /// `MintConsent` signature (`consent` non-empty) or a standing authorisation (`consent` empty).
+    /// Emits {RecordIssued} and {Locked}.
+    /// @param request The record's on-chain fields.
+    /// @param deadline Last second at which `consent` is valid (ignored for standing authorisations).
+    /// @param consent The patient's EIP-712 signature, or empty to rely on `authorizeProvider`.
+    /// @return tokenId The new token.
+    function mint(MintRequest calldata request, uint256 deadline, bytes calldata consent)
+        external
+        returns (uint256 tokenId)
+    {
+        _checkConsent(request, 0, deadline, consent);
+        tokenId = _issue(request, 0);
+    }
+
+    /// @notice Mints a correction of `tokenId`; the old token is marked amended and stays readable.
+    /// @dev Same requirements as {mint}, plus: `tokenId` exists, is not yet amended, and belongs to
+    /// `request.patient`. Emits {RecordIssued}, {Locked} and {RecordAmended}.
+    /// @param tokenId The record being corrected.
+    /// @param request The correction's on-chain fields.
+    /// @param deadline Last second at which `consent` is valid.
+    /// @param consent The patient's EIP-712 signature (with `supersedes = tokenId`), or empty.
+    /// @return newTokenId The correction's token.
+    function amend(uint256 tokenId, MintRequest calldata request, uint256 deadline, bytes calldata consent)
+        external
+        returns (uint256 newTokenId)
+    {
+        address owner = _requireOwned(tokenId);
+        if (owner != request.patient) revert MedicalRecordPatientMismatch(tokenId, request.patient);
+        Record storage old = _records[tokenId];
+        if (old.supersededBy != 0) revert MedicalRecordAlreadyAmended(tokenId, old.supersededBy);
+        _checkConsent(request, tokenId, deadline, consent);
+        newTokenId = _issue(request, uint64(tokenId));
+        old.supersededBy = uint64(newTokenId);
+        emit RecordAmended(tokenId, newTokenId);
+    }
+
+    // ---------------------------------------------------------------- patient settings
+
+    /// @notice Lets `provider` mint records to the caller without a per-record signature until `until`.
+    /// @dev Emits {ProviderAuthorized}. Pass a past `until` (or call {revokeProvider}) to end it.
+    /// @param provider The provider to authorise.
+    /// @param until Unix time at which the authorisation ends.
+    function authorizeProvider(address provider, uint64 until) external {
+        _authorizations[msg.sender][provider] = until;
+        emit ProviderAuthorized(msg.sender, provider, until);
+    }
+
+    /// @notice Ends a standing authorisation at once.
+    /// @dev Emits {ProviderAuthorizationRevoked}.
+    /// @param provider The provider whose authorisation ends.
+    function revokeProvider(address provider) external {
+        delete _authorizations[msg.sender][provider];
+        emit ProviderAuthorizationRevoked(msg.sender, provider);
+    }
+
+    /// @notice Publishes the caller's X25519 public key, to which record keys are wrapped.
+    /// @dev Emits {EncryptionKeySet}.
+    /// @param key The X25519 public key (32 bytes).
+    function setEncryptionKey(bytes32 key) external {
+        if (key == bytes32(0)) revert MedicalRecordInvalidRequest();
+        _encryptionKeys[msg.sender] = key;
+        emit EncryptionKeySet(msg.sender, key);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The on-chain fields of a record. Reverts for tokens that do not exist.
+    /// @param tokenId The record.
+    function recordOf(uint256 tokenId) external view returns (Record memory) {
+        _requireOwned(tokenId);
+        return _records[tokenId];
+    }
+
+    /// @notice The ciphertext's CIDv1 in binary form (version, codec, sha2-256 multihash).
+    /// @param tokenId The record.
+    function cidOf(uint256 tokenId) external view returns (bytes memory) {
+        _requireOwned(tokenId);
+        Record storage r = _records[tokenId];
+        return abi.encodePacked(uint8(1), r.cidCodec, uint8(0x12), uint8(0x20), r.cidDigest);
+    }
+
+    /// @notice Until when `provider` may mint to `patient` without a signature (0 if never).
+    /// @param patient The patient.
+    /// @param provider The provider.
+    function authorizationOf(address patient, address provider) external view returns (uint64) {
+        return _authorizations[patient][provider];
+    }
+
+    /// @notice The X25519 public key `account` published (zero if none).
+    /// @param account The account.
+    function encryptionKeyOf(address account) external view returns (bytes32) {
+        return _encryptionKeys[account];
+    }
+
+    /// @notice The id the most recent record got (tokens are numbered from 1).
+    function lastTokenId() external view returns (uint256) {
+        return _lastTokenId;
+    }
+
+    /// @notice The EIP-712 domain separator for consent and attestation signatures.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice ERC-5192: every record token is locked to its patient.
+    /// @param tokenId The record; reverts if it does not exist.
+    function locked(uint256 tokenId) external view returns (bool) {
+        _requireOwned(tokenId);
+        return true;
+    }
+
+    /// @notice A data: URI with the category, issuer name, issue date and status; never content.
+    /// @param tokenId The record.
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        Record storage r = _records[tokenId];
+        string memory json = string.concat(
+            '{"name":"medvault record #',
+            tokenId.toString(),
+            '","description":"An encrypted medical record held by its patient. Content is off-chain and encrypted.",',
+            '"attributes":[{"trait_type":"category","value":"',
+            _categoryName(r.category),
+            '"},{"trait_type":"issuer","value":"',
+            registry.providerOf(r.issuer).name,
+            '"},{"display_type":"date","trait_type":"issued","value":',
+            uint256(r.issuedAt).toString(),
+            '},{"trait_type":"status","value":"',
+            r.supersededBy == 0 ? "current" : "amended",
+            '"}]}'
+        );
+        return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IERC5192).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ---------------------------------------------------------------- non-transferability
+
+    /// @notice Always reverts: record tokens are soulbound.
+    function approve(address, uint256 tokenId) public pure override {
+        revert MedicalRecordSoulbound(tokenId);
+    }
+
+    /// @notice Always reverts: record tokens are soulbound.
+    function setApprovalForAll(address, bool) public pure override {
+        revert MedicalRecordSoulbound(0);
+    }
+
+    /// @dev The one path for every ownership change. Mints pass; transfers and burns are refused
+    /// unless `_recoveryTransfer` is moving the token (key rotation or social recovery fills that
+    /// path in; until then nothing calls it).
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        from = _ownerOf(tokenId);
+        if (from != address(0) && !_recovering) revert MedicalRecordSoulbound(tokenId);
+        return super._update(to, tokenId, auth);
+    }
+
+    bool private _recovering;
+
+    /// @dev Hook for the owner's key rotation or recovery path: the only move a locked token allows.
+    function _recoveryTransfer(address from, address to, uint256 tokenId) internal {
+        _recovering = true;
+        _transfer(from, to, tokenId);
+        _recovering = false;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _checkConsent(MintRequest calldata request, uint256 supersedes, uint256 deadline, bytes calldata consent)
+        private
+    {
+        if (!registry.isActive(msg.sender)) revert MedicalRecordInactiveIssuer(msg.sender);
+        if (consent.length == 0) {
+            if (_authorizations[request.patient][msg.sender] < block.timestamp) {
+                revert MedicalRecordInvalidConsent(request.patient, msg.sender);
+            }
+            return;
+        }
+        if (block.timestamp > deadline) revert MedicalRecordConsentExpired(deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    MINT_CONSENT_TYPEHASH,
+                    request.patient,
+                    msg.sender,
+                    request.commitment,
+                    supersedes,
+                    _useNonce(request.patient),
+                    deadline
+                )
+            )
+        );
+        if (!SignatureChecker.isValidSignatureNow(request.patient, digest, consent)) {
+            revert MedicalRecordInvalidConsent(request.patient, msg.sender);
+        }
+    }
+
+    function _issue(MintRequest calldata request, uint64 supersedes) private returns (uint256 tokenId) {
+        _checkRequest(request);
+        tokenId = ++_lastTokenId;
+        Record storage r = _records[tokenId];
+        r.commitment = request.commitment;
+        r.cidDigest = request.cidDigest;
+        r.issuer = msg.sender;
+        r.issuedAt = uint40(block.timestamp);
+        r.category = request.category;
+        r.sensitivity = request.sensitivity;
+        r.cidCodec = request.cidCodec;
+        if (supersedes != 0) r.supersedes = supersedes;
+        _mint(request.patient, tokenId);
+        emit RecordIssued(
+            tokenId,
+            request.patient,
+            msg.sender,
+            request.commitment,
+            request.cidDigest,
+            request.cidCodec,
+            request.category,
+            request.sensitivity,
+            supersedes
+        );
+        emit Locked(tokenId);
+    }
+
+    function _checkRequest(MintRequest calldata request) private pure {
+        if (
+            request.commitment == bytes32(0) || request.cidDigest == bytes32(0) || request.category >= CATEGORY_COUNT
+                || request.sensitivity & ~SENSITIVE_ALL != 0 || request.cidCodec >= 0x80
+                || request.sensitivity & _requiredFlag(request.category) != _requiredFlag(request.category)
+        ) revert MedicalRecordInvalidRequest();
+    }
+
+    function _requiredFlag(uint8 category) private pure returns (uint8) {
+        if (category == CATEGORY_MENTAL_HEALTH) return SENSITIVE_MENTAL_HEALTH;
+        if (category == CATEGORY_SUBSTANCE_USE) return SENSITIVE_SUBSTANCE_USE;
+        if (category == CATEGORY_SEXUAL_HEALTH) return SENSITIVE_SEXUAL_HEALTH;
+        if (category == CATEGORY_GENETIC) return SENSITIVE_GENETIC;
+        return 0;
+    }
+
+    function _categoryName(uint8 category) private pure returns (string memory) {
+        string[10] memory names = [
+            "laboratory",
+            "imaging",
+            "immunization",
+            "medication",
+            "clinical-note",
+            "mental-health",
+            "substance-use",
+            "sexual-health",
+            "genetic",
+            "other"
+        ];
+        return names[category];
+    }
+}
