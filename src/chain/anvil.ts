@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { HomeError } from '../errors.js'
+
+export type EmbeddedChain = {
+  rpcUrl: string
+  chainId: number
+  pid: number
+  /** Stops anvil gracefully so it writes its state file; resolves once the process has exited. */
+  stop(): Promise<void>
+}
+
+export type StartAnvilParameters = {
+  /** State file loaded at start and written at stop (and every `stateIntervalSeconds`). Omit for a throwaway chain. */
+  statePath?: string
+  port?: number
+  chainId?: number
+  /** Seconds between automatic state dumps; guards against losing blocks on a hard kill. */
+  stateIntervalSeconds?: number
+  /** Seconds between blocks; default is to mine each transaction at once. */
+  blockTime?: number
+}
+
+/** The anvil binary shipped by the `@foundry-rs/anvil` npm package (its install script may be skipped). */
+export function anvilBinary(): string {
+  const require = createRequire(import.meta.url)
+  const pkg = dirname(require.resolve('@foundry-rs/anvil-linux-amd64/package.json'))
+  const bin = join(pkg, 'bin', 'anvil')
+  if (!existsSync(bin)) throw new HomeError(`anvil binary not found at ${bin}.`, { hint: 'Run `npm ci` again.' })
+  return bin
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/**
+ * Starts a local anvil chain and waits until it answers JSON-RPC.
+ *
+ * @example
+ * const chain = await startAnvil({ statePath: '/home/me/.medvault/chain/state.json' })
+ * await chain.stop()
+ */
+export async function startAnvil(params: StartAnvilParameters = {}): Promise<EmbeddedChain> {
+  const port = params.port ?? (await freePort())
+  const chainId = params.chainId ?? 31337
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent']
+  if (params.statePath) args.push('--state', params.statePath)
+  if (params.statePath && params.stateIntervalSeconds) args.push('--state-interval', String(params.stateIntervalSeconds))
+  if (params.blockTime) args.push('--block-time', String(params.blockTime))
+  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const rpcUrl = `http://127.0.0.1:${port}`
+  await waitForRpc(rpcUrl, child, () => stderr)
+  return {
+    rpcUrl,
+    chainId,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new HomeError(`The embedded chain (anvil) exited at start: ${stderr().trim() || `code ${child.exitCode}`}.`, {
+        hint: 'Check that the chain state file in the home is not corrupt and no other medvault holds it.',
+      })
+    }
+    try {
+      const res = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      })
+      if (res.ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  child.kill('SIGKILL')
+  throw new HomeError('The embedded chain (anvil) did not start within 15 s.')
+}

@@ -1,0 +1,8 @@
+export {
+  baselineRecordAbi,
+  baselineRecordBytecode,
+  medicalRecordAbi,
+  medicalRecordBytecode,
+  providerRegistryAbi,
+  providerRegistryBytecode,
+} from './artifacts/index.js'

@@ -1,0 +1,55 @@
+/**
+ * One error base, a class per failure. Messages say what went wrong and what to do; they never
+ * carry patient data, keys or passphrases.
+ */
+export type MedvaultErrorOptions = {
+  cause?: unknown
+  details?: string
+  /** What the person should do next, appended to the message. */
+  hint?: string
+}
+
+export class MedvaultError extends Error {
+  override name = 'MedvaultError'
+  /** A stable machine-readable code, e.g. `ACCESS_DENIED`. */
+  readonly code: string = 'MEDVAULT_ERROR'
+  readonly shortMessage: string
+  readonly details: string | undefined
+  readonly hint: string | undefined
+  /** Process exit code the CLI uses for this failure. */
+  readonly exitCode: number = 1
+
+  constructor(shortMessage: string, options: MedvaultErrorOptions = {}) {
+    super([shortMessage, options.hint].filter(Boolean).join(' '), { cause: options.cause })
+    this.shortMessage = shortMessage
+    this.details = options.details
+    this.hint = options.hint
+  }
+}
+
+function defineError(name: string, code: string, exitCode: number) {
+  return class extends MedvaultError {
+    override name = name
+    override readonly code = code
+    override readonly exitCode = exitCode
+  }
+}
+
+/** Input that cannot be used as given: malformed FHIR, a bad flag, an unknown category. */
+export class InvalidInputError extends defineError('InvalidInputError', 'INVALID_INPUT', 2) {}
+/** The caller may not read or change this record. */
+export class AccessDeniedError extends defineError('AccessDeniedError', 'ACCESS_DENIED', 3) {}
+/** The ciphertext, its address, the commitment or a signature does not check out. */
+export class TamperedRecordError extends defineError('TamperedRecordError', 'TAMPERED', 4) {}
+/** The issuer is unknown to the registry, or was not allowed to issue. */
+export class UntrustedIssuerError extends defineError('UntrustedIssuerError', 'UNTRUSTED_ISSUER', 4) {}
+/** A key could not open a record or keystore (wrong passphrase, wrong account). */
+export class WrongKeyError extends defineError('WrongKeyError', 'WRONG_KEY', 3) {}
+/** Something named does not exist: an account, a token, a blob. */
+export class NotFoundError extends defineError('NotFoundError', 'NOT_FOUND', 5) {}
+/** The chain refused a transaction; `details` has the contract's reason. */
+export class ChainError extends defineError('ChainError', 'CHAIN', 6) {}
+/** The blob store failed to store or return content. */
+export class StorageError extends defineError('StorageError', 'STORAGE', 7) {}
+/** The home is missing, misconfigured or locked by another process. */
+export class HomeError extends defineError('HomeError', 'HOME', 8) {}

@@ -1,0 +1,60 @@
+import { InvalidInputError } from '../errors.js'
+
+/** Coarse record categories, in on-chain code order (MedicalRecord.sol `_categoryName`). */
+export const CATEGORIES = [
+  'laboratory',
+  'imaging',
+  'immunization',
+  'medication',
+  'clinical-note',
+  'mental-health',
+  'substance-use',
+  'sexual-health',
+  'genetic',
+  'other',
+] as const
+
+export type Category = (typeof CATEGORIES)[number]
+
+/** Sensitivity flag bits, as in MedicalRecord.sol. */
+export const Sensitivity = {
+  mentalHealth: 1,
+  substanceUse: 2,
+  sexualHealth: 4,
+  genetic: 8,
+  restricted: 16,
+} as const
+
+export type SensitivityName = keyof typeof Sensitivity
+
+/** The categories whose records are never shared by "category" or "all" grants unless named one by one. */
+export const SENSITIVE_CATEGORIES: Partial<Record<Category, number>> = {
+  'mental-health': Sensitivity.mentalHealth,
+  'substance-use': Sensitivity.substanceUse,
+  'sexual-health': Sensitivity.sexualHealth,
+  genetic: Sensitivity.genetic,
+}
+
+export function categoryCode(category: Category): number {
+  return CATEGORIES.indexOf(category)
+}
+
+export function categoryName(code: number): Category {
+  const name = CATEGORIES[code]
+  if (!name) throw new InvalidInputError(`Unknown category code ${code}.`)
+  return name
+}
+
+export function parseCategory(value: string): Category {
+  if ((CATEGORIES as readonly string[]).includes(value)) return value as Category
+  throw new InvalidInputError(`Unknown category "${value}".`, { hint: `Use one of: ${CATEGORIES.join(', ')}.` })
+}
+
+/** The flags a record of `category` must carry at least. */
+export function requiredSensitivity(category: Category): number {
+  return SENSITIVE_CATEGORIES[category] ?? 0
+}
+
+export function sensitivityNames(flags: number): SensitivityName[] {
+  return (Object.keys(Sensitivity) as SensitivityName[]).filter((name) => (flags & Sensitivity[name]) !== 0)
+}
