@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { TamperedRecordError } from '../errors.js'
+import { decryptStream, encryptStream } from './aeadStream.js'
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const part of source) parts.push(part)
+  return Buffer.concat(parts)
+}
+
+async function* chunks(data: Uint8Array, size: number) {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
+}
+
+const key = randomBytes(32)
+const aad = Buffer.from('header-hash')
+const segmentSize = 64
+
+describe('encryptStream / decryptStream', () => {
+  for (const length of [0, 1, 63, 64, 65, 128, 1000]) {
+    it(`round-trips ${length} bytes across odd chunk sizes`, async () => {
+      const data = randomBytes(length)
+      const sealed = await collect(encryptStream(chunks(data, 7), { key, aad, segmentSize }))
+      const segments = Math.max(1, Math.ceil(length / segmentSize))
+      assert.equal(sealed.length, length + 16 * segments)
+      const opened = await collect(decryptStream(chunks(sealed, 13), { key, aad, segmentSize }))
+      assert.deepEqual(opened, data)
+    })
+  }
+
+  it('detects a flipped byte, a wrong key, a wrong aad, truncation and reordering', async () => {
+    const data = randomBytes(200)
+    const sealed = await collect(encryptStream(chunks(data, 50), { key, aad, segmentSize }))
+    const flipped = Buffer.from(sealed)
+    flipped[100]! ^= 1
+    const seg = segmentSize + 16
+    const reordered = Buffer.concat([sealed.subarray(seg, 2 * seg), sealed.subarray(0, seg), sealed.subarray(2 * seg)])
+    const cases: [string, Uint8Array, Uint8Array, Uint8Array][] = [
+      ['flipped', flipped, key, aad],
+      ['wrong key', sealed, randomBytes(32), aad],
+      ['wrong aad', sealed, key, Buffer.from('other')],
+      ['truncated at a segment boundary', sealed.subarray(0, 2 * seg), key, aad],
+      ['truncated mid-segment', sealed.subarray(0, 2 * seg + 5), key, aad],
+      ['reordered', reordered, key, aad],
+    ]
+    for (const [name, bytes, k, a] of cases) {
+      await assert.rejects(collect(decryptStream(chunks(bytes, 33), { key: k, aad: a, segmentSize })), TamperedRecordError, name)
+    }
+  })
+
+  it('releases no plaintext from a segment that fails its tag', async () => {
+    const data = randomBytes(3 * segmentSize)
+    const sealed = await collect(encryptStream(chunks(data, 64), { key, aad, segmentSize }))
+    sealed[segmentSize + 16 + 3]! ^= 1 // second segment
+    const released: Uint8Array[] = []
+    await assert.rejects(async () => {
+      for await (const part of decryptStream(chunks(sealed, 64), { key, aad, segmentSize })) released.push(part)
+    }, TamperedRecordError)
+    assert.deepEqual(Buffer.concat(released), data.subarray(0, segmentSize))
+  })
+})

@@ -1,0 +1,5 @@
+export { DEFAULT_SEGMENT_SIZE, decryptStream, encryptStream } from './aeadStream.js'
+export type { AeadStreamParameters } from './aeadStream.js'
+export { computeCommitment, randomSalt } from './commitment.js'
+export { encryptionKeyPairFromSeed, generateEncryptionSeed, randomKey, unwrapKey, wrapKey } from './hpke.js'
+export type { EncryptionKeyPair, WrappedKey } from './hpke.js'
