@@ -1,7 +1,7 @@
 import './promiseWithResolvers.js'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
-import { FsBlockstore } from 'blockstore-fs'
+import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
 import type { CID } from 'multiformats/cid'
@@ -14,7 +14,7 @@ import type { BlobStore } from './blobStore.js'
  * keep them from garbage collection.
  */
 export async function createHeliaStore(dir: string): Promise<BlobStore> {
-  const blockstore = new FsBlockstore(join(dir, 'blocks'))
+  const blockstore = new VerifyingFsBlockstore(join(dir, 'blocks'))
   const datastore = new FsDatastore(join(dir, 'datastore'))
   const helia = createHeliaLight({ blockstore, datastore, blockBrokers: [], routers: [] })
   await helia.start()

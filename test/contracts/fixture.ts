@@ -16,6 +16,7 @@ import {
   createTestClient,
   createWalletClient,
   defineChain,
+  getAddress,
   getContract,
   type Hash,
   type Hex,
@@ -94,7 +95,9 @@ export async function startEnv() {
 
   /** Deploys a fresh ProviderRegistry + MedicalRecord pair with `admin` as deployer and registrar. */
   async function deploy() {
-    const deployment = await deployContracts(wallet(admin), publicClient)
+    const deployed = await deployContracts(wallet(admin), publicClient)
+    // Receipts give lower-case addresses; decoded events and views give checksummed ones.
+    const deployment = { ...deployed, registry: getAddress(deployed.registry), records: getAddress(deployed.records) }
     const registryAs = (account: Account) =>
       getContract({
         address: deployment.registry,

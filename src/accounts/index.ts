@@ -1,0 +1,3 @@
+export { checkAccountName, openKeystore } from './keystore.js'
+export type { Keystore, KeystoreFile, PublicAccount, UnlockedAccount } from './keystore.js'
+export { readPassphrase } from './passphrase.js'

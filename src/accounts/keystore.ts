@@ -1,0 +1,186 @@
+/**
+ * The encrypted keystore: one file per named account under `<home>/accounts/`. Each holds the
+ * chain key (secp256k1) and the encryption seed (X25519, for HPKE), sealed with AES-256-GCM under
+ * a key derived from the passphrase with scrypt (node:crypto). Public parts (address, encryption
+ * public key) stay readable so other accounts can address records to this one without unlocking it.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto'
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
+import { type PrivateKeyAccount, generatePrivateKey, nonceManager, privateKeyToAccount } from 'viem/accounts'
+import { z } from 'zod'
+import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
+import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
+
+const SCRYPT = { N: 1 << 17, r: 8, p: 1, dkLen: 32 } as const
+
+const hex = z.string().regex(/^0x[0-9a-f]*$/i)
+const keystoreFile = z.object({
+  version: z.literal(1),
+  name: z.string(),
+  address: hex,
+  encryptionPublicKey: hex,
+  createdAt: z.string(),
+  crypto: z.object({
+    kdf: z.literal('scrypt'),
+    kdfparams: z.object({ N: z.number(), r: z.number(), p: z.number(), dkLen: z.literal(32), salt: hex }),
+    cipher: z.literal('aes-256-gcm'),
+    iv: hex,
+    ciphertext: hex,
+    tag: hex,
+  }),
+})
+export type KeystoreFile = z.infer<typeof keystoreFile>
+
+const secrets = z.object({ privateKey: hex, encryptionSeed: hex })
+
+/** What anyone may know about an account. */
+export type PublicAccount = {
+  name: string
+  address: Address
+  encryptionPublicKey: Hex
+}
+
+/** An account opened with its passphrase: can sign transactions and unwrap record keys. */
+export type UnlockedAccount = PublicAccount & {
+  chainAccount: PrivateKeyAccount
+  encryptionSeed: Uint8Array
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,39}$/
+
+export function checkAccountName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new InvalidInputError(`"${name}" is not a valid account name.`, {
+      hint: 'Use 1-40 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit.',
+    })
+  }
+  return name
+}
+
+function deriveKey(passphrase: string, salt: Uint8Array, params: { N: number; r: number; p: number; dkLen: number }) {
+  return new Promise<Buffer>((resolve, reject) =>
+    scrypt(passphrase.normalize('NFKC'), salt, params.dkLen, { ...params, maxmem: 256 * params.N * params.r }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  )
+}
+
+export type Keystore = ReturnType<typeof openKeystore>
+
+/** Opens the keystore folder of a home. */
+export function openKeystore(dir: string) {
+  const fileOf = (name: string) => join(dir, `${checkAccountName(name)}.json`)
+
+  function read(name: string): KeystoreFile {
+    const file = fileOf(name)
+    if (!existsSync(file)) {
+      throw new NotFoundError(`There is no account named "${name}" in this home.`, {
+        hint: 'Run `medvault account list` to see the accounts, or `medvault account create NAME`.',
+      })
+    }
+    const parsed = keystoreFile.safeParse(JSON.parse(readFileSync(file, 'utf8')))
+    if (!parsed.success) throw new HomeError(`The keystore file of "${name}" is damaged.`, { hint: 'Restore it from a backup.' })
+    return parsed.data
+  }
+
+  const toPublic = (f: KeystoreFile): PublicAccount => ({
+    name: f.name,
+    address: getAddress(f.address),
+    encryptionPublicKey: f.encryptionPublicKey as Hex,
+  })
+
+  return {
+    dir,
+
+    /** Creates a new account with fresh keys, sealed under `passphrase`. Refuses to overwrite. */
+    async create(name: string, passphrase: string): Promise<PublicAccount> {
+      checkAccountName(name)
+      if (passphrase.length < 8) {
+        throw new InvalidInputError('The passphrase is too short.', { hint: 'Use at least 8 characters.' })
+      }
+      const file = fileOf(name)
+      if (existsSync(file)) {
+        throw new InvalidInputError(`An account named "${name}" already exists.`, { hint: 'Pick another name.' })
+      }
+      const privateKey = generatePrivateKey()
+      const seed = generateEncryptionSeed()
+      const { publicKey } = await encryptionKeyPairFromSeed(seed)
+      const salt = randomBytes(32)
+      const iv = randomBytes(12)
+      const key = await deriveKey(passphrase, salt, SCRYPT)
+      const cipher = createCipheriv('aes-256-gcm', key, iv)
+      const plaintext = Buffer.from(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed) }))
+      const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
+      plaintext.fill(0)
+      const content: KeystoreFile = {
+        version: 1,
+        name,
+        address: privateKeyToAccount(privateKey).address,
+        encryptionPublicKey: bytesToHex(publicKey),
+        createdAt: new Date().toISOString(),
+        crypto: {
+          kdf: 'scrypt',
+          kdfparams: { ...SCRYPT, salt: bytesToHex(salt) },
+          cipher: 'aes-256-gcm',
+          iv: bytesToHex(iv),
+          ciphertext: bytesToHex(ciphertext),
+          tag: bytesToHex(cipher.getAuthTag()),
+        },
+      }
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      // Write then rename, with 'wx' on the temporary file: a crash leaves no half-written keystore,
+      // and two processes creating the same name cannot both win.
+      const tmp = `${file}.${process.pid}.tmp`
+      writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`, { flag: 'wx', mode: 0o600 })
+      if (existsSync(file)) throw new InvalidInputError(`An account named "${name}" already exists.`)
+      renameSync(tmp, file)
+      return toPublic(content)
+    },
+
+    /** Opens an account's keys. Throws WrongKeyError for a wrong passphrase. */
+    async unlock(name: string, passphrase: string): Promise<UnlockedAccount> {
+      const f = read(name)
+      const { salt, ...params } = f.crypto.kdfparams
+      const key = await deriveKey(passphrase, hexToBytes(salt as Hex), params)
+      const decipher = createDecipheriv('aes-256-gcm', key, hexToBytes(f.crypto.iv as Hex))
+      decipher.setAuthTag(hexToBytes(f.crypto.tag as Hex))
+      let plaintext: Buffer
+      try {
+        plaintext = Buffer.concat([decipher.update(hexToBytes(f.crypto.ciphertext as Hex)), decipher.final()])
+      } catch {
+        throw new WrongKeyError(`The passphrase does not open account "${name}".`, {
+          hint: 'Check MEDVAULT_PASSPHRASE or type it again.',
+        })
+      }
+      const s = secrets.parse(JSON.parse(plaintext.toString('utf8')))
+      plaintext.fill(0)
+      const chainAccount = privateKeyToAccount(s.privateKey as Hex, { nonceManager })
+      if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
+        throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
+      }
+      return { ...toPublic(f), chainAccount, encryptionSeed: hexToBytes(s.encryptionSeed as Hex) }
+    },
+
+    get(name: string): PublicAccount {
+      return toPublic(read(name))
+    },
+
+    list(): PublicAccount[] {
+      if (!existsSync(dir)) return []
+      return readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => toPublic(read(f.slice(0, -5))))
+        .sort((a, b) => a.name.localeCompare(b.name))
+    },
+
+    /** Finds an account by name or address; undefined for an address this home does not hold. */
+    find(nameOrAddress: string): PublicAccount | undefined {
+      if (isAddress(nameOrAddress)) {
+        return this.list().find((a) => a.address.toLowerCase() === nameOrAddress.toLowerCase())
+      }
+      return this.get(nameOrAddress)
+    },
+  }
+}

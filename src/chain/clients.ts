@@ -1,0 +1,38 @@
+import {
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+} from 'viem'
+
+export type ChainClients = {
+  chain: Chain
+  publicClient: PublicClient<Transport, Chain>
+  walletFor(account: Account): WalletClient<Transport, Chain, Account>
+}
+
+/**
+ * viem clients for any EVM JSON-RPC endpoint. Fees (EIP-1559) come from the node; polling is quick
+ * for a local chain and can be slowed for a remote one.
+ */
+export function createChainClients(rpcUrl: string, chainId: number, options: { pollingInterval?: number } = {}): ChainClients {
+  const chain = defineChain({
+    id: chainId,
+    name: chainId === 31337 ? 'medvault embedded (anvil)' : `chain ${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  })
+  const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000 })
+  const pollingInterval = options.pollingInterval ?? 100
+  const publicClient = createPublicClient({ chain, transport, pollingInterval })
+  return {
+    chain,
+    publicClient,
+    walletFor: (account) => createWalletClient({ account, chain, transport, pollingInterval }),
+  }
+}

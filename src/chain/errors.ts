@@ -1,0 +1,79 @@
+import { BaseError, ContractFunctionRevertedError } from 'viem'
+import { AccessDeniedError, ChainError, InvalidInputError, MedvaultError, NotFoundError, UntrustedIssuerError } from '../errors.js'
+
+type Known = { make: (args: readonly unknown[]) => MedvaultError }
+
+/** Custom errors of our contracts, as messages a person can act on. */
+const KNOWN: Record<string, Known> = {
+  MedicalRecordInactiveIssuer: {
+    make: ([issuer]) =>
+      new UntrustedIssuerError(`${String(issuer)} is not an active provider in the registry, so it cannot issue records.`, {
+        hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
+      }),
+  },
+  MedicalRecordInvalidConsent: {
+    make: () =>
+      new AccessDeniedError('The patient has not consented to this record: the consent signature is missing, invalid or already used.', {
+        hint: 'Have the patient sign a fresh consent, or authorise the provider (`medvault provider authorize`).',
+      }),
+  },
+  MedicalRecordConsentExpired: {
+    make: () => new AccessDeniedError('The patient\'s consent signature has expired.', { hint: 'Ask the patient to sign again.' }),
+  },
+  MedicalRecordInvalidRequest: {
+    make: () => new InvalidInputError('The chain refused the record fields (category, sensitivity or content address).'),
+  },
+  MedicalRecordSoulbound: {
+    make: () => new AccessDeniedError('Medical record tokens cannot be transferred or approved.'),
+  },
+  MedicalRecordAlreadyAmended: {
+    make: ([tokenId, by]) =>
+      new InvalidInputError(`Record #${String(tokenId)} was already amended by #${String(by)}.`, {
+        hint: `Amend the newest version, #${String(by)}.`,
+      }),
+  },
+  MedicalRecordPatientMismatch: {
+    make: ([tokenId]) => new InvalidInputError(`An amendment of record #${String(tokenId)} must be for the same patient.`),
+  },
+  ERC721NonexistentToken: {
+    make: ([tokenId]) => new NotFoundError(`There is no record #${String(tokenId)}.`, { hint: 'Check the token id with `medvault record list`.' }),
+  },
+  ProviderRegistryAlreadyRegistered: {
+    make: ([p]) => new InvalidInputError(`${String(p)} is already in the provider registry.`),
+  },
+  ProviderRegistryUnknownProvider: {
+    make: ([p]) => new NotFoundError(`${String(p)} is not in the provider registry.`),
+  },
+  ProviderRegistryInvalidStatus: {
+    make: ([p, status]) =>
+      new InvalidInputError(`That change is not allowed: provider ${String(p)} is ${['unregistered', 'active', 'suspended', 'removed'][Number(status)]}.`),
+  },
+  ProviderRegistryInvalidName: {
+    make: () => new InvalidInputError('Provider names must be 1-64 characters without quotes or backslashes.'),
+  },
+  ProviderRegistryInvalidInput: {
+    make: () => new InvalidInputError('The provider address or encryption key is missing.'),
+  },
+  AccessControlUnauthorizedAccount: {
+    make: ([account]) =>
+      new AccessDeniedError(`${String(account)} is not a registrar.`, { hint: 'Run the command as an account with the registrar role.' }),
+  },
+}
+
+/** Turns a viem error from a contract call into a MedvaultError with a plain message. */
+export function toMedvaultError(error: unknown): MedvaultError {
+  if (error instanceof MedvaultError) return error
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError)
+    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+      const known = KNOWN[reverted.data.errorName]
+      if (known) return Object.assign(known.make(reverted.data.args ?? []), { cause: error })
+      return new ChainError(`The chain refused the transaction (${reverted.data.errorName}).`, { cause: error })
+    }
+    return new ChainError(`The chain call failed: ${error.shortMessage}`, {
+      cause: error,
+      hint: 'Check that the chain is running (`medvault status`) and reachable.',
+    })
+  }
+  return new ChainError('The chain call failed.', { cause: error })
+}

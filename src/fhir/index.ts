@@ -1,0 +1,6 @@
+export { canonicalFhirBytes } from './canonical.js'
+export { deriveCategory, resolveCategory } from './category.js'
+export type { DerivedCategory } from './category.js'
+export { ensureFhirDefinitions, fhirDefinitionsLoadMs, isFhirResourceType } from './definitions.js'
+export type { LoadedDefinitions } from './definitions.js'
+export { parseFhirResource, validateFhirResource } from './validate.js'

@@ -1,0 +1,149 @@
+/**
+ * The record envelope stored on IPFS:
+ *
+ *   "MVR1" | u32 header length | header JSON | STREAM(AES-256-GCM) ciphertext
+ *
+ * The header is public: the format, the segment size and, per recipient, the record key wrapped
+ * with HPKE to that recipient's X25519 key (bound to the recipient's address). Every ciphertext
+ * segment is bound to sha256(header), so a header cannot be swapped onto another ciphertext.
+ *
+ * The plaintext is `u32 meta length | meta JSON | content`. The meta (salt, content digest, issuer
+ * attestation, ...) is only visible to someone who can open the record.
+ */
+import { createHash } from 'node:crypto'
+import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
+import { z } from 'zod'
+import { DEFAULT_SEGMENT_SIZE, decryptStream, encryptStream, randomKey, unwrapKey, wrapKey } from '../crypto/index.js'
+import { AccessDeniedError, TamperedRecordError } from '../errors.js'
+import { ByteReader } from './byteReader.js'
+
+const MAGIC = Buffer.from('MVR1')
+const MAX_HEADER = 1 << 20
+const MAX_META = 1 << 16
+
+const hex = z.string().regex(/^0x[0-9a-f]*$/i)
+
+const headerSchema = z.object({
+  v: z.literal(1),
+  alg: z.literal('A256GCM-STREAM'),
+  segmentSize: z.number().int().min(1024).max(16 << 20),
+  recipients: z.array(z.object({ address: hex, enc: hex, ct: hex })).min(1),
+})
+export type EnvelopeHeader = z.infer<typeof headerSchema>
+
+export const recordMetaSchema = z.object({
+  v: z.literal(1),
+  contentType: z.string().min(1).max(200),
+  size: z.number().int().nonnegative(),
+  sha256: hex,
+  salt: hex,
+  patient: hex,
+  issuer: hex,
+  category: z.number().int(),
+  sensitivity: z.number().int(),
+  supersedes: z.string().regex(/^\d+$/),
+  /** The issuer's EIP-712 RecordAttestation signature. */
+  attestation: hex,
+})
+export type RecordMeta = z.infer<typeof recordMetaSchema>
+
+export type Recipient = { address: Address; encryptionPublicKey: Hex }
+
+const recipientAad = (address: string) => new TextEncoder().encode(`medvault/recipient/${address.toLowerCase()}`)
+
+/**
+ * Seals `content` under a fresh record key wrapped to every recipient.
+ * Returns the envelope as a byte stream (memory use: one segment).
+ */
+export async function sealEnvelope(params: {
+  meta: RecordMeta
+  content: AsyncIterable<Uint8Array>
+  recipients: Recipient[]
+  segmentSize?: number
+}): Promise<AsyncIterable<Uint8Array>> {
+  const key = randomKey()
+  const segmentSize = params.segmentSize ?? DEFAULT_SEGMENT_SIZE
+  const recipients = await Promise.all(
+    params.recipients.map(async (r) => {
+      const wrapped = await wrapKey(hexToBytes(r.encryptionPublicKey), key, recipientAad(r.address))
+      return { address: r.address, enc: bytesToHex(wrapped.enc), ct: bytesToHex(wrapped.ct) }
+    }),
+  )
+  const header: EnvelopeHeader = { v: 1, alg: 'A256GCM-STREAM', segmentSize, recipients }
+  const headerBytes = Buffer.from(JSON.stringify(header))
+  const metaBytes = Buffer.from(JSON.stringify(params.meta))
+  const aad = createHash('sha256').update(headerBytes).digest()
+
+  async function* plaintext() {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(metaBytes.length)
+    yield Buffer.concat([length, metaBytes])
+    yield* params.content
+  }
+
+  return (async function* () {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(headerBytes.length)
+    yield Buffer.concat([MAGIC, length, headerBytes])
+    yield* encryptStream(plaintext(), { key, aad, segmentSize })
+  })()
+}
+
+function malformed(what: string) {
+  return new TamperedRecordError(`The stored record is malformed (${what}).`, {
+    hint: 'The stored copy is damaged or is not a medvault record.',
+  })
+}
+
+/** Reads the public header only (no key needed). */
+export async function readEnvelopeHeader(reader: ByteReader): Promise<{ header: EnvelopeHeader; aad: Buffer }> {
+  const prefix = await reader.read(8)
+  if (prefix.length < 8 || !prefix.subarray(0, 4).equals(MAGIC)) throw malformed('bad magic')
+  const length = prefix.readUInt32BE(4)
+  if (length > MAX_HEADER) throw malformed('header too large')
+  const headerBytes = await reader.read(length)
+  if (headerBytes.length < length) throw malformed('truncated header')
+  let json: unknown
+  try {
+    json = JSON.parse(headerBytes.toString('utf8'))
+  } catch {
+    throw malformed('header is not JSON')
+  }
+  const parsed = headerSchema.safeParse(json)
+  if (!parsed.success) throw malformed('unexpected header fields')
+  return { header: parsed.data, aad: createHash('sha256').update(headerBytes).digest() }
+}
+
+/**
+ * Opens an envelope for `reader`. The meta is authenticated before it is returned; the content
+ * stream authenticates each segment before releasing it.
+ */
+export async function openEnvelope(
+  source: AsyncIterable<Uint8Array>,
+  reader: { address: Address; encryptionSeed: Uint8Array },
+): Promise<{ header: EnvelopeHeader; meta: RecordMeta; content: AsyncIterable<Uint8Array> }> {
+  const bytes = new ByteReader(source)
+  const { header, aad } = await readEnvelopeHeader(bytes)
+  const slot = header.recipients.find((r) => getAddress(r.address) === getAddress(reader.address))
+  if (!slot) {
+    throw new AccessDeniedError('This record was not sealed for your account.', {
+      hint: 'Ask the record\'s owner to share it with you.',
+    })
+  }
+  const key = await unwrapKey(
+    reader.encryptionSeed,
+    { enc: hexToBytes(slot.enc as Hex), ct: hexToBytes(slot.ct as Hex) },
+    recipientAad(reader.address),
+  )
+  const plain = new ByteReader(decryptStream(bytes.rest(), { key, aad, segmentSize: header.segmentSize }))
+  const metaLength = (await plain.read(4)).readUInt32BE(0)
+  if (metaLength > MAX_META) throw malformed('meta too large')
+  const metaBytes = await plain.read(metaLength)
+  let meta: RecordMeta
+  try {
+    meta = recordMetaSchema.parse(JSON.parse(metaBytes.toString('utf8')))
+  } catch {
+    throw malformed('meta')
+  }
+  return { header, meta, content: plain.rest() }
+}

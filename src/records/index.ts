@@ -1,0 +1,26 @@
+export { mintConsentTypes, recordAttestationTypes, recordsDomain } from './attestation.js'
+export type { RecordAttestation } from './attestation.js'
+export {
+  CATEGORIES,
+  SENSITIVE_CATEGORIES,
+  Sensitivity,
+  categoryCode,
+  categoryName,
+  parseCategory,
+  requiredSensitivity,
+  sensitivityNames,
+} from './categories.js'
+export type { Category, SensitivityName } from './categories.js'
+export type { OnProgress, Progress, RecordsContext } from './context.js'
+export { openEnvelope, readEnvelopeHeader, recordMetaSchema, sealEnvelope } from './envelope.js'
+export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
+export { issueRecord, signAttestation, signMintConsent } from './issueRecord.js'
+export type { IssueRecordParameters, IssueRecordReturnType, PatientConsent, RecordContent } from './issueRecord.js'
+export { listRecords } from './listRecords.js'
+export type { RecordSummary } from './listRecords.js'
+export { cidFromChain, getOnChainRecord, getProvider } from './onChainRecord.js'
+export type { OnChainRecord, ProviderInfo } from './onChainRecord.js'
+export { openRecord, readRecord } from './openRecord.js'
+export type { OpenRecordReturnType, RecordReader } from './openRecord.js'
+export { verifyRecord } from './verifyRecord.js'
+export type { VerificationCheck, VerifyRecordReturnType } from './verifyRecord.js'

@@ -1,0 +1,80 @@
+import { type Address, type Hex, getAddress } from 'viem'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { toMedvaultError } from '../chain/errors.js'
+import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
+import { type Category, categoryName } from './categories.js'
+import type { RecordsContext } from './context.js'
+
+export type OnChainRecord = {
+  tokenId: bigint
+  owner: Address
+  commitment: Hex
+  cid: CID
+  issuer: Address
+  issuedAt: Date
+  category: Category
+  categoryCode: number
+  sensitivity: number
+  supersedes: bigint
+  supersededBy: bigint
+}
+
+const SHA2_256 = 0x12
+
+/** The CIDv1 a record's on-chain codec and digest describe. */
+export function cidFromChain(codec: number, digest: Hex): CID {
+  return CID.createV1(codec, createDigest(SHA2_256, Buffer.from(digest.slice(2), 'hex')))
+}
+
+/** Reads one record's on-chain fields. Throws NotFoundError for an unknown token. */
+export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, tokenId: bigint): Promise<OnChainRecord> {
+  const address = ctx.deployment.records
+  try {
+    const [r, owner] = await Promise.all([
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] }),
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'ownerOf', args: [tokenId] }),
+    ])
+    return {
+      tokenId,
+      owner: getAddress(owner),
+      commitment: r.commitment,
+      cid: cidFromChain(r.cidCodec, r.cidDigest),
+      issuer: getAddress(r.issuer),
+      issuedAt: new Date(Number(r.issuedAt) * 1000),
+      category: categoryName(r.category),
+      categoryCode: r.category,
+      sensitivity: r.sensitivity,
+      supersedes: r.supersedes,
+      supersededBy: r.supersededBy,
+    }
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+export type ProviderInfo = {
+  address: Address
+  name: string
+  status: 'unregistered' | 'active' | 'suspended' | 'removed'
+  encryptionKey: Hex
+  registeredAt: Date | undefined
+}
+
+const STATUS = ['unregistered', 'active', 'suspended', 'removed'] as const
+
+export async function getProvider(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, address: Address): Promise<ProviderInfo> {
+  const p = await ctx.publicClient.readContract({
+    address: ctx.deployment.registry,
+    abi: providerRegistryAbi,
+    functionName: 'providerOf',
+    args: [address],
+  })
+  return {
+    address: getAddress(address),
+    name: p.name,
+    status: STATUS[p.status] ?? 'unregistered',
+    encryptionKey: p.encryptionKey,
+    registeredAt: p.registeredAt > 0n ? new Date(Number(p.registeredAt) * 1000) : undefined,
+  }
+}

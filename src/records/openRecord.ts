@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto'
+import { type Address, getAddress, recoverTypedDataAddress } from 'viem'
+import { providerRegistryAbi } from '../contracts/index.js'
+import { computeCommitment } from '../crypto/index.js'
+import { AccessDeniedError, TamperedRecordError, UntrustedIssuerError } from '../errors.js'
+import { recordAttestationTypes, recordsDomain } from './attestation.js'
+import type { OnProgress, RecordsContext } from './context.js'
+import { type RecordMeta, openEnvelope } from './envelope.js'
+import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
+
+export type RecordReader = { address: Address; encryptionSeed: Uint8Array }
+
+export type OpenRecordReturnType = {
+  record: OnChainRecord
+  meta: RecordMeta
+  /**
+   * The decrypted document. Each segment is authenticated before it is released; after the last
+   * one the stream checks the content against the on-chain commitment and throws
+   * TamperedRecordError on a mismatch, so write it somewhere temporary until it ends.
+   */
+  content: AsyncIterable<Uint8Array>
+}
+
+/** Whether `reader` may open the record. Only the owner for now; consent grants extend this. */
+export async function checkReadAccess(record: OnChainRecord, reader: Address): Promise<void> {
+  if (getAddress(reader) !== record.owner) {
+    throw new AccessDeniedError(`This account may not read record #${record.tokenId}.`, {
+      hint: 'Only the patient who owns the record, or someone they shared it with, can open it.',
+    })
+  }
+}
+
+/** Checks the issuer's EIP-712 attestation inside the envelope against the token. */
+export async function checkAttestation(ctx: Pick<RecordsContext, 'deployment'>, record: OnChainRecord, meta: RecordMeta) {
+  if (
+    meta.category !== record.categoryCode ||
+    meta.sensitivity !== record.sensitivity ||
+    BigInt(meta.supersedes) !== record.supersedes ||
+    getAddress(meta.issuer) !== record.issuer
+  ) {
+    throw new TamperedRecordError(`The stored content does not belong to record #${record.tokenId}.`, {
+      hint: 'Its sealed description differs from the token (category, issuer or amendment link). Do not trust it.',
+    })
+  }
+  let signer: Address
+  try {
+    signer = await recoverTypedDataAddress({
+      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
+      types: recordAttestationTypes,
+      primaryType: 'RecordAttestation',
+      message: {
+        patient: getAddress(meta.patient),
+        commitment: record.commitment,
+        category: record.categoryCode,
+        sensitivity: record.sensitivity,
+        supersedes: record.supersedes,
+      },
+      signature: meta.attestation as `0x${string}`,
+    })
+  } catch {
+    signer = '0x0000000000000000000000000000000000000000'
+  }
+  if (signer !== record.issuer) {
+    throw new TamperedRecordError(`The issuer signature on record #${record.tokenId} is not valid for this token.`, {
+      hint: 'The record was not signed by the provider the chain names as its issuer, or its content was swapped. Do not trust it.',
+    })
+  }
+}
+
+/** Checks that the issuer was an active registered provider when it issued the record. */
+export async function checkIssuerStatus(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, record: OnChainRecord) {
+  const active = await ctx.publicClient.readContract({
+    address: ctx.deployment.registry,
+    abi: providerRegistryAbi,
+    functionName: 'wasActiveAt',
+    args: [record.issuer, BigInt(Math.floor(record.issuedAt.getTime() / 1000))],
+  })
+  if (!active) {
+    throw new UntrustedIssuerError(`The issuer of record #${record.tokenId} was not an active provider when it issued it.`)
+  }
+}
+
+/** Hashes content as it passes and checks it against the meta and the on-chain commitment at the end. */
+async function* checkedContent(content: AsyncIterable<Uint8Array>, meta: RecordMeta, record: OnChainRecord, onProgress?: OnProgress) {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of content) {
+    hash.update(chunk)
+    size += chunk.byteLength
+    onProgress?.({ stage: 'fetching', bytes: size })
+    yield chunk
+  }
+  const digest = hash.digest()
+  const matches =
+    size === meta.size && `0x${digest.toString('hex')}` === meta.sha256.toLowerCase() &&
+    computeCommitment(Buffer.from(meta.salt.slice(2), 'hex'), digest) === record.commitment
+  if (!matches) {
+    throw new TamperedRecordError(`The content of record #${record.tokenId} does not match its on-chain commitment.`, {
+      hint: 'The stored copy was altered. Do not use it; ask the issuer to re-issue.',
+    })
+  }
+}
+
+/**
+ * Opens a record for a reader: checks access against the chain, fetches the ciphertext by the
+ * token's CID, unwraps the key, checks the issuer's signature and registry status, and streams
+ * the content with the commitment check at its end.
+ */
+export async function openRecord(
+  ctx: RecordsContext,
+  params: { tokenId: bigint; reader: RecordReader; onProgress?: OnProgress },
+): Promise<OpenRecordReturnType> {
+  const record = await getOnChainRecord(ctx, params.tokenId)
+  await checkReadAccess(record, params.reader.address)
+  const { meta, content } = await openEnvelope(ctx.store.cat(record.cid), params.reader)
+  await checkAttestation(ctx, record, meta)
+  await checkIssuerStatus(ctx, record)
+  return { record, meta, content: checkedContent(content, meta, record, params.onProgress) }
+}
+
+/** Opens a record and reads it whole into memory (for FHIR documents; stream large binaries instead). */
+export async function readRecord(
+  ctx: RecordsContext,
+  params: { tokenId: bigint; reader: RecordReader },
+): Promise<{ record: OnChainRecord; meta: RecordMeta; bytes: Buffer }> {
+  const { record, meta, content } = await openRecord(ctx, params)
+  const parts: Uint8Array[] = []
+  for await (const part of content) parts.push(part)
+  return { record, meta, bytes: Buffer.concat(parts) }
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto'
+import { MedvaultError } from '../errors.js'
+import type { RecordsContext } from './context.js'
+import { ByteReader } from './byteReader.js'
+import { readEnvelopeHeader } from './envelope.js'
+import { type OnChainRecord, getOnChainRecord, getProvider } from './onChainRecord.js'
+import { type RecordReader, checkIssuerStatus, checkReadAccess, openRecord } from './openRecord.js'
+
+export type VerificationCheck = {
+  id: 'token' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment' | 'file'
+  ok: boolean
+  message: string
+}
+
+export type VerifyRecordReturnType = {
+  tokenId: bigint
+  valid: boolean
+  record: OnChainRecord | undefined
+  issuerName: string | undefined
+  checks: VerificationCheck[]
+  /** Set when the record was corrected by a newer one (not a failure: the old version stays valid and readable). */
+  supersededBy: bigint | undefined
+}
+
+const reason = (error: unknown) => (error instanceof MedvaultError ? error.shortMessage : String(error))
+
+/**
+ * Verifies a record without asking its issuer. Anyone: the token exists, its issuer was an active
+ * registered provider when it issued it, and the ciphertext is available and matches its content
+ * address. Someone allowed to read it (`reader`): also the issuer's signature, the decryption and
+ * the content commitment; with `file`, that the file is this record's content.
+ */
+export async function verifyRecord(
+  ctx: RecordsContext,
+  params: { tokenId: bigint; reader?: RecordReader; file?: Uint8Array },
+): Promise<VerifyRecordReturnType> {
+  const checks: VerificationCheck[] = []
+  const done = (record: OnChainRecord | undefined, issuerName?: string): VerifyRecordReturnType => ({
+    tokenId: params.tokenId,
+    valid: checks.every((c) => c.ok),
+    record,
+    issuerName,
+    checks,
+    supersededBy: record && record.supersededBy !== 0n ? record.supersededBy : undefined,
+  })
+
+  let record: OnChainRecord
+  try {
+    record = await getOnChainRecord(ctx, params.tokenId)
+    checks.push({ id: 'token', ok: true, message: `Record #${record.tokenId} exists on chain, owned by ${record.owner}.` })
+  } catch (error) {
+    checks.push({ id: 'token', ok: false, message: reason(error) })
+    return done(undefined)
+  }
+
+  const provider = await getProvider(ctx, record.issuer)
+  try {
+    await checkIssuerStatus(ctx, record)
+    const now = provider.status === 'active' ? '' : ` It is ${provider.status} now; records it issued before stay valid.`
+    checks.push({ id: 'issuer', ok: true, message: `Issued by ${provider.name} (${record.issuer}), an active registered provider at the time.${now}` })
+  } catch (error) {
+    checks.push({ id: 'issuer', ok: false, message: reason(error) })
+  }
+
+  if (!params.reader) {
+    // Read every block through the verifying blockstore and parse the public header.
+    try {
+      const bytes = new ByteReader(ctx.store.cat(record.cid))
+      await readEnvelopeHeader(bytes)
+      for await (const _ of bytes.rest()) {
+        // draining checks every block's hash
+      }
+      checks.push({ id: 'ciphertext', ok: true, message: `The encrypted document ${record.cid} is available and matches its content address.` })
+    } catch (error) {
+      checks.push({ id: 'ciphertext', ok: false, message: reason(error) })
+    }
+    return done(record, provider.name)
+  }
+
+  try {
+    await checkReadAccess(record, params.reader.address)
+  } catch (error) {
+    checks.push({ id: 'access', ok: false, message: reason(error) })
+    return done(record, provider.name)
+  }
+  try {
+    const opened = await openRecord(ctx, { tokenId: params.tokenId, reader: params.reader })
+    checks.push({ id: 'ciphertext', ok: true, message: `The encrypted document ${record.cid} is available, matches its content address and decrypts.` })
+    checks.push({ id: 'issuer-signature', ok: true, message: `The issuer's EIP-712 signature is valid and names ${record.issuer}.` })
+    const hash = createHash('sha256')
+    for await (const chunk of opened.content) hash.update(chunk)
+    checks.push({ id: 'commitment', ok: true, message: 'The content matches the on-chain commitment.' })
+    if (params.file) {
+      const same = createHash('sha256').update(params.file).digest('hex') === hash.digest('hex')
+      checks.push({
+        id: 'file',
+        ok: same,
+        message: same ? 'The file is exactly this record\'s content.' : 'The file differs from this record\'s content.',
+      })
+    }
+  } catch (error) {
+    const failed = error instanceof MedvaultError && error.shortMessage.includes('signature') ? 'issuer-signature'
+      : error instanceof MedvaultError && error.shortMessage.includes('commitment') ? 'commitment'
+      : 'ciphertext'
+    checks.push({ id: failed, ok: false, message: reason(error) })
+  }
+  return done(record, provider.name)
+}
+

@@ -1,0 +1,2 @@
+export type { BlobStore } from './blobStore.js'
+export { createHeliaStore } from './heliaStore.js'
