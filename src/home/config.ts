@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { z } from 'zod'
+import { HomeError } from '../errors.js'
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<`0x${string}`>
+
+export const configSchema = z.object({
+  version: z.literal(1),
+  chain: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('embedded'), chainId: z.number().int().positive() }),
+    z.object({ kind: z.literal('rpc'), rpcUrl: z.string().url(), chainId: z.number().int().positive() }),
+  ]),
+  deployment: z
+    .object({ chainId: z.number().int(), registry: address, records: address, deployedAtBlock: z.string().regex(/^\d+$/) })
+    .optional(),
+  storage: z.discriminatedUnion('kind', [z.object({ kind: z.literal('embedded') }), z.object({ kind: z.literal('kubo'), url: z.string().url() })]),
+})
+export type Config = z.infer<typeof configSchema>
+
+export const DEFAULT_CONFIG: Config = {
+  version: 1,
+  chain: { kind: 'embedded', chainId: 31337 },
+  storage: { kind: 'embedded' },
+}
+
+/** Where a home keeps each thing. */
+export function homePaths(dir: string) {
+  return {
+    dir,
+    config: join(dir, 'config.json'),
+    accounts: join(dir, 'accounts'),
+    chainDir: join(dir, 'chain'),
+    chainState: join(dir, 'chain', 'state.json'),
+    ipfs: join(dir, 'ipfs'),
+    run: join(dir, 'run.json'),
+  }
+}
+export type HomePaths = ReturnType<typeof homePaths>
+
+/** `--home`, else $MEDVAULT_HOME, else ~/.medvault. */
+export function resolveHome(flag?: string): string {
+  return resolve(flag ?? process.env.MEDVAULT_HOME ?? join(homedir(), '.medvault'))
+}
+
+export function loadConfig(paths: HomePaths): Config | undefined {
+  if (!existsSync(paths.config)) return undefined
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(paths.config, 'utf8'))
+  } catch (cause) {
+    throw new HomeError(`${paths.config} is not valid JSON.`, { cause, hint: 'Fix or delete it, then run `medvault init`.' })
+  }
+  const parsed = configSchema.safeParse(json)
+  if (!parsed.success) {
+    throw new HomeError(`${paths.config} has unexpected settings: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}.`, {
+      hint: 'Fix it, or move it away and run `medvault init`.',
+    })
+  }
+  return parsed.data
+}
+
+/** Writes the config atomically (temporary file, then rename). */
+export function saveConfig(paths: HomePaths, config: Config): void {
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 })
+  const tmp = `${paths.config}.${process.pid}.tmp`
+  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
+  renameSync(tmp, paths.config)
+}

@@ -1,0 +1,155 @@
+import { mkdirSync } from 'node:fs'
+import lockfile from 'proper-lockfile'
+import { privateKeyToAccount } from 'viem/accounts'
+import { type EmbeddedChain, startAnvil } from '../chain/anvil.js'
+import { type ChainClients, createChainClients } from '../chain/clients.js'
+import { type Deployment, deployContracts } from '../chain/deploy.js'
+import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
+import { openKeystore, type Keystore } from '../accounts/index.js'
+import { HomeError } from '../errors.js'
+import type { RecordsContext } from '../records/index.js'
+import { type BlobStore, createHeliaStore } from '../storage/index.js'
+import { type Config, DEFAULT_CONFIG, type HomePaths, homePaths, loadConfig, saveConfig } from './config.js'
+import { readRunInfo } from './runFile.js'
+
+export type Medvault = RecordsContext &
+  ChainClients & {
+    paths: HomePaths
+    config: Config
+    keystore: Keystore
+    rpcUrl: string
+    /** True when this process started the embedded chain (no `medvault start` was running). */
+    ownsChain: boolean
+    embedded: boolean
+    close(): Promise<void>
+  }
+
+export type OpenMedvaultParameters = {
+  home: string
+  /** Seconds between chain state dumps, for a long-running `medvault start`. */
+  stateIntervalSeconds?: number
+  /** Port for the embedded chain (default: a free port; `medvault start` uses 8545 when free). */
+  port?: number
+}
+
+/** Creates the home and its config if missing. Returns the config. */
+export function initHome(paths: HomePaths, config: Config = DEFAULT_CONFIG): Config {
+  const existing = loadConfig(paths)
+  if (existing) return existing
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 })
+  saveConfig(paths, config)
+  return config
+}
+
+/**
+ * Opens a medvault home: the config, the keystore, the chain and the blob store. On the embedded
+ * default it uses the chain of a running `medvault start`, or starts the chain itself under an
+ * exclusive lock (so two commands never run two chains on one state file) and deploys the
+ * contracts on first use.
+ */
+export async function openMedvault(params: OpenMedvaultParameters): Promise<Medvault> {
+  const paths = homePaths(params.home)
+  let config = initHome(paths)
+  const keystore = openKeystore(paths.accounts)
+  const cleanups: (() => Promise<void>)[] = []
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+  }
+
+  try {
+    let rpcUrl: string
+    let ownsChain = false
+    const embedded = config.chain.kind === 'embedded'
+    if (config.chain.kind === 'embedded') {
+      const running = readRunInfo(paths)
+      if (running && (await answers(running.rpcUrl))) {
+        rpcUrl = running.rpcUrl
+      } else {
+        mkdirSync(paths.chainDir, { recursive: true })
+        const release = await lockfile
+          .lock(paths.chainDir, { retries: { retries: 100, minTimeout: 100, maxTimeout: 500 }, stale: 10_000 })
+          .catch((cause: unknown) => {
+            throw new HomeError('Another medvault command is using this home\'s chain.', {
+              cause,
+              hint: 'Wait for it to finish, or run `medvault start` so commands can share the chain.',
+            })
+          })
+        cleanups.push(release)
+        // A `medvault start` may have come up while we waited for the lock.
+        const raced = readRunInfo(paths)
+        if (raced && (await answers(raced.rpcUrl))) {
+          await release()
+          cleanups.pop()
+          rpcUrl = raced.rpcUrl
+        } else {
+          const chain: EmbeddedChain = await startAnvil({
+            statePath: paths.chainState,
+            chainId: config.chain.chainId,
+            ...(params.port ? { port: params.port } : {}),
+            ...(params.stateIntervalSeconds ? { stateIntervalSeconds: params.stateIntervalSeconds } : {}),
+          })
+          cleanups.push(() => chain.stop())
+          rpcUrl = chain.rpcUrl
+          ownsChain = true
+        }
+      }
+    } else {
+      rpcUrl = config.chain.rpcUrl
+    }
+
+    const clients = createChainClients(rpcUrl, config.chain.chainId, embedded ? {} : { pollingInterval: 1000 })
+    const deployment = await ensureDeployment(paths, config, clients, embedded)
+    config = { ...config, deployment }
+
+    const store: BlobStore = await openStore(paths, config)
+    cleanups.push(() => store.close())
+
+    return { ...clients, paths, config, keystore, rpcUrl, ownsChain, embedded, deployment, store, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+async function openStore(paths: HomePaths, config: Config): Promise<BlobStore> {
+  if (config.storage.kind === 'embedded') return createHeliaStore(paths.ipfs)
+  const { createKuboStore } = await import('../storage/kuboStore.js')
+  return createKuboStore(config.storage.url)
+}
+
+async function ensureDeployment(paths: HomePaths, config: Config, clients: ChainClients, embedded: boolean): Promise<Deployment> {
+  if (config.deployment) {
+    const code = await clients.publicClient.getCode({ address: config.deployment.records })
+    if (!code || code === '0x') {
+      throw new HomeError('The medvault contracts named in the config are not on this chain.', {
+        hint: embedded
+          ? `The embedded chain state (${paths.chainState}) was lost or replaced. Restore it from a backup; deleting config.json starts a new, empty chain.`
+          : 'Check the RPC URL and chain id, or run `medvault deploy`.',
+      })
+    }
+    return config.deployment
+  }
+  if (!embedded) {
+    throw new HomeError('No medvault contracts are configured for this chain.', {
+      hint: 'Run `medvault deploy --as ACCOUNT` with a funded account.',
+    })
+  }
+  const deployer = privateKeyToAccount(EMBEDDED_DEV_KEY)
+  const deployment = await deployContracts(clients.walletFor(deployer), clients.publicClient)
+  saveConfig(paths, { ...config, deployment })
+  return deployment
+}
+
+async function answers(rpcUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(2000),
+    })
+    return res.ok
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,43 @@
+import { create } from 'kubo-rpc-client'
+import type { CID } from 'multiformats/cid'
+import { NotFoundError, StorageError } from '../errors.js'
+import type { BlobStore } from './blobStore.js'
+
+/**
+ * An external IPFS node (Kubo, or an IPFS Cluster proxy) through the Kubo RPC API. Content is added
+ * as CIDv1 with raw leaves and pinned at once, so it stays as long as the record exists.
+ */
+export function createKuboStore(url: string): BlobStore {
+  const kubo = create({ url })
+  const unavailable = (cause: unknown) =>
+    new StorageError(`The IPFS node at ${url} did not answer.`, { cause, hint: 'Check that it is running and the URL in config.json is right.' })
+  return {
+    async add(source, options = {}) {
+      try {
+        const { cid } = await kubo.add(source, { cidVersion: 1, rawLeaves: true, pin: true, ...(options.signal ? { signal: options.signal } : {}) })
+        return cid as unknown as CID
+      } catch (cause) {
+        throw unavailable(cause)
+      }
+    },
+    async *cat(cid, options = {}) {
+      try {
+        yield* kubo.cat(cid as never, { ...(options.signal ? { signal: options.signal } : {}) })
+      } catch (cause) {
+        if (cause instanceof Error && /not found|block was not found/i.test(cause.message)) {
+          throw new NotFoundError(`The IPFS node at ${url} does not hold ${cid.toString()}.`)
+        }
+        throw unavailable(cause)
+      }
+    },
+    async has(cid) {
+      try {
+        await kubo.block.stat(cid as never, { signal: AbortSignal.timeout(5000) })
+        return true
+      } catch {
+        return false
+      }
+    },
+    async close() {},
+  }
+}
