@@ -178,7 +178,8 @@ function describeIssue(issue: OperationOutcomeIssue): string {
   let text = issue.details?.text ?? issue.code
   if (text.startsWith('Unknown data type')) text = 'Unknown data type'
   else if (text.startsWith('Invalid additional property')) text = 'Invalid additional property (not an element of this type)'
-  else if (text.includes('"')) text = text.slice(0, text.indexOf('"')).trim() // no other error template quotes anything
+  // Invariant descriptions come from the spec and may quote FHIRPath; no other error template quotes anything.
+  else if (issue.code !== 'invariant' && text.includes('"')) text = text.slice(0, text.indexOf('"')).trim()
   const invariant = issue.code === 'invariant' ? constraintExpression(issue.diagnostics) : undefined
   return `${where ? `${where}: ` : ''}${text}${invariant ? ` [${invariant}]` : ''}`
 }
