@@ -1,0 +1,55 @@
+import type { Command } from 'commander'
+import { readPassphrase } from '../../accounts/index.js'
+import { publishEncryptionKey } from '../../directory/index.js'
+import { createAccount } from '../../home/createAccount.js'
+import { type GlobalOptions, emit } from '../output.js'
+import { unlock, withMedvault } from '../session.js'
+
+export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>) {
+  const account = program.command('account').description('Manage the accounts (keys) in this home')
+
+  account
+    .command('create')
+    .argument('<name>', 'a short name, e.g. alice or lab-a')
+    .description('Create an account: a chain key and an encryption key, sealed under a passphrase')
+    .action((name: string, _o, cmd: Command) =>
+      run(async (o) => {
+        const passphrase = await readPassphrase(`New passphrase for ${name}: `)
+        const created = await withMedvault(o, (mv) => createAccount(mv, name, passphrase))
+        emit(o, { account: created }, () => [
+          `Created account ${created.name}`,
+          `  address         ${created.address}`,
+          `  encryption key  ${created.encryptionPublicKey}`,
+          created.published ? '  key published on chain: providers can now issue records to it' : '  fund it, then run `medvault account publish` so providers can address records to it',
+        ])
+      }, cmd),
+    )
+
+  account
+    .command('list')
+    .description('List the accounts in this home')
+    .action((_o, cmd: Command) =>
+      run(async (o) => {
+        const { openKeystore } = await import('../../accounts/index.js')
+        const { homePaths, resolveHome } = await import('../../home/config.js')
+        const accounts = openKeystore(homePaths(resolveHome(o.home)).accounts).list()
+        emit(o, { accounts }, () =>
+          accounts.length === 0 ? ['No accounts yet. Create one with `medvault account create NAME`.'] : accounts.map((a) => `${a.name.padEnd(16)} ${a.address}`),
+        )
+      }, cmd),
+    )
+
+  account
+    .command('publish')
+    .argument('<name>', 'the account')
+    .description('Publish the account\'s encryption key on chain, so records can be sealed to it by address')
+    .action((name: string, _o, cmd: Command) =>
+      run(async (o) => {
+        const hash = await withMedvault(o, async (mv) => {
+          const a = await unlock(mv, name)
+          return publishEncryptionKey(mv, a.chainAccount, a.encryptionPublicKey)
+        })
+        emit(o, { account: name, txHash: hash }, () => [`Published the encryption key of ${name} (tx ${hash}).`])
+      }, cmd),
+    )
+}

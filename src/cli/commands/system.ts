@@ -1,0 +1,238 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import { readPassphrase } from '../../accounts/index.js'
+import { freePort } from '../../chain/anvil.js'
+import { createChainClients } from '../../chain/clients.js'
+import { deployContracts } from '../../chain/deploy.js'
+import { medicalRecordAbi } from '../../contracts/index.js'
+import { listProviders, registerProvider } from '../../directory/index.js'
+import { HomeError, InvalidInputError } from '../../errors.js'
+import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, resolveHome, saveConfig } from '../../home/config.js'
+import { createAccount } from '../../home/createAccount.js'
+import { initHome, openMedvault } from '../../home/openMedvault.js'
+import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
+import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
+import { type GlobalOptions, emit } from '../output.js'
+import { registrarAccount, unlock, withMedvault } from '../session.js'
+
+type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
+
+const examplesDir = () => {
+  // src/cli/commands or dist/cli/commands → repository root
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+  return join(root, 'examples', 'fhir')
+}
+
+export function systemCommands(program: Command, run: Run) {
+  program
+    .command('init')
+    .description('Create a medvault home (embedded chain and IPFS by default)')
+    .option('--rpc-url <url>', 'use an external EVM chain instead of the embedded one')
+    .option('--chain-id <id>', 'chain id of the external chain')
+    .option('--kubo <url>', 'use an external IPFS node through its Kubo RPC API, e.g. http://127.0.0.1:5001')
+    .action((opts: { rpcUrl?: string; chainId?: string; kubo?: string }, cmd: Command) =>
+      run(async (o) => {
+        const paths = homePaths(resolveHome(o.home))
+        if (loadConfig(paths)) throw new InvalidInputError(`${paths.dir} is already a medvault home.`, { hint: 'Use it, or pick another --home.' })
+        if (opts.rpcUrl && !opts.chainId) throw new InvalidInputError('--rpc-url needs --chain-id.')
+        const config: Config = {
+          ...DEFAULT_CONFIG,
+          chain: opts.rpcUrl ? { kind: 'rpc', rpcUrl: opts.rpcUrl, chainId: Number(opts.chainId) } : DEFAULT_CONFIG.chain,
+          storage: opts.kubo ? { kind: 'kubo', url: opts.kubo } : DEFAULT_CONFIG.storage,
+        }
+        initHome(paths, config)
+        if (config.chain.kind === 'embedded') await withMedvault(o, async () => undefined) // deploys the contracts
+        const saved = loadConfig(paths)!
+        emit(o, { home: paths.dir, config: saved }, () => [
+          `Created a medvault home in ${paths.dir}.`,
+          saved.deployment ? `Contracts deployed on the embedded chain: records ${saved.deployment.records}.` : 'Next: `medvault deploy --as ACCOUNT` to deploy the contracts on your chain.',
+        ])
+      }, cmd),
+    )
+
+  program
+    .command('deploy')
+    .description('Deploy the medvault contracts to the configured external chain and save their addresses')
+    .requiredOption('--as <account>', 'a funded account; it becomes the registry admin and registrar')
+    .action((opts: { as: string }, cmd: Command) =>
+      run(async (o) => {
+        const paths = homePaths(resolveHome(o.home))
+        const config = loadConfig(paths)
+        if (!config || config.chain.kind !== 'rpc') {
+          throw new InvalidInputError('`deploy` is for external chains; the embedded chain deploys by itself.', {
+            hint: 'Run `medvault init --rpc-url URL --chain-id N` first.',
+          })
+        }
+        const { openKeystore } = await import('../../accounts/index.js')
+        const account = await openKeystore(paths.accounts).unlock(opts.as, await readPassphrase(`Passphrase for ${opts.as}: `))
+        const clients = createChainClients(config.chain.rpcUrl, config.chain.chainId, { pollingInterval: 1000 })
+        const deployment = await deployContracts(clients.walletFor(account.chainAccount), clients.publicClient)
+        saveConfig(paths, { ...config, deployment })
+        emit(o, { deployment }, () => [`Deployed: registry ${deployment.registry}, records ${deployment.records} (chain ${deployment.chainId}).`])
+      }, cmd),
+    )
+
+  program
+    .command('start')
+    .description('Run the embedded stack (chain + IPFS) in the foreground until Ctrl-C')
+    .option('--port <port>', 'port for the embedded chain\'s JSON-RPC', '8545')
+    .action((opts: { port: string }, cmd: Command) =>
+      run(async (o) => {
+        const home = resolveHome(o.home)
+        const paths = homePaths(home)
+        const running = readRunInfo(paths)
+        if (running) throw new HomeError(`medvault is already running for ${home} (pid ${running.pid}, ${running.rpcUrl}).`)
+        const wanted = Number(opts.port)
+        const port = (await portIsFree(wanted)) ? wanted : await freePort()
+        const mv = await openMedvault({ home, port, stateIntervalSeconds: 5 })
+        if (mv.ownsChain) writeRunInfo(paths, { pid: process.pid, rpcUrl: mv.rpcUrl, startedAt: new Date().toISOString() })
+        const [block, lastTokenId, providers] = await Promise.all([
+          mv.publicClient.getBlockNumber(),
+          mv.publicClient.readContract({ address: mv.deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }),
+          listProviders(mv),
+        ])
+        const accounts = mv.keystore.list()
+        emit(o, { home, rpcUrl: mv.rpcUrl, chainId: mv.chain.id, deployment: mv.deployment, block, records: lastTokenId, providers: providers.length, accounts: accounts.length }, () => [
+          'medvault is running on the embedded default.',
+          `  home       ${home}`,
+          `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
+          `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
+          `  ipfs       ${paths.ipfs} (embedded Helia, offline)`,
+          `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
+          '',
+          'Next, in another terminal:',
+          ...(lastTokenId === 0n
+            ? ['  npx medvault demo                          seed a lab, a clinic, a patient and records']
+            : []),
+          '  npx medvault record list --patient alice   list a patient\'s records',
+          '  npx medvault record get 1 --as alice       decrypt and verify one',
+          '  npx medvault --help                        everything else',
+          'Press Ctrl-C to stop. Everything is kept in the home.',
+        ])
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve)
+          process.once('SIGTERM', resolve)
+        })
+        process.stderr.write('\nStopping: saving the chain state…\n')
+        removeRunInfo(paths)
+        await mv.close()
+      }, cmd),
+    )
+
+  program
+    .command('status')
+    .description('Show where everything is and whether it is running')
+    .action((_o, cmd: Command) =>
+      run(async (o) => {
+        const paths = homePaths(resolveHome(o.home))
+        if (!loadConfig(paths)) {
+          emit(o, { home: paths.dir, initialised: false }, () => [`No medvault home at ${paths.dir}. Run \`npm start\` or \`medvault init\`.`])
+          return
+        }
+        const running = readRunInfo(paths)
+        const result = await withMedvault(o, async (mv) => {
+          const [block, lastTokenId, providers] = await Promise.all([
+            mv.publicClient.getBlockNumber(),
+            mv.publicClient.readContract({ address: mv.deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }),
+            listProviders(mv),
+          ])
+          return {
+            home: paths.dir,
+            initialised: true,
+            running: running ? { pid: running.pid, rpcUrl: running.rpcUrl } : undefined,
+            chain: { kind: mv.config.chain.kind, chainId: mv.chain.id, block },
+            storage: mv.config.storage.kind,
+            deployment: mv.deployment,
+            accounts: mv.keystore.list().map((a) => a.name),
+            providers: providers.length,
+            records: lastTokenId,
+          }
+        })
+        emit(o, result, () => [
+          `home       ${result.home}`,
+          `running    ${result.running ? `yes (pid ${result.running.pid}, ${result.running.rpcUrl})` : 'no (commands start the embedded chain on demand)'}`,
+          `chain      ${result.chain.kind}, chain id ${result.chain.chainId}, block ${result.chain.block}`,
+          `storage    ${result.storage}`,
+          `contracts  registry ${result.deployment.registry}, records ${result.deployment.records}`,
+          `accounts   ${result.accounts.join(', ') || 'none'}`,
+          `providers  ${result.providers}`,
+          `records    ${result.records}`,
+        ])
+      }, cmd),
+    )
+
+  program
+    .command('demo')
+    .description('Seed a lab, a clinic, a patient (alice) and a few records, then show what to try')
+    .action((_o, cmd: Command) =>
+      run(async (o) => {
+        const passphrase = await readPassphrase('Passphrase for the demo accounts (lab-a, clinic-b, alice): ')
+        const result = await withMedvault(o, async (mv) => {
+          if (!mv.embedded) throw new InvalidInputError('The demo runs on the embedded chain only.')
+          for (const name of ['lab-a', 'clinic-b', 'alice']) {
+            if (!mv.keystore.list().some((a) => a.name === name)) await createAccount(mv, name, passphrase)
+          }
+          const registrar = await registrarAccount(mv, undefined)
+          for (const [name, display] of [['lab-a', 'Lab A'], ['clinic-b', 'Clinic B']] as const) {
+            const account = mv.keystore.get(name)
+            if ((await getProvider(mv, account.address)).status === 'unregistered') {
+              await registerProvider(mv, registrar, { provider: account.address, name: display, encryptionKey: account.encryptionPublicKey })
+            }
+          }
+          const alice = mv.keystore.get('alice')
+          if ((await listRecords(mv, { patient: alice.address })).length > 0) {
+            return { alice: alice.address, issued: [] as { file: string; tokenId: bigint }[] }
+          }
+          const patientKey = (await unlock(mv, 'alice')).chainAccount
+          const issued: { file: string; tokenId: bigint }[] = []
+          const add = async (file: string, as: string, supersedes?: bigint) => {
+            const doc = await documentFromFile(join(examplesDir(), file))
+            const provider = (await unlock(mv, as)).chainAccount
+            const r = await issueRecord(mv, {
+              issuer: provider,
+              patient: alice,
+              content: doc.content,
+              contentType: doc.contentType,
+              category: doc.category,
+              sensitivity: doc.sensitivity,
+              consent: { patient: patientKey },
+              ...(supersedes ? { supersedes } : {}),
+            })
+            issued.push({ file, tokenId: r.tokenId })
+            return r.tokenId
+          }
+          const glucose = await add('glucose.json', 'lab-a')
+          await add('immunization.json', 'clinic-b')
+          await add('therapy-note.json', 'clinic-b')
+          await add('glucose-corrected.json', 'lab-a', glucose)
+          return { alice: alice.address, issued }
+        })
+        emit(o, result, () => [
+          result.issued.length > 0 ? 'Demo ready:' : 'The demo was already seeded:',
+          '  providers  Lab A (lab-a), Clinic B (clinic-b)',
+          `  patient    alice (${result.alice})`,
+          ...result.issued.map((i) => `  record #${i.tokenId}  ${i.file}`),
+          '',
+          'Try:',
+          '  npx medvault record list --patient alice',
+          '  npx medvault record get 1 --as alice            (the original glucose result; #4 amends it)',
+          '  npx medvault record verify 1                    (anyone: issuer, registry, content address)',
+          '  npx medvault record verify 1 --as alice         (plus issuer signature and content commitment)',
+          '  npx medvault record get 1 --as lab-a            (refused: only alice may read it)',
+        ])
+      }, cmd),
+    )
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return import('node:net').then(
+    ({ createServer }) =>
+      new Promise((resolve) => {
+        const server = createServer()
+        server.once('error', () => resolve(false))
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+      }),
+  )
+}
+

@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander'
+import { accountCommands } from './commands/account.js'
+import { providerCommands } from './commands/provider.js'
+import { recordCommands } from './commands/record.js'
+import { systemCommands } from './commands/system.js'
+import { type GlobalOptions, emitError } from './output.js'
+
+/**
+ * The medvault CLI. Every command takes --json (one JSON object on stdout) and --home DIR.
+ * Returns the process exit code.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0
+  const program = new Command()
+    .name('medvault')
+    .description('Patient-owned medical records: encrypted FHIR documents as NFTs the patient holds.')
+    .option('--home <dir>', 'medvault home (default: $MEDVAULT_HOME, else ~/.medvault)')
+    .option('--json', 'print one JSON object on stdout, for scripts')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+
+  const run = async (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => {
+    const o = cmd.optsWithGlobals() as GlobalOptions
+    try {
+      await fn(o)
+      exitCode = Number(process.exitCode ?? 0)
+    } catch (error) {
+      exitCode = emitError(o, error)
+    }
+  }
+
+  systemCommands(program, run)
+  accountCommands(program, run)
+  providerCommands(program, run)
+  recordCommands(program, run)
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
+    throw error
+  }
+  return exitCode
+}

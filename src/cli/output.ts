@@ -1,0 +1,54 @@
+import { MedvaultError } from '../errors.js'
+import type { Progress } from '../records/index.js'
+
+export type GlobalOptions = { home?: string; json?: boolean }
+
+/** JSON-safe copy: bigints as strings, dates as ISO strings, CIDs as strings. */
+export function toJson(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (_key, v) => {
+      if (typeof v === 'bigint') return v.toString()
+      if (v && typeof v === 'object' && '/' in v && typeof (v as { toString(): string }).toString === 'function' && 'multihash' in v) {
+        return (v as { toString(): string }).toString()
+      }
+      return v
+    }),
+  )
+}
+
+/**
+ * Prints a command's result: one JSON object on stdout with `--json`, otherwise the human lines.
+ */
+export function emit(options: GlobalOptions, result: Record<string, unknown>, human: () => string[]): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(toJson(result))}\n`)
+  else process.stdout.write(`${human().join('\n')}\n`)
+}
+
+/** A one-line error that says what to do; with `--json`, `{ "error": { code, message } }`. */
+export function emitError(options: GlobalOptions, error: unknown): number {
+  const known = error instanceof MedvaultError ? error : undefined
+  const message = known ? known.message : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ error: { code: known?.code ?? 'INTERNAL', message } })}\n`)
+  } else {
+    process.stderr.write(`medvault: ${message}\n`)
+    if (process.env.MEDVAULT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+  }
+  return known?.exitCode ?? 1
+}
+
+/** Progress on stderr for people at a terminal; silent for scripts and `--json`. */
+export function progressPrinter(options: GlobalOptions): ((p: Progress) => void) | undefined {
+  if (options.json || !process.stderr.isTTY) return undefined
+  let last = 0
+  return (p) => {
+    const now = Date.now()
+    if (now - last < 200 && p.stage !== 'minting') return
+    last = now
+    const amount = p.bytes === undefined ? '' : ` ${(p.bytes / 1e6).toFixed(1)} MB`
+    process.stderr.write(`\r\x1b[K${p.stage}${amount}`)
+    if (p.stage === 'minting') process.stderr.write('\n')
+  }
+}
+
+export const shortAddress = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`

@@ -1,0 +1,81 @@
+import { type Account, type Address, type Hex, getAddress } from 'viem'
+import { toMedvaultError } from '../chain/errors.js'
+import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
+import { type ProviderInfo, getProvider } from '../records/onChainRecord.js'
+import type { RecordsContext } from '../records/index.js'
+
+type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+
+async function send(ctx: Ctx, account: Account, call: (wallet: ReturnType<Ctx['walletFor']>) => Promise<Hex>): Promise<Hex> {
+  try {
+    const hash = await call(ctx.walletFor(account))
+    await ctx.publicClient.waitForTransactionReceipt({ hash })
+    return hash
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+/** Adds an accredited provider (registrar only). */
+export function registerProvider(ctx: Ctx, registrar: Account, params: { provider: Address; name: string; encryptionKey: Hex }) {
+  return send(ctx, registrar, (w) =>
+    w.writeContract({
+      address: ctx.deployment.registry,
+      abi: providerRegistryAbi,
+      functionName: 'register',
+      args: [params.provider, params.name, params.encryptionKey],
+    }),
+  )
+}
+
+/** Suspends, reinstates or removes a provider (registrar only). */
+export function setProviderStatus(ctx: Ctx, registrar: Account, provider: Address, action: 'suspend' | 'reinstate' | 'remove') {
+  return send(ctx, registrar, (w) =>
+    w.writeContract({ address: ctx.deployment.registry, abi: providerRegistryAbi, functionName: action, args: [provider] }),
+  )
+}
+
+/** Every provider ever registered, in registration order. */
+export async function listProviders(ctx: Pick<Ctx, 'publicClient' | 'deployment'>): Promise<ProviderInfo[]> {
+  const read = { address: ctx.deployment.registry, abi: providerRegistryAbi } as const
+  const count = await ctx.publicClient.readContract({ ...read, functionName: 'providerCount' })
+  const addresses = await Promise.all(
+    Array.from({ length: Number(count) }, (_, i) => ctx.publicClient.readContract({ ...read, functionName: 'providerAt', args: [BigInt(i)] })),
+  )
+  return Promise.all(addresses.map((a) => getProvider(ctx, a)))
+}
+
+/** The patient lets `provider` issue records to them without a per-record signature until `until`. */
+export function authorizeProvider(ctx: Ctx, patient: Account, provider: Address, until: Date) {
+  return send(ctx, patient, (w) =>
+    w.writeContract({
+      address: ctx.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'authorizeProvider',
+      args: [getAddress(provider), BigInt(Math.floor(until.getTime() / 1000))],
+    }),
+  )
+}
+
+export function revokeProvider(ctx: Ctx, patient: Account, provider: Address) {
+  return send(ctx, patient, (w) =>
+    w.writeContract({ address: ctx.deployment.records, abi: medicalRecordAbi, functionName: 'revokeProvider', args: [getAddress(provider)] }),
+  )
+}
+
+/** Publishes an account's X25519 key on chain so providers can seal records to it by address alone. */
+export function publishEncryptionKey(ctx: Ctx, account: Account, key: Hex) {
+  return send(ctx, account, (w) =>
+    w.writeContract({ address: ctx.deployment.records, abi: medicalRecordAbi, functionName: 'setEncryptionKey', args: [key] }),
+  )
+}
+
+export async function encryptionKeyOf(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, account: Address): Promise<Hex | undefined> {
+  const key = await ctx.publicClient.readContract({
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    functionName: 'encryptionKeyOf',
+    args: [account],
+  })
+  return /^0x0+$/.test(key) ? undefined : key
+}

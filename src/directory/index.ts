@@ -1,0 +1,9 @@
+export {
+  authorizeProvider,
+  encryptionKeyOf,
+  listProviders,
+  publishEncryptionKey,
+  registerProvider,
+  revokeProvider,
+  setProviderStatus,
+} from './directory.js'
