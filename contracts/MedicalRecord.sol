@@ -29,7 +29,9 @@ interface IERC5192 {
 ///   usual case where the patient is present when a provider issues a document;
 /// - a standing authorisation `authorizeProvider(provider, until)`, for a treating provider that
 ///   issues results while the patient is away (a lab posting results overnight).
-/// Either is checked in `_checkConsent`; nothing else mints.
+/// Either is checked in `_checkConsent`; nothing else mints. The signature covers the category and
+/// sensitivity as well as the content commitment, so a provider cannot relabel a psychiatric note
+/// as a lab result under the patient's consent.
 contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     using Strings for uint256;
 
@@ -49,7 +51,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     uint8 internal constant SENSITIVE_ALL = 31;
 
     bytes32 private constant MINT_CONSENT_TYPEHASH = keccak256(
-        "MintConsent(address patient,address provider,bytes32 commitment,uint256 supersedes,uint256 nonce,uint256 deadline)"
+        "MintConsent(address patient,address provider,bytes32 commitment,uint8 category,uint8 sensitivity,uint256 supersedes,uint256 nonce,uint256 deadline)"
     );
 
     /// @dev Packed into four slots; the fourth is only written by an amendment.
@@ -310,6 +312,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
                     request.patient,
                     msg.sender,
                     request.commitment,
+                    request.category,
+                    request.sensitivity,
                     supersedes,
                     _useNonce(request.patient),
                     deadline

@@ -111,6 +111,7 @@ contract ProviderRegistry is AccessControl {
     function remove(address provider) external onlyRole(REGISTRAR_ROLE) {
         Status current = _providers[provider].status;
         if (current == Status.None) revert ProviderRegistryUnknownProvider(provider);
+        if (current == Status.Removed) revert ProviderRegistryInvalidStatus(provider, current);
         _setStatus(provider, current, Status.Removed);
         emit ProviderRemoved(provider);
     }

@@ -11,6 +11,8 @@ export const mintConsentTypes = {
     { name: 'patient', type: 'address' },
     { name: 'provider', type: 'address' },
     { name: 'commitment', type: 'bytes32' },
+    { name: 'category', type: 'uint8' },
+    { name: 'sensitivity', type: 'uint8' },
     { name: 'supersedes', type: 'uint256' },
     { name: 'nonce', type: 'uint256' },
     { name: 'deadline', type: 'uint256' },

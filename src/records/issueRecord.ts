@@ -65,7 +65,15 @@ async function digestOf(content: RecordContent, onProgress?: OnProgress): Promis
 /** Signs the patient's consent to one mint (EIP-712 MintConsent) with the patient's current nonce. */
 export async function signMintConsent(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
-  params: { patient: LocalAccount; provider: Address; commitment: Hex; supersedes?: bigint; deadline: bigint },
+  params: {
+    patient: LocalAccount
+    provider: Address
+    commitment: Hex
+    category: number
+    sensitivity: number
+    supersedes?: bigint
+    deadline: bigint
+  },
 ): Promise<Hex> {
   if (!params.patient.signTypedData) throw new InvalidInputError('The patient account cannot sign typed data.')
   const nonce = await ctx.publicClient.readContract({
@@ -82,6 +90,8 @@ export async function signMintConsent(
       patient: params.patient.address,
       provider: params.provider,
       commitment: params.commitment,
+      category: params.category,
+      sensitivity: params.sensitivity,
       supersedes: params.supersedes ?? 0n,
       nonce,
       deadline: params.deadline,
@@ -129,7 +139,15 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
   let consent: Hex = '0x'
   if ('patient' in params.consent) {
     deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
-    consent = await signMintConsent(ctx, { patient: params.consent.patient, provider: issuer.address, commitment, supersedes, deadline })
+    consent = await signMintConsent(ctx, {
+      patient: params.consent.patient,
+      provider: issuer.address,
+      commitment,
+      category,
+      sensitivity,
+      supersedes,
+      deadline,
+    })
   }
   const request = {
     patient: patient.address,

@@ -49,7 +49,15 @@ describe('MedicalRecord', () => {
     patient: PrivateKeyAccount,
     provider: PrivateKeyAccount,
     request: MintRequest,
-    opts: { supersedes?: bigint; deadline?: bigint; nonce?: bigint; signer?: PrivateKeyAccount; commitment?: Hex } = {},
+    opts: {
+      supersedes?: bigint
+      deadline?: bigint
+      nonce?: bigint
+      signer?: PrivateKeyAccount
+      commitment?: Hex
+      category?: number
+      sensitivity?: number
+    } = {},
   ): Promise<{ consent: Hex; deadline: bigint; nonce: bigint }> {
     const deadline = opts.deadline ?? (await env.latestTimestamp()) + 3600n
     const nonce = opts.nonce ?? (await d.records.read.nonces([patient.address]))
@@ -60,6 +68,8 @@ describe('MedicalRecord', () => {
         patient: patient.address,
         provider: provider.address,
         commitment: opts.commitment ?? request.commitment,
+        category: opts.category ?? request.category,
+        sensitivity: opts.sensitivity ?? request.sensitivity,
         supersedes: opts.supersedes ?? 0n,
         nonce,
         deadline,
@@ -298,6 +308,16 @@ describe('MedicalRecord', () => {
       ])
     })
 
+    it('refuses a consent whose record was relabelled (a mental-health note minted as a lab result)', async () => {
+      const signed = mintRequest(patient.address, { category: 5, sensitivity: 1 })
+      const { consent, deadline } = await consentFor(d, patient, provider, signed)
+      const relabelled = { ...signed, category: 0, sensitivity: 0 }
+      await expectRevert(d.recordsAs(provider).write.mint([relabelled, deadline, consent]), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
+    })
+
     it('refuses a consent given to another provider', async () => {
       const other = await registerProvider(env, d, 'Lab B')
       const request = mintRequest(patient.address)
@@ -356,6 +376,8 @@ describe('MedicalRecord', () => {
         patient: patient.address,
         provider: provider.address,
         commitment: request.commitment,
+        category: request.category,
+        sensitivity: request.sensitivity,
         supersedes: 0n,
         nonce,
         deadline,

@@ -270,11 +270,6 @@ describe('ProviderRegistry', () => {
 
     it(
       'remove: refuses a provider that is already removed, naming its current status',
-      {
-        todo:
-          'CONTRACT BUG: remove() passes the current status as `from` to _setStatus, so removing a removed ' +
-          'provider succeeds, emits ProviderRemoved again and appends a duplicate history entry',
-      },
       async () => {
         const provider = await registered(d)
         await env.mined(d.registry.write.remove([provider.address]))

@@ -198,6 +198,8 @@ export const MINT_CONSENT_TYPES = {
     { name: 'patient', type: 'address' },
     { name: 'provider', type: 'address' },
     { name: 'commitment', type: 'bytes32' },
+    { name: 'category', type: 'uint8' },
+    { name: 'sensitivity', type: 'uint8' },
     { name: 'supersedes', type: 'uint256' },
     { name: 'nonce', type: 'uint256' },
     { name: 'deadline', type: 'uint256' },
@@ -208,6 +210,8 @@ export type MintConsentMessage = {
   patient: Address
   provider: Address
   commitment: Hex
+  category: number
+  sensitivity: number
   supersedes: bigint
   nonce: bigint
   deadline: bigint
@@ -273,7 +277,16 @@ export async function mintWithConsent(
   const consent = await signMintConsent(
     patient,
     { chainId: env.chainId, verifyingContract: d.records.address },
-    { patient: patient.address, provider: provider.address, commitment: request.commitment, supersedes, nonce, deadline },
+    {
+      patient: patient.address,
+      provider: provider.address,
+      commitment: request.commitment,
+      category: request.category,
+      sensitivity: request.sensitivity,
+      supersedes,
+      nonce,
+      deadline,
+    },
   )
   const records = d.recordsAs(provider)
   const hash =
