@@ -8,9 +8,8 @@ export function toJson(value: unknown): unknown {
   return JSON.parse(
     JSON.stringify(value, (_key, v) => {
       if (typeof v === 'bigint') return v.toString()
-      if (v && typeof v === 'object' && '/' in v && typeof (v as { toString(): string }).toString === 'function' && 'multihash' in v) {
-        return (v as { toString(): string }).toString()
-      }
+      // A CID's toJSON gives the dag-json link form { "/": "bafy..." }; scripts want the plain string.
+      if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof v['/'] === 'string') return v['/']
       return v
     }),
   )

@@ -22,15 +22,14 @@ const unlocked = new Map<string, Promise<UnlockedAccount>>()
 
 /** Opens a named account's keys, asking for its passphrase once per process. */
 export function unlock(mv: Medvault, name: string): Promise<UnlockedAccount> {
-  if (!unlocked.has(name)) {
+  const key = `${mv.paths.dir}\0${name}`
+  if (!unlocked.has(key)) {
     mv.keystore.get(name) // fail fast on an unknown name, before prompting
-    unlocked.set(
-      name,
-      readPassphrase(`Passphrase for ${name}: `).then((p) => mv.keystore.unlock(name, p)),
-    )
-    unlocked.get(name)!.catch(() => unlocked.delete(name))
+    const opening = readPassphrase(`Passphrase for ${name}: `).then((p) => mv.keystore.unlock(name, p))
+    unlocked.set(key, opening)
+    opening.catch(() => unlocked.delete(key))
   }
-  return unlocked.get(name)!
+  return unlocked.get(key)!
 }
 
 /**

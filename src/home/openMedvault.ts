@@ -8,7 +8,8 @@ import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
-import { type BlobStore, createHeliaStore } from '../storage/index.js'
+import type { BlobStore } from '../storage/index.js'
+import { lazyBlobStore } from '../storage/lazyStore.js'
 import { type Config, DEFAULT_CONFIG, type HomePaths, homePaths, loadConfig, saveConfig } from './config.js'
 import { readRunInfo } from './runFile.js'
 
@@ -52,8 +53,9 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
   let config = initHome(paths)
   const keystore = openKeystore(paths.accounts)
   const cleanups: (() => Promise<void>)[] = []
+  // Undo in reverse order of set-up; a second close() finds nothing left to do.
   const close = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined)
   }
 
   try {
@@ -78,8 +80,8 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
         // A `medvault start` may have come up while we waited for the lock.
         const raced = readRunInfo(paths)
         if (raced && (await answers(raced.rpcUrl))) {
-          await release()
           cleanups.pop()
+          await release()
           rpcUrl = raced.rpcUrl
         } else {
           const chain: EmbeddedChain = await startAnvil({
@@ -101,7 +103,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     const deployment = await ensureDeployment(paths, config, clients, embedded)
     config = { ...config, deployment }
 
-    const store: BlobStore = await openStore(paths, config)
+    const store = lazyBlobStore(() => openStore(paths, config))
     cleanups.push(() => store.close())
 
     return { ...clients, paths, config, keystore, rpcUrl, ownsChain, embedded, deployment, store, close }
@@ -112,7 +114,10 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
 }
 
 async function openStore(paths: HomePaths, config: Config): Promise<BlobStore> {
-  if (config.storage.kind === 'embedded') return createHeliaStore(paths.ipfs)
+  if (config.storage.kind === 'embedded') {
+    const { createHeliaStore } = await import('../storage/heliaStore.js')
+    return createHeliaStore(paths.ipfs)
+  }
   const { createKuboStore } = await import('../storage/kuboStore.js')
   return createKuboStore(config.storage.url)
 }

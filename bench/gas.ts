@@ -1,0 +1,214 @@
+/**
+ * Gas per operation on a real anvil chain (throwaway, no state file), measured from receipts'
+ * gasUsed, with medvault's own library issuing the records so the calls are the ones the app sends.
+ *
+ * Mints come in series of GAS_MINTS to one patient. The first mint of a series also initialises
+ * storage (the patient's balance and nonce; for the first series, the token counter), so the
+ * steady-state figure is the median of mints 2..N.
+ */
+import { createHash } from 'node:crypto'
+import { type Hex, type TransactionReceipt, bytesToHex, createTestClient, http, parseEther } from 'viem'
+import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
+import { baselineRecordAbi, baselineRecordBytecode } from '../src/contracts/index.js'
+import {
+  type BlobStore,
+  type Category,
+  type EmbeddedChain,
+  type Recipient,
+  type RecordsContext,
+  authorizeProvider,
+  createChainClients,
+  createHeliaStore,
+  deployContracts,
+  encryptionKeyPairFromSeed,
+  generateEncryptionSeed,
+  issueRecord,
+  publishEncryptionKey,
+  registerProvider,
+  startAnvil,
+} from '../src/index.js'
+import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
+
+const GAS_MINTS = 5
+
+type Party = { account: PrivateKeyAccount; recipient: Recipient }
+
+export type GasDetails = Record<string, number[]>
+
+/** A small FHIR Observation, different each time so every record gets its own commitment and CID. */
+function document(n: number): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({
+      resourceType: 'Observation',
+      id: `bench-${n}-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 16)}`,
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose [Mass/volume] in Blood' }] },
+      subject: { reference: 'Patient/bench' },
+      effectiveDateTime: '2025-01-15T08:30:00Z',
+      valueQuantity: { value: 95 + n, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+    }),
+  )
+}
+
+const steady = (series: readonly number[]) => median(series.slice(1))
+
+export async function measureGas(): Promise<{ metrics: Metrics; details: GasDetails; report: string }> {
+  const dir = tempDir('gas')
+  let chain: EmbeddedChain | undefined
+  let store: BlobStore | undefined
+  try {
+    progress('gas: starting anvil and deploying the contracts')
+    chain = await startAnvil()
+    const clients = createChainClients(chain.rpcUrl, chain.chainId)
+    const { publicClient } = clients
+    const registrar = privateKeyToAccount(EMBEDDED_DEV_KEY)
+    const deployment = await deployContracts(clients.walletFor(registrar), publicClient)
+    store = await createHeliaStore(dir.path)
+    const ctx: RecordsContext = { publicClient, walletFor: clients.walletFor, deployment, store }
+    const testClient = createTestClient({ mode: 'anvil', chain: clients.chain, transport: http(chain.rpcUrl) })
+    const receipt = async (hash: Hex): Promise<TransactionReceipt> => {
+      const r = await publicClient.getTransactionReceipt({ hash })
+      if (r.status !== 'success') throw new Error(`transaction ${hash} reverted`)
+      return r
+    }
+
+    async function party(): Promise<Party> {
+      const account = privateKeyToAccount(generatePrivateKey())
+      await testClient.setBalance({ address: account.address, value: parseEther('100') })
+      const { publicKey } = await encryptionKeyPairFromSeed(generateEncryptionSeed())
+      return { account, recipient: { address: account.address, encryptionPublicKey: bytesToHex(publicKey) } }
+    }
+
+    const details: GasDetails = {}
+    const record = (key: string, gas: bigint) => (details[key] ??= []).push(Number(gas))
+
+    // ProviderRegistry.register: the first registration also starts the provider list.
+    progress(`gas: registering ${GAS_MINTS} providers`)
+    const providers: Party[] = []
+    for (let i = 1; i <= GAS_MINTS; i++) {
+      const provider = await party()
+      const hash = await registerProvider(ctx, registrar, {
+        provider: provider.account.address,
+        name: `Bench Lab ${i}`,
+        encryptionKey: provider.recipient.encryptionPublicKey,
+      })
+      record('register', (await receipt(hash)).gasUsed)
+      providers.push(provider)
+    }
+    const [consentLab, standingLab] = providers as [Party, Party, ...Party[]]
+
+    // setEncryptionKey: each patient publishes its key once (a fresh storage slot every time).
+    progress(`gas: ${GAS_MINTS} patients publish their encryption keys`)
+    const patients: Party[] = []
+    for (let i = 0; i < GAS_MINTS; i++) {
+      const patient = await party()
+      const hash = await publishEncryptionKey(ctx, patient.account, patient.recipient.encryptionPublicKey)
+      record('setEncryptionKey', (await receipt(hash)).gasUsed)
+      patients.push(patient)
+    }
+    const [consentPatient, standingPatient] = patients as [Party, Party, ...Party[]]
+
+    // authorizeProvider: the standing patient authorises every provider (a fresh pair each time).
+    progress(`gas: ${GAS_MINTS} standing authorisations`)
+    const until = new Date(Date.now() + 30 * 24 * 3600 * 1000)
+    for (const provider of providers) {
+      const hash = await authorizeProvider(ctx, standingPatient.account, provider.account.address, until)
+      record('authorizeProvider', (await receipt(hash)).gasUsed)
+    }
+
+    const issue = (issuer: Party, patient: Party, n: number, consent: 'signature' | 'standing', supersedes?: bigint) =>
+      issueRecord(ctx, {
+        issuer: issuer.account,
+        patient: patient.recipient,
+        content: { bytes: document(n) },
+        contentType: 'application/fhir+json',
+        category: 'laboratory' satisfies Category,
+        consent: consent === 'signature' ? { patient: patient.account } : { standing: true },
+        ...(supersedes ? { supersedes } : {}),
+      })
+
+    progress(`gas: ${GAS_MINTS} mints with an EIP-712 consent signature`)
+    const consentTokens: bigint[] = []
+    const cids: string[] = []
+    for (let i = 0; i < GAS_MINTS; i++) {
+      const issued = await issue(consentLab, consentPatient, i, 'signature')
+      record('mintConsent', issued.gasUsed)
+      consentTokens.push(issued.tokenId)
+      cids.push(issued.cid.toString())
+    }
+
+    progress(`gas: ${GAS_MINTS} mints under a standing authorisation`)
+    for (let i = 0; i < GAS_MINTS; i++) {
+      const issued = await issue(standingLab, standingPatient, 100 + i, 'standing')
+      record('mintStanding', issued.gasUsed)
+    }
+
+    // amend: correct each of the consent series' records except the last, with a fresh signature.
+    progress(`gas: ${GAS_MINTS - 1} amendments (with consent signature)`)
+    for (const tokenId of consentTokens.slice(0, -1)) {
+      const issued = await issue(consentLab, consentPatient, 200 + Number(tokenId), 'signature', tokenId)
+      record('amend', issued.gasUsed)
+    }
+
+    // The textbook NFT: _safeMint + _setTokenURI("ipfs://<CIDv1 base32>"), using the real CIDs above.
+    progress(`gas: baseline ERC721URIStorage, ${GAS_MINTS} mints`)
+    const wallet = clients.walletFor(registrar)
+    const deployHash = await wallet.deployContract({ abi: baselineRecordAbi, bytecode: baselineRecordBytecode })
+    const baseline = (await publicClient.waitForTransactionReceipt({ hash: deployHash })).contractAddress
+    if (!baseline) throw new Error('BaselineRecord deployment failed')
+    const baselineOwner = await party()
+    for (const cid of cids) {
+      const hash = await wallet.writeContract({
+        address: baseline,
+        abi: baselineRecordAbi,
+        functionName: 'mint',
+        args: [baselineOwner.account.address, `ipfs://${cid}`],
+      })
+      const r = await publicClient.waitForTransactionReceipt({ hash })
+      if (r.status !== 'success') throw new Error('baseline mint reverted')
+      record('baselineMint', r.gasUsed)
+    }
+
+    const series = (key: string) => details[key] ?? []
+    const ops: { key: string; label: string; value: number; basis: string }[] = [
+      { key: 'mintConsent', label: 'MedicalRecord.mint (EIP-712 consent)', value: steady(series('mintConsent')), basis: `median of mints 2..${GAS_MINTS}` },
+      { key: 'mintStanding', label: 'MedicalRecord.mint (standing auth.)', value: steady(series('mintStanding')), basis: `median of mints 2..${GAS_MINTS}` },
+      { key: 'amend', label: 'MedicalRecord.amend (EIP-712 consent)', value: median(series('amend')), basis: 'median, all' },
+      { key: 'register', label: 'ProviderRegistry.register', value: steady(series('register')), basis: `median of 2..${GAS_MINTS}` },
+      { key: 'authorizeProvider', label: 'MedicalRecord.authorizeProvider', value: median(series('authorizeProvider')), basis: 'median, all (new pair)' },
+      { key: 'setEncryptionKey', label: 'MedicalRecord.setEncryptionKey', value: median(series('setEncryptionKey')), basis: 'median, all (first set)' },
+      { key: 'baselineMint', label: 'Baseline ERC721URIStorage.mint', value: steady(series('baselineMint')), basis: `median of mints 2..${GAS_MINTS}` },
+    ]
+    const base = ops.find((o) => o.key === 'baselineMint')!.value
+    const metrics: Metrics = {}
+    for (const op of ops) metrics[`gas.${op.key}`] = { label: op.label, value: op.value, unit: 'gas', kind: 'gas' }
+    for (const key of ['mintConsent', 'mintStanding', 'amend'] as const) {
+      const op = ops.find((o) => o.key === key)!
+      metrics[`gas.ratio.${key}`] = { label: `${op.label} / baseline mint`, value: op.value / base, unit: 'x', kind: 'info' }
+    }
+
+    const rows = ops.map((op) => [
+      op.label,
+      fmtInt(op.value),
+      op.key.startsWith('mint') || op.key === 'amend' ? `${fmt(op.value / base, 2)}x` : '',
+      fmtInt(series(op.key)[0] ?? Number.NaN),
+      series(op.key).map((g) => fmtInt(g)).join(' '),
+      op.basis,
+    ])
+    const report = [
+      `anvil ${chain.rpcUrl}, chain ${chain.chainId}; gasUsed from receipts (includes 21,000 intrinsic + calldata)`,
+      `baseline tokenURI example: ipfs://${cids[0]}`,
+      '',
+      table(['operation', 'gas (steady)', 'vs baseline', 'first call', 'all calls', 'figure'], rows),
+      '',
+      `medvault mint (consent) costs ${fmt(metrics['gas.ratio.mintConsent']!.value, 2)}x the OpenZeppelin ERC721URIStorage mint; ` +
+        `with a standing authorisation ${fmt(metrics['gas.ratio.mintStanding']!.value, 2)}x.`,
+    ].join('\n')
+    return { metrics, details, report }
+  } finally {
+    await store?.close().catch(() => undefined)
+    await chain?.stop().catch(() => undefined)
+    dir.remove()
+  }
+}

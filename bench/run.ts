@@ -1,0 +1,88 @@
+/**
+ * medvault benchmark: gas per operation on a real anvil, encryption/storage throughput, and peak
+ * memory while storing a 1 GiB blob. Prints tables, writes bench/latest.json and compares it with
+ * the committed bench/baseline.json.
+ *
+ *   npm run bench                        # measure, compare with the baseline
+ *   npm run bench -- --update-baseline   # measure, then make this run the new baseline
+ *
+ * It is a report, not a test: it exits 0 even when it prints REGRESSION lines. It exits 1 only
+ * when a measurement could not be taken at all (and then never rewrites the baseline).
+ */
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
+import { measureGas } from './gas.js'
+import { measureLargeStore } from './memory.js'
+import { measureThroughput } from './throughput.js'
+import { type Metrics, progress, section } from './util.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const LATEST = join(here, 'latest.json')
+const BASELINE = join(here, 'baseline.json')
+const updateBaseline = process.argv.includes('--update-baseline')
+
+const metrics: Metrics = {}
+const details: Record<string, unknown> = {}
+const failures: string[] = []
+
+const env = environment()
+console.log(`medvault bench: node ${env.node}, ${env.platform}, ${env.cpus} x ${env.cpu}`)
+
+async function part(
+  title: string,
+  measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>,
+): Promise<void> {
+  const t0 = performance.now()
+  try {
+    const result = await measure()
+    Object.assign(metrics, result.metrics)
+    details[title] = result.details
+    section(`${title} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+    console.log(result.report)
+    console.log()
+  } catch (error) {
+    failures.push(title)
+    section(`${title}: FAILED`)
+    console.log(error instanceof Error ? (error.stack ?? error.message) : String(error))
+    console.log()
+  }
+}
+
+await part('1. Gas per operation', measureGas)
+await part('2. Throughput', measureThroughput)
+await part('3. Peak memory storing 1 GiB', measureLargeStore)
+
+const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
+writeResults(LATEST, results)
+progress(`wrote ${relative(process.cwd(), LATEST)}`)
+
+section('Comparison with bench/baseline.json')
+const baseline = readResults(BASELINE)
+let regressions: string[] = []
+if (!baseline) {
+  console.log('No baseline yet: run `npm run bench -- --update-baseline` to record this machine\'s figures.')
+} else {
+  const comparison = compare(metrics, baseline)
+  regressions = comparison.regressions
+  console.log(comparison.report)
+  console.log()
+  if (regressions.length === 0) console.log('No regressions.')
+  for (const line of regressions) console.log(line)
+}
+
+if (updateBaseline) {
+  if (failures.length > 0) {
+    console.log(`\nBaseline NOT updated: ${failures.join(', ')} failed.`)
+  } else {
+    writeResults(BASELINE, results)
+    console.log(`\nBaseline updated: ${relative(process.cwd(), BASELINE)}`)
+  }
+}
+
+if (failures.length > 0) {
+  console.log(`\nFAILED: ${failures.join(', ')}`)
+  process.exit(1)
+}
+// Helia and viem may leave timers behind; the report is complete.
+process.exit(0)

@@ -1,0 +1,150 @@
+/**
+ * Throughput on one 100 MiB random buffer (generated once, in 1 MiB chunks):
+ *   (a) node:crypto AES-256-GCM, one createCipheriv over all bytes (the ceiling);
+ *   (b) medvault's segmented AES-256-GCM stream (encryptStream) alone;
+ *   (c) sealEnvelope piped into a fresh embedded Helia store's add();
+ *   (d) reading it back: store.cat + openEnvelope + draining the content.
+ * Each is run THROUGHPUT_RUNS times (interleaved) and the best run counts.
+ */
+import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto'
+import { bytesToHex } from 'viem'
+import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts'
+import type { CID } from 'multiformats/cid'
+import {
+  type RecordMeta,
+  createHeliaStore,
+  encryptStream,
+  encryptionKeyPairFromSeed,
+  generateEncryptionSeed,
+  openEnvelope,
+  randomKey,
+  sealEnvelope,
+} from '../src/index.js'
+import { MiB, type Metrics, drain, fmt, progress, replay, table, tempDir } from './util.js'
+
+export const THROUGHPUT_MIB = 100
+const THROUGHPUT_RUNS = 2
+
+type Case = { key: string; label: string; run: () => Promise<number> }
+
+export async function measureThroughput(): Promise<{ metrics: Metrics; details: Record<string, number[]>; report: string }> {
+  progress(`throughput: generating ${THROUGHPUT_MIB} MiB of random data in 1 MiB chunks`)
+  const chunks = Array.from({ length: THROUGHPUT_MIB }, () => randomFillSync(Buffer.allocUnsafe(MiB)))
+  const total = THROUGHPUT_MIB * MiB
+  const sha256 = createHash('sha256')
+  for (const c of chunks) sha256.update(c)
+
+  const seed = generateEncryptionSeed()
+  const { publicKey } = await encryptionKeyPairFromSeed(seed)
+  const patient = privateKeyToAccount(generatePrivateKey()).address
+  const issuer = privateKeyToAccount(generatePrivateKey()).address
+  const meta: RecordMeta = {
+    v: 1,
+    contentType: 'application/octet-stream',
+    size: total,
+    sha256: bytesToHex(sha256.digest()),
+    salt: bytesToHex(randomBytes(32)),
+    patient,
+    issuer,
+    category: 1,
+    sensitivity: 0,
+    supersedes: '0',
+    attestation: bytesToHex(randomBytes(65)), // not checked by the envelope layer
+  }
+
+  // (c) leaves its store open for (d) to read back; (d) closes and deletes it.
+  let stored: { cid: CID; store: Awaited<ReturnType<typeof createHeliaStore>>; dir: ReturnType<typeof tempDir> } | undefined
+
+  const cases: Case[] = [
+    {
+      key: 'aesGcm',
+      label: '(a) node:crypto AES-256-GCM, one cipher',
+      async run() {
+        const cipher = createCipheriv('aes-256-gcm', randomKey(), randomBytes(12))
+        const t0 = performance.now()
+        for (const c of chunks) cipher.update(c)
+        cipher.final()
+        cipher.getAuthTag()
+        return performance.now() - t0
+      },
+    },
+    {
+      key: 'encryptStream',
+      label: '(b) encryptStream (1 MiB segments)',
+      async run() {
+        const t0 = performance.now()
+        const out = await drain(encryptStream(replay(chunks), { key: randomKey(), aad: randomBytes(32) }))
+        const ms = performance.now() - t0
+        if (out !== total + THROUGHPUT_MIB * 16) throw new Error(`encryptStream produced ${out} bytes`)
+        return ms
+      },
+    },
+    {
+      key: 'sealAndStore',
+      label: '(c) sealEnvelope -> Helia add (fresh store)',
+      async run() {
+        const dir = tempDir('tput')
+        const store = await createHeliaStore(dir.path)
+        const t0 = performance.now()
+        const sealed = await sealEnvelope({ meta, content: replay(chunks), recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }] })
+        const cid = await store.add(sealed)
+        const ms = performance.now() - t0
+        stored = { cid, store, dir }
+        return ms
+      },
+    },
+    {
+      key: 'catAndOpen',
+      label: '(d) Helia cat -> openEnvelope -> drain',
+      async run() {
+        if (!stored) throw new Error('nothing stored')
+        const { cid, store, dir } = stored
+        stored = undefined
+        try {
+          const t0 = performance.now()
+          const { content } = await openEnvelope(store.cat(cid), { address: patient, encryptionSeed: seed })
+          const out = await drain(content)
+          const ms = performance.now() - t0
+          if (out !== total) throw new Error(`read back ${out} bytes, expected ${total}`)
+          return ms
+        } finally {
+          await store.close()
+          dir.remove()
+        }
+      },
+    },
+  ]
+
+  const times: Record<string, number[]> = {}
+  try {
+    for (let run = 1; run <= THROUGHPUT_RUNS; run++) {
+      for (const c of cases) {
+        const ms = await c.run()
+        ;(times[c.key] ??= []).push(ms)
+        progress(`throughput: run ${run}/${THROUGHPUT_RUNS} ${c.label}: ${fmt(total / MiB / (ms / 1000))} MiB/s`)
+      }
+    }
+  } finally {
+    if (stored) {
+      await stored.store.close().catch(() => undefined)
+      stored.dir.remove()
+    }
+  }
+
+  const best = (key: string) => total / MiB / (Math.min(...(times[key] ?? [])) / 1000)
+  const ceiling = best('aesGcm')
+  const metrics: Metrics = {}
+  const details: Record<string, number[]> = {}
+  const rows = cases.map((c) => {
+    const mibs = best(c.key)
+    metrics[`throughput.${c.key}`] = { label: c.label, value: mibs, unit: 'MiB/s', kind: 'throughput' }
+    details[c.key] = (times[c.key] ?? []).map((ms) => Math.round(ms))
+    return [c.label, fmt(mibs), `${fmt(mibs / ceiling, 2)}x`, (times[c.key] ?? []).map((ms) => fmt(ms / 1000, 2)).join(' / ')]
+  })
+  const report = [
+    `${THROUGHPUT_MIB} MiB of random bytes, best of ${THROUGHPUT_RUNS} runs; MiB/s of plaintext`,
+    '',
+    table(['case', 'MiB/s', 'vs (a)', 'seconds per run'], rows),
+  ].join('\n')
+  return { metrics, details, report }
+}

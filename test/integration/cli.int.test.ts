@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { canonicalFhirBytes, parseFhirResource } from '../../src/fhir/index.js'
+import { medvault, startMedvault } from './cli.js'
+
+const example = (name: string) => fileURLToPath(new URL(`../../examples/fhir/${name}`, import.meta.url))
+
+describe('the medvault CLI, end to end', () => {
+  const home = mkdtempSync(join(tmpdir(), 'medvault-cli-'))
+  const work = mkdtempSync(join(tmpdir(), 'medvault-cli-out-'))
+  const mv = (...args: string[]) => medvault(home, args)
+  after(() => {
+    rmSync(home, { recursive: true, force: true })
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  before(async () => {
+    for (const name of ['lab-a', 'alice', 'bob']) {
+      const r = await mv('account', 'create', name, '--json')
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.json.account.address, /^0x[0-9a-fA-F]{40}$/)
+    }
+    const reg = await mv('provider', 'register', 'lab-a', '--name', 'Lab A', '--json')
+    assert.equal(reg.code, 0, reg.stderr)
+  })
+
+  it('adds, lists, reads (to --out), verifies and amends a FHIR record', async () => {
+    const add = await mv('record', 'add', example('glucose.json'), '--patient', 'alice', '--as', 'lab-a', '--json')
+    assert.equal(add.code, 0, add.stderr)
+    const tokenId = add.json.tokenId as string
+    assert.match(add.json.cid, /^baf/)
+    assert.match(add.json.commitment, /^0x[0-9a-f]{64}$/)
+    assert.equal(add.json.category, 'laboratory')
+
+    const list = await mv('record', 'list', '--patient', 'alice', '--json')
+    assert.deepEqual(list.json.records.map((r: { tokenId: string }) => r.tokenId), [tokenId])
+    assert.equal(list.json.records[0].issuerName, 'Lab A')
+
+    const out = join(work, 'glucose.json')
+    const get = await mv('record', 'get', tokenId, '--as', 'alice', '--out', out, '--json')
+    assert.equal(get.code, 0, get.stderr)
+    assert.deepEqual(readFileSync(out), Buffer.from(canonicalFhirBytes(parseFhirResource(readFileSync(example('glucose.json'))))))
+
+    const human = await mv('record', 'verify', tokenId, '--as', 'alice', '--file', example('glucose.json'))
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /VALID/)
+    assert.match(human.stdout, /The file is exactly this record's content/)
+
+    const amend = await mv('record', 'amend', tokenId, example('glucose-corrected.json'), '--as', 'lab-a', '--json')
+    assert.equal(amend.code, 0, amend.stderr)
+    assert.equal(amend.json.supersedes, tokenId)
+    const verify = await mv('record', 'verify', tokenId, '--json')
+    assert.equal(verify.json.valid, true)
+    assert.equal(verify.json.supersededBy, amend.json.tokenId)
+  })
+
+  it('refuses a reader who is not allowed, with a one-line error and exit code 3', async () => {
+    const r = await mv('record', 'get', '1', '--as', 'bob')
+    assert.equal(r.code, 3)
+    assert.equal(r.stdout, '')
+    assert.equal(r.stderr.trim().split('\n').length, 1)
+    assert.match(r.stderr, /may not read record #1/)
+    const j = await mv('record', 'get', '1', '--as', 'bob', '--json')
+    assert.equal(j.json.error.code, 'ACCESS_DENIED')
+  })
+
+  it('stores a binary document as a stream and returns it byte for byte', async () => {
+    const file = join(work, 'scan.dcm')
+    const bytes = randomBytes(3 * 1024 * 1024 + 123)
+    writeFileSync(file, bytes)
+    const missing = await mv('record', 'add', file, '--patient', 'alice', '--as', 'lab-a')
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /--content-type/)
+    const add = await mv('record', 'add', file, '--patient', 'alice', '--as', 'lab-a', '--content-type', 'application/dicom', '--category', 'imaging', '--json')
+    assert.equal(add.code, 0, add.stderr)
+    const out = join(work, 'scan-back.dcm')
+    const get = await mv('record', 'get', add.json.tokenId, '--as', 'alice', '--out', out, '--json')
+    assert.equal(get.code, 0, get.stderr)
+    assert.equal(get.json.contentType, 'application/dicom')
+    assert.deepEqual(readFileSync(out), bytes)
+  })
+
+  it('rejects malformed FHIR with a clear error and leaves the state as it was', async () => {
+    const before = (await mv('status', '--json')).json.records
+    const bad = join(work, 'bad.json')
+    writeFileSync(bad, JSON.stringify({ resourceType: 'Observation', status: 42, subject: { display: 'Alice Example' } }))
+    const r = await mv('record', 'add', bad, '--patient', 'alice', '--as', 'lab-a')
+    assert.equal(r.code, 2)
+    assert.doesNotMatch(r.stderr, /Alice Example/)
+    const wrongPass = await medvault(home, ['record', 'get', '1', '--as', 'alice'], { MEDVAULT_PASSPHRASE: 'not-the-passphrase' })
+    assert.equal(wrongPass.code, 3)
+    assert.match(wrongPass.stderr, /passphrase does not open account "alice"/)
+    assert.equal((await mv('status', '--json')).json.records, before)
+  })
+
+  it('two commands at once do not corrupt the home (they share the chain under a lock)', async () => {
+    const [a, b] = await Promise.all([
+      mv('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a', '--json'),
+      mv('record', 'add', example('glucose.json'), '--patient', 'bob', '--as', 'lab-a', '--json'),
+    ])
+    assert.equal(a.code, 0, a.stderr)
+    assert.equal(b.code, 0, b.stderr)
+    assert.notEqual(a.json.tokenId, b.json.tokenId)
+    assert.equal((await mv('record', 'get', b.json.tokenId, '--as', 'bob', '--json')).json.verified, true)
+  })
+
+  it('talks to a running `medvault start`, and everything survives its stop', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000))
+    const server = await startMedvault(home, ['--port', port])
+    try {
+      assert.match(server.output(), new RegExp(`127\\.0\\.0\\.1:${port}`))
+      const status = await mv('status', '--json')
+      assert.equal(status.json.running.rpcUrl, `http://127.0.0.1:${port}`)
+      const [x, y] = await Promise.all([
+        mv('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a', '--json'),
+        mv('record', 'add', example('immunization.json'), '--patient', 'bob', '--as', 'lab-a', '--json'),
+      ])
+      assert.equal(x.code, 0, x.stderr)
+      assert.equal(y.code, 0, y.stderr)
+      const again = await startMedvault(home).then(
+        () => 'started twice',
+        (e: Error) => e.message,
+      )
+      assert.match(again, /already running/)
+    } finally {
+      assert.equal(await server.stop(), 0)
+    }
+    assert.equal(existsSync(join(home, 'run.json')), false)
+    const list = await mv('record', 'list', '--patient', 'alice', '--json')
+    for (const r of list.json.records) {
+      const v = await mv('record', 'verify', r.tokenId, '--as', 'alice', '--json')
+      assert.equal(v.json.valid, true, JSON.stringify(v.json.checks))
+    }
+    assert.equal(readdirSync(work).some((f) => f.endsWith('.partial')), false)
+  })
+})
