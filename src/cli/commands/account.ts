@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { readPassphrase } from '../../accounts/index.js'
+import { openKeystore, readPassphrase } from '../../accounts/index.js'
+import { homePaths, loadConfig, resolveHome } from '../../home/config.js'
 import { publishEncryptionKey } from '../../directory/index.js'
 import { createAccount } from '../../home/createAccount.js'
 import { type GlobalOptions, emit } from '../output.js'
@@ -15,7 +16,13 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
     .action((name: string, _o, cmd: Command) =>
       run(async (o) => {
         const passphrase = await readPassphrase(`New passphrase for ${name}: `)
-        const created = await withMedvault(o, (mv) => createAccount(mv, name, passphrase))
+        const paths = homePaths(resolveHome(o.home))
+        const config = loadConfig(paths)
+        // Before `medvault deploy` on an external chain there is nothing to publish to: keys only.
+        const created =
+          config?.chain.kind === 'rpc' && !config.deployment
+            ? { ...(await openKeystore(paths.accounts).create(name, passphrase)), funded: false, published: false }
+            : await withMedvault(o, (mv) => createAccount(mv, name, passphrase))
         emit(o, { account: created }, () => [
           `Created account ${created.name}`,
           `  address         ${created.address}`,
@@ -30,8 +37,6 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
     .description('List the accounts in this home')
     .action((_o, cmd: Command) =>
       run(async (o) => {
-        const { openKeystore } = await import('../../accounts/index.js')
-        const { homePaths, resolveHome } = await import('../../home/config.js')
         const accounts = openKeystore(homePaths(resolveHome(o.home)).accounts).list()
         emit(o, { accounts }, () =>
           accounts.length === 0 ? ['No accounts yet. Create one with `medvault account create NAME`.'] : accounts.map((a) => `${a.name.padEnd(16)} ${a.address}`),
