@@ -18,7 +18,7 @@ const KNOWN: Record<string, Known> = {
       }),
   },
   MedicalRecordConsentExpired: {
-    make: () => new AccessDeniedError('The patient\'s consent signature has expired.', { hint: 'Ask the patient to sign again.' }),
+    make: () => new AccessDeniedError("The patient's consent signature has expired.", { hint: 'Ask the patient to sign again.' }),
   },
   MedicalRecordInvalidRequest: {
     make: () => new InvalidInputError('The chain refused the record fields (category, sensitivity or content address).'),
@@ -36,7 +36,8 @@ const KNOWN: Record<string, Known> = {
     make: ([tokenId]) => new InvalidInputError(`An amendment of record #${String(tokenId)} must be for the same patient.`),
   },
   ERC721NonexistentToken: {
-    make: ([tokenId]) => new NotFoundError(`There is no record #${String(tokenId)}.`, { hint: 'Check the token id with `medvault record list`.' }),
+    make: ([tokenId]) =>
+      new NotFoundError(`There is no record #${String(tokenId)}.`, { hint: 'Check the token id with `medvault record list`.' }),
   },
   ProviderRegistryAlreadyRegistered: {
     make: ([p]) => new InvalidInputError(`${String(p)} is already in the provider registry.`),
@@ -46,7 +47,9 @@ const KNOWN: Record<string, Known> = {
   },
   ProviderRegistryInvalidStatus: {
     make: ([p, status]) =>
-      new InvalidInputError(`That change is not allowed: provider ${String(p)} is ${['unregistered', 'active', 'suspended', 'removed'][Number(status)]}.`),
+      new InvalidInputError(
+        `That change is not allowed: provider ${String(p)} is ${['unregistered', 'active', 'suspended', 'removed'][Number(status)]}.`,
+      ),
   },
   ProviderRegistryInvalidName: {
     make: () => new InvalidInputError('Provider names must be 1-64 characters without quotes or backslashes.'),

@@ -8,9 +8,7 @@ import { type Hex, bytesToHex, encodePacked, keccak256 } from 'viem'
  */
 export function computeCommitment(salt: Uint8Array, contentSha256: Uint8Array): Hex {
   if (salt.length !== 32 || contentSha256.length !== 32) throw new RangeError('salt and digest must be 32 bytes')
-  return keccak256(
-    encodePacked(['string', 'bytes32', 'bytes32'], ['medvault.commitment.v1', bytesToHex(salt), bytesToHex(contentSha256)]),
-  )
+  return keccak256(encodePacked(['string', 'bytes32', 'bytes32'], ['medvault.commitment.v1', bytesToHex(salt), bytesToHex(contentSha256)]))
 }
 
 export const randomSalt = (): Uint8Array => new Uint8Array(randomBytes(32))

@@ -60,9 +60,9 @@ export async function unwrapKey(seed: Uint8Array, wrapped: WrappedKey, aad: Uint
     )
     return new Uint8Array(pt)
   } catch (cause) {
-    throw new WrongKeyError('This account\'s key cannot open the record key.', {
+    throw new WrongKeyError("This account's key cannot open the record key.", {
       cause,
-      hint: 'The record was sealed for another account; sign in as the record\'s owner or ask them for access.',
+      hint: "The record was sealed for another account; sign in as the record's owner or ask them for access.",
     })
   }
 }

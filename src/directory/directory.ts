@@ -40,7 +40,9 @@ export async function listProviders(ctx: Pick<Ctx, 'publicClient' | 'deployment'
   const read = { address: ctx.deployment.registry, abi: providerRegistryAbi } as const
   const count = await ctx.publicClient.readContract({ ...read, functionName: 'providerCount' })
   const addresses = await Promise.all(
-    Array.from({ length: Number(count) }, (_, i) => ctx.publicClient.readContract({ ...read, functionName: 'providerAt', args: [BigInt(i)] })),
+    Array.from({ length: Number(count) }, (_, i) =>
+      ctx.publicClient.readContract({ ...read, functionName: 'providerAt', args: [BigInt(i)] }),
+    ),
   )
   return Promise.all(addresses.map((a) => getProvider(ctx, a)))
 }
@@ -59,7 +61,12 @@ export function authorizeProvider(ctx: Ctx, patient: Account, provider: Address,
 
 export function revokeProvider(ctx: Ctx, patient: Account, provider: Address) {
   return send(ctx, patient, (w) =>
-    w.writeContract({ address: ctx.deployment.records, abi: medicalRecordAbi, functionName: 'revokeProvider', args: [getAddress(provider)] }),
+    w.writeContract({
+      address: ctx.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'revokeProvider',
+      args: [getAddress(provider)],
+    }),
   )
 }
 

@@ -19,8 +19,10 @@ export function canonicalFhirBytes(resource: Resource): Uint8Array {
   } catch (err) {
     // canonicalize's own messages name the problem, never the value; mapped anyway to keep it that way.
     const reason = err instanceof Error ? err.message : ''
-    if (/NaN|Infinity/.test(reason)) throw new InvalidInputError('The FHIR resource contains a number JSON cannot represent (NaN or Infinity).')
-    if (/surrogate/i.test(reason)) throw new InvalidInputError('The FHIR resource contains a string that is not valid Unicode (a lone surrogate).')
+    if (/NaN|Infinity/.test(reason))
+      throw new InvalidInputError('The FHIR resource contains a number JSON cannot represent (NaN or Infinity).')
+    if (/surrogate/i.test(reason))
+      throw new InvalidInputError('The FHIR resource contains a string that is not valid Unicode (a lone surrogate).')
     if (/circular/i.test(reason)) throw new InvalidInputError('The FHIR resource refers to itself (a circular reference).')
     throw new InvalidInputError('The FHIR resource cannot be written as canonical JSON.')
   }

@@ -101,7 +101,10 @@ describe('deriveCategory: security labels', () => {
   it('several labels: every flag is set, the category follows mental > substance > sexual > genetic', () => {
     const all = [label('GDIS'), label('HIV'), label('ETH'), label('PSY'), label('R', CONFIDENTIALITY)]
     assert.deepEqual(derive(observation([], all)), is('mental-health', mentalHealth | substanceUse | sexualHealth | genetic | restricted))
-    assert.deepEqual(derive(observation([], [label('GDIS'), label('HIV'), label('ETH')])), is('substance-use', substanceUse | sexualHealth | genetic))
+    assert.deepEqual(
+      derive(observation([], [label('GDIS'), label('HIV'), label('ETH')])),
+      is('substance-use', substanceUse | sexualHealth | genetic),
+    )
     assert.deepEqual(derive(observation([], [label('GDIS'), label('STD')])), is('sexual-health', sexualHealth | genetic))
   })
 
@@ -181,7 +184,15 @@ describe('deriveCategory: DiagnosticReport categories', () => {
   it('v2-0074 GE and CG (genetics, cytogenetics) → genetic, with the genetic flag', () => {
     assert.deepEqual(derive(report([{ system: V2_0074, code: 'GE' }])), is('genetic', genetic))
     assert.deepEqual(derive(report([{ system: V2_0074, code: 'CG' }])), is('genetic', genetic))
-    assert.deepEqual(derive(report([{ system: V2_0074, code: 'LAB' }, { system: V2_0074, code: 'GE' }])), is('genetic', genetic))
+    assert.deepEqual(
+      derive(
+        report([
+          { system: V2_0074, code: 'LAB' },
+          { system: V2_0074, code: 'GE' },
+        ]),
+      ),
+      is('genetic', genetic),
+    )
   })
 
   it('a sensitive label still outranks genetic content, and both flags stay', () => {
@@ -224,7 +235,13 @@ describe('deriveCategory: resource types', () => {
     const resources: Resource[] = [
       { resourceType: 'MedicationRequest', status: 'active', intent: 'order', medicationCodeableConcept: medication, subject },
       { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: medication, subject },
-      { resourceType: 'MedicationAdministration', status: 'completed', medicationCodeableConcept: medication, subject, effectiveDateTime: '2024-01-01' },
+      {
+        resourceType: 'MedicationAdministration',
+        status: 'completed',
+        medicationCodeableConcept: medication,
+        subject,
+        effectiveDateTime: '2024-01-01',
+      },
       { resourceType: 'MedicationDispense', status: 'completed', medicationCodeableConcept: medication },
       { resourceType: 'Medication', code: medication },
     ]
@@ -234,19 +251,32 @@ describe('deriveCategory: resource types', () => {
   it('DocumentReference and Composition → clinical-note; the LOINC document type does not make it sensitive', () => {
     assert.deepEqual(derive(documentReference()), is('clinical-note'))
     assert.deepEqual(
-      derive({ resourceType: 'Composition', status: 'final', type: { text: 'note' }, date: '2024-01-01', author: [{ display: 'Dr' }], title: 'Note' }),
+      derive({
+        resourceType: 'Composition',
+        status: 'final',
+        type: { text: 'note' },
+        date: '2024-01-01',
+        author: [{ display: 'Dr' }],
+        title: 'Note',
+      }),
       is('clinical-note'),
     )
   })
 
   it('a psychotherapy label on a DocumentReference makes it mental-health', () => {
-    assert.deepEqual(derive(documentReference([label('PSYTHPN'), label('R', CONFIDENTIALITY)])), is('mental-health', mentalHealth | restricted))
+    assert.deepEqual(
+      derive(documentReference([label('PSYTHPN'), label('R', CONFIDENTIALITY)])),
+      is('mental-health', mentalHealth | restricted),
+    )
   })
 
   it('anything else → other', () => {
     assert.deepEqual(derive({ resourceType: 'Patient', name: [{ family: 'Doe' }] }), is('other'))
     assert.deepEqual(derive({ resourceType: 'Condition', subject: { reference: 'Patient/p1' } }), is('other'))
-    assert.deepEqual(derive({ resourceType: 'Condition', subject: { reference: 'Patient/p1' }, meta: { security: [label('ETH')] } }), is('substance-use', substanceUse))
+    assert.deepEqual(
+      derive({ resourceType: 'Condition', subject: { reference: 'Patient/p1' }, meta: { security: [label('ETH')] } }),
+      is('substance-use', substanceUse),
+    )
   })
 })
 
@@ -262,17 +292,26 @@ describe('deriveCategory: Bundle', () => {
   })
 
   it('one sensitive entry among plain ones makes the whole Bundle sensitive', () => {
-    assert.deepEqual(derive(bundle([observation(['laboratory']), observation(['laboratory'], [label('ETH')])])), is('substance-use', substanceUse))
+    assert.deepEqual(
+      derive(bundle([observation(['laboratory']), observation(['laboratory'], [label('ETH')])])),
+      is('substance-use', substanceUse),
+    )
   })
 
   it('labels on the Bundle itself count', () => {
     assert.deepEqual(derive(bundle([observation(['laboratory'])], 'collection', [label('SEX')])), is('sexual-health', sexualHealth))
-    assert.deepEqual(derive(bundle([observation(['laboratory'])], 'collection', [label('V', CONFIDENTIALITY)])), is('laboratory', restricted))
+    assert.deepEqual(
+      derive(bundle([observation(['laboratory'])], 'collection', [label('V', CONFIDENTIALITY)])),
+      is('laboratory', restricted),
+    )
   })
 
   it('entries that agree give their category; Patient and other "other" entries do not dilute it', () => {
     const patient: Resource = { resourceType: 'Patient', id: 'p1' }
-    assert.deepEqual(derive(bundle([report([{ system: V2_0074, code: 'LAB' }]), observation(['laboratory']), patient], 'transaction')), is('laboratory'))
+    assert.deepEqual(
+      derive(bundle([report([{ system: V2_0074, code: 'LAB' }]), observation(['laboratory']), patient], 'transaction')),
+      is('laboratory'),
+    )
   })
 
   it('entries that disagree give other, except a document, which is a clinical-note', () => {
@@ -303,7 +342,10 @@ describe('resolveCategory', () => {
 
   it('a user can make a record more sensitive', () => {
     assert.deepEqual(resolveCategory(observation(['laboratory']), 'genetic'), is('genetic', genetic))
-    assert.deepEqual(resolveCategory(observation(['laboratory'], [label('R', CONFIDENTIALITY)]), 'mental-health'), is('mental-health', mentalHealth | restricted))
+    assert.deepEqual(
+      resolveCategory(observation(['laboratory'], [label('R', CONFIDENTIALITY)]), 'mental-health'),
+      is('mental-health', mentalHealth | restricted),
+    )
   })
 
   it('a user-given category never drops the flags the labels imply', () => {

@@ -216,9 +216,11 @@ function labelFlags(resource: Resource): number {
 function contentCategory(resource: Resource): Category {
   switch (resource.resourceType) {
     case 'Observation':
-      return mostSpecific(codingsOf(resource.category), (c) =>
-        c.system && OBSERVATION_CATEGORY_SYSTEMS.has(c.system) ? OBSERVATION_CATEGORIES.get(c.code ?? '') : undefined,
-      ) ?? 'other'
+      return (
+        mostSpecific(codingsOf(resource.category), (c) =>
+          c.system && OBSERVATION_CATEGORY_SYSTEMS.has(c.system) ? OBSERVATION_CATEGORIES.get(c.code ?? '') : undefined,
+        ) ?? 'other'
+      )
     case 'DiagnosticReport':
       return mostSpecific(codingsOf(resource.category), diagnosticReportCategory) ?? 'clinical-note'
     default:

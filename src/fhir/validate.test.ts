@@ -31,7 +31,9 @@ const observation: Observation = {
 const immunization: Immunization = {
   resourceType: 'Immunization',
   status: 'completed',
-  vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208', display: 'COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose' }] },
+  vaccineCode: {
+    coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208', display: 'COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose' }],
+  },
   patient: { reference: 'Patient/p1', display: PATIENT },
   occurrenceDateTime: '2021-04-12',
   lotNumber: 'EW0182',
@@ -111,7 +113,11 @@ describe('parseFhirResource: valid resources', () => {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { fullUrl: 'urn:uuid:3f1c2b9e-8d7a-4f5e-9c0b-1a2b3c4d5e6f', resource: observation, request: { method: 'POST', url: 'Observation' } },
+        {
+          fullUrl: 'urn:uuid:3f1c2b9e-8d7a-4f5e-9c0b-1a2b3c4d5e6f',
+          resource: observation,
+          request: { method: 'POST', url: 'Observation' },
+        },
         { resource: immunization, request: { method: 'POST', url: 'Immunization' } },
       ],
     }
@@ -148,28 +154,58 @@ describe('parseFhirResource: valid resources', () => {
 
 describe('parseFhirResource: invalid input', () => {
   it('rejects bad JSON without quoting it', () => {
-    assert.match(rejects(() => parseFhirResource(`{"resourceType": "Patient", "name": [{"text": "${PATIENT}"}]`)), /not valid JSON/)
-    assert.match(rejects(() => parseFhirResource(PATIENT)), /not valid JSON/)
-    assert.match(rejects(() => parseFhirResource('')), /not valid JSON/)
+    assert.match(
+      rejects(() => parseFhirResource(`{"resourceType": "Patient", "name": [{"text": "${PATIENT}"}]`)),
+      /not valid JSON/,
+    )
+    assert.match(
+      rejects(() => parseFhirResource(PATIENT)),
+      /not valid JSON/,
+    )
+    assert.match(
+      rejects(() => parseFhirResource('')),
+      /not valid JSON/,
+    )
   })
 
   it('rejects bytes that are not UTF-8', () => {
-    assert.match(rejects(() => parseFhirResource(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))), /UTF-8/)
+    assert.match(
+      rejects(() => parseFhirResource(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))),
+      /UTF-8/,
+    )
   })
 
   it('rejects JSON that is not an object', () => {
     for (const text of ['[]', '42', 'null', `"${PATIENT}"`]) {
-      assert.match(rejects(() => parseFhirResource(text)), /must be a JSON object/)
+      assert.match(
+        rejects(() => parseFhirResource(text)),
+        /must be a JSON object/,
+      )
     }
   })
 
   it('rejects a missing, non-string or unknown resourceType without echoing it', () => {
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ name: [{ text: PATIENT }] }))), /no resourceType/)
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ resourceType: 7 }))), /must be a string/)
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ resourceType: PATIENT }))), /unknown resourceType/)
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ resourceType: 'Observaton', status: 'final' }))), /unknown resourceType/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ name: [{ text: PATIENT }] }))),
+      /no resourceType/,
+    )
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ resourceType: 7 }))),
+      /must be a string/,
+    )
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ resourceType: PATIENT }))),
+      /unknown resourceType/,
+    )
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ resourceType: 'Observaton', status: 'final' }))),
+      /unknown resourceType/,
+    )
     // Medplum's own resource types are not FHIR R4.
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ resourceType: 'Project', name: PATIENT }))), /unknown resourceType/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ resourceType: 'Project', name: PATIENT }))),
+      /unknown resourceType/,
+    )
   })
 
   it('rejects a value of the wrong JSON type, naming the path', () => {
@@ -197,41 +233,65 @@ describe('parseFhirResource: invalid input', () => {
   })
 
   it('rejects unknown fields, naming the field only when it looks like an element name', () => {
-    assert.match(rejects(() => parseFhirResource(JSON.stringify({ ...observation, colour: 'red' }))), /Observation\.colour: Invalid additional property/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify({ ...observation, colour: 'red' }))),
+      /Observation\.colour: Invalid additional property/,
+    )
     const message = rejects(() => parseFhirResource(JSON.stringify({ ...observation, [PATIENT]: true })))
     assert.match(message, /Observation\.<invalid name>: Invalid additional property/)
   })
 
   it('reports failed invariants with their FHIRPath expression', () => {
-    const message = rejects(() =>
-      parseFhirResource(JSON.stringify({ ...observation, dataAbsentReason: { text: 'not done' } })),
-    )
+    const message = rejects(() => parseFhirResource(JSON.stringify({ ...observation, dataAbsentReason: { text: 'not done' } })))
     assert.match(message, /Constraint obs-6 not met/)
     assert.match(message, /\[dataAbsentReason\.empty\(\) or value\.empty\(\)\]/)
   })
 
   it('validates Bundle entries and Bundle rules', () => {
-    const badEntry = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: immunization }, { resource: { ...observation, status: 42 } }] }
-    assert.match(rejects(() => parseFhirResource(JSON.stringify(badEntry))), /Bundle\.entry\[1\]\.resource\.status: Invalid JSON type/)
+    const badEntry = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: immunization }, { resource: { ...observation, status: 42 } }],
+    }
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify(badEntry))),
+      /Bundle\.entry\[1\]\.resource\.status: Invalid JSON type/,
+    )
 
     const unknownEntry = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: PATIENT } }] }
-    assert.match(rejects(() => parseFhirResource(JSON.stringify(unknownEntry))), /Bundle\.entry\[0\]\.resource: unknown or missing FHIR R4 resourceType/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify(unknownEntry))),
+      /Bundle\.entry\[0\]\.resource: unknown or missing FHIR R4 resourceType/,
+    )
 
     const transactionWithoutRequests = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: observation }] }
-    assert.match(rejects(() => parseFhirResource(JSON.stringify(transactionWithoutRequests))), /Constraint bdl-3 not met/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify(transactionWithoutRequests))),
+      /Constraint bdl-3 not met/,
+    )
 
     const documentWithoutIdentifier = { resourceType: 'Bundle', type: 'document', entry: [{ resource: observation }] }
-    assert.match(rejects(() => parseFhirResource(JSON.stringify(documentWithoutIdentifier))), /Constraint bdl-9 not met/)
+    assert.match(
+      rejects(() => parseFhirResource(JSON.stringify(documentWithoutIdentifier))),
+      /Constraint bdl-9 not met/,
+    )
   })
 
   it('rejects absurdly deep nesting before it can exhaust the stack', () => {
     let deep: unknown = { text: PATIENT }
     for (let i = 0; i < 5000; i++) deep = { extension: [deep] }
-    assert.match(rejects(() => validateFhirResource({ resourceType: 'Basic', code: { text: 'x' }, extension: [deep] })), /nested more than/)
+    assert.match(
+      rejects(() => validateFhirResource({ resourceType: 'Basic', code: { text: 'x' }, extension: [deep] })),
+      /nested more than/,
+    )
   })
 
   it('lists at most ten problems in the message and all of them in details', () => {
-    const bad = { resourceType: 'Bundle', type: 'collection', entry: Array.from({ length: 12 }, () => ({ resource: { ...observation, status: 42 } })) }
+    const bad = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: Array.from({ length: 12 }, () => ({ resource: { ...observation, status: 42 } })),
+    }
     let caught: unknown
     try {
       parseFhirResource(JSON.stringify(bad))

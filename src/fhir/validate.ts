@@ -45,7 +45,10 @@ export function validateFhirResource(value: unknown): Resource {
   const walk: ResourceWalk = { badTypes: [], badIds: [] }
   walkResources(value, resourceType, 0, walk)
   if (walk.badTypes.length > 0) {
-    throw invalid(resourceType, walk.badTypes.map((path) => `${path}: unknown or missing FHIR R4 resourceType`))
+    throw invalid(
+      resourceType,
+      walk.badTypes.map((path) => `${path}: unknown or missing FHIR R4 resourceType`),
+    )
   }
 
   ensureFhirDefinitions()
@@ -113,7 +116,7 @@ function walkResources(value: unknown, path: string, depth: number, out: Resourc
   if (depth > MAX_DEPTH) throw new InvalidInputError(`The FHIR resource is nested more than ${MAX_DEPTH} levels deep.`)
   if (typeof value !== 'object' || value === null) return
   if (Array.isArray(value)) {
-    value.forEach((item, i) => walkResources(item, `${path}[${i}]`, depth + 1, out))
+    for (const [i, item] of value.entries()) walkResources(item, `${path}[${i}]`, depth + 1, out)
     return
   }
   const record = value as Record<string, unknown>

@@ -15,7 +15,10 @@ export const configSchema = z.object({
   deployment: z
     .object({ chainId: z.number().int(), registry: address, records: address, deployedAtBlock: z.string().regex(/^\d+$/) })
     .optional(),
-  storage: z.discriminatedUnion('kind', [z.object({ kind: z.literal('embedded') }), z.object({ kind: z.literal('kubo'), url: z.string().url() })]),
+  storage: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('embedded') }),
+    z.object({ kind: z.literal('kubo'), url: z.string().url() }),
+  ]),
 })
 export type Config = z.infer<typeof configSchema>
 

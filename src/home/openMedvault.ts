@@ -71,7 +71,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
         const release = await lockfile
           .lock(paths.chainDir, { retries: { retries: 100, minTimeout: 100, maxTimeout: 500 }, stale: 10_000 })
           .catch((cause: unknown) => {
-            throw new HomeError('Another medvault command is using this home\'s chain.', {
+            throw new HomeError("Another medvault command is using this home's chain.", {
               cause,
               hint: 'Wait for it to finish, or run `medvault start` so commands can share the chain.',
             })

@@ -26,7 +26,11 @@ const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 const headerSchema = z.object({
   v: z.literal(1),
   alg: z.literal('A256GCM-STREAM'),
-  segmentSize: z.number().int().min(1024).max(16 << 20),
+  segmentSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 << 20),
   recipients: z.array(z.object({ address: hex, enc: hex, ct: hex })).min(1),
 })
 export type EnvelopeHeader = z.infer<typeof headerSchema>
@@ -127,7 +131,7 @@ export async function openEnvelope(
   const slot = header.recipients.find((r) => getAddress(r.address) === getAddress(reader.address))
   if (!slot) {
     throw new AccessDeniedError('This record was not sealed for your account.', {
-      hint: 'Ask the record\'s owner to share it with you.',
+      hint: "Ask the record's owner to share it with you.",
     })
   }
   const key = await unwrapKey(

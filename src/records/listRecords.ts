@@ -26,13 +26,15 @@ export async function listRecords(
     const records = await Promise.all(logs.map((log) => getOnChainRecord(ctx, log.args.tokenId!)))
     const names = new Map<Address, Promise<string>>()
     const nameOf = (issuer: Address) => {
-      if (!names.has(issuer)) names.set(issuer, getProvider(ctx, issuer).then((p) => p.name))
+      if (!names.has(issuer))
+        names.set(
+          issuer,
+          getProvider(ctx, issuer).then((p) => p.name),
+        )
       return names.get(issuer)!
     }
     return Promise.all(
-      records
-        .filter((r) => r.owner === getAddress(params.patient))
-        .map(async (r) => ({ ...r, issuerName: await nameOf(r.issuer) })),
+      records.filter((r) => r.owner === getAddress(params.patient)).map(async (r) => ({ ...r, issuerName: await nameOf(r.issuer) })),
     )
   } catch (error) {
     throw toMedvaultError(error)

@@ -92,7 +92,8 @@ async function* checkedContent(content: AsyncIterable<Uint8Array>, meta: RecordM
   }
   const digest = hash.digest()
   const matches =
-    size === meta.size && `0x${digest.toString('hex')}` === meta.sha256.toLowerCase() &&
+    size === meta.size &&
+    `0x${digest.toString('hex')}` === meta.sha256.toLowerCase() &&
     computeCommitment(Buffer.from(meta.salt.slice(2), 'hex'), digest) === record.commitment
   if (!matches) {
     throw new TamperedRecordError(`The content of record #${record.tokenId} does not match its on-chain commitment.`, {

@@ -57,7 +57,11 @@ export async function verifyRecord(
   try {
     await checkIssuerStatus(ctx, record)
     const now = provider.status === 'active' ? '' : ` It is ${provider.status} now; records it issued before stay valid.`
-    checks.push({ id: 'issuer', ok: true, message: `Issued by ${provider.name} (${record.issuer}), an active registered provider at the time.${now}` })
+    checks.push({
+      id: 'issuer',
+      ok: true,
+      message: `Issued by ${provider.name} (${record.issuer}), an active registered provider at the time.${now}`,
+    })
   } catch (error) {
     checks.push({ id: 'issuer', ok: false, message: reason(error) })
   }
@@ -70,7 +74,11 @@ export async function verifyRecord(
       for await (const _ of bytes.rest()) {
         // draining checks every block's hash
       }
-      checks.push({ id: 'ciphertext', ok: true, message: `The encrypted document ${record.cid} is available and matches its content address.` })
+      checks.push({
+        id: 'ciphertext',
+        ok: true,
+        message: `The encrypted document ${record.cid} is available and matches its content address.`,
+      })
     } catch (error) {
       checks.push({ id: 'ciphertext', ok: false, message: reason(error) })
     }
@@ -85,7 +93,11 @@ export async function verifyRecord(
   }
   try {
     const opened = await openRecord(ctx, { tokenId: params.tokenId, reader: params.reader })
-    checks.push({ id: 'ciphertext', ok: true, message: `The encrypted document ${record.cid} is available, matches its content address and decrypts.` })
+    checks.push({
+      id: 'ciphertext',
+      ok: true,
+      message: `The encrypted document ${record.cid} is available, matches its content address and decrypts.`,
+    })
     checks.push({ id: 'issuer-signature', ok: true, message: `The issuer's EIP-712 signature is valid and names ${record.issuer}.` })
     const hash = createHash('sha256')
     for await (const chunk of opened.content) hash.update(chunk)
@@ -95,15 +107,17 @@ export async function verifyRecord(
       checks.push({
         id: 'file',
         ok: same,
-        message: same ? 'The file is exactly this record\'s content.' : 'The file differs from this record\'s content.',
+        message: same ? "The file is exactly this record's content." : "The file differs from this record's content.",
       })
     }
   } catch (error) {
-    const failed = error instanceof MedvaultError && error.shortMessage.includes('signature') ? 'issuer-signature'
-      : error instanceof MedvaultError && error.shortMessage.includes('commitment') ? 'commitment'
-      : 'ciphertext'
+    const failed =
+      error instanceof MedvaultError && error.shortMessage.includes('signature')
+        ? 'issuer-signature'
+        : error instanceof MedvaultError && error.shortMessage.includes('commitment')
+          ? 'commitment'
+          : 'ciphertext'
     checks.push({ id: failed, ok: false, message: reason(error) })
   }
   return done(record, provider.name)
 }
-

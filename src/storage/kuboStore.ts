@@ -10,11 +10,19 @@ import type { BlobStore } from './blobStore.js'
 export function createKuboStore(url: string): BlobStore {
   const kubo = create({ url })
   const unavailable = (cause: unknown) =>
-    new StorageError(`The IPFS node at ${url} did not answer.`, { cause, hint: 'Check that it is running and the URL in config.json is right.' })
+    new StorageError(`The IPFS node at ${url} did not answer.`, {
+      cause,
+      hint: 'Check that it is running and the URL in config.json is right.',
+    })
   return {
     async add(source, options = {}) {
       try {
-        const { cid } = await kubo.add(source, { cidVersion: 1, rawLeaves: true, pin: true, ...(options.signal ? { signal: options.signal } : {}) })
+        const { cid } = await kubo.add(source, {
+          cidVersion: 1,
+          rawLeaves: true,
+          pin: true,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
         return cid as unknown as CID
       } catch (cause) {
         throw unavailable(cause)

@@ -2,15 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import {
-  type Abi,
-  concatHex,
-  encodeAbiParameters,
-  type Hex,
-  hexToBytes,
-  keccak256,
-  toHex,
-} from 'viem'
+import { type Abi, concatHex, encodeAbiParameters, type Hex, hexToBytes, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { CATEGORIES, categoryCode, requiredSensitivity, Sensitivity } from '../../src/records/categories.js'
@@ -128,13 +120,10 @@ describe('MedicalRecord', () => {
       )
       assert.equal(await d.records.read.domainSeparator(), expected)
       const [fields, name, version, chainId, verifyingContract] = await d.records.read.eip712Domain()
-      assert.deepEqual([fields, name, version, chainId, verifyingContract], [
-        '0x0f',
-        'medvault',
-        '1',
-        BigInt(env.chainId),
-        d.records.address,
-      ])
+      assert.deepEqual(
+        [fields, name, version, chainId, verifyingContract],
+        ['0x0f', 'medvault', '1', BigInt(env.chainId), d.records.address],
+      )
     })
   })
 
@@ -251,9 +240,7 @@ describe('MedicalRecord', () => {
       const stranger = await env.newAccount()
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, stranger, request)
-      await expectRevert(d.recordsAs(stranger).write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [
-        stranger.address,
-      ])
+      await expectRevert(d.recordsAs(stranger).write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [stranger.address])
     })
 
     it('refuses a suspended provider, even with a valid consent', async () => {
@@ -261,11 +248,9 @@ describe('MedicalRecord', () => {
       await env.mined(d.registry.write.suspend([suspended.address]))
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, suspended, request)
-      await expectRevert(
-        d.recordsAs(suspended).write.mint([request, deadline, consent]),
-        'MedicalRecordInactiveIssuer',
-        [suspended.address],
-      )
+      await expectRevert(d.recordsAs(suspended).write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [
+        suspended.address,
+      ])
       // Reinstated, the same signature works.
       await env.mined(d.registry.write.reinstate([suspended.address]))
       await env.mined(d.recordsAs(suspended).write.mint([request, deadline, consent]))
@@ -276,17 +261,13 @@ describe('MedicalRecord', () => {
       await env.mined(d.registry.write.remove([removed.address]))
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, removed, request)
-      await expectRevert(d.recordsAs(removed).write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [
-        removed.address,
-      ])
+      await expectRevert(d.recordsAs(removed).write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [removed.address])
     })
 
     it('refuses the registrar, who is not a provider', async () => {
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, provider, request)
-      await expectRevert(d.records.write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [
-        env.admin.address,
-      ])
+      await expectRevert(d.records.write.mint([request, deadline, consent]), 'MedicalRecordInactiveIssuer', [env.admin.address])
     })
 
     it('refuses a consent signed by someone other than the patient', async () => {
@@ -342,11 +323,10 @@ describe('MedicalRecord', () => {
     it('refuses a consent whose deadline was changed after signing', async () => {
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, provider, request)
-      await expectRevert(
-        d.recordsAs(provider).write.mint([request, deadline + 1n, consent]),
-        'MedicalRecordInvalidConsent',
-        [patient.address, provider.address],
-      )
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline + 1n, consent]), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
     })
 
     it('refuses a consent signed for a future nonce', async () => {
@@ -382,41 +362,29 @@ describe('MedicalRecord', () => {
         nonce,
         deadline,
       }
-      const wrongChain = await signMintConsent(
-        patient,
-        { chainId: env.chainId + 1, verifyingContract: d.records.address },
-        message,
-      )
-      await expectRevert(
-        d.recordsAs(provider).write.mint([request, deadline, wrongChain]),
-        'MedicalRecordInvalidConsent',
-        [patient.address, provider.address],
-      )
-      const wrongContract = await signMintConsent(
-        patient,
-        { chainId: env.chainId, verifyingContract: d.registry.address },
-        message,
-      )
-      await expectRevert(
-        d.recordsAs(provider).write.mint([request, deadline, wrongContract]),
-        'MedicalRecordInvalidConsent',
-        [patient.address, provider.address],
-      )
+      const wrongChain = await signMintConsent(patient, { chainId: env.chainId + 1, verifyingContract: d.records.address }, message)
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, wrongChain]), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
+      const wrongContract = await signMintConsent(patient, { chainId: env.chainId, verifyingContract: d.registry.address }, message)
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, wrongContract]), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
     })
 
     it('refuses a malformed signature', async () => {
       const request = mintRequest(patient.address)
       const deadline = (await env.latestTimestamp()) + 3600n
-      await expectRevert(
-        d.recordsAs(provider).write.mint([request, deadline, '0x1234']),
-        'MedicalRecordInvalidConsent',
-        [patient.address, provider.address],
-      )
-      await expectRevert(
-        d.recordsAs(provider).write.mint([request, deadline, `0x${'00'.repeat(65)}`]),
-        'MedicalRecordInvalidConsent',
-        [patient.address, provider.address],
-      )
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, '0x1234']), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, `0x${'00'.repeat(65)}`]), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        provider.address,
+      ])
     })
 
     it('does not use up the nonce on a refused mint', async () => {
@@ -453,9 +421,7 @@ describe('MedicalRecord', () => {
       const deadline = (await env.latestTimestamp()) + 10n
       const { consent } = await consentFor(d, patient, provider, request, { deadline })
       await env.advance(60)
-      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, consent]), 'MedicalRecordConsentExpired', [
-        deadline,
-      ])
+      await expectRevert(d.recordsAs(provider).write.mint([request, deadline, consent]), 'MedicalRecordConsentExpired', [deadline])
     })
 
     it('refuses a consent one second past its deadline', async () => {
@@ -528,28 +494,24 @@ describe('MedicalRecord', () => {
 
     it('does not extend to another provider or another patient', async () => {
       const other = await registerProvider(env, d, 'Lab B')
-      await expectRevert(
-        d.recordsAs(other).write.mint([mintRequest(patient.address), 0n, '0x']),
-        'MedicalRecordInvalidConsent',
-        [patient.address, other.address],
-      )
+      await expectRevert(d.recordsAs(other).write.mint([mintRequest(patient.address), 0n, '0x']), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        other.address,
+      ])
       const otherPatient = await env.newAccount()
-      await expectRevert(
-        d.recordsAs(provider).write.mint([mintRequest(otherPatient.address), 0n, '0x']),
-        'MedicalRecordInvalidConsent',
-        [otherPatient.address, provider.address],
-      )
+      await expectRevert(d.recordsAs(provider).write.mint([mintRequest(otherPatient.address), 0n, '0x']), 'MedicalRecordInvalidConsent', [
+        otherPatient.address,
+        provider.address,
+      ])
     })
 
     it('does not let a suspended provider mint', async () => {
       const lab = await registerProvider(env, d, 'Lab C')
       await authorize(d, patient, lab)
       await env.mined(d.registry.write.suspend([lab.address]))
-      await expectRevert(
-        d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']),
-        'MedicalRecordInactiveIssuer',
-        [lab.address],
-      )
+      await expectRevert(d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']), 'MedicalRecordInactiveIssuer', [
+        lab.address,
+      ])
     })
 
     it('revokeProvider emits ProviderAuthorizationRevoked and ends the authorisation', async () => {
@@ -562,11 +524,10 @@ describe('MedicalRecord', () => {
         provider: lab.address,
       })
       assert.equal(await d.records.read.authorizationOf([patient.address, lab.address]), 0n)
-      await expectRevert(
-        d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']),
-        'MedicalRecordInvalidConsent',
-        [patient.address, lab.address],
-      )
+      await expectRevert(d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        lab.address,
+      ])
     })
 
     it('a revoked provider can still mint with a per-record signature', async () => {
@@ -583,11 +544,10 @@ describe('MedicalRecord', () => {
       await env.mined(d.recordsAs(patient).write.authorizeProvider([lab.address, until]))
       await env.mined(d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']))
       await env.advance(200)
-      await expectRevert(
-        d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']),
-        'MedicalRecordInvalidConsent',
-        [patient.address, lab.address],
-      )
+      await expectRevert(d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        lab.address,
+      ])
     })
 
     it('is valid up to and including the second `until`, and refused one second later', async () => {
@@ -610,11 +570,10 @@ describe('MedicalRecord', () => {
       const lab = await registerProvider(env, d, 'Lab H')
       const past = (await env.latestTimestamp()) - 1n
       await env.mined(d.recordsAs(patient).write.authorizeProvider([lab.address, past]))
-      await expectRevert(
-        d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']),
-        'MedicalRecordInvalidConsent',
-        [patient.address, lab.address],
-      )
+      await expectRevert(d.recordsAs(lab).write.mint([mintRequest(patient.address), 0n, '0x']), 'MedicalRecordInvalidConsent', [
+        patient.address,
+        lab.address,
+      ])
     })
   })
 
@@ -703,14 +662,7 @@ describe('MedicalRecord', () => {
       patient = await env.newAccount()
       ;({ tokenId: original } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
       correctionRequest = mintRequest(patient.address, { category: categoryCode('imaging') })
-      ;({ receipt, tokenId: correction } = await mintWithConsent(
-        env,
-        d,
-        provider,
-        patient,
-        correctionRequest,
-        original,
-      ))
+      ;({ receipt, tokenId: correction } = await mintWithConsent(env, d, provider, patient, correctionRequest, original))
     })
 
     it('mints a new token to the patient, emitting Transfer, RecordIssued, Locked, RecordAmended', async () => {
@@ -755,22 +707,14 @@ describe('MedicalRecord', () => {
     it('refuses to amend an already amended record (MedicalRecordAlreadyAmended)', async () => {
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, provider, request, { supersedes: original })
-      await expectRevert(
-        d.recordsAs(provider).write.amend([original, request, deadline, consent]),
-        'MedicalRecordAlreadyAmended',
-        [original, correction],
-      )
+      await expectRevert(d.recordsAs(provider).write.amend([original, request, deadline, consent]), 'MedicalRecordAlreadyAmended', [
+        original,
+        correction,
+      ])
     })
 
     it('allows amending the newest version, building a chain', async () => {
-      const { receipt: r, tokenId: third } = await mintWithConsent(
-        env,
-        d,
-        provider,
-        patient,
-        mintRequest(patient.address),
-        correction,
-      )
+      const { receipt: r, tokenId: third } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address), correction)
       assert.deepEqual(expectEvent(r, medicalRecordAbi, d.records.address, 'RecordAmended'), {
         tokenId: correction,
         supersededBy: third,
@@ -784,22 +728,17 @@ describe('MedicalRecord', () => {
       const other = await env.newAccount()
       const request = mintRequest(other.address)
       const { consent, deadline } = await consentFor(d, other, provider, request, { supersedes: tokenId })
-      await expectRevert(
-        d.recordsAs(provider).write.amend([tokenId, request, deadline, consent]),
-        'MedicalRecordPatientMismatch',
-        [tokenId, other.address],
-      )
+      await expectRevert(d.recordsAs(provider).write.amend([tokenId, request, deadline, consent]), 'MedicalRecordPatientMismatch', [
+        tokenId,
+        other.address,
+      ])
       assert.equal((await d.records.read.recordOf([tokenId])).supersededBy, 0n)
     })
 
     it('refuses to amend a token that does not exist', async () => {
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, provider, request, { supersedes: 999n })
-      await expectRevert(
-        d.recordsAs(provider).write.amend([999n, request, deadline, consent]),
-        'ERC721NonexistentToken',
-        [999n],
-      )
+      await expectRevert(d.recordsAs(provider).write.amend([999n, request, deadline, consent]), 'ERC721NonexistentToken', [999n])
     })
 
     it('requires the consent to name the amended token', async () => {
@@ -824,11 +763,9 @@ describe('MedicalRecord', () => {
       const stranger = await env.newAccount()
       const request = mintRequest(patient.address)
       const { consent, deadline } = await consentFor(d, patient, stranger, request, { supersedes: tokenId })
-      await expectRevert(
-        d.recordsAs(stranger).write.amend([tokenId, request, deadline, consent]),
-        'MedicalRecordInactiveIssuer',
-        [stranger.address],
-      )
+      await expectRevert(d.recordsAs(stranger).write.amend([tokenId, request, deadline, consent]), 'MedicalRecordInactiveIssuer', [
+        stranger.address,
+      ])
     })
 
     it('works with a standing authorisation and an empty consent', async () => {
@@ -856,27 +793,21 @@ describe('MedicalRecord', () => {
     })
 
     it('transferFrom by the owner reverts with MedicalRecordSoulbound', async () => {
-      await expectRevert(
-        d.recordsAs(patient).write.transferFrom([patient.address, other.address, tokenId]),
-        'MedicalRecordSoulbound',
-        [tokenId],
-      )
+      await expectRevert(d.recordsAs(patient).write.transferFrom([patient.address, other.address, tokenId]), 'MedicalRecordSoulbound', [
+        tokenId,
+      ])
     })
 
     it('transferFrom by anyone else reverts with MedicalRecordSoulbound', async () => {
-      await expectRevert(
-        d.recordsAs(other).write.transferFrom([patient.address, other.address, tokenId]),
-        'MedicalRecordSoulbound',
-        [tokenId],
-      )
+      await expectRevert(d.recordsAs(other).write.transferFrom([patient.address, other.address, tokenId]), 'MedicalRecordSoulbound', [
+        tokenId,
+      ])
     })
 
     it('safeTransferFrom (both overloads) reverts with MedicalRecordSoulbound', async () => {
-      await expectRevert(
-        d.recordsAs(patient).write.safeTransferFrom([patient.address, other.address, tokenId]),
-        'MedicalRecordSoulbound',
-        [tokenId],
-      )
+      await expectRevert(d.recordsAs(patient).write.safeTransferFrom([patient.address, other.address, tokenId]), 'MedicalRecordSoulbound', [
+        tokenId,
+      ])
       await expectRevert(
         d.recordsAs(patient).write.safeTransferFrom([patient.address, other.address, tokenId, '0xdeadbeef']),
         'MedicalRecordSoulbound',
@@ -929,11 +860,9 @@ describe('MedicalRecord', () => {
 
     it('transferring a nonexistent token does not mint it', async () => {
       const missing = tokenId + 100n
-      await expectRevert(
-        d.recordsAs(other).write.transferFrom([patient.address, other.address, missing]),
-        'ERC721NonexistentToken',
-        [missing],
-      )
+      await expectRevert(d.recordsAs(other).write.transferFrom([patient.address, other.address, missing]), 'ERC721NonexistentToken', [
+        missing,
+      ])
     })
   })
 

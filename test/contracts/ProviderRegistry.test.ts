@@ -141,18 +141,14 @@ describe('ProviderRegistry', () => {
     it('refuses a suspended or removed address (removed providers cannot come back)', async () => {
       const suspended = await registered(d)
       await env.mined(d.registry.write.suspend([suspended.address]))
-      await expectRevert(
-        d.registry.write.register([suspended.address, 'Lab A', randomBytes32()]),
-        'ProviderRegistryAlreadyRegistered',
-        [suspended.address],
-      )
+      await expectRevert(d.registry.write.register([suspended.address, 'Lab A', randomBytes32()]), 'ProviderRegistryAlreadyRegistered', [
+        suspended.address,
+      ])
       const removed = await registered(d)
       await env.mined(d.registry.write.remove([removed.address]))
-      await expectRevert(
-        d.registry.write.register([removed.address, 'Lab A', randomBytes32()]),
-        'ProviderRegistryAlreadyRegistered',
-        [removed.address],
-      )
+      await expectRevert(d.registry.write.register([removed.address, 'Lab A', randomBytes32()]), 'ProviderRegistryAlreadyRegistered', [
+        removed.address,
+      ])
     })
 
     const badNames: [string, string][] = [
@@ -168,27 +164,18 @@ describe('ProviderRegistry', () => {
     for (const [label, name] of badNames) {
       it(`refuses a name with ${label}`, async () => {
         const provider = await env.newAccount()
-        await expectRevert(
-          d.registry.write.register([provider.address, name, randomBytes32()]),
-          'ProviderRegistryInvalidName',
-        )
+        await expectRevert(d.registry.write.register([provider.address, name, randomBytes32()]), 'ProviderRegistryInvalidName')
         assert.equal((await d.registry.read.providerOf([provider.address])).status, Status.None)
       })
     }
 
     it('refuses a zero encryption key', async () => {
       const provider = await env.newAccount()
-      await expectRevert(
-        d.registry.write.register([provider.address, 'Lab A', ZERO_BYTES32]),
-        'ProviderRegistryInvalidInput',
-      )
+      await expectRevert(d.registry.write.register([provider.address, 'Lab A', ZERO_BYTES32]), 'ProviderRegistryInvalidInput')
     })
 
     it('refuses the zero address', async () => {
-      await expectRevert(
-        d.registry.write.register([ZERO_ADDRESS, 'Lab A', randomBytes32()]),
-        'ProviderRegistryInvalidInput',
-      )
+      await expectRevert(d.registry.write.register([ZERO_ADDRESS, 'Lab A', randomBytes32()]), 'ProviderRegistryInvalidInput')
     })
   })
 
@@ -216,10 +203,7 @@ describe('ProviderRegistry', () => {
         Status.Suspended,
       ])
       await env.mined(d.registry.write.remove([provider.address]))
-      await expectRevert(d.registry.write.suspend([provider.address]), 'ProviderRegistryInvalidStatus', [
-        provider.address,
-        Status.Removed,
-      ])
+      await expectRevert(d.registry.write.suspend([provider.address]), 'ProviderRegistryInvalidStatus', [provider.address, Status.Removed])
     })
 
     it('reinstate: emits ProviderReinstated, makes a suspended provider active again', async () => {
@@ -237,10 +221,7 @@ describe('ProviderRegistry', () => {
 
     it('reinstate: refuses an active or removed provider, naming its current status', async () => {
       const provider = await registered(d)
-      await expectRevert(d.registry.write.reinstate([provider.address]), 'ProviderRegistryInvalidStatus', [
-        provider.address,
-        Status.Active,
-      ])
+      await expectRevert(d.registry.write.reinstate([provider.address]), 'ProviderRegistryInvalidStatus', [provider.address, Status.Active])
       await env.mined(d.registry.write.remove([provider.address]))
       await expectRevert(d.registry.write.reinstate([provider.address]), 'ProviderRegistryInvalidStatus', [
         provider.address,
@@ -268,25 +249,17 @@ describe('ProviderRegistry', () => {
       assert.equal((await d.registry.read.providerOf([provider.address])).status, Status.Removed)
     })
 
-    it(
-      'remove: refuses a provider that is already removed, naming its current status',
-      async () => {
-        const provider = await registered(d)
-        await env.mined(d.registry.write.remove([provider.address]))
-        await expectRevert(d.registry.write.remove([provider.address]), 'ProviderRegistryInvalidStatus', [
-          provider.address,
-          Status.Removed,
-        ])
-        assert.equal((await d.registry.read.historyOf([provider.address])).length, 2)
-      },
-    )
+    it('remove: refuses a provider that is already removed, naming its current status', async () => {
+      const provider = await registered(d)
+      await env.mined(d.registry.write.remove([provider.address]))
+      await expectRevert(d.registry.write.remove([provider.address]), 'ProviderRegistryInvalidStatus', [provider.address, Status.Removed])
+      assert.equal((await d.registry.read.historyOf([provider.address])).length, 2)
+    })
 
     for (const fn of ['suspend', 'reinstate', 'remove'] as const) {
       it(`${fn}: refuses an unknown provider`, async () => {
         const unknown = await env.newAccount()
-        await expectRevert(d.registry.write[fn]([unknown.address]), 'ProviderRegistryUnknownProvider', [
-          unknown.address,
-        ])
+        await expectRevert(d.registry.write[fn]([unknown.address]), 'ProviderRegistryUnknownProvider', [unknown.address])
       })
 
       it(`${fn}: is refused to an account without REGISTRAR_ROLE`, async () => {
@@ -318,9 +291,7 @@ describe('ProviderRegistry', () => {
       d = await env.deploy()
       await env.advance(100)
       provider = await env.newAccount()
-      registeredAt = await env.timestampOf(
-        await env.mined(d.registry.write.register([provider.address, 'Lab A', randomBytes32()])),
-      )
+      registeredAt = await env.timestampOf(await env.mined(d.registry.write.register([provider.address, 'Lab A', randomBytes32()])))
       await env.advance(100)
       suspendedAt = await env.timestampOf(await env.mined(d.registry.write.suspend([provider.address])))
       await env.advance(100)
@@ -413,11 +384,9 @@ describe('ProviderRegistry', () => {
     })
 
     it('does not count refused registrations', async () => {
-      await expectRevert(
-        d.registry.write.register([addresses[0]!, 'Lab A', randomBytes32()]),
-        'ProviderRegistryAlreadyRegistered',
-        [addresses[0]],
-      )
+      await expectRevert(d.registry.write.register([addresses[0]!, 'Lab A', randomBytes32()]), 'ProviderRegistryAlreadyRegistered', [
+        addresses[0],
+      ])
       assert.equal(await d.registry.read.providerCount(), 3n)
     })
 
@@ -454,52 +423,39 @@ describe('ProviderRegistry', () => {
 
     it('is refused to an address that is not a provider', async () => {
       const stranger = await env.newAccount()
-      await expectRevert(
-        d.registryAs(stranger).write.updateProfile(['Fake Lab', randomBytes32()]),
-        'ProviderRegistryInvalidStatus',
-        [stranger.address, Status.None],
-      )
+      await expectRevert(d.registryAs(stranger).write.updateProfile(['Fake Lab', randomBytes32()]), 'ProviderRegistryInvalidStatus', [
+        stranger.address,
+        Status.None,
+      ])
     })
 
     it('is refused to the registrar on behalf of nobody (it updates the caller only)', async () => {
-      await expectRevert(
-        d.registry.write.updateProfile(['Registrar', randomBytes32()]),
-        'ProviderRegistryInvalidStatus',
-        [env.admin.address, Status.None],
-      )
+      await expectRevert(d.registry.write.updateProfile(['Registrar', randomBytes32()]), 'ProviderRegistryInvalidStatus', [
+        env.admin.address,
+        Status.None,
+      ])
     })
 
     it('is refused to a suspended or removed provider', async () => {
       const provider = await registered(d)
       await env.mined(d.registry.write.suspend([provider.address]))
-      await expectRevert(
-        d.registryAs(provider).write.updateProfile(['Lab A', randomBytes32()]),
-        'ProviderRegistryInvalidStatus',
-        [provider.address, Status.Suspended],
-      )
+      await expectRevert(d.registryAs(provider).write.updateProfile(['Lab A', randomBytes32()]), 'ProviderRegistryInvalidStatus', [
+        provider.address,
+        Status.Suspended,
+      ])
       await env.mined(d.registry.write.remove([provider.address]))
-      await expectRevert(
-        d.registryAs(provider).write.updateProfile(['Lab A', randomBytes32()]),
-        'ProviderRegistryInvalidStatus',
-        [provider.address, Status.Removed],
-      )
+      await expectRevert(d.registryAs(provider).write.updateProfile(['Lab A', randomBytes32()]), 'ProviderRegistryInvalidStatus', [
+        provider.address,
+        Status.Removed,
+      ])
     })
 
     it('refuses a zero key and an invalid name', async () => {
       const provider = await registered(d, 'Lab A')
-      await expectRevert(
-        d.registryAs(provider).write.updateProfile(['Lab A', ZERO_BYTES32]),
-        'ProviderRegistryInvalidInput',
-      )
+      await expectRevert(d.registryAs(provider).write.updateProfile(['Lab A', ZERO_BYTES32]), 'ProviderRegistryInvalidInput')
       await expectRevert(d.registryAs(provider).write.updateProfile(['', randomBytes32()]), 'ProviderRegistryInvalidName')
-      await expectRevert(
-        d.registryAs(provider).write.updateProfile(['Lab "A"', randomBytes32()]),
-        'ProviderRegistryInvalidName',
-      )
-      await expectRevert(
-        d.registryAs(provider).write.updateProfile(['y'.repeat(65), randomBytes32()]),
-        'ProviderRegistryInvalidName',
-      )
+      await expectRevert(d.registryAs(provider).write.updateProfile(['Lab "A"', randomBytes32()]), 'ProviderRegistryInvalidName')
+      await expectRevert(d.registryAs(provider).write.updateProfile(['y'.repeat(65), randomBytes32()]), 'ProviderRegistryInvalidName')
       assert.equal((await d.registry.read.providerOf([provider.address])).name, 'Lab A')
     })
   })

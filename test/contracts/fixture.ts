@@ -153,11 +153,7 @@ export function randomBytes32(): Hex {
  * Asserts that `promise` rejects with a decoded custom error `errorName(args...)`, found by walking
  * viem's error chain to its ContractFunctionRevertedError.
  */
-export async function expectRevert(
-  promise: Promise<unknown>,
-  errorName: string,
-  args: readonly unknown[] = [],
-): Promise<void> {
+export async function expectRevert(promise: Promise<unknown>, errorName: string, args: readonly unknown[] = []): Promise<void> {
   let settled = false
   try {
     await promise
@@ -290,9 +286,7 @@ export async function mintWithConsent(
   )
   const records = d.recordsAs(provider)
   const hash =
-    supersedes === 0n
-      ? records.write.mint([request, deadline, consent])
-      : records.write.amend([supersedes, request, deadline, consent])
+    supersedes === 0n ? records.write.mint([request, deadline, consent]) : records.write.amend([supersedes, request, deadline, consent])
   const receipt = await env.mined(hash)
   const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
   return { receipt, tokenId: issued.tokenId as bigint }

@@ -116,8 +116,9 @@ const isHexString = (value: unknown): value is string => typeof value === 'strin
 /** Every hex string anywhere in a JSON value, each labelled with its path. */
 export function hexStringsIn(value: unknown, path: string, out: Haystack[] = []): Haystack[] {
   if (isHexString(value)) out.push(hexHaystack(path, value))
-  else if (Array.isArray(value)) value.forEach((item, i) => hexStringsIn(item, `${path}[${i}]`, out))
-  else if (typeof value === 'object' && value !== null) {
+  else if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) hexStringsIn(item, `${path}[${i}]`, out)
+  } else if (typeof value === 'object' && value !== null) {
     for (const [key, child] of Object.entries(value)) hexStringsIn(child, `${path}.${key}`, out)
   }
   return out
@@ -257,7 +258,10 @@ export async function collectChain(rpcUrl: string, options: { fromBlock?: bigint
     storageSlots += slots.length
     if (slots.length > 0) {
       // Consecutive slots side by side, so a long string spread over several slots is whole again.
-      hex.push({ where: `storage of ${address} (all slots in order)`, hex: slots.map(([, v]) => normaliseHex(v).padStart(64, '0')).join('') })
+      hex.push({
+        where: `storage of ${address} (all slots in order)`,
+        hex: slots.map(([, v]) => normaliseHex(v).padStart(64, '0')).join(''),
+      })
       hex.push({ where: `storage keys of ${address}`, hex: slots.map(([k]) => normaliseHex(k).padStart(64, '0')).join('') })
     }
   }
@@ -279,7 +283,9 @@ export async function collectChain(rpcUrl: string, options: { fromBlock?: bigint
   }
 
   // 3. Every log of every contract.
-  const logs = await rpc<unknown[]>(rpcUrl, 'eth_getLogs', [{ fromBlock: `0x${fromBlock.toString(16)}`, toBlock: `0x${toBlock.toString(16)}` }])
+  const logs = await rpc<unknown[]>(rpcUrl, 'eth_getLogs', [
+    { fromBlock: `0x${fromBlock.toString(16)}`, toBlock: `0x${toBlock.toString(16)}` },
+  ])
   hexStringsIn(logs, 'eth_getLogs', hex)
 
   const blocks = Number(toBlock - fromBlock + 1n)

@@ -38,7 +38,10 @@ describe('the medvault CLI, end to end', () => {
     assert.equal(add.json.category, 'laboratory')
 
     const list = await mv('record', 'list', '--patient', 'alice', '--json')
-    assert.deepEqual(list.json.records.map((r: { tokenId: string }) => r.tokenId), [tokenId])
+    assert.deepEqual(
+      list.json.records.map((r: { tokenId: string }) => r.tokenId),
+      [tokenId],
+    )
     assert.equal(list.json.records[0].issuerName, 'Lab A')
 
     const out = join(work, 'glucose.json')
@@ -76,7 +79,20 @@ describe('the medvault CLI, end to end', () => {
     const missing = await mv('record', 'add', file, '--patient', 'alice', '--as', 'lab-a')
     assert.equal(missing.code, 2)
     assert.match(missing.stderr, /--content-type/)
-    const add = await mv('record', 'add', file, '--patient', 'alice', '--as', 'lab-a', '--content-type', 'application/dicom', '--category', 'imaging', '--json')
+    const add = await mv(
+      'record',
+      'add',
+      file,
+      '--patient',
+      'alice',
+      '--as',
+      'lab-a',
+      '--content-type',
+      'application/dicom',
+      '--category',
+      'imaging',
+      '--json',
+    )
     assert.equal(add.code, 0, add.stderr)
     const out = join(work, 'scan-back.dcm')
     const get = await mv('record', 'get', add.json.tokenId, '--as', 'alice', '--out', out, '--json')
@@ -136,6 +152,9 @@ describe('the medvault CLI, end to end', () => {
       const v = await mv('record', 'verify', r.tokenId, '--as', 'alice', '--json')
       assert.equal(v.json.valid, true, JSON.stringify(v.json.checks))
     }
-    assert.equal(readdirSync(work).some((f) => f.endsWith('.partial')), false)
+    assert.equal(
+      readdirSync(work).some((f) => f.endsWith('.partial')),
+      false,
+    )
   })
 })

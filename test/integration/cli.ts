@@ -30,7 +30,10 @@ export function medvault(home: string, args: string[], env: Record<string, strin
 }
 
 /** Starts `medvault start` and resolves once it says it is running. */
-export function startMedvault(home: string, args: string[] = []): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number> }> {
+export function startMedvault(
+  home: string,
+  args: string[] = [],
+): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'start', ...args], {
       env: { ...process.env, MEDVAULT_HOME: home, MEDVAULT_PASSPHRASE: 'correct-horse-battery' },

@@ -69,7 +69,10 @@ const IDENTIFIERS: Needle[] = [
   { label: 'birth date d/m/y', value: '14/03/1937' },
   { label: 'birth date m/d/y', value: '03/14/1937' },
   // 1937-03-14T00:00Z = -1035158400 s, as a two's-complement int256 word.
-  { label: 'birth date as int256 unix seconds', bytes: Buffer.from(BigInt.asUintN(256, -1035158400n).toString(16).padStart(64, '0'), 'hex') },
+  {
+    label: 'birth date as int256 unix seconds',
+    bytes: Buffer.from(BigInt.asUintN(256, -1035158400n).toString(16).padStart(64, '0'), 'hex'),
+  },
   { label: 'MRN', value: MRN },
   { label: 'MRN digits', value: '884422' },
   { label: 'MRN without prefix', value: '884422-ZQX' },
@@ -102,7 +105,9 @@ const glucose = (value: number, status: Observation['status']): Observation => (
 const immunization: Immunization = {
   resourceType: 'Immunization',
   status: 'completed',
-  vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208', display: 'COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose' }] },
+  vaccineCode: {
+    coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208', display: 'COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose' }],
+  },
   patient: subject,
   occurrenceDateTime: '2026-10-02',
   lotNumber: 'EW0150',
@@ -183,7 +188,11 @@ describe('No PII on chain', () => {
     patient = await mv.keystore.unlock('patient', PASSPHRASE)
     // The CLI's registrar on the embedded chain (src/cli/session.ts registrarAccount).
     const registrar = privateKeyToAccount(EMBEDDED_DEV_KEY)
-    await registerProvider(mv, registrar, { provider: provider.address, name: 'Northside Family Clinic', encryptionKey: provider.encryptionPublicKey })
+    await registerProvider(mv, registrar, {
+      provider: provider.address,
+      name: 'Northside Family Clinic',
+      encryptionKey: provider.encryptionPublicKey,
+    })
 
     const issue = async (label: string, resource: Resource, consent: 'signature' | 'standing', supersedes = 0n) => {
       const doc = fhir(resource)
@@ -233,7 +242,10 @@ describe('No PII on chain', () => {
       assert.equal(onChain.supersedes, record.supersedes, record.label)
       assert.equal(meta.contentType, 'application/fhir+json', record.label)
       // The identifiers really went through the system (so their absence on chain means something).
-      assert.ok(bytes.toString('utf8').includes(NAME) || bytes.toString('utf8').includes(Buffer.from(noteText).toString('base64')), record.label)
+      assert.ok(
+        bytes.toString('utf8').includes(NAME) || bytes.toString('utf8').includes(Buffer.from(noteText).toString('base64')),
+        record.label,
+      )
     }
     const bundleRead = await readRecord(mv, { tokenId: issued[3]!.tokenId, reader })
     const patientResource = (JSON.parse(bundleRead.bytes.toString('utf8')) as Bundle).entry?.[0]?.resource
@@ -263,8 +275,14 @@ describe('No PII on chain', () => {
   it('puts no identifier on chain in any encoding: storage, code, events, calldata, receipts, traces', (t) => {
     const c = snapshot.counts
     // deploy 2 + publish keys 2 + register 1 + authorise 1 + mint 5 + amend 1 = 12 transactions, one per block.
-    assert.ok(c.transactions >= 12 && c.receipts === c.transactions && c.blocks > c.transactions, `the scan saw too little: ${JSON.stringify(c)}`)
-    assert.ok(c.dumpTransactions >= 12 && c.dumpBlocks >= c.blocks && c.logs >= 12 && c.storageSlots >= 20, `the state dump saw too little: ${JSON.stringify(c)}`)
+    assert.ok(
+      c.transactions >= 12 && c.receipts === c.transactions && c.blocks > c.transactions,
+      `the scan saw too little: ${JSON.stringify(c)}`,
+    )
+    assert.ok(
+      c.dumpTransactions >= 12 && c.dumpBlocks >= c.blocks && c.logs >= 12 && c.storageSlots >= 20,
+      `the state dump saw too little: ${JSON.stringify(c)}`,
+    )
     const started = Date.now()
     const findings = scanSnapshot(snapshot, IDENTIFIERS)
     const matchMillis = Date.now() - started
@@ -319,11 +337,20 @@ describe('No PII on chain', () => {
     const found = (test: (f: Finding) => boolean, what: string) =>
       assert.ok(findings.some(test), `the scanner missed the name in ${what}; it found:\n${formatFindings(findings)}`)
 
-    found((f) => f.where === `block ${transfer.blockNumber}.transactions[0].input` && f.encoding === 'UTF-8 as-is' && f.byteOffset === 0, 'the transfer calldata')
-    found((f) => /^block \d+\.transactions\[0\]\.input$/.test(f.where) && f.where !== `block ${transfer.blockNumber}.transactions[0].input`, 'the register calldata')
+    found(
+      (f) => f.where === `block ${transfer.blockNumber}.transactions[0].input` && f.encoding === 'UTF-8 as-is' && f.byteOffset === 0,
+      'the transfer calldata',
+    )
+    found(
+      (f) => /^block \d+\.transactions\[0\]\.input$/.test(f.where) && f.where !== `block ${transfer.blockNumber}.transactions[0].input`,
+      'the register calldata',
+    )
     found((f) => /^eth_getLogs\[\d+\]\.data$/.test(f.where) && f.encoding === 'UTF-8 as-is', 'the ProviderRegistered event')
     found((f) => /^receipt of block \d+ tx 0\.logs\[\d+\]\.data$/.test(f.where), 'the receipt logs')
-    found((f) => f.where === `storage of ${mv.deployment.registry.toLowerCase()} (all slots in order)` && f.encoding === 'UTF-8 as-is', 'the registry storage')
+    found(
+      (f) => f.where === `storage of ${mv.deployment.registry.toLowerCase()} (all slots in order)` && f.encoding === 'UTF-8 as-is',
+      'the registry storage',
+    )
     found((f) => f.where.startsWith('anvil_dumpState.transactions') && f.where.endsWith('.data'), "anvil's call traces")
   })
 
@@ -353,12 +380,18 @@ describe('No PII on chain', () => {
       expectFound('birth date', 'base64(UTF-8 as-is)', inNoise(Buffer.from(base64)))
       expectFound('MRN', 'base64(UTF-8 as-is)', inNoise(Buffer.from(base64, 'utf16le')))
       const text = scanText([{ where: 'sample text', text: `{"x":"${base64}"}` }], IDENTIFIERS)
-      assert.ok(text.some((f) => f.needle === 'note term' && f.encoding.startsWith('base64 text')), `base64 text with prefix "${prefix}" missed`)
+      assert.ok(
+        text.some((f) => f.needle === 'note term' && f.encoding.startsWith('base64 text')),
+        `base64 text with prefix "${prefix}" missed`,
+      )
     }
     // A number as an ABI word after a selector, and a date inside a JSON text.
-    const word = Buffer.from((19370314n).toString(16).padStart(64, '0'), 'hex')
+    const word = Buffer.from(19370314n.toString(16).padStart(64, '0'), 'hex')
     expectFound('birth date without dashes', 'uint256 word', Buffer.concat([randomBytes(4), randomBytes(32), word]).toString('hex'))
-    const text = scanText([{ where: 'sample text', text: `{"dob":"${BIRTH_DATE.toUpperCase()}","n":"${NAME.toLowerCase()}"}` }], IDENTIFIERS)
+    const text = scanText(
+      [{ where: 'sample text', text: `{"dob":"${BIRTH_DATE.toUpperCase()}","n":"${NAME.toLowerCase()}"}` }],
+      IDENTIFIERS,
+    )
     assert.ok(text.some((f) => f.needle === 'birth date') && text.some((f) => f.needle === 'full name'))
 
     // No false alarms on 1 MB of random bytes, or on the fragments being too short to mean anything.

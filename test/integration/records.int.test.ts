@@ -86,19 +86,40 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
       supersedes: '0',
       attestation,
     }
-    const cid = await mv().store.add(await sealEnvelope({ meta, content: (async function* () { yield content })(), recipients: [patient] }))
+    const cid = await mv().store.add(
+      await sealEnvelope({
+        meta,
+        content: (async function* () {
+          yield content
+        })(),
+        recipients: [patient],
+      }),
+    )
     const target = opts.cidOverride ?? { code: cid.code, digest: cid.multihash.digest }
     const minter = s.accounts[opts.minter]!.chainAccount
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 600)
-    const consent = await signMintConsent(mv(), { patient: patient.chainAccount, provider: minter.address, commitment, category, sensitivity: 0, deadline })
-    const hash = await mv().walletFor(minter).writeContract({
-      address: mv().deployment.records,
-      abi: medicalRecordAbi,
-      functionName: 'mint',
-      args: [{ patient: patient.address, commitment, cidDigest: bytesToHex(target.digest), cidCodec: target.code, category, sensitivity: 0 }, deadline, consent],
+    const consent = await signMintConsent(mv(), {
+      patient: patient.chainAccount,
+      provider: minter.address,
+      commitment,
+      category,
+      sensitivity: 0,
+      deadline,
     })
+    const hash = await mv()
+      .walletFor(minter)
+      .writeContract({
+        address: mv().deployment.records,
+        abi: medicalRecordAbi,
+        functionName: 'mint',
+        args: [
+          { patient: patient.address, commitment, cidDigest: bytesToHex(target.digest), cidCodec: target.code, category, sensitivity: 0 },
+          deadline,
+          consent,
+        ],
+      })
     await mv().publicClient.waitForTransactionReceipt({ hash })
-    return (await mv().publicClient.readContract({ address: mv().deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }))
+    return await mv().publicClient.readContract({ address: mv().deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' })
   }
 
   before(async () => {
@@ -118,7 +139,10 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     assert.equal(record.cid.toString(), cid.toString())
     const verdict = await verifyRecord(mv(), { tokenId, reader: s.accounts.alice!, file: bytes })
     assert.equal(verdict.valid, true, JSON.stringify(verdict.checks))
-    assert.deepEqual(verdict.checks.map((c) => c.id), ['token', 'issuer', 'ciphertext', 'issuer-signature', 'commitment', 'file'])
+    assert.deepEqual(
+      verdict.checks.map((c) => c.id),
+      ['token', 'issuer', 'ciphertext', 'issuer-signature', 'commitment', 'file'],
+    )
   })
 
   it('refuses another account, including the issuing provider, before fetching anything', async () => {
@@ -128,7 +152,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     }
   })
 
-  it('lists a patient\'s records with issuer names, and amendment keeps the old version readable', async () => {
+  it("lists a patient's records with issuer names, and amendment keeps the old version readable", async () => {
     const first = await issue(immunization, 'lab-b')
     const doc = documentFromFhir(readFileSync(new URL('../../examples/fhir/glucose-corrected.json', import.meta.url)))
     const amended = await issueRecord(mv(), {
@@ -152,10 +176,10 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
 
   it('detects one flipped ciphertext byte on disk', async () => {
     const { tokenId, cid } = await issue(glucose)
-    const file = blockFiles(join(s.home, 'ipfs', 'blocks')).find(
-      (f) => createHash('sha256').update(readFileSync(f)).digest().equals(cid.multihash.digest),
+    const file = blockFiles(join(s.home, 'ipfs', 'blocks')).find((f) =>
+      createHash('sha256').update(readFileSync(f)).digest().equals(cid.multihash.digest),
     )
-    assert.ok(file, 'the record\'s block is on disk')
+    assert.ok(file, "the record's block is on disk")
     const original = readFileSync(file)
     const tampered = Buffer.from(original)
     tampered[tampered.length - 20]! ^= 0x01
@@ -171,7 +195,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     assert.ok(await readRecord(mv(), { tokenId, reader: s.accounts.alice! }))
   })
 
-  it('detects a token whose CID was swapped for another record\'s ciphertext', async () => {
+  it("detects a token whose CID was swapped for another record's ciphertext", async () => {
     const victim = await issue(glucose)
     const tokenId = await issueCrafted({
       attestedBy: 'lab-a',
@@ -208,7 +232,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     assert.equal(blockFiles(join(s.home, 'ipfs', 'blocks')).length, before, 'no ciphertext left behind')
   })
 
-  it('refuses a mint without the patient\'s consent, and allows it under a standing authorisation', async () => {
+  it("refuses a mint without the patient's consent, and allows it under a standing authorisation", async () => {
     const doc = documentFromFhir(glucose)
     const params = {
       issuer: s.accounts['lab-a']!.chainAccount,
@@ -230,12 +254,36 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     const lab = s.accounts['lab-a']!.chainAccount
     const commitment = `0x${'ab'.repeat(32)}` as Hex
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 600)
-    const consent = await signMintConsent(mv(), { patient: patient.chainAccount, provider: lab.address, commitment, category: 0, sensitivity: 0, deadline })
-    const request = { patient: patient.address, commitment, cidDigest: `0x${'cd'.repeat(32)}` as Hex, cidCodec: 0x55, category: 0, sensitivity: 0 }
+    const consent = await signMintConsent(mv(), {
+      patient: patient.chainAccount,
+      provider: lab.address,
+      commitment,
+      category: 0,
+      sensitivity: 0,
+      deadline,
+    })
+    const request = {
+      patient: patient.address,
+      commitment,
+      cidDigest: `0x${'cd'.repeat(32)}` as Hex,
+      cidCodec: 0x55,
+      category: 0,
+      sensitivity: 0,
+    }
     const send = () =>
-      mv().walletFor(lab).writeContract({ address: mv().deployment.records, abi: medicalRecordAbi, functionName: 'mint', args: [request, deadline, consent] })
+      mv()
+        .walletFor(lab)
+        .writeContract({
+          address: mv().deployment.records,
+          abi: medicalRecordAbi,
+          functionName: 'mint',
+          args: [request, deadline, consent],
+        })
     await mv().publicClient.waitForTransactionReceipt({ hash: await send() })
-    await assert.rejects(send().catch((e) => Promise.reject(toMedvaultError(e))), AccessDeniedError)
+    await assert.rejects(
+      send().catch((e) => Promise.reject(toMedvaultError(e))),
+      AccessDeniedError,
+    )
   })
 
   it('restart: every record still reads and verifies after the chain and IPFS node stop and start', async () => {
@@ -243,7 +291,10 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     const before = await listRecords(mv(), { patient: s.accounts.alice!.address })
     await s.restart()
     const afterList = await listRecords(mv(), { patient: s.accounts.alice!.address })
-    assert.deepEqual(afterList.map((r) => r.tokenId), before.map((r) => r.tokenId))
+    assert.deepEqual(
+      afterList.map((r) => r.tokenId),
+      before.map((r) => r.tokenId),
+    )
     assert.ok(honest.includes(tokenId) && honest.length >= 6)
     for (const id of honest) {
       const verdict = await verifyRecord(mv(), { tokenId: id, reader: s.accounts.alice! })

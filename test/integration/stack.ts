@@ -33,7 +33,11 @@ export async function openTestStack(params: { providers?: Record<string, string>
   for (const [name, display] of Object.entries(params.providers ?? {})) {
     await createAccount(mv, name, PASSPHRASE)
     accounts[name] = await mv.keystore.unlock(name, PASSPHRASE)
-    await registerProvider(mv, registrar, { provider: accounts[name].address, name: display, encryptionKey: accounts[name].encryptionPublicKey })
+    await registerProvider(mv, registrar, {
+      provider: accounts[name].address,
+      name: display,
+      encryptionKey: accounts[name].encryptionPublicKey,
+    })
   }
   for (const name of params.others ?? []) {
     await createAccount(mv, name, PASSPHRASE)

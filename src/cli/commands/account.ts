@@ -27,7 +27,9 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
           `Created account ${created.name}`,
           `  address         ${created.address}`,
           `  encryption key  ${created.encryptionPublicKey}`,
-          created.published ? '  key published on chain: providers can now issue records to it' : '  fund it, then run `medvault account publish` so providers can address records to it',
+          created.published
+            ? '  key published on chain: providers can now issue records to it'
+            : '  fund it, then run `medvault account publish` so providers can address records to it',
         ])
       }, cmd),
     )
@@ -39,7 +41,9 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
       run(async (o) => {
         const accounts = openKeystore(homePaths(resolveHome(o.home)).accounts).list()
         emit(o, { accounts }, () =>
-          accounts.length === 0 ? ['No accounts yet. Create one with `medvault account create NAME`.'] : accounts.map((a) => `${a.name.padEnd(16)} ${a.address}`),
+          accounts.length === 0
+            ? ['No accounts yet. Create one with `medvault account create NAME`.']
+            : accounts.map((a) => `${a.name.padEnd(16)} ${a.address}`),
         )
       }, cmd),
     )
@@ -47,7 +51,7 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
   account
     .command('publish')
     .argument('<name>', 'the account')
-    .description('Publish the account\'s encryption key on chain, so records can be sealed to it by address')
+    .description("Publish the account's encryption key on chain, so records can be sealed to it by address")
     .action((name: string, _o, cmd: Command) =>
       run(async (o) => {
         const hash = await withMedvault(o, async (mv) => {

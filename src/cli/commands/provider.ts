@@ -12,9 +12,9 @@ export function providerCommands(program: Command, run: Run) {
 
   provider
     .command('register')
-    .argument('<account>', 'the provider\'s account name (or address, with --key)')
+    .argument('<account>', "the provider's account name (or address, with --key)")
     .requiredOption('--name <name>', 'display name, e.g. "Lab A"')
-    .option('--key <hex>', 'the provider\'s X25519 public key, when it is not an account in this home')
+    .option('--key <hex>', "the provider's X25519 public key, when it is not an account in this home")
     .option('--as <registrar>', 'registrar account (default on the embedded chain: its development registrar)')
     .description('Accredit a provider so it can issue records')
     .action((account: string, opts: { name: string; key?: string; as?: string }, cmd: Command) =>
@@ -22,8 +22,12 @@ export function providerCommands(program: Command, run: Run) {
         const result = await withMedvault(o, async (mv) => {
           const address = resolveAddress(mv, account)
           const key = (opts.key ?? (isAddress(account) ? undefined : mv.keystore.get(account).encryptionPublicKey)) as Hex | undefined
-          if (!key) throw new InvalidInputError('The provider\'s encryption key is needed.', { hint: 'Add --key HEX.' })
-          const hash = await registerProvider(mv, await registrarAccount(mv, opts.as), { provider: address, name: opts.name, encryptionKey: key })
+          if (!key) throw new InvalidInputError("The provider's encryption key is needed.", { hint: 'Add --key HEX.' })
+          const hash = await registerProvider(mv, await registrarAccount(mv, opts.as), {
+            provider: address,
+            name: opts.name,
+            encryptionKey: key,
+          })
           return { provider: address, name: opts.name, txHash: hash }
         })
         emit(o, result, () => [`Registered ${result.name} (${result.provider}) as an active provider.`])
@@ -33,10 +37,14 @@ export function providerCommands(program: Command, run: Run) {
   for (const action of ['suspend', 'reinstate', 'remove'] as const) {
     provider
       .command(action)
-      .argument('<account>', 'the provider\'s account name or address')
+      .argument('<account>', "the provider's account name or address")
       .option('--as <registrar>', 'registrar account')
       .description(
-        { suspend: 'Suspend a provider: it cannot issue until reinstated', reinstate: 'Reinstate a suspended provider', remove: 'Remove a provider for good' }[action],
+        {
+          suspend: 'Suspend a provider: it cannot issue until reinstated',
+          reinstate: 'Reinstate a suspended provider',
+          remove: 'Remove a provider for good',
+        }[action],
       )
       .action((account: string, opts: { as?: string }, cmd: Command) =>
         run(async (o) => {
@@ -45,7 +53,9 @@ export function providerCommands(program: Command, run: Run) {
             const hash = await setProviderStatus(mv, await registrarAccount(mv, opts.as), address, action)
             return { provider: address, action, txHash: hash }
           })
-          emit(o, result, () => [`${action === 'remove' ? 'Removed' : action === 'suspend' ? 'Suspended' : 'Reinstated'} ${result.provider}.`])
+          emit(o, result, () => [
+            `${action === 'remove' ? 'Removed' : action === 'suspend' ? 'Suspended' : 'Reinstated'} ${result.provider}.`,
+          ])
         }, cmd),
       )
   }
@@ -66,7 +76,7 @@ export function providerCommands(program: Command, run: Run) {
 
   provider
     .command('authorize')
-    .argument('<provider>', 'the provider\'s account name or address')
+    .argument('<provider>', "the provider's account name or address")
     .requiredOption('--as <patient>', 'the patient giving the authorisation')
     .option('--days <n>', 'how long it lasts', '365')
     .description('Let a provider issue records to you without asking each time (e.g. a lab posting results)')
@@ -86,9 +96,9 @@ export function providerCommands(program: Command, run: Run) {
 
   provider
     .command('deauthorize')
-    .argument('<provider>', 'the provider\'s account name or address')
+    .argument('<provider>', "the provider's account name or address")
     .requiredOption('--as <patient>', 'the patient')
-    .description('End a provider\'s standing authorisation at once')
+    .description("End a provider's standing authorisation at once")
     .action((providerRef: string, opts: { as: string }, cmd: Command) =>
       run(async (o) => {
         const result = await withMedvault(o, async (mv) => {

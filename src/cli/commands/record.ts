@@ -47,8 +47,11 @@ export function recordCommands(program: Command, run: Run) {
     .command('add')
     .argument('<file>', 'a FHIR R4 resource (.json) or a binary document')
     .requiredOption('--patient <account-or-address>', 'the patient who will own the record')
-    .requiredOption('--as <provider>', 'the issuing provider\'s account')
-    .option('--category <category>', 'laboratory, imaging, immunization, medication, clinical-note, mental-health, substance-use, sexual-health, genetic, other')
+    .requiredOption('--as <provider>', "the issuing provider's account")
+    .option(
+      '--category <category>',
+      'laboratory, imaging, immunization, medication, clinical-note, mental-health, substance-use, sexual-health, genetic, other',
+    )
     .option('--content-type <type>', 'MIME type; required for non-FHIR files (e.g. application/dicom)')
     .description('Issue a record: validate, encrypt for the patient, store on IPFS, mint to the patient')
     .action((file: string, opts: { patient: string; as: string; category?: string; contentType?: string }, cmd: Command) =>
@@ -72,7 +75,7 @@ export function recordCommands(program: Command, run: Run) {
     .command('amend')
     .argument('<token>', 'the record to correct')
     .argument('<file>', 'the corrected document')
-    .requiredOption('--as <provider>', 'the issuing provider\'s account')
+    .requiredOption('--as <provider>', "the issuing provider's account")
     .option('--category <category>', 'category of the correction (default: derived, as for add)')
     .option('--content-type <type>', 'MIME type; required for non-FHIR files')
     .description('Issue a correction: a new record that supersedes the old one (which stays readable)')
@@ -98,7 +101,7 @@ export function recordCommands(program: Command, run: Run) {
   record
     .command('list')
     .requiredOption('--patient <account-or-address>', 'whose records')
-    .description('List a patient\'s records (no content: category, issuer, date, status)')
+    .description("List a patient's records (no content: category, issuer, date, status)")
     .action((opts: { patient: string }, cmd: Command) =>
       run(async (o) => {
         const records = await withMedvault(o, async (mv) => listRecords(mv, { patient: (await resolvePatient(mv, opts.patient)).address }))
@@ -170,13 +173,13 @@ export function recordCommands(program: Command, run: Run) {
     .command('verify')
     .argument('<token>', 'the record')
     .option('--as <account>', 'an account allowed to read it: also checks signature, decryption and commitment')
-    .option('--file <file>', 'check that this file is the record\'s content (needs --as)')
-    .description('Verify a record\'s authenticity and integrity without asking its issuer')
+    .option('--file <file>', "check that this file is the record's content (needs --as)")
+    .description("Verify a record's authenticity and integrity without asking its issuer")
     .action((token: string, opts: { as?: string; file?: string }, cmd: Command) =>
       run(async (o) => {
         const tokenId = parseTokenId(token)
         if (opts.file && !opts.as) {
-          throw new InvalidInputError('Checking a file against a record needs the record\'s salt, which only its readers hold.', {
+          throw new InvalidInputError("Checking a file against a record needs the record's salt, which only its readers hold.", {
             hint: 'Add --as ACCOUNT (the patient, or someone they shared it with).',
           })
         }

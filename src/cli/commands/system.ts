@@ -34,7 +34,8 @@ export function systemCommands(program: Command, run: Run) {
     .action((opts: { rpcUrl?: string; chainId?: string; kubo?: string }, cmd: Command) =>
       run(async (o) => {
         const paths = homePaths(resolveHome(o.home))
-        if (loadConfig(paths)) throw new InvalidInputError(`${paths.dir} is already a medvault home.`, { hint: 'Use it, or pick another --home.' })
+        if (loadConfig(paths))
+          throw new InvalidInputError(`${paths.dir} is already a medvault home.`, { hint: 'Use it, or pick another --home.' })
         if (opts.rpcUrl && !opts.chainId) throw new InvalidInputError('--rpc-url needs --chain-id.')
         const config: Config = {
           ...DEFAULT_CONFIG,
@@ -46,7 +47,9 @@ export function systemCommands(program: Command, run: Run) {
         const saved = loadConfig(paths)!
         emit(o, { home: paths.dir, config: saved }, () => [
           `Created a medvault home in ${paths.dir}.`,
-          saved.deployment ? `Contracts deployed on the embedded chain: records ${saved.deployment.records}.` : 'Next: `medvault deploy --as ACCOUNT` to deploy the contracts on your chain.',
+          saved.deployment
+            ? `Contracts deployed on the embedded chain: records ${saved.deployment.records}.`
+            : 'Next: `medvault deploy --as ACCOUNT` to deploy the contracts on your chain.',
         ])
       }, cmd),
     )
@@ -59,7 +62,7 @@ export function systemCommands(program: Command, run: Run) {
       run(async (o) => {
         const paths = homePaths(resolveHome(o.home))
         const config = loadConfig(paths)
-        if (!config || config.chain.kind !== 'rpc') {
+        if (config?.chain.kind !== 'rpc') {
           throw new InvalidInputError('`deploy` is for external chains; the embedded chain deploys by itself.', {
             hint: 'Run `medvault init --rpc-url URL --chain-id N` first.',
           })
@@ -69,14 +72,16 @@ export function systemCommands(program: Command, run: Run) {
         const clients = createChainClients(config.chain.rpcUrl, config.chain.chainId, { pollingInterval: 1000 })
         const deployment = await deployContracts(clients.walletFor(account.chainAccount), clients.publicClient)
         saveConfig(paths, { ...config, deployment })
-        emit(o, { deployment }, () => [`Deployed: registry ${deployment.registry}, records ${deployment.records} (chain ${deployment.chainId}).`])
+        emit(o, { deployment }, () => [
+          `Deployed: registry ${deployment.registry}, records ${deployment.records} (chain ${deployment.chainId}).`,
+        ])
       }, cmd),
     )
 
   program
     .command('start')
     .description('Run the embedded stack (chain + IPFS) in the foreground until Ctrl-C')
-    .option('--port <port>', 'port for the embedded chain\'s JSON-RPC', '8545')
+    .option('--port <port>', "port for the embedded chain's JSON-RPC", '8545')
     .action((opts: { port: string }, cmd: Command) =>
       run(async (o) => {
         const home = resolveHome(o.home)
@@ -93,23 +98,34 @@ export function systemCommands(program: Command, run: Run) {
           listProviders(mv),
         ])
         const accounts = mv.keystore.list()
-        emit(o, { home, rpcUrl: mv.rpcUrl, chainId: mv.chain.id, deployment: mv.deployment, block, records: lastTokenId, providers: providers.length, accounts: accounts.length }, () => [
-          'medvault is running on the embedded default.',
-          `  home       ${home}`,
-          `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
-          `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
-          `  ipfs       ${paths.ipfs} (embedded Helia, offline)`,
-          `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
-          '',
-          'Next, in another terminal:',
-          ...(lastTokenId === 0n
-            ? ['  npx medvault demo                          seed a lab, a clinic, a patient and records']
-            : []),
-          '  npx medvault record list --patient alice   list a patient\'s records',
-          '  npx medvault record get 1 --as alice       decrypt and verify one',
-          '  npx medvault --help                        everything else',
-          'Press Ctrl-C to stop. Everything is kept in the home.',
-        ])
+        emit(
+          o,
+          {
+            home,
+            rpcUrl: mv.rpcUrl,
+            chainId: mv.chain.id,
+            deployment: mv.deployment,
+            block,
+            records: lastTokenId,
+            providers: providers.length,
+            accounts: accounts.length,
+          },
+          () => [
+            'medvault is running on the embedded default.',
+            `  home       ${home}`,
+            `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
+            `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
+            `  ipfs       ${paths.ipfs} (embedded Helia, offline)`,
+            `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
+            '',
+            'Next, in another terminal:',
+            ...(lastTokenId === 0n ? ['  npx medvault demo                          seed a lab, a clinic, a patient and records'] : []),
+            "  npx medvault record list --patient alice   list a patient's records",
+            '  npx medvault record get 1 --as alice       decrypt and verify one',
+            '  npx medvault --help                        everything else',
+            'Press Ctrl-C to stop. Everything is kept in the home.',
+          ],
+        )
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve)
           process.once('SIGTERM', resolve)
@@ -127,7 +143,9 @@ export function systemCommands(program: Command, run: Run) {
       run(async (o) => {
         const paths = homePaths(resolveHome(o.home))
         if (!loadConfig(paths)) {
-          emit(o, { home: paths.dir, initialised: false }, () => [`No medvault home at ${paths.dir}. Run \`npm start\` or \`medvault init\`.`])
+          emit(o, { home: paths.dir, initialised: false }, () => [
+            `No medvault home at ${paths.dir}. Run \`npm start\` or \`medvault init\`.`,
+          ])
           return
         }
         const running = readRunInfo(paths)
@@ -174,10 +192,17 @@ export function systemCommands(program: Command, run: Run) {
             if (!mv.keystore.list().some((a) => a.name === name)) await createAccount(mv, name, passphrase)
           }
           const registrar = await registrarAccount(mv, undefined)
-          for (const [name, display] of [['lab-a', 'Lab A'], ['clinic-b', 'Clinic B']] as const) {
+          for (const [name, display] of [
+            ['lab-a', 'Lab A'],
+            ['clinic-b', 'Clinic B'],
+          ] as const) {
             const account = mv.keystore.get(name)
             if ((await getProvider(mv, account.address)).status === 'unregistered') {
-              await registerProvider(mv, registrar, { provider: account.address, name: display, encryptionKey: account.encryptionPublicKey })
+              await registerProvider(mv, registrar, {
+                provider: account.address,
+                name: display,
+                encryptionKey: account.encryptionPublicKey,
+              })
             }
           }
           const alice = mv.keystore.get('alice')
@@ -235,4 +260,3 @@ function portIsFree(port: number): Promise<boolean> {
       }),
   )
 }
-
