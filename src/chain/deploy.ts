@@ -1,11 +1,22 @@
 import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
-import { medicalRecordAbi, medicalRecordBytecode, providerRegistryAbi, providerRegistryBytecode } from '../contracts/index.js'
+import {
+  auditAnchorAbi,
+  auditAnchorBytecode,
+  consentRegistryAbi,
+  consentRegistryBytecode,
+  medicalRecordAbi,
+  medicalRecordBytecode,
+  providerRegistryAbi,
+  providerRegistryBytecode,
+} from '../contracts/index.js'
 import { ChainError } from '../errors.js'
 
 export type Deployment = {
   chainId: number
   registry: Address
   records: Address
+  consent: Address
+  audit: Address
   deployedAtBlock: string
 }
 
@@ -15,7 +26,7 @@ export type DeployContractsParameters = {
 }
 
 /**
- * Deploys ProviderRegistry then MedicalRecord and waits for both receipts.
+ * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry and AuditAnchor and waits for their receipts.
  */
 export async function deployContracts(
   wallet: WalletClient<Transport, Chain, Account>,
@@ -37,10 +48,24 @@ export async function deployContracts(
   })
   const recordsReceipt = await publicClient.waitForTransactionReceipt({ hash: recordsHash })
   if (!recordsReceipt.contractAddress) throw new ChainError('Deploying MedicalRecord failed.')
+  const consentHash = await wallet.deployContract({
+    abi: consentRegistryAbi,
+    bytecode: consentRegistryBytecode,
+    args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
+  })
+  const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
+  const [consentReceipt, auditReceipt] = await Promise.all([
+    publicClient.waitForTransactionReceipt({ hash: consentHash }),
+    publicClient.waitForTransactionReceipt({ hash: auditHash }),
+  ])
+  if (!consentReceipt.contractAddress || !auditReceipt.contractAddress)
+    throw new ChainError('Deploying ConsentRegistry or AuditAnchor failed.')
   return {
     chainId: wallet.chain.id,
     registry: registryReceipt.contractAddress,
     records: recordsReceipt.contractAddress,
+    consent: consentReceipt.contractAddress,
+    audit: auditReceipt.contractAddress,
     deployedAtBlock: registryReceipt.blockNumber.toString(),
   }
 }

@@ -1,4 +1,8 @@
 export {
+  auditAnchorAbi,
+  auditAnchorBytecode,
+  consentRegistryAbi,
+  consentRegistryBytecode,
   baselineRecordAbi,
   baselineRecordBytecode,
   medicalRecordAbi,

@@ -13,7 +13,14 @@ export const configSchema = z.object({
     z.object({ kind: z.literal('rpc'), rpcUrl: z.string().url(), chainId: z.number().int().positive() }),
   ]),
   deployment: z
-    .object({ chainId: z.number().int(), registry: address, records: address, deployedAtBlock: z.string().regex(/^\d+$/) })
+    .object({
+      chainId: z.number().int(),
+      registry: address,
+      records: address,
+      consent: address,
+      audit: address,
+      deployedAtBlock: z.string().regex(/^\d+$/),
+    })
     .optional(),
   storage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('embedded') }),
