@@ -6,10 +6,10 @@
  *
  *   node --import tsx bench/storeLarge.ts DIR [SIZE_MIB=1024]
  *
- * DIR is created by the parent, which also deletes it.
+ * DIR is created by the parent (bench/memory.ts, through bench/child.ts), which also deletes it.
  */
 import { randomBytes } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { bytesToHex, getAddress } from 'viem'
 // Only the modules storing needs: src/index.js would also load the FHIR definitions and the CLI's
@@ -17,7 +17,7 @@ import { bytesToHex, getAddress } from 'viem'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../src/crypto/hpke.js'
 import { type RecordMeta, sealEnvelope } from '../src/records/envelope.js'
 import { createHeliaStore } from '../src/storage/heliaStore.js'
-import { MiB, randomChunks } from './util.js'
+import { MiB, progress, randomChunks } from './util.js'
 
 export type StoreLargeResult = {
   bytes: number
@@ -26,10 +26,20 @@ export type StoreLargeResult = {
   /** From the first byte to the last plaintext byte being consumed; the rest is Helia finishing the DAG and pinning. */
   secondsToLastByte: number
   mibPerSecond: number
-  /** process.resourceUsage().maxRSS: the high-water mark over the child's whole life. */
+  /**
+   * process.resourceUsage().maxRSS: the high-water mark over the child's whole life. On Linux it
+   * also counts the RSS of the process that forked this one (the kernel keeps the pre-exec
+   * high-water mark), so the parent must start this script from a small process (see memory.ts).
+   */
   maxRssMiB: number
+  /** VmHWM from /proc/self/status: this process image's own peak RSS (Linux only; cross-check). */
+  vmHwmMiB: number | null
   /** RSS once the modules are loaded and the Helia store is started, before any data. */
   rssAtStartMiB: number
+  /** Highest RSS seen by a 10 ms sampler while the plaintext was being read. */
+  sampledPeakStreamingMiB: number
+  /** Highest RSS seen by the sampler after the last plaintext byte (DAG root, pinning). */
+  sampledPeakFinishingMiB: number
   /** RSS when 25%, 50%, 75% and 100% of the plaintext had been read. */
   rssSamplesMiB: { atMiB: number; rssMiB: number }[]
   storedMiB: number
@@ -46,6 +56,15 @@ function diskUsage(dir: string): number {
 }
 
 const rssMiB = () => process.memoryUsage().rss / MiB
+
+function vmHwmMiB(): number | null {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+    return kib ? Number(kib) / 1024 : null
+  } catch {
+    return null
+  }
+}
 
 async function main() {
   const [dir, sizeArg] = process.argv.slice(2)
@@ -85,17 +104,24 @@ async function main() {
         if (mib % every === 0 || read === total) {
           samples.push({ atMiB: mib, rssMiB: Math.round(rssMiB()) })
           const m = process.memoryUsage()
-          process.stderr.write(
-            `storeLarge: ${mib}/${sizeMiB} MiB read, rss ${Math.round(m.rss / MiB)} MiB (JS heap ${Math.round(m.heapUsed / MiB)}, buffers ${Math.round(m.arrayBuffers / MiB)})\n`,
+          progress(
+            `memory: ${mib}/${sizeMiB} MiB read, rss ${Math.round(m.rss / MiB)} MiB (JS heap ${Math.round(m.heapUsed / MiB)}, buffers ${Math.round(m.arrayBuffers / MiB)})`,
           )
         }
       }
       lastByteAt = performance.now()
     }
+    // Sampled RSS high-water marks, split at the moment the last plaintext byte was consumed.
+    const sampled = { streaming: 0, finishing: 0 }
+    const sampler = setInterval(() => {
+      const phase = lastByteAt === 0 ? 'streaming' : 'finishing'
+      sampled[phase] = Math.max(sampled[phase], rssMiB())
+    }, 10)
     const t0 = performance.now()
     const sealed = await sealEnvelope({ meta, content: content(), recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }] })
     const cid = await store.add(sealed)
     const seconds = (performance.now() - t0) / 1000
+    clearInterval(sampler)
     if (read !== total) throw new Error(`only ${read} of ${total} bytes were consumed`)
     const result: StoreLargeResult = {
       bytes: total,
@@ -103,7 +129,10 @@ async function main() {
       secondsToLastByte: (lastByteAt - t0) / 1000,
       mibPerSecond: sizeMiB / seconds,
       maxRssMiB: process.resourceUsage().maxRSS / 1024, // maxRSS is in KiB
+      vmHwmMiB: vmHwmMiB(),
       rssAtStartMiB,
+      sampledPeakStreamingMiB: sampled.streaming,
+      sampledPeakFinishingMiB: sampled.finishing,
       rssSamplesMiB: samples,
       storedMiB: diskUsage(dir) / MiB,
       cid: cid.toString(),

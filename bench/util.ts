@@ -20,7 +20,16 @@ export type Metric = {
 
 export type Metrics = Record<string, Metric>
 
+/** Set by bench/child.ts for the scripts it starts: their stdout carries only the JSON result. */
+export const IN_CHILD = process.env.MEDVAULT_BENCH_CHILD === '1'
+export const PROGRESS_PREFIX = 'progress: '
+
+/** A timestamped progress line; in a child it goes to stderr for the parent to stamp and print. */
 export function progress(message: string): void {
+  if (IN_CHILD) {
+    process.stderr.write(`${PROGRESS_PREFIX}${message}\n`)
+    return
+  }
   const t = ((performance.now() - started) / 1000).toFixed(1).padStart(6)
   console.log(`[${t}s] ${message}`)
 }

@@ -50,6 +50,19 @@ describe('encryptStream / decryptStream', () => {
     }
   })
 
+  it('is not fooled by a source that refills one buffer for every chunk', async () => {
+    const data = randomBytes(5 * segmentSize + 9)
+    async function* reusing() {
+      const buffer = Buffer.alloc(23)
+      for (let i = 0; i < data.length; i += 23) {
+        const n = data.copy(buffer, 0, i, i + 23)
+        yield buffer.subarray(0, n)
+      }
+    }
+    const sealed = await collect(encryptStream(reusing(), { key, aad, segmentSize }))
+    assert.deepEqual(await collect(decryptStream(chunks(sealed, 31), { key, aad, segmentSize })), data)
+  })
+
   it('releases no plaintext from a segment that fails its tag', async () => {
     const data = randomBytes(3 * segmentSize)
     const sealed = await collect(encryptStream(chunks(data, 64), { key, aad, segmentSize }))

@@ -56,7 +56,8 @@ async function* pieces(source: AsyncIterable<Uint8Array>, size: number): AsyncGe
   let pending: Buffer[] = []
   let pendingLength = 0
   for await (const chunk of source) {
-    pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    // Copy: a producer may refill the same buffer for its next chunk while we still hold this one.
+    pending.push(Buffer.from(chunk))
     pendingLength += chunk.byteLength
     // Strictly greater: a piece that ends exactly at the end of the input must be marked last.
     while (pendingLength > size) {
