@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
+import { consentCommands } from './commands/consent.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
 import { systemCommands } from './commands/system.js'
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   accountCommands(program, run)
   providerCommands(program, run)
   recordCommands(program, run)
+  consentCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

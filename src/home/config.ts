@@ -45,6 +45,9 @@ export function homePaths(dir: string) {
     chainState: join(dir, 'chain', 'state.json'),
     ipfs: join(dir, 'ipfs'),
     run: join(dir, 'run.json'),
+    keySlips: join(dir, 'keyslips'),
+    nodeKey: join(dir, 'node-key.json'),
+    audit: join(dir, 'audit'),
   }
 }
 export type HomePaths = ReturnType<typeof homePaths>

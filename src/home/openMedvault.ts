@@ -6,11 +6,14 @@ import { type ChainClients, createChainClients } from '../chain/clients.js'
 import { type Deployment, deployContracts } from '../chain/deploy.js'
 import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
+import { createKeyReleaseService } from '../consent/keyRelease.js'
+import { createFileKeySlipStore } from '../consent/keySlips.js'
 import { HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
 import { lazyBlobStore } from '../storage/lazyStore.js'
 import { type Config, DEFAULT_CONFIG, type HomePaths, homePaths, loadConfig, saveConfig } from './config.js'
+import { type NodeKey, loadNodeKey } from './nodeKey.js'
 import { readRunInfo } from './runFile.js'
 
 export type Medvault = RecordsContext &
@@ -19,6 +22,8 @@ export type Medvault = RecordsContext &
     config: Config
     keystore: Keystore
     rpcUrl: string
+    /** This node's own keys (audit signing, emergency escrow). */
+    node: NodeKey
     /** True when this process started the embedded chain (no `medvault start` was running). */
     ownsChain: boolean
     embedded: boolean
@@ -106,7 +111,14 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     const store = lazyBlobStore(() => openStore(paths, config))
     cleanups.push(() => store.close())
 
-    return { ...clients, paths, config, keystore, rpcUrl, ownsChain, embedded, deployment, store, close }
+    const node = await loadNodeKey(paths.nodeKey)
+    const keySlips = createFileKeySlipStore(paths.keySlips)
+    const keyRelease = createKeyReleaseService(
+      { publicClient: clients.publicClient, deployment },
+      { node: { address: node.account.address, releaseSeed: node.releaseSeed, releasePublicKey: node.releasePublicKey }, keySlips },
+    )
+
+    return { ...clients, paths, config, keystore, rpcUrl, ownsChain, embedded, deployment, store, keySlips, keyRelease, node, close }
   } catch (error) {
     await close()
     throw error

@@ -1,6 +1,25 @@
 import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import type { Deployment } from '../chain/deploy.js'
+import type { Address } from 'viem'
+import type { KeyReleaseService } from '../consent/keyRelease.js'
+import type { KeySlipStore } from '../consent/keySlips.js'
 import type { BlobStore } from '../storage/index.js'
+
+/** One attempt to reach a record, allowed or denied, for the audit trail. Never content. */
+export type AccessAttempt = {
+  actor: Address
+  action: 'read' | 'verify' | 'key-release'
+  tokenId: bigint
+  patient?: Address
+  outcome: 'allowed' | 'denied'
+  /** A short machine-readable code, e.g. `no-grant`, `owner`, `grant`, `emergency`. */
+  reason?: string
+  purpose?: string
+}
+
+export interface AccessRecorder {
+  record(attempt: AccessAttempt): Promise<void>
+}
 
 /** What record operations need: a chain to read and write, the deployed contracts, a blob store. */
 export type RecordsContext = {
@@ -8,6 +27,12 @@ export type RecordsContext = {
   walletFor(account: Account): WalletClient<Transport, Chain, Account>
   deployment: Deployment
   store: BlobStore
+  /** Where grantees' wrapped record keys live; without it only owners can read. */
+  keySlips?: KeySlipStore
+  /** Receives every access attempt, allowed or denied. */
+  audit?: AccessRecorder
+  /** The emergency key escrow of this medvault node. */
+  keyRelease?: KeyReleaseService
 }
 
 export type Progress = { stage: 'hashing' | 'encrypting' | 'storing' | 'minting' | 'fetching' | 'verifying'; bytes?: number }

@@ -63,9 +63,11 @@ export async function sealEnvelope(params: {
   meta: RecordMeta
   content: AsyncIterable<Uint8Array>
   recipients: Recipient[]
+  /** The record key; a fresh one by default. The issuer passes its own to also wrap it to grantees. */
+  key?: Uint8Array
   segmentSize?: number
 }): Promise<AsyncIterable<Uint8Array>> {
-  const key = randomKey()
+  const key = params.key ?? randomKey()
   const segmentSize = params.segmentSize ?? DEFAULT_SEGMENT_SIZE
   const recipients = await Promise.all(
     params.recipients.map(async (r) => {
@@ -118,27 +120,43 @@ export async function readEnvelopeHeader(reader: ByteReader): Promise<{ header: 
   return { header: parsed.data, aad: createHash('sha256').update(headerBytes).digest() }
 }
 
-/**
- * Opens an envelope for `reader`. The meta is authenticated before it is returned; the content
- * stream authenticates each segment before releasing it.
- */
-export async function openEnvelope(
-  source: AsyncIterable<Uint8Array>,
-  reader: { address: Address; encryptionSeed: Uint8Array },
-): Promise<{ header: EnvelopeHeader; meta: RecordMeta; content: AsyncIterable<Uint8Array> }> {
-  const bytes = new ByteReader(source)
-  const { header, aad } = await readEnvelopeHeader(bytes)
+/** Who opens an envelope: a recipient named in its header, or someone holding the record key already (a grantee's key slip). */
+export type EnvelopeOpener = { address: Address; encryptionSeed: Uint8Array } | { recordKey: Uint8Array }
+
+async function unwrapHeaderKey(header: EnvelopeHeader, reader: { address: Address; encryptionSeed: Uint8Array }): Promise<Uint8Array> {
   const slot = header.recipients.find((r) => getAddress(r.address) === getAddress(reader.address))
   if (!slot) {
     throw new AccessDeniedError('This record was not sealed for your account.', {
       hint: "Ask the record's owner to share it with you.",
     })
   }
-  const key = await unwrapKey(
+  return unwrapKey(
     reader.encryptionSeed,
     { enc: hexToBytes(slot.enc as Hex), ct: hexToBytes(slot.ct as Hex) },
     recipientAad(reader.address),
   )
+}
+
+/** The record key, unwrapped from the header by one of its recipients (reads only the header). */
+export async function readRecordKey(
+  source: AsyncIterable<Uint8Array>,
+  reader: { address: Address; encryptionSeed: Uint8Array },
+): Promise<Uint8Array> {
+  const { header } = await readEnvelopeHeader(new ByteReader(source))
+  return unwrapHeaderKey(header, reader)
+}
+
+/**
+ * Opens an envelope. The meta is authenticated before it is returned; the content stream
+ * authenticates each segment before releasing it.
+ */
+export async function openEnvelope(
+  source: AsyncIterable<Uint8Array>,
+  opener: EnvelopeOpener,
+): Promise<{ header: EnvelopeHeader; meta: RecordMeta; content: AsyncIterable<Uint8Array> }> {
+  const bytes = new ByteReader(source)
+  const { header, aad } = await readEnvelopeHeader(bytes)
+  const key = 'recordKey' in opener ? opener.recordKey : await unwrapHeaderKey(header, opener)
   const plain = new ByteReader(decryptStream(bytes.rest(), { key, aad, segmentSize: header.segmentSize }))
   const metaLength = (await plain.read(4)).readUInt32BE(0)
   if (metaLength > MAX_META) throw malformed('meta too large')

@@ -4,7 +4,10 @@ import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
 import { toMedvaultError } from '../chain/errors.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import { computeCommitment, randomSalt } from '../crypto/index.js'
+import { wrapKeySlip } from '../consent/keySlips.js'
+import { consentRegistryAbi } from '../contracts/index.js'
+import { computeCommitment, randomKey, randomSalt } from '../crypto/index.js'
+import { encryptionKeyOf } from '../directory/directory.js'
 import { ChainError, InvalidInputError } from '../errors.js'
 import { mintConsentTypes, recordAttestationTypes, recordsDomain } from './attestation.js'
 import { type Category, categoryCode, requiredSensitivity } from './categories.js'
@@ -183,7 +186,8 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     attestation,
   }
   let encrypted = 0
-  const sealed = await sealEnvelope({ meta, content: openContent(params.content), recipients: [patient] })
+  const recordKey = randomKey()
+  const sealed = await sealEnvelope({ meta, content: openContent(params.content), recipients: [patient], key: recordKey })
   const cid = await ctx.store.add(
     (async function* () {
       for await (const chunk of sealed) {
@@ -195,6 +199,16 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
   )
   request.cidDigest = bytesToHex(cid.multihash.digest)
   request.cidCodec = cid.code
+  // Grantees whose category or "all" grants cover this new record get its key now, from the
+  // issuer, so they can read it while their grant lasts without the patient being online.
+  const grantees = ctx.keySlips
+    ? await ctx.publicClient.readContract({
+        address: ctx.deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'granteesFor',
+        args: [patient.address, category, sensitivity],
+      })
+    : []
 
   onProgress?.({ stage: 'minting' })
   const wallet = ctx.walletFor(issuer)
@@ -207,7 +221,21 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     if (receipt.status !== 'success') throw new ChainError('The mint transaction reverted.')
     const [issued] = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
     if (!issued) throw new ChainError('The mint transaction emitted no RecordIssued event.')
-    return { tokenId: issued.args.tokenId, cid, commitment, txHash, gasUsed: receipt.gasUsed }
+    const tokenId = issued.args.tokenId
+    for (const grantee of new Set(grantees)) {
+      const granteeKey = await encryptionKeyOf(ctx, grantee)
+      if (!granteeKey || !ctx.keySlips) continue // released later by the patient's medvault
+      await ctx.keySlips.put(await wrapKeySlip({ recordKey, tokenId, cid: cid.toString(), grantee, granteeKey, wrappedBy: issuer.address }))
+    }
+    // Non-sensitive records are also escrowed for break-glass access (see consent/keyRelease.ts).
+    if (ctx.keyRelease && ctx.keySlips && sensitivity === 0) {
+      const { address, publicKey } = ctx.keyRelease.escrow
+      await ctx.keySlips.put(
+        await wrapKeySlip({ recordKey, tokenId, cid: cid.toString(), grantee: address, granteeKey: publicKey, wrappedBy: issuer.address }),
+      )
+    }
+    recordKey.fill(0)
+    return { tokenId, cid, commitment, txHash, gasUsed: receipt.gasUsed }
   } catch (error) {
     throw toMedvaultError(error)
   }

@@ -4,8 +4,10 @@ import { providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { AccessDeniedError, TamperedRecordError, UntrustedIssuerError } from '../errors.js'
 import { recordAttestationTypes, recordsDomain } from './attestation.js'
-import type { OnProgress, RecordsContext } from './context.js'
-import { type RecordMeta, openEnvelope } from './envelope.js'
+import { canAccess } from '../consent/grants.js'
+import { unwrapKeySlip } from '../consent/keySlips.js'
+import type { AccessAttempt, OnProgress, RecordsContext } from './context.js'
+import { type EnvelopeOpener, type RecordMeta, openEnvelope } from './envelope.js'
 import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
 
 export type RecordReader = { address: Address; encryptionSeed: Uint8Array }
@@ -21,13 +23,51 @@ export type OpenRecordReturnType = {
   content: AsyncIterable<Uint8Array>
 }
 
-/** Whether `reader` may open the record. Only the owner for now; consent grants extend this. */
-export async function checkReadAccess(record: OnChainRecord, reader: Address): Promise<void> {
-  if (getAddress(reader) !== record.owner) {
+/**
+ * Whether `reader` may open the record, per the chain: its owner, an active grant covering it, or
+ * an open break-glass window. Every attempt, allowed or denied, goes to the audit trail.
+ */
+export async function checkReadAccess(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'audit'>,
+  record: OnChainRecord,
+  reader: Address,
+  action: AccessAttempt['action'] = 'read',
+): Promise<'owner' | 'grant'> {
+  const owner = getAddress(reader) === record.owner
+  const allowed = owner || (await canAccess(ctx, reader, record.tokenId))
+  await ctx.audit?.record({
+    actor: getAddress(reader),
+    action,
+    tokenId: record.tokenId,
+    patient: record.owner,
+    outcome: allowed ? 'allowed' : 'denied',
+    reason: owner ? 'owner' : allowed ? 'grant' : 'no-grant',
+  })
+  if (!allowed) {
     throw new AccessDeniedError(`This account may not read record #${record.tokenId}.`, {
       hint: 'Only the patient who owns the record, or someone they shared it with, can open it.',
     })
   }
+  return owner ? 'owner' : 'grant'
+}
+
+/** How `reader` opens the envelope: the owner from its header, a grantee from a key slip. */
+async function openerFor(
+  ctx: RecordsContext,
+  record: OnChainRecord,
+  reader: RecordReader,
+  via: 'owner' | 'grant',
+): Promise<EnvelopeOpener> {
+  if (via === 'owner') return reader
+  const slip =
+    (await ctx.keySlips?.get(record.tokenId, reader.address)) ??
+    (await ctx.keyRelease?.release({ tokenId: record.tokenId, cid: record.cid.toString(), requester: reader.address }))
+  if (!slip) {
+    throw new AccessDeniedError(`Access to record #${record.tokenId} is granted, but its key has not been released to this account yet.`, {
+      hint: "The patient's medvault releases it the next time it runs (`medvault sync --as PATIENT`).",
+    })
+  }
+  return { recordKey: await unwrapKeySlip(slip, reader, record.cid.toString()) }
 }
 
 /** Checks the issuer's EIP-712 attestation inside the envelope against the token. */
@@ -112,8 +152,8 @@ export async function openRecord(
   params: { tokenId: bigint; reader: RecordReader; onProgress?: OnProgress },
 ): Promise<OpenRecordReturnType> {
   const record = await getOnChainRecord(ctx, params.tokenId)
-  await checkReadAccess(record, params.reader.address)
-  const { meta, content } = await openEnvelope(ctx.store.cat(record.cid), params.reader)
+  const via = await checkReadAccess(ctx, record, params.reader.address)
+  const { meta, content } = await openEnvelope(ctx.store.cat(record.cid), await openerFor(ctx, record, params.reader, via))
   await checkAttestation(ctx, record, meta)
   await checkIssuerStatus(ctx, record)
   return { record, meta, content: checkedContent(content, meta, record, params.onProgress) }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import { MedvaultError } from '../errors.js'
+import { AccessDeniedError, MedvaultError } from '../errors.js'
 import type { RecordsContext } from './context.js'
 import { ByteReader } from './byteReader.js'
 import { readEnvelopeHeader } from './envelope.js'
 import { type OnChainRecord, getOnChainRecord, getProvider } from './onChainRecord.js'
-import { type RecordReader, checkIssuerStatus, checkReadAccess, openRecord } from './openRecord.js'
+import { type RecordReader, checkIssuerStatus, openRecord } from './openRecord.js'
 
 export type VerificationCheck = {
   id: 'token' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment' | 'file'
@@ -86,12 +86,6 @@ export async function verifyRecord(
   }
 
   try {
-    await checkReadAccess(record, params.reader.address)
-  } catch (error) {
-    checks.push({ id: 'access', ok: false, message: reason(error) })
-    return done(record, provider.name)
-  }
-  try {
     const opened = await openRecord(ctx, { tokenId: params.tokenId, reader: params.reader })
     checks.push({
       id: 'ciphertext',
@@ -112,11 +106,13 @@ export async function verifyRecord(
     }
   } catch (error) {
     const failed =
-      error instanceof MedvaultError && error.shortMessage.includes('signature')
-        ? 'issuer-signature'
-        : error instanceof MedvaultError && error.shortMessage.includes('commitment')
-          ? 'commitment'
-          : 'ciphertext'
+      error instanceof AccessDeniedError
+        ? 'access'
+        : error instanceof MedvaultError && error.shortMessage.includes('signature')
+          ? 'issuer-signature'
+          : error instanceof MedvaultError && error.shortMessage.includes('commitment')
+            ? 'commitment'
+            : 'ciphertext'
     checks.push({ id: failed, ok: false, message: reason(error) })
   }
   return done(record, provider.name)

@@ -1,0 +1,235 @@
+/**
+ * One audit log entry: its fields, their validation, the canonical hash and the EIP-191 signature.
+ *
+ * Hash encoding (version 1): `keccak256(abi.encode(bytes32 tag, uint256 seq, string at, address actor,
+ * string action, string tokenId, address patient, string purpose, string outcome, string reason,
+ * bytes32 prev))` with `tag = keccak256("medvault.audit.entry.v1")`. Absent optional fields encode as
+ * the empty string (tokenId, purpose, reason) or the zero address (patient); validation forbids those
+ * values when the field is present, so the encoding is injective over valid entries. ABI encoding is
+ * length-prefixed, needs no JSON canonicalisation, and Solidity can recompute it.
+ */
+import {
+  type Address,
+  type Hex,
+  encodeAbiParameters,
+  getAddress,
+  isAddress,
+  keccak256,
+  parseAbiParameters,
+  toBytes,
+  zeroAddress,
+  zeroHash,
+} from 'viem'
+import type { LocalAccount } from 'viem/accounts'
+import { recoverMessageAddress } from 'viem'
+
+export const AUDIT_ACTIONS = ['read', 'verify', 'key-release', 'grant', 'revoke', 'emergency', 'issue', 'amend', 'list'] as const
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+export const AUDIT_OUTCOMES = ['allowed', 'denied'] as const
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number]
+
+/** What a caller records about one access attempt. The log adds seq, time, chain link and signature. */
+export type AuditEvent = {
+  /** The account that attempted the access. */
+  actor: Address
+  action: AuditAction
+  /** The record's token id, as a decimal string or bigint. */
+  tokenId?: string | bigint
+  /** The patient whose record it is. */
+  patient?: Address
+  /** A short machine code (`treatment`, `emergency`...), never free text. */
+  purpose?: string
+  outcome: AuditOutcome
+  /** A short machine code (`ACCESS_DENIED`, `consent-expired`...), never content. */
+  reason?: string
+}
+
+/** The fields the hash covers. */
+export type AuditEntryBody = {
+  seq: number
+  /** ISO 8601 time, as `Date.prototype.toISOString()` writes it. */
+  at: string
+  actor: Address
+  action: AuditAction
+  tokenId?: string
+  patient?: Address
+  purpose?: string
+  outcome: AuditOutcome
+  reason?: string
+  /** Hash of the previous entry; zero for seq 0. */
+  prev: Hex
+}
+
+/** One line of the log. */
+export type AuditEntry = AuditEntryBody & {
+  /** {@link hashAuditEntry} of the body. */
+  hash: Hex
+  /** The log signer's EIP-191 signature over the 32 hash bytes. */
+  sig: Hex
+}
+
+export const GENESIS_PREV: Hex = zeroHash
+export const AUDIT_ENTRY_TAG: Hex = keccak256(toBytes('medvault.audit.entry.v1'))
+
+const ENCODING = parseAbiParameters(
+  'bytes32 tag, uint256 seq, string at, address actor, string action, string tokenId, address patient, string purpose, string outcome, string reason, bytes32 prev',
+)
+
+/** The canonical hash of an entry's body (see the module comment for the encoding). */
+export function hashAuditEntry(body: AuditEntryBody): Hex {
+  return keccak256(
+    encodeAbiParameters(ENCODING, [
+      AUDIT_ENTRY_TAG,
+      BigInt(body.seq),
+      body.at,
+      body.actor,
+      body.action,
+      body.tokenId ?? '',
+      body.patient ?? zeroAddress,
+      body.purpose ?? '',
+      body.outcome,
+      body.reason ?? '',
+      body.prev,
+    ]),
+  )
+}
+
+const CODE = /^[A-Za-z0-9][\w.:-]{0,63}$/
+const TOKEN_ID = /^(0|[1-9]\d{0,77})$/
+const BYTES32 = /^0x[0-9a-f]{64}$/
+const SIGNATURE = /^0x[0-9a-f]{130}$/
+const MAX_TOKEN_ID = 2n ** 256n - 1n
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
+
+/** Why a value is not a valid field, or undefined when it is. Messages name the field, never the value. */
+const checks = {
+  seq: (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'seq is not a non-negative integer'),
+  at: (v: unknown) =>
+    typeof v === 'string' && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v ? undefined : 'at is not a canonical ISO time',
+  actor: (v: unknown) => checksummed(v, 'actor'),
+  action: (v: unknown) => ((AUDIT_ACTIONS as readonly unknown[]).includes(v) ? undefined : 'action is not a known audit action'),
+  tokenId: (v: unknown) =>
+    typeof v === 'string' && TOKEN_ID.test(v) && BigInt(v) <= MAX_TOKEN_ID ? undefined : 'tokenId is not a canonical decimal token id',
+  patient: (v: unknown) => checksummed(v, 'patient') ?? (v === zeroAddress ? 'patient is the zero address' : undefined),
+  purpose: (v: unknown) => (typeof v === 'string' && CODE.test(v) ? undefined : 'purpose is not a short machine code'),
+  outcome: (v: unknown) => ((AUDIT_OUTCOMES as readonly unknown[]).includes(v) ? undefined : 'outcome is not "allowed" or "denied"'),
+  reason: (v: unknown) => (typeof v === 'string' && CODE.test(v) ? undefined : 'reason is not a short machine code'),
+  prev: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'prev is not a lower-case 32-byte hex hash'),
+  hash: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'hash is not a lower-case 32-byte hex hash'),
+  sig: (v: unknown) => (typeof v === 'string' && SIGNATURE.test(v) ? undefined : 'sig is not a 65-byte hex signature'),
+} as const
+
+function checksummed(v: unknown, field: string): string | undefined {
+  if (typeof v !== 'string' || !isAddress(v, { strict: false })) return `${field} is not an address`
+  return getAddress(v) === v ? undefined : `${field} is not a checksummed address`
+}
+
+const REQUIRED = ['seq', 'at', 'actor', 'action', 'outcome', 'prev', 'hash', 'sig'] as const
+const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason'] as const
+const KNOWN_KEYS = new Set<string>([...REQUIRED, ...OPTIONAL])
+
+/** The parts of a line the chain and the anchors need; readable even when other fields are not. */
+export type AuditFrame = { seq: number; prev: Hex; hash: Hex; sig: Hex }
+
+export type ParsedLine =
+  | { ok: true; entry: AuditEntry }
+  /** `frame` is set when seq, prev, hash and sig are well-formed, so the line still links the chain. */
+  | { ok: false; error: string; frame: AuditFrame | undefined }
+
+/** Parses and validates one JSON line. Never throws; the error names the field, never its value. */
+export function parseAuditLine(text: string): ParsedLine {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return { ok: false, error: 'the line is not JSON', frame: undefined }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, error: 'the line is not a JSON object', frame: undefined }
+  const o = json as Record<string, unknown>
+  const frameOk = !checks.seq(o.seq) && !checks.prev(o.prev) && !checks.hash(o.hash) && !checks.sig(o.sig)
+  const frame = frameOk ? { seq: o.seq as number, prev: o.prev as Hex, hash: o.hash as Hex, sig: o.sig as Hex } : undefined
+  const fail = (error: string): ParsedLine => ({ ok: false, error, frame })
+  for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) return fail('the entry has an unexpected field')
+  for (const key of REQUIRED) {
+    if (!(key in o)) return fail(`${key} is missing`)
+    const problem = checks[key](o[key])
+    if (problem) return fail(problem)
+  }
+  for (const key of OPTIONAL) {
+    if (key in o) {
+      const problem = checks[key](o[key])
+      if (problem) return fail(problem)
+    }
+  }
+  return { ok: true, entry: toEntry(o) }
+}
+
+/** Builds an entry with the fields in their canonical order (also the order of the JSON line). */
+function toEntry(o: Record<string, unknown>): AuditEntry {
+  const entry: Record<string, unknown> = {}
+  for (const key of ['seq', 'at', 'actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason', 'prev', 'hash', 'sig']) {
+    if (o[key] !== undefined) entry[key] = o[key]
+  }
+  return entry as AuditEntry
+}
+
+/** Checks and normalises a caller's event (checksums addresses, token id to decimal). Returns the problem, or the fields. */
+export function normalizeAuditEvent(
+  event: AuditEvent,
+): { ok: true; fields: Omit<AuditEntryBody, 'seq' | 'at' | 'prev'> } | { ok: false; error: string } {
+  const o: Record<string, unknown> = {
+    actor: typeof event.actor === 'string' && isAddress(event.actor, { strict: false }) ? getAddress(event.actor) : event.actor,
+    action: event.action,
+    outcome: event.outcome,
+  }
+  if (event.tokenId !== undefined) o.tokenId = typeof event.tokenId === 'bigint' ? event.tokenId.toString() : event.tokenId
+  if (event.patient !== undefined)
+    o.patient = typeof event.patient === 'string' && isAddress(event.patient, { strict: false }) ? getAddress(event.patient) : event.patient
+  if (event.purpose !== undefined) o.purpose = event.purpose
+  if (event.reason !== undefined) o.reason = event.reason
+  for (const key of Object.keys(event)) if (!KNOWN_KEYS.has(key)) return { ok: false, error: `${key} is not an audit field` }
+  for (const key of ['actor', 'action', 'outcome', 'tokenId', 'patient', 'purpose', 'reason'] as const) {
+    if (key in o) {
+      const problem = checks[key](o[key])
+      if (problem) return { ok: false, error: problem }
+    }
+  }
+  return { ok: true, fields: toEntry(o) }
+}
+
+/** The body of an entry (everything but hash and sig). */
+export function auditEntryBody(entry: AuditEntry): AuditEntryBody {
+  const { hash: _hash, sig: _sig, ...body } = entry
+  return body
+}
+
+/** Hashes and signs a body with the log's key. */
+export async function signAuditEntry(signer: LocalAccount, body: AuditEntryBody): Promise<AuditEntry> {
+  const hash = hashAuditEntry(body)
+  const sig = await signer.signMessage({ message: { raw: hash } })
+  return { ...body, hash, sig }
+}
+
+/**
+ * Whether `sig` is `signer`'s EIP-191 signature over the 32 bytes of `hash`. Only canonical
+ * (low-s, v 27/28) signatures count, so nobody but the signer can produce a second valid `sig`.
+ */
+export async function isAuditSignatureBy(hash: Hex, sig: Hex, signer: Address): Promise<boolean> {
+  if (!SIGNATURE.test(sig.toLowerCase())) return false
+  const s = BigInt(`0x${sig.slice(66, 130)}`)
+  const v = Number.parseInt(sig.slice(130, 132), 16)
+  if (s === 0n || s > SECP256K1_HALF_N || (v !== 27 && v !== 28)) return false
+  try {
+    const recovered = await recoverMessageAddress({ message: { raw: hash }, signature: sig })
+    return recovered.toLowerCase() === signer.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
+/** The entry as one JSON line (no newline), fields in canonical order. */
+export function auditEntryLine(entry: AuditEntry): string {
+  return JSON.stringify(toEntry(entry as unknown as Record<string, unknown>))
+}

@@ -1,0 +1,114 @@
+/**
+ * The append-only, hash-chained, signed access log: `openAuditLog({ dir, signer })`, then `append()`
+ * one entry per access attempt. Appends take the directory's lock, re-read the last line under it
+ * and check that line's hash and signature before chaining onto it, so concurrent writers (in this
+ * process or others) never interleave or fork the chain, and nobody can slip a forged tail under it.
+ */
+import type { Address } from 'viem'
+import type { LocalAccount } from 'viem/accounts'
+import { InvalidInputError } from '../errors.js'
+import {
+  type AuditEntry,
+  type AuditEvent,
+  GENESIS_PREV,
+  auditEntryLine,
+  hashAuditEntry,
+  isAuditSignatureBy,
+  normalizeAuditEvent,
+  parseAuditLine,
+  signAuditEntry,
+} from './entry.js'
+import { AuditLogError } from './errors.js'
+import { appendToLog, auditPaths, ensureAuditDir, readLastLine, withLock } from './files.js'
+import { readAuditLog } from './query.js'
+
+export type OpenAuditLogParameters = {
+  /** The log's directory (created 0700 if missing). One directory holds one signer's log. */
+  dir: string
+  /** The node's audit key. Its address identifies the log on chain; it pays for anchoring. */
+  signer: LocalAccount
+  /** fdatasync after every append (default true): an access is logged once append() resolves. */
+  sync?: boolean
+}
+
+/** Where a log is and whose it is: enough to read, query and prove entries. */
+export type AuditLogSource = { dir: string; address: Address }
+
+export type AuditLog = AuditLogSource & {
+  signer: LocalAccount
+  /** Appends one signed entry and returns it. Resolves once it is on disk. */
+  append(event: AuditEvent): Promise<AuditEntry>
+  /** Every entry, in order (throws AuditLogError on a damaged line; use verifyAuditLog to diagnose). */
+  entries(): Promise<AuditEntry[]>
+  /** The newest entry, or undefined for an empty log. */
+  last(): Promise<AuditEntry | undefined>
+}
+
+const APPEND_LOCK = { staleMs: 10_000, waitMs: 30_000, what: 'append' } as const
+
+/**
+ * Opens (or creates) the audit log in `dir`. Refuses a log whose newest entry is not intact or was
+ * signed by another key.
+ *
+ * @example
+ * const log = await openAuditLog({ dir: join(home, 'audit'), signer: auditAccount })
+ * await log.append({ actor, action: 'read', tokenId: 7n, patient, outcome: 'denied', reason: 'ACCESS_DENIED' })
+ */
+export async function openAuditLog(params: OpenAuditLogParameters): Promise<AuditLog> {
+  const paths = auditPaths(params.dir)
+  const { signer } = params
+  const sync = params.sync ?? true
+  ensureAuditDir(paths.dir)
+
+  /** The newest entry, checked: well-formed, hash recomputes, signed by this log's key. */
+  async function tail(): Promise<AuditEntry | undefined> {
+    const { text, torn } = await readLastLine(paths.log)
+    if (torn) {
+      throw new AuditLogError('The audit log ends with an incomplete line (a crash during a write, or tampering).', {
+        hint: `Run verifyAuditLog on ${paths.dir} and have an operator inspect the last line before logging resumes.`,
+      })
+    }
+    if (text === undefined) return undefined
+    const parsed = parseAuditLine(text)
+    if (!parsed.ok) throw new AuditLogError(`The newest audit log entry is damaged: ${parsed.error}.`, { hint: 'Run verifyAuditLog.' })
+    const last = parsed.entry
+    if (hashAuditEntry(last) !== last.hash) {
+      throw new AuditLogError(`Audit log entry ${last.seq} was changed after it was written.`, { hint: 'Run verifyAuditLog.' })
+    }
+    if (!(await isAuditSignatureBy(last.hash, last.sig, signer.address))) {
+      throw new AuditLogError(`Audit log entry ${last.seq} is not signed by this log's key ${signer.address}.`, {
+        hint: 'Open the log with the key that writes it; each key keeps its own log directory.',
+      })
+    }
+    return last
+  }
+
+  await tail()
+
+  return {
+    dir: paths.dir,
+    address: signer.address,
+    signer,
+
+    async append(event) {
+      const normalized = normalizeAuditEvent(event)
+      if (!normalized.ok) throw new InvalidInputError(`The audit event is invalid: ${normalized.error}.`)
+      return withLock(paths.appendLockTarget, APPEND_LOCK, async (assertHeld) => {
+        const last = await tail()
+        const body = {
+          seq: last ? last.seq + 1 : 0,
+          at: new Date().toISOString(),
+          ...normalized.fields,
+          prev: last ? last.hash : GENESIS_PREV,
+        }
+        const entry = await signAuditEntry(signer, body)
+        assertHeld()
+        await appendToLog(paths.log, `${auditEntryLine(entry)}\n`, sync)
+        return entry
+      })
+    },
+
+    entries: () => readAuditLog(paths.dir),
+    last: tail,
+  }
+}

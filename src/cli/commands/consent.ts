@@ -1,0 +1,271 @@
+import type { Command } from 'commander'
+import { type Address, getAddress } from 'viem'
+import { releasePendingKeys } from '../../consent/releaseKeys.js'
+import {
+  type GrantInfo,
+  type GrantTerms,
+  createGrant,
+  listGrants,
+  openEmergency,
+  parsePurpose,
+  revokeGrant,
+  setDelegate,
+  setEmergencyProvider,
+  getGrant,
+} from '../../consent/grants.js'
+import { InvalidInputError } from '../../errors.js'
+import type { Medvault } from '../../home/openMedvault.js'
+import { CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
+import { parseDuration } from '../duration.js'
+import { type GlobalOptions, emit } from '../output.js'
+import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
+
+type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
+
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+]
+
+/** Plain words for a grant: who gets what until when. */
+export function describeGrant(g: GrantInfo, names: (a: Address) => string): string {
+  const what =
+    g.scope === 'records'
+      ? 'the listed records'
+      : g.scope === 'all'
+        ? 'all records'
+        : CATEGORIES.filter((_, code) => (g.categories & (1 << code)) !== 0).join(', ')
+  const sensitive =
+    g.scope === 'records'
+      ? ''
+      : sensitivityNames(g.sensitive).length
+        ? ` (including ${sensitivityNames(g.sensitive).join(', ')})`
+        : ' (no sensitive records)'
+  const state = g.revokedAt
+    ? `revoked ${g.revokedAt.toISOString()}`
+    : g.active
+      ? `until ${g.expiresAt.toISOString()}`
+      : `expired ${g.expiresAt.toISOString()}`
+  return `#${g.grantId} ${names(g.grantee)} may read ${what}${sensitive} for ${g.purpose}, ${state}`
+}
+
+function nameOf(mv: Medvault) {
+  const accounts = mv.keystore.list()
+  return (address: Address) => accounts.find((a) => a.address === getAddress(address))?.name ?? address
+}
+
+export function consentCommands(program: Command, run: Run) {
+  program
+    .command('grant')
+    .description('Let someone read some of your records until a set time')
+    .option('--record <tokens>', 'record token ids (repeat or comma-separate)', collect)
+    .option('--category <categories>', 'categories, e.g. laboratory,imaging (repeat or comma-separate)', collect)
+    .option('--all', 'all records (sensitive ones only where named with --include-sensitive)')
+    .option(
+      '--include-sensitive <kinds>',
+      'also cover records flagged mental-health, substance-use, sexual-health, genetic or restricted',
+      collect,
+    )
+    .requiredOption('--to <account>', 'who may read: an account name or address')
+    .requiredOption('--for <duration>', 'how long: 30m, 12h, 7d, 2w, 1y')
+    .option('--purpose <purpose>', 'treatment, payment, research, emergency, other', 'treatment')
+    .requiredOption('--as <account>', 'the patient, or a delegate the patient named')
+    .option('--patient <account>', 'whose records, when acting as a delegate')
+    .action(
+      (
+        opts: {
+          record?: string[]
+          category?: string[]
+          all?: boolean
+          includeSensitive?: string[]
+          to: string
+          for: string
+          purpose: string
+          as: string
+          patient?: string
+        },
+        cmd: Command,
+      ) =>
+        run(async (o) => {
+          const chosen = [opts.record, opts.category, opts.all].filter(Boolean).length
+          if (chosen !== 1) throw new InvalidInputError('Say what to share: exactly one of --record, --category or --all.')
+          const flagNames: Record<string, number> = {
+            'mental-health': 1,
+            'substance-use': 2,
+            'sexual-health': 4,
+            genetic: 8,
+            restricted: 16,
+          }
+          const sensitive = (opts.includeSensitive ?? []).reduce((mask, name) => {
+            const flag = flagNames[name]
+            if (!flag)
+              throw new InvalidInputError(`Unknown sensitive kind "${name}".`, { hint: `Use: ${Object.keys(flagNames).join(', ')}.` })
+            return mask | flag
+          }, 0)
+          const terms: GrantTerms = opts.record
+            ? { scope: 'records', tokenIds: opts.record.map(parseTokenId) }
+            : opts.category
+              ? { scope: 'categories', categories: opts.category.map(parseCategory), sensitive }
+              : { scope: 'all', sensitive }
+          const seconds = parseDuration(opts.for)
+          const purpose = parsePurpose(opts.purpose)
+          const result = await withMedvault(o, async (mv) => {
+            const grantor = await unlock(mv, opts.as)
+            const patient = opts.patient ? resolveAddress(mv, opts.patient) : grantor.address
+            const grantee = resolveAddress(mv, opts.to)
+            const { grantId, txHash } = await createGrant(mv, {
+              grantor: grantor.chainAccount,
+              patient,
+              grantee,
+              terms,
+              expiresAt: new Date(Date.now() + seconds * 1000),
+              purpose,
+            })
+            // The patient's own key wraps the records the grant covers now; a delegate cannot.
+            const released = patient === grantor.address ? await releasePendingKeys(mv, grantor, { grantId }) : 0
+            const grant = await getGrant(mv, grantId)
+            return {
+              grant,
+              txHash,
+              keysReleased: released,
+              description: describeGrant(grant, nameOf(mv)),
+              delegated: patient !== grantor.address,
+            }
+          })
+          const warn =
+            terms.scope === 'categories' && terms.categories.some((c) => SENSITIVE_CATEGORIES[c])
+              ? ['Note: this shares a sensitive category (named explicitly).']
+              : []
+          emit(o, result, () => [
+            `Granted ${result.description}.`,
+            ...warn,
+            result.delegated
+              ? 'Keys for existing records are released when the patient next runs `medvault sync`.'
+              : `${result.keysReleased} record key(s) released to the grantee; records issued later in scope are released by their issuer.`,
+            `Revoke at any time: medvault revoke ${result.grant.grantId} --as ${opts.as}`,
+          ])
+        }, cmd),
+    )
+
+  program
+    .command('revoke')
+    .argument('<grant>', 'grant id')
+    .requiredOption('--as <account>', 'the patient, or their delegate')
+    .description('End a grant now (effective from the next block)')
+    .action((grant: string, opts: { as: string }, cmd: Command) =>
+      run(async (o) => {
+        const grantId = parseTokenId(grant)
+        const txHash = await withMedvault(o, async (mv) => revokeGrant(mv, { grantor: (await unlock(mv, opts.as)).chainAccount, grantId }))
+        emit(o, { grantId, txHash }, () => [`Revoked grant #${grantId}. Nothing more is released to its grantee.`])
+      }, cmd),
+    )
+
+  program
+    .command('grants')
+    .requiredOption('--patient <account>', 'whose grants')
+    .description("List a patient's grants, active and past")
+    .action((opts: { patient: string }, cmd: Command) =>
+      run(async (o) => {
+        const result = await withMedvault(o, async (mv) => {
+          const grants = await listGrants(mv, resolveAddress(mv, opts.patient))
+          const names = nameOf(mv)
+          return { grants: grants.map((g) => ({ ...g, description: describeGrant(g, names) })) }
+        })
+        emit(o, result, () => {
+          const active = result.grants.filter((g) => g.active)
+          const past = result.grants.filter((g) => !g.active)
+          if (result.grants.length === 0) return ['No grants.']
+          return [
+            `Active (${active.length}):`,
+            ...active.map((g) => `  ${g.description}`),
+            `Past (${past.length}):`,
+            ...past.map((g) => `  ${g.description}`),
+          ]
+        })
+      }, cmd),
+    )
+
+  program
+    .command('sync')
+    .requiredOption('--as <patient>', 'the patient')
+    .description('Release record keys for grants made by a delegate or for records not yet wrapped')
+    .action((opts: { as: string }, cmd: Command) =>
+      run(async (o) => {
+        const released = await withMedvault(o, async (mv) => releasePendingKeys(mv, await unlock(mv, opts.as)))
+        emit(o, { keysReleased: released }, () => [`Released ${released} record key(s) to grantees.`])
+      }, cmd),
+    )
+
+  for (const [name, enabled] of [
+    ['delegate', true],
+    ['undelegate', false],
+  ] as const) {
+    program
+      .command(name)
+      .argument('<account>', 'the guardian or carer')
+      .requiredOption('--as <patient>', 'the patient')
+      .description(enabled ? 'Name a delegate who may grant and revoke for you (nothing else)' : 'Remove a delegate at once')
+      .action((account: string, opts: { as: string }, cmd: Command) =>
+        run(async (o) => {
+          const result = await withMedvault(o, async (mv) => {
+            const delegate = resolveAddress(mv, account)
+            return {
+              delegate,
+              enabled,
+              txHash: await setDelegate(mv, { patient: (await unlock(mv, opts.as)).chainAccount, delegate, enabled }),
+            }
+          })
+          emit(o, result, () => [
+            enabled ? `${account} may now grant and revoke access for ${opts.as}.` : `${account} is no longer a delegate of ${opts.as}.`,
+          ])
+        }, cmd),
+      )
+  }
+
+  const emergency = program.command('emergency').description('Break-glass access for emergency care')
+  emergency
+    .command('open')
+    .requiredOption('--patient <account>', 'the patient in need of care')
+    .requiredOption('--as <provider>', 'an emergency provider')
+    .requiredOption('--reason <text>', 'why (kept in the audit trail; only its hash goes on chain)')
+    .description("Open a 24-hour window on the patient's non-sensitive records, without the patient")
+    .action((opts: { patient: string; as: string; reason: string }, cmd: Command) =>
+      run(async (o) => {
+        if (opts.reason.trim().length < 5) throw new InvalidInputError('Give a real reason for emergency access.')
+        const result = await withMedvault(o, async (mv) => {
+          const provider = await unlock(mv, opts.as)
+          return openEmergency(mv, { provider: provider.chainAccount, patient: resolveAddress(mv, opts.patient), reason: opts.reason })
+        })
+        emit(o, result, () => [
+          "EMERGENCY ACCESS OPENED. This is recorded on chain and shown first on the patient's timeline.",
+          `Non-sensitive records are readable until ${result.until.toISOString()}; it cannot be extended.`,
+        ])
+      }, cmd),
+    )
+  for (const [name, allowed] of [
+    ['allow', true],
+    ['deny', false],
+  ] as const) {
+    emergency
+      .command(name)
+      .argument('<provider>', 'the provider')
+      .option('--as <registrar>', 'registrar account (default on the embedded chain: its development registrar)')
+      .description(allowed ? 'Flag a provider for emergency care (registrar)' : "Remove a provider's emergency flag (registrar)")
+      .action((providerRef: string, opts: { as?: string }, cmd: Command) =>
+        run(async (o) => {
+          const result = await withMedvault(o, async (mv) => {
+            const provider = resolveAddress(mv, providerRef)
+            return {
+              provider,
+              allowed,
+              txHash: await setEmergencyProvider(mv, { registrar: await registrarAccount(mv, opts.as), provider, allowed }),
+            }
+          })
+          emit(o, result, () => [`${providerRef} ${allowed ? 'may now open' : 'may no longer open'} emergency access.`])
+        }, cmd),
+      )
+  }
+}

@@ -1,0 +1,180 @@
+import { type Account, type Address, type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
+import { toMedvaultError } from '../chain/errors.js'
+import { consentRegistryAbi } from '../contracts/index.js'
+import { ChainError, InvalidInputError } from '../errors.js'
+import { type Category, categoryCode } from '../records/categories.js'
+import type { RecordsContext } from '../records/context.js'
+
+export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
+export type Purpose = (typeof PURPOSES)[number]
+export const SCOPES = ['records', 'categories', 'all'] as const
+export type Scope = (typeof SCOPES)[number]
+
+export type GrantTerms =
+  | { scope: 'records'; tokenIds: bigint[] }
+  | { scope: 'categories'; categories: Category[]; sensitive?: number }
+  | { scope: 'all'; sensitive?: number }
+
+export type GrantInfo = {
+  grantId: bigint
+  patient: Address
+  grantee: Address
+  scope: Scope
+  categories: number
+  sensitive: number
+  purpose: Purpose
+  createdAt: Date
+  expiresAt: Date
+  revokedAt: Date | undefined
+  active: boolean
+}
+
+type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+
+async function send(ctx: Ctx, account: Account, write: () => Promise<Hex>) {
+  try {
+    const hash = await write()
+    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') throw new ChainError('The transaction reverted.')
+    return receipt
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+export function parsePurpose(value: string): Purpose {
+  if ((PURPOSES as readonly string[]).includes(value)) return value as Purpose
+  throw new InvalidInputError(`Unknown purpose "${value}".`, { hint: `Use one of: ${PURPOSES.join(', ')}.` })
+}
+
+/** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
+export async function createGrant(
+  ctx: Ctx,
+  params: { grantor: Account; patient: Address; grantee: Address; terms: GrantTerms; expiresAt: Date; purpose: Purpose },
+): Promise<{ grantId: bigint; txHash: Hex }> {
+  const { terms } = params
+  const scope = SCOPES.indexOf(terms.scope)
+  const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
+  const categories = terms.scope === 'categories' ? terms.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0
+  const sensitive = terms.scope === 'records' ? 0 : (terms.sensitive ?? 0)
+  const expiresAt = Math.floor(params.expiresAt.getTime() / 1000)
+  const receipt = await send(ctx, params.grantor, () =>
+    ctx.walletFor(params.grantor).writeContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'grant',
+      args: [
+        getAddress(params.patient),
+        getAddress(params.grantee),
+        scope,
+        tokenIds,
+        categories,
+        sensitive,
+        expiresAt,
+        PURPOSES.indexOf(params.purpose),
+      ],
+    }),
+  )
+  const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
+  if (!created) throw new ChainError('The grant transaction emitted no GrantCreated event.')
+  return { grantId: created.args.grantId, txHash: receipt.transactionHash }
+}
+
+/** Ends a grant; `canAccess` is false for it from the next block on. */
+export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId: bigint }): Promise<Hex> {
+  const receipt = await send(ctx, params.grantor, () =>
+    ctx.walletFor(params.grantor).writeContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'revoke',
+      args: [params.grantId],
+    }),
+  )
+  return receipt.transactionHash
+}
+
+export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
+  const receipt = await send(ctx, params.patient, () =>
+    ctx.walletFor(params.patient).writeContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: params.enabled ? 'addDelegate' : 'removeDelegate',
+      args: [getAddress(params.delegate)],
+    }),
+  )
+  return receipt.transactionHash
+}
+
+export async function setEmergencyProvider(ctx: Ctx, params: { registrar: Account; provider: Address; allowed: boolean }): Promise<Hex> {
+  const receipt = await send(ctx, params.registrar, () =>
+    ctx.walletFor(params.registrar).writeContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'setEmergencyProvider',
+      args: [getAddress(params.provider), params.allowed],
+    }),
+  )
+  return receipt.transactionHash
+}
+
+/**
+ * Opens a break-glass window as an emergency provider. The reason stays off chain (in the audit
+ * log); only its hash goes on chain.
+ */
+export async function openEmergency(
+  ctx: Ctx,
+  params: { provider: Account; patient: Address; reason: string },
+): Promise<{ until: Date; reasonHash: Hex; txHash: Hex }> {
+  const reasonHash = keccak256(toHex(params.reason))
+  const receipt = await send(ctx, params.provider, () =>
+    ctx.walletFor(params.provider).writeContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'openEmergency',
+      args: [getAddress(params.patient), reasonHash],
+    }),
+  )
+  const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
+  if (!opened) throw new ChainError('The emergency transaction emitted no EmergencyAccessOpened event.')
+  return { until: new Date(Number(opened.args.until) * 1000), reasonHash, txHash: receipt.transactionHash }
+}
+
+/** Whether `reader` may read `tokenId` now, per the chain. */
+export function canAccess(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, reader: Address, tokenId: bigint): Promise<boolean> {
+  return ctx.publicClient.readContract({
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'canAccess',
+    args: [getAddress(reader), tokenId],
+  })
+}
+
+/** Every grant a patient gave, oldest first, with its state now. */
+export async function listGrants(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<GrantInfo[]> {
+  const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
+  const ids = await ctx.publicClient.readContract({ ...read, functionName: 'grantsOf', args: [getAddress(patient)] })
+  return Promise.all(ids.map((id) => getGrant(ctx, id)))
+}
+
+export async function getGrant(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, grantId: bigint): Promise<GrantInfo> {
+  const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
+  const [g, active] = await Promise.all([
+    ctx.publicClient.readContract({ ...read, functionName: 'grantOf', args: [grantId] }),
+    ctx.publicClient.readContract({ ...read, functionName: 'isActive', args: [grantId] }),
+  ])
+  if (/^0x0+$/.test(g.patient))
+    throw new InvalidInputError(`There is no grant #${grantId}.`, { hint: 'List grants with `medvault grants --patient P`.' })
+  return {
+    grantId,
+    patient: getAddress(g.patient),
+    grantee: getAddress(g.grantee),
+    scope: SCOPES[g.scope] ?? 'records',
+    categories: g.categories,
+    sensitive: g.sensitive,
+    purpose: PURPOSES[g.purpose] ?? 'other',
+    createdAt: new Date(Number(g.createdAt) * 1000),
+    expiresAt: new Date(Number(g.expiresAt) * 1000),
+    revokedAt: g.revokedAt > 0 ? new Date(Number(g.revokedAt) * 1000) : undefined,
+    active,
+  }
+}

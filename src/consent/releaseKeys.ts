@@ -1,0 +1,58 @@
+import { getAddress } from 'viem'
+import type { UnlockedAccount } from '../accounts/index.js'
+import { consentRegistryAbi } from '../contracts/index.js'
+import { encryptionKeyOf } from '../directory/index.js'
+import { readRecordKey } from '../records/envelope.js'
+import type { RecordsContext } from '../records/context.js'
+import { listRecords } from '../records/listRecords.js'
+import { listGrants } from './grants.js'
+import { wrapKeySlip } from './keySlips.js'
+
+type Ctx = RecordsContext
+
+/**
+ * Runs on the patient's side, with the patient's key: for every active grant of the patient, wraps
+ * the key of each record it covers to the grantee, where no slip exists yet. Grant time is when
+ * this happens for records that already exist; records issued later are wrapped by their issuer.
+ * A delegate's grants are fulfilled the next time the patient's medvault runs this.
+ * Returns the number of slips written.
+ */
+export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, only?: { grantId: bigint }): Promise<number> {
+  if (!ctx.keySlips) return 0
+  const grants = (await listGrants(ctx, patient.address)).filter((g) => g.active && (!only || g.grantId === only.grantId))
+  if (grants.length === 0) return 0
+  const records = await listRecords(ctx, { patient: patient.address })
+  let written = 0
+  const keys = new Map<bigint, Uint8Array>()
+  for (const grant of grants) {
+    const granteeKey = await encryptionKeyOf(ctx, grant.grantee)
+    if (!granteeKey) continue // the grantee has not published a key yet; next run will try again
+    for (const record of records) {
+      const covers = await ctx.publicClient.readContract({
+        address: ctx.deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'grantCovers',
+        args: [grant.grantId, record.tokenId],
+      })
+      if (!covers || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
+      let key = keys.get(record.tokenId)
+      if (!key) {
+        key = await readRecordKey(ctx.store.cat(record.cid), patient)
+        keys.set(record.tokenId, key)
+      }
+      await ctx.keySlips.put(
+        await wrapKeySlip({
+          recordKey: key,
+          tokenId: record.tokenId,
+          cid: record.cid.toString(),
+          grantee: getAddress(grant.grantee),
+          granteeKey,
+          wrappedBy: patient.address,
+        }),
+      )
+      written++
+    }
+  }
+  for (const key of keys.values()) key.fill(0)
+  return written
+}
