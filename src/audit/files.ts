@@ -111,16 +111,16 @@ export async function readJson(file: string): Promise<unknown> {
 export async function withLock<T>(
   target: string,
   options: { staleMs: number; waitMs: number; what: string },
-  fn: () => Promise<T>,
+  fn: (assertHeld: () => void) => Promise<T>,
 ): Promise<T> {
   return serialize(target, async () => {
     let compromised: Error | undefined
-    const maxTimeout = 100
+    const maxTimeout = 25
     const release = await lockfile
       .lock(target, {
         realpath: false,
         stale: options.staleMs,
-        retries: { retries: Math.ceil(options.waitMs / maxTimeout), minTimeout: 5, maxTimeout, factor: 1.5, randomize: true },
+        retries: { retries: Math.ceil(options.waitMs / maxTimeout), minTimeout: 2, maxTimeout, factor: 1.5, randomize: true },
         onCompromised: (error) => {
           compromised = error
         },
@@ -146,7 +146,7 @@ const queues = new Map<string, Promise<unknown>>()
 
 function serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve()
-  const run = previous.then(fn, fn)
+  const run = previous.then(() => fn())
   const settled = run.then(
     () => undefined,
     () => undefined,

@@ -60,6 +60,9 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
   const sync = params.sync ?? true
   ensureAuditDir(paths.dir)
 
+  /** The last line this handle wrote or checked, so an unchanged tail is not checked again. */
+  let checked: { text: string; entry: AuditEntry } | undefined
+
   /** The newest entry, checked: well-formed, hash recomputes, signed by this log's key. */
   async function tail(): Promise<AuditEntry | undefined> {
     const { text, torn } = await readLastLine(paths.log)
@@ -69,6 +72,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
       })
     }
     if (text === undefined) return undefined
+    if (checked?.text === text) return { ...checked.entry }
     const parsed = parseAuditLine(text)
     if (!parsed.ok) throw new AuditLogError(`The newest audit log entry is damaged: ${parsed.error}.`, { hint: 'Run verifyAuditLog.' })
     const last = parsed.entry
@@ -80,6 +84,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
         hint: 'Open the log with the key that writes it; each key keeps its own log directory.',
       })
     }
+    checked = { text, entry: last }
     return last
   }
 
@@ -102,8 +107,10 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
           prev: last ? last.hash : GENESIS_PREV,
         }
         const entry = await signAuditEntry(signer, body)
+        const line = auditEntryLine(entry)
         assertHeld()
-        await appendToLog(paths.log, `${auditEntryLine(entry)}\n`, sync)
+        await appendToLog(paths.log, `${line}\n`, sync)
+        checked = { text: line, entry }
         return entry
       })
     },

@@ -18,7 +18,9 @@ export async function readAuditLog(dir: string): Promise<AuditEntry[]> {
   return lines.map(({ line, text }) => {
     const parsed = parseAuditLine(text)
     if (!parsed.ok) {
-      throw new AuditLogError(`Line ${line} of the audit log is damaged: ${parsed.error}.`, { hint: 'Run verifyAuditLog to see what changed.' })
+      throw new AuditLogError(`Line ${line} of the audit log is damaged: ${parsed.error}.`, {
+        hint: 'Run verifyAuditLog to see what changed.',
+      })
     }
     return parsed.entry
   })

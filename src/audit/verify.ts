@@ -6,7 +6,7 @@
  * ('root-mismatch') and head ('head-mismatch') the log gives. Each tampering is reported once, under
  * the kind that explains it, not again as the knock-on failures it causes.
  */
-import type { Address, Hex } from 'viem'
+import type { Address } from 'viem'
 import { type AnchoredBatch, type AuditReadContext, anchoredBatches } from './chain.js'
 import { type AuditFrame, GENESIS_PREV, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
 import { auditPaths, readLogLines } from './files.js'
@@ -133,7 +133,9 @@ async function check(params: VerifyAuditLogParameters, batches: AnchoredBatch[] 
 
   // Gaps, up to the newest entry in the file or the newest anchored on chain, whichever is later.
   const anchoredThrough = batches && batches.length > 0 ? batches[batches.length - 1]!.lastSeq : undefined
-  const newest = Math.max(lastSeq, ...bySeq.keys(), ...unreadable)
+  let newest = lastSeq
+  for (const seq of bySeq.keys()) newest = Math.max(newest, seq)
+  for (const seq of unreadable) newest = Math.max(newest, seq)
   const upTo = Math.max(newest, anchoredThrough ?? -1)
   let gapStart: number | undefined
   for (let seq = 0; seq <= upTo + 1; seq++) {
@@ -219,7 +221,3 @@ function longestIncreasingRun(values: readonly number[]): number[] {
   for (let i = tails.length > 0 ? tails[tails.length - 1]! : -1; i >= 0; i = previous[i]!) run.push(values[i]!)
   return run.reverse()
 }
-
-/** @internal for tests */
-export const __test = { longestIncreasingRun }
-export type { Hex }

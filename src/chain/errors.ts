@@ -57,6 +57,48 @@ const KNOWN: Record<string, Known> = {
   ProviderRegistryInvalidInput: {
     make: () => new InvalidInputError('The provider address or encryption key is missing.'),
   },
+  ConsentUnauthorized: {
+    make: ([caller, patient]) =>
+      new AccessDeniedError(`${String(caller)} may not grant or revoke for ${String(patient)}.`, {
+        hint: 'Only the patient, or a delegate the patient named (`medvault delegate`), can.',
+      }),
+  },
+  ConsentInvalidExpiry: {
+    make: () => new InvalidInputError('A grant needs an expiry in the future, at most 10 years away.', { hint: 'Use --for, e.g. 7d.' }),
+  },
+  ConsentInvalidGrant: {
+    make: () =>
+      new InvalidInputError('The grant is incomplete: name a grantee other than the patient, and the records or categories to share.'),
+  },
+  ConsentNotOwner: {
+    make: ([tokenId]) => new InvalidInputError(`Record #${String(tokenId)} does not belong to this patient.`),
+  },
+  ConsentUnknownGrant: {
+    make: ([grantId]) =>
+      new NotFoundError(`There is no grant #${String(grantId)}.`, { hint: 'List grants with `medvault grants --patient P`.' }),
+  },
+  ConsentGrantInactive: {
+    make: ([grantId]) => new InvalidInputError(`Grant #${String(grantId)} has already ended (revoked or expired).`),
+  },
+  ConsentNotRegistrar: {
+    make: ([caller]) => new AccessDeniedError(`${String(caller)} is not a registrar.`),
+  },
+  ConsentNotEmergencyProvider: {
+    make: ([provider]) =>
+      new AccessDeniedError(`${String(provider)} is not an active provider flagged for emergency care.`, {
+        hint: 'The registrar flags emergency providers with `medvault emergency allow PROVIDER`.',
+      }),
+  },
+  ConsentEmergencyAlreadyOpen: {
+    make: ([, , until]) =>
+      new InvalidInputError(
+        `An emergency window is already open until ${new Date(Number(until) * 1000).toISOString()}; it cannot be extended.`,
+      ),
+  },
+  AuditAnchorNotContiguous: {
+    make: ([expected, first]) =>
+      new InvalidInputError(`The audit batch starts at entry ${String(first)}, but the chain expects ${String(expected)}.`),
+  },
   AccessControlUnauthorizedAccount: {
     make: ([account]) =>
       new AccessDeniedError(`${String(account)} is not a registrar.`, { hint: 'Run the command as an account with the registrar role.' }),

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { encodeAbiParameters, keccak256, parseAbiParameters, toBytes, zeroAddress } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import {
+  type AuditEntryBody,
+  AUDIT_ENTRY_TAG,
+  GENESIS_PREV,
+  auditEntryBody,
+  auditEntryLine,
+  hashAuditEntry,
+  isAuditSignatureBy,
+  normalizeAuditEvent,
+  parseAuditLine,
+  signAuditEntry,
+} from './entry.js'
+
+const signer = privateKeyToAccount(generatePrivateKey())
+const actor = privateKeyToAccount(generatePrivateKey()).address
+const patient = privateKeyToAccount(generatePrivateKey()).address
+
+const body: AuditEntryBody = {
+  seq: 3,
+  at: '2025-01-02T03:04:05.678Z',
+  actor,
+  action: 'read',
+  tokenId: '7',
+  patient,
+  purpose: 'treatment',
+  outcome: 'denied',
+  reason: 'ACCESS_DENIED',
+  prev: keccak256(toBytes('previous')),
+}
+
+describe('audit entry hash', () => {
+  it('is keccak256 of the documented ABI encoding', () => {
+    assert.equal(AUDIT_ENTRY_TAG, keccak256(toBytes('medvault.audit.entry.v1')))
+    const expected = keccak256(
+      encodeAbiParameters(
+        parseAbiParameters('bytes32, uint256, string, address, string, string, address, string, string, string, bytes32'),
+        [AUDIT_ENTRY_TAG, 3n, body.at, actor, 'read', '7', patient, 'treatment', 'denied', 'ACCESS_DENIED', body.prev],
+      ),
+    )
+    assert.equal(hashAuditEntry(body), expected)
+  })
+
+  it('changes with every field, and absent differs from present', () => {
+    const base = hashAuditEntry(body)
+    const variants: Partial<AuditEntryBody>[] = [
+      { seq: 4 },
+      { at: '2025-01-02T03:04:05.679Z' },
+      { actor: patient },
+      { action: 'verify' },
+      { tokenId: '8' },
+      { patient: actor },
+      { purpose: 'research' },
+      { outcome: 'allowed' },
+      { reason: 'EXPIRED' },
+      { prev: GENESIS_PREV },
+    ]
+    const hashes = new Set([base])
+    for (const v of variants) hashes.add(hashAuditEntry({ ...body, ...v }))
+    for (const key of ['tokenId', 'patient', 'purpose', 'reason'] as const) {
+      const { [key]: _, ...without } = body
+      hashes.add(hashAuditEntry(without))
+    }
+    assert.equal(hashes.size, 1 + variants.length + 4)
+  })
+})
+
+describe('audit entry parsing', () => {
+  it('round-trips a signed entry through its JSON line, fields in canonical order', async () => {
+    const entry = await signAuditEntry(signer, body)
+    const line = auditEntryLine(entry)
+    assert.deepEqual(Object.keys(JSON.parse(line)), [
+      'seq',
+      'at',
+      'actor',
+      'action',
+      'tokenId',
+      'patient',
+      'purpose',
+      'outcome',
+      'reason',
+      'prev',
+      'hash',
+      'sig',
+    ])
+    const parsed = parseAuditLine(line)
+    assert.ok(parsed.ok)
+    assert.deepEqual(parsed.entry, entry)
+    assert.deepEqual(auditEntryBody(parsed.entry), body)
+  })
+
+  it('rejects malformed lines, naming the field but never its value', async () => {
+    const entry = await signAuditEntry(signer, body)
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ extra: 'x' }, /unexpected field/],
+      [{ actor: actor.toLowerCase() }, /actor is not a checksummed address/],
+      [{ tokenId: '007' }, /tokenId/],
+      [{ purpose: 'Patient has HIV' }, /purpose is not a short machine code/],
+      [{ at: '2025-01-02' }, /at is not a canonical ISO time/],
+      [{ action: 'steal' }, /action/],
+      [{ patient: zeroAddress }, /patient is the zero address/],
+      [{ seq: -1 }, /seq/],
+      [{ hash: entry.hash.toUpperCase() }, /hash/],
+    ]
+    for (const [change, message] of cases) {
+      const parsed = parseAuditLine(JSON.stringify({ ...entry, ...change }))
+      assert.equal(parsed.ok, false)
+      if (!parsed.ok) {
+        assert.match(parsed.error, message)
+        assert.doesNotMatch(parsed.error, /HIV/)
+      }
+    }
+    const missing = parseAuditLine(JSON.stringify({ ...entry, outcome: undefined }))
+    assert.ok(!missing.ok && /outcome is missing/.test(missing.error) && missing.frame?.seq === 3)
+    assert.ok(!parseAuditLine('{not json').ok)
+  })
+
+  it('normalises events: checksummed addresses, decimal token ids; rejects content', () => {
+    const ok = normalizeAuditEvent({ actor: actor.toLowerCase() as `0x${string}`, action: 'read', tokenId: 12n, outcome: 'allowed' })
+    assert.ok(ok.ok)
+    assert.deepEqual(ok.ok && ok.fields, { actor, action: 'read', tokenId: '12', outcome: 'allowed' })
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'denied', reason: 'the note says cancer' }).ok, false)
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'denied', patient: zeroAddress }).ok, false)
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'maybe' as 'allowed' }).ok, false)
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'allowed', tokenId: '' }).ok, false)
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'allowed', note: 'x' } as never).ok, false)
+  })
+})
+
+describe('audit entry signature', () => {
+  it("is the signer's EIP-191 signature over the hash bytes; only canonical signatures count", async () => {
+    const entry = await signAuditEntry(signer, body)
+    assert.equal(entry.sig, await signer.signMessage({ message: { raw: entry.hash } }))
+    assert.equal(await isAuditSignatureBy(entry.hash, entry.sig, signer.address), true)
+    assert.equal(await isAuditSignatureBy(entry.hash, entry.sig, actor), false)
+    assert.equal(await isAuditSignatureBy(GENESIS_PREV, entry.sig, signer.address), false)
+    assert.equal(await isAuditSignatureBy(entry.hash, '0x1234', signer.address), false)
+    assert.equal(await isAuditSignatureBy(entry.hash, `0x${'00'.repeat(65)}`, signer.address), false)
+    // The malleable twin (s -> n - s, v flipped) recovers the same address, but is not accepted.
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const s = BigInt(`0x${entry.sig.slice(66, 130)}`)
+    const v = Number.parseInt(entry.sig.slice(130), 16)
+    const twin = `${entry.sig.slice(0, 66)}${(n - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}` as const
+    assert.equal(await isAuditSignatureBy(entry.hash, twin as `0x${string}`, signer.address), false)
+  })
+})

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { type Address, getAddress } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { InvalidInputError } from '../errors.js'
+import { GENESIS_PREV, isAuditSignatureBy } from './entry.js'
+import { AuditLogError } from './errors.js'
+import { openAuditLog } from './log.js'
+import { verifyAuditLogLocally } from './verify.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repoRoot = resolve(here, '..', '..')
+const dirs: string[] = []
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'medvault-audit-'))
+  dirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+const actor = privateKeyToAccount(generatePrivateKey()).address
+const patient = privateKeyToAccount(generatePrivateKey()).address
+
+function assertSingleChain(lines: string[], count: number) {
+  assert.equal(lines.length, count)
+  let prev = GENESIS_PREV
+  lines.forEach((line, i) => {
+    const e = JSON.parse(line) as { seq: number; prev: string; hash: string }
+    assert.equal(e.seq, i, `line ${i + 1} holds seq ${e.seq}`)
+    assert.equal(e.prev, prev, `entry ${i} links to its predecessor`)
+    prev = e.hash
+  })
+}
+
+const logLines = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trimEnd().split('\n')
+
+describe('openAuditLog / append', () => {
+  it('writes a signed hash chain from seq 0 as JSON lines, readable only by the owner', async () => {
+    const dir = tempDir()
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const log = await openAuditLog({ dir: join(dir, 'audit'), signer })
+    assert.equal(await log.last(), undefined)
+    const first = await log.append({ actor, action: 'read', tokenId: 1n, patient, outcome: 'allowed', purpose: 'treatment' })
+    const second = await log.append({ actor, action: 'key-release', tokenId: '1', patient, outcome: 'denied', reason: 'NO_CONSENT' })
+    assert.equal(first.seq, 0)
+    assert.equal(first.prev, GENESIS_PREV)
+    assert.equal(second.seq, 1)
+    assert.equal(second.prev, first.hash)
+    assert.ok(await isAuditSignatureBy(second.hash, second.sig, signer.address))
+    assert.ok(Math.abs(Date.parse(second.at) - Date.now()) < 60_000)
+    assert.deepEqual(await log.entries(), [first, second])
+    assert.deepEqual(await log.last(), second)
+    assert.equal(statSync(join(dir, 'audit', 'log.jsonl')).mode & 0o777, 0o600)
+    assert.equal(statSync(join(dir, 'audit')).mode & 0o777, 0o700)
+    const lines = logLines(join(dir, 'audit'))
+    assert.deepEqual(JSON.parse(lines[1]!), second)
+    assert.equal(log.address, signer.address)
+  })
+
+  it('continues the chain after reopening, and refuses another key', async () => {
+    const dir = tempDir()
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const a = await openAuditLog({ dir, signer })
+    await a.append({ actor, action: 'read', outcome: 'allowed' })
+    const b = await openAuditLog({ dir, signer })
+    const next = await b.append({ actor, action: 'verify', outcome: 'allowed' })
+    assert.equal(next.seq, 1)
+    await assert.rejects(openAuditLog({ dir, signer: privateKeyToAccount(generatePrivateKey()) }), AuditLogError)
+  })
+
+  it('rejects invalid events before writing anything', async () => {
+    const dir = tempDir()
+    const log = await openAuditLog({ dir, signer: privateKeyToAccount(generatePrivateKey()) })
+    await assert.rejects(log.append({ actor: '0x1234' as Address, action: 'read', outcome: 'allowed' }), InvalidInputError)
+    await assert.rejects(log.append({ actor, action: 'read', outcome: 'allowed', purpose: 'free text with spaces' }), InvalidInputError)
+    await assert.rejects(log.append({ actor, action: 'read', outcome: 'allowed', tokenId: '-1' }), InvalidInputError)
+    assert.deepEqual(await log.entries(), [])
+  })
+
+  it('refuses to chain onto a torn, changed or foreign last line', async () => {
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const torn = tempDir()
+    const log = await openAuditLog({ dir: torn, signer })
+    await log.append({ actor, action: 'read', outcome: 'allowed' })
+    appendFileSync(join(torn, 'log.jsonl'), '{"seq":1,"at"')
+    await assert.rejects(log.append({ actor, action: 'read', outcome: 'allowed' }), /incomplete line/)
+
+    const changed = tempDir()
+    const log2 = await openAuditLog({ dir: changed, signer })
+    await log2.append({ actor, action: 'read', outcome: 'denied' })
+    const file = join(changed, 'log.jsonl')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"denied"', '"allowed"'))
+    await assert.rejects(log2.append({ actor, action: 'read', outcome: 'allowed' }), /entry 0 was changed/)
+
+    const foreign = tempDir()
+    const other = await openAuditLog({ dir: foreign, signer: privateKeyToAccount(generatePrivateKey()) })
+    await other.append({ actor, action: 'read', outcome: 'allowed' })
+    const log3 = await openAuditLog({ dir: tempDir(), signer })
+    writeFileSync(join(log3.dir, 'log.jsonl'), readFileSync(join(foreign, 'log.jsonl')))
+    await assert.rejects(log3.append({ actor, action: 'read', outcome: 'allowed' }), /not signed by this log's key/)
+  })
+
+  it('keeps one unbroken chain under many concurrent appends, from one handle and from two', async () => {
+    const dir = tempDir()
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const a = await openAuditLog({ dir, signer })
+    const b = await openAuditLog({ dir, signer })
+    const written = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        (i % 3 === 0 ? b : a).append({ actor, action: 'read', tokenId: BigInt(i), outcome: 'allowed' }),
+      ),
+    )
+    assert.deepEqual(
+      written.map((e) => e.seq).sort((x, y) => x - y),
+      Array.from({ length: 120 }, (_, i) => i),
+    )
+    assertSingleChain(logLines(dir), 120)
+    const result = await verifyAuditLogLocally({ dir, signerAddress: signer.address })
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.entries, 120)
+  })
+
+  it('keeps one unbroken chain when two other processes append at the same time', { timeout: 60_000 }, async () => {
+    const dir = tempDir()
+    const key = generatePrivateKey()
+    const signer = privateKeyToAccount(key)
+    const perWriter = 40
+    const child = () => {
+      const code = `
+        const { openAuditLog } = await import(process.env.AUDIT_MODULE)
+        const { privateKeyToAccount } = await import('viem/accounts')
+        const log = await openAuditLog({ dir: process.env.AUDIT_DIR, signer: privateKeyToAccount(process.env.AUDIT_KEY) })
+        process.stdout.write('ready\\n')
+        await new Promise((resolve) => process.stdin.once('data', resolve))
+        const n = Number(process.env.AUDIT_COUNT)
+        await Promise.all(Array.from({ length: n }, (_, i) =>
+          log.append({ actor: log.address, action: 'read', tokenId: String(i), outcome: 'allowed', reason: 'pid-' + process.pid })))
+        process.exit(0)
+      `
+      const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          AUDIT_MODULE: pathToFileURL(join(here, 'index.ts')).href,
+          AUDIT_DIR: dir,
+          AUDIT_KEY: key,
+          AUDIT_COUNT: String(perWriter),
+        },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+      const ready = new Promise<void>((resolve, reject) => {
+        proc.stdout.once('data', () => resolve())
+        proc.once('exit', (code) => reject(new Error(`child exited early with ${code}`)))
+      })
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+      return { proc, ready, exited }
+    }
+    const children = [child(), child()]
+    await Promise.all(children.map((c) => c.ready))
+    const log = await openAuditLog({ dir, signer })
+    for (const c of children) c.proc.stdin.end('go\n')
+    await Promise.all(
+      Array.from({ length: perWriter }, (_, i) => log.append({ actor, action: 'verify', tokenId: BigInt(i), outcome: 'allowed' })),
+    )
+    assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0])
+
+    const lines = logLines(dir)
+    assertSingleChain(lines, 3 * perWriter)
+    const writers = new Map<string, number>()
+    for (const line of lines) {
+      const e = JSON.parse(line) as { reason?: string }
+      writers.set(e.reason ?? 'parent', (writers.get(e.reason ?? 'parent') ?? 0) + 1)
+    }
+    assert.deepEqual([...writers.values()], [perWriter, perWriter, perWriter])
+    const result = await verifyAuditLogLocally({ dir, signerAddress: getAddress(signer.address) })
+    assert.equal(result.ok, true)
+  })
+})

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { type Address, createTestClient, http } from 'viem'
+import { type GrantTerms, createGrant, openEmergency, revokeGrant, setDelegate, setEmergencyProvider } from '../../src/consent/grants.js'
+import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
+import { authorizeProvider } from '../../src/directory/index.js'
+import { AccessDeniedError } from '../../src/errors.js'
+import { documentFromFhir, issueRecord, readRecord } from '../../src/records/index.js'
+import { type TestStack, openTestStack, registrar } from './stack.js'
+
+const example = (name: string) => readFileSync(new URL(`../../examples/fhir/${name}`, import.meta.url))
+
+describe('consent on a real chain: grants, sensitivity, expiry, revocation, delegation, break-glass', () => {
+  let s: TestStack
+  const mv = () => s.mv
+  const a = (name: string) => s.accounts[name]!
+  const tokens: Record<string, bigint> = {}
+
+  /** Issues an example record for alice under the lab's standing authorisation: alice's key is not used. */
+  async function issue(file: string, category?: string) {
+    const doc = documentFromFhir(example(file), category)
+    const { tokenId } = await issueRecord(mv(), {
+      issuer: a('lab').chainAccount,
+      patient: a('alice'),
+      content: doc.content,
+      contentType: doc.contentType,
+      category: doc.category,
+      sensitivity: doc.sensitivity,
+      consent: { standing: true },
+    })
+    return tokenId
+  }
+
+  async function canRead(reader: string, tokenId: bigint): Promise<boolean> {
+    try {
+      await readRecord(mv(), { tokenId, reader: a(reader) })
+      return true
+    } catch (error) {
+      if (error instanceof AccessDeniedError) return false
+      throw error
+    }
+  }
+
+  async function grant(to: string, terms: GrantTerms, seconds = 3600, grantor = 'alice') {
+    const { grantId } = await createGrant(mv(), {
+      grantor: a(grantor).chainAccount,
+      patient: a('alice').address,
+      grantee: a(to).address,
+      terms,
+      expiresAt: new Date((await chainNow()) * 1000 + seconds * 1000),
+      purpose: 'treatment',
+    })
+    if (grantor === 'alice') await releasePendingKeys(mv(), a('alice'), { grantId })
+    return grantId
+  }
+
+  const test = () => createTestClient({ mode: 'anvil', chain: mv().chain, transport: http(mv().rpcUrl) })
+  async function chainNow(): Promise<number> {
+    return Number((await mv().publicClient.getBlock()).timestamp)
+  }
+  async function advance(seconds: number) {
+    await test().increaseTime({ seconds })
+    await test().mine({ blocks: 1 })
+  }
+
+  before(async () => {
+    s = await openTestStack({
+      providers: { lab: 'Lab A', er: 'City ER' },
+      others: ['alice', 'cardio', 'all-doc', 'stranger', 'mum', 'later'],
+    })
+    await authorizeProvider(mv(), a('alice').chainAccount, a('lab').address, new Date(Date.now() + 30 * 86_400_000))
+    tokens.ekg = await issue('ekg.json')
+    tokens.glucose = await issue('glucose.json')
+    tokens.psych = await issue('therapy-note.json')
+    tokens.vaccine = await issue('immunization.json')
+  })
+  after(() => s.dispose())
+
+  it('a cardiology grant shows the EKG and hides the psychiatric note', async () => {
+    await grant('cardio', { scope: 'categories', categories: ['clinical-note', 'laboratory'] })
+    assert.equal(await canRead('cardio', tokens.ekg!), true)
+    assert.equal(await canRead('cardio', tokens.glucose!), true)
+    assert.equal(await canRead('cardio', tokens.psych!), false)
+    assert.equal(await canRead('cardio', tokens.vaccine!), false, 'immunization was not granted')
+  })
+
+  it('"all" excludes sensitive records unless they are named', async () => {
+    const id = await grant('all-doc', { scope: 'all' })
+    assert.equal(await canRead('all-doc', tokens.vaccine!), true)
+    assert.equal(await canRead('all-doc', tokens.psych!), false)
+    await revokeGrant(mv(), { grantor: a('alice').chainAccount, grantId: id })
+    await grant('all-doc', { scope: 'all', sensitive: 1 })
+    assert.equal(await canRead('all-doc', tokens.psych!), true)
+  })
+
+  it('a record added after a category grant is readable by the grantee without the patient online', async () => {
+    const later = await issue('ekg.json')
+    // No releasePendingKeys here: the lab wrapped the key to cardio at issue time.
+    assert.equal(await canRead('cardio', later), true)
+  })
+
+  it('revocation ends access in the very next block; a stranger is refused', async () => {
+    const id = await grant('later', { scope: 'records', tokenIds: [tokens.glucose!] })
+    assert.equal(await canRead('later', tokens.glucose!), true)
+    assert.equal(await canRead('later', tokens.ekg!), false, 'only the listed record')
+    const before = await mv().publicClient.getBlockNumber({ cacheTime: 0 })
+    await revokeGrant(mv(), { grantor: a('alice').chainAccount, grantId: id })
+    assert.equal(await mv().publicClient.getBlockNumber({ cacheTime: 0 }), before + 1n)
+    assert.equal(await canRead('later', tokens.glucose!), false)
+    assert.equal(await canRead('stranger', tokens.glucose!), false)
+  })
+
+  it('expiry ends access (chain time advanced past it)', async () => {
+    await grant('stranger', { scope: 'records', tokenIds: [tokens.vaccine!] }, 600)
+    assert.equal(await canRead('stranger', tokens.vaccine!), true)
+    await advance(601)
+    assert.equal(await canRead('stranger', tokens.vaccine!), false)
+  })
+
+  it('a delegate can grant for the patient, but cannot transfer records or name delegates', async () => {
+    await setDelegate(mv(), { patient: a('alice').chainAccount, delegate: a('mum').address, enabled: true })
+    await grant('later', { scope: 'categories', categories: ['immunization', 'mental-health'] }, 3600, 'mum')
+    assert.equal(await canRead('later', tokens.vaccine!), true, 'non-sensitive: released from the escrow after the chain check')
+    assert.equal(await canRead('later', tokens.psych!), false, "sensitive: never escrowed, needs the patient's key")
+    assert.equal((await releasePendingKeys(mv(), a('alice'))) > 0, true)
+    assert.equal(await canRead('later', tokens.psych!), true)
+
+    const transfer = mv()
+      .walletFor(a('mum').chainAccount)
+      .writeContract({
+        address: mv().deployment.records,
+        abi: (await import('../../src/contracts/index.js')).medicalRecordAbi,
+        functionName: 'transferFrom',
+        args: [a('alice').address, a('mum').address, tokens.vaccine!],
+      })
+    await assert.rejects(transfer, /MedicalRecordSoulbound|ERC721InsufficientApproval/)
+    // addDelegate always acts for the caller: mum naming someone makes them mum's delegate, not alice's.
+    await setDelegate(mv(), { patient: a('mum').chainAccount, delegate: a('stranger').address, enabled: true })
+    await assert.rejects(
+      createGrant(mv(), {
+        grantor: a('stranger').chainAccount,
+        patient: a('alice').address,
+        grantee: a('stranger').address as Address,
+        terms: { scope: 'all' },
+        expiresAt: new Date(Date.now() + 3_600_000),
+        purpose: 'other',
+      }),
+      AccessDeniedError,
+    )
+  })
+
+  it('break-glass is bounded, never renewable while open, and cannot touch sensitive records', async () => {
+    await assert.rejects(openEmergency(mv(), { provider: a('er').chainAccount, patient: a('alice').address, reason: 'unconscious in ER' }))
+    await setEmergencyProvider(mv(), { registrar, provider: a('er').address, allowed: true })
+    const { until } = await openEmergency(mv(), {
+      provider: a('er').chainAccount,
+      patient: a('alice').address,
+      reason: 'unconscious in ER',
+    })
+    assert.equal(until.getTime() / 1000 - (await chainNow()), 24 * 3600)
+    assert.equal(await canRead('er', tokens.vaccine!), true, 'non-sensitive record, key released from escrow')
+    assert.equal(await canRead('er', tokens.psych!), false, 'sensitive records stay closed')
+    await assert.rejects(openEmergency(mv(), { provider: a('er').chainAccount, patient: a('alice').address, reason: 'again' }))
+    await advance(24 * 3600 + 1)
+    assert.equal(await canRead('er', tokens.ekg!), false, 'the window closed')
+  })
+})
