@@ -174,11 +174,16 @@ describe('openAuditLog / append', () => {
     const lines = logLines(dir)
     assertSingleChain(lines, 3 * perWriter)
     const writers = new Map<string, number>()
+    let switches = 0
+    let previous: string | undefined
     for (const line of lines) {
-      const e = JSON.parse(line) as { reason?: string }
-      writers.set(e.reason ?? 'parent', (writers.get(e.reason ?? 'parent') ?? 0) + 1)
+      const writer = (JSON.parse(line) as { reason?: string }).reason ?? 'parent'
+      writers.set(writer, (writers.get(writer) ?? 0) + 1)
+      if (previous !== undefined && writer !== previous) switches++
+      previous = writer
     }
     assert.deepEqual([...writers.values()], [perWriter, perWriter, perWriter])
+    assert.ok(switches > 2, `the three writers interleaved (${switches} switches)`)
     const result = await verifyAuditLogLocally({ dir, signerAddress: getAddress(signer.address) })
     assert.equal(result.ok, true)
   })

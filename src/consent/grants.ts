@@ -178,3 +178,30 @@ export async function getGrant(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, gr
     active,
   }
 }
+
+export type EmergencyAccess = { provider: Address; openedAt: Date; until: Date; reasonHash: Hex; open: boolean }
+
+/** Every break-glass window opened on a patient, newest first. */
+export async function listEmergencies(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<EmergencyAccess[]> {
+  const logs = await ctx.publicClient.getContractEvents({
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    eventName: 'EmergencyAccessOpened',
+    args: { patient: getAddress(patient) },
+    fromBlock: BigInt(ctx.deployment.deployedAtBlock),
+    toBlock: 'latest',
+  })
+  const now = Number((await ctx.publicClient.getBlock()).timestamp)
+  return logs
+    .map((log) => {
+      const until = Number(log.args.until)
+      return {
+        provider: getAddress(log.args.provider!),
+        openedAt: new Date((until - 24 * 3600) * 1000),
+        until: new Date(until * 1000),
+        reasonHash: log.args.reasonHash!,
+        open: until > now,
+      }
+    })
+    .reverse()
+}

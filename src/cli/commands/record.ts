@@ -4,6 +4,7 @@ import { readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
+import { listEmergencies } from '../../consent/grants.js'
 import { InvalidInputError } from '../../errors.js'
 import { canonicalFhirBytes, parseFhirResource } from '../../fhir/index.js'
 import type { Medvault } from '../../home/openMedvault.js'
@@ -12,6 +13,7 @@ import {
   FHIR_JSON,
   documentFromFile,
   getOnChainRecord,
+  getProvider,
   issueRecord,
   listRecords,
   openRecord,
@@ -104,16 +106,29 @@ export function recordCommands(program: Command, run: Run) {
     .description("List a patient's records (no content: category, issuer, date, status)")
     .action((opts: { patient: string }, cmd: Command) =>
       run(async (o) => {
-        const records = await withMedvault(o, async (mv) => listRecords(mv, { patient: (await resolvePatient(mv, opts.patient)).address }))
-        emit(o, { records: records.map((r) => ({ ...r, sensitivity: sensitivityNames(r.sensitivity) })) }, () =>
-          records.length === 0
+        const { records, emergencies, providerNames } = await withMedvault(o, async (mv) => {
+          const patient = (await resolvePatient(mv, opts.patient)).address
+          const [records, emergencies] = await Promise.all([listRecords(mv, { patient }), listEmergencies(mv, patient)])
+          const providerNames = new Map(
+            await Promise.all(emergencies.map(async (e) => [e.provider, (await getProvider(mv, e.provider)).name] as const)),
+          )
+          return { records, emergencies, providerNames }
+        })
+        // Emergency accesses come first: a patient must never miss one.
+        const banner = emergencies.map(
+          (e) =>
+            `!! EMERGENCY ACCESS by ${providerNames.get(e.provider) ?? e.provider} ${e.open ? 'OPEN' : 'was open'} until ${e.until.toISOString()} (non-sensitive records)`,
+        )
+        emit(o, { emergencies, records: records.map((r) => ({ ...r, sensitivity: sensitivityNames(r.sensitivity) })) }, () => [
+          ...banner,
+          ...(records.length === 0
             ? ['No records yet.']
             : records.map(
                 (r) =>
                   `#${String(r.tokenId).padEnd(5)} ${r.category.padEnd(14)} ${r.issuerName.padEnd(20)} ${r.issuedAt.toISOString().slice(0, 10)}` +
                   `${r.sensitivity ? '  [sensitive]' : ''}${r.supersededBy ? `  amended by #${r.supersededBy}` : ''}${r.supersedes ? `  amends #${r.supersedes}` : ''}`,
-              ),
-        )
+              )),
+        ])
       }, cmd),
     )
 
