@@ -32,7 +32,7 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { type Deployed, type Env, expectEvent, mintRequest, registerProvider, startEnv, ZERO_ADDRESS } from './fixture.js'
 
-const NUM_RUNS = Number(process.env.FC_RUNS ?? 20)
+const NUM_RUNS = Number(process.env.FC_RUNS ?? 25)
 const MAX_STEPS = 12
 
 const DAY = 86_400n
@@ -91,7 +91,8 @@ type Action =
       expiry: ExpiryChoice
       purpose: number
     }
-  | { t: 'revoke'; by: 'patient' | Actor; pick: number; unknown: boolean }
+  /** target: an active grant if there is one, any grant (maybe expired or revoked), or an id never issued. */
+  | { t: 'revoke'; by: 'patient' | Actor; pick: number; target: 'active' | 'any' | 'unknown' }
   | { t: 'addDelegate'; from: Actor; delegate: Actor | 'zero' }
   | { t: 'removeDelegate'; from: Actor; delegate: Actor }
   | { t: 'increaseTime'; seconds: number }
@@ -106,7 +107,7 @@ const expiryArb: fc.Arbitrary<ExpiryChoice> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('past' as const), by: fc.integer({ min: 1, max: 100_000 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'now' as const }) },
   {
-    weight: 8,
+    weight: 14,
     arbitrary: fc.record({
       kind: fc.constant('in' as const),
       seconds: fc.oneof(
@@ -152,7 +153,7 @@ const grantArb: fc.Arbitrary<Action> = fc.record({
   scope: fc.integer({ min: 0, max: 2 }),
   tokens: fc.oneof(
     { weight: 9, arbitrary: fc.array(tokenIndexArb, { minLength: 1, maxLength: 3 }) },
-    { weight: 1, arbitrary: fc.constant([]) },
+    { weight: 1, arbitrary: fc.constant<number[]>([]) },
   ),
   categories: categoriesArb,
   sensitive: sensitiveArb,
@@ -172,7 +173,11 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
         { weight: 1, arbitrary: actorArb(S, G1, P, Q) },
       ),
       pick: fc.nat(),
-      unknown: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 7, arbitrary: fc.constant(false) }),
+      target: fc.oneof(
+        { weight: 5, arbitrary: fc.constant('active' as const) },
+        { weight: 2, arbitrary: fc.constant('any' as const) },
+        { weight: 1, arbitrary: fc.constant('unknown' as const) },
+      ),
     }),
   },
   {
@@ -209,12 +214,18 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ t: 'toggleSuspend' as const }) },
 )
 
-/** Optional set-up steps (so delegate grants and emergency windows happen often), then the random steps. */
+/** Optional set-up steps (so delegate grants, revocations and emergency windows happen often), then the random steps. */
 const scenarioArb = fc
-  .tuple(fc.boolean(), fc.boolean(), fc.array(actionArb, { minLength: 1, maxLength: MAX_STEPS }))
-  .map(([withDelegate, withFlag, steps]) => [
+  .tuple(
+    fc.boolean(),
+    fc.boolean(),
+    fc.option(grantArb, { nil: undefined }),
+    fc.array(actionArb, { minLength: 3, maxLength: MAX_STEPS, size: 'max' }),
+  )
+  .map(([withDelegate, withFlag, firstGrant, steps]) => [
     ...(withDelegate ? [{ t: 'addDelegate', from: P, delegate: D } as Action] : []),
     ...(withFlag ? [{ t: 'flag', by: 'registrar', who: E, allowed: true } as Action] : []),
+    ...(firstGrant ? [firstGrant] : []),
     ...steps,
   ])
 
@@ -293,7 +304,7 @@ describe('ConsentRegistry (model-based property)', () => {
     await env?.stop()
   })
 
-  it(`agrees with the model of the consent rules (${NUM_RUNS} runs, up to ${MAX_STEPS + 2} steps)`, async () => {
+  it(`agrees with the model of the consent rules (${NUM_RUNS} runs, up to ${MAX_STEPS + 3} steps)`, async () => {
     // All reads of one check go out as one JSON-RPC batch.
     const batchClient = createPublicClient({ chain: env.chain, transport: http(env.node.rpcUrl, { batch: { batchSize: 1000 } }) })
     const address = getAddress(d.consent)
@@ -463,7 +474,9 @@ describe('ConsentRegistry (model-based property)', () => {
           return what
         }
         case 'revoke': {
-          const g = a.unknown || m.grants.length === 0 ? undefined : m.grants[a.pick % m.grants.length]
+          const live = m.grants.filter((g) => isActive(g, txTime))
+          const pool = a.target === 'unknown' ? [] : a.target === 'active' && live.length > 0 ? live : m.grants
+          const g = pool.length === 0 ? undefined : pool[a.pick % pool.length]
           const id = g?.id ?? BigInt(m.grants.length + 1 + (a.pick % 3))
           const byActor = a.by !== 'patient' ? a.by : g ? ACTOR_NAMES.indexOf(nameOf(g.patient)) : P
           const by = addr(byActor)
