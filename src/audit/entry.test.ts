@@ -127,6 +127,7 @@ describe('audit entry parsing', () => {
     assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'maybe' as 'allowed' }).ok, false)
     assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'allowed', tokenId: '' }).ok, false)
     assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'allowed', note: 'x' } as never).ok, false)
+    assert.equal(normalizeAuditEvent({ actor, action: 'read', outcome: 'allowed', seq: 0 } as never).ok, false)
   })
 })
 

@@ -16,12 +16,12 @@ import {
   isAddress,
   keccak256,
   parseAbiParameters,
+  recoverMessageAddress,
   toBytes,
   zeroAddress,
   zeroHash,
 } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { recoverMessageAddress } from 'viem'
 
 export const AUDIT_ACTIONS = ['read', 'verify', 'key-release', 'grant', 'revoke', 'emergency', 'issue', 'amend', 'list'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
@@ -128,6 +128,7 @@ function checksummed(v: unknown, field: string): string | undefined {
 const REQUIRED = ['seq', 'at', 'actor', 'action', 'outcome', 'prev', 'hash', 'sig'] as const
 const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason'] as const
 const KNOWN_KEYS = new Set<string>([...REQUIRED, ...OPTIONAL])
+const EVENT_KEYS = new Set<string>(['actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason'])
 
 /** The parts of a line the chain and the anchors need; readable even when other fields are not. */
 export type AuditFrame = { seq: number; prev: Hex; hash: Hex; sig: Hex }
@@ -189,7 +190,7 @@ export function normalizeAuditEvent(
     o.patient = typeof event.patient === 'string' && isAddress(event.patient, { strict: false }) ? getAddress(event.patient) : event.patient
   if (event.purpose !== undefined) o.purpose = event.purpose
   if (event.reason !== undefined) o.reason = event.reason
-  for (const key of Object.keys(event)) if (!KNOWN_KEYS.has(key)) return { ok: false, error: `${key} is not an audit field` }
+  for (const key of Object.keys(event)) if (!EVENT_KEYS.has(key)) return { ok: false, error: `${key} is not an audit event field` }
   for (const key of ['actor', 'action', 'outcome', 'tokenId', 'patient', 'purpose', 'reason'] as const) {
     if (key in o) {
       const problem = checks[key](o[key])

@@ -30,7 +30,7 @@ const patient = privateKeyToAccount(generatePrivateKey()).address
 
 function assertSingleChain(lines: string[], count: number) {
   assert.equal(lines.length, count)
-  let prev = GENESIS_PREV
+  let prev: string = GENESIS_PREV
   lines.forEach((line, i) => {
     const e = JSON.parse(line) as { seq: number; prev: string; hash: string }
     assert.equal(e.seq, i, `line ${i + 1} holds seq ${e.seq}`)

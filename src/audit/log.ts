@@ -84,7 +84,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
         hint: 'Open the log with the key that writes it; each key keeps its own log directory.',
       })
     }
-    checked = { text, entry: last }
+    checked = { text, entry: { ...last } }
     return last
   }
 
@@ -110,7 +110,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
         const line = auditEntryLine(entry)
         assertHeld()
         await appendToLog(paths.log, `${line}\n`, sync)
-        checked = { text: line, entry }
+        checked = { text: line, entry: { ...entry } }
         return entry
       })
     },

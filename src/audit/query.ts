@@ -4,8 +4,7 @@
  */
 import { type Address, getAddress, isAddress } from 'viem'
 import { InvalidInputError } from '../errors.js'
-import type { AuditAction, AuditEntry, AuditOutcome } from './entry.js'
-import { parseAuditLine } from './entry.js'
+import { type AuditAction, type AuditEntry, type AuditOutcome, parseAuditLine } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { auditPaths, readLogLines } from './files.js'
 

@@ -3,7 +3,7 @@
  * index, the batch root and the Merkle proof; anyone with chain access can check it against
  * AuditAnchor without the rest of the log. Receipts are plain JSON (no bigints).
  */
-import { type Address, type Hex, getAddress } from 'viem'
+import { type Address, type Hex, getAddress, isAddress } from 'viem'
 import { NotFoundError } from '../errors.js'
 import { type AuditReadContext, anchoredBatch, anchoredBatchCount, findAnchoredBatch } from './chain.js'
 import { type AuditEntry, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
@@ -103,7 +103,11 @@ export async function verifyReceipt(
   })
 
   const expected = params.signerAddress
-  if (expected && expected.toLowerCase() !== String(receipt.log).toLowerCase()) {
+  if (typeof receipt.log !== 'string' || !isAddress(receipt.log, { strict: false })) {
+    checks.push({ id: 'signature', ok: false, message: "The receipt does not name its log's address." })
+    return done()
+  }
+  if (expected && expected.toLowerCase() !== receipt.log.toLowerCase()) {
     checks.push({ id: 'signature', ok: false, message: `The receipt is for log ${receipt.log}, not ${expected}.` })
   } else {
     const sigOk = await isAuditSignatureBy(entry.hash, entry.sig, receipt.log)

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
+import { auditCommands } from './commands/audit.js'
 import { consentCommands } from './commands/consent.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   providerCommands(program, run)
   recordCommands(program, run)
   consentCommands(program, run)
+  auditCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

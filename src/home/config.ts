@@ -26,6 +26,10 @@ export const configSchema = z.object({
     z.object({ kind: z.literal('embedded') }),
     z.object({ kind: z.literal('kubo'), url: z.string().url() }),
   ]),
+  /** When the access log is anchored on chain: after `batchSize` entries, or once the oldest unanchored entry is `intervalSeconds` old. */
+  audit: z
+    .object({ batchSize: z.number().int().min(1).max(100_000), intervalSeconds: z.number().int().min(1) })
+    .default({ batchSize: 100, intervalSeconds: 60 }),
 })
 export type Config = z.infer<typeof configSchema>
 
@@ -33,6 +37,7 @@ export const DEFAULT_CONFIG: Config = {
   version: 1,
   chain: { kind: 'embedded', chainId: 31337 },
   storage: { kind: 'embedded' },
+  audit: { batchSize: 100, intervalSeconds: 60 },
 }
 
 /** Where a home keeps each thing. */

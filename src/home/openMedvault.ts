@@ -6,10 +6,13 @@ import { type ChainClients, createChainClients } from '../chain/clients.js'
 import { type Deployment, deployContracts } from '../chain/deploy.js'
 import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
+import { createTestClient, http } from 'viem'
+import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatus, openAuditLog, shouldAnchor } from '../audit/index.js'
+import { EMBEDDED_FUNDING } from '../chain/embedded.js'
 import { createKeyReleaseService } from '../consent/keyRelease.js'
 import { createFileKeySlipStore } from '../consent/keySlips.js'
 import { HomeError } from '../errors.js'
-import type { RecordsContext } from '../records/index.js'
+import type { AccessRecorder, RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
 import { lazyBlobStore } from '../storage/lazyStore.js'
 import { type Config, DEFAULT_CONFIG, type HomePaths, homePaths, loadConfig, saveConfig } from './config.js'
@@ -24,6 +27,10 @@ export type Medvault = RecordsContext &
     rpcUrl: string
     /** This node's own keys (audit signing, emergency escrow). */
     node: NodeKey
+    /** The hash-chained, signed access log of this node. */
+    auditLog: AuditLog
+    /** Anchors the access log on chain when the config's batch size or interval says so. */
+    anchorAuditIfDue(): Promise<AnchorPendingReturnType | undefined>
     /** True when this process started the embedded chain (no `medvault start` was running). */
     ownsChain: boolean
     embedded: boolean
@@ -112,13 +119,43 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     cleanups.push(() => store.close())
 
     const node = await loadNodeKey(paths.nodeKey)
+    if (embedded && (await clients.publicClient.getBalance({ address: node.account.address })) === 0n) {
+      // The node pays for anchoring its audit log; on the embedded chain it is funded like any account.
+      await createTestClient({ mode: 'anvil', chain: clients.chain, transport: http(rpcUrl) }).setBalance({
+        address: node.account.address,
+        value: EMBEDDED_FUNDING,
+      })
+    }
+    const auditLog = await openAuditLog({ dir: paths.audit, signer: node.account })
+    const audit = auditRecorder(auditLog)
     const keySlips = createFileKeySlipStore(paths.keySlips)
     const keyRelease = createKeyReleaseService(
       { publicClient: clients.publicClient, deployment },
-      { node: { address: node.account.address, releaseSeed: node.releaseSeed, releasePublicKey: node.releasePublicKey }, keySlips },
+      { node: { address: node.account.address, releaseSeed: node.releaseSeed, releasePublicKey: node.releasePublicKey }, keySlips, audit },
     )
-
-    return { ...clients, paths, config, keystore, rpcUrl, ownsChain, embedded, deployment, store, keySlips, keyRelease, node, close }
+    const mv: Medvault = {
+      ...clients,
+      paths,
+      config,
+      keystore,
+      rpcUrl,
+      ownsChain,
+      embedded,
+      deployment,
+      store,
+      keySlips,
+      keyRelease,
+      audit,
+      auditLog,
+      node,
+      anchorAuditIfDue: () => anchorIfDue(mv),
+      close,
+    }
+    // Runs first on close, while the chain is still up: anchor the access log if the policy says it is time.
+    cleanups.push(async () => {
+      await mv.anchorAuditIfDue()
+    })
+    return mv
   } catch (error) {
     await close()
     throw error
@@ -169,4 +206,31 @@ async function answers(rpcUrl: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** Appends every access attempt to the node's audit log: accounts and token ids, never content. */
+function auditRecorder(log: AuditLog): AccessRecorder {
+  return {
+    async record(attempt) {
+      await log.append({
+        actor: attempt.actor,
+        action: attempt.action,
+        tokenId: attempt.tokenId,
+        outcome: attempt.outcome,
+        ...(attempt.patient ? { patient: attempt.patient } : {}),
+        ...(attempt.reason ? { reason: attempt.reason } : {}),
+        ...(attempt.purpose ? { purpose: attempt.purpose } : {}),
+      })
+    },
+  }
+}
+
+async function anchorIfDue(mv: Medvault): Promise<AnchorPendingReturnType | undefined> {
+  const status = await anchorStatus(mv, mv.auditLog)
+  const due = shouldAnchor(
+    { pending: status.pending, ...(status.oldestPendingAt ? { oldestPendingAt: status.oldestPendingAt } : {}) },
+    mv.config.audit,
+  )
+  if (!due) return undefined
+  return anchorPending(mv, mv.auditLog, { maxBatch: Math.max(mv.config.audit.batchSize, 1024) })
 }

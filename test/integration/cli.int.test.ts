@@ -114,6 +114,35 @@ describe('the medvault CLI, end to end', () => {
     assert.equal((await mv('status', '--json')).json.records, before)
   })
 
+  it('shares with a grant, and the audit trail shows allowed and denied reads and detects tampering', async () => {
+    const grant = await mv('grant', '--record', '1', '--to', 'bob', '--for', '1h', '--as', 'alice', '--json')
+    assert.equal(grant.code, 0, grant.stderr)
+    assert.equal(grant.json.keysReleased, 1)
+    assert.equal((await mv('record', 'get', '1', '--as', 'bob', '--json')).code, 0)
+    const revoke = await mv('revoke', grant.json.grant.grantId, '--as', 'alice')
+    assert.equal(revoke.code, 0, revoke.stderr)
+    assert.equal((await mv('record', 'get', '1', '--as', 'bob')).code, 3)
+
+    const trail = await mv('audit', '--record', '1', '--anchor', '--json')
+    assert.equal(trail.code, 0, trail.stderr)
+    const bob = (await mv('account', 'list', '--json')).json.accounts.find((a: { name: string }) => a.name === 'bob').address
+    const outcomes = trail.json.entries.filter((e: { actor: string }) => e.actor === bob).map((e: { outcome: string }) => e.outcome)
+    assert.ok(outcomes.includes('allowed') && outcomes.includes('denied'), outcomes.join(','))
+    assert.equal((await mv('audit', '--verify', '--json')).json.verification.ok, true)
+
+    const logFile = join(home, 'audit', 'log.jsonl')
+    const original = readFileSync(logFile, 'utf8')
+    const lines = original.trimEnd().split('\n')
+    const line = lines[1]!
+    lines[1] = line.includes('"allowed"') ? line.replace('"allowed"', '"denied"') : line.replace('"denied"', '"allowed"')
+    assert.notEqual(lines[1], line)
+    writeFileSync(logFile, `${lines.join('\n')}\n`)
+    const tampered = await mv('audit', '--verify')
+    assert.equal(tampered.code, 4)
+    assert.match(tampered.stdout, /AUDIT LOG TAMPERED/)
+    writeFileSync(logFile, original)
+  })
+
   it('two commands at once do not corrupt the home (they share the chain under a lock)', async () => {
     const [a, b] = await Promise.all([
       mv('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a', '--json'),

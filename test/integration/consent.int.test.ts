@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Address, createTestClient, http } from 'viem'
 import { type GrantTerms, createGrant, openEmergency, revokeGrant, setDelegate, setEmergencyProvider } from '../../src/consent/grants.js'
 import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
+import { anchorPending, queryAuditLog, verifyAuditLog } from '../../src/audit/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { AccessDeniedError } from '../../src/errors.js'
 import { documentFromFhir, issueRecord, readRecord } from '../../src/records/index.js'
@@ -148,6 +149,24 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
       }),
       AccessDeniedError,
     )
+  })
+
+  it('every refused attempt (stranger, expired, revoked) is in the audit trail as denied, and the log verifies on chain', async () => {
+    const entries = await queryAuditLog(mv().paths.audit, { patient: a('alice').address })
+    const denied = (who: string, token: bigint) =>
+      entries.some((e) => e.actor === a(who).address && e.tokenId === token.toString() && e.outcome === 'denied')
+    assert.ok(denied('stranger', tokens.glucose!), 'stranger')
+    assert.ok(denied('stranger', tokens.vaccine!), 'expired grantee')
+    assert.ok(denied('later', tokens.glucose!), 'revoked grantee')
+    assert.ok(entries.some((e) => e.actor === a('cardio').address && e.outcome === 'allowed'))
+    assert.ok(
+      entries.every((e) => !JSON.stringify(e).includes('Alice Example')),
+      'names accounts and token ids, never content',
+    )
+    const anchored = await anchorPending(mv(), mv().auditLog)
+    assert.ok(anchored)
+    const verdict = await verifyAuditLog(mv(), { dir: mv().paths.audit, signerAddress: mv().node.account.address })
+    assert.equal(verdict.ok, true, JSON.stringify(verdict.problems))
   })
 
   it('break-glass is bounded, never renewable while open, and cannot touch sensitive records', async () => {

@@ -126,10 +126,17 @@ export function systemCommands(program: Command, run: Run) {
             'Press Ctrl-C to stop. Everything is kept in the home.',
           ],
         )
+        // Anchor the access log on the configured interval while running.
+        const anchoring = setInterval(
+          () =>
+            void mv.anchorAuditIfDue().catch((e: unknown) => process.stderr.write(`audit anchoring failed, will retry: ${String(e)}\n`)),
+          Math.min(mv.config.audit.intervalSeconds, 60) * 1000,
+        )
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve)
           process.once('SIGTERM', resolve)
         })
+        clearInterval(anchoring)
         process.stderr.write('\nStopping: saving the chain state…\n')
         removeRunInfo(paths)
         await mv.close()
