@@ -31,7 +31,8 @@ export function readResults(path: string): BenchResults | undefined {
   return JSON.parse(readFileSync(path, 'utf8')) as BenchResults
 }
 
-const show = (m: Metric) => (m.unit === 'gas' ? Math.round(m.value).toLocaleString('en-US') : m.unit === 'x' ? `${fmt(m.value, 2)}x` : `${fmt(m.value)} ${m.unit}`)
+const show = (m: Metric) =>
+  m.unit === 'gas' ? Math.round(m.value).toLocaleString('en-US') : m.unit === 'x' ? `${fmt(m.value, 2)}x` : `${fmt(m.value)} ${m.unit}`
 
 /** The comparison table and one REGRESSION line per metric past its threshold. */
 export function compare(current: Metrics, baseline: BenchResults): { report: string; regressions: string[] } {

@@ -46,7 +46,11 @@ export function runChild<T>(script: string, options: ChildOptions = {}): Promise
     })
     child.on('error', reject)
     child.on('close', (code, signal) => {
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+      const line = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'))
       if (code !== 0 || !line) reject(new Error(`${script} exited with ${signal ?? code}: ${(stderr + partial).trim()}`))
       else resolve(JSON.parse(line) as T)
     })

@@ -81,7 +81,9 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     }
 
     const details: GasDetails = {}
-    const record = (key: string, gas: bigint) => (details[key] ??= []).push(Number(gas))
+    const record = (key: string, gas: bigint) => {
+      details[key] = [...(details[key] ?? []), Number(gas)]
+    }
 
     // ProviderRegistry.register: the first registration also starts the provider list.
     progress(`gas: registering ${GAS_MINTS} providers`)
@@ -172,13 +174,38 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
 
     const series = (key: string) => details[key] ?? []
     const ops: { key: string; label: string; value: number; basis: string }[] = [
-      { key: 'mintConsent', label: 'MedicalRecord.mint (EIP-712 consent)', value: steady(series('mintConsent')), basis: `median of mints 2..${GAS_MINTS}` },
-      { key: 'mintStanding', label: 'MedicalRecord.mint (standing auth.)', value: steady(series('mintStanding')), basis: `median of mints 2..${GAS_MINTS}` },
+      {
+        key: 'mintConsent',
+        label: 'MedicalRecord.mint (EIP-712 consent)',
+        value: steady(series('mintConsent')),
+        basis: `median of mints 2..${GAS_MINTS}`,
+      },
+      {
+        key: 'mintStanding',
+        label: 'MedicalRecord.mint (standing auth.)',
+        value: steady(series('mintStanding')),
+        basis: `median of mints 2..${GAS_MINTS}`,
+      },
       { key: 'amend', label: 'MedicalRecord.amend (EIP-712 consent)', value: median(series('amend')), basis: 'median, all' },
       { key: 'register', label: 'ProviderRegistry.register', value: steady(series('register')), basis: `median of 2..${GAS_MINTS}` },
-      { key: 'authorizeProvider', label: 'MedicalRecord.authorizeProvider', value: median(series('authorizeProvider')), basis: 'median, all (new pair)' },
-      { key: 'setEncryptionKey', label: 'MedicalRecord.setEncryptionKey', value: median(series('setEncryptionKey')), basis: 'median, all (first set)' },
-      { key: 'baselineMint', label: 'Baseline ERC721URIStorage.mint', value: steady(series('baselineMint')), basis: `median of mints 2..${GAS_MINTS}` },
+      {
+        key: 'authorizeProvider',
+        label: 'MedicalRecord.authorizeProvider',
+        value: median(series('authorizeProvider')),
+        basis: 'median, all (new pair)',
+      },
+      {
+        key: 'setEncryptionKey',
+        label: 'MedicalRecord.setEncryptionKey',
+        value: median(series('setEncryptionKey')),
+        basis: 'median, all (first set)',
+      },
+      {
+        key: 'baselineMint',
+        label: 'Baseline ERC721URIStorage.mint',
+        value: steady(series('baselineMint')),
+        basis: `median of mints 2..${GAS_MINTS}`,
+      },
     ]
     const base = ops.find((o) => o.key === 'baselineMint')!.value
     const metrics: Metrics = {}
@@ -193,7 +220,9 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       fmtInt(op.value),
       op.key.startsWith('mint') || op.key === 'amend' ? `${fmt(op.value / base, 2)}x` : '',
       fmtInt(series(op.key)[0] ?? Number.NaN),
-      series(op.key).map((g) => fmtInt(g)).join(' '),
+      series(op.key)
+        .map((g) => fmtInt(g))
+        .join(' '),
       op.basis,
     ])
     const report = [

@@ -36,7 +36,12 @@ export async function measureLargeStore(): Promise<{ metrics: Metrics; details: 
     'memory.storeLarge.maxRss': { label: `peak RSS storing ${LARGE_MIB} MiB`, value: large.maxRssMiB, unit: 'MiB', kind: 'memory' },
     'memory.storeLarge.growth': { label: `RSS growth storing ${LARGE_MIB} MiB`, value: growth(large), unit: 'MiB', kind: 'info' },
     'memory.storeSmall.maxRss': { label: `peak RSS storing ${SMALL_MIB} MiB`, value: small.maxRssMiB, unit: 'MiB', kind: 'info' },
-    'throughput.storeLarge': { label: `seal + store + pin ${LARGE_MIB} MiB (child)`, value: large.mibPerSecond, unit: 'MiB/s', kind: 'throughput' },
+    'throughput.storeLarge': {
+      label: `seal + store + pin ${LARGE_MIB} MiB (child)`,
+      value: large.mibPerSecond,
+      unit: 'MiB/s',
+      kind: 'throughput',
+    },
   }
   const row = (r: StoreLargeResult) => [
     `${fmt(r.bytes / 2 ** 20, 0)} MiB`,

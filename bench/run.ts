@@ -1,6 +1,7 @@
 /**
- * medvault benchmark: gas per operation on a real anvil, encryption/storage throughput, and peak
- * memory while storing a 1 GiB blob. Prints tables, writes bench/latest.json and compares it with
+ * medvault benchmark: gas per operation on a real anvil, encryption/storage throughput, peak
+ * memory while storing a 1 GiB blob, and consent and audit (grant/revoke and anchoring gas, audit
+ * log and canAccess timings, on a second anvil). Prints tables, writes bench/latest.json and compares it with
  * the committed bench/baseline.json.
  *
  *   npm run bench                        # measure, compare with the baseline
@@ -12,6 +13,7 @@
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
+import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureLargeStore } from './memory.js'
 import { measureThroughput } from './throughput.js'
@@ -29,10 +31,7 @@ const failures: string[] = []
 const env = environment()
 console.log(`medvault bench: node ${env.node}, ${env.platform}, ${env.cpus} x ${env.cpu}`)
 
-async function part(
-  title: string,
-  measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>,
-): Promise<void> {
+async function part(title: string, measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>): Promise<void> {
   const t0 = performance.now()
   try {
     const result = await measure()
@@ -52,6 +51,7 @@ async function part(
 await part('1. Gas per operation', measureGas)
 await part('2. Throughput', measureThroughput)
 await part('3. Peak memory storing 1 GiB', measureLargeStore)
+await part('4. Consent and audit', measureConsentAudit)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(LATEST, results)
@@ -61,7 +61,7 @@ section('Comparison with bench/baseline.json')
 const baseline = readResults(BASELINE)
 let regressions: string[] = []
 if (!baseline) {
-  console.log('No baseline yet: run `npm run bench -- --update-baseline` to record this machine\'s figures.')
+  console.log("No baseline yet: run `npm run bench -- --update-baseline` to record this machine's figures.")
 } else {
   const comparison = compare(metrics, baseline)
   regressions = comparison.regressions

@@ -118,7 +118,11 @@ async function main() {
       sampled[phase] = Math.max(sampled[phase], rssMiB())
     }, 10)
     const t0 = performance.now()
-    const sealed = await sealEnvelope({ meta, content: content(), recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }] })
+    const sealed = await sealEnvelope({
+      meta,
+      content: content(),
+      recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }],
+    })
     const cid = await store.add(sealed)
     const seconds = (performance.now() - t0) / 1000
     clearInterval(sampler)

@@ -107,7 +107,11 @@ export async function measureThroughputHere(): Promise<ThroughputResult> {
         const dir = tempDir('tput')
         const store = await createHeliaStore(dir.path)
         const t0 = performance.now()
-        const sealed = await sealEnvelope({ meta, content: replay(chunks), recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }] })
+        const sealed = await sealEnvelope({
+          meta,
+          content: replay(chunks),
+          recipients: [{ address: patient, encryptionPublicKey: bytesToHex(publicKey) }],
+        })
         const cid = await store.add(sealed)
         const ms = performance.now() - t0
         stored = { cid, store, dir }
@@ -147,7 +151,7 @@ export async function measureThroughputHere(): Promise<ThroughputResult> {
       for (const c of cases) {
         collectGarbage()
         const ms = await c.run()
-        ;(times[c.key] ??= []).push(ms)
+        times[c.key] = [...(times[c.key] ?? []), ms]
         progress(`throughput: run ${run}/${THROUGHPUT_RUNS} ${c.label}: ${fmt(total / MiB / (ms / 1000))} MiB/s`)
       }
     }

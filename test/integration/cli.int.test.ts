@@ -129,6 +129,9 @@ describe('the medvault CLI, end to end', () => {
     const outcomes = trail.json.entries.filter((e: { actor: string }) => e.actor === bob).map((e: { outcome: string }) => e.outcome)
     assert.ok(outcomes.includes('allowed') && outcomes.includes('denied'), outcomes.join(','))
     assert.equal((await mv('audit', '--verify', '--json')).json.verification.ok, true)
+    const receipt = await mv('audit', '--receipt', String(trail.json.entries[0].seq), '--json')
+    assert.equal(receipt.code, 0, receipt.stderr)
+    assert.equal(receipt.json.receiptCheck.ok, true)
 
     const logFile = join(home, 'audit', 'log.jsonl')
     const original = readFileSync(logFile, 'utf8')

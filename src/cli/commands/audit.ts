@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { type Address, getAddress } from 'viem'
-import { anchorPending, queryAuditLog, verifyAuditLog } from '../../audit/index.js'
+import { anchorPending, queryAuditLog, receiptFor, verifyAuditLog, verifyReceipt } from '../../audit/index.js'
 import { consentRegistryAbi } from '../../contracts/index.js'
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/openMedvault.js'
@@ -44,12 +44,14 @@ export function auditCommands(program: Command, run: Run) {
     .option('--record <token>', 'every access to this record')
     .option('--verify', 'check the whole access log: hash chain, signatures, and the roots anchored on chain')
     .option('--anchor', 'anchor the not-yet-anchored entries on chain now')
+    .option('--receipt <seq>', 'a receipt proving one entry against the root anchored on chain (and its check)')
     .description('The audit trail: who accessed what and when, allowed or denied')
-    .action((opts: { patient?: string; record?: string; verify?: boolean; anchor?: boolean }, cmd: Command) =>
+    .action((opts: { patient?: string; record?: string; verify?: boolean; anchor?: boolean; receipt?: string }, cmd: Command) =>
       run(async (o) => {
-        if (!opts.patient && !opts.record && !opts.verify && !opts.anchor) {
-          throw new InvalidInputError('Say what to show.', { hint: 'Use --patient P, --record T, --verify or --anchor.' })
+        if (!opts.patient && !opts.record && !opts.verify && !opts.anchor && !opts.receipt) {
+          throw new InvalidInputError('Say what to show.', { hint: 'Use --patient P, --record T, --verify, --anchor or --receipt SEQ.' })
         }
+        if (opts.receipt && !/^\d+$/.test(opts.receipt)) throw new InvalidInputError('--receipt takes an entry number (seq).')
         const result = await withMedvault(o, async (mv) => {
           const anchored = opts.anchor ? await anchorPending(mv, mv.auditLog) : undefined
           const patient = opts.patient ? resolveAddress(mv, opts.patient) : undefined
@@ -65,7 +67,9 @@ export function auditCommands(program: Command, run: Run) {
           const verification = opts.verify
             ? await verifyAuditLog(mv, { dir: mv.paths.audit, signerAddress: mv.node.account.address })
             : undefined
-          return { log: mv.node.account.address, anchored, entries, onChain, verification }
+          const receipt = opts.receipt ? await receiptFor(mv, mv.auditLog, Number(opts.receipt)) : undefined
+          const receiptCheck = receipt ? await verifyReceipt(mv, receipt) : undefined
+          return { log: mv.node.account.address, anchored, entries, onChain, verification, receipt, receiptCheck }
         })
         emit(o, result, () => [
           ...(result.anchored
@@ -82,6 +86,13 @@ export function auditCommands(program: Command, run: Run) {
                   (e) =>
                     `  ${e.at}  ${e.outcome === 'denied' ? 'DENIED ' : 'allowed'}  ${e.action.padEnd(11)} #${e.tokenId ?? '-'} by ${e.actor}${e.reason ? ` (${e.reason})` : ''}`,
                 ),
+              ]
+            : []),
+          ...(result.receipt && result.receiptCheck
+            ? [
+                `Receipt for entry #${result.receipt.entry.seq} (batch ${result.receipt.batchIndex}, root ${result.receipt.root}): ${result.receiptCheck.ok ? 'VALID' : 'NOT VALID'}`,
+                ...result.receiptCheck.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.message}`),
+                JSON.stringify(result.receipt),
               ]
             : []),
           ...(result.verification
