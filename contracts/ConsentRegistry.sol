@@ -15,7 +15,8 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 /// them one by one, so it covers them whatever their flags. A category grant names the sensitive
 /// categories it lists (granting "mental-health" names mental health) plus any flags passed
 /// explicitly. An "all" grant names only the flags passed explicitly. So "all my records" and
-/// "my lab results" never silently include a psychiatric note or an HIV test.
+/// "my lab results" never silently include a psychiatric note or an HIV test. Only the patient
+/// may name sensitive records at all: a delegate's grants never cover them.
 contract ConsentRegistry {
     enum Scope {
         Records,
@@ -70,6 +71,8 @@ contract ConsentRegistry {
     error ConsentInvalidGrant();
     /// @notice A listed record does not belong to the patient.
     error ConsentNotOwner(uint256 tokenId, address patient);
+    /// @notice Only the patient may share sensitive records; a delegate's grant may not cover any.
+    error ConsentDelegateCannotShareSensitive(address delegate, address patient);
     /// @notice The grant does not exist.
     error ConsentUnknownGrant(uint256 grantId);
     /// @notice The grant was already revoked or has expired.
@@ -137,20 +140,27 @@ contract ConsentRegistry {
         }
         if (grantee == address(0) || grantee == patient || sensitive & ~ALL_FLAGS != 0) revert ConsentInvalidGrant();
         grantId = ++_lastGrantId;
+        bool byDelegate = msg.sender != patient;
         if (scope == Scope.Records) {
             if (tokenIds.length == 0) revert ConsentInvalidGrant();
             for (uint256 i; i < tokenIds.length; ++i) {
                 if (records.ownerOf(tokenIds[i]) != patient) revert ConsentNotOwner(tokenIds[i], patient);
+                if (byDelegate && records.recordOf(tokenIds[i]).sensitivity != 0) {
+                    revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
+                }
                 _grantRecords[grantId][tokenIds[i]] = true;
             }
             categories = 0;
-            sensitive = ALL_FLAGS;
+            sensitive = byDelegate ? 0 : ALL_FLAGS;
         } else if (scope == Scope.Categories) {
             if (categories == 0 || categories & ~ALL_CATEGORIES != 0) revert ConsentInvalidGrant();
             sensitive |= _namedFlags(categories);
         } else {
             categories = ALL_CATEGORIES;
         }
+        // 42 CFR Part 2 and the psychotherapy-notes rule want the patient's own consent for sensitive
+        // records: a guardian or carer may share everything else, never those.
+        if (byDelegate && sensitive != 0) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
         _grants[grantId] = Grant({
             patient: patient,
             createdAt: uint40(block.timestamp),

@@ -63,6 +63,15 @@ const KNOWN: Record<string, Known> = {
         hint: 'Only the patient, or a delegate the patient named (`medvault delegate`), can.',
       }),
   },
+  ConsentDelegateCannotShareSensitive: {
+    make: () =>
+      new AccessDeniedError(
+        'A delegate cannot share sensitive records (mental health, substance use, sexual health, genetic, restricted).',
+        {
+          hint: 'Only the patient can; ask them to make this grant.',
+        },
+      ),
+  },
   ConsentInvalidExpiry: {
     make: () => new InvalidInputError('A grant needs an expiry in the future, at most 10 years away.', { hint: 'Use --for, e.g. 7d.' }),
   },

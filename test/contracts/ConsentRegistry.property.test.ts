@@ -429,6 +429,14 @@ describe('ConsentRegistry (model-based property)', () => {
             } else if (a.scope === 1 && (a.categories === 0 || a.categories >= 1 << CATEGORY_COUNT)) {
               errors.push({ name: 'ConsentInvalidGrant' })
             }
+            // Only the patient may share sensitive records: a delegate's grant may not name or list any.
+            if (by !== patient) {
+              let namedFlags = a.scope === 0 ? 0 : a.sensitive
+              if (a.scope === 1) for (const c of bits(a.categories)) namedFlags |= FLAG_OF_CATEGORY[c] ?? 0
+              const listsSensitive =
+                a.scope === 0 && tokens.some((t) => tokenInfo.get(t)?.owner === patient && tokenInfo.get(t)!.sensitivity !== 0)
+              if (namedFlags !== 0 || listsSensitive) errors.push({ name: 'ConsentDelegateCannotShareSensitive', args: [by, patient] })
+            }
             expected = errors.length > 0 ? fail(...errors) : ok
           }
           const receipt = await send(

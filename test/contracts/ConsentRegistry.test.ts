@@ -758,10 +758,30 @@ describe('ConsentRegistry', () => {
 
     it('the patient can revoke a grant the delegate made', async () => {
       const other = await env.newAccount()
-      const { grantId } = await grant(d, guardian, patient.address, other.address, { scope: Scope.Records, tokenIds: [psychNote] })
-      assert.deepEqual(await access(d, other.address, [psychNote]), [true])
+      const { grantId } = await grant(d, guardian, patient.address, other.address, { scope: Scope.Records, tokenIds: [lab] })
+      assert.deepEqual(await access(d, other.address, [lab]), [true])
       await env.mined(consentAs(d, patient).write.revoke([grantId]))
-      assert.deepEqual(await access(d, other.address, [psychNote]), [false])
+      assert.deepEqual(await access(d, other.address, [lab]), [false])
+    })
+
+    it('a delegate cannot share sensitive records in any form (ConsentDelegateCannotShareSensitive)', async () => {
+      const other = await env.newAccount()
+      const expiry = (await env.latestTimestamp()) + 3600n
+      const c = consentAs(d, guardian)
+      const attempts = [
+        () => c.write.grant([patient.address, other.address, Scope.Records, [lab, psychNote], 0, 0, Number(expiry), 0]),
+        () => c.write.grant([patient.address, other.address, Scope.Categories, [], mask(Cat.mentalHealth), 0, Number(expiry), 0]),
+        () =>
+          c.write.grant([patient.address, other.address, Scope.Categories, [], mask(Cat.laboratory), Flag.mentalHealth, Number(expiry), 0]),
+        () => c.write.grant([patient.address, other.address, Scope.All, [], 0, Flag.mentalHealth, Number(expiry), 0]),
+      ]
+      for (const attempt of attempts) {
+        await expectRevert(attempt(), 'ConsentDelegateCannotShareSensitive', [guardian.address, patient.address])
+      }
+      assert.deepEqual(await access(d, other.address, [lab, psychNote]), [false, false])
+      // The patient may.
+      await grant(d, patient, patient.address, other.address, { scope: Scope.Records, tokenIds: [psychNote] })
+      assert.deepEqual(await access(d, other.address, [psychNote]), [true])
     })
 
     it('a delegate cannot add delegates for the patient: addDelegate only affects the delegate’s own account', async () => {
