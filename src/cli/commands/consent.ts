@@ -143,7 +143,7 @@ export function consentCommands(program: Command, run: Run) {
             `Granted ${result.description}.`,
             ...warn,
             result.delegated
-              ? 'Keys for existing records are released when the patient next runs `medvault sync`.'
+              ? "Keys are released by this node's escrow on the grantee's first read, or by the patient's `medvault sync`."
               : `${result.keysReleased} record key(s) released to the grantee; records issued later in scope are released by their issuer.`,
             `Revoke at any time: medvault revoke ${result.grant.grantId} --as ${opts.as}`,
           ])
