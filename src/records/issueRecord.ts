@@ -212,6 +212,7 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
 
   onProgress?.({ stage: 'minting' })
   const wallet = ctx.walletFor(issuer)
+  let minted: { tokenId: bigint; txHash: Hex; gasUsed: bigint }
   try {
     const txHash =
       supersedes === 0n
@@ -221,22 +222,23 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     if (receipt.status !== 'success') throw new ChainError('The mint transaction reverted.')
     const [issued] = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
     if (!issued) throw new ChainError('The mint transaction emitted no RecordIssued event.')
-    const tokenId = issued.args.tokenId
-    for (const grantee of new Set(grantees)) {
-      const granteeKey = await encryptionKeyOf(ctx, grantee)
-      if (!granteeKey || !ctx.keySlips) continue // released later by the patient's medvault
-      await ctx.keySlips.put(await wrapKeySlip({ recordKey, tokenId, cid: cid.toString(), grantee, granteeKey, wrappedBy: issuer.address }))
-    }
-    // Non-sensitive records are also escrowed for break-glass access (see consent/keyRelease.ts).
-    if (ctx.keyRelease && ctx.keySlips && sensitivity === 0) {
-      const { address, publicKey } = ctx.keyRelease.escrow
-      await ctx.keySlips.put(
-        await wrapKeySlip({ recordKey, tokenId, cid: cid.toString(), grantee: address, granteeKey: publicKey, wrappedBy: issuer.address }),
-      )
-    }
-    recordKey.fill(0)
-    return { tokenId, cid, commitment, txHash, gasUsed: receipt.gasUsed }
+    minted = { tokenId: issued.args.tokenId, txHash, gasUsed: receipt.gasUsed }
   } catch (error) {
     throw toMedvaultError(error)
   }
+
+  const { tokenId } = minted
+  const slip = (grantee: Address, granteeKey: Hex) =>
+    wrapKeySlip({ recordKey, tokenId, cid: cid.toString(), grantee, granteeKey, wrappedBy: issuer.address })
+  if (ctx.keySlips) {
+    for (const grantee of new Set(grantees)) {
+      const granteeKey = await encryptionKeyOf(ctx, grantee)
+      if (granteeKey) await ctx.keySlips.put(await slip(grantee, granteeKey)) // else: released later by the patient's medvault
+    }
+    // Non-sensitive records are also escrowed for break-glass access (see consent/keyRelease.ts).
+    if (ctx.keyRelease && sensitivity === 0)
+      await ctx.keySlips.put(await slip(ctx.keyRelease.escrow.address, ctx.keyRelease.escrow.publicKey))
+  }
+  recordKey.fill(0)
+  return { ...minted, cid, commitment }
 }
