@@ -1,0 +1,36 @@
+export { minimizeBundle, minimizeBundleWithReport, resolveShortReference } from './minimize.js'
+export type { MinimizeResult } from './minimize.js'
+export {
+  HEALTH_CARD_TYPE,
+  RID_PATTERN,
+  generateIssuerKey,
+  issueHealthCard,
+  issuerUrlProblem,
+  jwkKid,
+  jwksOf,
+  publicJwkOf,
+} from './issue.js'
+export type { HealthCardPayload, IssueHealthCardOptions, IssuedHealthCard, IssuerKey } from './issue.js'
+export {
+  MAX_CHUNK_JWS_LENGTH,
+  MAX_QR_VERSION,
+  MAX_SINGLE_QR_JWS_LENGTH,
+  SHC_PREFIX,
+  SMART_HEALTH_CARD_FILE_EXTENSION,
+  SMART_HEALTH_CARD_MEDIA_TYPE,
+  ShcQrError,
+  fromQrChunks,
+  fromQrNumeric,
+  healthCardFile,
+  parseQrChunk,
+  qrPng,
+  qrPngChunks,
+  qrSegments,
+  qrSvg,
+  qrSvgChunks,
+  toQrChunks,
+  toQrNumeric,
+} from './qr.js'
+export type { HealthCardFile, QrChunk, QrImageOptions } from './qr.js'
+export { crlUrl, isRidRevoked, parseCrl, revocationCheckerFromCrls, verifyHealthCard, verifyHealthCards } from './verify.js'
+export type { Check, CheckId, Crl, ResolvedIssuer, Verdict, VerifyOptions } from './verify.js'
