@@ -30,7 +30,15 @@ contract ProviderRegistry is AccessControl {
         Status status;
     }
 
+    /// @notice A provider's P-256 public key for signing SMART Health Cards (JWK x and y).
+    struct HealthCardKey {
+        bytes32 x;
+        bytes32 y;
+        uint64 addedAt;
+    }
+
     mapping(address provider => Provider) private _providers;
+    mapping(address provider => HealthCardKey[]) private _healthCardKeys;
     mapping(address provider => StatusChange[]) private _history;
     address[] private _addresses;
 
@@ -48,6 +56,7 @@ contract ProviderRegistry is AccessControl {
     event ProviderRegistered(address indexed provider, string name, bytes32 encryptionKey);
     event ProviderProfileUpdated(address indexed provider, string name, bytes32 encryptionKey);
     event ProviderSuspended(address indexed provider);
+    event HealthCardKeyAdded(address indexed provider, bytes32 x, bytes32 y);
     event ProviderReinstated(address indexed provider);
     event ProviderRemoved(address indexed provider);
 
@@ -87,6 +96,26 @@ contract ProviderRegistry is AccessControl {
         p.name = name;
         p.encryptionKey = encryptionKey;
         emit ProviderProfileUpdated(msg.sender, name, encryptionKey);
+    }
+
+    /// @notice Adds a P-256 key the calling provider signs SMART Health Cards with, so a card's
+    /// signature is trusted exactly as far as the registry trusts its issuer.
+    /// @dev Requires the caller to be an active provider and a non-zero key. Old keys stay listed so
+    /// cards signed before a rotation still verify. Emits {HealthCardKeyAdded}.
+    /// @param x The key's x coordinate.
+    /// @param y The key's y coordinate.
+    function addHealthCardKey(bytes32 x, bytes32 y) external {
+        Provider storage p = _providers[msg.sender];
+        if (p.status != Status.Active) revert ProviderRegistryInvalidStatus(msg.sender, p.status);
+        if (x == bytes32(0) || y == bytes32(0)) revert ProviderRegistryInvalidInput();
+        _healthCardKeys[msg.sender].push(HealthCardKey(x, y, uint64(block.timestamp)));
+        emit HealthCardKeyAdded(msg.sender, x, y);
+    }
+
+    /// @notice Every SMART Health Card key a provider published, oldest first.
+    /// @param provider The provider.
+    function healthCardKeysOf(address provider) external view returns (HealthCardKey[] memory) {
+        return _healthCardKeys[provider];
     }
 
     /// @notice Suspends an active provider: it cannot issue records until reinstated.

@@ -4,7 +4,7 @@
  * a key derived from the passphrase with scrypt (node:crypto). Public parts (address, encryption
  * public key) stay readable so other accounts can address records to this one without unlocking it.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 'node:crypto'
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
@@ -46,6 +46,8 @@ export type PublicAccount = {
 export type UnlockedAccount = PublicAccount & {
   chainAccount: PrivateKeyAccount
   encryptionSeed: Uint8Array
+  /** Seed of the account's SMART Health Card signing key (P-256), derived from its chain key with HKDF. */
+  healthCardSeed: Uint8Array
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,39}$/
@@ -160,7 +162,10 @@ export function openKeystore(dir: string) {
       if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
         throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
       }
-      return { ...toPublic(f), chainAccount, encryptionSeed: hexToBytes(s.encryptionSeed as Hex) }
+      const healthCardSeed = new Uint8Array(
+        hkdfSync('sha256', hexToBytes(s.privateKey as Hex), new Uint8Array(0), 'medvault/shc-issuer/v1', 32),
+      )
+      return { ...toPublic(f), chainAccount, encryptionSeed: hexToBytes(s.encryptionSeed as Hex), healthCardSeed }
     },
 
     get(name: string): PublicAccount {

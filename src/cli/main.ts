@@ -4,6 +4,7 @@ import { auditCommands } from './commands/audit.js'
 import { consentCommands } from './commands/consent.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
+import { shcCommands } from './commands/shc.js'
 import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
 
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   recordCommands(program, run)
   consentCommands(program, run)
   auditCommands(program, run)
+  shcCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

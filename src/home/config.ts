@@ -26,6 +26,10 @@ export const configSchema = z.object({
     z.object({ kind: z.literal('embedded') }),
     z.object({ kind: z.literal('kubo'), url: z.string().url() }),
   ]),
+  /** SMART Health Cards: issuer URLs are `<issuerBaseUrl>/<provider address>`; serve each issuer's JWKS under it. */
+  healthCards: z
+    .object({ issuerBaseUrl: z.string().url().startsWith('https://') })
+    .default({ issuerBaseUrl: 'https://localhost/medvault/issuers' }),
   /** When the access log is anchored on chain: after `batchSize` entries, or once the oldest unanchored entry is `intervalSeconds` old. */
   audit: z
     .object({ batchSize: z.number().int().min(1).max(100_000), intervalSeconds: z.number().int().min(1) })
@@ -38,6 +42,7 @@ export const DEFAULT_CONFIG: Config = {
   chain: { kind: 'embedded', chainId: 31337 },
   storage: { kind: 'embedded' },
   audit: { batchSize: 100, intervalSeconds: 60 },
+  healthCards: { issuerBaseUrl: 'https://localhost/medvault/issuers' },
 }
 
 /** Where a home keeps each thing. */

@@ -34,3 +34,8 @@ export {
 export type { HealthCardFile, QrChunk, QrImageOptions } from './qr.js'
 export { crlUrl, isRidRevoked, parseCrl, revocationCheckerFromCrls, verifyHealthCard, verifyHealthCards } from './verify.js'
 export type { Check, CheckId, Crl, ResolvedIssuer, Verdict, VerifyOptions } from './verify.js'
+export { healthCardJwkFromChain, healthCardKeyFromSeed } from './issuerKey.js'
+export type { HealthCardIssuerKey } from './issuerKey.js'
+export { ensureHealthCardKey, issueCardFromRecords } from './issueFromRecords.js'
+export { combineTrust, jwksTrust, medvaultIssuerUrl, providerOfIssuer, registryTrust, vciDirectoryTrust } from './trust.js'
+export type { TrustSource } from './trust.js'

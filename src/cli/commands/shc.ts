@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import type { Patient } from '@medplum/fhirtypes'
+import { InvalidInputError } from '../../errors.js'
+import { parseFhirResource } from '../../fhir/index.js'
+import {
+  type TrustSource,
+  combineTrust,
+  healthCardFile,
+  healthCardKeyFromSeed,
+  issueCardFromRecords,
+  jwksOf,
+  jwksTrust,
+  qrPng,
+  registryTrust,
+  revocationCheckerFromCrls,
+  toQrNumeric,
+  verifyHealthCard,
+  vciDirectoryTrust,
+} from '../../shc/index.js'
+import { type GlobalOptions, emit } from '../output.js'
+import { parseTokenId, unlock, withMedvault } from '../session.js'
+
+type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
+
+export function shcCommands(program: Command, run: Run) {
+  const shc = program.command('shc').description('SMART Health Cards: vaccinations and results that verify instantly, offline if need be')
+
+  shc
+    .command('issue')
+    .argument('<tokens...>', 'immunization or result records the provider may read')
+    .requiredOption('--as <provider>', 'the issuing provider (the patient shares the records with it first)')
+    .requiredOption('--out <path>', 'writes PATH.smart-health-card, PATH.png (QR) and PATH.txt (shc:/ text)')
+    .option('--patient-file <file>', 'a FHIR Patient with name and birth date, when the records carry none')
+    .option('--rid <rid>', 'revocation id, to be able to revoke this card later')
+    .description('Issue a SMART Health Card from records')
+    .action((tokens: string[], opts: { as: string; out: string; patientFile?: string; rid?: string }, cmd: Command) =>
+      run(async (o) => {
+        const tokenIds = tokens.map(parseTokenId)
+        const patient = opts.patientFile ? (parseFhirResource(await readFile(opts.patientFile)) as Patient) : undefined
+        if (patient && patient.resourceType !== 'Patient') throw new InvalidInputError(`${opts.patientFile} is not a FHIR Patient.`)
+        const card = await withMedvault(o, async (mv) =>
+          issueCardFromRecords(mv, {
+            provider: await unlock(mv, opts.as),
+            tokenIds,
+            issuerBaseUrl: mv.config.healthCards.issuerBaseUrl,
+            ...(patient ? { patient } : {}),
+            ...(opts.rid ? { rid: opts.rid } : {}),
+          }),
+        )
+        const files = { card: `${opts.out}.smart-health-card`, qr: `${opts.out}.png`, text: `${opts.out}.txt` }
+        await writeFile(files.card, JSON.stringify(healthCardFile([card.jws])), { mode: 0o600 })
+        const fitsOneQr = card.jws.length <= 1195
+        if (fitsOneQr) {
+          await writeFile(files.qr, await qrPng(card.jws), { mode: 0o600 })
+          await writeFile(files.text, `${toQrNumeric(card.jws)}\n`, { mode: 0o600 })
+        }
+        emit(o, { iss: card.iss, kid: card.kid, jwsLength: card.jws.length, files: fitsOneQr ? files : { card: files.card } }, () => [
+          `Issued a SMART Health Card (${card.jws.length} characters) as ${card.iss}.`,
+          `  ${files.card}`,
+          ...(fitsOneQr ? [`  ${files.qr}  (QR)`, `  ${files.text}  (shc:/ text)`] : ['  Too large for one QR code; share the file.']),
+        ])
+      }, cmd),
+    )
+
+  shc
+    .command('verify')
+    .argument('<input>', 'a .smart-health-card file, a file with shc:/ text or a JWS, or shc:/ text itself')
+    .option('--trust-jwks <file-or-url>', 'trust this JWKS for the issuer named by --iss (an issuer outside medvault)')
+    .option('--iss <url>', 'the issuer URL the --trust-jwks keys belong to')
+    .option('--trust-list <file-or-url>', 'trust the issuers of a VCI directory snapshot (issuers, keys, CRLs)')
+    .description('Verify a SMART Health Card: signature, issuer trust, dates, revocation, size')
+    .action((input: string, opts: { trustJwks?: string; iss?: string; trustList?: string }, cmd: Command) =>
+      run(async (o) => {
+        if (opts.trustJwks && !opts.iss) throw new InvalidInputError('--trust-jwks needs --iss, the issuer URL those keys belong to.')
+        const text = input.startsWith('shc:/') || !existsSync(input) ? input : (await readFile(input, 'utf8')).trim()
+        const verdict = await withMedvault(o, async (mv) => {
+          const sources: TrustSource[] = [registryTrust(mv, mv.config.healthCards.issuerBaseUrl)]
+          if (opts.trustJwks && opts.iss) sources.push(await jwksTrust(opts.iss, opts.trustJwks))
+          if (opts.trustList) sources.push(await vciDirectoryTrust(opts.trustList))
+          const trust = combineTrust(sources)
+          return verifyHealthCard(text, {
+            resolveIssuer: (iss) => trust.resolve(iss),
+            ...(trust.crls?.size ? { isRevoked: revocationCheckerFromCrls(trust.crls) } : {}),
+          })
+        })
+        const subject = verdict.payload?.vc.credentialSubject.fhirBundle.entry?.length ?? 0
+        emit(o, { ...verdict }, () => [
+          verdict.valid ? 'VALID SMART Health Card' : 'NOT VALID',
+          ...(verdict.issuer ? [`  issuer: ${verdict.issuer.name} (${verdict.issuer.iss}), trusted via ${verdict.issuer.source}`] : []),
+          ...verdict.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.id}: ${c.message}`),
+          ...(verdict.valid ? [`  ${subject} FHIR resources in the card`] : []),
+        ])
+        if (!verdict.valid) process.exitCode = 4
+      }, cmd),
+    )
+
+  shc
+    .command('jwks')
+    .requiredOption('--as <provider>', 'the issuing provider')
+    .description("Print the provider's issuer keys as a JWKS, to serve at {iss}/.well-known/jwks.json")
+    .action((opts: { as: string }, cmd: Command) =>
+      run(async (o) => {
+        const jwks = await withMedvault(o, async (mv) => {
+          const key = await healthCardKeyFromSeed((await unlock(mv, opts.as)).healthCardSeed)
+          return jwksOf([key.publicJwk])
+        })
+        emit(o, jwks, () => [JSON.stringify(jwks, null, 2)])
+      }, cmd),
+    )
+}

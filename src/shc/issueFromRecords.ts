@@ -1,0 +1,106 @@
+import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes'
+import type { Hex } from 'viem'
+import type { UnlockedAccount } from '../accounts/index.js'
+import { toMedvaultError } from '../chain/errors.js'
+import { providerRegistryAbi } from '../contracts/index.js'
+import { InvalidInputError } from '../errors.js'
+import { FHIR_JSON } from '../records/documentInput.js'
+import type { RecordsContext } from '../records/context.js'
+import { readRecord } from '../records/openRecord.js'
+import { type IssuedHealthCard, issueHealthCard } from './issue.js'
+import { type HealthCardIssuerKey, healthCardKeyFromSeed } from './issuerKey.js'
+import { medvaultIssuerUrl } from './trust.js'
+
+const CARD_RESOURCES = new Set(['Immunization', 'Observation', 'DiagnosticReport'])
+
+/** Publishes the provider's card key in the registry unless it is there already. */
+export async function ensureHealthCardKey(
+  ctx: Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>,
+  provider: UnlockedAccount,
+): Promise<HealthCardIssuerKey> {
+  const key = await healthCardKeyFromSeed(provider.healthCardSeed)
+  const read = { address: ctx.deployment.registry, abi: providerRegistryAbi } as const
+  const keys = await ctx.publicClient.readContract({ ...read, functionName: 'healthCardKeysOf', args: [provider.address] })
+  if (!keys.some((k) => k.x.toLowerCase() === key.x && k.y.toLowerCase() === key.y)) {
+    try {
+      const hash = await ctx
+        .walletFor(provider.chainAccount)
+        .writeContract({ ...read, functionName: 'addHealthCardKey', args: [key.x as Hex, key.y as Hex] })
+      await ctx.publicClient.waitForTransactionReceipt({ hash })
+    } catch (error) {
+      throw toMedvaultError(error)
+    }
+  }
+  return key
+}
+
+function patientFrom(resources: Resource[]): Patient | undefined {
+  for (const r of resources) {
+    if (r.resourceType === 'Patient') return r
+    if (r.resourceType === 'Bundle') {
+      const inner = patientFrom((r.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])))
+      if (inner) return inner
+    }
+  }
+  return undefined
+}
+
+function cardResources(resources: Resource[]): Resource[] {
+  return resources.flatMap((r) =>
+    r.resourceType === 'Bundle'
+      ? cardResources((r.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])))
+      : CARD_RESOURCES.has(r.resourceType)
+        ? [r]
+        : [],
+  )
+}
+
+/**
+ * Issues a SMART Health Card from records the provider may read (the patient shares them with it,
+ * as with any reader): the Patient (name, birth date) from the records or `patient`, then the
+ * immunizations and results, each pointing at the Patient. The chain never holds the Patient.
+ */
+export async function issueCardFromRecords(
+  ctx: RecordsContext,
+  params: { provider: UnlockedAccount; tokenIds: bigint[]; patient?: Patient; issuerBaseUrl: string; rid?: string },
+): Promise<IssuedHealthCard & { iss: string; kid: string }> {
+  const resources: Resource[] = []
+  for (const tokenId of params.tokenIds) {
+    const { bytes, meta } = await readRecord(ctx, { tokenId, reader: params.provider })
+    if (meta.contentType !== FHIR_JSON)
+      throw new InvalidInputError(`Record #${tokenId} is not a FHIR resource, so it cannot go on a health card.`)
+    resources.push(JSON.parse(bytes.toString('utf8')) as Resource)
+  }
+  const patient = params.patient ?? patientFrom(resources)
+  if (!patient?.name?.length || !patient.birthDate) {
+    throw new InvalidInputError("A health card needs the patient's name and birth date, which these records do not carry.", {
+      hint: 'Give --patient-file with a FHIR Patient resource.',
+    })
+  }
+  const facts = cardResources(resources)
+  if (facts.length === 0) throw new InvalidInputError('None of these records is an immunization or a result a health card can carry.')
+  const entries: BundleEntry[] = [
+    { fullUrl: 'resource:0', resource: { resourceType: 'Patient', name: patient.name, birthDate: patient.birthDate } },
+    ...facts.map((r, i) => {
+      const linked = { ...r } as Resource & { patient?: unknown; subject?: unknown }
+      if (r.resourceType === 'Immunization') linked.patient = { reference: 'resource:0' }
+      else linked.subject = { reference: 'resource:0' }
+      return { fullUrl: `resource:${i + 1}`, resource: linked as Resource }
+    }),
+  ]
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: entries }
+  const key = await ensureHealthCardKey(ctx, params.provider)
+  const iss = medvaultIssuerUrl(params.issuerBaseUrl, params.provider.address)
+  const types = [
+    ...(facts.some((r) => r.resourceType === 'Immunization') ? ['https://smarthealth.cards#immunization'] : []),
+    ...(facts.some((r) => r.resourceType !== 'Immunization') ? ['https://smarthealth.cards#laboratory'] : []),
+  ]
+  const card = await issueHealthCard({
+    bundle,
+    issuerUrl: iss,
+    privateJwk: key.privateJwk,
+    types,
+    ...(params.rid ? { rid: params.rid } : {}),
+  })
+  return { ...card, iss, kid: key.kid }
+}
