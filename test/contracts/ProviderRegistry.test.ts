@@ -459,4 +459,44 @@ describe('ProviderRegistry', () => {
       assert.equal((await d.registry.read.providerOf([provider.address])).name, 'Lab A')
     })
   })
+
+  describe('addHealthCardKey', () => {
+    let d: Deployed
+    before(async () => {
+      d = await env.deploy()
+    })
+
+    it('lets an active provider publish SMART Health Card keys, keeping old ones, with HealthCardKeyAdded', async () => {
+      const provider = await registered(d)
+      const first = [bytes32(1), bytes32(2)] as const
+      const second = [bytes32(3), bytes32(4)] as const
+      const receipt = await env.mined(d.registryAs(provider).write.addHealthCardKey([...first]))
+      assert.deepEqual(expectEvent(receipt, providerRegistryAbi, d.registry.address, 'HealthCardKeyAdded'), {
+        provider: provider.address,
+        x: first[0],
+        y: first[1],
+      })
+      await env.mined(d.registryAs(provider).write.addHealthCardKey([...second]))
+      const keys = await d.registry.read.healthCardKeysOf([provider.address])
+      assert.deepEqual(
+        keys.map((k) => [k.x, k.y]),
+        [[...first], [...second]],
+      )
+    })
+
+    it('refuses a suspended or unknown provider and a zero key', async () => {
+      const provider = await registered(d)
+      await expectRevert(d.registryAs(provider).write.addHealthCardKey([ZERO_BYTES32, bytes32(1)]), 'ProviderRegistryInvalidInput')
+      await env.mined(d.registry.write.suspend([provider.address]))
+      await expectRevert(d.registryAs(provider).write.addHealthCardKey([bytes32(1), bytes32(2)]), 'ProviderRegistryInvalidStatus', [
+        provider.address,
+        Status.Suspended,
+      ])
+      const stranger = await env.newAccount()
+      await expectRevert(d.registryAs(stranger).write.addHealthCardKey([bytes32(1), bytes32(2)]), 'ProviderRegistryInvalidStatus', [
+        stranger.address,
+        Status.None,
+      ])
+    })
+  })
 })

@@ -146,6 +146,30 @@ describe('the medvault CLI, end to end', () => {
     writeFileSync(logFile, original)
   })
 
+  it('issues a SMART Health Card from a shared record and verifies it from the file and from the QR text', async () => {
+    assert.equal((await mv('grant', '--record', '1', '--to', 'lab-a', '--for', '1h', '--as', 'alice')).code, 0)
+    const patientFile = join(work, 'patient.json')
+    writeFileSync(
+      patientFile,
+      JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Example', given: ['Alice'] }], birthDate: '1990-04-01' }),
+    )
+    const out = join(work, 'card')
+    const issued = await mv('shc', 'issue', '1', '--as', 'lab-a', '--patient-file', patientFile, '--out', out, '--json')
+    assert.equal(issued.code, 0, issued.stderr)
+    assert.deepEqual(readFileSync(`${out}.png`).subarray(1, 4), Buffer.from('PNG'))
+    const fromFile = await mv('shc', 'verify', `${out}.smart-health-card`)
+    assert.equal(fromFile.code, 0, fromFile.stdout + fromFile.stderr)
+    assert.match(fromFile.stdout, /VALID SMART Health Card[\s\S]*trusted via medvault provider registry/)
+    const qrText = readFileSync(`${out}.txt`, 'utf8').trim()
+    assert.match(qrText, /^shc:\/\d+$/)
+    assert.equal((await mv('shc', 'verify', qrText, '--json')).json.valid, true)
+    const [head, payload, sig] = JSON.parse(readFileSync(`${out}.smart-health-card`, 'utf8')).verifiableCredential[0].split('.')
+    const forged = `${head}.${payload.slice(0, -4)}AAAA.${sig}`
+    const bad = await mv('shc', 'verify', forged)
+    assert.equal(bad.code, 4)
+    assert.match(bad.stdout, /NOT VALID/)
+  })
+
   it('two commands at once do not corrupt the home (they share the chain under a lock)', async () => {
     const [a, b] = await Promise.all([
       mv('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a', '--json'),
