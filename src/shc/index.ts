@@ -37,5 +37,13 @@ export type { Check, CheckId, Crl, ResolvedIssuer, Verdict, VerifyOptions } from
 export { healthCardJwkFromChain, healthCardKeyFromSeed } from './issuerKey.js'
 export type { HealthCardIssuerKey } from './issuerKey.js'
 export { ensureHealthCardKey, issueCardFromRecords } from './issueFromRecords.js'
-export { combineTrust, jwksTrust, medvaultIssuerUrl, providerOfIssuer, registryTrust, vciDirectoryTrust } from './trust.js'
+export {
+  combineTrust,
+  exportTrustSnapshot,
+  jwksTrust,
+  medvaultIssuerUrl,
+  providerOfIssuer,
+  registryTrust,
+  vciDirectoryTrust,
+} from './trust.js'
 export type { TrustSource } from './trust.js'

@@ -120,3 +120,34 @@ export function combineTrust(sources: TrustSource[]): TrustSource {
     },
   }
 }
+
+/**
+ * A VCI-directory snapshot of every active medvault provider that published card keys, for
+ * verifiers that must work offline (a border post, a school): `shc verify --trust-list FILE --offline`.
+ * It is only as fresh as its `exportedAt`; refresh it as often as suspensions must take effect.
+ */
+export async function exportTrustSnapshot(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, base: string) {
+  const { listProviders } = await import('../directory/index.js')
+  const providers = (await listProviders(ctx)).filter((p) => p.status === 'active')
+  const issuerInfo = []
+  for (const p of providers) {
+    const keys = await ctx.publicClient.readContract({
+      address: ctx.deployment.registry,
+      abi: providerRegistryAbi,
+      functionName: 'healthCardKeysOf',
+      args: [p.address],
+    })
+    if (keys.length === 0) continue
+    issuerInfo.push({
+      issuer: { iss: medvaultIssuerUrl(base, p.address), name: p.name },
+      keys: await Promise.all(keys.map((k) => healthCardJwkFromChain(k.x as Hex, k.y as Hex))),
+    })
+  }
+  return {
+    directory: 'medvault provider registry',
+    chainId: ctx.deployment.chainId,
+    registry: ctx.deployment.registry,
+    exportedAt: new Date().toISOString(),
+    issuerInfo,
+  }
+}

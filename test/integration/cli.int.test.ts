@@ -163,6 +163,22 @@ describe('the medvault CLI, end to end', () => {
     const qrText = readFileSync(`${out}.txt`, 'utf8').trim()
     assert.match(qrText, /^shc:\/\d+$/)
     assert.equal((await mv('shc', 'verify', qrText, '--json')).json.valid, true)
+    const snapshot = join(work, 'trust.json')
+    assert.equal((await mv('shc', 'trust-snapshot', '--out', snapshot)).code, 0)
+    const elsewhere = mkdtempSync(join(tmpdir(), 'medvault-border-post-'))
+    const offline = await medvault(elsewhere, [
+      'shc',
+      'verify',
+      `${out}.smart-health-card`,
+      '--trust-list',
+      snapshot,
+      '--offline',
+      '--json',
+    ])
+    assert.equal(offline.json.valid, true, offline.stdout)
+    assert.match(offline.json.issuer.source, /VCI directory/)
+    assert.deepEqual(readdirSync(elsewhere), [], 'offline verification touches no home and no chain')
+    rmSync(elsewhere, { recursive: true })
     const [head, payload, sig] = JSON.parse(readFileSync(`${out}.smart-health-card`, 'utf8')).verifiableCredential[0].split('.')
     const forged = `${head}.${payload.slice(0, -4)}AAAA.${sig}`
     const bad = await mv('shc', 'verify', forged)

@@ -7,6 +7,7 @@ import { parseFhirResource } from '../../fhir/index.js'
 import {
   type TrustSource,
   combineTrust,
+  exportTrustSnapshot,
   healthCardFile,
   healthCardKeyFromSeed,
   issueCardFromRecords,
@@ -70,13 +71,19 @@ export function shcCommands(program: Command, run: Run) {
     .option('--trust-jwks <file-or-url>', 'trust this JWKS for the issuer named by --iss (an issuer outside medvault)')
     .option('--iss <url>', 'the issuer URL the --trust-jwks keys belong to')
     .option('--trust-list <file-or-url>', 'trust the issuers of a VCI directory snapshot (issuers, keys, CRLs)')
+    .option('--offline', 'use only --trust-list / --trust-jwks files: no chain, no network')
     .description('Verify a SMART Health Card: signature, issuer trust, dates, revocation, size')
-    .action((input: string, opts: { trustJwks?: string; iss?: string; trustList?: string }, cmd: Command) =>
+    .action((input: string, opts: { trustJwks?: string; iss?: string; trustList?: string; offline?: boolean }, cmd: Command) =>
       run(async (o) => {
         if (opts.trustJwks && !opts.iss) throw new InvalidInputError('--trust-jwks needs --iss, the issuer URL those keys belong to.')
         const text = input.startsWith('shc:/') || !existsSync(input) ? input : (await readFile(input, 'utf8')).trim()
-        const verdict = await withMedvault(o, async (mv) => {
-          const sources: TrustSource[] = [registryTrust(mv, mv.config.healthCards.issuerBaseUrl)]
+        if (opts.offline && !opts.trustList && !opts.trustJwks) {
+          throw new InvalidInputError('Offline verification needs a trust list.', {
+            hint: 'Add --trust-list FILE (from `medvault shc trust-snapshot`).',
+          })
+        }
+        const verify = async (registry: TrustSource | undefined) => {
+          const sources: TrustSource[] = registry ? [registry] : []
           if (opts.trustJwks && opts.iss) sources.push(await jwksTrust(opts.iss, opts.trustJwks))
           if (opts.trustList) sources.push(await vciDirectoryTrust(opts.trustList))
           const trust = combineTrust(sources)
@@ -84,7 +91,10 @@ export function shcCommands(program: Command, run: Run) {
             resolveIssuer: (iss) => trust.resolve(iss),
             ...(trust.crls?.size ? { isRevoked: revocationCheckerFromCrls(trust.crls) } : {}),
           })
-        })
+        }
+        const verdict = opts.offline
+          ? await verify(undefined)
+          : await withMedvault(o, (mv) => verify(registryTrust(mv, mv.config.healthCards.issuerBaseUrl)))
         const subject = verdict.payload?.vc.credentialSubject.fhirBundle.entry?.length ?? 0
         emit(o, { ...verdict }, () => [
           verdict.valid ? 'VALID SMART Health Card' : 'NOT VALID',
@@ -93,6 +103,20 @@ export function shcCommands(program: Command, run: Run) {
           ...(verdict.valid ? [`  ${subject} FHIR resources in the card`] : []),
         ])
         if (!verdict.valid) process.exitCode = 4
+      }, cmd),
+    )
+
+  shc
+    .command('trust-snapshot')
+    .requiredOption('--out <file>', 'where to write the snapshot')
+    .description("Export the registry's active card issuers and keys as a VCI directory snapshot, for offline verifiers")
+    .action((opts: { out: string }, cmd: Command) =>
+      run(async (o) => {
+        const snapshot = await withMedvault(o, (mv) => exportTrustSnapshot(mv, mv.config.healthCards.issuerBaseUrl))
+        await writeFile(opts.out, `${JSON.stringify(snapshot, null, 2)}\n`)
+        emit(o, { out: opts.out, issuers: snapshot.issuerInfo.length, exportedAt: snapshot.exportedAt }, () => [
+          `Wrote ${snapshot.issuerInfo.length} trusted issuer(s) to ${opts.out}. Verify offline with: medvault shc verify CARD --trust-list ${opts.out} --offline`,
+        ])
       }, cmd),
     )
 
