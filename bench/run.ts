@@ -1,7 +1,8 @@
 /**
  * medvault benchmark: gas per operation on a real anvil, encryption/storage throughput, peak
  * memory while storing a 1 GiB blob, and consent and audit (grant/revoke and anchoring gas, audit
- * log and canAccess timings, on a second anvil). Prints tables, writes bench/latest.json and compares it with
+ * log and canAccess timings, on a second anvil), and SMART Health Cards (issue, verify offline and
+ * against the registry on a third anvil). Prints tables, writes bench/latest.json and compares it with
  * the committed bench/baseline.json.
  *
  *   npm run bench                        # measure, compare with the baseline
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
 import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
+import { measureHealthCards } from './healthCards.js'
 import { measureLargeStore } from './memory.js'
 import { measureThroughput } from './throughput.js'
 import { type Metrics, progress, section } from './util.js'
@@ -52,6 +54,7 @@ await part('1. Gas per operation', measureGas)
 await part('2. Throughput', measureThroughput)
 await part('3. Peak memory storing 1 GiB', measureLargeStore)
 await part('4. Consent and audit', measureConsentAudit)
+await part('5. Health cards', measureHealthCards)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(LATEST, results)
