@@ -115,7 +115,7 @@ export function systemCommands(program: Command, run: Run) {
             `  home       ${home}`,
             `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
             `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
-            `  ipfs       ${paths.ipfs} (embedded Helia, offline)`,
+            `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
             `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
             '',
             'Next, in another terminal:',
