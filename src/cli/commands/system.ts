@@ -252,6 +252,12 @@ export function systemCommands(program: Command, run: Run) {
           '  npx medvault record verify 1                    (anyone: issuer, registry, content address)',
           '  npx medvault record verify 1 --as alice         (plus issuer signature and content commitment)',
           '  npx medvault record get 1 --as lab-a            (refused: only alice may read it)',
+          '  npx medvault grant --category laboratory --to lab-a --for 7d --as alice',
+          '                                                   (lab-a may now read #1 and #4, never the therapy note #3)',
+          '  npx medvault audit --patient alice              (every access, allowed or denied)',
+          '  npx medvault grant --record 2 --to clinic-b --for 1h --as alice',
+          '  npx medvault shc issue 2 --as clinic-b --patient-file patient.json --out card',
+          '                                                   (a SMART Health Card; then: npx medvault shc verify card.smart-health-card)',
         ])
       }, cmd),
     )
