@@ -69,22 +69,26 @@ export function auditCommands(program: Command, run: Run) {
             : undefined
           const receipt = opts.receipt ? await receiptFor(mv, mv.auditLog, Number(opts.receipt)) : undefined
           const receiptCheck = receipt ? await verifyReceipt(mv, receipt) : undefined
-          return { log: mv.node.account.address, anchored, entries, onChain, verification, receipt, receiptCheck }
+          const names = Object.fromEntries(mv.keystore.list().map((a) => [a.address, a.name]))
+          return { log: mv.node.account.address, anchored, entries, onChain, verification, receipt, receiptCheck, names }
         })
+        // People read names; scripts get addresses (and the name map).
+        const named = (text: string) => text.replace(/0x[0-9a-fA-F]{40}/g, (a) => result.names[getAddress(a)] ?? a)
         emit(o, result, () => [
           ...(result.anchored
             ? [`Anchored entries ${result.anchored.firstSeq}-${result.anchored.lastSeq} on chain (tx ${result.anchored.txHash}).`]
             : []),
           ...(opts.anchor && !result.anchored ? ['Nothing to anchor.'] : []),
           ...(result.onChain.length
-            ? ['On chain:', ...result.onChain.map((e) => `  block ${e.block}  ${e.event.padEnd(22)} ${e.detail}`)]
+            ? ['On chain:', ...result.onChain.map((e) => named(`  block ${e.block}  ${e.event.padEnd(22)} ${e.detail}`))]
             : []),
           ...(opts.patient || opts.record
             ? [
                 `Access attempts (${result.entries.length}):`,
-                ...result.entries.map(
-                  (e) =>
+                ...result.entries.map((e) =>
+                  named(
                     `  ${e.at}  ${e.outcome === 'denied' ? 'DENIED ' : 'allowed'}  ${e.action.padEnd(11)} #${e.tokenId ?? '-'} by ${e.actor}${e.reason ? ` (${e.reason})` : ''}`,
+                  ),
                 ),
               ]
             : []),

@@ -256,7 +256,7 @@ export function systemCommands(program: Command, run: Run) {
           '                                                   (lab-a may now read #1 and #4, never the therapy note #3)',
           '  npx medvault audit --patient alice              (every access, allowed or denied)',
           '  npx medvault grant --record 2 --to clinic-b --for 1h --as alice',
-          '  npx medvault shc issue 2 --as clinic-b --patient-file patient.json --out card',
+          '  npx medvault shc issue 2 --as clinic-b --patient-file examples/fhir/patient.json --out card',
           '                                                   (a SMART Health Card; then: npx medvault shc verify card.smart-health-card)',
         ])
       }, cmd),
