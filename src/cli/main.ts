@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
+import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   consentCommands(program, run)
   auditCommands(program, run)
   shcCommands(program, run)
+  claimCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -19,7 +19,7 @@ import { ByteReader } from './byteReader.js'
 
 const MAGIC = Buffer.from('MVR1')
 const MAX_HEADER = 1 << 20
-const MAX_META = 1 << 16
+const MAX_META = 8 << 20 // per-field salts of a large FHIR bundle live here too
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 
@@ -48,6 +48,8 @@ export const recordMetaSchema = z.object({
   supersedes: z.string().regex(/^\d+$/),
   /** The issuer's EIP-712 RecordAttestation signature. */
   attestation: hex,
+  /** FHIR only: a salt per leaf (by JSON Pointer) and the issuer's EIP-712 RecordFields signature, for selective disclosure. */
+  fields: z.object({ salts: z.record(z.string(), hex), signature: hex }).optional(),
 })
 export type RecordMeta = z.infer<typeof recordMetaSchema>
 

@@ -4,6 +4,7 @@ import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
 import { toMedvaultError } from '../chain/errors.js'
 import { medicalRecordAbi } from '../contracts/index.js'
+import { commitFields, recordFieldsTypes } from '../claims/fields.js'
 import { wrapKeySlip } from '../consent/keySlips.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { computeCommitment, randomKey, randomSalt } from '../crypto/index.js'
@@ -12,6 +13,7 @@ import { ChainError, InvalidInputError } from '../errors.js'
 import { mintConsentTypes, recordAttestationTypes, recordsDomain } from './attestation.js'
 import { type Category, categoryCode, requiredSensitivity } from './categories.js'
 import type { OnProgress, RecordsContext } from './context.js'
+import { FHIR_JSON } from './documentInput.js'
 import { type Recipient, type RecordMeta, sealEnvelope } from './envelope.js'
 
 /** A document given as bytes, or as a stream that can be opened twice (hashed, then encrypted). */
@@ -172,6 +174,19 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     throw toMedvaultError(error)
   }
 
+  // FHIR documents also get per-field commitments, so the patient can later disclose single fields.
+  let fields: RecordMeta['fields']
+  if ('bytes' in params.content && params.contentType === FHIR_JSON && issuer.signTypedData) {
+    const committed = commitFields(JSON.parse(Buffer.from(params.content.bytes).toString('utf8')))
+    const signature = await issuer.signTypedData({
+      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
+      types: recordFieldsTypes,
+      primaryType: 'RecordFields',
+      message: { commitment, fieldsHash: committed.hash },
+    })
+    fields = { salts: committed.salts, signature }
+  }
+
   const meta: RecordMeta = {
     v: 1,
     contentType: params.contentType,
@@ -184,6 +199,7 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     sensitivity,
     supersedes: supersedes.toString(),
     attestation,
+    ...(fields ? { fields } : {}),
   }
   let encrypted = 0
   const recordKey = randomKey()
