@@ -31,7 +31,7 @@ export type GrantInfo = {
 
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
 
-async function send(ctx: Ctx, account: Account, write: () => Promise<Hex>) {
+async function send(ctx: Ctx, write: () => Promise<Hex>) {
   try {
     const hash = await write()
     const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
@@ -58,7 +58,7 @@ export async function createGrant(
   const categories = terms.scope === 'categories' ? terms.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0
   const sensitive = terms.scope === 'records' ? 0 : (terms.sensitive ?? 0)
   const expiresAt = Math.floor(params.expiresAt.getTime() / 1000)
-  const receipt = await send(ctx, params.grantor, () =>
+  const receipt = await send(ctx, () =>
     ctx.walletFor(params.grantor).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,
@@ -82,7 +82,7 @@ export async function createGrant(
 
 /** Ends a grant; `canAccess` is false for it from the next block on. */
 export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId: bigint }): Promise<Hex> {
-  const receipt = await send(ctx, params.grantor, () =>
+  const receipt = await send(ctx, () =>
     ctx.walletFor(params.grantor).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,
@@ -94,7 +94,7 @@ export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId:
 }
 
 export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
-  const receipt = await send(ctx, params.patient, () =>
+  const receipt = await send(ctx, () =>
     ctx.walletFor(params.patient).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,
@@ -106,7 +106,7 @@ export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate
 }
 
 export async function setEmergencyProvider(ctx: Ctx, params: { registrar: Account; provider: Address; allowed: boolean }): Promise<Hex> {
-  const receipt = await send(ctx, params.registrar, () =>
+  const receipt = await send(ctx, () =>
     ctx.walletFor(params.registrar).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,
@@ -126,7 +126,7 @@ export async function openEmergency(
   params: { provider: Account; patient: Address; reason: string },
 ): Promise<{ until: Date; reasonHash: Hex; txHash: Hex }> {
   const reasonHash = keccak256(toHex(params.reason))
-  const receipt = await send(ctx, params.provider, () =>
+  const receipt = await send(ctx, () =>
     ctx.walletFor(params.provider).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,

@@ -10,7 +10,13 @@ import { parseTokenId, resolveAddress, unlock, withMedvault } from '../session.j
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
-const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)]
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+]
 const parseNonce = (value?: string) => {
   if (value === undefined) return undefined
   if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new InvalidInputError('A nonce is 32 bytes of hex (0x + 64 digits).')
