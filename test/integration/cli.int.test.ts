@@ -186,6 +186,32 @@ describe('the medvault CLI, end to end', () => {
     assert.match(bad.stdout, /NOT VALID/)
   })
 
+  it('proves treatment to an insurer with only the chosen fields, and refuses a replay', async () => {
+    assert.equal((await mv('account', 'create', 'insurer')).code, 0)
+    const claim = join(work, 'claim.json')
+    const prove = await mv(
+      'claim',
+      'prove',
+      '1',
+      '--fields',
+      '/code/coding/0/code,/effectiveDateTime',
+      '--for',
+      'insurer',
+      '--as',
+      'alice',
+      '--out',
+      claim,
+    )
+    assert.equal(prove.code, 0, prove.stderr)
+    const verify = await mv('claim', 'verify', claim, '--as', 'insurer', '--json')
+    assert.equal(verify.json.valid, true, JSON.stringify(verify.json.checks))
+    assert.deepEqual(Object.keys(verify.json.disclosed[0].fields), ['/code/coding/0/code', '/effectiveDateTime'])
+    const replay = await mv('claim', 'verify', claim, '--as', 'insurer')
+    assert.equal(replay.code, 4)
+    assert.match(replay.stdout, /✗ This presentation has not been used before/)
+    assert.equal((await mv('claim', 'verify', claim, '--as', 'bob')).code, 4, 'addressed to another insurer')
+  })
+
   it('two commands at once do not corrupt the home (they share the chain under a lock)', async () => {
     const [a, b] = await Promise.all([
       mv('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a', '--json'),
