@@ -36,7 +36,7 @@ export { crlUrl, isRidRevoked, parseCrl, revocationCheckerFromCrls, verifyHealth
 export type { Check, CheckId, Crl, ResolvedIssuer, Verdict, VerifyOptions } from './verify.js'
 export { healthCardJwkFromChain, healthCardKeyFromSeed } from './issuerKey.js'
 export type { HealthCardIssuerKey } from './issuerKey.js'
-export { ensureHealthCardKey, issueCardFromRecords } from './issueFromRecords.js'
+export { cardMatchesRecords, ensureHealthCardKey, issueCardFromRecords } from './issueFromRecords.js'
 export {
   combineTrust,
   exportTrustSnapshot,

@@ -4,10 +4,12 @@ import type { UnlockedAccount } from '../accounts/index.js'
 import { toMedvaultError } from '../chain/errors.js'
 import { providerRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
+import { canonicalFhirBytes } from '../fhir/canonical.js'
 import { FHIR_JSON } from '../records/documentInput.js'
 import type { RecordsContext } from '../records/context.js'
 import { readRecord } from '../records/openRecord.js'
 import { type IssuedHealthCard, issueHealthCard } from './issue.js'
+import { minimizeBundle } from './minimize.js'
 import { type HealthCardIssuerKey, healthCardKeyFromSeed } from './issuerKey.js'
 import { medvaultIssuerUrl } from './trust.js'
 
@@ -45,7 +47,7 @@ function patientFrom(resources: Resource[]): Patient | undefined {
   return undefined
 }
 
-function cardResources(resources: Resource[]): Resource[] {
+export function cardResources(resources: Resource[]): Resource[] {
   return resources.flatMap((r) =>
     r.resourceType === 'Bundle'
       ? cardResources((r.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])))
@@ -104,3 +106,41 @@ export async function issueCardFromRecords(
   })
   return { ...card, iss, kid: key.kid }
 }
+
+/**
+ * Whether a card carries exactly what records `tokenIds` say: each record's immunizations and
+ * results, minimised the way a card minimises them, must appear in the card's bundle. The reader
+ * must be allowed to read the records; the check then ties the card to the records' on-chain
+ * commitments (opening a record verifies its content against its commitment).
+ */
+export async function cardMatchesRecords(
+  ctx: RecordsContext,
+  params: { cardBundle: Bundle; tokenIds: bigint[]; reader: UnlockedAccount },
+): Promise<{ ok: boolean; missing: bigint[] }> {
+  const inCard = new Set(
+    (params.cardBundle.entry ?? [])
+      .filter((e) => e.resource && e.resource.resourceType !== 'Patient')
+      .map((e) => canonicalJson(stripLinks(e.resource!))),
+  )
+  const missing: bigint[] = []
+  for (const tokenId of params.tokenIds) {
+    const { bytes } = await readRecord(ctx, { tokenId, reader: params.reader })
+    const facts = cardResources([JSON.parse(bytes.toString('utf8')) as Resource])
+    const minimized = minimizeBundle({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: facts.map((resource, i) => ({ fullUrl: `resource:${i}`, resource })),
+    })
+    const all = (minimized.entry ?? []).every((e) => e.resource && inCard.has(canonicalJson(stripLinks(e.resource))))
+    if (!all || facts.length === 0) missing.push(tokenId)
+  }
+  return { ok: missing.length === 0, missing }
+}
+
+/** The patient link differs between a card (resource:0) and a record (its own reference): compare without it. */
+function stripLinks(resource: Resource): Resource {
+  const { patient: _patient, subject: _subject, ...rest } = resource as Resource & { patient?: unknown; subject?: unknown }
+  return rest as Resource
+}
+
+const canonicalJson = (resource: Resource) => Buffer.from(canonicalFhirBytes(resource)).toString('utf8')

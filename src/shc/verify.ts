@@ -3,7 +3,17 @@ import { type JWK, calculateJwkThumbprint, compactVerify, decodeProtectedHeader,
 import { HEALTH_CARD_TYPE, type HealthCardPayload, RID_PATTERN } from './issue.js'
 import { MAX_CHUNK_JWS_LENGTH, MAX_SINGLE_QR_JWS_LENGTH, fromQrChunks, parseQrChunk } from './qr.js'
 
-export type CheckId = 'format' | 'size' | 'issuer' | 'signature' | 'nbf' | 'exp' | 'revocation' | 'fhir'
+export type CheckId =
+  | 'format'
+  | 'size'
+  | 'issuer'
+  | 'signature'
+  | 'nbf'
+  | 'exp'
+  | 'revocation'
+  | 'fhir'
+  /** Set by callers that also compare the card with on-chain records. */
+  | 'record'
 export type Check = { id: CheckId; ok: boolean; message: string }
 
 export type ResolvedIssuer = { keys: JWK[]; name: string; source: string }

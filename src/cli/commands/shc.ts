@@ -6,6 +6,7 @@ import { InvalidInputError } from '../../errors.js'
 import { parseFhirResource } from '../../fhir/index.js'
 import {
   type TrustSource,
+  cardMatchesRecords,
   combineTrust,
   exportTrustSnapshot,
   healthCardFile,
@@ -72,38 +73,73 @@ export function shcCommands(program: Command, run: Run) {
     .option('--iss <url>', 'the issuer URL the --trust-jwks keys belong to')
     .option('--trust-list <file-or-url>', 'trust the issuers of a VCI directory snapshot (issuers, keys, CRLs)')
     .option('--offline', 'use only --trust-list / --trust-jwks files: no chain, no network')
+    .option(
+      '--record <tokens>',
+      'also check the card carries exactly these records (needs --as, an account allowed to read them)',
+      (v: string, p: string[] = []) => [...p, ...v.split(',')],
+    )
+    .option('--as <account>', 'the account that may read the --record records')
     .description('Verify a SMART Health Card: signature, issuer trust, dates, revocation, size')
-    .action((input: string, opts: { trustJwks?: string; iss?: string; trustList?: string; offline?: boolean }, cmd: Command) =>
-      run(async (o) => {
-        if (opts.trustJwks && !opts.iss) throw new InvalidInputError('--trust-jwks needs --iss, the issuer URL those keys belong to.')
-        const text = input.startsWith('shc:/') || !existsSync(input) ? input : (await readFile(input, 'utf8')).trim()
-        if (opts.offline && !opts.trustList && !opts.trustJwks) {
-          throw new InvalidInputError('Offline verification needs a trust list.', {
-            hint: 'Add --trust-list FILE (from `medvault shc trust-snapshot`).',
-          })
-        }
-        const verify = async (registry: TrustSource | undefined) => {
-          const sources: TrustSource[] = registry ? [registry] : []
-          if (opts.trustJwks && opts.iss) sources.push(await jwksTrust(opts.iss, opts.trustJwks))
-          if (opts.trustList) sources.push(await vciDirectoryTrust(opts.trustList))
-          const trust = combineTrust(sources)
-          return verifyHealthCard(text, {
-            resolveIssuer: (iss) => trust.resolve(iss),
-            ...(trust.crls?.size ? { isRevoked: revocationCheckerFromCrls(trust.crls) } : {}),
-          })
-        }
-        const verdict = opts.offline
-          ? await verify(undefined)
-          : await withMedvault(o, (mv) => verify(registryTrust(mv, mv.config.healthCards.issuerBaseUrl)))
-        const subject = verdict.payload?.vc.credentialSubject.fhirBundle.entry?.length ?? 0
-        emit(o, { ...verdict }, () => [
-          verdict.valid ? 'VALID SMART Health Card' : 'NOT VALID',
-          ...(verdict.issuer ? [`  issuer: ${verdict.issuer.name} (${verdict.issuer.iss}), trusted via ${verdict.issuer.source}`] : []),
-          ...verdict.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.id}: ${c.message}`),
-          ...(verdict.valid ? [`  ${subject} FHIR resources in the card`] : []),
-        ])
-        if (!verdict.valid) process.exitCode = 4
-      }, cmd),
+    .action(
+      (
+        input: string,
+        opts: { trustJwks?: string; iss?: string; trustList?: string; offline?: boolean; record?: string[]; as?: string },
+        cmd: Command,
+      ) =>
+        run(async (o) => {
+          if (opts.trustJwks && !opts.iss) throw new InvalidInputError('--trust-jwks needs --iss, the issuer URL those keys belong to.')
+          const text = input.startsWith('shc:/') || !existsSync(input) ? input : (await readFile(input, 'utf8')).trim()
+          if (opts.offline && !opts.trustList && !opts.trustJwks) {
+            throw new InvalidInputError('Offline verification needs a trust list.', {
+              hint: 'Add --trust-list FILE (from `medvault shc trust-snapshot`).',
+            })
+          }
+          const verify = async (registry: TrustSource | undefined) => {
+            const sources: TrustSource[] = registry ? [registry] : []
+            if (opts.trustJwks && opts.iss) sources.push(await jwksTrust(opts.iss, opts.trustJwks))
+            if (opts.trustList) sources.push(await vciDirectoryTrust(opts.trustList))
+            const trust = combineTrust(sources)
+            return verifyHealthCard(text, {
+              resolveIssuer: (iss) => trust.resolve(iss),
+              ...(trust.crls?.size ? { isRevoked: revocationCheckerFromCrls(trust.crls) } : {}),
+            })
+          }
+          if (opts.record && (!opts.as || opts.offline)) {
+            throw new InvalidInputError('Checking a card against records needs the chain and an account allowed to read them.', {
+              hint: 'Add --as ACCOUNT, without --offline.',
+            })
+          }
+          const verdict = opts.offline
+            ? await verify(undefined)
+            : await withMedvault(o, async (mv) => {
+                const result = await verify(registryTrust(mv, mv.config.healthCards.issuerBaseUrl))
+                if (opts.record && opts.as && result.payload) {
+                  const tokenIds = opts.record.map(parseTokenId)
+                  const match = await cardMatchesRecords(mv, {
+                    cardBundle: result.payload.vc.credentialSubject.fhirBundle,
+                    tokenIds,
+                    reader: await unlock(mv, opts.as),
+                  })
+                  result.checks.push({
+                    id: 'record',
+                    ok: match.ok,
+                    message: match.ok
+                      ? `The card carries exactly what record(s) ${tokenIds.map((t) => `#${t}`).join(', ')} hold, and they match their on-chain commitments.`
+                      : `The card does not carry what record(s) ${match.missing.map((t) => `#${t}`).join(', ')} hold.`,
+                  })
+                  result.valid = result.valid && match.ok
+                }
+                return result
+              })
+          const subject = verdict.payload?.vc.credentialSubject.fhirBundle.entry?.length ?? 0
+          emit(o, { ...verdict }, () => [
+            verdict.valid ? 'VALID SMART Health Card' : 'NOT VALID',
+            ...(verdict.issuer ? [`  issuer: ${verdict.issuer.name} (${verdict.issuer.iss}), trusted via ${verdict.issuer.source}`] : []),
+            ...verdict.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.id}: ${c.message}`),
+            ...(verdict.valid ? [`  ${subject} FHIR resources in the card`] : []),
+          ])
+          if (!verdict.valid) process.exitCode = 4
+        }, cmd),
     )
 
   shc
