@@ -58,6 +58,7 @@ export function homePaths(dir: string) {
     keySlips: join(dir, 'keyslips'),
     nodeKey: join(dir, 'node-key.json'),
     audit: join(dir, 'audit'),
+    healthCardCrls: join(dir, 'shc', 'crl'),
   }
 }
 export type HomePaths = ReturnType<typeof homePaths>

@@ -47,3 +47,5 @@ export {
   vciDirectoryTrust,
 } from './trust.js'
 export type { TrustSource } from './trust.js'
+export { readCrl, revokeRid } from './revocation.js'
+export { startWellKnownServer } from './wellKnownServer.js'

@@ -13,7 +13,8 @@ import { InvalidInputError } from '../errors.js'
 import type { RecordsContext } from '../records/context.js'
 import { getProvider } from '../records/onChainRecord.js'
 import { healthCardJwkFromChain } from './issuerKey.js'
-import { type Crl, parseCrl } from './verify.js'
+import { readCrl } from './revocation.js'
+import { type Crl, type VerifyOptions, parseCrl, revocationCheckerFromCrls } from './verify.js'
 import type { ResolvedIssuer } from './verify.js'
 
 export type TrustSource = {
@@ -33,10 +34,23 @@ export function providerOfIssuer(iss: string): Address | undefined {
   return isAddress(last) ? getAddress(last) : undefined
 }
 
-/** Trusts issuers whose URL starts with `base` and whose keys and active status are on chain. */
-export function registryTrust(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, base: string): TrustSource {
+/**
+ * Trusts issuers whose URL starts with `base` and whose keys and active status are on chain. With
+ * `crlDir` (this node's revocation lists), keys that have a list carry `crlVersion` and
+ * `isRevoked` answers from it.
+ */
+export function registryTrust(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
+  base: string,
+  crlDir?: string,
+): TrustSource & { isRevoked?: NonNullable<VerifyOptions['isRevoked']> } {
   const prefix = `${base.replace(/\/+$/, '')}/`
+  const crlOf = (iss: string, kid: string) => {
+    const provider = providerOfIssuer(iss)
+    return crlDir && provider && iss.startsWith(prefix) ? readCrl(crlDir, provider, kid) : undefined
+  }
   return {
+    ...(crlDir ? { isRevoked: revocationCheckerFromCrls(crlOf) } : {}),
     async resolve(iss) {
       if (!iss.startsWith(prefix)) return undefined
       const provider = providerOfIssuer(iss)
@@ -49,8 +63,12 @@ export function registryTrust(ctx: Pick<RecordsContext, 'publicClient' | 'deploy
         functionName: 'healthCardKeysOf',
         args: [provider],
       })
+      const jwks = await Promise.all(keys.map((k) => healthCardJwkFromChain(k.x as Hex, k.y as Hex)))
       return {
-        keys: await Promise.all(keys.map((k) => healthCardJwkFromChain(k.x as Hex, k.y as Hex))),
+        keys: jwks.map((jwk) => {
+          const crl = jwk.kid ? crlOf(iss, jwk.kid) : undefined
+          return crl ? { ...jwk, crlVersion: crl.ctr } : jwk
+        }),
         name: info.name,
         source: 'medvault provider registry (on chain)',
       }

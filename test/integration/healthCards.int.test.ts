@@ -18,6 +18,8 @@ import {
   jwksTrust,
   registryTrust,
   revocationCheckerFromCrls,
+  revokeRid,
+  startWellKnownServer,
   vciDirectoryTrust,
   verifyHealthCard,
 } from '../../src/shc/index.js'
@@ -132,6 +134,31 @@ describe('SMART Health Cards issued from records, trusted through the on-chain r
     assert.equal(revoked.valid, false)
     assert.equal(revoked.checks.find((c) => c.id === 'revocation')?.ok, false)
     assert.equal(revoked.issuer?.name, 'State Immunization Registry')
+  })
+
+  it('serves issuer keys and revocation lists over HTTP, and a revoked rid fails verification', async () => {
+    const crlDir = join(dir, 'crl')
+    const server = await startWellKnownServer(mv(), { issuerBaseUrl: BASE, crlDir, port: 0 })
+    try {
+      const clinic = s.accounts.clinic!
+      const card = await issueCardFromRecords(mv(), { provider: clinic, tokenIds: [vaccine], patient, issuerBaseUrl: BASE, rid: 'batch-7' })
+      const trust = registryTrust(mv(), BASE, crlDir)
+      const before = await verifyHealthCard(card.jws, { resolveIssuer: (i) => trust.resolve(i), isRevoked: trust.isRevoked! })
+      assert.equal(before.valid, true, JSON.stringify(before.checks))
+
+      const jwks = (await (await fetch(`${server.url}/${clinic.address}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
+      assert.ok(jwks.keys.some((k) => k.kid === card.kid))
+      assert.equal((await fetch(`${server.url}/${s.accounts.alice!.address}/.well-known/jwks.json`)).status, 404, 'not an issuer')
+
+      revokeRid(crlDir, clinic.address, card.kid, 'batch-7')
+      const crl = (await (await fetch(`${server.url}/${clinic.address}/.well-known/crl/${card.kid}.json`)).json()) as { rids: string[] }
+      assert.deepEqual(crl.rids, ['batch-7'])
+      const after = await verifyHealthCard(card.jws, { resolveIssuer: (i) => trust.resolve(i), isRevoked: trust.isRevoked! })
+      assert.equal(after.valid, false)
+      assert.equal(after.checks.find((c) => c.id === 'revocation')?.ok, false)
+    } finally {
+      await server.close()
+    }
   })
 
   it('a card from a provider whose key is not in the registry is not trusted', async () => {

@@ -17,9 +17,11 @@ import {
   qrPng,
   registryTrust,
   revocationCheckerFromCrls,
+  revokeRid,
   toQrNumeric,
   verifyHealthCard,
   vciDirectoryTrust,
+  type VerifyOptions,
 } from '../../shc/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { parseTokenId, unlock, withMedvault } from '../session.js'
@@ -94,14 +96,23 @@ export function shcCommands(program: Command, run: Run) {
               hint: 'Add --trust-list FILE (from `medvault shc trust-snapshot`).',
             })
           }
-          const verify = async (registry: TrustSource | undefined) => {
+          const verify = async (registry: (TrustSource & { isRevoked?: VerifyOptions['isRevoked'] }) | undefined) => {
             const sources: TrustSource[] = registry ? [registry] : []
             if (opts.trustJwks && opts.iss) sources.push(await jwksTrust(opts.iss, opts.trustJwks))
             if (opts.trustList) sources.push(await vciDirectoryTrust(opts.trustList))
             const trust = combineTrust(sources)
+            const fromLists = trust.crls?.size ? revocationCheckerFromCrls(trust.crls) : undefined
+            const checkers = [registry?.isRevoked, fromLists].filter((c) => c !== undefined)
             return verifyHealthCard(text, {
               resolveIssuer: (iss) => trust.resolve(iss),
-              ...(trust.crls?.size ? { isRevoked: revocationCheckerFromCrls(trust.crls) } : {}),
+              ...(checkers.length
+                ? {
+                    isRevoked: async (iss: string, kid: string, rid: string, nbf: number) => {
+                      for (const check of checkers) if (await check(iss, kid, rid, nbf)) return true
+                      return false
+                    },
+                  }
+                : {}),
             })
           }
           if (opts.record && (!opts.as || opts.offline)) {
@@ -112,7 +123,7 @@ export function shcCommands(program: Command, run: Run) {
           const verdict = opts.offline
             ? await verify(undefined)
             : await withMedvault(o, async (mv) => {
-                const result = await verify(registryTrust(mv, mv.config.healthCards.issuerBaseUrl))
+                const result = await verify(registryTrust(mv, mv.config.healthCards.issuerBaseUrl, mv.paths.healthCardCrls))
                 if (opts.record && opts.as && result.payload) {
                   const tokenIds = opts.record.map(parseTokenId)
                   const match = await cardMatchesRecords(mv, {
@@ -153,6 +164,22 @@ export function shcCommands(program: Command, run: Run) {
         emit(o, { out: opts.out, issuers: snapshot.issuerInfo.length, exportedAt: snapshot.exportedAt }, () => [
           `Wrote ${snapshot.issuerInfo.length} trusted issuer(s) to ${opts.out}. Verify offline with: medvault shc verify CARD --trust-list ${opts.out} --offline`,
         ])
+      }, cmd),
+    )
+
+  shc
+    .command('revoke')
+    .argument('<rid>', 'the revocation id the card was issued with (--rid)')
+    .requiredOption('--as <provider>', 'the issuing provider')
+    .description('Revoke cards issued with this rid: they fail verification from now on')
+    .action((rid: string, opts: { as: string }, cmd: Command) =>
+      run(async (o) => {
+        const crl = await withMedvault(o, async (mv) => {
+          const provider = await unlock(mv, opts.as)
+          const key = await healthCardKeyFromSeed(provider.healthCardSeed)
+          return revokeRid(mv.paths.healthCardCrls, provider.address, key.kid, rid)
+        })
+        emit(o, { crl }, () => [`Revoked rid ${rid}; the revocation list for key ${crl.kid} is at version ${crl.ctr}.`])
       }, cmd),
     )
 

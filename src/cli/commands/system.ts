@@ -13,6 +13,7 @@ import { createAccount } from '../../home/createAccount.js'
 import { initHome, openMedvault } from '../../home/openMedvault.js'
 import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
 import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
+import { startWellKnownServer } from '../../shc/wellKnownServer.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
 
@@ -82,7 +83,8 @@ export function systemCommands(program: Command, run: Run) {
     .command('start')
     .description('Run the embedded stack (chain + IPFS) in the foreground until Ctrl-C')
     .option('--port <port>', "port for the embedded chain's JSON-RPC", '8545')
-    .action((opts: { port: string }, cmd: Command) =>
+    .option('--http-port <port>', "port for the health card issuers' keys and revocation lists", '8787')
+    .action((opts: { port: string; httpPort: string }, cmd: Command) =>
       run(async (o) => {
         const home = resolveHome(o.home)
         const paths = homePaths(home)
@@ -92,6 +94,12 @@ export function systemCommands(program: Command, run: Run) {
         const port = (await portIsFree(wanted)) ? wanted : await freePort()
         const mv = await openMedvault({ home, port, stateIntervalSeconds: 5 })
         if (mv.ownsChain) writeRunInfo(paths, { pid: process.pid, rpcUrl: mv.rpcUrl, startedAt: new Date().toISOString() })
+        const wantedHttp = Number(opts.httpPort)
+        const wellKnown = await startWellKnownServer(mv, {
+          issuerBaseUrl: mv.config.healthCards.issuerBaseUrl,
+          crlDir: mv.paths.healthCardCrls,
+          port: (await portIsFree(wantedHttp)) ? wantedHttp : 0,
+        })
         const [block, lastTokenId, providers] = await Promise.all([
           mv.publicClient.getBlockNumber(),
           mv.publicClient.readContract({ address: mv.deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }),
@@ -116,6 +124,7 @@ export function systemCommands(program: Command, run: Run) {
             `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
             `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
             `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
+            `  cards      ${wellKnown.url}/<provider address>/.well-known/jwks.json (issuer keys, revocation lists)`,
             `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
             '',
             'Next, in another terminal:',
@@ -137,6 +146,7 @@ export function systemCommands(program: Command, run: Run) {
           process.once('SIGTERM', resolve)
         })
         clearInterval(anchoring)
+        await wellKnown.close()
         process.stderr.write('\nStopping: saving the chain state…\n')
         removeRunInfo(paths)
         await mv.close()
