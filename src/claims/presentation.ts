@@ -53,8 +53,11 @@ export async function proveClaim(
     const { meta, content } = await openRecord(ctx, { tokenId, reader: params.patient })
     const parts: Uint8Array[] = []
     for await (const part of content) parts.push(part)
-    if (!meta.fields)
-      throw new InvalidInputError(`Record #${tokenId} has no field commitments (it is not a FHIR record), so it cannot back a claim.`)
+    if (!meta.fields) {
+      throw new InvalidInputError(`Record #${tokenId} has no field commitments, so it cannot back a claim.`, {
+        hint: 'Only FHIR records issued with field commitments can; ask the issuer to re-issue it (`medvault record amend`).',
+      })
+    }
     const leaves = leavesOf(JSON.parse(Buffer.concat(parts).toString('utf8')))
     const digests: Hex[] = []
     const disclosures: Disclosure[] = []

@@ -51,3 +51,12 @@ export function progressPrinter(options: GlobalOptions): ((p: Progress) => void)
 }
 
 export const shortAddress = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`
+
+/** Commander option parser for repeatable, comma-separated lists: `--x a,b --x c` → [a, b, c]. */
+export const collectList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+]

@@ -4,19 +4,12 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Hex } from 'viem'
 import { type ClaimPresentation, proveClaim, verifyClaim } from '../../claims/index.js'
-import { InvalidInputError } from '../../errors.js'
-import { type GlobalOptions, emit } from '../output.js'
+import { InvalidInputError, NotFoundError } from '../../errors.js'
+import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, resolveAddress, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
-const collect = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean),
-]
 const parseNonce = (value?: string) => {
   if (value === undefined) return undefined
   if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new InvalidInputError('A nonce is 32 bytes of hex (0x + 64 digits).')
@@ -29,7 +22,7 @@ export function claimCommands(program: Command, run: Run) {
   claim
     .command('prove')
     .argument('<tokens...>', 'the records backing the claim')
-    .requiredOption('--fields <pointers>', 'JSON Pointers of the fields to disclose, e.g. /code,/effectiveDateTime', collect)
+    .requiredOption('--fields <pointers>', 'JSON Pointers of the fields to disclose, e.g. /code,/effectiveDateTime', collectList)
     .requiredOption('--for <insurer>', 'the insurer (account name or address) the proof is for')
     .requiredOption('--as <patient>', 'the patient')
     .requiredOption('--out <file>', 'where to write the presentation')
@@ -61,7 +54,9 @@ export function claimCommands(program: Command, run: Run) {
     .option('--nonce <hex>', 'the nonce this insurer asked for')
     .action((file: string, opts: { as: string; nonce?: string }, cmd: Command) =>
       run(async (o) => {
-        const presentation = JSON.parse(await readFile(file, 'utf8')) as ClaimPresentation
+        const presentation = (await readFile(file, 'utf8').then(JSON.parse, (cause: unknown) => {
+          throw new NotFoundError(`Cannot read the presentation ${file}.`, { cause, hint: 'Check the path.' })
+        })) as ClaimPresentation
         const expectedNonce = parseNonce(opts.nonce)
         const verdict = await withMedvault(o, async (mv) => {
           const verifier = resolveAddress(mv, opts.as)

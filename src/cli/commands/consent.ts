@@ -17,18 +17,10 @@ import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/openMedvault.js'
 import { CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
 import { parseDuration } from '../duration.js'
-import { type GlobalOptions, emit } from '../output.js'
+import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
-
-const collect = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean),
-]
 
 /** Plain words for a grant: who gets what until when. */
 export function describeGrant(g: GrantInfo, names: (a: Address) => string): string {
@@ -61,13 +53,13 @@ export function consentCommands(program: Command, run: Run) {
   program
     .command('grant')
     .description('Let someone read some of your records until a set time')
-    .option('--record <tokens>', 'record token ids (repeat or comma-separate)', collect)
-    .option('--category <categories>', 'categories, e.g. laboratory,imaging (repeat or comma-separate)', collect)
+    .option('--record <tokens>', 'record token ids (repeat or comma-separate)', collectList)
+    .option('--category <categories>', 'categories, e.g. laboratory,imaging (repeat or comma-separate)', collectList)
     .option('--all', 'all records (sensitive ones only where named with --include-sensitive)')
     .option(
       '--include-sensitive <kinds>',
       'also cover records flagged mental-health, substance-use, sexual-health, genetic or restricted',
-      collect,
+      collectList,
     )
     .requiredOption('--to <account>', 'who may read: an account name or address')
     .requiredOption('--for <duration>', 'how long: 30m, 12h, 7d, 2w, 1y')

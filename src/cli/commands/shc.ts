@@ -23,7 +23,7 @@ import {
   vciDirectoryTrust,
   type VerifyOptions,
 } from '../../shc/index.js'
-import { type GlobalOptions, emit } from '../output.js'
+import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
@@ -78,7 +78,7 @@ export function shcCommands(program: Command, run: Run) {
     .option(
       '--record <tokens>',
       'also check the card carries exactly these records (needs --as, an account allowed to read them)',
-      (v: string, p: string[] = []) => [...p, ...v.split(',')],
+      collectList,
     )
     .option('--as <account>', 'the account that may read the --record records')
     .description('Verify a SMART Health Card: signature, issuer trust, dates, revocation, size')
