@@ -29,8 +29,8 @@ export type Medvault = RecordsContext &
     node: NodeKey
     /** The hash-chained, signed access log of this node. */
     auditLog: AuditLog
-    /** Anchors the access log on chain when the config's batch size or interval says so. */
-    anchorAuditIfDue(): Promise<AnchorPendingReturnType | undefined>
+    /** Anchors the access log on chain: when the config's batch size or interval says so, or now with `force`. */
+    anchorAudit(options?: { force?: boolean }): Promise<AnchorPendingReturnType | undefined>
     /** True when this process started the embedded chain (no `medvault start` was running). */
     ownsChain: boolean
     embedded: boolean
@@ -119,13 +119,6 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     cleanups.push(() => store.close())
 
     const node = await loadNodeKey(paths.nodeKey)
-    if (embedded && (await clients.publicClient.getBalance({ address: node.account.address })) === 0n) {
-      // The node pays for anchoring its audit log; on the embedded chain it is funded like any account.
-      await createTestClient({ mode: 'anvil', chain: clients.chain, transport: http(rpcUrl) }).setBalance({
-        address: node.account.address,
-        value: EMBEDDED_FUNDING,
-      })
-    }
     const auditLog = await openAuditLog({ dir: paths.audit, signer: node.account })
     const audit = auditRecorder(auditLog)
     const keySlips = createFileKeySlipStore(paths.keySlips)
@@ -148,12 +141,12 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
       audit,
       auditLog,
       node,
-      anchorAuditIfDue: () => anchorIfDue(mv),
+      anchorAudit: (options) => anchorAudit(mv, options?.force ?? false),
       close,
     }
     // Runs first on close, while the chain is still up: anchor the access log if the policy says it is time.
     cleanups.push(async () => {
-      await mv.anchorAuditIfDue()
+      await mv.anchorAudit()
     })
     return mv
   } catch (error) {
@@ -225,12 +218,19 @@ function auditRecorder(log: AuditLog): AccessRecorder {
   }
 }
 
-async function anchorIfDue(mv: Medvault): Promise<AnchorPendingReturnType | undefined> {
+async function anchorAudit(mv: Medvault, force: boolean): Promise<AnchorPendingReturnType | undefined> {
   const status = await anchorStatus(mv, mv.auditLog)
   const due = shouldAnchor(
     { pending: status.pending, ...(status.oldestPendingAt ? { oldestPendingAt: status.oldestPendingAt } : {}) },
     mv.config.audit,
   )
-  if (!due) return undefined
+  if (!due && !force) return undefined
+  // The node pays for anchoring; on the embedded chain it is funded like any account, the first time it needs to be.
+  if (mv.embedded && (await mv.publicClient.getBalance({ address: mv.node.account.address })) === 0n) {
+    await createTestClient({ mode: 'anvil', chain: mv.chain, transport: http(mv.rpcUrl) }).setBalance({
+      address: mv.node.account.address,
+      value: EMBEDDED_FUNDING,
+    })
+  }
   return anchorPending(mv, mv.auditLog, { maxBatch: Math.max(mv.config.audit.batchSize, 1024) })
 }

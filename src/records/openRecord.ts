@@ -102,6 +102,7 @@ export async function checkAttestation(ctx: Pick<RecordsContext, 'deployment'>, 
   }
   if (signer !== record.issuer) {
     throw new TamperedRecordError(`The issuer signature on record #${record.tokenId} is not valid for this token.`, {
+      details: 'issuer-signature',
       hint: 'The record was not signed by the provider the chain names as its issuer, or its content was swapped. Do not trust it.',
     })
   }
@@ -137,6 +138,7 @@ async function* checkedContent(content: AsyncIterable<Uint8Array>, meta: RecordM
     computeCommitment(Buffer.from(meta.salt.slice(2), 'hex'), digest) === record.commitment
   if (!matches) {
     throw new TamperedRecordError(`The content of record #${record.tokenId} does not match its on-chain commitment.`, {
+      details: 'commitment',
       hint: 'The stored copy was altered. Do not use it; ask the issuer to re-issue.',
     })
   }

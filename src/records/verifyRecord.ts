@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { AccessDeniedError, MedvaultError } from '../errors.js'
+import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
 import type { RecordsContext } from './context.js'
 import { ByteReader } from './byteReader.js'
 import { readEnvelopeHeader } from './envelope.js'
@@ -108,11 +108,9 @@ export async function verifyRecord(
     const failed =
       error instanceof AccessDeniedError
         ? 'access'
-        : error instanceof MedvaultError && error.shortMessage.includes('signature')
-          ? 'issuer-signature'
-          : error instanceof MedvaultError && error.shortMessage.includes('commitment')
-            ? 'commitment'
-            : 'ciphertext'
+        : error instanceof TamperedRecordError && (error.details === 'issuer-signature' || error.details === 'commitment')
+          ? error.details
+          : 'ciphertext'
     checks.push({ id: failed, ok: false, message: reason(error) })
   }
   return done(record, provider.name)

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import type { Hex } from 'viem'
 import { queryAuditLog } from '../../src/audit/index.js'
 import { type ClaimPresentation, proveClaim, verifyClaim } from '../../src/claims/index.js'
-import { documentFromFhir, issueRecord } from '../../src/records/index.js'
-import { type TestStack, openTestStack } from './stack.js'
+import { type TestStack, issueExample, openTestStack } from './stack.js'
 
 describe('proof of treatment: selective disclosure for an insurer', () => {
   let s: TestStack
@@ -14,15 +12,7 @@ describe('proof of treatment: selective disclosure for an insurer', () => {
 
   before(async () => {
     s = await openTestStack({ providers: { lab: 'Lab A' }, others: ['alice', 'insurer', 'other-insurer'] })
-    const doc = documentFromFhir(readFileSync(new URL('../../examples/fhir/glucose.json', import.meta.url)))
-    ;({ tokenId: glucose } = await issueRecord(mv(), {
-      issuer: s.accounts.lab!.chainAccount,
-      patient: s.accounts.alice!,
-      content: doc.content,
-      contentType: doc.contentType,
-      category: doc.category,
-      consent: { patient: s.accounts.alice!.chainAccount },
-    }))
+    glucose = await issueExample(s, 'glucose.json', 'lab', 'alice')
   })
   after(() => s.dispose())
 

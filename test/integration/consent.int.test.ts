@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Address, createTestClient, http } from 'viem'
 import { type GrantTerms, createGrant, openEmergency, revokeGrant, setDelegate, setEmergencyProvider } from '../../src/consent/grants.js'
 import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
-import { anchorPending, queryAuditLog, verifyAuditLog } from '../../src/audit/index.js'
+import { queryAuditLog, verifyAuditLog } from '../../src/audit/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { AccessDeniedError } from '../../src/errors.js'
 import { documentFromFhir, issueRecord, readRecord } from '../../src/records/index.js'
@@ -163,7 +163,7 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
       entries.every((e) => !JSON.stringify(e).includes('Alice Example')),
       'names accounts and token ids, never content',
     )
-    const anchored = await anchorPending(mv(), mv().auditLog)
+    const anchored = await mv().anchorAudit({ force: true })
     assert.ok(anchored)
     const verdict = await verifyAuditLog(mv(), { dir: mv().paths.audit, signerAddress: mv().node.account.address })
     assert.equal(verdict.ok, true, JSON.stringify(verdict.problems))

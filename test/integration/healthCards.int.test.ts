@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { inflateRawSync } from 'node:zlib'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -8,7 +8,6 @@ import { compactVerify, importJWK } from 'jose'
 import { createGrant } from '../../src/consent/grants.js'
 import { setProviderStatus } from '../../src/directory/index.js'
 import { AccessDeniedError } from '../../src/errors.js'
-import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 import {
   combineTrust,
   generateIssuerKey,
@@ -23,7 +22,7 @@ import {
   vciDirectoryTrust,
   verifyHealthCard,
 } from '../../src/shc/index.js'
-import { type TestStack, openTestStack, registrar } from './stack.js'
+import { type TestStack, issueExample, openTestStack, registrar } from './stack.js'
 
 const BASE = 'https://localhost/medvault/issuers'
 const patient = { resourceType: 'Patient' as const, name: [{ family: 'Example', given: ['Alice'] }], birthDate: '1990-04-01' }
@@ -36,15 +35,7 @@ describe('SMART Health Cards issued from records, trusted through the on-chain r
 
   before(async () => {
     s = await openTestStack({ providers: { clinic: 'Clinic B', other: 'Other Clinic' }, others: ['alice'] })
-    const doc = documentFromFhir(readFileSync(new URL('../../examples/fhir/immunization.json', import.meta.url)))
-    ;({ tokenId: vaccine } = await issueRecord(mv(), {
-      issuer: s.accounts.clinic!.chainAccount,
-      patient: s.accounts.alice!,
-      content: doc.content,
-      contentType: doc.contentType,
-      category: doc.category,
-      consent: { patient: s.accounts.alice!.chainAccount },
-    }))
+    vaccine = await issueExample(s, 'immunization.json', 'clinic', 'alice')
   })
   after(async () => {
     await s.dispose()

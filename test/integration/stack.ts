@@ -2,7 +2,7 @@
  * A real embedded medvault for integration tests: a temporary home with its own anvil chain (state
  * file in the home), contracts deployed, an on-disk Helia repository, and a few accounts.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
@@ -11,6 +11,7 @@ import type { UnlockedAccount } from '../../src/accounts/index.js'
 import { registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { type Medvault, openMedvault } from '../../src/home/openMedvault.js'
+import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 
 export const PASSPHRASE = 'correct-horse-battery'
 
@@ -60,4 +61,19 @@ export async function openTestStack(params: { providers?: Record<string, string>
     },
   }
   return stack
+}
+
+/** Issues `examples/fhir/<file>` from `issuer` to `patient`, with the patient's signed consent. Returns the token id. */
+export async function issueExample(stack: TestStack, file: string, issuer: string, patient: string): Promise<bigint> {
+  const doc = documentFromFhir(readFileSync(new URL(`../../examples/fhir/${file}`, import.meta.url)))
+  const { tokenId } = await issueRecord(stack.mv, {
+    issuer: stack.accounts[issuer]!.chainAccount,
+    patient: stack.accounts[patient]!,
+    content: doc.content,
+    contentType: doc.contentType,
+    category: doc.category,
+    sensitivity: doc.sensitivity,
+    consent: { patient: stack.accounts[patient]!.chainAccount },
+  })
+  return tokenId
 }

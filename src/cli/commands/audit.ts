@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { type Address, getAddress } from 'viem'
-import { anchorPending, queryAuditLog, receiptFor, verifyAuditLog, verifyReceipt } from '../../audit/index.js'
+import { queryAuditLog, receiptFor, verifyAuditLog, verifyReceipt } from '../../audit/index.js'
 import { consentRegistryAbi } from '../../contracts/index.js'
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/openMedvault.js'
@@ -53,7 +53,7 @@ export function auditCommands(program: Command, run: Run) {
         }
         if (opts.receipt && !/^\d+$/.test(opts.receipt)) throw new InvalidInputError('--receipt takes an entry number (seq).')
         const result = await withMedvault(o, async (mv) => {
-          const anchored = opts.anchor ? await anchorPending(mv, mv.auditLog) : undefined
+          const anchored = opts.anchor ? await mv.anchorAudit({ force: true }) : undefined
           const patient = opts.patient ? resolveAddress(mv, opts.patient) : undefined
           const tokenId = opts.record ? parseTokenId(opts.record) : undefined
           const entries =

@@ -137,8 +137,7 @@ export function systemCommands(program: Command, run: Run) {
         )
         // Anchor the access log on the configured interval while running.
         const anchoring = setInterval(
-          () =>
-            void mv.anchorAuditIfDue().catch((e: unknown) => process.stderr.write(`audit anchoring failed, will retry: ${String(e)}\n`)),
+          () => void mv.anchorAudit().catch((e: unknown) => process.stderr.write(`audit anchoring failed, will retry: ${String(e)}\n`)),
           Math.min(mv.config.audit.intervalSeconds, 60) * 1000,
         )
         await new Promise<void>((resolve) => {
