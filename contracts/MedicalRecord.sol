@@ -28,8 +28,10 @@ interface IERC5192 {
 /// - an EIP-712 `MintConsent` signature per record (nonce, deadline, chain id, contract), for the
 ///   usual case where the patient is present when a provider issues a document;
 /// - a standing authorisation `authorizeProvider(provider, until)`, for a treating provider that
-///   issues results while the patient is away (a lab posting results overnight).
-/// Either is checked in `_checkConsent`; nothing else mints. The signature covers the category and
+///   issues results while the patient is away (a lab posting results overnight), and the only
+///   form `mintBatch` accepts (a bulk import of a patient's history).
+/// `_checkIssuer` and `_checkStanding` (through `_checkConsent` for single mints) guard every mint,
+/// and every token is created by `_issue`; nothing else mints. The signature covers the category and
 /// sensitivity as well as the content commitment, so a provider cannot relabel a psychiatric note
 /// as a lab result under the patient's consent.
 contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
@@ -49,6 +51,9 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     uint8 public constant SENSITIVE_GENETIC = 8;
     uint8 public constant SENSITIVE_RESTRICTED = 16;
     uint8 internal constant SENSITIVE_ALL = 31;
+
+    /// @notice Most records one {mintBatch} call may mint (about 12M gas at ~117k per record).
+    uint256 public constant MAX_BATCH_SIZE = 100;
 
     bytes32 private constant MINT_CONSENT_TYPEHASH = keccak256(
         "MintConsent(address patient,address provider,bytes32 commitment,uint8 category,uint8 sensitivity,uint256 supersedes,uint256 nonce,uint256 deadline)"
@@ -98,6 +103,10 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     error MedicalRecordAlreadyAmended(uint256 tokenId, uint256 supersededBy);
     /// @notice An amendment must be for the same patient as the record it amends.
     error MedicalRecordPatientMismatch(uint256 tokenId, address patient);
+    /// @notice {mintBatch} was called with no requests.
+    error MedicalRecordEmptyBatch();
+    /// @notice {mintBatch} was called with more than `maxSize` requests.
+    error MedicalRecordBatchTooLarge(uint256 size, uint256 maxSize);
 
     event RecordIssued(
         uint256 indexed tokenId,
@@ -136,6 +145,29 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     {
         _checkConsent(request, 0, deadline, consent);
         tokenId = _issue(request, 0);
+    }
+
+    /// @notice Mints one record token per request, all issued by the caller under standing authorisations.
+    /// @dev For bulk imports of a patient's history, where one signature per record is not practical.
+    /// Requires: the caller is an active provider; 1 to `MAX_BATCH_SIZE` requests; every request's
+    /// patient has authorised the caller ({authorizeProvider}) until now or later; every request
+    /// passes the same checks as in {mint}. All or nothing: one refused request reverts the batch.
+    /// Token ids are consecutive from `firstTokenId`, in request order. Emits {Transfer},
+    /// {RecordIssued} and {Locked} for each record, in request order.
+    /// @param requests The records' on-chain fields.
+    /// @return firstTokenId The token of `requests[0]`; request `i` gets `firstTokenId + i`.
+    function mintBatch(MintRequest[] calldata requests) external returns (uint256 firstTokenId) {
+        uint256 count = requests.length;
+        if (count == 0) revert MedicalRecordEmptyBatch();
+        if (count > MAX_BATCH_SIZE) revert MedicalRecordBatchTooLarge(count, MAX_BATCH_SIZE);
+        _checkIssuer();
+        firstTokenId = _lastTokenId + 1;
+        for (uint256 i; i < count; ++i) {
+            MintRequest calldata request = requests[i];
+            // Consecutive requests for the same patient share one authorisation check.
+            if (i == 0 || request.patient != requests[i - 1].patient) _checkStanding(request.patient);
+            _issue(request, 0);
+        }
     }
 
     /// @notice Mints a correction of `tokenId`; the old token is marked amended and stays readable.
@@ -297,11 +329,9 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     function _checkConsent(MintRequest calldata request, uint256 supersedes, uint256 deadline, bytes calldata consent)
         private
     {
-        if (!registry.isActive(msg.sender)) revert MedicalRecordInactiveIssuer(msg.sender);
+        _checkIssuer();
         if (consent.length == 0) {
-            if (_authorizations[request.patient][msg.sender] < block.timestamp) {
-                revert MedicalRecordInvalidConsent(request.patient, msg.sender);
-            }
+            _checkStanding(request.patient);
             return;
         }
         if (block.timestamp > deadline) revert MedicalRecordConsentExpired(deadline);
@@ -323,6 +353,14 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         if (!SignatureChecker.isValidSignatureNow(request.patient, digest, consent)) {
             revert MedicalRecordInvalidConsent(request.patient, msg.sender);
         }
+    }
+
+    function _checkIssuer() private view {
+        if (!registry.isActive(msg.sender)) revert MedicalRecordInactiveIssuer(msg.sender);
+    }
+
+    function _checkStanding(address patient) private view {
+        if (_authorizations[patient][msg.sender] < block.timestamp) revert MedicalRecordInvalidConsent(patient, msg.sender);
     }
 
     function _issue(MintRequest calldata request, uint64 supersedes) private returns (uint256 tokenId) {
