@@ -1,0 +1,84 @@
+import type { Resource } from '@medplum/fhirtypes'
+import { type Address, getAddress } from 'viem'
+import { canAccess } from '../consent/grants.js'
+import { MedvaultError } from '../errors.js'
+import { FHIR_JSON } from '../records/documentInput.js'
+import type { RecordsContext } from '../records/context.js'
+import type { RecordMeta } from '../records/envelope.js'
+import type { OnChainRecord } from '../records/onChainRecord.js'
+import { type RecordReader, readRecord } from '../records/openRecord.js'
+
+export type HistoryEntry = {
+  record: OnChainRecord
+  meta: RecordMeta
+  /** The FHIR resource, for FHIR records. */
+  resource?: Resource
+  /** The document's bytes, for binaries (images, PDFs). */
+  binary?: Buffer
+}
+
+export type HistoryFailure = { tokenId: bigint; code: string; message: string }
+
+export type AssembleHistoryReturnType = {
+  patient: Address
+  entries: HistoryEntry[]
+  /** Records the reader may read that did not verify or decrypt; never silently dropped. */
+  failures: HistoryFailure[]
+  /** Candidates the reader may not read (not audited one by one: the caller records the request). */
+  hidden: number
+}
+
+export type AssembleHistoryParameters = {
+  patient: Address
+  reader: RecordReader
+  /** The patient's records, e.g. from the index; each one's access is checked against the chain now. */
+  records: OnChainRecord[]
+  /** Leave out records an amendment replaced. */
+  currentOnly?: boolean
+  /** Records read at once. */
+  concurrency?: number
+}
+
+/**
+ * A patient's history as one reader may see it: each record's access checked against the chain
+ * now, then fetched, decrypted and verified (issuer signature, registry status, commitment), and
+ * FHIR parsed. Used by the FHIR `$everything`, `medvault export` and the patient's own download.
+ */
+export async function assembleHistory(ctx: RecordsContext, params: AssembleHistoryParameters): Promise<AssembleHistoryReturnType> {
+  const patient = getAddress(params.patient)
+  const reader = getAddress(params.reader.address)
+  const entries: (HistoryEntry | undefined)[] = new Array(params.records.length)
+  const failures: HistoryFailure[] = []
+  let hidden = 0
+
+  await forEachLimited(params.records, params.concurrency ?? 8, async (record, i) => {
+    const { tokenId } = record
+    if (record.owner !== patient || (params.currentOnly && record.supersededBy !== 0n)) return
+    if (record.owner !== reader && !(await canAccess(ctx, reader, tokenId))) {
+      hidden++
+      return
+    }
+    try {
+      const { meta, bytes } = await readRecord(ctx, { tokenId, reader: params.reader })
+      entries[i] =
+        meta.contentType === FHIR_JSON
+          ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }
+          : { record, meta, binary: bytes }
+    } catch (error) {
+      if (!(error instanceof MedvaultError)) throw error
+      failures.push({ tokenId, code: error.code, message: error.shortMessage })
+    }
+  })
+  return { patient, entries: entries.filter((e): e is HistoryEntry => e !== undefined), failures, hidden }
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      await fn(items[i]!, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,113 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { secureHeaders } from 'hono/secure-headers'
+import type { ServerDeps, ServerEnv } from './context.js'
+import { fhirRoutes } from './fhir/routes.js'
+import { FHIR_CONTENT_TYPE } from './http.js'
+import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
+import { createRateLimiter } from './rateLimit.js'
+import { accountRoutes } from './routes/account.js'
+import { authRoutes } from './routes/auth.js'
+import { recordRoutes } from './routes/records.js'
+
+const VERSION = '0.1.0'
+
+function outcomeResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': FHIR_CONTENT_TYPE, ...headers } })
+}
+
+/**
+ * The medvault HTTP server as a Hono app: SIWE sign-in, the REST API under /api, the FHIR R4
+ * facade under /fhir, the OpenAPI document at /openapi.json. Every failure is an OperationOutcome.
+ */
+export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
+  const app = new OpenAPIHono<ServerEnv>({
+    // Request validation failures: 400 for the URL, 422 for a well-formed body that is not what the route takes.
+    defaultHook: (result) => {
+      if (result.success) return
+      const where = result.target === 'json' ? 'body' : result.target
+      const detail = result.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ')
+      throw new HttpError(result.target === 'json' ? 422 : 400, 'invalid', `The request ${where} is not valid: ${detail}.`)
+    },
+  })
+  const limiter = createRateLimiter(deps.limits.requestsPerMinute)
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && !(error instanceof HttpError)) {
+      // hono's own: malformed JSON in a body (400) and the like.
+      return outcomeResponse(error.status, operationOutcome(error.status === 400 ? 'structure' : 'processing', error.message))
+    }
+    const { status, outcome } = toOutcome(error)
+    if (status >= 500) deps.logError?.(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${error.name}: ${error.message}`)
+    return outcomeResponse(status, outcome)
+  })
+  app.notFound((c) =>
+    outcomeResponse(404, operationOutcome('not-found', `There is nothing at ${c.req.method} ${new URL(c.req.url).pathname}.`)),
+  )
+
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: { defaultSrc: ["'self'"], frameAncestors: ["'none'"], objectSrc: ["'none'"] },
+      strictTransportSecurity: deps.baseUrl.startsWith('https:') ? 'max-age=63072000; includeSubDomains' : false,
+    }),
+  )
+  app.use('*', async (c, next) => {
+    await next()
+    // Health data must not sit in shared or browser caches.
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store')
+  })
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.limits.bodyBytes,
+      onError: () => {
+        throw new HttpError(413, 'too-costly', `The request body is larger than this server accepts (${deps.limits.bodyBytes} bytes).`, {
+          hint: 'Split a large Bundle into several transactions.',
+        })
+      },
+    }),
+  )
+
+  // Sessions: a bearer token on everything but sign-in, the capability statement and the API description.
+  app.use('*', async (c, next) => {
+    const path = new URL(c.req.url).pathname
+    const open = path.startsWith('/auth/') || path === '/fhir/metadata' || path === '/openapi.json' || path === '/health'
+    const header = c.req.header('authorization')
+    if (header?.startsWith('Bearer ')) c.set('session', await deps.tokens.verify(header.slice(7)))
+    else if (!open && (path.startsWith('/api/') || path.startsWith('/fhir'))) {
+      throw new HttpError(401, 'login', 'Sign in first: this endpoint needs a session token.', {
+        hint: 'GET /auth/nonce, sign the message with your account, POST /auth/login, then send `Authorization: Bearer <token>`.',
+      })
+    }
+    const key = c.get('session')?.address ?? `ip:${getConnInfo(c).remote.address ?? 'unknown'}`
+    const taken = limiter.take(key)
+    if (!taken.ok) {
+      return outcomeResponse(429, operationOutcome('throttled', 'Too many requests from this account; slow down.'), {
+        'retry-after': String(taken.retryAfterSeconds),
+      })
+    }
+    await next()
+  })
+
+  app.get('/health', (c) => c.json({ ok: true }))
+  authRoutes(app, deps)
+  accountRoutes(app, deps)
+  recordRoutes(app, deps)
+  fhirRoutes(app, deps, VERSION)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'medvault',
+      version: VERSION,
+      description:
+        'Patient-owned medical records: sign in with Ethereum (EIP-4361), then every read is checked against on-chain consent and audited.',
+    },
+    servers: [{ url: deps.baseUrl }],
+  })
+  return app
+}

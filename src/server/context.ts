@@ -1,0 +1,42 @@
+import type { Address } from 'viem'
+import type { AuditLog } from '../audit/index.js'
+import type { RecordsContext } from '../records/context.js'
+import type { Session } from './auth/sessionToken.js'
+import type { SiweAuth } from './auth/siwe.js'
+import type { SessionTokens } from './auth/sessionToken.js'
+import type { Keyring } from './keyring.js'
+
+/** What the server reads from its index; the chain is still asked before anything is served. */
+export interface RecordIndex {
+  /** A patient's token ids, oldest first (amended ones included). */
+  tokenIdsOf(patient: Address): Promise<bigint[]>
+  /** Patients with an active grant to `grantee`, and when the latest of them ends. */
+  patientsSharingWith(grantee: Address): Promise<{ patient: Address; until: Date }[]>
+}
+
+export type ServerLimits = {
+  /** Largest request body accepted, in bytes. */
+  bodyBytes: number
+  /** Requests per minute per account (per client address before sign-in). */
+  requestsPerMinute: number
+}
+
+/** Everything the HTTP server needs, passed in so a test can hand it a real stack. */
+export type ServerDeps = {
+  ctx: RecordsContext
+  auditLog: AuditLog
+  index: RecordIndex
+  keyring: Keyring
+  siwe: SiweAuth
+  tokens: SessionTokens
+  limits: ServerLimits
+  /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */
+  baseUrl: string
+  /** Error lines for the operator. Never request bodies: they may hold health data. */
+  logError?: (line: string) => void
+}
+
+export type ServerEnv = {
+  Variables: { session: Session | undefined }
+  Bindings: { incoming?: { socket?: { remoteAddress?: string } } }
+}

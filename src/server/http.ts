@@ -1,0 +1,53 @@
+import type { Context } from 'hono'
+import type { Address } from 'viem'
+import type { UnlockedAccount } from '../accounts/index.js'
+import type { AuditEvent } from '../audit/index.js'
+import type { Session } from './auth/sessionToken.js'
+import type { ServerDeps, ServerEnv } from './context.js'
+import { HttpError } from './outcomes.js'
+
+export const FHIR_CONTENT_TYPE = 'application/fhir+json; charset=utf-8'
+
+/** The signed-in caller; the auth middleware has run, so a missing session is a 401. */
+export function sessionOf(c: Context<ServerEnv>): Session {
+  const session = c.get('session')
+  if (!session) throw new HttpError(401, 'login', 'Sign in first.', { hint: 'GET /auth/nonce, sign the message, POST /auth/login.' })
+  return session
+}
+
+/** The caller's keys, for what only they can do on the server side (decrypt, sign). */
+export async function custodialAccount(deps: ServerDeps, address: Address): Promise<UnlockedAccount> {
+  const account = await deps.keyring.get(address)
+  if (!account) {
+    throw new HttpError(403, 'forbidden', 'This server does not hold the keys of your account, so it cannot decrypt or sign for you.', {
+      hint: 'Fetch the ciphertext and your key slip (/api/records/{id}/envelope, /api/records/{id}/key-slip) and open them on your side, or use the medvault home that holds your keys.',
+    })
+  }
+  return account
+}
+
+/** Appends to the node's signed audit log: who, what, which record or patient, allowed or denied. Never content. */
+export async function audit(deps: ServerDeps, event: AuditEvent): Promise<void> {
+  await deps.auditLog.append(event)
+}
+
+export function fhirResponse(c: Context<ServerEnv>, body: unknown, status: 200 | 201 = 200): Response {
+  return c.body(JSON.stringify(body), status, { 'content-type': FHIR_CONTENT_TYPE })
+}
+
+/** JSON with bigints as decimal strings and dates as ISO strings. */
+export function jsonResponse(c: Context<ServerEnv>, body: unknown, status: 200 | 201 = 200): Response {
+  return c.body(
+    JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+    status,
+    {
+      'content-type': 'application/json; charset=utf-8',
+    },
+  )
+}
+
+export function parseTokenIdParam(value: string): bigint {
+  if (!/^[1-9]\d{0,30}$/.test(value))
+    throw new HttpError(404, 'not-found', `There is no record "${value}".`, { hint: 'Record ids are token ids, e.g. 7.' })
+  return BigInt(value)
+}

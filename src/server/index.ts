@@ -1,0 +1,12 @@
+/** The medvault HTTP server: SIWE sign-in, the REST API, the FHIR R4 facade. */
+export { createApp } from './app.js'
+export { createSiweAuth } from './auth/siwe.js'
+export type { NonceStore, SiweAuth, SiweAuthOptions } from './auth/siwe.js'
+export { createSessionTokens, loadSessionSecret } from './auth/sessionToken.js'
+export type { Session, SessionTokens } from './auth/sessionToken.js'
+export type { RecordIndex, ServerDeps, ServerLimits } from './context.js'
+export { createKeyring } from './keyring.js'
+export type { Keyring } from './keyring.js'
+export { HttpError, operationOutcome, toOutcome } from './outcomes.js'
+export { DEFAULT_LIMITS, startServer } from './startServer.js'
+export type { MedvaultServer, StartServerParameters } from './startServer.js'

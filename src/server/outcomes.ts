@@ -1,0 +1,69 @@
+/**
+ * Every error the server returns is a FHIR OperationOutcome, on the REST API as on the FHIR facade,
+ * and one function maps a failure to its HTTP status and FHIR issue code.
+ * See https://hl7.org/fhir/R4/operationoutcome.html and https://hl7.org/fhir/R4/http.html#ops
+ */
+import type { OperationOutcome } from '@medplum/fhirtypes'
+import { MedvaultError } from '../errors.js'
+
+/** The FHIR issue types the server uses (http://hl7.org/fhir/issue-type). */
+export type IssueCode =
+  | 'invalid'
+  | 'structure'
+  | 'login'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'too-costly'
+  | 'throttled'
+  | 'processing'
+  | 'not-supported'
+  | 'security'
+  | 'exception'
+  | 'transient'
+
+/** An error that already knows its HTTP status; thrown by handlers and middleware. */
+export class HttpError extends MedvaultError {
+  override name = 'HttpError'
+  readonly status: number
+  readonly issue: IssueCode
+
+  constructor(status: number, issue: IssueCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options)
+    this.status = status
+    this.issue = issue
+  }
+}
+
+const BY_CODE: Record<string, [status: number, issue: IssueCode]> = {
+  INVALID_INPUT: [422, 'invalid'],
+  ACCESS_DENIED: [403, 'forbidden'],
+  WRONG_KEY: [403, 'security'],
+  TAMPERED: [422, 'processing'],
+  UNTRUSTED_ISSUER: [422, 'security'],
+  NOT_FOUND: [404, 'not-found'],
+  CHAIN: [409, 'conflict'],
+  STORAGE: [503, 'transient'],
+  HOME: [503, 'transient'],
+}
+
+export function operationOutcome(
+  issue: IssueCode,
+  message: string,
+  severity: 'error' | 'warning' | 'information' = 'error',
+): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity, code: issue, diagnostics: message }] }
+}
+
+/**
+ * The status and outcome for any thrown value. Unknown errors become a 500 whose text says nothing
+ * about the request (it may hold health data); the cause goes to the server's own error handler.
+ */
+export function toOutcome(error: unknown): { status: number; outcome: OperationOutcome } {
+  if (error instanceof HttpError) return { status: error.status, outcome: operationOutcome(error.issue, error.message) }
+  if (error instanceof MedvaultError) {
+    const [status, issue] = BY_CODE[error.code] ?? [500, 'exception']
+    return { status, outcome: operationOutcome(issue, error.message) }
+  }
+  return { status: 500, outcome: operationOutcome('exception', 'The server failed to handle this request. It has been logged; try again.') }
+}

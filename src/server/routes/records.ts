@@ -1,0 +1,232 @@
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
+import { type Address, getAddress } from 'viem'
+import { canAccess } from '../../consent/grants.js'
+import { parseCategory, requiredSensitivity } from '../../records/categories.js'
+import { type DocumentInput, documentFromFhir } from '../../records/documentInput.js'
+import { issueRecord } from '../../records/issueRecord.js'
+import { type OnChainRecord, getOnChainRecord, getProvider } from '../../records/onChainRecord.js'
+import { checkReadAccess, openRecord } from '../../records/openRecord.js'
+import { verifyRecord } from '../../records/verifyRecord.js'
+import { encryptionKeyOf } from '../../directory/directory.js'
+import type { ServerDeps, ServerEnv } from '../context.js'
+import { audit, custodialAccount, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import { HttpError } from '../outcomes.js'
+import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
+
+const tokenParam = z.object({ tokenId: z.string().openapi({ param: { name: 'tokenId', in: 'path' }, example: '7' }) })
+const patientParam = z.object({ patient: addressSchema.openapi({ param: { name: 'patient', in: 'path' } }) })
+
+function summary(record: OnChainRecord, issuerName: string) {
+  return {
+    tokenId: record.tokenId,
+    patient: record.owner,
+    issuer: record.issuer,
+    issuerName,
+    issuedAt: record.issuedAt.toISOString(),
+    category: record.category,
+    sensitivity: record.sensitivity,
+    supersedes: record.supersedes === 0n ? null : record.supersedes,
+    supersededBy: record.supersededBy === 0n ? null : record.supersededBy,
+    cid: record.cid.toString(),
+  }
+}
+
+/**
+ * The records a caller may see of a patient's: all of them for the patient, those an active grant
+ * or emergency window covers for anyone else. Refuses (and audits) a caller who may see none.
+ */
+export async function visibleRecords(deps: ServerDeps, caller: Address, patient: Address): Promise<OnChainRecord[]> {
+  const ids = await deps.index.tokenIdsOf(patient)
+  const records = await Promise.all(ids.map((id) => getOnChainRecord(deps.ctx, id)))
+  const owned = records.filter((r) => r.owner === patient)
+  if (caller === patient) return owned
+  const allowed = await Promise.all(owned.map((r) => canAccess(deps.ctx, caller, r.tokenId)))
+  const visible = owned.filter((_, i) => allowed[i])
+  await audit(deps, {
+    actor: caller,
+    action: 'list',
+    patient,
+    outcome: visible.length > 0 ? 'allowed' : 'denied',
+    reason: visible.length > 0 ? 'grant' : 'no-grant',
+  })
+  if (visible.length === 0) {
+    throw new HttpError(403, 'forbidden', 'This patient has not shared any record with you.', {
+      hint: 'Ask the patient for a grant; the attempt was recorded in their access log.',
+    })
+  }
+  return visible
+}
+
+export function issuerNames(deps: ServerDeps) {
+  const names = new Map<Address, Promise<string>>()
+  return (issuer: Address) => {
+    if (!names.has(issuer))
+      names.set(
+        issuer,
+        getProvider(deps.ctx, issuer).then((p) => p.name),
+      )
+    return names.get(issuer)!
+  }
+}
+
+export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/patients/{patient}/records',
+      summary: "A patient's records that the caller may see (metadata only)",
+      tags: ['records'],
+      ...secured,
+      request: { params: patientParam },
+      responses: { ...jsonOk('Record summaries, oldest first'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const records = await visibleRecords(deps, caller, getAddress(c.req.valid('param').patient))
+      const nameOf = issuerNames(deps)
+      return jsonResponse(c, { records: await Promise.all(records.map(async (r) => summary(r, await nameOf(r.issuer)))) })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/records/{tokenId}',
+      summary: "One record's metadata and its verification (issuer, registry, signature, commitment)",
+      tags: ['records'],
+      ...secured,
+      request: { params: tokenParam },
+      responses: { ...jsonOk('The record and its checks'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const tokenId = parseTokenIdParam(c.req.valid('param').tokenId)
+      const record = await getOnChainRecord(deps.ctx, tokenId)
+      await checkReadAccess(deps.ctx, record, caller, 'verify')
+      const reader = await deps.keyring.get(caller)
+      const result = await verifyRecord(deps.ctx, { tokenId, ...(reader ? { reader } : {}) })
+      return jsonResponse(c, { record: summary(record, result.issuerName ?? ''), valid: result.valid, checks: result.checks })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/records/{tokenId}/content',
+      summary: 'The decrypted, verified document (custodial accounts only)',
+      tags: ['records'],
+      ...secured,
+      request: { params: tokenParam },
+      responses: { 200: { description: 'The document, in its own content type' }, ...errorResponses },
+    }),
+    async (c) => {
+      const reader = await custodialAccount(deps, sessionOf(c).address)
+      const tokenId = parseTokenIdParam(c.req.valid('param').tokenId)
+      const { meta, content } = await openRecord(deps.ctx, { tokenId, reader })
+      // Buffered, so a commitment mismatch at the end becomes an error, not a truncated 200.
+      const parts: Uint8Array[] = []
+      for await (const part of content) parts.push(part)
+      return c.body(Buffer.concat(parts), 200, { 'content-type': meta.contentType, 'cache-control': 'no-store' })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/records/{tokenId}/envelope',
+      summary: "The record's ciphertext (the sealed envelope), for clients that decrypt on their side",
+      tags: ['records'],
+      ...secured,
+      request: { params: tokenParam },
+      responses: { 200: { description: 'application/octet-stream' }, ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const tokenId = parseTokenIdParam(c.req.valid('param').tokenId)
+      const record = await getOnChainRecord(deps.ctx, tokenId)
+      await checkReadAccess(deps.ctx, record, caller)
+      const parts: Uint8Array[] = []
+      for await (const part of deps.ctx.store.cat(record.cid)) parts.push(part)
+      return c.body(Buffer.concat(parts), 200, { 'content-type': 'application/octet-stream', 'x-medvault-cid': record.cid.toString() })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/records/{tokenId}/key-slip',
+      summary: "The caller's wrapped record key (HPKE), released from escrow where the chain allows",
+      tags: ['records'],
+      ...secured,
+      request: { params: tokenParam },
+      responses: { ...jsonOk('The key slip; the owner opens the envelope header instead'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const tokenId = parseTokenIdParam(c.req.valid('param').tokenId)
+      const record = await getOnChainRecord(deps.ctx, tokenId)
+      const via = await checkReadAccess(deps.ctx, record, caller, 'key-release')
+      if (via === 'owner') return jsonResponse(c, { owner: true, slip: null })
+      const slip =
+        (await deps.ctx.keySlips?.get(tokenId, caller)) ??
+        (await deps.ctx.keyRelease?.release({ tokenId, cid: record.cid.toString(), requester: caller }))
+      if (!slip)
+        throw new HttpError(404, 'not-found', 'No key has been released to you for this record yet.', {
+          hint: "The patient's medvault releases it on its next sync.",
+        })
+      return jsonResponse(c, { owner: false, slip })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/records',
+      summary: 'Issue a record to a patient (a provider whose keys this server holds, under the patient’s standing authorisation)',
+      tags: ['records'],
+      ...secured,
+      request: jsonBody(
+        z.object({
+          patient: addressSchema,
+          resource: z.record(z.string(), z.unknown()).optional().openapi({ description: 'A FHIR R4 resource' }),
+          binary: z.object({ contentType: z.string().min(1).max(200), data: z.string().max(30_000_000), category: z.string() }).optional(),
+          supersedes: z.string().regex(/^\d+$/).optional(),
+        }),
+      ),
+      responses: { 201: { description: 'Issued: token id, CID, transaction' }, ...errorResponses },
+    }),
+    async (c) => {
+      const issuer = await custodialAccount(deps, sessionOf(c).address)
+      const body = c.req.valid('json')
+      if (!body.resource === !body.binary) throw new HttpError(422, 'invalid', 'Send exactly one of `resource` (FHIR) or `binary`.')
+      const patient = getAddress(body.patient)
+      const encryptionPublicKey = await encryptionKeyOf(deps.ctx, patient)
+      if (!encryptionPublicKey)
+        throw new HttpError(422, 'invalid', 'This patient has not published an encryption key, so no record can be sealed for them.')
+      let doc: Pick<DocumentInput, 'content' | 'contentType' | 'category' | 'sensitivity'>
+      if (body.resource) {
+        doc = documentFromFhir(JSON.stringify(body.resource))
+      } else {
+        const category = parseCategory(body.binary!.category)
+        doc = {
+          content: { bytes: Buffer.from(body.binary!.data, 'base64') },
+          contentType: body.binary!.contentType,
+          category,
+          sensitivity: requiredSensitivity(category),
+        }
+      }
+      const result = await issueRecord(deps.ctx, {
+        issuer: issuer.chainAccount,
+        patient: { address: patient, encryptionPublicKey },
+        content: doc.content,
+        contentType: doc.contentType,
+        category: doc.category,
+        sensitivity: doc.sensitivity,
+        consent: { standing: true },
+        ...(body.supersedes ? { supersedes: BigInt(body.supersedes) } : {}),
+      })
+      await audit(deps, { actor: issuer.address, action: 'issue', tokenId: result.tokenId, patient, outcome: 'allowed' })
+      return jsonResponse(c, { tokenId: result.tokenId, cid: result.cid.toString(), txHash: result.txHash, gasUsed: result.gasUsed }, 201)
+    },
+  )
+}

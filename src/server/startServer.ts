@@ -1,0 +1,114 @@
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import type { Address } from 'viem'
+import { freePort } from '../chain/anvil.js'
+import type { Medvault } from '../home/openMedvault.js'
+import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
+import { createApp } from './app.js'
+import { createSiweAuth } from './auth/siwe.js'
+import { createSessionTokens, loadSessionSecret } from './auth/sessionToken.js'
+import type { RecordIndex, ServerLimits } from './context.js'
+import { createKeyring } from './keyring.js'
+
+export type StartServerParameters = {
+  /** 0 for any free port. */
+  port: number
+  host?: string
+  /** Unlocks the custodial accounts (those in the home that open with it); none without it. */
+  passphrase?: string | undefined
+  limits?: Partial<ServerLimits>
+  sessionMinutes?: number
+  /** How stale the index may be when a list is served, in ms: it syncs first when older. */
+  indexMaxAgeMs?: number
+  logError?: (line: string) => void
+}
+
+export type MedvaultServer = {
+  url: string
+  port: number
+  index: IndexStore
+  indexer: Indexer
+  close(): Promise<void>
+}
+
+export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 16 * 1024 * 1024, requestsPerMinute: 1200 }
+
+/**
+ * The index as the server reads it: synced from the chain first whenever it is older than
+ * `maxAgeMs`, with concurrent requests sharing one sync.
+ */
+function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): RecordIndex {
+  let syncedAt = 0
+  let syncing: Promise<unknown> | undefined
+  const fresh = async () => {
+    if (Date.now() - syncedAt <= maxAgeMs && syncedAt > 0) return
+    if (!syncing) {
+      const started = Date.now()
+      syncing = indexer.sync().finally(() => {
+        syncedAt = started
+        syncing = undefined
+      })
+    }
+    await syncing
+  }
+  return {
+    async tokenIdsOf(patient: Address) {
+      await fresh()
+      return (await store.recordsOf(patient, { includeSuperseded: true })).map((r) => r.tokenId)
+    },
+    async patientsSharingWith(grantee: Address) {
+      await fresh()
+      return (await store.patientsSharingWith(grantee, new Date())).map((p) => ({ patient: p.patient, until: p.latestExpiry }))
+    },
+  }
+}
+
+/** Runs the HTTP server for a medvault home, with its index kept in step with the chain. */
+export async function startServer(mv: Medvault, params: StartServerParameters): Promise<MedvaultServer> {
+  const host = params.host ?? '127.0.0.1'
+  const store = await openIndexStore(mv.paths, mv.config)
+  const indexer = createIndexer({ publicClient: mv.publicClient, deployment: mv.deployment }, store, {
+    ...(params.logError ? { onError: (e: unknown) => params.logError!(`index sync failed, will retry: ${String(e)}`) } : {}),
+  })
+  await indexer.sync()
+  indexer.start()
+
+  const port = params.port === 0 ? await freePort() : params.port
+  const baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
+  const app = createApp({
+    ctx: mv,
+    auditLog: mv.auditLog,
+    index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000),
+    keyring: createKeyring(mv.keystore, params.passphrase),
+    siwe: createSiweAuth({
+      publicClient: mv.publicClient,
+      chainId: mv.deployment.chainId,
+      domains: [new URL(baseUrl).host, `localhost:${port}`],
+      nonces: store,
+      tokens,
+    }),
+    tokens,
+    limits: { ...DEFAULT_LIMITS, ...params.limits },
+    baseUrl,
+    ...(params.logError ? { logError: params.logError } : {}),
+  })
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const pruning = setInterval(() => void store.pruneNonces(new Date()).catch(() => undefined), 60_000)
+
+  return {
+    url: baseUrl,
+    port,
+    index: store,
+    indexer,
+    async close() {
+      clearInterval(pruning)
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await indexer.stop()
+      await store.close()
+    },
+  }
+}

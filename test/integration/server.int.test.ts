@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes'
+import { Client } from 'fhir-kit-client'
+import { createGrant, revokeGrant } from '../../src/consent/grants.js'
+import { type MedvaultServer, startServer } from '../../src/server/index.js'
+import { siweLogin, sessionToken } from './server.js'
+import { PASSPHRASE, type TestStack, issueExample, openTestStack } from './stack.js'
+
+type FhirError = { response: { status: number; data: OperationOutcome } }
+
+async function fhirStatus(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise
+    return 200
+  } catch (error) {
+    const { response } = error as FhirError
+    assert.equal(response.data.resourceType, 'OperationOutcome')
+    return response.status
+  }
+}
+
+describe('the medvault server over a real socket', () => {
+  let s: TestStack
+  let server: MedvaultServer
+  const a = (name: string) => s.accounts[name]!
+  const tokens: Record<string, bigint> = {}
+  const sessions: Record<string, string> = {}
+  const fhir = (who: string) => new Client({ baseUrl: `${server.url}/fhir`, bearerToken: sessions[who]! })
+
+  before(async () => {
+    s = await openTestStack({ providers: { lab: 'City Lab', cardio: 'Heart Clinic' }, others: ['alice', 'mallory'] })
+    tokens.glucose = await issueExample(s, 'glucose.json', 'lab', 'alice')
+    tokens.therapy = await issueExample(s, 'therapy-note.json', 'lab', 'alice')
+    tokens.immunization = await issueExample(s, 'immunization.json', 'lab', 'alice')
+    await createGrant(s.mv, {
+      grantor: a('alice').chainAccount,
+      patient: a('alice').address,
+      grantee: a('cardio').address,
+      terms: { scope: 'categories', categories: ['laboratory'] },
+      expiresAt: new Date(Date.now() + 3600_000),
+      purpose: 'treatment',
+    })
+    server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, limits: { bodyBytes: 64 * 1024 } })
+    for (const name of ['alice', 'cardio', 'mallory', 'lab']) sessions[name] = await sessionToken(server.url, a(name).chainAccount)
+  })
+  after(async () => {
+    await server?.close()
+    await s?.dispose()
+  })
+
+  describe('Sign-In with Ethereum', () => {
+    it('gives a session token for a valid message, and /api/me knows the account', async () => {
+      const me = (await (
+        await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${sessions.cardio}` } })
+      ).json()) as Record<string, unknown>
+      assert.equal(me.address, a('cardio').address)
+      assert.equal(me.custodial, true)
+      assert.deepEqual(me.provider, { name: 'Heart Clinic', status: 'active' })
+    })
+
+    for (const [name, overrides] of [
+      ['a wrong domain', { domain: 'evil.example' }],
+      ['a wrong chain id', { chainId: 1 }],
+      ['an expired message', { expirationTime: new Date(Date.now() - 1000) }],
+      ['a stale message without expiry', { issuedAt: new Date(Date.now() - 3600_000) }],
+      ['a nonce the server never gave', { nonce: 'abcdefgh12345678' }],
+    ] as const) {
+      it(`refuses ${name} with 401 and an OperationOutcome`, async () => {
+        const res = await siweLogin(server.url, a('alice').chainAccount, overrides)
+        assert.equal(res.status, 401)
+        const body = (await res.json()) as OperationOutcome
+        assert.equal(body.resourceType, 'OperationOutcome')
+        assert.equal(body.issue[0]?.code, 'login')
+      })
+    }
+
+    it('refuses a replayed message: the nonce is single-use', async () => {
+      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as Record<string, never>
+      const { createSiweMessage } = await import('viem/siwe')
+      const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
+      const signature = await a('alice').chainAccount.signMessage({ message })
+      const post = () =>
+        fetch(`${server.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ message, signature }),
+        })
+      const [first, second] = await Promise.all([post(), post()])
+      assert.deepEqual([first.status, second.status].sort(), [200, 401])
+    })
+
+    it('refuses a signature by another key', async () => {
+      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as Record<string, never>
+      const { createSiweMessage } = await import('viem/siwe')
+      const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
+      const signature = await a('mallory').chainAccount.signMessage({ message })
+      const res = await fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message, signature }),
+      })
+      assert.equal(res.status, 401)
+    })
+
+    it('refuses requests without a token, or with a forged one', async () => {
+      assert.equal((await fetch(`${server.url}/api/me`)).status, 401)
+      const forged = `${sessions.alice!.slice(0, -4)}AAAA`
+      assert.equal((await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${forged}` } })).status, 401)
+      assert.equal(await fhirStatus(new Client({ baseUrl: `${server.url}/fhir` }).read({ resourceType: 'Observation', id: '1' })), 401)
+    })
+  })
+
+  describe('the FHIR facade, driven by fhir-kit-client', () => {
+    it('serves a CapabilityStatement without sign-in', async () => {
+      const cs = (await new Client({ baseUrl: `${server.url}/fhir` }).capabilityStatement()) as {
+        resourceType: string
+        fhirVersion: string
+      }
+      assert.equal(cs.resourceType, 'CapabilityStatement')
+      assert.equal(cs.fhirVersion, '4.0.1')
+    })
+
+    it('gives a provider exactly the granted records in $everything: the lab result, not the therapy note or the vaccination', async () => {
+      const bundle = (await fhir('cardio').operation({ name: '$everything', resourceType: 'Patient', id: a('alice').address })) as Bundle
+      assert.equal(bundle.type, 'searchset')
+      const ids = bundle.entry!.filter((e) => e.resource?.resourceType !== 'Patient').map((e) => e.resource!.id)
+      assert.deepEqual(ids, [tokens.glucose!.toString()])
+      const observation = bundle.entry!.find((e) => e.resource?.resourceType === 'Observation')!.resource!
+      assert.ok(observation.meta?.tag?.some((t) => t.code === 'verified'))
+    })
+
+    it('gives the patient their whole history', async () => {
+      const bundle = (await fhir('alice').operation({ name: '$everything', resourceType: 'Patient', id: a('alice').address })) as Bundle
+      const ids = bundle
+        .entry!.filter((e) => e.resource?.resourceType !== 'Patient')
+        .map((e) => e.resource!.id)
+        .sort()
+      assert.deepEqual(ids, [tokens.glucose, tokens.therapy, tokens.immunization].map(String).sort())
+    })
+
+    it('refuses a stranger with 403 and records the attempt in the audit trail', async () => {
+      const before = (await s.mv.auditLog.entries()).length
+      assert.equal(
+        await fhirStatus(fhir('mallory').operation({ name: '$everything', resourceType: 'Patient', id: a('alice').address })),
+        403,
+      )
+      assert.equal(await fhirStatus(fhir('mallory').read({ resourceType: 'Observation', id: tokens.glucose!.toString() })), 403)
+      const added = (await s.mv.auditLog.entries()).slice(before)
+      assert.ok(
+        added.some(
+          (e) => e.actor === a('mallory').address && e.action === 'list' && e.patient === a('alice').address && e.outcome === 'denied',
+        ),
+      )
+      assert.ok(
+        added.some(
+          (e) =>
+            e.actor === a('mallory').address && e.action === 'read' && e.tokenId === tokens.glucose!.toString() && e.outcome === 'denied',
+        ),
+      )
+    })
+
+    it('reads one record by token id, and refuses the one not granted', async () => {
+      const obs = (await fhir('cardio').read({ resourceType: 'Observation', id: tokens.glucose!.toString() })) as {
+        resourceType: string
+        id: string
+      }
+      assert.equal(obs.resourceType, 'Observation')
+      assert.equal(obs.id, tokens.glucose!.toString())
+      assert.equal(await fhirStatus(fhir('cardio').read({ resourceType: 'Observation', id: tokens.therapy!.toString() })), 403)
+      assert.equal(await fhirStatus(fhir('alice').read({ resourceType: 'Immunization', id: tokens.glucose!.toString() })), 404)
+      assert.equal(await fhirStatus(fhir('alice').read({ resourceType: 'Observation', id: '999999' })), 404)
+    })
+
+    it('searches by patient, category, code and date', async () => {
+      const search = (params: Record<string, string>) =>
+        fhir('alice').search({ resourceType: 'Observation', searchParams: { patient: a('alice').address, ...params } }) as Promise<Bundle>
+      const count = async (params: Record<string, string>) =>
+        (await search(params)).entry?.filter((e) => e.search?.mode === 'match').length ?? 0
+      assert.equal(await count({ category: 'laboratory' }), 1)
+      assert.equal(await count({ category: 'imaging' }), 0)
+      assert.equal(await count({ code: 'http://loinc.org|2345-7' }), 1)
+      assert.equal(await count({ code: '0000-0' }), 0)
+      assert.equal(await count({ date: 'ge2000-01-01' }), 1)
+      assert.equal(await count({ date: 'lt2000-01-01' }), 0)
+      const cardio = (await fhir('cardio').search({
+        resourceType: 'Immunization',
+        searchParams: { patient: a('alice').address },
+      })) as Bundle
+      assert.equal(cardio.entry?.length ?? 0, 0)
+    })
+
+    it('stops serving a record the moment its grant is revoked', async () => {
+      const s2 = await createGrant(s.mv, {
+        grantor: a('alice').chainAccount,
+        patient: a('alice').address,
+        grantee: a('mallory').address,
+        terms: { scope: 'records', tokenIds: [tokens.immunization!] },
+        expiresAt: new Date(Date.now() + 3600_000),
+        purpose: 'treatment',
+      })
+      const { releasePendingKeys } = await import('../../src/consent/releaseKeys.js')
+      await releasePendingKeys(s.mv, a('alice'), { grantId: s2.grantId })
+      assert.equal(await fhirStatus(fhir('mallory').read({ resourceType: 'Immunization', id: tokens.immunization!.toString() })), 200)
+      await revokeGrant(s.mv, { grantor: a('alice').chainAccount, grantId: s2.grantId })
+      assert.equal(await fhirStatus(fhir('mallory').read({ resourceType: 'Immunization', id: tokens.immunization!.toString() })), 403)
+    })
+  })
+
+  describe('bad input gets the right 4xx with an OperationOutcome, never a 500', () => {
+    const post = (path: string, body: string, who = 'alice', type = 'application/json') =>
+      fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${sessions[who]}` }, body })
+    async function expectOutcome(res: Response, status: number) {
+      assert.equal(res.status, status, await res.clone().text())
+      const body = (await res.json()) as OperationOutcome
+      assert.equal(body.resourceType, 'OperationOutcome')
+      assert.ok(body.issue[0]?.diagnostics)
+    }
+
+    it('malformed JSON: 400', async () => {
+      await expectOutcome(await post('/auth/login', '{"message": '), 400)
+      await expectOutcome(await post('/api/grants', '{not json'), 400)
+    })
+    it('a body of the wrong shape: 422', async () => {
+      await expectOutcome(await post('/api/grants', JSON.stringify({ grantee: 'nobody', scope: 'everything' })), 422)
+    })
+    it('a non-FHIR resource where FHIR is expected: 422', async () => {
+      await expectOutcome(
+        await post('/api/records', JSON.stringify({ patient: a('alice').address, resource: { resourceType: 'Nonsense', x: 1 } }), 'lab'),
+        422,
+      )
+    })
+    it('an oversized body: 413', async () => {
+      await expectOutcome(await post('/api/grants', JSON.stringify({ pad: 'x'.repeat(100 * 1024) })), 413)
+    })
+    it('an unknown path or resource type: 404', async () => {
+      await expectOutcome(await fetch(`${server.url}/nowhere`), 404)
+      await expectOutcome(await fetch(`${server.url}/fhir/Spaceship/1`, { headers: { authorization: `Bearer ${sessions.alice}` } }), 404)
+    })
+    it('keeps serving afterwards', async () => {
+      assert.equal((await fetch(`${server.url}/health`)).status, 200)
+    })
+  })
+
+  describe('the REST API', () => {
+    const get = (path: string, who: string) => fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${sessions[who]}` } })
+
+    it('publishes an OpenAPI 3.1 document of its routes', async () => {
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> }
+      assert.equal(doc.openapi, '3.1.0')
+      for (const path of ['/auth/login', '/api/patients/{patient}/records', '/api/grants', '/fhir/Patient/{id}/$everything'])
+        assert.ok(doc.paths[path], path)
+    })
+
+    it('lists what a grantee may see, and the patients who share with them', async () => {
+      const body = (await (await get(`/api/patients/${a('alice').address}/records`, 'cardio')).json()) as {
+        records: { tokenId: string; category: string }[]
+      }
+      assert.deepEqual(
+        body.records.map((r) => r.tokenId),
+        [tokens.glucose!.toString()],
+      )
+      const patients = (await (await get('/api/patients', 'cardio')).json()) as { patients: { patient: string }[] }
+      assert.deepEqual(
+        patients.patients.map((p) => p.patient),
+        [a('alice').address],
+      )
+    })
+
+    it('lets a patient grant and revoke, and a provider issue, through the API', async () => {
+      const post = (path: string, who: string, body: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[who]}` },
+          body: JSON.stringify(body),
+        })
+      const { authorizeProvider } = await import('../../src/directory/index.js')
+      await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+      const issued = await post('/api/records', 'lab', {
+        patient: a('alice').address,
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+          code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] },
+          valueQuantity: { value: 13.2, unit: 'g/dL' },
+        },
+      })
+      assert.equal(issued.status, 201, await issued.clone().text())
+      const { tokenId } = (await issued.json()) as { tokenId: string }
+      const granted = await post('/api/grants', 'alice', {
+        grantee: a('mallory').address,
+        scope: 'records',
+        tokenIds: [tokenId],
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      })
+      assert.equal(granted.status, 201, await granted.clone().text())
+      const { grant } = (await granted.json()) as { grant: { grantId: string } }
+      assert.equal((await get(`/api/records/${tokenId}/content`, 'mallory')).status, 200)
+      const revoked = await fetch(`${server.url}/api/grants/${grant.grantId}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${sessions.alice}` },
+      })
+      assert.equal(revoked.status, 200)
+      assert.equal((await get(`/api/records/${tokenId}/content`, 'mallory')).status, 403)
+      const audit = (await (await get('/api/audit?outcome=denied', 'alice')).json()) as { entries: { actor: string }[] }
+      assert.ok(audit.entries.some((e) => e.actor === a('mallory').address))
+    })
+  })
+})
