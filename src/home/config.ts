@@ -34,6 +34,13 @@ export const configSchema = z.object({
   audit: z
     .object({ batchSize: z.number().int().min(1).max(100_000), intervalSeconds: z.number().int().min(1) })
     .default({ batchSize: 100, intervalSeconds: 60 }),
+  /** The indexer's database: SQLite in the home (`index.sqlite`), or PostgreSQL when several servers share one index. */
+  index: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('sqlite') }),
+      z.object({ kind: z.literal('postgres'), url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL') }),
+    ])
+    .default({ kind: 'sqlite' }),
 })
 export type Config = z.infer<typeof configSchema>
 
@@ -43,6 +50,7 @@ export const DEFAULT_CONFIG: Config = {
   storage: { kind: 'embedded' },
   audit: { batchSize: 100, intervalSeconds: 60 },
   healthCards: { issuerBaseUrl: 'https://localhost/medvault/issuers' },
+  index: { kind: 'sqlite' },
 }
 
 /** Where a home keeps each thing. */
@@ -59,6 +67,8 @@ export function homePaths(dir: string) {
     nodeKey: join(dir, 'node-key.json'),
     audit: join(dir, 'audit'),
     healthCardCrls: join(dir, 'shc', 'crl'),
+    /** The indexer's SQLite database (a cache of the chain: delete it and `medvault index rebuild`). */
+    index: join(dir, 'index.sqlite'),
   }
 }
 export type HomePaths = ReturnType<typeof homePaths>

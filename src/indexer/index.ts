@@ -1,0 +1,21 @@
+/** The indexer: the contracts' events in a database (SQLite or PostgreSQL) for fast listing and search. */
+export { IndexError } from './errors.js'
+export { openIndexStore } from './openIndexStore.js'
+export { openPostgresIndex, redactUrl } from './postgresIndex.js'
+export { openSqliteIndex } from './sqliteIndex.js'
+export type {
+  IndexBatch,
+  IndexCursor,
+  IndexEvent,
+  IndexScope,
+  IndexStatus,
+  IndexStore,
+  IndexedDelegate,
+  IndexedEmergencyAccess,
+  IndexedGrant,
+  IndexedProvider,
+  IndexedRecord,
+  ProviderStatus,
+  RecordFilter,
+  SharingPatient,
+} from './types.js'
