@@ -3,6 +3,7 @@ import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
+import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
 import { shcCommands } from './commands/shc.js'
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   auditCommands(program, run)
   shcCommands(program, run)
   claimCommands(program, run)
+  exportCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -6,7 +6,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { canonicalFhirBytes, parseFhirResource } from '../../src/fhir/index.js'
+import { openKeystore } from '../../src/accounts/index.js'
 import { medvault, startMedvault } from './cli.js'
+import { sessionToken } from './server.js'
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/fhir/${name}`, import.meta.url))
 
@@ -241,6 +243,18 @@ describe('the medvault CLI, end to end', () => {
       ])
       assert.equal(x.code, 0, x.stderr)
       assert.equal(y.code, 0, y.stderr)
+      // Its HTTP API: the FHIR facade serves alice her history once she signs in with her key.
+      const api = /api\s+(http:\/\/\S+)\/api/.exec(server.output())?.[1]
+      assert.ok(api, server.output())
+      assert.equal((await fetch(`${api}/fhir/metadata`)).status, 200)
+      const alice = await openKeystore(join(home, 'accounts')).unlock('alice', 'correct-horse-battery')
+      const token = await sessionToken(api, alice.chainAccount)
+      const everything = (await (
+        await fetch(`${api}/fhir/Patient/${alice.address}/$everything`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as {
+        entry: { resource: { resourceType: string } }[]
+      }
+      assert.ok(everything.entry.some((e) => e.resource.resourceType === 'Immunization'))
       const again = await startMedvault(home).then(
         () => 'started twice',
         (e: Error) => e.message,
@@ -259,5 +273,30 @@ describe('the medvault CLI, end to end', () => {
       readdirSync(work).some((f) => f.endsWith('.partial')),
       false,
     )
+  })
+
+  it("exports a patient's verified history as a FHIR Bundle, and refuses an account with no grant", async () => {
+    const out = join(work, 'alice-history.json')
+    const r = await mv('export', '--patient', 'alice', '--as', 'alice', '--out', out, '--json')
+    assert.equal(r.code, 0, r.stderr)
+    const bundle = JSON.parse(readFileSync(out, 'utf8')) as {
+      resourceType: string
+      type: string
+      entry: { resource: { resourceType: string; id: string } }[]
+    }
+    assert.equal(bundle.resourceType, 'Bundle')
+    assert.equal(bundle.type, 'collection')
+    const list = await mv('record', 'list', '--patient', 'alice', '--json')
+    assert.equal(r.json.records, list.json.records.length)
+    assert.deepEqual(
+      bundle.entry
+        .filter((e) => e.resource.resourceType !== 'Patient')
+        .map((e) => e.resource.id)
+        .sort(),
+      list.json.records.map((x: { tokenId: string }) => x.tokenId).sort(),
+    )
+    const refused = await mv('export', '--patient', 'alice', '--as', 'bob', '--out', join(work, 'nope.json'))
+    assert.equal(refused.code, 3, refused.stderr)
+    assert.equal(existsSync(join(work, 'nope.json')), false)
   })
 })

@@ -76,7 +76,12 @@ describe('the medvault server over a real socket', () => {
     }
 
     it('refuses a replayed message: the nonce is single-use', async () => {
-      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as Record<string, never>
+      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as {
+        nonce: string
+        domain: string
+        uri: string
+        chainId: number
+      }
       const { createSiweMessage } = await import('viem/siwe')
       const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
       const signature = await a('alice').chainAccount.signMessage({ message })
@@ -91,7 +96,12 @@ describe('the medvault server over a real socket', () => {
     })
 
     it('refuses a signature by another key', async () => {
-      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as Record<string, never>
+      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as {
+        nonce: string
+        domain: string
+        uri: string
+        chainId: number
+      }
       const { createSiweMessage } = await import('viem/siwe')
       const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
       const signature = await a('mallory').chainAccount.signMessage({ message })
@@ -122,7 +132,11 @@ describe('the medvault server over a real socket', () => {
     })
 
     it('gives a provider exactly the granted records in $everything: the lab result, not the therapy note or the vaccination', async () => {
-      const bundle = (await fhir('cardio').operation({ name: '$everything', resourceType: 'Patient', id: a('alice').address })) as Bundle
+      const bundle = (await fhir('cardio').operation({
+        name: '$everything',
+        resourceType: 'Patient',
+        id: a('alice').address,
+      })) as unknown as Bundle
       assert.equal(bundle.type, 'searchset')
       const ids = bundle.entry!.filter((e) => e.resource?.resourceType !== 'Patient').map((e) => e.resource!.id)
       assert.deepEqual(ids, [tokens.glucose!.toString()])
@@ -131,7 +145,11 @@ describe('the medvault server over a real socket', () => {
     })
 
     it('gives the patient their whole history', async () => {
-      const bundle = (await fhir('alice').operation({ name: '$everything', resourceType: 'Patient', id: a('alice').address })) as Bundle
+      const bundle = (await fhir('alice').operation({
+        name: '$everything',
+        resourceType: 'Patient',
+        id: a('alice').address,
+      })) as unknown as Bundle
       const ids = bundle
         .entry!.filter((e) => e.resource?.resourceType !== 'Patient')
         .map((e) => e.resource!.id)
@@ -174,7 +192,10 @@ describe('the medvault server over a real socket', () => {
 
     it('searches by patient, category, code and date', async () => {
       const search = (params: Record<string, string>) =>
-        fhir('alice').search({ resourceType: 'Observation', searchParams: { patient: a('alice').address, ...params } }) as Promise<Bundle>
+        fhir('alice').search({
+          resourceType: 'Observation',
+          searchParams: { patient: a('alice').address, ...params },
+        }) as unknown as Promise<Bundle>
       const count = async (params: Record<string, string>) =>
         (await search(params)).entry?.filter((e) => e.search?.mode === 'match').length ?? 0
       assert.equal(await count({ category: 'laboratory' }), 1)
@@ -186,7 +207,7 @@ describe('the medvault server over a real socket', () => {
       const cardio = (await fhir('cardio').search({
         resourceType: 'Immunization',
         searchParams: { patient: a('alice').address },
-      })) as Bundle
+      })) as unknown as Bundle
       assert.equal(cardio.entry?.length ?? 0, 0)
     })
 

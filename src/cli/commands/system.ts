@@ -13,6 +13,7 @@ import { createAccount } from '../../home/createAccount.js'
 import { initHome, openMedvault } from '../../home/openMedvault.js'
 import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
 import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
+import { startServer } from '../../server/index.js'
 import { startWellKnownServer } from '../../shc/wellKnownServer.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
@@ -84,7 +85,9 @@ export function systemCommands(program: Command, run: Run) {
     .description('Run the embedded stack (chain + IPFS) in the foreground until Ctrl-C')
     .option('--port <port>', "port for the embedded chain's JSON-RPC", '8545')
     .option('--http-port <port>', "port for the health card issuers' keys and revocation lists", '8787')
-    .action((opts: { port: string; httpPort: string }, cmd: Command) =>
+    .option('--api-port <port>', 'port for the HTTP API and FHIR facade', '8788')
+    .option('--api-host <host>', 'address the API listens on (0.0.0.0 to serve other machines, behind TLS)', '127.0.0.1')
+    .action((opts: { port: string; httpPort: string; apiPort: string; apiHost: string }, cmd: Command) =>
       run(async (o) => {
         const home = resolveHome(o.home)
         const paths = homePaths(home)
@@ -100,6 +103,13 @@ export function systemCommands(program: Command, run: Run) {
           crlDir: mv.paths.healthCardCrls,
           port: (await portIsFree(wantedHttp)) ? wantedHttp : 0,
         })
+        const wantedApi = Number(opts.apiPort)
+        const api = await startServer(mv, {
+          port: (await portIsFree(wantedApi)) ? wantedApi : 0,
+          host: opts.apiHost,
+          passphrase: process.env.MEDVAULT_PASSPHRASE,
+          logError: (line) => process.stderr.write(`${line}\n`),
+        })
         const [block, lastTokenId, providers] = await Promise.all([
           mv.publicClient.getBlockNumber(),
           mv.publicClient.readContract({ address: mv.deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }),
@@ -111,6 +121,7 @@ export function systemCommands(program: Command, run: Run) {
           {
             home,
             rpcUrl: mv.rpcUrl,
+            apiUrl: api.url,
             chainId: mv.chain.id,
             deployment: mv.deployment,
             block,
@@ -124,6 +135,8 @@ export function systemCommands(program: Command, run: Run) {
             `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
             `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
             `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
+            `  api        ${api.url}/api, FHIR R4 at ${api.url}/fhir, OpenAPI at ${api.url}/openapi.json (sign in with Ethereum)`,
+            `  index      ${api.index.kind === 'postgres' ? 'PostgreSQL' : paths.index} (rebuilt from the chain if deleted)`,
             `  cards      ${wellKnown.url}/<provider address>/.well-known/jwks.json (issuer keys, revocation lists)`,
             `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
             '',
@@ -145,6 +158,7 @@ export function systemCommands(program: Command, run: Run) {
           process.once('SIGTERM', resolve)
         })
         clearInterval(anchoring)
+        await api.close()
         await wellKnown.close()
         process.stderr.write('\nStopping: saving the chain state…\n')
         removeRunInfo(paths)
