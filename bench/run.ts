@@ -18,6 +18,7 @@ import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureHealthCards } from './healthCards.js'
 import { measureLargeStore } from './memory.js'
+import { measureServer } from './server.js'
 import { measureThroughput } from './throughput.js'
 import { type Metrics, progress, section } from './util.js'
 
@@ -55,6 +56,7 @@ await part('2. Throughput', measureThroughput)
 await part('3. Peak memory storing 1 GiB', measureLargeStore)
 await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
+await part('6. Server: history assembly and reads under load', measureServer)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(LATEST, results)

@@ -140,8 +140,9 @@ describe('openAuditLog / append', () => {
         process.stdout.write('ready\\n')
         await new Promise((resolve) => process.stdin.once('data', resolve))
         const n = Number(process.env.AUDIT_COUNT)
-        await Promise.all(Array.from({ length: n }, (_, i) =>
-          log.append({ actor: log.address, action: 'read', tokenId: String(i), outcome: 'allowed', reason: 'pid-' + process.pid })))
+        // One at a time, so the processes contend for the lock entry by entry (a burst would be one group commit).
+        for (let i = 0; i < n; i++)
+          await log.append({ actor: log.address, action: 'read', tokenId: String(i), outcome: 'allowed', reason: 'pid-' + process.pid })
         process.exit(0)
       `
       const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
@@ -166,9 +167,7 @@ describe('openAuditLog / append', () => {
     await Promise.all(children.map((c) => c.ready))
     const log = await openAuditLog({ dir, signer })
     for (const c of children) c.proc.stdin.end('go\n')
-    await Promise.all(
-      Array.from({ length: perWriter }, (_, i) => log.append({ actor, action: 'verify', tokenId: BigInt(i), outcome: 'allowed' })),
-    )
+    for (let i = 0; i < perWriter; i++) await log.append({ actor, action: 'verify', tokenId: BigInt(i), outcome: 'allowed' })
     assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0])
 
     const lines = logLines(dir)

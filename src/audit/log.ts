@@ -9,6 +9,7 @@ import type { LocalAccount } from 'viem/accounts'
 import { InvalidInputError } from '../errors.js'
 import {
   type AuditEntry,
+  type AuditEntryBody,
   type AuditEvent,
   GENESIS_PREV,
   auditEntryLine,
@@ -90,6 +91,46 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
 
   await tail()
 
+  /*
+   * Group commit: appends that arrive while a write is in progress wait for the next one, which
+   * takes them all under one lock, chains and signs them in arrival order, and writes them with
+   * one append and one fsync. Each caller still resolves only once its entry is on disk.
+   */
+  type Pending = {
+    fields: Omit<AuditEntryBody, 'seq' | 'at' | 'prev'>
+    resolve: (entry: AuditEntry) => void
+    reject: (error: unknown) => void
+  }
+  let queue: Pending[] = []
+  let flushing: Promise<void> | undefined
+
+  async function flush(): Promise<void> {
+    while (queue.length > 0) {
+      const group = queue
+      queue = []
+      try {
+        const entries = await withLock(paths.appendLockTarget, APPEND_LOCK, async (assertHeld) => {
+          let last = await tail()
+          const written: AuditEntry[] = []
+          for (const { fields } of group) {
+            const body = { seq: last ? last.seq + 1 : 0, at: new Date().toISOString(), ...fields, prev: last ? last.hash : GENESIS_PREV }
+            last = await signAuditEntry(signer, body)
+            written.push(last)
+          }
+          const lines = written.map(auditEntryLine)
+          assertHeld()
+          await appendToLog(paths.log, `${lines.join('\n')}\n`, sync)
+          checked = { text: lines.at(-1)!, entry: { ...written.at(-1)! } }
+          return written
+        })
+        group.forEach((p, i) => p.resolve(entries[i]!))
+      } catch (error) {
+        for (const p of group) p.reject(error)
+      }
+    }
+    flushing = undefined
+  }
+
   return {
     dir: paths.dir,
     address: signer.address,
@@ -98,20 +139,9 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
     async append(event) {
       const normalized = normalizeAuditEvent(event)
       if (!normalized.ok) throw new InvalidInputError(`The audit event is invalid: ${normalized.error}.`)
-      return withLock(paths.appendLockTarget, APPEND_LOCK, async (assertHeld) => {
-        const last = await tail()
-        const body = {
-          seq: last ? last.seq + 1 : 0,
-          at: new Date().toISOString(),
-          ...normalized.fields,
-          prev: last ? last.hash : GENESIS_PREV,
-        }
-        const entry = await signAuditEntry(signer, body)
-        const line = auditEntryLine(entry)
-        assertHeld()
-        await appendToLog(paths.log, `${line}\n`, sync)
-        checked = { text: line, entry: { ...entry } }
-        return entry
+      return new Promise<AuditEntry>((resolve, reject) => {
+        queue.push({ fields: normalized.fields, resolve, reject })
+        if (!flushing) flushing = flush()
       })
     },
 

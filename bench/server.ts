@@ -1,0 +1,189 @@
+/**
+ * The server: a patient's history of N FHIR records on a real anvil and Helia repository,
+ *   (a) assembled, verified and decrypted through GET /fhir/Patient/{id}/$everything over a real
+ *       socket, against reading and parsing the same resources as one plaintext Bundle file;
+ *   (b) read by a grantee under load from a second process (autocannon): GET /fhir/Observation/{id},
+ *       each request checking the session, the grant on chain, and the record's signature and
+ *       commitment: req/s, p50, p99, errors (which must be zero).
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Bundle } from '@medplum/fhirtypes'
+import { createGrant } from '../src/consent/grants.js'
+import { authorizeProvider, registerProvider } from '../src/directory/index.js'
+import { createAccount } from '../src/home/createAccount.js'
+import { openMedvault } from '../src/home/openMedvault.js'
+import { issueRecord } from '../src/records/index.js'
+import { documentFromFhir } from '../src/records/index.js'
+import { startServer } from '../src/server/index.js'
+import { privateKeyToAccount } from 'viem/accounts'
+import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
+import { createSiweMessage } from 'viem/siwe'
+import type { LocalAccount } from 'viem/accounts'
+import { runChild } from './child.js'
+import { type Metrics, fmt, fmtInt, progress, table, tempDir } from './util.js'
+
+export const HISTORY_RECORDS = 200
+const LOAD_SECONDS = 10
+const LOAD_CONNECTIONS = 16
+const PASSPHRASE = 'bench-passphrase'
+
+async function signIn(baseUrl: string, account: LocalAccount): Promise<string> {
+  const { nonce, domain, uri, chainId } = (await (await fetch(`${baseUrl}/auth/nonce`)).json()) as {
+    nonce: string
+    domain: string
+    uri: string
+    chainId: number
+  }
+  const message = createSiweMessage({ address: account.address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
+  const res = await fetch(`${baseUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
+  })
+  return ((await res.json()) as { token: string }).token
+}
+
+function observation(i: number) {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: 'Glucose' }] },
+    effectiveDateTime: new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString(),
+    valueQuantity: { value: 80 + (i % 40), unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+  }
+}
+
+export async function measureServer() {
+  const dir = tempDir('medvault-bench-server-')
+  const mv = await openMedvault({ home: dir.path })
+  try {
+    const registrar = privateKeyToAccount(EMBEDDED_DEV_KEY)
+    const [lab, alice, cardio] = await Promise.all(
+      ['lab', 'alice', 'cardio'].map(async (name) => {
+        await createAccount(mv, name, PASSPHRASE)
+        return mv.keystore.unlock(name, PASSPHRASE)
+      }),
+    )
+    await registerProvider(mv, registrar, { provider: lab!.address, name: 'Bench Lab', encryptionKey: lab!.encryptionPublicKey })
+    await authorizeProvider(mv, alice!.chainAccount, lab!.address, new Date(Date.now() + 86_400_000))
+    progress(`issuing ${HISTORY_RECORDS} records`)
+    const resources = Array.from({ length: HISTORY_RECORDS }, (_, i) => observation(i))
+    let firstToken = 0n
+    for (const resource of resources) {
+      const doc = documentFromFhir(JSON.stringify(resource))
+      const { tokenId } = await issueRecord(mv, {
+        issuer: lab!.chainAccount,
+        patient: alice!,
+        content: doc.content,
+        contentType: doc.contentType,
+        category: doc.category,
+        sensitivity: doc.sensitivity,
+        consent: { standing: true },
+      })
+      if (firstToken === 0n) firstToken = tokenId
+    }
+    await createGrant(mv, {
+      grantor: alice!.chainAccount,
+      patient: alice!.address,
+      grantee: cardio!.address,
+      terms: { scope: 'categories', categories: ['laboratory'] },
+      expiresAt: new Date(Date.now() + 86_400_000),
+      purpose: 'treatment',
+    })
+    const { releasePendingKeys } = await import('../src/consent/releaseKeys.js')
+    await releasePendingKeys(mv, alice!)
+
+    const server = await startServer(mv, { port: 0, passphrase: PASSPHRASE, limits: { requestsPerMinute: 10_000_000 } })
+    try {
+      const aliceToken = await signIn(server.url, alice!.chainAccount)
+      const everything = async () => {
+        const t0 = performance.now()
+        const res = await fetch(`${server.url}/fhir/Patient/${alice!.address}/$everything`, {
+          headers: { authorization: `Bearer ${aliceToken}` },
+        })
+        const bundle = (await res.json()) as Bundle
+        const ms = performance.now() - t0
+        const n = bundle.entry?.filter((e) => e.resource?.resourceType === 'Observation').length ?? 0
+        if (n !== HISTORY_RECORDS) throw new Error(`$everything returned ${n} of ${HISTORY_RECORDS} records (${res.status})`)
+        return ms
+      }
+      await everything() // warm-up: index, definitions, connections
+      const everythingMs = Math.min(await everything(), await everything(), await everything())
+
+      const plainFile = join(dir.path, 'plain-bundle.json')
+      writeFileSync(
+        plainFile,
+        JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) }),
+      )
+      const plainTimes = Array.from({ length: 5 }, () => {
+        const t0 = performance.now()
+        JSON.parse(readFileSync(plainFile, 'utf8'))
+        return performance.now() - t0
+      })
+      const plainMs = Math.min(...plainTimes)
+
+      const cardioToken = await signIn(server.url, cardio!.chainAccount)
+      const load = await runChild<{
+        requests: number
+        reqPerSec: number
+        p50: number
+        p99: number
+        non2xx: number
+        errors: number
+        timeouts: number
+      }>('serverLoadChild.ts', {
+        args: [`${server.url}/fhir/Observation/${firstToken}`, cardioToken, String(LOAD_SECONDS), String(LOAD_CONNECTIONS)],
+      })
+      const failed = load.non2xx + load.errors + load.timeouts
+      if (failed > 0) throw new Error(`${failed} of ${load.requests} requests under load failed`)
+
+      const metrics: Metrics = {
+        'server.everything.ms': {
+          label: `$everything, ${HISTORY_RECORDS} records (verify + decrypt)`,
+          value: everythingMs,
+          unit: 'ms',
+          kind: 'info',
+        },
+        'server.everything.recordsPerSec': {
+          label: '$everything records/s',
+          value: (HISTORY_RECORDS / everythingMs) * 1000,
+          unit: 'records/s',
+          kind: 'throughput',
+        },
+        'server.plaintext.ms': {
+          label: `plaintext Bundle read + parse, ${HISTORY_RECORDS} resources`,
+          value: plainMs,
+          unit: 'ms',
+          kind: 'info',
+        },
+        'server.read.reqPerSec': { label: 'authenticated FHIR reads under load', value: load.reqPerSec, unit: 'req/s', kind: 'throughput' },
+        'server.read.p50': { label: 'read latency p50', value: load.p50, unit: 'ms', kind: 'info' },
+        'server.read.p99': { label: 'read latency p99', value: load.p99, unit: 'ms', kind: 'info' },
+      }
+      const report = table(
+        ['measure', 'value', 'reference'],
+        [
+          [
+            `$everything of ${HISTORY_RECORDS} records, verified + decrypted`,
+            `${fmt(everythingMs, 0)} ms`,
+            `plaintext Bundle from disk: ${fmt(plainMs, 1)} ms`,
+          ],
+          [
+            `FHIR read under load (${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s)`,
+            `${fmt(load.reqPerSec, 0)} req/s`,
+            `${fmtInt(load.requests)} requests, 0 errors`,
+          ],
+          ['  latency p50 / p99', `${load.p50} / ${load.p99} ms`, 'session + grant on chain + verify each'],
+        ],
+      )
+      return { metrics, details: { everythingMs, plainMs, load }, report }
+    } finally {
+      await server.close()
+    }
+  } finally {
+    await mv.close()
+    dir.remove()
+  }
+}
