@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises'
 import { canonicalFhirBytes, parseFhirResource, resolveCategory } from '../fhir/index.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
 import { type Category, parseCategory, requiredSensitivity } from './categories.js'
-import type { RecordContent } from './issueRecord.js'
+import type { RecordContent } from './sealRecord.js'
 
 export const FHIR_JSON = 'application/fhir+json'
 

@@ -1,0 +1,60 @@
+import type { Address, Hex } from 'viem'
+import { wrapKeySlip } from '../consent/keySlips.js'
+import { consentRegistryAbi } from '../contracts/index.js'
+import { encryptionKeyOf } from '../directory/directory.js'
+import type { RecordsContext } from './context.js'
+
+type SlipContext = Pick<RecordsContext, 'publicClient' | 'deployment' | 'keySlips' | 'keyRelease'>
+
+/**
+ * Grantees whose category or "all" grants cover a new record of `patient` with this category and
+ * sensitivity (`ConsentRegistry.granteesFor`). Empty when the context keeps no key slips.
+ */
+export async function granteesForNewRecord(
+  ctx: SlipContext,
+  params: { patient: Address; category: number; sensitivity: number },
+): Promise<readonly Address[]> {
+  if (!ctx.keySlips) return []
+  return ctx.publicClient.readContract({
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'granteesFor',
+    args: [params.patient, params.category, params.sensitivity],
+  })
+}
+
+export type WriteNewRecordSlipsParameters = {
+  /** Who wraps the key (recorded in the slip). */
+  issuer: Address
+  recordKey: Uint8Array
+  tokenId: bigint
+  cid: string
+  sensitivity: number
+  /** From {@link granteesForNewRecord}. */
+  grantees: readonly Address[]
+  /** Grantee encryption keys already looked up; filled in as keys are read from the chain. */
+  keyCache?: Map<Address, Hex | undefined>
+}
+
+/**
+ * Writes the key slips a newly issued record gets from its issuer: its key wrapped to every
+ * grantee whose grant covers it (so they can read it while the patient is offline; a grantee
+ * without a published key gets it later from the patient's medvault), and, for non-sensitive
+ * records, to this node's emergency escrow (see consent/keyRelease.ts). Writing a slip again
+ * replaces it, so this can be repeated after a crash.
+ */
+export async function writeNewRecordSlips(ctx: SlipContext, params: WriteNewRecordSlipsParameters): Promise<void> {
+  const { keySlips, keyRelease } = ctx
+  if (!keySlips) return
+  const slip = (grantee: Address, granteeKey: Hex) =>
+    wrapKeySlip({ recordKey: params.recordKey, tokenId: params.tokenId, cid: params.cid, grantee, granteeKey, wrappedBy: params.issuer })
+  for (const grantee of new Set(params.grantees)) {
+    let granteeKey = params.keyCache?.get(grantee)
+    if (!params.keyCache?.has(grantee)) {
+      granteeKey = await encryptionKeyOf(ctx, grantee)
+      params.keyCache?.set(grantee, granteeKey)
+    }
+    if (granteeKey) await keySlips.put(await slip(grantee, granteeKey))
+  }
+  if (keyRelease && params.sensitivity === 0) await keySlips.put(await slip(keyRelease.escrow.address, keyRelease.escrow.publicKey))
+}
