@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import type { ServerDeps, ServerEnv } from './context.js'
 import { fhirRoutes } from './fhir/routes.js'
+import { transactionRoute } from './fhir/transaction.js'
 import { FHIR_CONTENT_TYPE } from './http.js'
 import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
 import { createRateLimiter } from './rateLimit.js'
@@ -24,6 +25,8 @@ function outcomeResponse(status: number, body: unknown, headers: Record<string, 
  */
 export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   const app = new OpenAPIHono<ServerEnv>({
+    // FHIR clients post transactions to `[base]/` as well as `[base]`.
+    strict: false,
     // Request validation failures: 400 for the URL, 422 for a well-formed body that is not what the route takes.
     defaultHook: (result) => {
       if (result.success) return
@@ -97,6 +100,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   accountRoutes(app, deps)
   recordRoutes(app, deps)
   fhirRoutes(app, deps, VERSION)
+  transactionRoute(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   app.doc31('/openapi.json', {

@@ -30,6 +30,8 @@ export type ServerDeps = {
   siwe: SiweAuth
   tokens: SessionTokens
   limits: ServerLimits
+  /** Where bulk imports keep their journals (`<home>/imports`). */
+  importsDir: string
   /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */
   baseUrl: string
   /** Error lines for the operator. Never request bodies: they may hold health data. */

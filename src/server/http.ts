@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { Address } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import type { AuditEvent } from '../audit/index.js'
+import { getProvider } from '../records/onChainRecord.js'
 import type { Session } from './auth/sessionToken.js'
 import type { ServerDeps, ServerEnv } from './context.js'
 import { HttpError } from './outcomes.js'
@@ -24,6 +25,20 @@ export async function custodialAccount(deps: ServerDeps, address: Address): Prom
     })
   }
   return account
+}
+
+/** The caller's keys, when the caller is an active registered provider: only they issue records. */
+export async function custodialProvider(deps: ServerDeps, address: Address): Promise<UnlockedAccount> {
+  const provider = await getProvider(deps.ctx, address)
+  if (provider.status !== 'active') {
+    throw new HttpError(403, 'forbidden', 'Only an active registered provider can issue records.', {
+      hint:
+        provider.status === 'unregistered'
+          ? 'Ask the registrar to register this account as a provider.'
+          : `This provider is ${provider.status}.`,
+    })
+  }
+  return custodialAccount(deps, address)
 }
 
 /** Appends to the node's signed audit log: who, what, which record or patient, allowed or denied. Never content. */

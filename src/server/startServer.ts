@@ -91,6 +91,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     tokens,
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
+    importsDir: join(mv.paths.dir, 'imports'),
     ...(params.logError ? { logError: params.logError } : {}),
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes'
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes'
 import { Client } from 'fhir-kit-client'
 import { createGrant, revokeGrant } from '../../src/consent/grants.js'
+import { authorizeProvider } from '../../src/directory/index.js'
+import { syntheticPatientBundle } from '../../src/import/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { siweLogin, sessionToken } from './server.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack } from './stack.js'
@@ -41,6 +43,7 @@ describe('the medvault server over a real socket', () => {
       expiresAt: new Date(Date.now() + 3600_000),
       purpose: 'treatment',
     })
+    await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, limits: { bodyBytes: 64 * 1024 } })
     for (const name of ['alice', 'cardio', 'mallory', 'lab']) sessions[name] = await sessionToken(server.url, a(name).chainAccount)
   })
@@ -211,6 +214,48 @@ describe('the medvault server over a real socket', () => {
       assert.equal(cardio.entry?.length ?? 0, 0)
     })
 
+    it('imports a transaction Bundle: every resource becomes a record of the patient it names', async () => {
+      const bundle = syntheticPatientBundle({ resources: 12, seed: 7, type: 'transaction' })
+      const patientEntry = bundle.entry!.find((e) => e.resource?.resourceType === 'Patient')!
+      patientEntry.resource = {
+        ...(patientEntry.resource as Patient),
+        identifier: [{ system: 'urn:ietf:rfc:3986', value: `eip155:31337:${a('alice').address}` }],
+      }
+      const response = (await fhir('lab').transaction({ body: bundle as never })) as unknown as Bundle
+      assert.equal(response.type, 'transaction-response')
+      const created = response.entry!.filter((e) => e.response?.status === '201 Created')
+      assert.equal(created.length, 12)
+      const [type, id] = created[0]!.response!.location!.split('/')
+      const read = (await fhir('alice').read({ resourceType: type!, id: id! })) as unknown as { id: string }
+      assert.equal(read.id, id)
+      // The same Bundle again: the import journal finds every record already there, none is minted twice.
+      const again = (await fhir('lab').transaction({ body: bundle as never })) as unknown as Bundle
+      assert.deepEqual(
+        again.entry!.map((e) => e.response?.location),
+        response.entry!.map((e) => e.response?.location),
+      )
+    })
+
+    it('refuses a transaction it cannot use with the right 4xx', async () => {
+      const post = (body: string, who = 'lab') =>
+        fetch(`${server.url}/fhir`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${sessions[who]}` },
+          body,
+        })
+      assert.equal((await post('{"resourceType": "Bundle", ')).status, 400)
+      assert.equal((await post(JSON.stringify({ resourceType: 'Observation', status: 'final' }))).status, 422)
+      assert.equal(
+        (
+          await post(
+            JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Observation' } }] }),
+          )
+        ).status,
+        422,
+      )
+      assert.equal((await post(JSON.stringify(syntheticPatientBundle({ resources: 2, type: 'transaction' })), 'mallory')).status, 403)
+    })
+
     it('stops serving a record the moment its grant is revoked', async () => {
       const s2 = await createGrant(s.mv, {
         grantor: a('alice').chainAccount,
@@ -277,10 +322,10 @@ describe('the medvault server over a real socket', () => {
       const body = (await (await get(`/api/patients/${a('alice').address}/records`, 'cardio')).json()) as {
         records: { tokenId: string; category: string }[]
       }
-      assert.deepEqual(
-        body.records.map((r) => r.tokenId),
-        [tokens.glucose!.toString()],
-      )
+      const ids = body.records.map((r) => r.tokenId)
+      assert.ok(ids.includes(tokens.glucose!.toString()))
+      assert.ok(!ids.includes(tokens.therapy!.toString()) && !ids.includes(tokens.immunization!.toString()))
+      assert.ok(body.records.every((r) => r.category === 'laboratory'))
       const patients = (await (await get('/api/patients', 'cardio')).json()) as { patients: { patient: string }[] }
       assert.deepEqual(
         patients.patients.map((p) => p.patient),
@@ -295,8 +340,6 @@ describe('the medvault server over a real socket', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[who]}` },
           body: JSON.stringify(body),
         })
-      const { authorizeProvider } = await import('../../src/directory/index.js')
-      await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
       const issued = await post('/api/records', 'lab', {
         patient: a('alice').address,
         resource: {

@@ -9,7 +9,7 @@ import { checkReadAccess, openRecord } from '../../records/openRecord.js'
 import { verifyRecord } from '../../records/verifyRecord.js'
 import { encryptionKeyOf } from '../../directory/directory.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
-import { audit, custodialAccount, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
 
@@ -196,7 +196,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       responses: { 201: { description: 'Issued: token id, CID, transaction' }, ...errorResponses },
     }),
     async (c) => {
-      const issuer = await custodialAccount(deps, sessionOf(c).address)
+      const issuer = await custodialProvider(deps, sessionOf(c).address)
       const body = c.req.valid('json')
       if (!body.resource === !body.binary) throw new HttpError(422, 'invalid', 'Send exactly one of `resource` (FHIR) or `binary`.')
       const patient = getAddress(body.patient)
