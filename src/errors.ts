@@ -53,3 +53,19 @@ export class ChainError extends defineError('ChainError', 'CHAIN', 6) {}
 export class StorageError extends defineError('StorageError', 'STORAGE', 7) {}
 /** The home is missing, misconfigured or locked by another process. */
 export class HomeError extends defineError('HomeError', 'HOME', 8) {}
+
+/** A bundle given to `medvault import` that cannot be imported: not a Bundle, the wrong type, invalid entries, several patients. */
+export class MalformedBundleError extends InvalidInputError {
+  override name = 'MalformedBundleError'
+  override readonly code = 'MALFORMED_BUNDLE'
+}
+/** The patient has not authorised this provider to issue records without a signature each time (or the authorisation ended). */
+export class StandingAuthorizationError extends AccessDeniedError {
+  override name = 'StandingAuthorizationError'
+  override readonly code = 'NO_STANDING_AUTHORIZATION'
+}
+/** An import journal is damaged, belongs to another import, or is held by another running import. */
+export class ImportJournalError extends HomeError {
+  override name = 'ImportJournalError'
+  override readonly code = 'IMPORT_JOURNAL'
+}

@@ -3,6 +3,7 @@ import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
+import { importCommands } from './commands/import.js'
 import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   accountCommands(program, run)
   providerCommands(program, run)
   recordCommands(program, run)
+  importCommands(program, run)
   consentCommands(program, run)
   auditCommands(program, run)
   shcCommands(program, run)

@@ -1,0 +1,241 @@
+/**
+ * The chain side of an import: `mintBatch` transactions signed locally with explicit nonces (so
+ * their hashes are journaled before they are sent), their outcome, and the RecordIssued events of
+ * one issuer to one patient.
+ */
+import { CID } from 'multiformats/cid'
+import { type Address, type Hex, type TransactionReceipt, bytesToHex, encodeFunctionData, keccak256, parseEventLogs } from 'viem'
+import type { LocalAccount } from 'viem/accounts'
+import { toMedvaultError } from '../chain/errors.js'
+import { medicalRecordAbi } from '../contracts/index.js'
+import { ChainError } from '../errors.js'
+import type { MintRequest, RecordsContext } from '../records/index.js'
+import type { BatchState, BatchTx } from './importState.js'
+import type { SealedEntry } from './journal.js'
+
+export type ChainContext = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+
+/** The mint request a journaled sealed entry stands for. */
+export function requestOf(patient: Address, sealed: SealedEntry): MintRequest {
+  const cid = CID.parse(sealed.cid)
+  return {
+    patient,
+    commitment: sealed.commitment as Hex,
+    cidDigest: bytesToHex(cid.multihash.digest),
+    cidCodec: cid.code,
+    category: sealed.category,
+    sensitivity: sealed.sensitivity,
+  }
+}
+
+/**
+ * Signs `mintBatch(requests)` with `nonce`. Gas is estimated (so a batch the contract would refuse,
+ * say after the patient revoked the authorisation, throws here, before anything is journaled or
+ * sent) with a 20% margin; fees are the node's estimate, raised above `replacing` when this
+ * re-signs a batch whose earlier version may still be in a mempool.
+ */
+export async function signBatch(
+  ctx: ChainContext,
+  params: { issuer: LocalAccount; requests: MintRequest[]; nonce: number; replacing?: BatchTx },
+): Promise<BatchTx & { serialized: Hex }> {
+  const { issuer, requests, nonce, replacing } = params
+  const data = encodeFunctionData({ abi: medicalRecordAbi, functionName: 'mintBatch', args: [requests] })
+  let gas: bigint
+  let fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  try {
+    gas = await ctx.publicClient.estimateContractGas({
+      address: ctx.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'mintBatch',
+      args: [requests],
+      account: issuer,
+    })
+    fees = await ctx.publicClient.estimateFeesPerGas()
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+  if (replacing) {
+    // A replacement must pay at least 10% more than the transaction it replaces; 12.5% to be safe.
+    const bump = (old: bigint) => (old * 1125n) / 1000n + 1n
+    fees = {
+      maxFeePerGas: max(fees.maxFeePerGas, bump(replacing.maxFeePerGas)),
+      maxPriorityFeePerGas: max(fees.maxPriorityFeePerGas, bump(replacing.maxPriorityFeePerGas)),
+    }
+  }
+  if (!issuer.signTransaction) throw new ChainError('The issuer account cannot sign transactions.')
+  const serialized = await issuer.signTransaction({
+    chainId: ctx.deployment.chainId,
+    type: 'eip1559',
+    to: ctx.deployment.records,
+    data,
+    value: 0n,
+    nonce,
+    gas: (gas * 12n) / 10n,
+    ...fees,
+  })
+  return { hash: keccak256(serialized), serialized, ...fees }
+}
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b)
+
+/**
+ * Broadcasts a signed batch. A node that refuses it because it already has it, or because the nonce
+ * was used meanwhile, is not an error here: `settleBatch` finds out what became of the batch.
+ */
+export async function sendBatch(ctx: ChainContext, issuer: LocalAccount, tx: { hash: Hex; serialized: Hex }, nonce: number): Promise<void> {
+  try {
+    await ctx.walletFor(issuer).sendRawTransaction({ serializedTransaction: tx.serialized })
+  } catch (error) {
+    const known = await ctx.publicClient.getTransaction({ hash: tx.hash }).then(
+      () => true,
+      () => false,
+    )
+    if (known) return
+    const mined = await ctx.publicClient.getTransactionCount({ address: issuer.address, blockTag: 'latest' }).catch(() => 0)
+    if (mined > nonce) return
+    throw toMedvaultError(error)
+  }
+}
+
+export type BatchOutcome =
+  | { status: 'mined'; receipt: TransactionReceipt }
+  /** Another transaction used the batch's nonce, so no version of the batch can ever be mined. */
+  | { status: 'replaced' }
+  /** Neither yet: still in a mempool, or lost by the node. */
+  | { status: 'pending' }
+
+/**
+ * What became of a batch: one of its versions mined (with its receipt), its nonce used by some
+ * other transaction, or neither by `timeoutMs` (0: look once).
+ */
+export async function settleBatch(
+  ctx: ChainContext,
+  params: { issuer: Address; batch: Pick<BatchState, 'txs' | 'nonce'>; timeoutMs: number },
+): Promise<BatchOutcome> {
+  const { issuer, batch } = params
+  const deadline = Date.now() + params.timeoutMs
+  const receipt = async () => {
+    for (const tx of batch.txs) {
+      const found = await ctx.publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined)
+      if (found) return found
+    }
+    return undefined
+  }
+  try {
+    for (;;) {
+      const mined = await receipt()
+      if (mined) return { status: 'mined', receipt: mined }
+      if ((await ctx.publicClient.getTransactionCount({ address: issuer, blockTag: 'latest' })) > batch.nonce) {
+        // The nonce is used: by this batch if it was mined between the two looks, else by another transaction.
+        const late = await receipt()
+        return late ? { status: 'mined', receipt: late } : { status: 'replaced' }
+      }
+      if (Date.now() >= deadline) return { status: 'pending' }
+      await new Promise((resolve) => setTimeout(resolve, ctx.publicClient.pollingInterval))
+    }
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+/** Whether any version of a batch is known to the node (mined or in its mempool). */
+export async function batchKnown(ctx: ChainContext, batch: Pick<BatchState, 'txs'>): Promise<boolean> {
+  for (const tx of batch.txs) {
+    const known = await ctx.publicClient.getTransaction({ hash: tx.hash }).then(
+      () => true,
+      () => false,
+    )
+    if (known) return true
+  }
+  return false
+}
+
+export type IssuedRecord = {
+  tokenId: bigint
+  patient: Address
+  issuer: Address
+  commitment: Hex
+  cidDigest: Hex
+  cidCodec: number
+  category: number
+  sensitivity: number
+  supersedes: bigint
+  blockNumber: bigint
+  transactionHash: Hex
+}
+
+function toIssued(log: {
+  args: {
+    tokenId?: bigint | undefined
+    patient?: Address | undefined
+    issuer?: Address | undefined
+    commitment?: Hex | undefined
+    cidDigest?: Hex | undefined
+    cidCodec?: number | undefined
+    category?: number | undefined
+    sensitivity?: number | undefined
+    supersedes?: bigint | undefined
+  }
+  blockNumber: bigint | null
+  transactionHash: Hex | null
+}): IssuedRecord {
+  const { args } = log
+  return {
+    tokenId: args.tokenId!,
+    patient: args.patient!,
+    issuer: args.issuer!,
+    commitment: args.commitment!,
+    cidDigest: args.cidDigest!,
+    cidCodec: args.cidCodec!,
+    category: args.category!,
+    sensitivity: args.sensitivity!,
+    supersedes: args.supersedes!,
+    blockNumber: log.blockNumber ?? 0n,
+    transactionHash: log.transactionHash ?? '0x',
+  }
+}
+
+/** The records `issuer` issued to `patient` from `fromBlock` on (RecordIssued events), by commitment. */
+export async function findIssued(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
+  params: { patient: Address; issuer: Address; fromBlock: bigint },
+): Promise<Map<Hex, IssuedRecord>> {
+  try {
+    const latest = await ctx.publicClient.getBlockNumber()
+    // A chain restored from an older state may be below where the import began.
+    const fromBlock = params.fromBlock <= latest ? params.fromBlock : BigInt(ctx.deployment.deployedAtBlock)
+    const logs = await ctx.publicClient.getContractEvents({
+      address: ctx.deployment.records,
+      abi: medicalRecordAbi,
+      eventName: 'RecordIssued',
+      args: { patient: params.patient, issuer: params.issuer },
+      fromBlock,
+      toBlock: 'latest',
+    })
+    return new Map(logs.map((log) => [log.args.commitment!.toLowerCase() as Hex, toIssued(log)]))
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+/** The RecordIssued events of a receipt from the records contract, by commitment. */
+export function issuedInReceipt(ctx: Pick<RecordsContext, 'deployment'>, receipt: TransactionReceipt): Map<Hex, IssuedRecord> {
+  const logs = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' }).filter(
+    (log) => log.address.toLowerCase() === ctx.deployment.records.toLowerCase(),
+  )
+  return new Map(logs.map((log) => [log.args.commitment.toLowerCase() as Hex, toIssued(log)]))
+}
+
+/** True when an on-chain record is exactly what `issuer` asked to mint: every field of the request, and not an amendment. */
+export function matchesRequest(issued: IssuedRecord, request: MintRequest, issuer: Address): boolean {
+  return (
+    issued.patient.toLowerCase() === request.patient.toLowerCase() &&
+    issued.issuer.toLowerCase() === issuer.toLowerCase() &&
+    issued.commitment.toLowerCase() === request.commitment.toLowerCase() &&
+    issued.cidDigest.toLowerCase() === request.cidDigest.toLowerCase() &&
+    issued.cidCodec === request.cidCodec &&
+    issued.category === request.category &&
+    issued.sensitivity === request.sensitivity &&
+    issued.supersedes === 0n
+  )
+}
