@@ -27,7 +27,8 @@ export function createChainClients(rpcUrl: string, chainId: number, options: { p
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   })
-  const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000 })
+  // Concurrent calls (the reads behind a history of hundreds of records) share one HTTP request as a JSON-RPC batch.
+  const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000, batch: { wait: 0 } })
   const pollingInterval = options.pollingInterval ?? 100
   const publicClient = createPublicClient({ chain, transport, pollingInterval })
   return {

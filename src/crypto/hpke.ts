@@ -50,8 +50,25 @@ export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, a
   return { enc: new Uint8Array(enc), ct: new Uint8Array(ct) }
 }
 
+/**
+ * Deriving the key pair costs about as much as the open itself, so it is done once per seed
+ * object: a reader opening hundreds of records (a history) derives once. Held weakly, so the pair
+ * lives no longer than the unlocked account holding the seed.
+ */
+const derived = new WeakMap<Uint8Array, Promise<CryptoKeyPair>>()
+
+function keyPairOf(seed: Uint8Array): Promise<CryptoKeyPair> {
+  let pair = derived.get(seed)
+  if (!pair) {
+    pair = suite.kem.deriveKeyPair(toArrayBuffer(seed))
+    derived.set(seed, pair)
+    pair.catch(() => derived.delete(seed))
+  }
+  return pair
+}
+
 export async function unwrapKey(seed: Uint8Array, wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
-  const pair = await suite.kem.deriveKeyPair(toArrayBuffer(seed))
+  const pair = await keyPairOf(seed)
   try {
     const pt = await suite.open(
       { recipientKey: pair, enc: toArrayBuffer(wrapped.enc), info: INFO },

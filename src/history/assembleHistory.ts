@@ -35,7 +35,7 @@ export type AssembleHistoryParameters = {
   records: OnChainRecord[]
   /** Leave out records an amendment replaced. */
   currentOnly?: boolean
-  /** Records read at once. */
+  /** Records read at once (default 32: the work is mostly waiting on the chain and the blockstore). */
   concurrency?: number
 }
 
@@ -51,7 +51,7 @@ export async function assembleHistory(ctx: RecordsContext, params: AssembleHisto
   const failures: HistoryFailure[] = []
   let hidden = 0
 
-  await forEachLimited(params.records, params.concurrency ?? 8, async (record, i) => {
+  await forEachLimited(params.records, params.concurrency ?? 32, async (record, i) => {
     const { tokenId } = record
     if (record.owner !== patient || (params.currentOnly && record.supersededBy !== 0n)) return
     if (record.owner !== reader && !(await canAccess(ctx, reader, tokenId))) {

@@ -33,6 +33,31 @@ export type RecordsContext = {
   audit?: AccessRecorder
   /** The emergency key escrow of this medvault node. */
   keyRelease?: KeyReleaseService
+  /** Remembers records whose issuer signature and registry status checked out (a long-running server's). */
+  verified?: VerifiedRecords
+}
+
+/**
+ * Checks that cannot change once passed: a record's token, commitment and the issuer's signature
+ * over them are immutable, and so is the registry's history of the issuer at the issue time. The
+ * key names all of them, so another envelope or attestation for the same token is checked afresh.
+ * Access and the content commitment are still checked on every read.
+ */
+export interface VerifiedRecords {
+  has(key: string): boolean
+  add(key: string): void
+}
+
+/** A bounded set of verified-record keys, oldest forgotten first. */
+export function verifiedRecords(capacity = 100_000): VerifiedRecords {
+  const keys = new Set<string>()
+  return {
+    has: (key) => keys.has(key),
+    add(key) {
+      keys.add(key)
+      if (keys.size > capacity) keys.delete(keys.values().next().value!)
+    },
+  }
 }
 
 export type Progress = { stage: 'hashing' | 'encrypting' | 'storing' | 'minting' | 'fetching' | 'verifying'; bytes?: number }

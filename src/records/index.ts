@@ -11,7 +11,8 @@ export {
   sensitivityNames,
 } from './categories.js'
 export type { Category, SensitivityName } from './categories.js'
-export type { AccessAttempt, AccessRecorder, OnProgress, Progress, RecordsContext } from './context.js'
+export { verifiedRecords } from './context.js'
+export type { AccessAttempt, AccessRecorder, OnProgress, Progress, RecordsContext, VerifiedRecords } from './context.js'
 export { openEnvelope, readEnvelopeHeader, recordMetaSchema, sealEnvelope } from './envelope.js'
 export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
 export { issueRecord, signMintConsent } from './issueRecord.js'

@@ -156,8 +156,12 @@ export async function openRecord(
   const record = await getOnChainRecord(ctx, params.tokenId)
   const via = await checkReadAccess(ctx, record, params.reader.address)
   const { meta, content } = await openEnvelope(ctx.store.cat(record.cid), await openerFor(ctx, record, params.reader, via))
-  await checkAttestation(ctx, record, meta)
-  await checkIssuerStatus(ctx, record)
+  const verifiedKey = `${record.tokenId}:${record.cid}:${record.commitment}:${meta.attestation}`
+  if (!ctx.verified?.has(verifiedKey)) {
+    await checkAttestation(ctx, record, meta)
+    await checkIssuerStatus(ctx, record)
+    ctx.verified?.add(verifiedKey)
+  }
   return { record, meta, content: checkedContent(content, meta, record, params.onProgress) }
 }
 

@@ -1,6 +1,7 @@
 import type { Address } from 'viem'
 import type { AuditLog } from '../audit/index.js'
 import type { RecordsContext } from '../records/context.js'
+import type { OnChainRecord } from '../records/onChainRecord.js'
 import type { Session } from './auth/sessionToken.js'
 import type { SiweAuth } from './auth/siwe.js'
 import type { SessionTokens } from './auth/sessionToken.js'
@@ -8,8 +9,8 @@ import type { Keyring } from './keyring.js'
 
 /** What the server reads from its index; the chain is still asked before anything is served. */
 export interface RecordIndex {
-  /** A patient's token ids, oldest first (amended ones included). */
-  tokenIdsOf(patient: Address): Promise<bigint[]>
+  /** A patient's records as the index last saw them on chain, oldest first (amended ones included). */
+  recordsOf(patient: Address): Promise<OnChainRecord[]>
   /** Patients with an active grant to `grantee`, and when the latest of them ends. */
   patientsSharingWith(grantee: Address): Promise<{ patient: Address; until: Date }[]>
 }

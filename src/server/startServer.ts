@@ -3,6 +3,8 @@ import { serve } from '@hono/node-server'
 import type { Address } from 'viem'
 import { freePort } from '../chain/anvil.js'
 import type { Medvault } from '../home/openMedvault.js'
+import { CID } from 'multiformats/cid'
+import { type OnChainRecord, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
 import { createApp } from './app.js'
 import { createSiweAuth } from './auth/siwe.js'
@@ -52,9 +54,23 @@ function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): Reco
     await syncing
   }
   return {
-    async tokenIdsOf(patient: Address) {
+    async recordsOf(patient: Address) {
       await fresh()
-      return (await store.recordsOf(patient, { includeSuperseded: true })).map((r) => r.tokenId)
+      return (await store.recordsOf(patient, { includeSuperseded: true })).map(
+        (r): OnChainRecord => ({
+          tokenId: r.tokenId,
+          owner: r.patient,
+          commitment: r.commitment,
+          cid: CID.parse(r.cid),
+          issuer: r.issuer,
+          issuedAt: r.issuedAt,
+          category: r.category,
+          categoryCode: r.categoryCode,
+          sensitivity: r.sensitivity,
+          supersedes: r.supersedes ?? 0n,
+          supersededBy: r.supersededBy ?? 0n,
+        }),
+      )
     },
     async patientsSharingWith(grantee: Address) {
       await fresh()
@@ -77,7 +93,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   const baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
   const app = createApp({
-    ctx: mv,
+    ctx: { ...mv, verified: verifiedRecords() },
     auditLog: mv.auditLog,
     index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000),
     keyring: createKeyring(mv.keystore, params.passphrase),

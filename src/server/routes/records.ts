@@ -36,9 +36,8 @@ function summary(record: OnChainRecord, issuerName: string) {
  * or emergency window covers for anyone else. Refuses (and audits) a caller who may see none.
  */
 export async function visibleRecords(deps: ServerDeps, caller: Address, patient: Address): Promise<OnChainRecord[]> {
-  const ids = await deps.index.tokenIdsOf(patient)
-  const records = await Promise.all(ids.map((id) => getOnChainRecord(deps.ctx, id)))
-  const owned = records.filter((r) => r.owner === patient)
+  // The index says which records there are; whether the caller may see each is asked of the chain now.
+  const owned = await deps.index.recordsOf(patient)
   if (caller === patient) return owned
   const allowed = await Promise.all(owned.map((r) => canAccess(deps.ctx, caller, r.tokenId)))
   const visible = owned.filter((_, i) => allowed[i])
