@@ -1,4 +1,6 @@
 /** The indexer: the contracts' events in a database (SQLite or PostgreSQL) for fast listing and search. */
+export { createIndexer } from './createIndexer.js'
+export type { Indexer, IndexerContext, IndexerOptions, SyncProgress, SyncResult } from './createIndexer.js'
 export { IndexError } from './errors.js'
 export { openIndexStore } from './openIndexStore.js'
 export { openPostgresIndex, redactUrl } from './postgresIndex.js'

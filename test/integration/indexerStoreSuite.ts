@@ -171,8 +171,7 @@ export function changes(options: { fork?: string; finalBlock?: bigint } = {}): I
 }
 
 /** Everything the store answers, for comparing two states. */
-export async function snapshot(store: IndexStore) {
-  const patients = [PATIENT, OTHER_PATIENT]
+export async function snapshot(store: IndexStore, patients: readonly Address[] = [PATIENT, OTHER_PATIENT]) {
   return {
     records: await Promise.all(patients.map((p) => store.recordsOf(p, { includeSuperseded: true }))),
     grants: await Promise.all(patients.map((p) => store.grantsOf(p))),
