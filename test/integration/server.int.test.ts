@@ -303,6 +303,20 @@ describe('the medvault server over a real socket', () => {
       await expectOutcome(await fetch(`${server.url}/nowhere`), 404)
       await expectOutcome(await fetch(`${server.url}/fhir/Spaceship/1`, { headers: { authorization: `Bearer ${sessions.alice}` } }), 404)
     })
+    it('over the rate limit: 429 with Retry-After', async () => {
+      const strict = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, limits: { requestsPerMinute: 5 } })
+      try {
+        const statuses: number[] = []
+        for (let i = 0; i < 7; i++) statuses.push((await fetch(`${strict.url}/fhir/metadata`)).status)
+        assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429])
+        const res = await fetch(`${strict.url}/fhir/metadata`)
+        await expectOutcome(res, 429)
+        assert.ok(Number(res.headers.get('retry-after')) >= 1)
+      } finally {
+        await strict.close()
+      }
+    })
+
     it('keeps serving afterwards', async () => {
       assert.equal((await fetch(`${server.url}/health`)).status, 200)
     })
