@@ -3,6 +3,7 @@ import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
+import { indexCommands } from './commands/index.js'
 import { importCommands } from './commands/import.js'
 import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   auditCommands(program, run)
   shcCommands(program, run)
   claimCommands(program, run)
+  indexCommands(program, run)
   exportCommands(program, run)
 
   try {

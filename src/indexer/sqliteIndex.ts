@@ -21,7 +21,12 @@ export async function openSqliteIndex(path: string): Promise<IndexStore> {
     await migrate(driver)
   } catch (error) {
     await driver.close()
-    throw error
+    if (error instanceof IndexError) throw error
+    throw new IndexError(`Cannot prepare the index database ${path}.`, {
+      cause: error,
+      details: error instanceof Error ? error.message : String(error),
+      hint: 'If another medvault process is writing it, try again; deleting it is safe (`medvault index rebuild` recreates it).',
+    })
   }
   return createSqlIndexStore(driver, { location: path })
 }
