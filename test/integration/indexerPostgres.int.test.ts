@@ -6,7 +6,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { openIndexStore, openPostgresIndex } from '../../src/indexer/index.js'
 import { describeIndexStore, history, snapshot } from './indexerStoreSuite.js'
-import { type TestPostgres, skipPostgres, startPostgres } from './postgres.js'
+import { POSTGRES_MISSING, type TestPostgres, findPostgresBin, skipPostgres, startPostgres } from './postgres.js'
+
+it('finds PostgreSQL (initdb, pg_ctl) to test against', { skip: skipPostgres ? 'MEDVAULT_SKIP_POSTGRES=1' : false }, () => {
+  assert.ok(findPostgresBin(), POSTGRES_MISSING)
+})
 
 describe('PostgreSQL index', { skip: skipPostgres ? 'MEDVAULT_SKIP_POSTGRES=1' : false }, () => {
   let pg: TestPostgres

@@ -5,7 +5,7 @@
  * PostgreSQL refuses to run as root; as root, the binaries run as the `postgres` OS user through
  * `runuser`, with the directory handed to that user.
  *
- * Binaries: $MEDVAULT_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin (Debian and
+ * Binaries: $MEDVAULT_PG_BIN (only there, when set), else the newest /usr/lib/postgresql/<version>/bin (Debian and
  * Ubuntu's `apt-get install postgresql`), else `initdb` on the PATH. Missing binaries fail the
  * test with a message saying what to install, unless MEDVAULT_SKIP_POSTGRES=1.
  */
@@ -25,10 +25,16 @@ export type TestPostgres = {
 
 export const skipPostgres = process.env.MEDVAULT_SKIP_POSTGRES === '1'
 
+export const POSTGRES_MISSING =
+  'PostgreSQL binaries (initdb, pg_ctl) were not found in $MEDVAULT_PG_BIN, /usr/lib/postgresql/*/bin or the PATH. ' +
+  'Install PostgreSQL (e.g. `apt-get install postgresql`), or set MEDVAULT_SKIP_POSTGRES=1 to skip the PostgreSQL tests.'
+
 /** The directory holding initdb and pg_ctl, or undefined. */
 export function findPostgresBin(): string | undefined {
+  const has = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))
+  // An explicit choice is the only one looked at.
+  if (process.env.MEDVAULT_PG_BIN) return has(process.env.MEDVAULT_PG_BIN) ? process.env.MEDVAULT_PG_BIN : undefined
   const candidates: string[] = []
-  if (process.env.MEDVAULT_PG_BIN) candidates.push(process.env.MEDVAULT_PG_BIN)
   const debian = '/usr/lib/postgresql'
   if (existsSync(debian)) {
     const versions = readdirSync(debian)
@@ -36,7 +42,7 @@ export function findPostgresBin(): string | undefined {
       .sort((a, b) => Number(b) - Number(a))
     candidates.push(...versions.map((v) => join(debian, v, 'bin')))
   }
-  for (const dir of candidates) if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir
+  for (const dir of candidates) if (has(dir)) return dir
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' })
   const onPath = which.status === 0 ? which.stdout.trim() : ''
   return onPath ? join(onPath, '..') : undefined
@@ -49,10 +55,7 @@ export function findPostgresBin(): string | undefined {
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = findPostgresBin()
   if (!bin) {
-    throw new Error(
-      'PostgreSQL binaries (initdb, pg_ctl) were not found in $MEDVAULT_PG_BIN, /usr/lib/postgresql/*/bin or the PATH. ' +
-        'Install PostgreSQL (e.g. `apt-get install postgresql`), or set MEDVAULT_SKIP_POSTGRES=1 to skip the PostgreSQL tests.',
-    )
+    throw new Error(POSTGRES_MISSING)
   }
   const dir = mkdtempSync(join(tmpdir(), 'medvault-pg-'))
   const data = join(dir, 'data')
