@@ -6,7 +6,7 @@ import { createGrant, revokeGrant } from '../../src/consent/grants.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { syntheticPatientBundle } from '../../src/import/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
-import { siweLogin, sessionToken } from './server.js'
+import { postLogin, sessionToken, siweLogin, siweMessage } from './server.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack } from './stack.js'
 
 type FhirError = { response: { status: number; data: OperationOutcome } }
@@ -79,40 +79,15 @@ describe('the medvault server over a real socket', () => {
     }
 
     it('refuses a replayed message: the nonce is single-use', async () => {
-      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as {
-        nonce: string
-        domain: string
-        uri: string
-        chainId: number
-      }
-      const { createSiweMessage } = await import('viem/siwe')
-      const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
+      const message = await siweMessage(server.url, a('alice').address)
       const signature = await a('alice').chainAccount.signMessage({ message })
-      const post = () =>
-        fetch(`${server.url}/auth/login`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ message, signature }),
-        })
-      const [first, second] = await Promise.all([post(), post()])
+      const [first, second] = await Promise.all([postLogin(server.url, message, signature), postLogin(server.url, message, signature)])
       assert.deepEqual([first.status, second.status].sort(), [200, 401])
     })
 
     it('refuses a signature by another key', async () => {
-      const { nonce, domain, uri, chainId } = (await (await fetch(`${server.url}/auth/nonce`)).json()) as {
-        nonce: string
-        domain: string
-        uri: string
-        chainId: number
-      }
-      const { createSiweMessage } = await import('viem/siwe')
-      const message = createSiweMessage({ address: a('alice').address, chainId, domain, nonce, uri, version: '1', issuedAt: new Date() })
-      const signature = await a('mallory').chainAccount.signMessage({ message })
-      const res = await fetch(`${server.url}/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message, signature }),
-      })
+      const message = await siweMessage(server.url, a('alice').address)
+      const res = await postLogin(server.url, message, await a('mallory').chainAccount.signMessage({ message }))
       assert.equal(res.status, 401)
     })
 

@@ -1,19 +1,20 @@
 /** Helpers for talking to a real medvault server over its socket, as a client would. */
+import type { Address } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
 
 export type SiweOverrides = Partial<Parameters<typeof createSiweMessage>[0]>
 
-/** Gets a nonce, signs an EIP-4361 message (with `overrides` applied) and posts it. Returns the raw response. */
-export async function siweLogin(baseUrl: string, account: LocalAccount, overrides: SiweOverrides = {}): Promise<Response> {
+/** An EIP-4361 message for `address` with a fresh nonce from the server, `overrides` applied. */
+export async function siweMessage(baseUrl: string, address: Address, overrides: SiweOverrides = {}): Promise<string> {
   const { nonce, domain, uri, chainId } = (await (await fetch(`${baseUrl}/auth/nonce`)).json()) as {
     nonce: string
     domain: string
     uri: string
     chainId: number
   }
-  const message = createSiweMessage({
-    address: account.address,
+  return createSiweMessage({
+    address,
     chainId,
     domain,
     nonce,
@@ -23,12 +24,20 @@ export async function siweLogin(baseUrl: string, account: LocalAccount, override
     statement: 'Sign in to medvault.',
     ...overrides,
   })
-  const signature = await account.signMessage({ message })
+}
+
+export function postLogin(baseUrl: string, message: string, signature: string): Promise<Response> {
   return fetch(`${baseUrl}/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ message, signature }),
   })
+}
+
+/** Gets a nonce, signs a message for `account` (with `overrides` applied) and posts it. Returns the raw response. */
+export async function siweLogin(baseUrl: string, account: LocalAccount, overrides: SiweOverrides = {}): Promise<Response> {
+  const message = await siweMessage(baseUrl, account.address, overrides)
+  return postLogin(baseUrl, message, await account.signMessage({ message }))
 }
 
 /** Signs in and returns the session token. */
