@@ -213,7 +213,7 @@ export interface IndexStore {
   applyBatch(batch: IndexBatch): Promise<boolean>
   /** Undoes everything above `block` (a stored block), after a reorg. */
   rollbackTo(block: bigint): Promise<void>
-  /** Empties the index (not the nonces), for a rebuild. */
+  /** Empties the index for a rebuild; it stays bound to its deployment, and nonces stay. */
   reset(): Promise<void>
   close(): Promise<void>
 }

@@ -469,6 +469,7 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
       await store.reset()
       assert.equal(await store.cursor(), undefined)
       assert.deepEqual(await store.recentBlocks(), [])
+      assert.equal(await store.bindScope({ ...scope, records: addr(0xe9) }), false, 'a reset index still belongs to its deployment')
       assert.equal(await store.consumeNonce('kept', new Date()), true)
     })
 

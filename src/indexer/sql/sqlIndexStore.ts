@@ -26,8 +26,9 @@ function checkNonce(nonce: string) {
   }
 }
 
+/** Deletes everything read from the chain (not the deployment it belongs to, nor the nonces). */
 async function resetChainData(tx: SqlExecutor): Promise<void> {
-  for (const table of [...Object.keys(CHAIN_TABLES), 'undo_log', 'blocks', 'sync_cursor', 'meta']) await tx.run(`DELETE FROM ${table}`)
+  for (const table of [...Object.keys(CHAIN_TABLES), 'undo_log', 'blocks', 'sync_cursor']) await tx.run(`DELETE FROM ${table}`)
 }
 
 /**
@@ -199,6 +200,7 @@ export function createSqlIndexStore(db: SqlDriver, where: { location: string }):
           if (same) return false
           const hadData = rows.length > 0 || (await readCursor(tx)) !== undefined
           await resetChainData(tx)
+          await tx.run('DELETE FROM meta')
           for (const [key, value] of Object.entries(wanted)) await tx.run('INSERT INTO meta (key, value) VALUES (?, ?)', [key, value])
           return hadData
         }),
