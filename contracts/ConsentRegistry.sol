@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {MedicalRecord} from "./MedicalRecord.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 
@@ -17,6 +18,9 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 /// explicitly. An "all" grant names only the flags passed explicitly. So "all my records" and
 /// "my lab results" never silently include a psychiatric note or an HIV test. Only the patient
 /// may name sensitive records at all: a delegate's grants never cover them.
+///
+/// Erased records (MedicalRecord.erase): no grant may name one, and `canAccess` is false for
+/// everyone, the patient included, since nothing readable is left.
 contract ConsentRegistry {
     enum Scope {
         Records,
@@ -71,6 +75,8 @@ contract ConsentRegistry {
     error ConsentInvalidGrant();
     /// @notice A listed record does not belong to the patient.
     error ConsentNotOwner(uint256 tokenId, address patient);
+    /// @notice A listed record was erased by its patient; it can never be shared again.
+    error ConsentRecordErased(uint256 tokenId);
     /// @notice Only the patient may share sensitive records; a delegate's grant may not cover any.
     error ConsentDelegateCannotShareSensitive(address delegate, address patient);
     /// @notice The grant does not exist.
@@ -114,7 +120,7 @@ contract ConsentRegistry {
     /// @notice Grants `grantee` read access to some of `patient`'s records until `expiresAt`.
     /// @dev Requires the caller to be the patient or their delegate; `expiresAt` in the future and
     /// at most MAX_GRANT_DURATION away. Records scope: `tokenIds` non-empty, all owned by the
-    /// patient. Categories scope: `categories` a non-empty bitmask of category codes. Emits {GrantCreated}.
+    /// patient and none erased. Categories scope: `categories` a non-empty bitmask of category codes. Emits {GrantCreated}.
     /// @param patient Whose records.
     /// @param grantee Who may read them.
     /// @param scope Listed records, categories, or all records.
@@ -144,10 +150,10 @@ contract ConsentRegistry {
         if (scope == Scope.Records) {
             if (tokenIds.length == 0) revert ConsentInvalidGrant();
             for (uint256 i; i < tokenIds.length; ++i) {
-                if (records.ownerOf(tokenIds[i]) != patient) revert ConsentNotOwner(tokenIds[i], patient);
-                if (byDelegate && records.recordOf(tokenIds[i]).sensitivity != 0) {
-                    revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
-                }
+                (address owner,, uint8 flags, bool erased) = _recordInfo(tokenIds[i]);
+                if (owner != patient) revert ConsentNotOwner(tokenIds[i], patient);
+                if (erased) revert ConsentRecordErased(tokenIds[i]);
+                if (byDelegate && flags != 0) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
                 _grantRecords[grantId][tokenIds[i]] = true;
             }
             categories = 0;
@@ -252,33 +258,29 @@ contract ConsentRegistry {
 
     /// @notice Whether `reader` may read record `tokenId` now: its owner, an active grant covering it, or an open break-glass window on a non-sensitive record.
     /// @param reader The account asking.
-    /// @param tokenId The record; false if it does not exist.
+    /// @param tokenId The record; false if it does not exist or was erased (for everyone, its owner too).
     function canAccess(address reader, uint256 tokenId) external view returns (bool) {
-        address owner;
-        try records.ownerOf(tokenId) returns (address o) {
-            owner = o;
-        } catch {
-            return false;
-        }
+        (address owner, uint8 category, uint8 sensitivity, bool erased) = records.accessInfo(tokenId);
+        if (owner == address(0) || erased) return false;
         if (reader == owner) return true;
-        MedicalRecord.Record memory r = records.recordOf(tokenId);
         if (
-            r.sensitivity == 0 && _emergencyUntil[owner][reader] > block.timestamp && _emergencyProviders[reader]
+            sensitivity == 0 && _emergencyUntil[owner][reader] > block.timestamp && _emergencyProviders[reader]
                 && registry.isActive(reader)
         ) return true;
         uint256[] storage ids = _grantsByGrantee[owner][reader];
         for (uint256 i; i < ids.length; ++i) {
-            if (_covers(ids[i], tokenId, r.category, r.sensitivity)) return true;
+            if (_covers(ids[i], tokenId, category, sensitivity)) return true;
         }
         return false;
     }
 
-    /// @notice Whether grant `grantId` is active and covers record `tokenId`.
+    /// @notice Whether grant `grantId` is active and covers record `tokenId` (never an erased record).
+    /// @dev Reverts with ERC721NonexistentToken for a token that does not exist.
     /// @param grantId The grant.
     /// @param tokenId The record.
     function grantCovers(uint256 grantId, uint256 tokenId) external view returns (bool) {
-        MedicalRecord.Record memory r = records.recordOf(tokenId);
-        return _grants[grantId].patient == records.ownerOf(tokenId) && _covers(grantId, tokenId, r.category, r.sensitivity);
+        (address owner, uint8 category, uint8 sensitivity, bool erased) = _recordInfo(tokenId);
+        return !erased && _grants[grantId].patient == owner && _covers(grantId, tokenId, category, sensitivity);
     }
 
     /// @notice Grantees whose active category or "all" grants would cover a new record of `patient` with this category and sensitivity.
@@ -343,6 +345,12 @@ contract ConsentRegistry {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev A record's owner, category, flags and erasure in one call; reverts like `ownerOf` for a token that does not exist.
+    function _recordInfo(uint256 tokenId) private view returns (address owner, uint8 category, uint8 sensitivity, bool erased) {
+        (owner, category, sensitivity, erased) = records.accessInfo(tokenId);
+        if (owner == address(0)) revert IERC721Errors.ERC721NonexistentToken(tokenId);
+    }
 
     function _checkGrantor(address patient) private view {
         if (msg.sender != patient && !_delegates[patient][msg.sender]) revert ConsentUnauthorized(msg.sender, patient);

@@ -34,6 +34,12 @@ interface IERC5192 {
 /// and every token is created by `_issue`; nothing else mints. The signature covers the category and
 /// sensitivity as well as the content commitment, so a provider cannot relabel a psychiatric note
 /// as a lab result under the patient's consent.
+///
+/// Erasure (GDPR art. 17, by crypto-shredding): the patient marks a record erased with {erase} or
+/// {eraseBatch}, both through `_erase`. Off chain, medvault then destroys every wrapped copy of the
+/// record key and the ciphertext; on chain the token stays (its salted commitment now points to
+/// nothing anyone can open), can no longer be amended, and ConsentRegistry neither grants it nor
+/// lets anyone read it.
 contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     using Strings for uint256;
 
@@ -87,6 +93,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     mapping(uint256 tokenId => Record) private _records;
     mapping(address patient => mapping(address provider => uint64 until)) private _authorizations;
     mapping(address account => bytes32 key) private _encryptionKeys;
+    mapping(uint256 tokenId => uint40 erasedAt) private _erasedAt;
     uint64 private _lastTokenId;
 
     /// @notice The caller is not an active provider in the registry.
@@ -107,6 +114,10 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     error MedicalRecordEmptyBatch();
     /// @notice {mintBatch} was called with more than `maxSize` requests.
     error MedicalRecordBatchTooLarge(uint256 size, uint256 maxSize);
+    /// @notice Only the record's patient may erase it; `caller` is not its owner.
+    error MedicalRecordNotOwner(uint256 tokenId, address caller);
+    /// @notice The record was erased at `erasedAt`; it cannot be erased again or amended.
+    error MedicalRecordErased(uint256 tokenId, uint40 erasedAt);
 
     event RecordIssued(
         uint256 indexed tokenId,
@@ -120,6 +131,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         uint256 supersedes
     );
     event RecordAmended(uint256 indexed tokenId, uint256 indexed supersededBy);
+    event RecordErased(uint256 indexed tokenId, address indexed patient);
     event ProviderAuthorized(address indexed patient, address indexed provider, uint64 until);
     event ProviderAuthorizationRevoked(address indexed patient, address indexed provider);
     event EncryptionKeySet(address indexed account, bytes32 key);
@@ -171,8 +183,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     }
 
     /// @notice Mints a correction of `tokenId`; the old token is marked amended and stays readable.
-    /// @dev Same requirements as {mint}, plus: `tokenId` exists, is not yet amended, and belongs to
-    /// `request.patient`. Emits {RecordIssued}, {Locked} and {RecordAmended}.
+    /// @dev Same requirements as {mint}, plus: `tokenId` exists, is not yet amended, is not erased, and
+    /// belongs to `request.patient`. Emits {RecordIssued}, {Locked} and {RecordAmended}.
     /// @param tokenId The record being corrected.
     /// @param request The correction's on-chain fields.
     /// @param deadline Last second at which `consent` is valid.
@@ -186,10 +198,35 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         if (owner != request.patient) revert MedicalRecordPatientMismatch(tokenId, request.patient);
         Record storage old = _records[tokenId];
         if (old.supersededBy != 0) revert MedicalRecordAlreadyAmended(tokenId, old.supersededBy);
+        if (_erasedAt[tokenId] != 0) revert MedicalRecordErased(tokenId, _erasedAt[tokenId]);
         _checkConsent(request, tokenId, deadline, consent);
         newTokenId = _issue(request, uint64(tokenId));
         old.supersededBy = uint64(newTokenId);
         emit RecordAmended(tokenId, newTokenId);
+    }
+
+    // ---------------------------------------------------------------- erasure
+
+    /// @notice Marks the caller's record `tokenId` erased (GDPR art. 17): from now on nobody may read it
+    /// ({ConsentRegistry-canAccess} is false for everyone), grant it or amend it.
+    /// @dev Requires `tokenId` to exist, be owned by the caller and not be erased yet. The token stays
+    /// with the patient; only its erasure time is written. Emits {RecordErased}.
+    /// @param tokenId The record to erase.
+    function erase(uint256 tokenId) external {
+        _erase(tokenId);
+    }
+
+    /// @notice Marks several of the caller's records erased, all or nothing.
+    /// @dev Requires 1 to `MAX_BATCH_SIZE` tokens, each meeting the requirements of {erase} (so no
+    /// token may appear twice). Emits {RecordErased} for each, in order.
+    /// @param tokenIds The records to erase.
+    function eraseBatch(uint256[] calldata tokenIds) external {
+        uint256 count = tokenIds.length;
+        if (count == 0) revert MedicalRecordEmptyBatch();
+        if (count > MAX_BATCH_SIZE) revert MedicalRecordBatchTooLarge(count, MAX_BATCH_SIZE);
+        for (uint256 i; i < count; ++i) {
+            _erase(tokenIds[i]);
+        }
     }
 
     // ---------------------------------------------------------------- patient settings
@@ -227,6 +264,22 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     function recordOf(uint256 tokenId) external view returns (Record memory) {
         _requireOwned(tokenId);
         return _records[tokenId];
+    }
+
+    /// @notice When the record was erased (Unix time), or 0 if it was not. Reverts for tokens that do not exist.
+    /// @param tokenId The record.
+    function erasedAt(uint256 tokenId) external view returns (uint40) {
+        _requireOwned(tokenId);
+        return _erasedAt[tokenId];
+    }
+
+    /// @notice What an access check needs in one call: owner (zero if the token does not exist),
+    /// category, sensitivity flags, and whether the record was erased. Never reverts.
+    /// @param tokenId The record.
+    function accessInfo(uint256 tokenId) external view returns (address owner, uint8 category, uint8 sensitivity, bool erased) {
+        owner = _ownerOf(tokenId);
+        Record storage r = _records[tokenId];
+        return (owner, r.category, r.sensitivity, _erasedAt[tokenId] != 0);
     }
 
     /// @notice The ciphertext's CIDv1 in binary form (version, codec, sha2-256 multihash).
@@ -267,7 +320,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         return true;
     }
 
-    /// @notice A data: URI with the category, issuer name, issue date and status; never content.
+    /// @notice A data: URI with the category, issuer name, issue date and status (current, amended or erased); never content.
     /// @param tokenId The record.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
@@ -283,7 +336,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
             '"},{"display_type":"date","trait_type":"issued","value":',
             uint256(r.issuedAt).toString(),
             '},{"trait_type":"status","value":"',
-            r.supersededBy == 0 ? "current" : "amended",
+            _erasedAt[tokenId] != 0 ? "erased" : r.supersededBy == 0 ? "current" : "amended",
             '"}]}'
         );
         return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
@@ -388,6 +441,16 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
             supersedes
         );
         emit Locked(tokenId);
+    }
+
+    /// @dev The one path for erasure: checks ownership and state, records the time, emits {RecordErased}.
+    function _erase(uint256 tokenId) private {
+        address owner = _requireOwned(tokenId);
+        if (owner != msg.sender) revert MedicalRecordNotOwner(tokenId, msg.sender);
+        uint40 erased = _erasedAt[tokenId];
+        if (erased != 0) revert MedicalRecordErased(tokenId, erased);
+        _erasedAt[tokenId] = uint40(block.timestamp);
+        emit RecordErased(tokenId, owner);
     }
 
     function _checkRequest(MintRequest calldata request) private pure {

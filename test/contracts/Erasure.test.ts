@@ -1,0 +1,253 @@
+/**
+ * Erasure on chain (GDPR art. 17, by crypto-shredding): MedicalRecord.erase / eraseBatch and what
+ * ConsentRegistry does with an erased record. Each revert is named with its custom error and
+ * arguments, each event with its arguments.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import {
+  type Account,
+  type Address,
+  BaseError,
+  ContractFunctionRevertedError,
+  getAddress,
+  getContract,
+  keccak256,
+  parseEventLogs,
+  toHex,
+} from 'viem'
+import type { PrivateKeyAccount } from 'viem/accounts'
+import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
+import {
+  type Deployed,
+  type Env,
+  eventNames,
+  expectEvent,
+  expectRevert,
+  mintRequest,
+  mintWithConsent,
+  registerProvider,
+  startEnv,
+} from './fixture.js'
+
+const Scope = { Records: 0, Categories: 1, All: 2 } as const
+const Purpose = { Treatment: 0 } as const
+const DAY = 86_400n
+
+type RecordError = Extract<(typeof medicalRecordAbi)[number], { type: 'error' }>
+const consentAbi = [...consentRegistryAbi, ...medicalRecordAbi.filter((item): item is RecordError => item.type === 'error')] as const
+
+function decodeTokenURI(uri: string): { attributes: { trait_type: string; value: unknown }[] } {
+  return JSON.parse(Buffer.from(uri.split(',')[1]!, 'base64').toString('utf8'))
+}
+
+describe('Erasure', () => {
+  let env: Env
+  before(async () => {
+    env = await startEnv()
+  })
+  after(async () => {
+    await env?.stop()
+  })
+
+  const consentAs = (d: Deployed, account: Account) =>
+    getContract({ address: getAddress(d.consent), abi: consentAbi, client: { public: env.publicClient, wallet: env.wallet(account) } })
+
+  async function grantRecords(d: Deployed, patient: PrivateKeyAccount, grantee: Address, tokenIds: bigint[]) {
+    const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
+    return consentAs(d, patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, 0, 0, expiresAt, Purpose.Treatment])
+  }
+
+  describe('MedicalRecord.erase', () => {
+    let d: Deployed
+    let provider: PrivateKeyAccount
+    let patient: PrivateKeyAccount
+    let stranger: PrivateKeyAccount
+    let tokenId: bigint
+
+    before(async () => {
+      d = await env.deploy()
+      provider = await registerProvider(env, d)
+      patient = await env.newAccount()
+      stranger = await env.newAccount()
+      ;({ tokenId } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
+    })
+
+    it('refuses anyone but the owner (MedicalRecordNotOwner), the issuer too', async () => {
+      await expectRevert(d.recordsAs(stranger).write.erase([tokenId]), 'MedicalRecordNotOwner', [tokenId, stranger.address])
+      await expectRevert(d.recordsAs(provider).write.erase([tokenId]), 'MedicalRecordNotOwner', [tokenId, provider.address])
+      await expectRevert(d.records.write.erase([tokenId]), 'MedicalRecordNotOwner', [tokenId, env.admin.address])
+    })
+
+    it('refuses a token that does not exist (ERC721NonexistentToken)', async () => {
+      await expectRevert(d.recordsAs(patient).write.erase([999n]), 'ERC721NonexistentToken', [999n])
+      await expectRevert(d.records.read.erasedAt([999n]), 'ERC721NonexistentToken', [999n])
+    })
+
+    it('is not erased before: erasedAt 0, accessInfo says so, tokenURI status "current"', async () => {
+      assert.equal(await d.records.read.erasedAt([tokenId]), 0)
+      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, false])
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[3], { trait_type: 'status', value: 'current' })
+    })
+
+    it('the owner erases it: RecordErased(tokenId, patient), only that event, erasedAt = block time', async () => {
+      const receipt = await env.mined(d.recordsAs(patient).write.erase([tokenId]))
+      assert.deepEqual(eventNames(receipt, medicalRecordAbi), ['RecordErased'])
+      const args = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordErased')
+      assert.deepEqual(args, { tokenId, patient: getAddress(patient.address) })
+      assert.equal(BigInt(await d.records.read.erasedAt([tokenId])), await env.timestampOf(receipt))
+    })
+
+    it('keeps the token with the patient, locked, with its commitment; status "erased"', async () => {
+      assert.equal(await d.records.read.ownerOf([tokenId]), getAddress(patient.address))
+      assert.equal(await d.records.read.locked([tokenId]), true)
+      assert.notEqual((await d.records.read.recordOf([tokenId])).commitment, `0x${'00'.repeat(32)}`)
+      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, true])
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[3], { trait_type: 'status', value: 'erased' })
+    })
+
+    it('refuses erasing it again (MedicalRecordErased with the time)', async () => {
+      const at = await d.records.read.erasedAt([tokenId])
+      await expectRevert(d.recordsAs(patient).write.erase([tokenId]), 'MedicalRecordErased', [tokenId, at])
+    })
+
+    it('refuses amending an erased record (MedicalRecordErased)', async () => {
+      const at = await d.records.read.erasedAt([tokenId])
+      await expectRevert(mintWithConsent(env, d, provider, patient, mintRequest(patient.address), tokenId), 'MedicalRecordErased', [
+        tokenId,
+        at,
+      ])
+    })
+
+    it('accessInfo of a token that does not exist: zero owner, never reverts', async () => {
+      assert.deepEqual(await d.records.read.accessInfo([999n]), ['0x0000000000000000000000000000000000000000', 0, 0, false])
+    })
+  })
+
+  describe('MedicalRecord.eraseBatch', () => {
+    let d: Deployed
+    let provider: PrivateKeyAccount
+    let patient: PrivateKeyAccount
+    let other: PrivateKeyAccount
+    const tokens: bigint[] = []
+    let othersToken: bigint
+
+    before(async () => {
+      d = await env.deploy()
+      provider = await registerProvider(env, d)
+      patient = await env.newAccount()
+      other = await env.newAccount()
+      for (let i = 0; i < 3; i++) tokens.push((await mintWithConsent(env, d, provider, patient, mintRequest(patient.address))).tokenId)
+      ;({ tokenId: othersToken } = await mintWithConsent(env, d, provider, other, mintRequest(other.address)))
+    })
+
+    it('refuses an empty batch and one over MAX_BATCH_SIZE', async () => {
+      await expectRevert(d.recordsAs(patient).write.eraseBatch([[]]), 'MedicalRecordEmptyBatch')
+      const tooMany = Array.from({ length: 101 }, () => tokens[0]!)
+      await expectRevert(d.recordsAs(patient).write.eraseBatch([tooMany]), 'MedicalRecordBatchTooLarge', [101n, 100n])
+    })
+
+    it("is all or nothing: another patient's token in the batch reverts it and erases none", async () => {
+      await expectRevert(d.recordsAs(patient).write.eraseBatch([[tokens[0]!, othersToken]]), 'MedicalRecordNotOwner', [
+        othersToken,
+        patient.address,
+      ])
+      for (const t of tokens) assert.equal(await d.records.read.erasedAt([t]), 0)
+    })
+
+    it('refuses the same token twice in one batch (MedicalRecordErased, at the pending block time)', async () => {
+      const error = await d
+        .recordsAs(patient)
+        .write.eraseBatch([[tokens[0]!, tokens[0]!]])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      assert.ok(error instanceof BaseError, 'the batch was refused')
+      const revert = error.walk((e) => e instanceof ContractFunctionRevertedError)
+      assert.ok(revert instanceof ContractFunctionRevertedError)
+      assert.equal(revert.data?.errorName, 'MedicalRecordErased')
+      const [token, at] = revert.data?.args ?? []
+      assert.equal(token, tokens[0])
+      assert.ok(BigInt(at as number) >= (await env.latestTimestamp()))
+      assert.equal(await d.records.read.erasedAt([tokens[0]!]), 0)
+    })
+
+    it('erases each listed token, emitting RecordErased for each in order', async () => {
+      const receipt = await env.mined(d.recordsAs(patient).write.eraseBatch([tokens]))
+      assert.deepEqual(eventNames(receipt, medicalRecordAbi), ['RecordErased', 'RecordErased', 'RecordErased'])
+      const logs = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordErased' })
+      assert.deepEqual(
+        logs.map((l) => l.args),
+        tokens.map((tokenId) => ({ tokenId, patient: getAddress(patient.address) })),
+      )
+      const at = await env.timestampOf(receipt)
+      for (const t of tokens) assert.equal(BigInt(await d.records.read.erasedAt([t])), at)
+      assert.equal(await d.records.read.erasedAt([othersToken]), 0)
+    })
+  })
+
+  describe('ConsentRegistry and erased records', () => {
+    let d: Deployed
+    let provider: PrivateKeyAccount
+    let patient: PrivateKeyAccount
+    let grantee: PrivateKeyAccount
+    let er: PrivateKeyAccount
+    let kept: bigint
+    let erased: bigint
+    let grantId: bigint
+
+    before(async () => {
+      d = await env.deploy()
+      provider = await registerProvider(env, d)
+      er = await registerProvider(env, d, 'Emergency Room')
+      patient = await env.newAccount()
+      grantee = await env.newAccount()
+      ;({ tokenId: kept } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
+      ;({ tokenId: erased } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
+      // Before erasure: a record grant, a category grant and an emergency window all cover it.
+      const receipt = await env.mined(grantRecords(d, patient, grantee.address, [kept, erased]))
+      grantId = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
+      const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
+      await env.mined(
+        consentAs(d, patient).write.grant([patient.address, provider.address, Scope.Categories, [], 1, 0, expiresAt, Purpose.Treatment]),
+      )
+      await env.mined(consentAs(d, env.admin).write.setEmergencyProvider([er.address, true]))
+      await env.mined(consentAs(d, er).write.openEmergency([patient.address, keccak256(toHex('unconscious'))]))
+      const consent = consentAs(d, env.admin)
+      for (const reader of [patient, grantee, provider, er]) assert.equal(await consent.read.canAccess([reader.address, erased]), true)
+      await env.mined(d.recordsAs(patient).write.erase([erased]))
+    })
+
+    it('canAccess is false for everyone: the owner, a record grantee, a category grantee, an emergency provider', async () => {
+      const consent = consentAs(d, env.admin)
+      for (const reader of [patient, grantee, provider, er]) {
+        assert.equal(await consent.read.canAccess([reader.address, erased]), false, reader.address)
+        assert.equal(await consent.read.canAccess([reader.address, kept]), true, `${reader.address} still reads the kept record`)
+      }
+    })
+
+    it('grantCovers is false for the erased record and true for the kept one', async () => {
+      const consent = consentAs(d, env.admin)
+      assert.equal(await consent.read.grantCovers([grantId, erased]), false)
+      assert.equal(await consent.read.grantCovers([grantId, kept]), true)
+    })
+
+    it('refuses a new grant naming it (ConsentRecordErased), alone or with others', async () => {
+      await expectRevert(grantRecords(d, patient, grantee.address, [erased]), 'ConsentRecordErased', [erased])
+      await expectRevert(grantRecords(d, patient, grantee.address, [kept, erased]), 'ConsentRecordErased', [erased])
+    })
+
+    it('still checks ownership first, and still grants the kept record', async () => {
+      const stranger = await env.newAccount()
+      await expectRevert(grantRecords(d, stranger, grantee.address, [erased]), 'ConsentNotOwner', [erased, stranger.address])
+      await env.mined(grantRecords(d, patient, grantee.address, [kept]))
+    })
+
+    it('canAccess of a token that does not exist is false; grantCovers reverts with ERC721NonexistentToken', async () => {
+      const consent = consentAs(d, env.admin)
+      assert.equal(await consent.read.canAccess([patient.address, 999n]), false)
+      await expectRevert(consent.read.grantCovers([grantId, 999n]), 'ERC721NonexistentToken', [999n])
+    })
+  })
+})
