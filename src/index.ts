@@ -18,3 +18,13 @@ export type { Medvault, OpenMedvaultParameters } from './home/openMedvault.js'
 export { createAccount } from './home/createAccount.js'
 export { resolveHome, homePaths } from './home/config.js'
 export type { Config } from './home/config.js'
+export * from './history/index.js'
+export * from './server/index.js'
+export {
+  createIndexer,
+  IndexError,
+  openIndexStore,
+  openPostgresIndex,
+  openSqliteIndex,
+} from './indexer/index.js'
+export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
