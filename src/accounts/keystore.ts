@@ -9,31 +9,15 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, exists
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, nonceManager, privateKeyToAccount } from 'viem/accounts'
-import { z } from 'zod'
+import { type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
 import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
 
 const SCRYPT = { N: 1 << 17, r: 8, p: 1, dkLen: 32 } as const
 
-const hex = z.string().regex(/^0x[0-9a-f]*$/i)
-const keystoreFile = z.object({
-  version: z.literal(1),
-  name: z.string(),
-  address: hex,
-  encryptionPublicKey: hex,
-  createdAt: z.string(),
-  crypto: z.object({
-    kdf: z.literal('scrypt'),
-    kdfparams: z.object({ N: z.number(), r: z.number(), p: z.number(), dkLen: z.literal(32), salt: hex }),
-    cipher: z.literal('aes-256-gcm'),
-    iv: hex,
-    ciphertext: hex,
-    tag: hex,
-  }),
-})
-export type KeystoreFile = z.infer<typeof keystoreFile>
-
-const secrets = z.object({ privateKey: hex, encryptionSeed: hex })
+const keystoreFile = keystoreFileSchema
+const secrets = keystoreSecretsSchema
+export type { KeystoreFile }
 
 /** What anyone may know about an account. */
 export type PublicAccount = {

@@ -11,17 +11,10 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { TamperedRecordError } from '../errors.js'
+import { SEGMENT_TAG_LENGTH as TAG_LENGTH, segmentNonce as nonce } from './streamNonce.js'
 
 export const DEFAULT_SEGMENT_SIZE = 1 << 20
-const TAG_LENGTH = 16
 const KEY_LENGTH = 32
-
-function nonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12)
-  n.writeUIntBE(counter, 5, 6) // counters fit in 48 bits: 2^48 MiB is far beyond any record
-  n[11] = last ? 1 : 0
-  return n
-}
 
 function sealSegment(key: Uint8Array, counter: number, last: boolean, aad: Uint8Array, plaintext: Uint8Array): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, nonce(counter, last), { authTagLength: TAG_LENGTH })

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { type Hex, bytesToHex, encodePacked, keccak256 } from 'viem'
 
 /**
@@ -11,4 +10,4 @@ export function computeCommitment(salt: Uint8Array, contentSha256: Uint8Array): 
   return keccak256(encodePacked(['string', 'bytes32', 'bytes32'], ['medvault.commitment.v1', bytesToHex(salt), bytesToHex(contentSha256)]))
 }
 
-export const randomSalt = (): Uint8Array => new Uint8Array(randomBytes(32))
+export const randomSalt = (): Uint8Array => crypto.getRandomValues(new Uint8Array(32))

@@ -1,8 +1,7 @@
 /**
  * Record-key wrapping with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM,
- * base mode, through @hpke/core.
+ * base mode, through @hpke/core. Runs in Node and in browsers (WebCrypto), so the web portal uses it too.
  */
-import { randomBytes } from 'node:crypto'
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core'
 import { WrongKeyError } from '../errors.js'
 
@@ -28,7 +27,7 @@ export type WrappedKey = {
 }
 
 export function generateEncryptionSeed(): Uint8Array {
-  return new Uint8Array(randomBytes(32))
+  return crypto.getRandomValues(new Uint8Array(32))
 }
 
 /** Derives the X25519 key pair for a seed. */
@@ -55,9 +54,11 @@ export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, a
  * object: a reader opening hundreds of records (a history) derives once. Held weakly, so the pair
  * lives no longer than the unlocked account holding the seed.
  */
-const derived = new WeakMap<Uint8Array, Promise<CryptoKeyPair>>()
+type KemKeyPair = Awaited<ReturnType<typeof suite.kem.deriveKeyPair>>
 
-function keyPairOf(seed: Uint8Array): Promise<CryptoKeyPair> {
+const derived = new WeakMap<Uint8Array, Promise<KemKeyPair>>()
+
+function keyPairOf(seed: Uint8Array): Promise<KemKeyPair> {
   let pair = derived.get(seed)
   if (!pair) {
     pair = suite.kem.deriveKeyPair(toArrayBuffer(seed))
@@ -88,4 +89,4 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
 }
 
-export const randomKey = (): Uint8Array => new Uint8Array(randomBytes(32))
+export const randomKey = (): Uint8Array => crypto.getRandomValues(new Uint8Array(32))

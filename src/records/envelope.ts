@@ -12,50 +12,28 @@
  */
 import { createHash } from 'node:crypto'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
-import { z } from 'zod'
 import { DEFAULT_SEGMENT_SIZE, decryptStream, encryptStream, randomKey, unwrapKey, wrapKey } from '../crypto/index.js'
 import { AccessDeniedError, TamperedRecordError } from '../errors.js'
 import { ByteReader } from './byteReader.js'
+import {
+  ENVELOPE_MAGIC,
+  type EnvelopeHeader,
+  MAX_ENVELOPE_HEADER,
+  MAX_ENVELOPE_META,
+  type RecordMeta,
+  envelopeHeaderSchema,
+  recipientAad,
+  recordMetaSchema,
+} from './envelopeFormat.js'
 
-const MAGIC = Buffer.from('MVR1')
-const MAX_HEADER = 1 << 20
-const MAX_META = 8 << 20 // per-field salts of a large FHIR bundle live here too
-
-const hex = z.string().regex(/^0x[0-9a-f]*$/i)
-
-const headerSchema = z.object({
-  v: z.literal(1),
-  alg: z.literal('A256GCM-STREAM'),
-  segmentSize: z
-    .number()
-    .int()
-    .min(1024)
-    .max(16 << 20),
-  recipients: z.array(z.object({ address: hex, enc: hex, ct: hex })).min(1),
-})
-export type EnvelopeHeader = z.infer<typeof headerSchema>
-
-export const recordMetaSchema = z.object({
-  v: z.literal(1),
-  contentType: z.string().min(1).max(200),
-  size: z.number().int().nonnegative(),
-  sha256: hex,
-  salt: hex,
-  patient: hex,
-  issuer: hex,
-  category: z.number().int(),
-  sensitivity: z.number().int(),
-  supersedes: z.string().regex(/^\d+$/),
-  /** The issuer's EIP-712 RecordAttestation signature. */
-  attestation: hex,
-  /** FHIR only: a salt per leaf (by JSON Pointer) and the issuer's EIP-712 RecordFields signature, for selective disclosure. */
-  fields: z.object({ salts: z.record(z.string(), hex), signature: hex }).optional(),
-})
-export type RecordMeta = z.infer<typeof recordMetaSchema>
+const MAGIC = Buffer.from(ENVELOPE_MAGIC)
+const MAX_HEADER = MAX_ENVELOPE_HEADER
+const MAX_META = MAX_ENVELOPE_META
+const headerSchema = envelopeHeaderSchema
+export type { EnvelopeHeader, RecordMeta }
+export { recordMetaSchema }
 
 export type Recipient = { address: Address; encryptionPublicKey: Hex }
-
-const recipientAad = (address: string) => new TextEncoder().encode(`medvault/recipient/${address.toLowerCase()}`)
 
 /**
  * Seals `content` under a fresh record key wrapped to every recipient.

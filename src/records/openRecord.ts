@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
-import { type Address, getAddress, recoverTypedDataAddress } from 'viem'
+import { type Address, getAddress } from 'viem'
 import { providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { AccessDeniedError, TamperedRecordError, UntrustedIssuerError } from '../errors.js'
-import { recordAttestationTypes, recordsDomain } from './attestation.js'
+
+export { checkAttestation }
+import { checkAttestation } from './checkAttestation.js'
 import { canAccess } from '../consent/grants.js'
 import { unwrapKeySlip } from '../consent/keySlips.js'
 import type { AccessAttempt, OnProgress, RecordsContext } from './context.js'
@@ -68,44 +70,6 @@ async function openerFor(
     })
   }
   return { recordKey: await unwrapKeySlip(slip, reader, record.cid.toString()) }
-}
-
-/** Checks the issuer's EIP-712 attestation inside the envelope against the token. */
-export async function checkAttestation(ctx: Pick<RecordsContext, 'deployment'>, record: OnChainRecord, meta: RecordMeta) {
-  if (
-    meta.category !== record.categoryCode ||
-    meta.sensitivity !== record.sensitivity ||
-    BigInt(meta.supersedes) !== record.supersedes ||
-    getAddress(meta.issuer) !== record.issuer
-  ) {
-    throw new TamperedRecordError(`The stored content does not belong to record #${record.tokenId}.`, {
-      hint: 'Its sealed description differs from the token (category, issuer or amendment link). Do not trust it.',
-    })
-  }
-  let signer: Address
-  try {
-    signer = await recoverTypedDataAddress({
-      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
-      types: recordAttestationTypes,
-      primaryType: 'RecordAttestation',
-      message: {
-        patient: getAddress(meta.patient),
-        commitment: record.commitment,
-        category: record.categoryCode,
-        sensitivity: record.sensitivity,
-        supersedes: record.supersedes,
-      },
-      signature: meta.attestation as `0x${string}`,
-    })
-  } catch {
-    signer = '0x0000000000000000000000000000000000000000'
-  }
-  if (signer !== record.issuer) {
-    throw new TamperedRecordError(`The issuer signature on record #${record.tokenId} is not valid for this token.`, {
-      details: 'issuer-signature',
-      hint: 'The record was not signed by the provider the chain names as its issuer, or its content was swapped. Do not trust it.',
-    })
-  }
 }
 
 /** Checks that the issuer was an active registered provider when it issued the record. */

@@ -1,0 +1,47 @@
+/**
+ * The parts of the record envelope format that do not depend on Node: the header and meta
+ * schemas and the HPKE context a recipient's wrapped key is bound to. envelope.ts seals and opens
+ * envelopes as streams in Node; the web portal opens them in the browser with these same rules.
+ */
+import { z } from 'zod'
+
+/** The first four bytes of every envelope. */
+export const ENVELOPE_MAGIC = new TextEncoder().encode('MVR1')
+export const MAX_ENVELOPE_HEADER = 1 << 20
+/** Per-field salts of a large FHIR bundle live in the meta too. */
+export const MAX_ENVELOPE_META = 8 << 20
+
+const hex = z.string().regex(/^0x[0-9a-f]*$/i)
+
+export const envelopeHeaderSchema = z.object({
+  v: z.literal(1),
+  alg: z.literal('A256GCM-STREAM'),
+  segmentSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 << 20),
+  recipients: z.array(z.object({ address: hex, enc: hex, ct: hex })).min(1),
+})
+export type EnvelopeHeader = z.infer<typeof envelopeHeaderSchema>
+
+export const recordMetaSchema = z.object({
+  v: z.literal(1),
+  contentType: z.string().min(1).max(200),
+  size: z.number().int().nonnegative(),
+  sha256: hex,
+  salt: hex,
+  patient: hex,
+  issuer: hex,
+  category: z.number().int(),
+  sensitivity: z.number().int(),
+  supersedes: z.string().regex(/^\d+$/),
+  /** The issuer's EIP-712 RecordAttestation signature. */
+  attestation: hex,
+  /** FHIR only: a salt per leaf (by JSON Pointer) and the issuer's EIP-712 RecordFields signature, for selective disclosure. */
+  fields: z.object({ salts: z.record(z.string(), hex), signature: hex }).optional(),
+})
+export type RecordMeta = z.infer<typeof recordMetaSchema>
+
+/** HPKE associated data binding a wrapped record key to its recipient's address. */
+export const recipientAad = (address: string) => new TextEncoder().encode(`medvault/recipient/${address.toLowerCase()}`)
