@@ -64,6 +64,14 @@ export class StandingAuthorizationError extends AccessDeniedError {
   override name = 'StandingAuthorizationError'
   override readonly code = 'NO_STANDING_AUTHORIZATION'
 }
+/**
+ * The record was erased by its patient (GDPR art. 17): its key was destroyed and its ciphertext
+ * deleted, so nobody can read it any more, the patient included. The token stays on chain.
+ */
+export class RecordErasedError extends NotFoundError {
+  override name = 'RecordErasedError'
+  override readonly code = 'ERASED'
+}
 /** An import journal is damaged, belongs to another import, or is held by another running import. */
 export class ImportJournalError extends HomeError {
   override name = 'ImportJournalError'

@@ -1,5 +1,13 @@
 import { BaseError, ContractFunctionRevertedError } from 'viem'
-import { AccessDeniedError, ChainError, InvalidInputError, MedvaultError, NotFoundError, UntrustedIssuerError } from '../errors.js'
+import {
+  AccessDeniedError,
+  ChainError,
+  InvalidInputError,
+  MedvaultError,
+  NotFoundError,
+  RecordErasedError,
+  UntrustedIssuerError,
+} from '../errors.js'
 
 type Known = { make: (args: readonly unknown[]) => MedvaultError }
 
@@ -34,6 +42,24 @@ const KNOWN: Record<string, Known> = {
   },
   MedicalRecordPatientMismatch: {
     make: ([tokenId]) => new InvalidInputError(`An amendment of record #${String(tokenId)} must be for the same patient.`),
+  },
+  MedicalRecordNotOwner: {
+    make: ([tokenId, caller]) =>
+      new AccessDeniedError(`${String(caller)} does not own record #${String(tokenId)}, so it cannot erase it.`, {
+        hint: 'Only the patient who owns a record can erase it.',
+      }),
+  },
+  MedicalRecordErased: {
+    make: ([tokenId, at]) =>
+      new RecordErasedError(
+        `Record #${String(tokenId)} was erased by its patient on ${new Date(Number(at) * 1000).toISOString()}; it cannot be changed.`,
+      ),
+  },
+  ConsentRecordErased: {
+    make: ([tokenId]) =>
+      new RecordErasedError(`Record #${String(tokenId)} was erased by its patient; it can never be shared again.`, {
+        hint: 'Leave it out of the grant.',
+      }),
   },
   ERC721NonexistentToken: {
     make: ([tokenId]) =>

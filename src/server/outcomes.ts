@@ -13,6 +13,7 @@ export type IssueCode =
   | 'login'
   | 'forbidden'
   | 'not-found'
+  | 'deleted'
   | 'conflict'
   | 'too-costly'
   | 'throttled'
@@ -42,6 +43,7 @@ const BY_CODE: Record<string, [status: number, issue: IssueCode]> = {
   TAMPERED: [422, 'processing'],
   UNTRUSTED_ISSUER: [422, 'security'],
   NOT_FOUND: [404, 'not-found'],
+  ERASED: [410, 'deleted'],
   CHAIN: [409, 'conflict'],
   STORAGE: [503, 'transient'],
   HOME: [503, 'transient'],
