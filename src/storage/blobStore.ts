@@ -10,5 +10,11 @@ export interface BlobStore {
   /** Streams the bytes back. Throws NotFoundError when this store does not hold them. */
   cat(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
   has(cid: CID): Promise<boolean>
+  /**
+   * Unpins the content and deletes every block of it this store holds (an external node is asked
+   * to unpin it and drop its blocks). Succeeds when nothing is left, so it can be run again after
+   * a crash; used by erasure.
+   */
+  remove(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
   close(): Promise<void>
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { NotFoundError } from '../errors.js'
 import { createHeliaStore } from './heliaStore.js'
@@ -16,6 +17,14 @@ async function collect(source: AsyncIterable<Uint8Array>) {
 
 async function* once(data: Uint8Array) {
   yield data
+}
+
+/** Every file under `dir`, as paths relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort()
 }
 
 describe('embedded Helia blob store', () => {
@@ -37,6 +46,60 @@ describe('embedded Helia blob store', () => {
     assert.deepEqual(await collect(store.cat(smallCid)), small)
     assert.deepEqual(await collect(store.cat(largeCid)), large)
     await store.close()
+  })
+
+  it('remove() unpins and deletes every block of one blob, leaves the others, and can run again', async () => {
+    const removeDir = mkdtempSync(join(tmpdir(), 'medvault-helia-rm-'))
+    try {
+      const store = await createHeliaStore(removeDir)
+      const kept = randomBytes(5000)
+      const keptCid = await store.add(once(kept))
+      const blocksBefore = filesUnder(join(removeDir, 'blocks'))
+      const pinsBefore = filesUnder(join(removeDir, 'datastore'))
+      const gone = randomBytes(2 * 1024 * 1024 + 5) // a dag-pb root over three 1 MiB raw leaves
+      const goneCid = await store.add(once(gone))
+      assert.equal(filesUnder(join(removeDir, 'blocks')).length, blocksBefore.length + 4)
+
+      await store.remove(goneCid)
+      assert.equal(await store.has(goneCid), false)
+      await assert.rejects(collect(store.cat(goneCid)), NotFoundError)
+      assert.deepEqual(filesUnder(join(removeDir, 'blocks')), blocksBefore, 'exactly the blocks of the removed blob are gone')
+      assert.deepEqual(filesUnder(join(removeDir, 'datastore')), pinsBefore, 'its pin and pin counts are gone')
+      await store.remove(goneCid) // nothing left: still succeeds
+      assert.deepEqual(await collect(store.cat(keptCid)), kept)
+
+      // Stored again, it is pinned again from scratch.
+      assert.equal((await store.add(once(gone))).toString(), goneCid.toString())
+      assert.deepEqual(await collect(store.cat(goneCid)), gone)
+      await store.close()
+    } finally {
+      rmSync(removeDir, { recursive: true, force: true })
+    }
+  })
+
+  it('remove() finishes a removal a crash interrupted (some leaves already deleted, the root still there)', async () => {
+    const removeDir = mkdtempSync(join(tmpdir(), 'medvault-helia-rm-'))
+    try {
+      const store = await createHeliaStore(removeDir)
+      const blocksDir = join(removeDir, 'blocks')
+      await store.add(once(randomBytes(100)))
+      const before = new Set(filesUnder(blocksDir))
+      const cid = await store.add(once(randomBytes(6 * 1024 * 1024)))
+      const rootFile = `${base32upper.encode(cid.multihash.bytes)}.data`
+      const leaves = filesUnder(blocksDir).filter((f) => !before.has(f) && !f.endsWith(rootFile))
+      assert.equal(leaves.length, 6)
+      for (const leaf of leaves.slice(0, leaves.length / 2)) rmSync(join(blocksDir, leaf))
+
+      await store.remove(cid)
+      assert.deepEqual(
+        filesUnder(blocksDir).filter((f) => !before.has(f)),
+        [],
+      )
+      assert.equal(await store.has(cid), false)
+      await store.close()
+    } finally {
+      rmSync(removeDir, { recursive: true, force: true })
+    }
   })
 
   it('says clearly when it does not hold a CID', async () => {

@@ -4,7 +4,9 @@ import { unixfs } from '@helia/unixfs'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
-import type { CID } from 'multiformats/cid'
+import { Key } from 'interface-datastore'
+import { base36 } from 'multiformats/bases/base36'
+import { CID } from 'multiformats/cid'
 import { NotFoundError, StorageError } from '../errors.js'
 import type { BlobStore } from './blobStore.js'
 
@@ -45,10 +47,74 @@ export async function createHeliaStore(dir: string): Promise<BlobStore> {
     async has(cid) {
       return helia.blockstore.has(cid)
     },
+    async remove(cid, options = {}) {
+      try {
+        const blocks = await dagBlocks(blockstore, helia.getCodec, cid, options.signal)
+        // The pin goes first, so nothing takes the half-deleted DAG for pinned content. Blocks of one
+        // envelope are never shared with another (each is encrypted under its own random key), so
+        // every block of the DAG goes, with Helia's pin count for it, leaves before their parents:
+        // an interrupted removal leaves a smaller DAG that a second run walks and removes.
+        await datastore.delete(pinKey(cid), options)
+        for (const block of blocks) {
+          await datastore.delete(pinnedBlockKey(block), options)
+          await blockstore.delete(block, options)
+        }
+      } catch (cause) {
+        throw new StorageError('Could not delete the record from the embedded IPFS repository.', {
+          cause,
+          hint: `Check that ${dir} is writable, then run the erasure again: it finishes what is left.`,
+        })
+      }
+    },
     async close() {
       await helia.stop()
     },
   }
+}
+
+/** Helia's datastore keys (helia/src/pins.ts): the pin of a DAG root, and the pin count of each block. */
+const pinKey = (cid: CID) => new Key(`/pin/${cid.toV1().toString(base36)}`)
+const pinnedBlockKey = (cid: CID) => new Key(`/pinned-block/${base36.encode(cid.multihash.bytes)}`)
+
+const RAW = 0x55
+const IDENTITY = 0x00
+
+/**
+ * The blocks of the DAG under `root` that the blockstore holds, children before parents. A block
+ * already gone is skipped with everything under it (a previous removal deleted that part first).
+ */
+async function dagBlocks(
+  blockstore: VerifyingFsBlockstore,
+  getCodec: (code: number) => { decode(bytes: Uint8Array): unknown } | Promise<{ decode(bytes: Uint8Array): unknown }>,
+  root: CID,
+  signal: AbortSignal | undefined,
+): Promise<CID[]> {
+  const out: CID[] = []
+  const seen = new Set<string>()
+  const visit = async (cid: CID): Promise<void> => {
+    signal?.throwIfAborted()
+    const id = cid.toString()
+    if (seen.has(id) || cid.multihash.code === IDENTITY || !(await blockstore.has(cid))) return
+    seen.add(id)
+    if (cid.code !== RAW) {
+      const parts: Uint8Array[] = []
+      for await (const part of blockstore.get(cid)) parts.push(part)
+      const node = (await getCodec(cid.code)).decode(Buffer.concat(parts))
+      for (const link of linksIn(node)) await visit(link)
+    }
+    out.push(cid)
+  }
+  await visit(root)
+  return out
+}
+
+/** Every CID inside a decoded IPLD node (dag-pb `Links[].Hash`, dag-cbor links). */
+function linksIn(value: unknown, out: CID[] = []): CID[] {
+  const cid = CID.asCID(value)
+  if (cid) out.push(cid)
+  else if (Array.isArray(value)) for (const item of value) linksIn(item, out)
+  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const item of Object.values(value)) linksIn(item, out)
+  return out
 }
 
 function missing(cid: CID) {

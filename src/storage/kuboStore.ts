@@ -1,5 +1,5 @@
 import { create } from 'kubo-rpc-client'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { NotFoundError, StorageError } from '../errors.js'
 import type { BlobStore } from './blobStore.js'
 
@@ -36,6 +36,31 @@ export function createKuboStore(url: string): BlobStore {
           throw new NotFoundError(`The IPFS node at ${url} does not hold ${cid.toString()}.`)
         }
         throw unavailable(cause)
+      }
+    },
+    async remove(cid, options = {}) {
+      const signal = options.signal ? { signal: options.signal } : {}
+      try {
+        // The blocks under the root, listed before the pin goes (after it the node may collect them itself).
+        const blocks: CID[] = []
+        try {
+          for await (const ref of kubo.refs(cid as never, { recursive: true, unique: true, ...signal })) {
+            if (!ref.err) blocks.push(CID.parse(ref.ref))
+          }
+        } catch {
+          // not on this node (any more): nothing to list
+        }
+        await kubo.pin.rm(cid as never, signal).catch((cause: unknown) => {
+          if (!(cause instanceof Error && /not pinned|pinned indirectly/i.test(cause.message))) throw cause
+        })
+        for await (const _ of kubo.block.rm([...blocks, cid] as never, { force: true, quiet: true, ...signal })) {
+          // each result names a block and whether it went; a block another pin still holds stays
+        }
+      } catch (cause) {
+        throw new StorageError(`The IPFS node at ${url} did not unpin ${cid.toString()}.`, {
+          cause,
+          hint: 'Check that it is running, then run the erasure again: it finishes what is left.',
+        })
       }
     },
     async has(cid) {

@@ -17,6 +17,9 @@ export function lazyBlobStore(open: () => Promise<BlobStore>): BlobStore {
     async has(cid) {
       return (await store()).has(cid)
     },
+    async remove(cid, options) {
+      return (await store()).remove(cid, options)
+    },
     async close() {
       if (opened) await (await opened).close()
     },
