@@ -4,7 +4,17 @@
  * one issuer to one patient.
  */
 import { CID } from 'multiformats/cid'
-import { type Address, type Hex, type TransactionReceipt, bytesToHex, encodeFunctionData, keccak256, parseEventLogs } from 'viem'
+import {
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+  TransactionNotFoundError,
+  TransactionReceiptNotFoundError,
+  bytesToHex,
+  encodeFunctionData,
+  keccak256,
+  parseEventLogs,
+} from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/errors.js'
 import { medicalRecordAbi } from '../contracts/index.js'
@@ -86,11 +96,7 @@ export async function sendBatch(ctx: ChainContext, issuer: LocalAccount, tx: { h
   try {
     await ctx.walletFor(issuer).sendRawTransaction({ serializedTransaction: tx.serialized })
   } catch (error) {
-    const known = await ctx.publicClient.getTransaction({ hash: tx.hash }).then(
-      () => true,
-      () => false,
-    )
-    if (known) return
+    if (await transactionKnown(ctx, tx.hash)) return
     const mined = await ctx.publicClient.getTransactionCount({ address: issuer.address, blockTag: 'latest' }).catch(() => 0)
     if (mined > nonce) return
     throw toMedvaultError(error)
@@ -114,10 +120,15 @@ export async function settleBatch(
 ): Promise<BatchOutcome> {
   const { issuer, batch } = params
   const deadline = Date.now() + params.timeoutMs
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, ctx.publicClient.pollingInterval))
   const receipt = async () => {
     for (const tx of batch.txs) {
-      const found = await ctx.publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined)
-      if (found) return found
+      try {
+        return await ctx.publicClient.getTransactionReceipt({ hash: tx.hash })
+      } catch (error) {
+        // Only "no such receipt" means not mined; any other failure must not be read as an answer.
+        if (!(error instanceof TransactionReceiptNotFoundError)) throw error
+      }
     }
     return undefined
   }
@@ -126,28 +137,41 @@ export async function settleBatch(
       const mined = await receipt()
       if (mined) return { status: 'mined', receipt: mined }
       if ((await ctx.publicClient.getTransactionCount({ address: issuer, blockTag: 'latest' })) > batch.nonce) {
-        // The nonce is used: by this batch if it was mined between the two looks, else by another transaction.
-        const late = await receipt()
-        return late ? { status: 'mined', receipt: late } : { status: 'replaced' }
+        // The nonce is used: by this batch if its receipt shows up (a node may index receipts a
+        // moment after the state moves on), else by another transaction.
+        const grace = Date.now() + REPLACED_GRACE_MS
+        for (;;) {
+          const late = await receipt()
+          if (late) return { status: 'mined', receipt: late }
+          if (Date.now() >= grace) return { status: 'replaced' }
+          await sleep()
+        }
       }
       if (Date.now() >= deadline) return { status: 'pending' }
-      await new Promise((resolve) => setTimeout(resolve, ctx.publicClient.pollingInterval))
+      await sleep()
     }
   } catch (error) {
     throw toMedvaultError(error)
   }
 }
 
+/** How long a used nonce without a receipt for any version of the batch is re-checked before the batch counts as replaced. */
+const REPLACED_GRACE_MS = 3000
+
 /** Whether any version of a batch is known to the node (mined or in its mempool). */
 export async function batchKnown(ctx: ChainContext, batch: Pick<BatchState, 'txs'>): Promise<boolean> {
-  for (const tx of batch.txs) {
-    const known = await ctx.publicClient.getTransaction({ hash: tx.hash }).then(
-      () => true,
-      () => false,
-    )
-    if (known) return true
-  }
+  for (const tx of batch.txs) if (await transactionKnown(ctx, tx.hash)) return true
   return false
+}
+
+async function transactionKnown(ctx: ChainContext, hash: Hex): Promise<boolean> {
+  try {
+    await ctx.publicClient.getTransaction({ hash })
+    return true
+  } catch (error) {
+    if (error instanceof TransactionNotFoundError) return false
+    throw toMedvaultError(error)
+  }
 }
 
 export type IssuedRecord = {
