@@ -5,7 +5,7 @@
  * public key) stay readable so other accounts can address records to this one without unlocking it.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 'node:crypto'
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, nonceManager, privateKeyToAccount } from 'viem/accounts'
@@ -170,6 +170,17 @@ export function openKeystore(dir: string) {
         return this.list().find((a) => a.address.toLowerCase() === nameOrAddress.toLowerCase())
       }
       return this.get(nameOrAddress)
+    },
+
+    /**
+     * Deletes an account's keystore file: its chain key and encryption seed are gone from this home
+     * for good (copies elsewhere, such as backups, are not). Returns false when there was none.
+     */
+    remove(name: string): boolean {
+      const file = fileOf(name)
+      if (!existsSync(file)) return false
+      rmSync(file)
+      return true
     },
   }
 }

@@ -23,7 +23,7 @@ import {
 } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 
-export const AUDIT_ACTIONS = ['read', 'verify', 'key-release', 'grant', 'revoke', 'emergency', 'issue', 'amend', 'list'] as const
+export const AUDIT_ACTIONS = ['read', 'verify', 'key-release', 'grant', 'revoke', 'emergency', 'issue', 'amend', 'list', 'erase'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 export const AUDIT_OUTCOMES = ['allowed', 'denied'] as const

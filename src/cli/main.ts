@@ -3,6 +3,7 @@ import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
+import { eraseCommands } from './commands/erase.js'
 import { indexCommands } from './commands/index.js'
 import { importCommands } from './commands/import.js'
 import { exportCommands } from './commands/export.js'
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   claimCommands(program, run)
   indexCommands(program, run)
   exportCommands(program, run)
+  eraseCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -16,6 +16,11 @@ export interface KeySlipStore {
   get(tokenId: bigint, grantee: Address): Promise<KeySlip | undefined>
   /** Grantees holding a slip for the record. */
   holders(tokenId: bigint): Promise<Address[]>
+  /**
+   * Deletes every slip of the record (grantees' and the escrow's, and any half-written one).
+   * Returns how many slips there were; 0 when none are left, so it can be run again.
+   */
+  delete(tokenId: bigint): Promise<number>
 }
 
 /** Slips as files under `<dir>/<tokenId>/<grantee>.json`, written atomically. */
@@ -45,6 +50,13 @@ export function createFileKeySlipStore(dir: string): KeySlipStore {
       return readdirSync(folder)
         .filter((f) => f.endsWith('.json'))
         .map((f) => getAddress(f.slice(0, -5)))
+    },
+    async delete(tokenId) {
+      const folder = join(dir, tokenId.toString())
+      if (!existsSync(folder)) return 0
+      const slips = readdirSync(folder).filter((f) => f.endsWith('.json')).length
+      rmSync(folder, { recursive: true, force: true })
+      return slips
     },
   }
 }

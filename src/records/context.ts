@@ -8,7 +8,7 @@ import type { BlobStore } from '../storage/index.js'
 /** One attempt to reach a record, allowed or denied, for the audit trail. Never content. */
 export type AccessAttempt = {
   actor: Address
-  action: 'read' | 'verify' | 'key-release'
+  action: 'read' | 'verify' | 'key-release' | 'erase'
   tokenId: bigint
   patient?: Address
   outcome: 'allowed' | 'denied'

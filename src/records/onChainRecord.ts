@@ -18,6 +18,8 @@ export type OnChainRecord = {
   sensitivity: number
   supersedes: bigint
   supersededBy: bigint
+  /** When the patient erased the record (MedicalRecord.erase); absent while it is not erased. */
+  erasedAt?: Date
 }
 
 const SHA2_256 = 0x12
@@ -27,13 +29,14 @@ export function cidFromChain(codec: number, digest: Hex): CID {
   return CID.createV1(codec, createDigest(SHA2_256, Buffer.from(digest.slice(2), 'hex')))
 }
 
-/** Reads one record's on-chain fields. Throws NotFoundError for an unknown token. */
+/** Reads one record's on-chain fields, and whether it was erased. Throws NotFoundError for an unknown token. */
 export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, tokenId: bigint): Promise<OnChainRecord> {
   const address = ctx.deployment.records
   try {
-    const [r, owner] = await Promise.all([
+    const [r, owner, erasedAt] = await Promise.all([
       ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] }),
       ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'ownerOf', args: [tokenId] }),
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'erasedAt', args: [tokenId] }),
     ])
     return {
       tokenId,
@@ -47,6 +50,7 @@ export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' 
       sensitivity: r.sensitivity,
       supersedes: r.supersedes,
       supersededBy: r.supersededBy,
+      ...(erasedAt > 0 ? { erasedAt: new Date(erasedAt * 1000) } : {}),
     }
   } catch (error) {
     throw toMedvaultError(error)

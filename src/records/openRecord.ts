@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type Address, getAddress } from 'viem'
 import { providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
-import { AccessDeniedError, TamperedRecordError, UntrustedIssuerError } from '../errors.js'
+import { AccessDeniedError, RecordErasedError, TamperedRecordError, UntrustedIssuerError } from '../errors.js'
 
 export { checkAttestation }
 import { checkAttestation } from './checkAttestation.js'
@@ -27,7 +27,8 @@ export type OpenRecordReturnType = {
 
 /**
  * Whether `reader` may open the record, per the chain: its owner, an active grant covering it, or
- * an open break-glass window. Every attempt, allowed or denied, goes to the audit trail.
+ * an open break-glass window. Every attempt, allowed or denied, goes to the audit trail. An erased
+ * record is refused to everyone, its owner included, with RecordErasedError.
  */
 export async function checkReadAccess(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'audit'>,
@@ -35,6 +36,19 @@ export async function checkReadAccess(
   reader: Address,
   action: AccessAttempt['action'] = 'read',
 ): Promise<'owner' | 'grant'> {
+  if (record.erasedAt) {
+    await ctx.audit?.record({
+      actor: getAddress(reader),
+      action,
+      tokenId: record.tokenId,
+      patient: record.owner,
+      outcome: 'denied',
+      reason: 'erased',
+    })
+    throw new RecordErasedError(`Record #${record.tokenId} was erased by its patient on ${record.erasedAt.toISOString()}.`, {
+      hint: 'Its keys and its encrypted content were destroyed, so nobody can read it any more.',
+    })
+  }
   const owner = getAddress(reader) === record.owner
   const allowed = owner || (await canAccess(ctx, reader, record.tokenId))
   await ctx.audit?.record({

@@ -47,6 +47,14 @@ export async function verifyRecord(
   let record: OnChainRecord
   try {
     record = await getOnChainRecord(ctx, params.tokenId)
+    if (record.erasedAt) {
+      checks.push({
+        id: 'token',
+        ok: false,
+        message: `Record #${record.tokenId} was erased by its patient on ${record.erasedAt.toISOString()}: its content is gone, so there is nothing left to verify.`,
+      })
+      return done(record)
+    }
     checks.push({ id: 'token', ok: true, message: `Record #${record.tokenId} exists on chain, owned by ${record.owner}.` })
   } catch (error) {
     checks.push({ id: 'token', ok: false, message: reason(error) })

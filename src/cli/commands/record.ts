@@ -126,7 +126,8 @@ export function recordCommands(program: Command, run: Run) {
             : records.map(
                 (r) =>
                   `#${String(r.tokenId).padEnd(5)} ${r.category.padEnd(14)} ${r.issuerName.padEnd(20)} ${r.issuedAt.toISOString().slice(0, 10)}` +
-                  `${r.sensitivity ? '  [sensitive]' : ''}${r.supersededBy ? `  amended by #${r.supersededBy}` : ''}${r.supersedes ? `  amends #${r.supersedes}` : ''}`,
+                  `${r.sensitivity ? '  [sensitive]' : ''}${r.supersededBy ? `  amended by #${r.supersededBy}` : ''}${r.supersedes ? `  amends #${r.supersedes}` : ''}` +
+                  `${r.erasedAt ? `  [erased ${r.erasedAt.toISOString().slice(0, 10)}]` : ''}`,
               )),
         ])
       }, cmd),
