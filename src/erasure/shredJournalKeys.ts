@@ -38,7 +38,8 @@ export function shredJournalKeys(dir: string, cids: ReadonlySet<string>): ShredJ
     try {
       let changed = false
       const entries = journal.entries.map((entry): JournalEntry => {
-        if (entry.t !== 'sealed' || !cids.has(entry.cid) || entry.key.ct === SHREDDED_KEY_BOX.ct) return entry
+        // A box already shredded, or dropped when the journal was compacted, holds nothing.
+        if (entry.t !== 'sealed' || !cids.has(entry.cid) || !entry.key || entry.key.ct === SHREDDED_KEY_BOX.ct) return entry
         changed = true
         keys.set(entry.cid, (keys.get(entry.cid) ?? 0) + 1)
         return { ...entry, key: { ...SHREDDED_KEY_BOX } }
