@@ -12,6 +12,8 @@ import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
 import { recordRoutes } from './routes/records.js'
+import { webRoutes } from './routes/web.js'
+import { staticWebRoutes } from './staticWeb.js'
 
 const VERSION = '0.1.0'
 
@@ -53,7 +55,15 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   app.use(
     '*',
     secureHeaders({
-      contentSecurityPolicy: { defaultSrc: ["'self'"], frameAncestors: ["'none'"], objectSrc: ["'none'"] },
+      // The web portal's own scripts and styles only (no inline code); images of records are blob: URLs.
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'blob:'],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+      },
       strictTransportSecurity: deps.baseUrl.startsWith('https:') ? 'max-age=63072000; includeSubDomains' : false,
     }),
   )
@@ -101,6 +111,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   recordRoutes(app, deps)
   fhirRoutes(app, deps, VERSION)
   transactionRoute(app, deps)
+  webRoutes(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   app.doc31('/openapi.json', {
@@ -113,5 +124,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
     },
     servers: [{ url: deps.baseUrl }],
   })
+  // Last: the portal's files and its client-side pages, for what no route above answered.
+  if (deps.webRoot) staticWebRoutes(app, deps.webRoot)
   return app
 }

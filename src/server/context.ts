@@ -35,6 +35,8 @@ export type ServerDeps = {
   importsDir: string
   /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */
   baseUrl: string
+  /** The built web portal to serve at `/` (`dist/web`); none when absent. */
+  webRoot?: string
   /** Error lines for the operator. Never request bodies: they may hold health data. */
   logError?: (line: string) => void
 }

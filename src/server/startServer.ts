@@ -11,6 +11,7 @@ import { createSiweAuth } from './auth/siwe.js'
 import { createSessionTokens, loadSessionSecret } from './auth/sessionToken.js'
 import type { RecordIndex, ServerLimits } from './context.js'
 import { createKeyring } from './keyring.js'
+import { defaultWebRoot } from './staticWeb.js'
 
 export type StartServerParameters = {
   /** 0 for any free port. */
@@ -23,6 +24,8 @@ export type StartServerParameters = {
   /** How stale the index may be when a list is served, in ms: it syncs first when older. */
   indexMaxAgeMs?: number
   logError?: (line: string) => void
+  /** The built web portal to serve at `/`; by default this package's `dist/web` when built, `false` for none. */
+  webRoot?: string | false
 }
 
 export type MedvaultServer = {
@@ -91,6 +94,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
 
   const port = params.port === 0 ? await freePort() : params.port
   const baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  const webRoot = params.webRoot === false ? undefined : (params.webRoot ?? defaultWebRoot())
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
   const app = createApp({
     ctx: { ...mv, verified: verifiedRecords() },
@@ -108,6 +112,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
     importsDir: join(mv.paths.dir, 'imports'),
+    ...(webRoot ? { webRoot } : {}),
     ...(params.logError ? { logError: params.logError } : {}),
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -1,0 +1,167 @@
+/**
+ * What the web portal needs beyond the REST API, because its keys live in the browser:
+ *
+ * - `GET /api/web/config`: the chain id and contract addresses the browser signs transactions for.
+ * - `POST /api/rpc`: an authenticated JSON-RPC relay to the chain, so viem in the browser can use
+ *   it as its transport. Only reads, receipts and `eth_sendRawTransaction` pass; a raw
+ *   transaction must be signed by the signed-in account and go to a medvault contract.
+ * - `POST /api/key-slips`: when a patient shares from the browser, the browser unwraps each
+ *   covered record key and wraps it to the grantee (as `releasePendingKeys` does on a node); this
+ *   stores those slips. Only the record's owner may store them, and only for someone the chain
+ *   lets read the record now. A slip is ciphertext for its grantee: the server learns nothing.
+ *
+ * Issuing stays on `POST /api/records`: a provider's node holds the provider's keys (a hospital's
+ * account is custodial by design, see README "Whose keys"), the issuer must seal the record, sign
+ * its attestation and write escrow slips with the node's key, and doing that in the browser would
+ * need a second, ciphertext-only upload path into IPFS that anyone signed in could fill. One
+ * issuing path keeps one set of checks (FHIR validation, category and sensitivity rules).
+ */
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
+import { type Address, type Hex, getAddress, parseTransaction, recoverTransactionAddress } from 'viem'
+import { canAccess } from '../../consent/grants.js'
+import { keySlipSchema } from '../../consent/keySlipFormat.js'
+import { getOnChainRecord } from '../../records/onChainRecord.js'
+import type { ServerDeps, ServerEnv } from '../context.js'
+import { audit, jsonResponse, sessionOf } from '../http.js'
+import { HttpError } from '../outcomes.js'
+import { errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
+
+/** Methods a browser wallet needs to read the chain, estimate, send its own signed transactions and wait for them. */
+const READ_METHODS = new Set([
+  'eth_chainId',
+  'net_version',
+  'eth_blockNumber',
+  'eth_call',
+  'eth_estimateGas',
+  'eth_gasPrice',
+  'eth_maxPriorityFeePerGas',
+  'eth_feeHistory',
+  'eth_getBalance',
+  'eth_getCode',
+  'eth_getTransactionCount',
+  'eth_getBlockByNumber',
+  'eth_getBlockByHash',
+  'eth_getTransactionByHash',
+  'eth_getTransactionReceipt',
+  'eth_getLogs',
+])
+const MAX_BATCH = 50
+
+const rpcRequest = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: z.union([z.number(), z.string(), z.null()]).optional(),
+  method: z.string().max(64),
+  params: z.array(z.unknown()).max(16).optional(),
+})
+type RpcRequest = z.infer<typeof rpcRequest>
+
+function rpcError(id: RpcRequest['id'], code: number, message: string) {
+  return { jsonrpc: '2.0', id: id ?? null, error: { code, message } }
+}
+
+async function relay(deps: ServerDeps, caller: Address, req: RpcRequest) {
+  const params = req.params ?? []
+  if (req.method === 'eth_sendRawTransaction') {
+    const raw = params[0]
+    if (typeof raw !== 'string' || !/^0x[0-9a-fA-F]+$/.test(raw)) return rpcError(req.id, -32602, 'Expected one signed transaction.')
+    let from: Address
+    let to: Address | undefined
+    try {
+      const tx = parseTransaction(raw as Hex)
+      to = tx.to ? getAddress(tx.to) : undefined
+      from = await recoverTransactionAddress({ serializedTransaction: raw as never })
+    } catch {
+      return rpcError(req.id, -32602, 'This is not a signed transaction.')
+    }
+    if (from !== caller) return rpcError(req.id, -32003, 'Only transactions signed by the signed-in account are relayed.')
+    const { consent, records, registry } = deps.ctx.deployment
+    if (!to || ![consent, records, registry].map((a) => getAddress(a)).includes(to)) {
+      return rpcError(req.id, -32003, 'Only transactions to the medvault contracts are relayed.')
+    }
+  } else if (!READ_METHODS.has(req.method)) {
+    return rpcError(req.id, -32601, `${req.method} is not available through this relay.`)
+  }
+  try {
+    const result = await deps.ctx.publicClient.request({ method: req.method as never, params: params as never })
+    return { jsonrpc: '2.0', id: req.id ?? null, result }
+  } catch (error) {
+    const e = error as { code?: number; details?: string; shortMessage?: string; cause?: { data?: unknown } }
+    return {
+      jsonrpc: '2.0',
+      id: req.id ?? null,
+      error: {
+        code: typeof e.code === 'number' ? e.code : -32000,
+        message: e.details ?? e.shortMessage ?? 'The chain refused the request.',
+      },
+    }
+  }
+}
+
+export function webRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/web/config',
+      summary: 'The chain id and contract addresses, for clients that sign their own transactions',
+      tags: ['web'],
+      ...secured,
+      responses: { ...jsonOk('{ chainId, contracts: { records, consent, registry } }'), ...errorResponses },
+    }),
+    (c) => {
+      sessionOf(c)
+      const { chainId, records, consent, registry } = deps.ctx.deployment
+      return jsonResponse(c, { chainId, contracts: { records, consent, registry } })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/rpc',
+      summary: 'JSON-RPC relay to the chain: reads, receipts, and raw transactions the caller signed to the medvault contracts',
+      tags: ['web'],
+      ...secured,
+      request: jsonBody(z.union([rpcRequest, z.array(rpcRequest).min(1).max(MAX_BATCH)])),
+      responses: { ...jsonOk('JSON-RPC 2.0 response(s)'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const body = c.req.valid('json')
+      const answer = Array.isArray(body) ? await Promise.all(body.map((r) => relay(deps, caller, r))) : await relay(deps, caller, body)
+      return jsonResponse(c, answer)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/key-slips',
+      summary: "Store record keys a patient's browser wrapped to a grantee (the record's owner only; grantees the chain lets read)",
+      tags: ['consent'],
+      ...secured,
+      request: jsonBody(z.object({ slips: z.array(keySlipSchema).min(1).max(1000) })),
+      responses: { 201: { description: '{ stored } (application/json)' }, ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const store = deps.ctx.keySlips
+      if (!store) throw new HttpError(404, 'not-supported', 'This server keeps no key slips.')
+      const { slips } = c.req.valid('json')
+      for (const slip of slips) {
+        const tokenId = BigInt(slip.tokenId)
+        const record = await getOnChainRecord(deps.ctx, tokenId)
+        if (record.owner !== caller || getAddress(slip.wrappedBy) !== caller) {
+          throw new HttpError(403, 'forbidden', `Only the owner of record #${tokenId} can release its key.`)
+        }
+        if (slip.cid !== record.cid.toString())
+          throw new HttpError(422, 'invalid', `The key slip for record #${tokenId} names another CID.`)
+        if (!(await canAccess(deps.ctx, getAddress(slip.grantee), tokenId))) {
+          throw new HttpError(403, 'forbidden', `No active grant lets that account read record #${tokenId}; share it first.`)
+        }
+      }
+      for (const slip of slips) await store.put({ ...slip, grantee: getAddress(slip.grantee), wrappedBy: getAddress(slip.wrappedBy) })
+      await audit(deps, { actor: caller, action: 'grant', patient: caller, outcome: 'allowed', reason: 'keys-released' })
+      return jsonResponse(c, { stored: slips.length }, 201)
+    },
+  )
+}

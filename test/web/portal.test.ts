@@ -1,0 +1,283 @@
+/**
+ * The web portal end to end: Debian's chromium (playwright-core) against a real server on a real
+ * chain. Keys live in each browser (imported keystore files); records are decrypted there. Fails
+ * on any browser console error other than the refusals a step expects. Screenshots of each page
+ * go to docs/screenshots/.
+ */
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
+import { build } from 'vite'
+import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
+import { createAccount } from '../../src/home/createAccount.js'
+import { type MedvaultServer, startServer } from '../../src/server/index.js'
+import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SHOTS = join(ROOT, 'docs', 'screenshots')
+const OWN = { alice: 'alice-own-passphrase', cardio: 'cardio-own-passphrase' }
+
+type Tab = { context: BrowserContext; page: Page; errors: string[]; expectRefusals: boolean }
+
+describe('the web portal in chromium', () => {
+  let s: TestStack
+  let server: MedvaultServer
+  let browser: Browser
+  let webRoot: string
+  const tabs: Record<string, Tab> = {}
+  const tokens: Record<string, string> = {}
+  const a = (name: string) => s.accounts[name]!
+
+  before(async () => {
+    webRoot = mkdtempSync(join(tmpdir(), 'medvault-web-'))
+    await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'error', build: { outDir: webRoot, emptyOutDir: true } })
+
+    s = await openTestStack({ providers: { lab: 'City Lab' } })
+    // The patient and the cardiologist keep their own keys: the server cannot open their accounts.
+    for (const [name, passphrase] of Object.entries(OWN)) {
+      await createAccount(s.mv, name, passphrase)
+      s.accounts[name] = await s.mv.keystore.unlock(name, passphrase)
+    }
+    await registerProvider(s.mv, registrar, {
+      provider: a('cardio').address,
+      name: 'Heart Clinic',
+      encryptionKey: a('cardio').encryptionPublicKey,
+    })
+    tokens.glucose = (await issueExample(s, 'glucose.json', 'lab', 'alice')).toString()
+    tokens.therapy = (await issueExample(s, 'therapy-note.json', 'lab', 'alice')).toString()
+    tokens.immunization = (await issueExample(s, 'immunization.json', 'lab', 'alice')).toString()
+    await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, webRoot })
+
+    mkdirSync(SHOTS, { recursive: true })
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+  })
+
+  after(async () => {
+    for (const tab of Object.values(tabs)) await tab.context.close()
+    await browser?.close()
+    await server?.close()
+    await s?.dispose()
+    rmSync(webRoot, { recursive: true, force: true })
+  })
+
+  /** Opens a browser profile for `who` and signs in by importing their keystore file. */
+  async function signIn(who: string, passphrase: string): Promise<Tab> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+    const page = await context.newPage()
+    const tab: Tab = { context, page, errors: [], expectRefusals: false }
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return
+      if (tab.expectRefusals && /status of 403/.test(m.text())) return
+      tab.errors.push(m.text())
+    })
+    page.on('pageerror', (e) => tab.errors.push(e.message))
+    tabs[who] = tab
+    await page.goto(server.url)
+    await page.getByLabel('Account file').setInputFiles(join(s.home, 'accounts', `${who}.json`))
+    await page.getByText(`Account “${who}” found.`).waitFor()
+    await page.getByLabel('Passphrase').fill(passphrase)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+    return tab
+  }
+
+  async function go(tab: Tab, path: string) {
+    // In-app navigation: a reload would end the in-memory session.
+    await tab.page.evaluate((p) => {
+      const w = globalThis as any // the browser's window
+      w.history.pushState(null, '', p)
+      w.dispatchEvent(new w.PopStateEvent('popstate'))
+    }, path)
+  }
+
+  async function shot(tab: Tab, name: string) {
+    await tab.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
+  }
+
+  /** Basic accessibility checks in the page: every control labelled, every button named, images described, landmarks present. */
+  async function checkAccessible(tab: Tab) {
+    const problems = await tab.page.evaluate(() => {
+      const document = (globalThis as any).document // the browser's
+      const out: string[] = []
+      if (!document.documentElement.lang) out.push('html has no lang')
+      if (!document.querySelector('main')) out.push('no main landmark')
+      if (!document.querySelector('h1')) out.push('no h1')
+      for (const el of document.querySelectorAll('input, select, textarea')) {
+        const input = el
+        if (input.type === 'hidden') continue
+        const labelled = (input.labels?.length ?? 0) > 0 || input.getAttribute('aria-label') || input.getAttribute('aria-labelledby')
+        if (!labelled) out.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`)
+      }
+      for (const b of document.querySelectorAll('button, a[href]')) {
+        if (!(b.textContent ?? '').trim() && !b.getAttribute('aria-label')) out.push(`unnamed ${b.tagName.toLowerCase()}`)
+      }
+      for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) out.push('img without alt')
+      return out
+    })
+    assert.deepEqual(problems, [])
+  }
+
+  function noConsoleErrors(tab: Tab) {
+    assert.deepEqual(tab.errors, [], 'browser console errors')
+  }
+
+  it('signs the patient in with her CLI keystore and shows her verified timeline', async () => {
+    const alice = await signIn('alice', OWN.alice)
+    const { page } = alice
+    await page.getByRole('heading', { name: 'My records' }).waitFor()
+    const entries = page.locator('.timeline > li')
+    await page.locator('.timeline .badge-ok').nth(2).waitFor({ timeout: 60_000 })
+    assert.equal(await entries.count(), 3)
+    await page.getByRole('link', { name: 'Glucose' }).waitFor()
+    assert.ok(await page.getByText('City Lab').first().isVisible())
+    await checkAccessible(alice)
+    await shot(alice, 'timeline')
+    // Responsive: the same page on a phone.
+    await page.setViewportSize({ width: 390, height: 844 })
+    await shot(alice, 'timeline-phone')
+    await page.setViewportSize({ width: 1100, height: 800 })
+    noConsoleErrors(alice)
+  })
+
+  it('renders a lab result for a person, with the raw FHIR one click away', async () => {
+    const alice = tabs.alice!
+    const { page } = alice
+    await page.getByRole('link', { name: 'Glucose' }).click()
+    await page.getByRole('heading', { name: 'Glucose' }).waitFor()
+    const row = page.locator('table.results tbody tr').first()
+    assert.match((await row.textContent()) ?? '', /112 mg\/dL/)
+    assert.match((await row.textContent()) ?? '', /70–99 mg\/dL/)
+    assert.match((await row.textContent()) ?? '', /High/)
+    await page.getByText('✓ Verified').waitFor()
+    await page.getByRole('button', { name: 'Show the raw FHIR' }).click()
+    assert.match((await page.locator('#raw-fhir').textContent()) ?? '', /"resourceType": "Observation"/)
+    await checkAccessible(alice)
+    await shot(alice, 'record')
+    await go(alice, `/records/${tokens.immunization}`)
+    await page.getByText('EW0150').waitFor()
+    await shot(alice, 'record-immunization')
+    noConsoleErrors(alice)
+  })
+
+  it('shares laboratory records only with the cardiologist, in plain words', async () => {
+    const alice = tabs.alice!
+    const { page } = alice
+    await page.getByRole('link', { name: 'Sharing' }).click()
+    await page.getByLabel('Who').selectOption({ label: 'Heart Clinic' })
+    assert.equal(await page.getByLabel('Lab result').isChecked(), true)
+    assert.equal(await page.getByLabel('Mental health').isChecked(), false)
+    await page.getByLabel('30 days').check()
+    assert.match((await page.locator('.summary').textContent()) ?? '', /Heart Clinic will be able to open your lab results until/)
+    await checkAccessible(alice)
+    await shot(alice, 'share')
+    await page.getByRole('button', { name: 'Share', exact: true }).click()
+    await page.getByText(/Heart Clinic can now open your lab results until .* \(1 record today/).waitFor({ timeout: 60_000 })
+    await page.getByRole('button', { name: 'Stop sharing with Heart Clinic' }).waitFor()
+    noConsoleErrors(alice)
+  })
+
+  it('lets the cardiologist see the lab result and not the psychiatric note', async () => {
+    const cardio = await signIn('cardio', OWN.cardio)
+    const { page } = cardio
+    await page.getByRole('heading', { name: 'Heart Clinic' }).waitFor()
+    await page.getByRole('button', { name: 'Show shared records' }).click()
+    await page.locator('.timeline .badge-ok').first().waitFor({ timeout: 60_000 })
+    assert.equal(await page.locator('.timeline > li').count(), 1)
+    await page.getByRole('link', { name: 'Glucose' }).waitFor()
+    await checkAccessible(cardio)
+    await shot(cardio, 'provider')
+    await page.getByRole('link', { name: 'Glucose' }).click()
+    await page.getByText('✓ Verified').waitFor()
+    assert.match((await page.locator('table.results').textContent()) ?? '', /112 mg\/dL/)
+    await shot(cardio, 'provider-record')
+
+    cardio.expectRefusals = true
+    await go(cardio, `/records/${tokens.therapy}`)
+    await page
+      .getByRole('alert')
+      .getByText(/may not read record/)
+      .waitFor()
+    cardio.expectRefusals = false
+    noConsoleErrors(cardio)
+  })
+
+  it('revokes in one click, after which the cardiologist is refused', async () => {
+    const alice = tabs.alice!
+    await alice.page.getByRole('button', { name: 'Stop sharing with Heart Clinic' }).click()
+    await alice.page.getByText('Heart Clinic can no longer open your lab results.').waitFor({ timeout: 60_000 })
+    await alice.page.getByText(/Heart Clinic could open your lab results; you stopped this on/).waitFor()
+    await shot(alice, 'share-revoked')
+    noConsoleErrors(alice)
+
+    const cardio = tabs.cardio!
+    cardio.expectRefusals = true
+    await go(cardio, `/records/${tokens.glucose}`)
+    await cardio.page
+      .getByRole('alert')
+      .getByText(/may not read record/)
+      .waitFor()
+    await shot(cardio, 'provider-refused')
+    cardio.expectRefusals = false
+    await go(cardio, '/provider')
+    await cardio.page.getByText('No patient is sharing records with you right now.').waitFor()
+    noConsoleErrors(cardio)
+  })
+
+  it('shows the patient the denied attempt on the activity page', async () => {
+    const alice = tabs.alice!
+    const { page } = alice
+    await page.getByRole('link', { name: 'Activity' }).click()
+    await page.locator('table.activity').waitFor()
+    const denied = page.locator('tr.denied', { hasText: 'Heart Clinic' })
+    assert.ok((await denied.count()) >= 1)
+    assert.match((await denied.first().textContent()) ?? '', new RegExp(`record ${tokens.glucose}`))
+    assert.match((await denied.first().textContent()) ?? '', /Refused/)
+    await checkAccessible(alice)
+    await shot(alice, 'activity')
+    noConsoleErrors(alice)
+  })
+
+  it('lets a provider issue a lab result through the form, which the patient sees verified', async () => {
+    const lab = await signIn('lab', PASSPHRASE)
+    const { page } = lab
+    await page.getByRole('heading', { name: 'City Lab' }).waitFor()
+    await page.getByLabel('Patient account').fill(a('alice').address)
+    await page.getByLabel('Test', { exact: true }).fill('Hemoglobin')
+    await page.getByLabel('LOINC code (optional)').fill('718-7')
+    await page.getByRole('textbox', { name: 'Result', exact: true }).fill('13.2')
+    await page.getByLabel('Unit').fill('g/dL')
+    await page.getByLabel('Normal range from').fill('12')
+    await page.getByLabel('Normal range to').fill('16')
+    await checkAccessible(lab)
+    await shot(lab, 'provider-issue')
+    await page.getByRole('button', { name: 'Issue record' }).click()
+    await page.getByText(/Issued record \d+ to the patient/).waitFor({ timeout: 60_000 })
+    noConsoleErrors(lab)
+
+    const alice = tabs.alice!
+    await alice.page.getByRole('link', { name: 'My records' }).click()
+    const hemoglobin = alice.page.locator('.timeline > li', { hasText: 'Hemoglobin' })
+    await hemoglobin.locator('.badge-ok').waitFor({ timeout: 60_000 })
+    await shot(alice, 'timeline-issued')
+    await hemoglobin.getByRole('link', { name: 'Hemoglobin' }).click()
+    assert.match((await alice.page.locator('table.results').textContent()) ?? '', /13\.2 g\/dL[\s\S]*12–16 g\/dL[\s\S]*Normal/)
+    noConsoleErrors(alice)
+  })
+
+  it('keeps no plaintext health data or keys in localStorage', async () => {
+    for (const tab of Object.values(tabs)) {
+      const stored = await tab.page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }))
+      for (const secret of ['Glucose', 'mg/dL', 'Hemoglobin', 'Immunization', 'privateKey', 'encryptionSeed', 'Bearer', 'eyJ'])
+        assert.ok(!stored.includes(secret), `localStorage holds "${secret}"`)
+      assert.match(stored, /ciphertext/)
+    }
+  })
+})

@@ -1,0 +1,132 @@
+/**
+ * The chain, from the browser: viem clients whose transport is the server's authenticated
+ * JSON-RPC relay (POST /api/rpc). Transactions are signed here with the account's key; the server
+ * only passes them on.
+ */
+import {
+  type Address,
+  type Chain,
+  type Hex,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  defineChain,
+  getAddress,
+  parseEventLogs,
+  zeroAddress,
+} from 'viem'
+import type { Deployment } from '../../../src/chain/deploy.js'
+import { PURPOSES, SCOPES } from '../../../src/consent/grants.js'
+import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
+import { type Category, categoryCode } from '../../../src/records/categories.js'
+import type { Api } from './api.js'
+
+export type WebConfig = { chainId: number; contracts: { records: Address; consent: Address; registry: Address } }
+
+class RelayError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export type Chainside = ReturnType<typeof chainside>
+
+export function chainside(api: Api, config: WebConfig) {
+  let id = 0
+  const transport = custom({
+    async request({ method, params }) {
+      const answer = await api.post<{ result?: unknown; error?: { code: number; message: string } }>('/api/rpc', {
+        jsonrpc: '2.0',
+        id: ++id,
+        method,
+        params: params ?? [],
+      })
+      if (answer.error) throw new RelayError(answer.error.code, answer.error.message)
+      return answer.result
+    },
+  })
+  const chain: Chain = defineChain({
+    id: config.chainId,
+    name: 'medvault',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [`${location.origin}/api/rpc`] } },
+  })
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 })
+  const wallet = createWalletClient({ chain, transport, account: api.account.chainAccount })
+  const { records, consent } = config.contracts
+
+  async function send(hash: Hex) {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 250 })
+    if (receipt.status !== 'success') throw new Error('The chain refused the change.')
+    return receipt
+  }
+
+  // What checkAttestation reads of a deployment: the chain id and the records contract (the EIP-712 domain).
+  const deployment: Deployment = { ...config.contracts, chainId: config.chainId, audit: zeroAddress, deployedAtBlock: '0' }
+
+  return {
+    config,
+    deployment,
+    /** The token's on-chain fields that a record's attestation and commitment are checked against. */
+    async record(tokenId: bigint) {
+      const r = await publicClient.readContract({ address: records, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] })
+      return {
+        tokenId,
+        commitment: r.commitment,
+        issuer: getAddress(r.issuer),
+        categoryCode: r.category,
+        sensitivity: r.sensitivity,
+        supersedes: r.supersedes,
+      }
+    },
+    async encryptionKeyOf(account: Address): Promise<Hex | undefined> {
+      const key = await publicClient.readContract({
+        address: records,
+        abi: medicalRecordAbi,
+        functionName: 'encryptionKeyOf',
+        args: [account],
+      })
+      return /^0x0*$/.test(key) ? undefined : key
+    },
+    grantCovers(grantId: bigint, tokenId: bigint): Promise<boolean> {
+      return publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'grantCovers', args: [grantId, tokenId] })
+    },
+    /** Shares on chain as the signed-in patient (ConsentRegistry.grant); returns the new grant's id. */
+    async grant(params: {
+      grantee: Address
+      scope: 'categories' | 'records' | 'all'
+      categories: Category[]
+      tokenIds: bigint[]
+      sensitive: number
+      expiresAt: Date
+      purpose: (typeof PURPOSES)[number]
+    }): Promise<bigint> {
+      const hash = await wallet.writeContract({
+        address: consent,
+        abi: consentRegistryAbi,
+        functionName: 'grant',
+        args: [
+          api.account.address,
+          getAddress(params.grantee),
+          SCOPES.indexOf(params.scope),
+          params.scope === 'records' ? params.tokenIds : [],
+          params.scope === 'categories' ? params.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0,
+          params.scope === 'records' ? 0 : params.sensitive,
+          Math.floor(params.expiresAt.getTime() / 1000),
+          PURPOSES.indexOf(params.purpose),
+        ],
+      })
+      const receipt = await send(hash)
+      const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
+      if (!created) throw new Error('The chain did not record the grant.')
+      return created.args.grantId
+    },
+    /** Ends a grant now (ConsentRegistry.revoke). */
+    async revoke(grantId: bigint) {
+      await send(await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'revoke', args: [grantId] }))
+    },
+  }
+}

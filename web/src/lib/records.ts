@@ -1,0 +1,187 @@
+/**
+ * Opening a record in the browser: the ciphertext (GET /api/records/{id}/envelope) and, for a
+ * grantee, its key slip (…/key-slip) are decrypted here, never on the server. The envelope is
+ * parsed by the rules of src/records/envelope.ts (shared schemas and HPKE contexts), its STREAM
+ * segments opened with WebCrypto's AES-256-GCM under the nonces of src/crypto/streamNonce.ts, and
+ * the result checked as the CLI checks it: the issuer's attestation (shared checkAttestation) and
+ * the content against the on-chain commitment. The server adds what it checks without keys: the
+ * token, the issuer's registry status, the ciphertext against its content address.
+ */
+import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
+import { type KeySlip, unwrapKeySlip, wrapKeySlip } from '../../../src/consent/keySlipFormat.js'
+import { computeCommitment } from '../../../src/crypto/commitment.js'
+import { unwrapKey } from '../../../src/crypto/hpke.js'
+import { SEGMENT_TAG_LENGTH, segmentNonce } from '../../../src/crypto/streamNonce.js'
+import { checkAttestation } from '../../../src/records/checkAttestation.js'
+import {
+  ENVELOPE_MAGIC,
+  type EnvelopeHeader,
+  MAX_ENVELOPE_HEADER,
+  MAX_ENVELOPE_META,
+  type RecordMeta,
+  envelopeHeaderSchema,
+  recipientAad,
+  recordMetaSchema,
+} from '../../../src/records/envelopeFormat.js'
+import type { Api } from './api.js'
+import type { Chainside } from './chain.js'
+
+export type RecordSummary = {
+  tokenId: string
+  patient: Address
+  issuer: Address
+  issuerName: string
+  issuedAt: string
+  category: string
+  sensitivity: number
+  supersedes: string | null
+  supersededBy: string | null
+  cid: string
+}
+
+export type Check = { id: string; ok: boolean; message: string }
+
+export type OpenedRecord = {
+  summary: RecordSummary
+  meta: RecordMeta
+  content: Uint8Array
+  /** The FHIR resource, when the content is FHIR JSON. */
+  resource: Record<string, unknown> | undefined
+  checks: Check[]
+  valid: boolean
+}
+
+class EnvelopeError extends Error {}
+
+const u32 = (bytes: Uint8Array, at: number) => new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0)
+const sha256 = async (bytes: Uint8Array) => new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource))
+
+function parseHeader(envelope: Uint8Array): { header: EnvelopeHeader; headerBytes: Uint8Array; rest: Uint8Array } {
+  if (envelope.length < 8 || ENVELOPE_MAGIC.some((b, i) => envelope[i] !== b)) throw new EnvelopeError('This is not a medvault record.')
+  const length = u32(envelope, 4)
+  if (length > MAX_ENVELOPE_HEADER || envelope.length < 8 + length) throw new EnvelopeError('The stored record is damaged (header).')
+  const headerBytes = envelope.subarray(8, 8 + length)
+  const parsed = envelopeHeaderSchema.safeParse(JSON.parse(new TextDecoder().decode(headerBytes)))
+  if (!parsed.success) throw new EnvelopeError('The stored record is damaged (header fields).')
+  return { header: parsed.data, headerBytes, rest: envelope.subarray(8 + length) }
+}
+
+/** The record key from the envelope header, for a recipient named in it (the patient). */
+async function headerKey(header: EnvelopeHeader, reader: { address: Address; encryptionSeed: Uint8Array }) {
+  const slot = header.recipients.find((r) => getAddress(r.address) === reader.address)
+  if (!slot) throw new EnvelopeError('This record was not sealed for your account.')
+  return unwrapKey(
+    reader.encryptionSeed,
+    { enc: hexToBytes(slot.enc as Hex), ct: hexToBytes(slot.ct as Hex) },
+    recipientAad(reader.address),
+  )
+}
+
+/** Decrypts every STREAM segment (each authenticated before use) and splits meta from content. */
+async function decrypt(header: EnvelopeHeader, headerBytes: Uint8Array, ciphertext: Uint8Array, recordKey: Uint8Array) {
+  const key = await crypto.subtle.importKey('raw', recordKey as BufferSource, 'AES-GCM', false, ['decrypt'])
+  const aad = await sha256(headerBytes)
+  const sealedSize = header.segmentSize + SEGMENT_TAG_LENGTH
+  const count = Math.max(1, Math.ceil(ciphertext.length / sealedSize))
+  const parts: Uint8Array[] = []
+  for (let i = 0; i < count; i++) {
+    const piece = ciphertext.subarray(i * sealedSize, (i + 1) * sealedSize)
+    if (piece.length < SEGMENT_TAG_LENGTH) throw new EnvelopeError('The stored record is truncated.')
+    try {
+      const plain = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: segmentNonce(i, i === count - 1) as BufferSource, additionalData: aad, tagLength: 128 },
+        key,
+        piece as BufferSource,
+      )
+      parts.push(new Uint8Array(plain))
+    } catch {
+      throw new EnvelopeError('The stored record failed its integrity check: it was altered. Do not trust it.')
+    }
+  }
+  const plain = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    plain.set(p, at)
+    at += p.length
+  }
+  const metaLength = u32(plain, 0)
+  if (metaLength > MAX_ENVELOPE_META) throw new EnvelopeError('The stored record is damaged (meta).')
+  const meta = recordMetaSchema.parse(JSON.parse(new TextDecoder().decode(plain.subarray(4, 4 + metaLength))))
+  return { meta, content: plain.subarray(4 + metaLength) }
+}
+
+/** Fetches, decrypts and verifies one record as the signed-in account. */
+export async function openRecord(api: Api, chain: Chainside, tokenId: string): Promise<OpenedRecord> {
+  const id = tokenId
+  // The server checks access first (and logs the attempt); a refusal stops here.
+  const server = await api.get<{ record: RecordSummary; valid: boolean; checks: Check[] }>(`/api/records/${id}`)
+  const summary = server.record
+  const [envelope, onChain] = await Promise.all([api.bytes(`/api/records/${id}/envelope`), chain.record(BigInt(id))])
+  const { header, headerBytes, rest } = parseHeader(envelope)
+  let recordKey: Uint8Array
+  if (summary.patient === api.account.address) {
+    recordKey = await headerKey(header, api.account)
+  } else {
+    const { slip } = await api.get<{ slip: KeySlip | null }>(`/api/records/${id}/key-slip`)
+    if (!slip) throw new EnvelopeError('No key for this record has been released to you.')
+    recordKey = await unwrapKeySlip(slip, api.account, summary.cid)
+  }
+  const { meta, content } = await decrypt(header, headerBytes, rest, recordKey)
+  recordKey.fill(0)
+  const checks: Check[] = server.checks.filter((c) => ['token', 'issuer', 'ciphertext'].includes(c.id))
+  checks.push({ id: 'decryption', ok: true, message: 'Decrypted in this browser with your key; every segment passed its integrity check.' })
+  try {
+    await checkAttestation({ deployment: chain.deployment }, onChain, meta)
+    checks.push({ id: 'issuer-signature', ok: true, message: `The issuer's signature is valid and names ${onChain.issuer}.` })
+  } catch (error) {
+    checks.push({ id: 'issuer-signature', ok: false, message: (error as Error).message })
+  }
+  const digest = await sha256(content)
+  const matches =
+    content.length === meta.size &&
+    bytesToHex(digest) === meta.sha256.toLowerCase() &&
+    computeCommitment(hexToBytes(meta.salt as Hex), digest) === onChain.commitment
+  checks.push(
+    matches
+      ? { id: 'commitment', ok: true, message: 'The content matches the fingerprint recorded on chain when it was issued.' }
+      : { id: 'commitment', ok: false, message: 'The content does not match its on-chain fingerprint: it was altered. Do not trust it.' },
+  )
+  let resource: Record<string, unknown> | undefined
+  if (/json/.test(meta.contentType)) {
+    try {
+      resource = JSON.parse(new TextDecoder().decode(content)) as Record<string, unknown>
+    } catch {
+      resource = undefined
+    }
+  }
+  return { summary, meta, content, resource, checks, valid: server.valid && checks.every((c) => c.ok) }
+}
+
+/**
+ * After a grant, wraps the key of every record it covers to the grantee, here in the patient's
+ * browser (the keys never reach the server in the clear), and stores the slips on the server.
+ * Mirrors releasePendingKeys in src/consent/releaseKeys.ts. Returns how many were released.
+ */
+export async function releaseKeys(api: Api, chain: Chainside, grantId: bigint, grantee: Address, records: RecordSummary[]) {
+  const granteeKey = await chain.encryptionKeyOf(grantee)
+  if (!granteeKey) return 0
+  const slips: KeySlip[] = []
+  for (const record of records) {
+    if (!(await chain.grantCovers(grantId, BigInt(record.tokenId)))) continue
+    const { header } = parseHeader(await api.bytes(`/api/records/${record.tokenId}/envelope`))
+    const recordKey = await headerKey(header, api.account)
+    slips.push(
+      await wrapKeySlip({
+        recordKey,
+        tokenId: BigInt(record.tokenId),
+        cid: record.cid,
+        grantee,
+        granteeKey,
+        wrappedBy: api.account.address,
+      }),
+    )
+    recordKey.fill(0)
+  }
+  if (slips.length > 0) await api.post('/api/key-slips', { slips })
+  return slips.length
+}

@@ -1,0 +1,114 @@
+import { useEffect, useState } from 'react'
+import { ErrorMessage, Link, Loading } from '../components.js'
+import { formatDateTime, nameOf } from '../lib/format.js'
+import { useSession } from '../session.js'
+
+type Entry = {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  tokenId?: string
+  patient?: string
+  purpose?: string
+  outcome: 'allowed' | 'denied'
+  reason?: string
+}
+
+const ACTION: Record<string, string> = {
+  read: 'opened',
+  verify: 'checked',
+  'key-release': 'asked for the key of',
+  grant: 'shared',
+  revoke: 'stopped sharing',
+  emergency: 'used emergency access to',
+  issue: 'issued',
+  amend: 'corrected',
+  list: 'listed the records of',
+}
+
+export function Activity() {
+  const { api, me, names } = useSession()
+  const [entries, setEntries] = useState<Entry[]>()
+  const [error, setError] = useState<unknown>()
+  const [deniedOnly, setDeniedOnly] = useState(false)
+
+  useEffect(() => {
+    api
+      .get<{ entries: Entry[] }>('/api/audit')
+      .then((r) => setEntries(r.entries.reverse()))
+      .catch(setError)
+  }, [api])
+
+  const shown = entries?.filter((e) => !deniedOnly || e.outcome === 'denied')
+  const denied = entries?.filter((e) => e.outcome === 'denied').length ?? 0
+  return (
+    <>
+      <h1>Activity</h1>
+      <p className="lead">Who opened, checked or asked for your records, and when. Every attempt is logged, including refused ones.</p>
+      {denied > 0 && (
+        <p className="message message-warn">
+          {denied} refused attempt{denied === 1 ? '' : 's'} to reach your records. They are marked below.
+        </p>
+      )}
+      <label className="choice">
+        <input type="checkbox" checked={deniedOnly} onChange={(e) => setDeniedOnly(e.target.checked)} />
+        Show refused attempts only
+      </label>
+      <ErrorMessage error={error} />
+      {!shown ? (
+        <Loading what="activity" />
+      ) : shown.length === 0 ? (
+        <p className="message">Nothing to show.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="activity">
+            <caption className="visually-hidden">Access log, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">What</th>
+                <th scope="col">Outcome</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((e) => {
+                const emergency = e.action === 'emergency' || e.reason === 'emergency' || e.purpose === 'emergency'
+                const whose =
+                  e.patient && e.patient.toLowerCase() !== me.address.toLowerCase() ? ` of ${nameOf(e.patient, me.address, names)}` : ''
+                return (
+                  <tr key={e.seq} className={e.outcome === 'denied' ? 'denied' : emergency ? 'emergency' : ''}>
+                    <td>
+                      <time dateTime={e.at}>{formatDateTime(e.at)}</time>
+                    </td>
+                    <td>{nameOf(e.actor, me.address, names)}</td>
+                    <td>
+                      {ACTION[e.action] ?? e.action}{' '}
+                      {e.tokenId ? (
+                        <Link to={`/records/${e.tokenId}`}>record {e.tokenId}</Link>
+                      ) : e.action === 'list' ? (
+                        'records'
+                      ) : (
+                        'records'
+                      )}
+                      {whose}
+                      {emergency && <span className="badge badge-emergency">Emergency</span>}
+                    </td>
+                    <td>
+                      {e.outcome === 'denied' ? (
+                        <span className="badge badge-bad">Refused{e.reason === 'no-grant' ? ': not shared' : ''}</span>
+                      ) : (
+                        <span className="badge badge-neutral">Allowed</span>
+                      )}
+                    </td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  )
+}

@@ -1,0 +1,137 @@
+import { useEffect, useState } from 'react'
+import { CategoryIcon, ErrorMessage, Link, Loading, VerifiedBadge } from '../components.js'
+import { ResourceView, resourceTitle } from '../fhir.js'
+import { CATEGORY_LABEL, formatDate } from '../lib/format.js'
+import { type OpenedRecord, openRecord } from '../lib/records.js'
+import { useSession } from '../session.js'
+
+const CHECK_LABEL: Record<string, string> = {
+  token: 'Record exists',
+  issuer: 'Issued by an accredited provider',
+  ciphertext: 'Stored copy intact',
+  decryption: 'Opened with your key',
+  'issuer-signature': "Provider's signature",
+  commitment: 'Unchanged since issue',
+}
+
+function Media({ opened }: { opened: OpenedRecord }) {
+  const [url, setUrl] = useState<string>()
+  useEffect(() => {
+    const u = URL.createObjectURL(new Blob([opened.content as BlobPart], { type: opened.meta.contentType }))
+    setUrl(u)
+    return () => URL.revokeObjectURL(u)
+  }, [opened])
+  if (!url) return null
+  if (/^image\/(png|jpeg)$/.test(opened.meta.contentType)) return <img className="media" src={url} alt="The scan attached to this record" />
+  return (
+    <p>
+      <a href={url} download={`record-${opened.summary.tokenId}`}>
+        Download the document ({opened.meta.contentType})
+      </a>
+    </p>
+  )
+}
+
+export function RecordPage({ tokenId }: { tokenId: string }) {
+  const { api, chain, me, names } = useSession()
+  const [opened, setOpened] = useState<OpenedRecord>()
+  const [error, setError] = useState<unknown>()
+  const [raw, setRaw] = useState(false)
+
+  useEffect(() => {
+    let live = true
+    setOpened(undefined)
+    setError(undefined)
+    openRecord(api, chain, tokenId).then(
+      (r) => live && setOpened(r),
+      (e) => live && setError(e),
+    )
+    return () => {
+      live = false
+    }
+  }, [api, chain, tokenId])
+
+  const back = me.provider ? '/provider' : '/'
+  if (error)
+    return (
+      <>
+        <h1>Record {tokenId}</h1>
+        <ErrorMessage error={error} />
+        <p>
+          <Link to={back}>Back</Link>
+        </p>
+      </>
+    )
+  if (!opened) return <Loading what="the record (decrypting in your browser)" />
+  const { summary, resource } = opened
+  const label = CATEGORY_LABEL[summary.category] ?? summary.category
+  const mine = summary.patient === me.address
+  return (
+    <article className="record">
+      <p>
+        <Link to={back}>← {mine ? 'All my records' : 'Back'}</Link>
+      </p>
+      <header className="record-head">
+        <CategoryIcon category={summary.category} />
+        <div>
+          <h1>{resourceTitle(resource) ?? label}</h1>
+          <p className="entry-meta">
+            {label} · issued by {summary.issuerName || 'an unknown issuer'} on{' '}
+            <time dateTime={summary.issuedAt}>{formatDate(summary.issuedAt)}</time>
+            {!mine && <> · patient {names.get(summary.patient.toLowerCase()) ?? summary.patient}</>}
+          </p>
+        </div>
+        <VerifiedBadge state={opened.valid ? 'verified' : 'failed'} />
+      </header>
+      {summary.supersededBy && (
+        <p className="message message-warn">
+          This record was corrected. <Link to={`/records/${summary.supersededBy}`}>See the corrected version</Link>.
+        </p>
+      )}
+      {summary.supersedes && (
+        <p className="message">
+          This is a correction of <Link to={`/records/${summary.supersedes}`}>an earlier record</Link>.
+        </p>
+      )}
+      <section aria-labelledby="content-h">
+        <h2 id="content-h" className="visually-hidden">
+          Content
+        </h2>
+        {resource ? <ResourceView resource={resource} /> : <Media opened={opened} />}
+      </section>
+      <section aria-labelledby="checks-h" className="checks">
+        <h2 id="checks-h">Verification</h2>
+        <ul className="check-list">
+          {opened.checks.map((c) => (
+            <li key={c.id} className={c.ok ? 'ok' : 'bad'}>
+              <span aria-hidden="true">{c.ok ? '✓' : '✗'}</span> {CHECK_LABEL[c.id] ?? c.id}
+              {!c.ok && <>: {c.message}</>}
+            </li>
+          ))}
+        </ul>
+        <details open={!opened.valid}>
+          <summary>How this was checked</summary>
+          <ul className="check-details">
+            {opened.checks.map((c) => (
+              <li key={c.id}>
+                <strong>{CHECK_LABEL[c.id] ?? c.id}:</strong> {c.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      </section>
+      {resource && (
+        <section>
+          <button type="button" className="secondary" aria-expanded={raw} aria-controls="raw-fhir" onClick={() => setRaw(!raw)}>
+            {raw ? 'Hide the raw FHIR' : 'Show the raw FHIR'}
+          </button>
+          {raw && (
+            <pre id="raw-fhir" className="raw">
+              {JSON.stringify(resource, null, 2)}
+            </pre>
+          )}
+        </section>
+      )}
+    </article>
+  )
+}
