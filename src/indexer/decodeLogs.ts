@@ -78,6 +78,8 @@ function recordEvent(log: RawLog, base: Base): IndexEvent | undefined {
     }
     case 'RecordAmended':
       return { ...base, type: 'RecordAmended', tokenId: decoded.args.tokenId, supersededBy: decoded.args.supersededBy }
+    case 'RecordErased':
+      return { ...base, type: 'RecordErased', tokenId: decoded.args.tokenId }
     case 'Transfer':
       return {
         ...base,

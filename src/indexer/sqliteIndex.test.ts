@@ -23,7 +23,7 @@ describe('SQLite index file', () => {
     const db = new Database(path, { readonly: true })
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-      assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }])
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }])
     } finally {
       db.close()
     }

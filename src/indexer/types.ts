@@ -21,6 +21,8 @@ export type IndexedRecord = {
   supersedes: bigint | undefined
   /** The record that amends this one, if any. */
   supersededBy: bigint | undefined
+  /** When the patient erased it (its keys and ciphertext destroyed), if they did. */
+  erasedAt: Date | undefined
   blockNumber: bigint
   logIndex: number
   txHash: Hex
@@ -89,6 +91,8 @@ export type RecordFilter = {
   issuer?: Address
   /** Include records that were amended (default: only the newest version of each). */
   includeSuperseded?: boolean
+  /** Include records the patient erased (default: no; nothing can open them). */
+  includeErased?: boolean
 }
 
 export type IndexStatus = {
@@ -135,6 +139,7 @@ export type IndexEvent = EventBase &
         supersedes: bigint
       }
     | { type: 'RecordAmended'; tokenId: bigint; supersededBy: bigint }
+    | { type: 'RecordErased'; tokenId: bigint }
     | { type: 'RecordTransferred'; tokenId: bigint; from: Address; to: Address }
     | {
         type: 'GrantCreated'

@@ -21,6 +21,7 @@ import {
   setEmergencyProvider,
 } from '../../src/consent/grants.js'
 import { listProviders, setProviderStatus } from '../../src/directory/index.js'
+import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { type IndexStore, type Indexer, createIndexer, openPostgresIndex, openSqliteIndex } from '../../src/indexer/index.js'
 import { documentFromFhir, issueRecord, listRecords } from '../../src/records/index.js'
 import { snapshot } from './indexerStoreSuite.js'
@@ -395,6 +396,21 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
       } finally {
         await second.close()
       }
+    }
+  })
+
+  it('leaves a record the patient erased out of listings, and says when it was erased', async () => {
+    const tokenId = await issueExample(s, 'immunization.json', 'lab', 'alice')
+    const hash = await mv()
+      .walletFor(a('alice').chainAccount)
+      .writeContract({ address: mv().deployment.records, abi: medicalRecordAbi, functionName: 'erase', args: [tokenId] })
+    await mv().publicClient.waitForTransactionReceipt({ hash })
+    await syncAll()
+    for (const b of backends) {
+      const listed = await b.store.recordsOf(a('alice').address, { includeSuperseded: true })
+      assert.ok(!listed.some((r) => r.tokenId === tokenId), `${b.name}: erased record not listed`)
+      const all = await b.store.recordsOf(a('alice').address, { includeSuperseded: true, includeErased: true })
+      assert.ok(all.find((r) => r.tokenId === tokenId)?.erasedAt instanceof Date, `${b.name}: erasure time kept`)
     }
   })
 })

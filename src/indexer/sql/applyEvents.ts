@@ -19,6 +19,7 @@ export async function applyEvents(journal: Journal, events: readonly IndexEvent[
           commitment: e.commitment,
           supersedes: e.supersedes === 0n ? null : e.supersedes,
           superseded_by: null,
+          erased_at: null,
           block_number: block,
           log_index: e.logIndex,
           tx_hash: e.txHash,
@@ -26,6 +27,9 @@ export async function applyEvents(journal: Journal, events: readonly IndexEvent[
         break
       case 'RecordAmended':
         await journal.patch(block, 'records', { token_id: e.tokenId }, { superseded_by: e.supersededBy })
+        break
+      case 'RecordErased':
+        await journal.patch(block, 'records', { token_id: e.tokenId }, { erased_at: e.timestamp })
         break
       case 'RecordTransferred':
         // Mints are indexed from RecordIssued; a transfer is a key recovery moving the record to the patient's new account.

@@ -24,6 +24,7 @@ export function recordFromRow(r: SqlRow): IndexedRecord {
     commitment: hex(r.commitment),
     supersedes: optionalBig(r.supersedes),
     supersededBy: optionalBig(r.superseded_by),
+    erasedAt: optionalDate(r.erased_at),
     blockNumber: big(r.block_number),
     logIndex: num(r.log_index),
     txHash: hex(r.tx_hash),

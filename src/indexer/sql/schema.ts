@@ -112,8 +112,11 @@ const V1 = (serial: string) => [
   'CREATE INDEX nonces_expiry ON nonces (expires_at)',
 ]
 
+/** Version 2: records a patient erased (crypto-shredded): the token stays, nothing can open it. */
+const V2 = () => ['ALTER TABLE records ADD COLUMN erased_at BIGINT']
+
 /** Migrations in order; migration n brings the schema to version n. Never edit one that shipped: add the next. */
-const MIGRATIONS: ((serial: string) => string[])[] = [V1]
+const MIGRATIONS: ((serial: string) => string[])[] = [V1, V2]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 

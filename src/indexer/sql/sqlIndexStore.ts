@@ -88,6 +88,7 @@ export function createSqlIndexStore(db: SqlDriver, where: { location: string }):
           params.push(getAddress(filter.issuer))
         }
         if (!filter.includeSuperseded) conditions.push('superseded_by IS NULL')
+        if (!filter.includeErased) conditions.push('erased_at IS NULL')
         const rows = await db.all(`SELECT * FROM records WHERE ${conditions.join(' AND ')} ORDER BY token_id`, params)
         return rows.map(recordFromRow)
       }),
