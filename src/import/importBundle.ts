@@ -163,13 +163,31 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
     try {
       await run.reconcile()
       await run.importRest()
-      return run.result(path, (performance.now() - started) / 1000)
+      const result = run.result(path, (performance.now() - started) / 1000)
+      compactJournal(journal)
+      return result
     } finally {
       run.dispose()
     }
   } finally {
     journal.close()
   }
+}
+
+/**
+ * Once every entry is confirmed, the journal's only job is to say so: it is rewritten without the
+ * record keys, so no copy of a record key outlives the import in the home (erasure destroys the
+ * others: the envelope's and the key slips).
+ */
+function compactJournal(journal: ImportJournal): void {
+  if (!journal.entries.some((e) => e.t === 'sealed' && e.key)) return
+  journal.rewrite(
+    journal.entries.map((e) => {
+      if (e.t !== 'sealed') return e
+      const { key: _key, ...rest } = e
+      return rest
+    }),
+  )
 }
 
 async function beginJournal(
@@ -256,11 +274,14 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
   const checkpoint = (point: ImportCheckpoint, count: number) => params.checkpoint?.(point, count)
   const sealedOf = (i: number) => state.items.get(i)!.sealed
 
-  async function recordKeyOf(i: number): Promise<Uint8Array> {
+  function recordKeyOf(i: number): Uint8Array | undefined {
     const held = recordKeys.get(i)
     if (held) return held
     const { cid, key } = sealedOf(i)
-    return openJournalKey(journalKey, key as JournalKeyBox, cid, issuerAddress)
+    // A journal compacted after a complete import holds no keys (only a chain restored from an
+    // older state re-mints such entries, and their slips were written the first time), and an
+    // erased record's key was destroyed (an empty box): no slips for those.
+    return key && key.ct !== '0x' ? openJournalKey(journalKey, key as JournalKeyBox, cid, issuerAddress) : undefined
   }
 
   async function writeSlips(i: number, tokenId: bigint): Promise<void> {
@@ -269,7 +290,8 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
     const group = `${sealed.category}/${sealed.sensitivity}`
     if (!grantees.has(group))
       grantees.set(group, granteesForNewRecord(ctx, { patient, category: sealed.category, sensitivity: sealed.sensitivity }))
-    const recordKey = await recordKeyOf(i)
+    const recordKey = recordKeyOf(i)
+    if (!recordKey) return
     try {
       await writeNewRecordSlips(ctx, {
         issuer: issuerAddress,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -104,6 +104,21 @@ describe('import journal', () => {
     const journal = openImportJournal(path)
     assert.equal(readFileSync(`${path}.lock`, 'utf8').trim(), String(process.pid))
     journal.close()
+  })
+
+  it('is rewritten atomically, then appended to and read back as rewritten', () => {
+    const path = fresh()
+    const journal = openImportJournal(path)
+    journal.append(begin, sealed(1), sealed(2))
+    const { key: _key, ...keyless } = sealed(1) as Extract<JournalEntry, { t: 'sealed' }>
+    journal.rewrite([begin, keyless])
+    assert.deepEqual(journal.entries, [begin, keyless])
+    journal.append(sealed(3))
+    journal.close()
+    assert.ok(!readdirSync(join(dir, 'imports')).some((f) => f.endsWith('.tmp')))
+    const again = openImportJournal(path)
+    assert.deepEqual(again.entries, [begin, keyless, sealed(3)])
+    again.close()
   })
 
   it('rejects appends after close', () => {

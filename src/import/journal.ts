@@ -11,7 +11,7 @@
  * A process killed mid-write leaves at most one torn last line; it is cut off when the journal is
  * opened again. One import holds the journal at a time (`<journal>.lock`, with its pid).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, ftruncateSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
 import { ImportJournalError } from '../errors.js'
@@ -43,8 +43,11 @@ const sealedSchema = z.object({
   commitment: hex,
   category: z.number().int(),
   sensitivity: z.number().int(),
-  /** The record key, encrypted under the issuer's journal key (journalKeys.ts), to write key slips after a crash. */
-  key: z.object({ iv: hex, ct: hex }),
+  /**
+   * The record key, encrypted under the issuer's journal key (journalKeys.ts), to write key slips
+   * after a crash. Dropped when the journal is compacted after a complete import.
+   */
+  key: z.object({ iv: hex, ct: hex }).optional(),
 })
 const submittedSchema = z.object({
   t: z.literal('submitted'),
@@ -93,10 +96,12 @@ export type ConfirmedEntry = z.infer<typeof confirmedSchema>
 
 export interface ImportJournal {
   readonly path: string
-  /** The entries read when the journal was opened (empty for a new import). */
+  /** Every entry: those read when the journal was opened, then those appended since. */
   readonly entries: readonly JournalEntry[]
   /** Appends entries (written to the file at once; durable after `sync`). */
   append(...entries: JournalEntry[]): void
+  /** Replaces the whole journal, atomically and durably (a new file renamed over it). */
+  rewrite(entries: JournalEntry[]): void
   /** fsyncs the journal: everything appended so far survives a crash of the machine too. */
   sync(): void
   /** Releases the journal. */
@@ -112,17 +117,35 @@ export function openImportJournal(path: string): ImportJournal {
   const release = lock(`${path}.lock`)
   try {
     const created = !existsSync(path)
-    const fd = openSync(path, 'a+', 0o600)
+    let fd = openSync(path, 'a+', 0o600)
     const entries = created ? [] : readEntries(path, fd)
     if (created) syncDirectory(dirname(path))
     let closed = false
+    const lines = (list: JournalEntry[]) => Buffer.from(list.map((e) => `${JSON.stringify(e)}\n`).join(''))
     return {
       path,
       entries,
       append(...more) {
         if (closed) throw new ImportJournalError('The import journal is closed.')
         if (more.length === 0) return
-        writeAll(fd, Buffer.from(more.map((e) => `${JSON.stringify(e)}\n`).join('')))
+        writeAll(fd, lines(more))
+        entries.push(...more)
+      },
+      rewrite(replacement) {
+        if (closed) throw new ImportJournalError('The import journal is closed.')
+        const tmp = `${path}.${process.pid}.tmp`
+        const out = openSync(tmp, 'w', 0o600)
+        try {
+          writeAll(out, lines(replacement))
+          fsyncSync(out)
+        } finally {
+          closeSync(out)
+        }
+        renameSync(tmp, path)
+        syncDirectory(dirname(path))
+        closeSync(fd)
+        fd = openSync(path, 'a+', 0o600)
+        entries.splice(0, entries.length, ...replacement)
       },
       sync() {
         fsyncSync(fd)

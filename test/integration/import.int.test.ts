@@ -212,6 +212,12 @@ describe('bulk import on a real chain', () => {
       assert.deepEqual(new Uint8Array(Buffer.concat(parts)), lab.content)
     })
 
+    it('keeps no record key in the journal once the import is complete', () => {
+      const sealed = readJournal(result.journal).filter((e) => e.t === 'sealed')
+      assert.equal(sealed.length, 1000)
+      assert.ok(sealed.every((e) => e.t === 'sealed' && e.key === undefined))
+    })
+
     it('a second run of the same import mints nothing', async () => {
       const again = await run('alice', bundle)
       assert.equal(again.imported, 0)
