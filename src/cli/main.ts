@@ -4,6 +4,7 @@ import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
 import { eraseCommands } from './commands/erase.js'
+import { reportCommands } from './commands/report.js'
 import { indexCommands } from './commands/index.js'
 import { importCommands } from './commands/import.js'
 import { exportCommands } from './commands/export.js'
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   indexCommands(program, run)
   exportCommands(program, run)
   eraseCommands(program, run)
+  reportCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })
