@@ -28,6 +28,20 @@ export const CATEGORY_PLURAL: Record<string, string> = {
   other: 'other records',
 }
 
+/** Singular forms for sentences like "your lab result". */
+export const CATEGORY_ONE: Record<string, string> = {
+  laboratory: 'lab result',
+  imaging: 'imaging study',
+  immunization: 'immunization',
+  medication: 'medication record',
+  'clinical-note': 'clinical note',
+  'mental-health': 'mental health record',
+  'substance-use': 'substance use record',
+  'sexual-health': 'sexual health record',
+  genetic: 'genetic test result',
+  other: 'record',
+}
+
 export const SENSITIVE = ['mental-health', 'substance-use', 'sexual-health', 'genetic'] as const
 export const ORDINARY = ['laboratory', 'imaging', 'immunization', 'medication', 'clinical-note', 'other'] as const
 

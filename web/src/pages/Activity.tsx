@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { ErrorMessage, Link, Loading } from '../components.js'
-import { formatDateTime, nameOf } from '../lib/format.js'
+import { CATEGORY_ONE, formatDateTime, nameOf } from '../lib/format.js'
+import type { RecordSummary } from '../lib/records.js'
 import { useSession } from '../session.js'
 
 type Entry = {
@@ -24,7 +25,7 @@ const ACTION: Record<string, string> = {
   emergency: 'used emergency access to',
   issue: 'issued',
   amend: 'corrected',
-  list: 'listed the records of',
+  list: 'looked at the list of',
 }
 
 export function Activity() {
@@ -32,15 +33,23 @@ export function Activity() {
   const [entries, setEntries] = useState<Entry[]>()
   const [error, setError] = useState<unknown>()
   const [deniedOnly, setDeniedOnly] = useState(false)
+  const [mineToo, setMineToo] = useState(false)
+  const [kinds, setKinds] = useState(new Map<string, string>())
 
   useEffect(() => {
     api
       .get<{ entries: Entry[] }>('/api/audit')
       .then((r) => setEntries(r.entries.reverse()))
       .catch(setError)
-  }, [api])
+    // What each of my records is, to say "lab result" rather than a number.
+    api
+      .get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
+      .then((r) => setKinds(new Map(r.records.map((x) => [x.tokenId, CATEGORY_ONE[x.category] ?? 'record']))))
+      .catch(() => undefined)
+  }, [api, me.address])
 
-  const shown = entries?.filter((e) => !deniedOnly || e.outcome === 'denied')
+  const isMe = (e: Entry) => e.actor.toLowerCase() === me.address.toLowerCase()
+  const shown = entries?.filter((e) => (!deniedOnly || e.outcome === 'denied') && (mineToo || !isMe(e)))
   const denied = entries?.filter((e) => e.outcome === 'denied').length ?? 0
   return (
     <>
@@ -55,11 +64,15 @@ export function Activity() {
         <input type="checkbox" checked={deniedOnly} onChange={(e) => setDeniedOnly(e.target.checked)} />
         Show refused attempts only
       </label>
+      <label className="choice">
+        <input type="checkbox" checked={mineToo} onChange={(e) => setMineToo(e.target.checked)} />
+        Include what I did myself
+      </label>
       <ErrorMessage error={error} />
       {!shown ? (
         <Loading what="activity" />
       ) : shown.length === 0 ? (
-        <p className="message">Nothing to show.</p>
+        <p className="message">Nobody else has reached your records yet.</p>
       ) : (
         <div className="table-wrap">
           <table className="activity">
@@ -86,11 +99,13 @@ export function Activity() {
                     <td>
                       {ACTION[e.action] ?? e.action}{' '}
                       {e.tokenId ? (
-                        <Link to={`/records/${e.tokenId}`}>record {e.tokenId}</Link>
-                      ) : e.action === 'list' ? (
+                        <Link to={`/records/${e.tokenId}`}>
+                          {kinds.has(e.tokenId) ? `your ${kinds.get(e.tokenId)} (record ${e.tokenId})` : `record ${e.tokenId}`}
+                        </Link>
+                      ) : whose ? (
                         'records'
                       ) : (
-                        'records'
+                        'your records'
                       )}
                       {whose}
                       {emergency && <span className="badge badge-emergency">Emergency</span>}

@@ -2,7 +2,7 @@ import { type FormEvent, useCallback, useEffect, useState } from 'react'
 import { isAddress } from 'viem'
 import { ErrorMessage, Loading } from '../components.js'
 import { RecordList } from '../RecordList.js'
-import { formatDate, nameOf } from '../lib/format.js'
+import { formatDate, shortAddress } from '../lib/format.js'
 import { useSession } from '../session.js'
 
 type Kind = 'lab' | 'immunization' | 'note'
@@ -178,7 +178,7 @@ function Issue({ known }: { known: string[] }) {
 }
 
 export function Provider() {
-  const { api, me, names } = useSession()
+  const { api, me } = useSession()
   const [patients, setPatients] = useState<{ patient: string; until: string }[]>()
   const [open, setOpen] = useState<string>()
   const [error, setError] = useState<unknown>()
@@ -209,8 +209,7 @@ export function Provider() {
               <li key={p.patient}>
                 <div className="patient-row">
                   <p>
-                    <strong>{nameOf(p.patient, me.address, names)}</strong> · <span className="mono">{p.patient}</span> · shared until{' '}
-                    {formatDate(p.until)}
+                    <strong title={p.patient}>Patient {shortAddress(p.patient)}</strong> · shared with you until {formatDate(p.until)}
                   </p>
                   <button
                     type="button"
