@@ -5,8 +5,14 @@
  * Mints come in series of GAS_MINTS to one patient. The first mint of a series also initialises
  * storage (the patient's balance and nonce; for the first series, the token counter), so the
  * steady-state figure is the median of mints 2..N.
+ *
+ * Batched mints (`mintBatch`, what `medvault import` sends) are measured per record at several
+ * batch sizes, through the import itself: a fresh patient gets a bundle of a few batches, and the
+ * figure is the median of batches 2.. divided by the batch size (the first batch pays for the
+ * patient's balance slot).
  */
 import { createHash } from 'node:crypto'
+import { join } from 'node:path'
 import { type Hex, type TransactionReceipt, bytesToHex, createTestClient, http, parseEther } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
@@ -28,11 +34,15 @@ import {
   registerProvider,
   startAnvil,
 } from '../src/index.js'
+import { importBundle, parseImportBundle, syntheticPatientBundle } from '../src/import/index.js'
 import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
 
 const GAS_MINTS = 5
+/** Records per mintBatch measured; batches per series: enough for a median of batches 2.. */
+export const BATCH_SIZES = [1, 10, 50] as const
+const batchesFor = (size: number) => (size === 1 ? 5 : 3)
 
-type Party = { account: PrivateKeyAccount; recipient: Recipient }
+type Party = { account: PrivateKeyAccount; recipient: Recipient; encryptionSeed: Uint8Array }
 
 export type GasDetails = Record<string, number[]>
 
@@ -76,8 +86,9 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     async function party(): Promise<Party> {
       const account = privateKeyToAccount(generatePrivateKey())
       await testClient.setBalance({ address: account.address, value: parseEther('100') })
-      const { publicKey } = await encryptionKeyPairFromSeed(generateEncryptionSeed())
-      return { account, recipient: { address: account.address, encryptionPublicKey: bytesToHex(publicKey) } }
+      const encryptionSeed = generateEncryptionSeed()
+      const { publicKey } = await encryptionKeyPairFromSeed(encryptionSeed)
+      return { account, recipient: { address: account.address, encryptionPublicKey: bytesToHex(publicKey) }, encryptionSeed }
     }
 
     const details: GasDetails = {}
@@ -153,6 +164,26 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       record('amend', issued.gasUsed)
     }
 
+    // mintBatch through the import, per record, at each batch size: a fresh patient per size.
+    for (const size of BATCH_SIZES) {
+      progress(`gas: mintBatch of ${size}, ${batchesFor(size)} batches (through importBundle)`)
+      const patient = await party()
+      await receipt(await authorizeProvider(ctx, patient.account, standingLab.account.address, until))
+      const bundle = parseImportBundle(
+        new TextEncoder().encode(
+          JSON.stringify(syntheticPatientBundle({ resources: size * batchesFor(size), seed: size, sensitiveShare: 0 })),
+        ),
+      )
+      const imported = await importBundle(ctx, {
+        issuer: { chainAccount: standingLab.account, encryptionSeed: standingLab.encryptionSeed },
+        patient: patient.recipient,
+        bundle,
+        journalDir: join(dir.path, 'imports'),
+        batchSize: size,
+      })
+      for (const batch of imported.batches) record(`mintBatch${size}`, batch.gasUsed / BigInt(size))
+    }
+
     // The textbook NFT: _safeMint + _setTokenURI("ipfs://<CIDv1 base32>"), using the real CIDs above.
     progress(`gas: baseline ERC721URIStorage, ${GAS_MINTS} mints`)
     const wallet = clients.walletFor(registrar)
@@ -186,6 +217,12 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
         value: steady(series('mintStanding')),
         basis: `median of mints 2..${GAS_MINTS}`,
       },
+      ...BATCH_SIZES.map((size) => ({
+        key: `mintBatch${size}`,
+        label: `MedicalRecord.mintBatch of ${size}, per record`,
+        value: steady(series(`mintBatch${size}`)),
+        basis: `median of batches 2..${batchesFor(size)} / ${size}`,
+      })),
       { key: 'amend', label: 'MedicalRecord.amend (EIP-712 consent)', value: median(series('amend')), basis: 'median, all' },
       { key: 'register', label: 'ProviderRegistry.register', value: steady(series('register')), basis: `median of 2..${GAS_MINTS}` },
       {
@@ -210,7 +247,7 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     const base = ops.find((o) => o.key === 'baselineMint')!.value
     const metrics: Metrics = {}
     for (const op of ops) metrics[`gas.${op.key}`] = { label: op.label, value: op.value, unit: 'gas', kind: 'gas' }
-    for (const key of ['mintConsent', 'mintStanding', 'amend'] as const) {
+    for (const key of ['mintConsent', 'mintStanding', ...BATCH_SIZES.map((size) => `mintBatch${size}` as const), 'amend'] as const) {
       const op = ops.find((o) => o.key === key)!
       metrics[`gas.ratio.${key}`] = { label: `${op.label} / baseline mint`, value: op.value / base, unit: 'x', kind: 'info' }
     }
@@ -232,7 +269,8 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       table(['operation', 'gas (steady)', 'vs baseline', 'first call', 'all calls', 'figure'], rows),
       '',
       `medvault mint (consent) costs ${fmt(metrics['gas.ratio.mintConsent']!.value, 2)}x the OpenZeppelin ERC721URIStorage mint; ` +
-        `with a standing authorisation ${fmt(metrics['gas.ratio.mintStanding']!.value, 2)}x.`,
+        `with a standing authorisation ${fmt(metrics['gas.ratio.mintStanding']!.value, 2)}x; ` +
+        `batched, per record: ${BATCH_SIZES.map((size) => `${fmt(metrics[`gas.ratio.mintBatch${size}`]!.value, 2)}x at ${size}`).join(', ')}.`,
     ].join('\n')
     return { metrics, details, report }
   } finally {

@@ -2,8 +2,9 @@
  * medvault benchmark: gas per operation on a real anvil, encryption/storage throughput, peak
  * memory while storing a 1 GiB blob, and consent and audit (grant/revoke and anchoring gas, audit
  * log and canAccess timings, on a second anvil), and SMART Health Cards (issue, verify offline and
- * against the registry on a third anvil). Prints tables, writes bench/latest.json and compares it with
- * the committed bench/baseline.json.
+ * against the registry on a third anvil), and bulk import (records per second and gas per record for
+ * a generated 1,000-resource patient Bundle, on a fourth). Prints tables, writes bench/latest.json and
+ * compares it with the committed bench/baseline.json.
  *
  *   npm run bench                        # measure, compare with the baseline
  *   npm run bench -- --update-baseline   # measure, then make this run the new baseline
@@ -17,6 +18,7 @@ import { type BenchResults, compare, environment, readResults, writeResults } fr
 import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureHealthCards } from './healthCards.js'
+import { measureImport } from './import.js'
 import { measureLargeStore } from './memory.js'
 import { measureServer } from './server.js'
 import { measureThroughput } from './throughput.js'
@@ -56,6 +58,7 @@ await part('2. Throughput', measureThroughput)
 await part('3. Peak memory storing 1 GiB', measureLargeStore)
 await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
+await part('6. Bulk import', measureImport)
 await part('6. Server: history assembly and reads under load', measureServer)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
