@@ -6,6 +6,17 @@ import { CATEGORY_LABEL, formatDate } from './lib/format.js'
 import { type RecordSummary, openRecord } from './lib/records.js'
 import { useSession } from './session.js'
 
+/** How many of the newest records are opened and checked as the list loads. */
+const AUTO_OPEN = 40
+
+async function eachLimited<T>(items: T[], limit: number, run: (item: T) => Promise<void>) {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await run(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
 type Row = { summary: RecordSummary; title?: string | undefined; state: Verification; detail?: string | undefined }
 
 export function RecordList({ patient, emptyText }: { patient: string; emptyText: string }) {
@@ -23,19 +34,21 @@ export function RecordList({ patient, emptyText }: { patient: string; emptyText:
         const sorted = [...records].sort((a, b) => b.issuedAt.localeCompare(a.issuedAt) || Number(b.tokenId) - Number(a.tokenId))
         if (!live) return
         setRows(sorted.map((summary) => ({ summary, state: 'checking' })))
-        await Promise.all(
-          sorted.map(async (summary) => {
-            let row: Row
-            try {
-              const opened = await openRecord(api, chain, summary.tokenId)
-              const failed = opened.checks.find((c) => !c.ok)
-              row = { summary, title: resourceTitle(opened.resource), state: opened.valid ? 'verified' : 'failed', detail: failed?.message }
-            } catch (err) {
-              row = { summary, state: 'failed', detail: (err as Error).message }
-            }
-            if (live) setRows((current) => current?.map((r) => (r.summary.tokenId === summary.tokenId ? row : r)))
-          }),
-        )
+        // Opened a few at a time, newest first and at most AUTO_OPEN of them: each costs a few
+        // requests, and a long history must not run into the server's rate limit. The rest are
+        // checked when opened.
+        await eachLimited(sorted.slice(0, AUTO_OPEN), 4, async (summary) => {
+          let row: Row
+          try {
+            const opened = await openRecord(api, chain, summary.tokenId)
+            const failed = opened.checks.find((c) => !c.ok)
+            row = { summary, title: resourceTitle(opened.resource), state: opened.valid ? 'verified' : 'failed', detail: failed?.message }
+          } catch (err) {
+            row = { summary, state: 'failed', detail: (err as Error).message }
+          }
+          if (live) setRows((current) => current?.map((r) => (r.summary.tokenId === summary.tokenId ? row : r)))
+        })
+        if (live) setRows((current) => current?.map((r) => (r.state === 'checking' ? { ...r, state: 'unknown' } : r)))
       })
       .catch((err) => live && setError(err))
     return () => {

@@ -53,7 +53,7 @@ export function VerifiedBadge({ state, detail }: { state: Verification; detail?:
       </span>
     )
   if (state === 'checking') return <span className="badge badge-neutral">Checking…</span>
-  return <span className="badge badge-neutral">Not checked</span>
+  return <span className="badge badge-neutral">Open to check</span>
 }
 
 export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
