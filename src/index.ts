@@ -19,6 +19,16 @@ export { createAccount } from './home/createAccount.js'
 export { resolveHome, homePaths } from './home/config.js'
 export type { Config } from './home/config.js'
 export * from './history/index.js'
+export { importBundle, parseImportBundle, syntheticPatientBundle } from './import/index.js'
+export type {
+  ImportBundleParameters,
+  ImportBundleReturnType,
+  ImportEntry,
+  ImportIssuer,
+  ImportProgress,
+  ParsedImportBundle,
+  SkippedEntry,
+} from './import/index.js'
 export * from './server/index.js'
 export {
   createIndexer,

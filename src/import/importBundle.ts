@@ -461,6 +461,7 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
 
     const inFlight = [...state.batches.values()].filter((b) => b.status === 'submitted').sort((a, b) => a.nonce - b.nonce)
     const waiting: BatchState[] = []
+    let checked: Promise<void> | undefined
     for (const batch of inFlight) {
       const before = confirmedCount()
       const outcome = await settleBatch(ctx, { issuer: issuerAddress, batch, timeoutMs: 0 })
@@ -475,7 +476,11 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
         continue
       }
       // Never sent, or lost by the node: send it again, same nonce and entries.
-      if (!(await batchKnown(ctx, batch))) await sendBatch(ctx, issuer, await sign(batch), batch.nonce)
+      if (!(await batchKnown(ctx, batch))) {
+        checked ??= preflight()
+        await checked
+        await sendBatch(ctx, issuer, await sign(batch), batch.nonce)
+      }
       waiting.push(batch)
     }
     for (const batch of waiting) {
@@ -590,11 +595,16 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
         window.push(promise)
       }
     }
-    fill()
-    while (window.length > 0) {
-      const ready = await window.shift()!
+    try {
       fill()
-      yield ready
+      while (window.length > 0) {
+        const ready = await window.shift()!
+        fill()
+        yield ready
+      }
+    } finally {
+      // Stopped early (a failure): let the seals under way finish before the journal closes.
+      await Promise.allSettled(window)
     }
   }
 
