@@ -123,7 +123,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
           checked = { text: lines.at(-1)!, entry: { ...written.at(-1)! } }
           return written
         })
-        group.forEach((p, i) => p.resolve(entries[i]!))
+        for (const [i, p] of group.entries()) p.resolve(entries[i]!)
       } catch (error) {
         for (const p of group) p.reject(error)
       }
