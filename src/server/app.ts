@@ -12,6 +12,8 @@ import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
 import { recordRoutes } from './routes/records.js'
+import { emergencyRoutes } from './routes/emergency.js'
+import { verifyRoutes } from './routes/verify.js'
 import { webRoutes } from './routes/web.js'
 import { staticWebRoutes } from './staticWeb.js'
 
@@ -112,6 +114,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   fhirRoutes(app, deps, VERSION)
   transactionRoute(app, deps)
   webRoutes(app, deps)
+  verifyRoutes(app, deps)
+  emergencyRoutes(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   app.doc31('/openapi.json', {
