@@ -41,7 +41,7 @@ export function parsePdf(pdf: Buffer): PdfStructure {
   if (pages === 0 || pages !== declared) throw new Error(`${pages} page objects, the page tree says ${declared}`)
 
   const texts: string[] = []
-  for (const m of latin.matchAll(/<<([^]*?)>>\s*stream\r?\n/g)) {
+  for (const m of latin.matchAll(/<<([\s\S]*?)>>\s*stream\r?\n/g)) {
     const length = Number(/\/Length (\d+)/.exec(m[1]!)?.[1])
     const from = m.index! + m[0].length
     let body = pdf.subarray(from, from + length)
