@@ -8,6 +8,8 @@
  *
  *   npm run bench                        # measure, compare with the baseline
  *   npm run bench -- --update-baseline   # measure, then make this run the new baseline
+ *   npm run bench -- --only server       # one section (by a word of its title); with --update-baseline
+ *                                        # only its rows of the baseline are replaced
  *
  * It is a report, not a test: it exits 0 even when it prints REGRESSION lines. It exits 1 only
  * when a measurement could not be taken at all (and then never rewrites the baseline).
@@ -28,6 +30,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const LATEST = join(here, 'latest.json')
 const BASELINE = join(here, 'baseline.json')
 const updateBaseline = process.argv.includes('--update-baseline')
+const onlyAt = process.argv.indexOf('--only')
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1]?.toLowerCase() : undefined
 
 const metrics: Metrics = {}
 const details: Record<string, unknown> = {}
@@ -37,6 +41,7 @@ const env = environment()
 console.log(`medvault bench: node ${env.node}, ${env.platform}, ${env.cpus} x ${env.cpu}`)
 
 async function part(title: string, measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>): Promise<void> {
+  if (only && !title.toLowerCase().includes(only)) return
   const t0 = performance.now()
   try {
     const result = await measure()
@@ -59,7 +64,7 @@ await part('3. Peak memory storing 1 GiB', measureLargeStore)
 await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
 await part('6. Bulk import', measureImport)
-await part('6. Server: history assembly and reads under load', measureServer)
+await part('7. Server: history assembly and reads under load', measureServer)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(LATEST, results)
@@ -71,7 +76,11 @@ let regressions: string[] = []
 if (!baseline) {
   console.log("No baseline yet: run `npm run bench -- --update-baseline` to record this machine's figures.")
 } else {
-  const comparison = compare(metrics, baseline)
+  // With --only, the other sections were not measured: compare the rows that were.
+  const scope = only
+    ? { ...baseline, metrics: Object.fromEntries(Object.entries(baseline.metrics).filter(([key]) => key in metrics)) }
+    : baseline
+  const comparison = compare(metrics, scope)
   regressions = comparison.regressions
   console.log(comparison.report)
   console.log()
@@ -83,8 +92,13 @@ if (updateBaseline) {
   if (failures.length > 0) {
     console.log(`\nBaseline NOT updated: ${failures.join(', ')} failed.`)
   } else {
-    writeResults(BASELINE, results)
-    console.log(`\nBaseline updated: ${relative(process.cwd(), BASELINE)}`)
+    // One section measured: its rows replace theirs in the baseline, the rest stay as they were.
+    const merged: BenchResults =
+      only && baseline
+        ? { ...results, metrics: { ...baseline.metrics, ...metrics }, details: { ...baseline.details, ...details } }
+        : results
+    writeResults(BASELINE, merged)
+    console.log(`\nBaseline updated: ${relative(process.cwd(), BASELINE)}${only ? ` (the rows of "${only}")` : ''}`)
   }
 }
 
