@@ -76,6 +76,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         uint8 cidCodec;
         uint64 supersedes;
         uint64 supersededBy;
+        // In the slot of the amendment links, so the checks that read those get it warm.
+        uint40 erasedAt;
     }
 
     /// @notice What a provider asks to mint. `cidCodec` and `cidDigest` describe a CIDv1 with a sha2-256 multihash.
@@ -93,7 +95,6 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     mapping(uint256 tokenId => Record) private _records;
     mapping(address patient => mapping(address provider => uint64 until)) private _authorizations;
     mapping(address account => bytes32 key) private _encryptionKeys;
-    mapping(uint256 tokenId => uint40 erasedAt) private _erasedAt;
     uint64 private _lastTokenId;
 
     /// @notice The caller is not an active provider in the registry.
@@ -198,7 +199,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         if (owner != request.patient) revert MedicalRecordPatientMismatch(tokenId, request.patient);
         Record storage old = _records[tokenId];
         if (old.supersededBy != 0) revert MedicalRecordAlreadyAmended(tokenId, old.supersededBy);
-        if (_erasedAt[tokenId] != 0) revert MedicalRecordErased(tokenId, _erasedAt[tokenId]);
+        if (old.erasedAt != 0) revert MedicalRecordErased(tokenId, old.erasedAt);
         _checkConsent(request, tokenId, deadline, consent);
         newTokenId = _issue(request, uint64(tokenId));
         old.supersededBy = uint64(newTokenId);
@@ -270,7 +271,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     /// @param tokenId The record.
     function erasedAt(uint256 tokenId) external view returns (uint40) {
         _requireOwned(tokenId);
-        return _erasedAt[tokenId];
+        return _records[tokenId].erasedAt;
     }
 
     /// @notice What an access check needs in one call: owner (zero if the token does not exist),
@@ -279,7 +280,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     function accessInfo(uint256 tokenId) external view returns (address owner, uint8 category, uint8 sensitivity, bool erased) {
         owner = _ownerOf(tokenId);
         Record storage r = _records[tokenId];
-        return (owner, r.category, r.sensitivity, _erasedAt[tokenId] != 0);
+        return (owner, r.category, r.sensitivity, r.erasedAt != 0);
     }
 
     /// @notice The ciphertext's CIDv1 in binary form (version, codec, sha2-256 multihash).
@@ -336,7 +337,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
             '"},{"display_type":"date","trait_type":"issued","value":',
             uint256(r.issuedAt).toString(),
             '},{"trait_type":"status","value":"',
-            _erasedAt[tokenId] != 0 ? "erased" : r.supersededBy == 0 ? "current" : "amended",
+            r.erasedAt != 0 ? "erased" : r.supersededBy == 0 ? "current" : "amended",
             '"}]}'
         );
         return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
@@ -447,9 +448,10 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     function _erase(uint256 tokenId) private {
         address owner = _requireOwned(tokenId);
         if (owner != msg.sender) revert MedicalRecordNotOwner(tokenId, msg.sender);
-        uint40 erased = _erasedAt[tokenId];
+        Record storage r = _records[tokenId];
+        uint40 erased = r.erasedAt;
         if (erased != 0) revert MedicalRecordErased(tokenId, erased);
-        _erasedAt[tokenId] = uint40(block.timestamp);
+        r.erasedAt = uint40(block.timestamp);
         emit RecordErased(tokenId, owner);
     }
 

@@ -120,6 +120,7 @@ describe('MedicalRecord.mintBatch', () => {
           cidCodec: r.cidCodec,
           supersedes: 0n,
           supersededBy: 0n,
+          erasedAt: 0,
         })
       }
       assert.equal(await d.records.read.balanceOf([patient.address]), 4n)

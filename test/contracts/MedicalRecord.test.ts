@@ -190,6 +190,7 @@ describe('MedicalRecord', () => {
         cidCodec: request.cidCodec,
         supersedes: 0n,
         supersededBy: 0n,
+        erasedAt: 0,
       })
     })
 
