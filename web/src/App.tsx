@@ -5,11 +5,13 @@ import { type WebConfig, chainside } from './lib/chain.js'
 import type { BrowserAccount } from './lib/keystore.js'
 import { navigate, usePath } from './lib/router.js'
 import { Activity } from './pages/Activity.js'
+import { Emergency } from './pages/Emergency.js'
 import { Provider } from './pages/Provider.js'
 import { RecordPage } from './pages/RecordPage.js'
 import { Share } from './pages/Share.js'
 import { SignIn } from './pages/SignIn.js'
 import { Timeline } from './pages/Timeline.js'
+import { Verify } from './pages/Verify.js'
 import { type Session, SessionContext } from './session.js'
 
 async function openSession(account: BrowserAccount): Promise<Session> {
@@ -29,6 +31,8 @@ function Page({ path }: { path: string }) {
   if (path === '/share') return <Share />
   if (path === '/activity') return <Activity />
   if (path === '/provider') return <Provider />
+  if (path === '/emergency') return <Emergency />
+  if (path === '/verify') return <Verify />
   return <Timeline />
 }
 
@@ -37,12 +41,53 @@ const NAV = [
   { to: '/share', label: 'Sharing' },
   { to: '/activity', label: 'Activity' },
 ]
+const PROVIDER_NAV = [
+  { to: '/provider', label: 'Provider' },
+  { to: '/emergency', label: 'Emergency access' },
+]
+
+function Brand() {
+  return (
+    <div className="brand">
+      <svg viewBox="0 0 32 32" width="28" height="28" aria-hidden="true">
+        <rect width="32" height="32" rx="7" fill="#0b5cab" />
+        <path d="M13 7h6v6h6v6h-6v6h-6v-6H7v-6h6z" fill="#fff" />
+      </svg>
+      <span>medvault</span>
+    </div>
+  )
+}
+
+/** The verifier's page for someone without an account: no sign-in, no session. */
+function OpenVerify() {
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Brand />
+        <nav aria-label="Main">
+          <ul>
+            <li>
+              <Link to="/">Sign in</Link>
+            </li>
+          </ul>
+        </nav>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Verify />
+      </main>
+    </>
+  )
+}
 
 export function App() {
   const [session, setSession] = useState<Session>()
   const path = usePath()
 
   if (!session) {
+    if (path === '/verify') return <OpenVerify />
     return (
       <SignIn
         onSignedIn={async (account) => {
@@ -53,7 +98,7 @@ export function App() {
       />
     )
   }
-  const nav = session.me.provider ? [...NAV, { to: '/provider', label: 'Provider' }] : NAV
+  const nav = [...NAV, ...(session.me.provider ? PROVIDER_NAV : []), { to: '/verify', label: 'Verify' }]
   const current = (to: string) => (to === '/' ? path === '/' || path.startsWith('/records/') : path === to)
   return (
     <SessionContext.Provider value={session}>
@@ -61,13 +106,7 @@ export function App() {
         Skip to content
       </a>
       <header className="top">
-        <div className="brand">
-          <svg viewBox="0 0 32 32" width="28" height="28" aria-hidden="true">
-            <rect width="32" height="32" rx="7" fill="#0b5cab" />
-            <path d="M13 7h6v6h6v6h-6v6h-6v-6H7v-6h6z" fill="#fff" />
-          </svg>
-          <span>medvault</span>
-        </div>
+        <Brand />
         <nav aria-label="Main">
           <ul>
             {nav.map((item) => (

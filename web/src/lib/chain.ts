@@ -12,7 +12,9 @@ import {
   custom,
   defineChain,
   getAddress,
+  keccak256,
   parseEventLogs,
+  toHex,
   zeroAddress,
 } from 'viem'
 import type { Deployment } from '../../../src/chain/deploy.js'
@@ -123,6 +125,43 @@ export function chainside(api: Api, config: WebConfig) {
       const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
       if (!created) throw new Error('The chain did not record the grant.')
       return created.args.grantId
+    },
+    /**
+     * Opens a 24-hour break-glass window on `patient` as the signed-in emergency provider
+     * (ConsentRegistry.openEmergency). Only the reason's hash goes on chain, as
+     * src/consent/grants.ts openEmergency does. Returns the transaction and when the window ends.
+     */
+    async openEmergency(patient: Address, reason: string): Promise<{ txHash: Hex; until: Date }> {
+      const hash = await wallet.writeContract({
+        address: consent,
+        abi: consentRegistryAbi,
+        functionName: 'openEmergency',
+        args: [getAddress(patient), keccak256(toHex(reason))],
+      })
+      const receipt = await send(hash)
+      const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
+      if (!opened) throw new Error('The chain did not record the emergency access.')
+      return { txHash: hash, until: new Date(Number(opened.args.until) * 1000) }
+    },
+    /** Whether the chain lets the signed-in account open emergency windows. */
+    isEmergencyProvider(): Promise<boolean> {
+      return publicClient.readContract({
+        address: consent,
+        abi: consentRegistryAbi,
+        functionName: 'isEmergencyProvider',
+        args: [api.account.address],
+      })
+    },
+    /** When the signed-in provider's emergency window on `patient` ends (undefined when none is open). */
+    async emergencyUntil(patient: Address): Promise<Date | undefined> {
+      const until = await publicClient.readContract({
+        address: consent,
+        abi: consentRegistryAbi,
+        functionName: 'emergencyUntil',
+        args: [getAddress(patient), api.account.address],
+      })
+      const block = await publicClient.getBlock()
+      return Number(until) > Number(block.timestamp) ? new Date(Number(until) * 1000) : undefined
     },
     /** Ends a grant now (ConsentRegistry.revoke). */
     async revoke(grantId: bigint) {

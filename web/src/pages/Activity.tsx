@@ -4,6 +4,8 @@ import { CATEGORY_ONE, formatDateTime, nameOf } from '../lib/format.js'
 import type { RecordSummary } from '../lib/records.js'
 import { useSession } from '../session.js'
 
+type Emergency = { provider: string; providerName: string; openedAt: string; until: string; open: boolean }
+
 type Entry = {
   seq: number
   at: string
@@ -35,6 +37,7 @@ export function Activity() {
   const [deniedOnly, setDeniedOnly] = useState(false)
   const [mineToo, setMineToo] = useState(false)
   const [kinds, setKinds] = useState(new Map<string, string>())
+  const [emergencies, setEmergencies] = useState<Emergency[]>([])
 
   useEffect(() => {
     api
@@ -46,8 +49,21 @@ export function Activity() {
       .get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
       .then((r) => setKinds(new Map(r.records.map((x) => [x.tokenId, CATEGORY_ONE[x.category] ?? 'record']))))
       .catch(() => undefined)
+    // Break-glass windows, from the chain itself: shown even if nobody reported them to this node.
+    api
+      .get<{ emergencies: Emergency[] }>('/api/emergencies')
+      .then((r) => setEmergencies(r.emergencies))
+      .catch(() => undefined)
   }, [api, me.address])
 
+  // What a provider did while its break-glass window was open is emergency access too.
+  const duringEmergency = (e: Entry) =>
+    e.outcome === 'allowed' &&
+    emergencies.some((w) => {
+      const at = Date.parse(e.at)
+      // Block times have whole seconds; the log's have milliseconds.
+      return w.provider.toLowerCase() === e.actor.toLowerCase() && at >= Date.parse(w.openedAt) - 1000 && at <= Date.parse(w.until)
+    })
   const isMe = (e: Entry) => e.actor.toLowerCase() === me.address.toLowerCase()
   const shown = entries?.filter((e) => (!deniedOnly || e.outcome === 'denied') && (mineToo || !isMe(e)))
   const denied = entries?.filter((e) => e.outcome === 'denied').length ?? 0
@@ -59,6 +75,21 @@ export function Activity() {
         <p className="message message-warn">
           {denied} refused attempt{denied === 1 ? '' : 's'} to reach your records. They are marked below.
         </p>
+      )}
+      {emergencies.length > 0 && (
+        <section className="message message-warn" aria-labelledby="emergencies-h">
+          <h2 id="emergencies-h">Emergency access to your records</h2>
+          <ul className="emergency-windows">
+            {emergencies.map((w) => (
+              <li key={`${w.provider}-${w.until}`}>
+                <span className="badge badge-emergency">Emergency</span> {w.providerName || nameOf(w.provider, me.address, names)} opened
+                emergency access to your records on {formatDateTime(w.openedAt)},{' '}
+                {w.open ? `open until ${formatDateTime(w.until)}` : `closed on ${formatDateTime(w.until)}`}. It covers records that are not
+                sensitive.
+              </li>
+            ))}
+          </ul>
+        </section>
       )}
       <label className="choice">
         <input type="checkbox" checked={deniedOnly} onChange={(e) => setDeniedOnly(e.target.checked)} />
@@ -87,7 +118,7 @@ export function Activity() {
             </thead>
             <tbody>
               {shown.map((e) => {
-                const emergency = e.action === 'emergency' || e.reason === 'emergency' || e.purpose === 'emergency'
+                const emergency = e.action === 'emergency' || e.reason === 'emergency' || e.purpose === 'emergency' || duringEmergency(e)
                 const whose =
                   e.patient && e.patient.toLowerCase() !== me.address.toLowerCase() ? ` of ${nameOf(e.patient, me.address, names)}` : ''
                 return (

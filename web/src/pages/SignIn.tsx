@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react'
-import { ErrorMessage } from '../components.js'
+import { ErrorMessage, Link } from '../components.js'
 import {
   type BrowserAccount,
   type KeystoreFile,
@@ -123,6 +123,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount) =
           )}
         </form>
       </div>
+      <p className="help">
+        Checking a health card or a proof of treatment? <Link to="/verify">Verify it here, no account needed</Link>.
+      </p>
     </main>
   )
 }
