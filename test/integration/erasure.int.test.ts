@@ -16,15 +16,17 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Hex, getAddress, hexToBytes } from 'viem'
 import { queryAuditLog } from '../../src/audit/index.js'
-import { createGrant, openEmergency, setEmergencyProvider } from '../../src/consent/grants.js'
+import { createGrant, listGrants, openEmergency, setDelegate, setEmergencyProvider } from '../../src/consent/grants.js'
 import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
 import { authorizeProvider } from '../../src/directory/index.js'
-import { eraseRecords, markErased, SHREDDED_KEY_BOX } from '../../src/erasure/index.js'
+import { eraseAccount, eraseRecords, markErased, SHREDDED_KEY_BOX } from '../../src/erasure/index.js'
 import { RecordErasedError } from '../../src/errors.js'
 import { importBundle, parseImportBundle } from '../../src/import/index.js'
 import { ByteReader } from '../../src/records/byteReader.js'
 import { readEnvelopeHeader, readRecordKey } from '../../src/records/envelope.js'
-import { getOnChainRecord, readRecord } from '../../src/records/index.js'
+import { getOnChainRecord, listRecords, readRecord } from '../../src/records/index.js'
+import { medicalRecordAbi } from '../../src/contracts/index.js'
+import { PASSPHRASE } from './stack.js'
 import { formatFindings, type Needle } from './chainScan.js'
 import { filesUnder, scanFiles } from './fileScan.js'
 import { issueExample, openTestStack, registrar, type TestStack } from './stack.js'
@@ -45,19 +47,31 @@ describe('Erasure (crypto-shredding)', () => {
   const reader = (name: string) => stack.accounts[name]!
 
   before(async () => {
-    stack = await openTestStack({ providers: { lab: 'Lab A', er: 'City ER' }, others: ['patient', 'cardio', 'stranger'] })
+    stack = await openTestStack({
+      providers: { lab: 'Lab A', er: 'City ER' },
+      others: ['patient', 'cardio', 'stranger', 'leaver', 'carer'],
+    })
     const { mv } = stack
     lab = await issueExample(stack, 'glucose.json', 'lab', 'patient')
     ekg = await issueExample(stack, 'ekg.json', 'lab', 'patient')
     crashed = await issueExample(stack, 'immunization.json', 'lab', 'patient')
 
-    // A bulk import: its journal keeps each record key sealed to the issuer.
+    // A bulk import that stops right after its batch is confirmed (a crash): its journal still keeps
+    // the record key sealed to the issuer, for slips a re-run might have to write.
     await authorizeProvider(mv, reader('patient').chainAccount, reader('lab').address, new Date(Date.now() + 3600_000))
     const bundle = parseImportBundle(
       Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: example('glucose-corrected.json') }] })),
     )
-    const result = await importBundle(mv, { issuer: reader('lab'), patient: reader('patient'), bundle, journalDir: journalDir() })
-    imported = result.records[0]!.tokenId
+    const crash = (point: string) => {
+      if (point === 'after-confirm') throw new Error('simulated crash')
+    }
+    await assert.rejects(
+      importBundle(mv, { issuer: reader('lab'), patient: reader('patient'), bundle, journalDir: journalDir(), checkpoint: crash }),
+      /simulated crash/,
+    )
+    imported = (await listRecords(mv, { patient: reader('patient').address }))
+      .map((r) => r.tokenId)
+      .find((t) => ![lab, ekg, crashed].includes(t))!
 
     // Shared with a cardiologist (slips written by the patient's medvault) ...
     const { grantId } = await createGrant(mv, {
@@ -266,5 +280,47 @@ describe('Erasure (crypto-shredding)', () => {
       (error: unknown) => error instanceof Error && /cannot erase it/.test(error.message),
     )
     assert.equal((await getOnChainRecord(stack.mv, ekg)).erasedAt, undefined)
+  })
+
+  it("erases a whole account: every record, then grants, providers' authorisations and delegates; keys last", async () => {
+    const { mv } = stack
+    const leaver = reader('leaver')
+    const first = await issueExample(stack, 'glucose.json', 'lab', 'leaver')
+    const second = await issueExample(stack, 'ekg.json', 'lab', 'leaver')
+    await createGrant(mv, {
+      grantor: leaver.chainAccount,
+      patient: leaver.address,
+      grantee: reader('cardio').address,
+      terms: { scope: 'all' },
+      expiresAt: new Date(Date.now() + 86_400_000),
+      purpose: 'treatment',
+    })
+    await authorizeProvider(mv, leaver.chainAccount, reader('lab').address, new Date(Date.now() + 86_400_000))
+    await setDelegate(mv, { patient: leaver.chainAccount, delegate: reader('carer').address, enabled: true })
+
+    const result = await eraseAccount(mv, { patient: leaver.chainAccount, importJournalDir: journalDir() })
+    assert.deepEqual(
+      result.records.map((r) => r.tokenId),
+      [first, second],
+    )
+    assert.equal(result.grantsRevoked.length, 1)
+    assert.deepEqual(result.authorizationsEnded, [getAddress(reader('lab').address)])
+    assert.deepEqual(result.delegatesRemoved, [getAddress(reader('carer').address)])
+    assert.ok((await listRecords(mv, { patient: leaver.address })).every((r) => r.erasedAt))
+    assert.ok((await listGrants(mv, leaver.address)).every((g) => !g.active))
+    const until = await mv.publicClient.readContract({
+      address: mv.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'authorizationOf',
+      args: [leaver.address, reader('lab').address],
+    })
+    assert.equal(until, 0n)
+
+    const again = await eraseAccount(mv, { patient: leaver.chainAccount, importJournalDir: journalDir() })
+    assert.deepEqual([again.txHashes, again.grantsRevoked, again.authorizationsEnded, again.delegatesRemoved], [[], [], [], []])
+
+    assert.equal(mv.keystore.remove('leaver'), true)
+    await assert.rejects(mv.keystore.unlock('leaver', PASSPHRASE), /no account named "leaver"/)
+    assert.equal(mv.keystore.remove('leaver'), false)
   })
 })
