@@ -15,6 +15,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { Bundle, Immunization } from '@medplum/fhirtypes'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { build } from 'vite'
+import { proveClaim } from '../../src/claims/index.js'
 import { setEmergencyProvider } from '../../src/consent/grants.js'
 import { registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
@@ -63,7 +64,7 @@ describe('the verifier page and emergency access in chromium', () => {
     webRoot = mkdtempSync(join(tmpdir(), 'medvault-web-'))
     await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'error', build: { outDir: webRoot, emptyOutDir: true } })
 
-    s = await openTestStack({ providers: { lab: 'City Lab' } })
+    s = await openTestStack({ providers: { lab: 'City Lab' }, others: ['insurer'] })
     // The patient and the emergency department keep their own keys, in their browsers.
     for (const [name, passphrase] of Object.entries(OWN)) {
       await createAccount(s.mv, name, passphrase)
@@ -188,6 +189,28 @@ describe('the verifier page and emergency access in chromium', () => {
       .waitFor()
     assert.equal(await page.getByRole('heading', { name: 'What the card says' }).count(), 0)
     await shot(tab, 'verify-invalid')
+    assert.deepEqual(tab.errors, [])
+  })
+
+  it('verifies a proof of treatment for the insurer it names, and shows only the disclosed facts', async () => {
+    const tab = tabs.verifier!
+    const { page } = tab
+    const presentation = await proveClaim(s.mv, {
+      patient: a('alice'),
+      tokenIds: [BigInt(tokens.glucose!)],
+      fields: ['/code/coding/0/code', '/effectiveDateTime'],
+      audience: a('insurer').address,
+    })
+    await page.getByLabel('A proof of treatment (for an insurer)').check()
+    await page.getByLabel('The proof of treatment').fill(JSON.stringify(presentation, null, 2))
+    await checkAccessible(tab)
+    await page.getByRole('button', { name: 'Check' }).click()
+    await page.locator('.verdict-ok').waitFor()
+    const result = (await page.getByRole('region', { name: 'Result' }).textContent()) ?? ''
+    assert.match(result, /issued by City Lab/)
+    assert.match(result, /2345-7/)
+    assert.ok(!result.includes('112'), 'an undisclosed value is not shown')
+    await shot(tab, 'verify-claim')
     assert.deepEqual(tab.errors, [])
   })
 

@@ -14,9 +14,10 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { Bundle, Resource } from '@medplum/fhirtypes'
 import { bodyLimit } from 'hono/body-limit'
-import { type Address, type Hex, getAddress } from 'viem'
+import { type Hex, getAddress } from 'viem'
 import { type ClaimPresentation, verifyClaim } from '../../claims/index.js'
 import type { Config, HomePaths } from '../../home/config.js'
+import { getProvider } from '../../records/onChainRecord.js'
 import { type Check, type Verdict, registryTrust, verifyHealthCard, verifyHealthCards } from '../../shc/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { jsonResponse } from '../http.js'
@@ -218,9 +219,10 @@ const CLAIM_WORDS: Record<string, [ok: string, bad: string]> = {
   replay: ['It has not been used before.', 'It was used before.'],
 }
 
-function claimCheckWords(check: { id: string; ok: boolean; message: string }, audience: Address): string {
+function claimCheckWords(check: { id: string; ok: boolean; message: string }, audience: string): string {
   const [kind, tokenId] = check.id.split(/-(?=\d+$)/) as [string, string | undefined]
-  if (kind === 'audience') return check.ok ? `It is addressed to ${audience}.` : `It is addressed to someone else (${audience}).`
+  if (kind === 'audience')
+    return check.ok ? `It is addressed to ${audience}: only they should accept it.` : `It is addressed to someone else (${audience}).`
   const fixed = CLAIM_WORDS[kind]
   if (fixed) return check.ok ? fixed[0] : fixed[1]
   const per: Record<string, [string, string]> = {
@@ -312,7 +314,9 @@ export function verifyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         verifier,
         ...(nonce ? { expectedNonce: nonce as Hex } : {}),
       })
-      const checks = verdict.checks.map((x) => ({ ...x, message: claimCheckWords(x, audience), detail: x.message }))
+      // A registered verifier by its name, anyone else by address.
+      const audienceName = (await getProvider(deps.ctx, audience)).name || audience
+      const checks = verdict.checks.map((x) => ({ ...x, message: claimCheckWords(x, audienceName), detail: x.message }))
       const failed = checks.find((x) => !x.ok)
       return jsonResponse(c, {
         valid: verdict.valid,

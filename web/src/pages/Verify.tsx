@@ -202,6 +202,7 @@ export function Verify() {
           <div className="field">
             <label htmlFor="verify-file">Or choose a file</label>
             <input
+              key={kind}
               id="verify-file"
               type="file"
               accept=".smart-health-card,.json,.txt,application/smart-health-card,application/json,text/plain"
