@@ -217,6 +217,26 @@ describe('verification and emergency endpoints', () => {
     })
   })
 
+  it('rate-limits the open endpoints per client address, like the rest of the API', async () => {
+    const strict = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, webRoot: false, limits: { requestsPerMinute: 2 } })
+    try {
+      const ask = () =>
+        fetch(`${strict.url}/verify/health-card`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ card: jws }),
+        })
+      assert.equal((await ask()).status, 200)
+      assert.equal((await ask()).status, 200)
+      const third = await ask()
+      assert.equal(third.status, 429)
+      assert.ok(Number(third.headers.get('retry-after')) >= 1)
+      assert.equal(((await third.json()) as { issue: { code: string }[] }).issue[0]!.code, 'throttled')
+    } finally {
+      await strict.close()
+    }
+  })
+
   describe('emergency access', () => {
     it('logs a window for the patient only when reported by its provider with the reason hashed on chain; the patient lists it from the chain', async () => {
       await setEmergencyProvider(s.mv, { registrar, provider: a('er').address, allowed: true })
