@@ -147,6 +147,15 @@ describe('verification and emergency endpoints', () => {
       assert.match(answer.summary, /is not a provider this service trusts/)
     })
 
+    it('is described in the OpenAPI document as needing no session', async () => {
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, { post?: { security?: unknown } }> }
+      for (const path of ['/verify/health-card', '/verify/claim']) {
+        assert.ok(doc.paths[path]?.post, path)
+        assert.equal(doc.paths[path]?.post?.security, undefined)
+      }
+      assert.ok(doc.paths['/api/emergency'] && doc.paths['/api/emergencies'])
+    })
+
     it('says plainly when the text is not a card at all', async () => {
       const answer = await verifyCard('hello, I am vaccinated')
       assert.equal(answer.valid, false)

@@ -3,9 +3,10 @@
  * Health Card or a proof of treatment and get a plain verdict with its reasons. The server checks
  * it against the chain (POST /verify/health-card, POST /verify/claim); nothing is stored.
  */
-import { type FormEvent, useState } from 'react'
+import { type FormEvent, useContext, useState } from 'react'
 import { ErrorMessage } from '../components.js'
 import { formatDate, formatDateTime } from '../lib/format.js'
+import { SessionContext } from '../session.js'
 
 type Check = { id: string; ok: boolean; message: string; detail?: string }
 type Fact = { kind: string; what: string; date?: string; detail?: string }
@@ -99,6 +100,9 @@ function CardDetails({ card }: { card: CardResult }) {
 }
 
 export function Verify() {
+  // Signed in (an insurer with an account): a proof is checked for this account, and the check is in the patient's log.
+  const session = useContext(SessionContext)
+  const send = <T,>(path: string, body: unknown) => (session ? session.api.post<T>(path, body) : ask<T>(path, body))
   const [kind, setKind] = useState<Kind>('card')
   const [text, setText] = useState('')
   const [nonce, setNonce] = useState('')
@@ -124,7 +128,7 @@ export function Verify() {
       if (kind === 'card') {
         // Several QR texts (one per line) are the chunks of one card.
         const lines = input.split(/\s+/).filter((l) => l.toLowerCase().startsWith('shc:/'))
-        setCard(await ask<CardAnswer>('/verify/health-card', { card: lines.length > 1 ? lines : input }))
+        setCard(await send<CardAnswer>('/verify/health-card', { card: lines.length > 1 ? lines : input }))
       } else {
         let presentation: unknown
         try {
@@ -132,7 +136,7 @@ export function Verify() {
         } catch {
           throw new Error('This is not a proof of treatment: it should be the JSON file the patient gave you.')
         }
-        setClaim(await ask<ClaimAnswer>('/verify/claim', { presentation, ...(nonce.trim() ? { nonce: nonce.trim() } : {}) }))
+        setClaim(await send<ClaimAnswer>('/verify/claim', { presentation, ...(nonce.trim() ? { nonce: nonce.trim() } : {}) }))
       }
     } catch (err) {
       setError(err)
@@ -218,6 +222,11 @@ export function Verify() {
               <label htmlFor="verify-nonce">The nonce you asked for (optional)</label>
               <input id="verify-nonce" value={nonce} onChange={(e) => setNonce(e.target.value)} placeholder="0x…" spellCheck={false} />
               <p className="help">If you gave the patient a nonce, enter it: a proof made for another request is then refused.</p>
+              <p className="help">
+                {session
+                  ? 'You are signed in: the proof is checked for your account, and the patient sees the check in their activity.'
+                  : 'You are not signed in: the proof is checked for the verifier it names.'}
+              </p>
             </div>
           )}
           <ErrorMessage error={error} />
