@@ -31,6 +31,8 @@ export type ServerDeps = {
   siwe: SiweAuth
   tokens: SessionTokens
   limits: ServerLimits
+  /** SMART Health Card issuers: their URLs' base, and the revocation lists this node keeps. */
+  healthCards: { issuerBaseUrl: string; crlDir?: string }
   /** Where bulk imports keep their journals (`<home>/imports`). */
   importsDir: string
   /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */

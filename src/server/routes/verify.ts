@@ -16,7 +16,6 @@ import type { Bundle, Resource } from '@medplum/fhirtypes'
 import { bodyLimit } from 'hono/body-limit'
 import { type Hex, getAddress } from 'viem'
 import { type ClaimPresentation, verifyClaim } from '../../claims/index.js'
-import type { Config, HomePaths } from '../../home/config.js'
 import { getProvider } from '../../records/onChainRecord.js'
 import { type Check, type Verdict, registryTrust, verifyHealthCard, verifyHealthCards } from '../../shc/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
@@ -26,7 +25,6 @@ import { addressSchema, errorResponses, jsonBody, jsonOk } from './schemas.js'
 
 /** Largest body these open endpoints take: a card or a presentation is a few kilobytes. */
 export const VERIFY_BODY_BYTES = 256 * 1024
-const DEFAULT_ISSUER_BASE = 'https://localhost/medvault/issuers'
 
 const jws = z.string().min(1).max(200_000)
 const healthCardBody = z
@@ -73,10 +71,9 @@ const claimBody = z
   })
   .openapi('ClaimVerificationRequest')
 
-/** The home's card settings: the server's context is the medvault home (see startServer). */
+/** Issuers are trusted per the on-chain registry, with the revocation lists this node keeps. */
 function cardTrust(deps: ServerDeps) {
-  const home = deps.ctx as typeof deps.ctx & Partial<{ config: Config; paths: HomePaths }>
-  return registryTrust(deps.ctx, home.config?.healthCards.issuerBaseUrl ?? DEFAULT_ISSUER_BASE, home.paths?.healthCardCrls)
+  return registryTrust(deps.ctx, deps.healthCards.issuerBaseUrl, deps.healthCards.crlDir)
 }
 
 const day = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10)
