@@ -25,7 +25,7 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -35,6 +35,8 @@ import { type Hex, toHex } from 'viem'
 import { openKeystore } from '../../src/accounts/index.js'
 import { createChainClients } from '../../src/chain/clients.js'
 import { EMBEDDED_DEV_KEY } from '../../src/chain/embedded.js'
+import { readRecordKey } from '../../src/records/envelope.js'
+import { getOnChainRecord } from '../../src/records/onChainRecord.js'
 import { createHeliaStore } from '../../src/storage/heliaStore.js'
 import { privateKeyToAccount } from 'viem/accounts'
 import {
@@ -240,6 +242,7 @@ describe('Privacy scan: no patient identifier outside the encrypted records', ()
   let serverLog = ''
   let chain: ChainSnapshot
   const tokens = { glucose: '', immunization: '', note: '', corrected: '', imported: '' }
+  let erasedKey: Uint8Array = new Uint8Array()
   const steps: string[] = []
 
   const cli = async (args: string[], expectCode = 0): Promise<CliResult> => {
@@ -364,7 +367,16 @@ describe('Privacy scan: no patient identifier outside the encrypted records', ()
     await get('/api/audit', mine)
     await get(`/api/records/${tokens.glucose}/content`, await as(stranger), 403)
 
-    // Erasure, last: the erased record is gone for everyone, through the CLI and the API.
+    // Erasure, last: the erased record is gone for everyone, through the CLI and the API, and its
+    // key from every store (taken here first, to search for it afterwards).
+    const deployment = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).deployment
+    const noteRecord = await getOnChainRecord(
+      { publicClient: createChainClients(server.rpcUrl, 31337).publicClient, deployment },
+      BigInt(tokens.note),
+    )
+    const ipfs = await createHeliaStore(join(home, 'ipfs'))
+    erasedKey = await readRecordKey(ipfs.cat(noteRecord.cid), patient)
+    await ipfs.close()
     await cli(['erase', tokens.note, '--as', 'patient'])
     for (const reader of ['patient', 'clinic']) {
       const refused = await cli(['record', 'get', tokens.note, '--as', reader], 5)
@@ -408,6 +420,17 @@ describe('Privacy scan: no patient identifier outside the encrypted records', ()
       assert.equal(result[key].length, 0, `patient identifiers found in ${what}:\n${formatFindings(result[key])}`)
     })
   }
+
+  it("leaves no copy of the erased record's key in the home (keystore, slips, index, IPFS), the server log or the chain", () => {
+    assert.equal(erasedKey.length, 32)
+    const needles: Needle[] = [{ label: 'erased record key', bytes: erasedKey }]
+    const found = [
+      ...scanFiles(filesUnder(home), home, needles, { label: 'home:' }).findings,
+      ...scanLog(serverLog, 'medvault start server log', needles),
+      ...scanSnapshot(chain, needles),
+    ]
+    assert.equal(found.length, 0, `key material of the erased record:\n${formatFindings(found)}`)
+  })
 
   it('positive control: a server build that logs response bodies, and planted identifiers, are all caught and located', async (t) => {
     const leaky = await startServer(home, fileURLToPath(new URL('./leakyLogger.mjs', import.meta.url)))
