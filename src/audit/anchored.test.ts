@@ -166,9 +166,10 @@ describe('anchorPending', () => {
 
   it('anchors while appends run, and the result verifies', async () => {
     const log = await newLog()
-    const appends = Promise.all(
-      Array.from({ length: 60 }, (_, i) => log.append({ actor, action: 'read', tokenId: BigInt(i), outcome: 'allowed' })),
-    )
+    // One after another: a burst would be written as one group commit before any anchoring could start.
+    const appends = (async () => {
+      for (let i = 0; i < 60; i++) await log.append({ actor, action: 'read', tokenId: BigInt(i), outcome: 'allowed' })
+    })()
     let done = false
     void appends.then(() => {
       done = true
