@@ -11,6 +11,7 @@ import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
 import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
+import { patientRoutes } from './routes/patient.js'
 import { recordRoutes } from './routes/records.js'
 import { emergencyRoutes } from './routes/emergency.js'
 import { verifyRoutes } from './routes/verify.js'
@@ -111,6 +112,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   authRoutes(app, deps)
   accountRoutes(app, deps)
   recordRoutes(app, deps)
+  patientRoutes(app, deps)
   fhirRoutes(app, deps, VERSION)
   transactionRoute(app, deps)
   webRoutes(app, deps)

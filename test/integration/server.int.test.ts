@@ -359,5 +359,65 @@ describe('the medvault server over a real socket', () => {
       const audit = (await (await get('/api/audit?outcome=denied', 'alice')).json()) as { entries: { actor: string }[] }
       assert.ok(audit.entries.some((e) => e.actor === a('mallory').address))
     })
+
+    it('lets a patient manage authorisations and delegates, prove treatment, read the access report and erase, through the API', async () => {
+      const send = (method: string, path: string, who: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[who]}` },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+      const issue = () =>
+        send('POST', '/api/records', 'cardio', {
+          patient: a('alice').address,
+          resource: {
+            resourceType: 'Observation',
+            status: 'final',
+            code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+            valueQuantity: { value: 61, unit: '/min' },
+          },
+        })
+      assert.equal(
+        (await send('PUT', `/api/authorizations/${a('cardio').address}`, 'alice', { until: new Date(Date.now() + 3600_000).toISOString() }))
+          .status,
+        200,
+      )
+      const issued = await issue()
+      assert.equal(issued.status, 201, await issued.clone().text())
+      assert.equal((await send('DELETE', `/api/authorizations/${a('cardio').address}`, 'alice')).status, 200)
+      const refused = await issue()
+      assert.ok(refused.status >= 400 && refused.status < 500, `${refused.status}`)
+      assert.equal(((await refused.json()) as OperationOutcome).resourceType, 'OperationOutcome')
+
+      assert.equal((await send('PUT', `/api/delegates/${a('mallory').address}`, 'alice')).status, 200)
+      assert.equal((await send('DELETE', `/api/delegates/${a('mallory').address}`, 'alice')).status, 200)
+
+      const proved = await send('POST', '/api/claims', 'alice', {
+        tokenIds: [tokens.glucose!.toString()],
+        fields: ['/code'],
+        audience: a('mallory').address,
+      })
+      assert.equal(proved.status, 201, await proved.clone().text())
+      const verdict = await fetch(`${server.url}/verify/claim`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ presentation: await proved.json() }),
+      })
+      assert.equal(((await verdict.json()) as { valid: boolean }).valid, true)
+
+      const report = (await (await send('GET', '/api/report', 'alice')).json()) as { summary: { records: number; denied: number } }
+      assert.ok(report.summary.records >= 3)
+      assert.ok(report.summary.denied >= 1, "the stranger's denied attempts are in the report")
+      const pdf = Buffer.from(await (await send('GET', '/api/report?format=pdf', 'alice')).arrayBuffer())
+      assert.equal(pdf.subarray(0, 5).toString(), '%PDF-')
+
+      const erased = await send('POST', '/api/records/erase', 'alice', { tokenIds: [tokens.immunization!.toString()] })
+      assert.equal(erased.status, 200, await erased.clone().text())
+      const gone = await fetch(`${server.url}/fhir/Immunization/${tokens.immunization}`, {
+        headers: { authorization: `Bearer ${sessions.alice}` },
+      })
+      assert.equal(gone.status, 410)
+      assert.equal(((await gone.json()) as OperationOutcome).resourceType, 'OperationOutcome')
+    })
   })
 })
