@@ -5,11 +5,12 @@
  * go to docs/screenshots/.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { deflateSync } from 'node:zlib'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { build } from 'vite'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
@@ -20,6 +21,49 @@ import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } fr
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'docs', 'screenshots')
 const OWN = { alice: 'alice-own-passphrase', cardio: 'cardio-own-passphrase' }
+
+/** A small valid PNG (240×160 greyscale). */
+function tinyPng(): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc32 = (bytes: Buffer) => {
+    let c = 0xffffffff
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+    const out = Buffer.alloc(12 + data.length)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc32(body), 8 + data.length)
+    return out
+  }
+  const [width, height] = [240, 160]
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr.set([8, 0, 0, 0, 0], 8) // 8-bit greyscale
+  // A bright oval on a dark field, like a scan.
+  const rows = Array.from({ length: height }, (_, y) => {
+    const row = Buffer.alloc(1 + width) // filter byte 0, then one byte a pixel
+    for (let x = 0; x < width; x++) {
+      const d = ((x - width / 2) / (width / 3)) ** 2 + ((y - height / 2) / (height / 3)) ** 2
+      row[1 + x] = Math.max(20, Math.round(230 * (1 - d)))
+    }
+    return row
+  })
+  const pixels = Buffer.concat(rows)
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(pixels)),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
 
 type Tab = { context: BrowserContext; page: Page; errors: string[]; expectRefusals: boolean }
 
@@ -269,6 +313,39 @@ describe('the web portal in chromium', () => {
     await shot(alice, 'timeline-issued')
     await hemoglobin.getByRole('link', { name: 'Hemoglobin' }).click()
     assert.match((await alice.page.locator('table.results').textContent()) ?? '', /13\.2 g\/dL[\s\S]*12–16 g\/dL[\s\S]*Normal/)
+    noConsoleErrors(alice)
+  })
+
+  it('lets a provider upload a PNG scan, which the patient opens and sees as an image', async () => {
+    const lab = tabs.lab!
+    const { page } = lab
+    const png = join(webRoot, 'scan.png')
+    writeFileSync(png, tinyPng())
+    await page.getByLabel('Upload a file').check()
+    await page.getByLabel('File', { exact: true }).setInputFiles(png)
+    assert.equal(await page.getByText(/Issued record/).count(), 0, 'the earlier confirmation is cleared')
+    assert.equal(await page.getByLabel('Category').inputValue(), 'imaging')
+    await checkAccessible(lab)
+    await shot(lab, 'provider-upload')
+    await page.getByRole('button', { name: 'Issue record' }).click()
+    const issued = page.getByText(/Issued record \d+ to the patient/)
+    await issued.waitFor({ timeout: 60_000 })
+    const tokenId = /Issued record (\d+)/.exec((await issued.textContent()) ?? '')![1]!
+    noConsoleErrors(lab)
+
+    const alice = tabs.alice!
+    await alice.page.getByRole('link', { name: 'My records', exact: true }).click()
+    const scan = alice.page.locator('.timeline > li', { hasText: 'Imaging' })
+    await scan.locator('.badge-ok').waitFor({ timeout: 60_000 })
+    await scan.getByRole('link', { name: 'Imaging' }).click()
+    const img = alice.page.getByRole('img', { name: /Imaging scan attached to this record, issued by City Lab/ })
+    await img.waitFor()
+    await alice.page.getByText('✓ Verified').waitFor()
+    assert.match((await img.getAttribute('src')) ?? '', /^blob:/)
+    await alice.page.waitForFunction((el) => (el as any).complete && (el as any).naturalWidth === 240, await img.elementHandle())
+    assert.equal(alice.page.url().endsWith(`/records/${tokenId}`), true)
+    await checkAccessible(alice)
+    await shot(alice, 'record-image')
     noConsoleErrors(alice)
   })
 

@@ -2,10 +2,10 @@ import { type FormEvent, useCallback, useEffect, useState } from 'react'
 import { isAddress } from 'viem'
 import { ErrorMessage, Loading } from '../components.js'
 import { RecordList } from '../RecordList.js'
-import { formatDate, shortAddress } from '../lib/format.js'
+import { CATEGORY_LABEL, formatDate, shortAddress } from '../lib/format.js'
 import { useSession } from '../session.js'
 
-type Kind = 'lab' | 'immunization' | 'note'
+type Kind = 'lab' | 'immunization' | 'note' | 'file'
 const OBS_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category'
 
 function toBase64(text: string) {
@@ -15,8 +15,48 @@ function toBase64(text: string) {
   return btoa(binary)
 }
 
+const FILE_TYPES: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  pdf: 'application/pdf',
+  dcm: 'application/dicom',
+  json: 'application/fhir+json',
+}
+const FILE_CATEGORIES = ['imaging', 'laboratory', 'clinical-note', 'immunization', 'medication', 'other'] as const
+
+/** The content type of an uploaded file, from its extension (browsers often leave DICOM untyped). */
+function fileType(file: File): string | undefined {
+  const ext = file.name.split('.').pop()?.toLowerCase() ?? ''
+  return FILE_TYPES[ext] ?? (Object.values(FILE_TYPES).includes(file.type) ? file.type : undefined)
+}
+
+function bytesToBase64(bytes: Uint8Array) {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}
+
+/** The body of POST /api/records for an uploaded file: FHIR JSON as `resource`, anything else as `binary`. */
+async function fileBody(file: File, category: string): Promise<Record<string, unknown>> {
+  const type = fileType(file)
+  if (!type) throw new Error('Upload a FHIR JSON file, or a PNG, JPEG, PDF or DICOM (.dcm) file.')
+  if (type.includes('json')) {
+    let resource: unknown
+    try {
+      resource = JSON.parse(await file.text())
+    } catch {
+      throw new Error(`${file.name} is not valid JSON.`)
+    }
+    if (!resource || typeof resource !== 'object' || typeof (resource as { resourceType?: unknown }).resourceType !== 'string')
+      throw new Error(`${file.name} is not a FHIR resource (it has no resourceType).`)
+    return { resource }
+  }
+  return { binary: { contentType: type, data: bytesToBase64(new Uint8Array(await file.arrayBuffer())), category } }
+}
+
 /** The FHIR R4 resource for a filled-in form. */
-function buildResource(kind: Kind, f: Record<string, string>): Record<string, unknown> {
+function buildResource(kind: Exclude<Kind, 'file'>, f: Record<string, string>): Record<string, unknown> {
   const when = f.date ? new Date(f.date).toISOString() : new Date().toISOString()
   if (kind === 'lab') {
     const value = Number(f.value)
@@ -65,6 +105,8 @@ function Issue({ known }: { known: string[] }) {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>()
   const [issued, setIssued] = useState<string>()
+  const [file, setFile] = useState<File>()
+  const [category, setCategory] = useState<string>('imaging')
   const set = (name: string) => (e: { target: { value: string } }) => setFields({ ...fields, [name]: e.target.value })
   const input = (name: string, label: string, props: Record<string, unknown> = {}) => (
     <div className="field" key={`${kind}-${name}`}>
@@ -81,7 +123,12 @@ function Issue({ known }: { known: string[] }) {
     if (!isAddress(patient)) return setError(new Error("Enter the patient's account address (0x followed by 40 characters)."))
     setBusy(true)
     try {
-      const r = await api.post<{ tokenId: string }>('/api/records', { patient, resource: buildResource(kind, fields) })
+      let body: Record<string, unknown>
+      if (kind === 'file') {
+        if (!file) throw new Error('Choose a file to upload.')
+        body = await fileBody(file, category)
+      } else body = { resource: buildResource(kind, fields) }
+      const r = await api.post<{ tokenId: string }>('/api/records', { patient, ...body })
       setIssued(`Issued record ${r.tokenId} to the patient. It is in their records now, signed by ${me.provider?.name}.`)
     } catch (err) {
       setError(err)
@@ -126,10 +173,19 @@ function Issue({ known }: { known: string[] }) {
               ['lab', 'Lab result'],
               ['immunization', 'Immunization'],
               ['note', 'Clinical note'],
+              ['file', 'Upload a file'],
             ] as const
           ).map(([k, label]) => (
             <label key={k} className="choice">
-              <input type="radio" name="kind" checked={kind === k} onChange={() => setKind(k)} />
+              <input
+                type="radio"
+                name="kind"
+                checked={kind === k}
+                onChange={() => {
+                  setKind(k)
+                  setIssued(undefined)
+                }}
+              />
               {label}
             </label>
           ))}
@@ -162,6 +218,37 @@ function Issue({ known }: { known: string[] }) {
             <textarea id="f-text" rows={5} value={fields.text ?? ''} onChange={set('text')} required />
           </div>
           {input('date', 'Date', { type: 'date', required: true })}
+        </>
+      )}
+      {kind === 'file' && (
+        <>
+          <div className="field">
+            <label htmlFor="f-file">File</label>
+            <input
+              id="f-file"
+              type="file"
+              accept=".json,.png,.jpg,.jpeg,.pdf,.dcm,application/json,application/fhir+json,image/png,image/jpeg,application/pdf,application/dicom"
+              onChange={(e) => {
+                setFile(e.target.files?.[0])
+                setIssued(undefined)
+                setError(undefined)
+              }}
+              required
+            />
+            <p className="help">A FHIR resource (JSON), or a scan or document: PNG, JPEG, PDF or DICOM.</p>
+          </div>
+          {file && fileType(file)?.includes('json') ? null : (
+            <div className="field">
+              <label htmlFor="f-category">Category</label>
+              <select id="f-category" value={category} onChange={(e) => setCategory(e.target.value)}>
+                {FILE_CATEGORIES.map((c) => (
+                  <option key={c} value={c}>
+                    {CATEGORY_LABEL[c] ?? c}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
         </>
       )}
       <ErrorMessage error={error} />

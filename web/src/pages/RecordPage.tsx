@@ -14,6 +14,15 @@ const CHECK_LABEL: Record<string, string> = {
   commitment: 'Unchanged since issue',
 }
 
+const FILE_EXTENSION: Record<string, string> = {
+  'application/pdf': 'pdf',
+  'application/dicom': 'dcm',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+}
+const formatBytes = (n: number) =>
+  n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`
+
 function Media({ opened }: { opened: OpenedRecord }) {
   const [url, setUrl] = useState<string>()
   useEffect(() => {
@@ -22,13 +31,24 @@ function Media({ opened }: { opened: OpenedRecord }) {
     return () => URL.revokeObjectURL(u)
   }, [opened])
   if (!url) return null
-  if (/^image\/(png|jpeg)$/.test(opened.meta.contentType)) return <img className="media" src={url} alt="The scan attached to this record" />
+  const { summary, meta } = opened
+  const label = CATEGORY_LABEL[summary.category] ?? summary.category
+  const issued = `issued by ${summary.issuerName || 'an unknown issuer'} on ${formatDate(summary.issuedAt)}`
+  if (/^image\/(png|jpeg)$/.test(meta.contentType))
+    return <img className="media" src={url} alt={`${label} scan attached to this record, ${issued}`} />
+  const kind = meta.contentType === 'application/pdf' ? 'PDF' : meta.contentType === 'application/dicom' ? 'DICOM image' : 'file'
+  const ext = FILE_EXTENSION[meta.contentType] ?? 'bin'
   return (
-    <p>
-      <a href={url} download={`record-${opened.summary.tokenId}`}>
-        Download the document ({opened.meta.contentType})
-      </a>
-    </p>
+    <>
+      <p>
+        This record holds a {kind} ({formatBytes(meta.size)}), decrypted in this browser. It is not shown here.
+      </p>
+      <p>
+        <a className="button" href={url} download={`record-${summary.tokenId}.${ext}`}>
+          Download the {kind}
+        </a>
+      </p>
+    </>
   )
 }
 
