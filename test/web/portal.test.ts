@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { deflateSync } from 'node:zlib'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { build } from 'vite'
+import { consentRegistryAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
@@ -346,6 +347,35 @@ describe('the web portal in chromium', () => {
     assert.equal(alice.page.url().endsWith(`/records/${tokenId}`), true)
     await checkAccessible(alice)
     await shot(alice, 'record-image')
+    noConsoleErrors(alice)
+  })
+
+  it('lets the patient name a delegate, see them listed and remove them, signed in her browser', async () => {
+    const isDelegate = () =>
+      s.mv.publicClient.readContract({
+        address: s.mv.deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'isDelegate',
+        args: [a('alice').address, a('cardio').address],
+      })
+    const alice = tabs.alice!
+    const { page } = alice
+    await page.getByRole('link', { name: 'Sharing' }).click()
+    await page.getByText('You have not named a delegate.').waitFor({ timeout: 60_000 })
+    await page.getByLabel('Delegate account').fill(a('cardio').address)
+    await page.getByRole('button', { name: 'Name delegate' }).click()
+    const listed = page.locator('.delegates > li')
+    await listed.first().waitFor({ timeout: 60_000 })
+    assert.equal(await listed.count(), 1)
+    assert.match((await listed.first().textContent()) ?? '', /Heart Clinic can share and stop sharing for you/)
+    assert.equal(await isDelegate(), true)
+    await checkAccessible(alice)
+    await page.locator('#delegates-h').scrollIntoViewIfNeeded()
+    await shot(alice, 'delegates')
+    await page.getByRole('button', { name: 'Remove delegate Heart Clinic' }).click()
+    await page.getByText('Heart Clinic is no longer your delegate.').waitFor({ timeout: 60_000 })
+    await page.getByText('You have not named a delegate.').waitFor({ timeout: 60_000 })
+    assert.equal(await isDelegate(), false)
     noConsoleErrors(alice)
   })
 

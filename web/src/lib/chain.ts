@@ -163,6 +163,38 @@ export function chainside(api: Api, config: WebConfig) {
       const block = await publicClient.getBlock()
       return Number(until) > Number(block.timestamp) ? new Date(Number(until) * 1000) : undefined
     },
+    /** The delegates the signed-in patient has named: from the DelegateAdded/DelegateRemoved events, each confirmed by isDelegate. */
+    async delegates(): Promise<Address[]> {
+      const patient = api.account.address
+      const [added, removed] = await Promise.all(
+        (['DelegateAdded', 'DelegateRemoved'] as const).map((eventName) =>
+          publicClient.getContractEvents({ address: consent, abi: consentRegistryAbi, eventName, args: { patient }, fromBlock: 0n }),
+        ),
+      )
+      const seen = new Set([...added!, ...removed!].map((l) => getAddress((l.args as { delegate: Address }).delegate)))
+      const out: Address[] = []
+      for (const delegate of seen) {
+        const yes = await publicClient.readContract({
+          address: consent,
+          abi: consentRegistryAbi,
+          functionName: 'isDelegate',
+          args: [patient, delegate],
+        })
+        if (yes) out.push(delegate)
+      }
+      return out
+    },
+    /** Names or removes a delegate who may grant and revoke for the signed-in patient (ConsentRegistry.addDelegate/removeDelegate). */
+    async setDelegate(delegate: Address, enabled: boolean) {
+      await send(
+        await wallet.writeContract({
+          address: consent,
+          abi: consentRegistryAbi,
+          functionName: enabled ? 'addDelegate' : 'removeDelegate',
+          args: [getAddress(delegate)],
+        }),
+      )
+    },
     /** Ends a grant now (ConsentRegistry.revoke). */
     async revoke(grantId: bigint) {
       await send(await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'revoke', args: [grantId] }))

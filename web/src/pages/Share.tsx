@@ -42,6 +42,88 @@ function grantWhat(g: Grant): string {
   return `your ${listInWords(names)}`
 }
 
+/** The patient's delegates (guardians or carers who may share and stop sharing for them), named and removed on chain from here. */
+function Delegates() {
+  const { chain, me, names } = useSession()
+  const [delegates, setDelegates] = useState<Address[]>()
+  const [address, setAddress] = useState('')
+  const [busy, setBusy] = useState<string>()
+  const [error, setError] = useState<unknown>()
+  const [done, setDone] = useState<string>()
+  const load = useCallback(() => {
+    chain.delegates().then(setDelegates, setError)
+  }, [chain])
+  useEffect(load, [load])
+
+  async function change(delegate: Address, enabled: boolean) {
+    setError(undefined)
+    setDone(undefined)
+    setBusy(enabled ? 'Naming…' : 'Removing…')
+    try {
+      await chain.setDelegate(delegate, enabled)
+      const who = nameOf(delegate, me.address, names)
+      setDone(enabled ? `${who} can now share and stop sharing your records for you.` : `${who} is no longer your delegate.`)
+      if (enabled) setAddress('')
+      load()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(undefined)
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault()
+    const a = address.trim()
+    if (!isAddress(a)) return setError(new Error("Enter the delegate's account address (0x followed by 40 characters)."))
+    if (getAddress(a) === me.address) return setError(new Error('You cannot name yourself as your delegate.'))
+    void change(getAddress(a), true)
+  }
+
+  return (
+    <section aria-labelledby="delegates-h" className="card">
+      <h2 id="delegates-h">Delegates</h2>
+      <p className="help">
+        A delegate (a guardian or carer) can share your records and stop sharing for you, but never your sensitive records, and can do
+        nothing else.
+      </p>
+      {!delegates ? (
+        <Loading what="your delegates" />
+      ) : delegates.length === 0 ? (
+        <p className="message">You have not named a delegate.</p>
+      ) : (
+        <ul className="grants delegates">
+          {delegates.map((d) => (
+            <li key={d} className="grant">
+              <p>
+                <strong title={d}>{nameOf(d, me.address, names)}</strong> can share and stop sharing for you.
+              </p>
+              <button type="button" className="danger" disabled={!!busy} onClick={() => change(d, false)}>
+                Remove<span className="visually-hidden"> delegate {nameOf(d, me.address, names)}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form onSubmit={submit}>
+        <div className="field">
+          <label htmlFor="delegate">Delegate account</label>
+          <input id="delegate" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="0x…" spellCheck={false} required />
+        </div>
+        <ErrorMessage error={error} />
+        {done && (
+          <p className="message message-ok" role="status">
+            {done}
+          </p>
+        )}
+        <button type="submit" disabled={!!busy}>
+          {busy ?? 'Name delegate'}
+        </button>
+      </form>
+    </section>
+  )
+}
+
 export function Share() {
   const { api, chain, me, names } = useSession()
   const [grants, setGrants] = useState<Grant[]>()
@@ -278,6 +360,7 @@ export function Share() {
           </ul>
         )}
       </section>
+      <Delegates />
     </>
   )
 }
