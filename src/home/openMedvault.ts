@@ -76,7 +76,8 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     const embedded = config.chain.kind === 'embedded'
     if (config.chain.kind === 'embedded') {
       const running = readRunInfo(paths)
-      if (running && (await answers(running.rpcUrl))) {
+      // A live `medvault start` may answer slowly on a busy machine: wait for it rather than start a second chain.
+      if (running && (await answersWithin(running.rpcUrl, 20_000))) {
         rpcUrl = running.rpcUrl
       } else {
         mkdirSync(paths.chainDir, { recursive: true })
@@ -91,7 +92,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
         cleanups.push(release)
         // A `medvault start` may have come up while we waited for the lock.
         const raced = readRunInfo(paths)
-        if (raced && (await answers(raced.rpcUrl))) {
+        if (raced && (await answersWithin(raced.rpcUrl, 20_000))) {
           cleanups.pop()
           await release()
           rpcUrl = raced.rpcUrl
@@ -185,6 +186,16 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
   const deployment = await deployContracts(clients.walletFor(deployer), clients.publicClient)
   saveConfig(paths, { ...config, deployment })
   return deployment
+}
+
+/** Whether the chain at `rpcUrl` answers, trying again for up to `ms`. */
+async function answersWithin(rpcUrl: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!(await answers(rpcUrl))) {
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return true
 }
 
 async function answers(rpcUrl: string): Promise<boolean> {
