@@ -11,13 +11,14 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { deflateSync } from 'node:zlib'
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import { consentRegistryAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
+import { launchChromium } from './fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'docs', 'screenshots')
@@ -99,10 +100,7 @@ describe('the web portal in chromium', () => {
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, webRoot })
 
     mkdirSync(SHOTS, { recursive: true })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

@@ -6,14 +6,12 @@
  * patient sees the emergency access on her activity page. Screenshots go to docs/screenshots/.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
-import type { Bundle, Immunization } from '@medplum/fhirtypes'
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import { proveClaim } from '../../src/claims/index.js'
 import { setEmergencyProvider } from '../../src/consent/grants.js'
@@ -22,33 +20,13 @@ import { createAccount } from '../../src/home/createAccount.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { ensureHealthCardKey, healthCardFile, issueHealthCard, medvaultIssuerUrl, toQrNumeric } from '../../src/shc/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
+import { cardBundle, launchChromium, tamperCard } from './fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'docs', 'screenshots')
 const OWN = { alice: 'alice-own-passphrase', er: 'er-own-passphrase' }
 
 type Tab = { context: BrowserContext; page: Page; errors: string[] }
-
-const immunization = JSON.parse(readFileSync(join(ROOT, 'examples', 'fhir', 'immunization.json'), 'utf8')) as Immunization
-const cardBundle: Bundle = {
-  resourceType: 'Bundle',
-  type: 'collection',
-  entry: [
-    {
-      fullUrl: 'resource:0',
-      resource: { resourceType: 'Patient', name: [{ given: ['Alice'], family: 'Example' }], birthDate: '1990-04-01' },
-    },
-    { fullUrl: 'resource:1', resource: { ...immunization, patient: { reference: 'resource:0' } } },
-  ],
-}
-
-/** The card with its vaccination date changed and the issuer's signature kept. */
-function tamper(jws: string): string {
-  const [header, payload, signature] = jws.split('.') as [string, string, string]
-  const claims = JSON.parse(inflateRawSync(Buffer.from(payload, 'base64url')).toString('utf8'))
-  claims.vc.credentialSubject.fhirBundle.entry[1].resource.occurrenceDateTime = '2026-01-02'
-  return [header, deflateRawSync(Buffer.from(JSON.stringify(claims))).toString('base64url'), signature].join('.')
-}
 
 describe('the verifier page and emergency access in chromium', () => {
   let s: TestStack
@@ -81,10 +59,7 @@ describe('the verifier page and emergency access in chromium', () => {
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, webRoot })
 
     mkdirSync(SHOTS, { recursive: true })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {
@@ -178,7 +153,7 @@ describe('the verifier page and emergency access in chromium', () => {
   it('finds a tampered health card invalid and says why', async () => {
     const tab = tabs.verifier!
     const { page } = tab
-    await page.getByLabel('The health card').fill(tamper(jws))
+    await page.getByLabel('The health card').fill(tamperCard(jws))
     await page.getByRole('button', { name: 'Check' }).click()
     const verdict = page.locator('.verdict-bad')
     await verdict.waitFor()

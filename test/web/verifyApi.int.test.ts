@@ -5,11 +5,8 @@
  * by the provider who opened it, with the reason that hashes to the one on chain.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
-import type { Bundle, Immunization } from '@medplum/fhirtypes'
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts'
 import { type ClaimPresentation, proveClaim } from '../../src/claims/index.js'
 import { openEmergency, setEmergencyProvider } from '../../src/consent/grants.js'
@@ -24,27 +21,7 @@ import {
 } from '../../src/shc/index.js'
 import { sessionToken } from '../integration/server.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
-
-const immunization = JSON.parse(readFileSync(new URL('../../examples/fhir/immunization.json', import.meta.url), 'utf8')) as Immunization
-const cardBundle: Bundle = {
-  resourceType: 'Bundle',
-  type: 'collection',
-  entry: [
-    {
-      fullUrl: 'resource:0',
-      resource: { resourceType: 'Patient', name: [{ given: ['Alice'], family: 'Example' }], birthDate: '1990-04-01' },
-    },
-    { fullUrl: 'resource:1', resource: { ...immunization, patient: { reference: 'resource:0' } } },
-  ],
-}
-
-/** The same card with its payload changed and the issuer's signature kept. */
-function tamper(jws: string): string {
-  const [header, payload, signature] = jws.split('.') as [string, string, string]
-  const claims = JSON.parse(inflateRawSync(Buffer.from(payload, 'base64url')).toString('utf8'))
-  claims.vc.credentialSubject.fhirBundle.entry[1].resource.occurrenceDateTime = '2026-01-02'
-  return [header, deflateRawSync(Buffer.from(JSON.stringify(claims))).toString('base64url'), signature].join('.')
-}
+import { cardBundle, tamperCard } from './fixtures.js'
 
 type Answer = {
   valid: boolean
@@ -131,7 +108,7 @@ describe('verification and emergency endpoints', () => {
     })
 
     it('finds a tampered card invalid, says why, and does not repeat its claims', async () => {
-      const answer = await verifyCard(tamper(jws))
+      const answer = await verifyCard(tamperCard(jws))
       assert.equal(answer.valid, false)
       assert.match(answer.summary, /^Not valid: The digital signature does not match/)
       assert.equal(answer.cards[0]!.checks.find((c) => c.id === 'signature')?.ok, false)
