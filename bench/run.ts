@@ -3,18 +3,21 @@
  * memory while storing a 1 GiB blob, and consent and audit (grant/revoke and anchoring gas, audit
  * log and canAccess timings, on a second anvil), and SMART Health Cards (issue, verify offline and
  * against the registry on a third anvil), and bulk import (records per second and gas per record for
- * a generated 1,000-resource patient Bundle, on a fourth). Prints tables, writes bench/latest.json and
- * compares it with the committed bench/baseline.json.
+ * a generated 1,000-resource patient Bundle, on a fourth). Prints tables, writes bench/results.json
+ * (with the machine's details), compares it with a committed run, and ends with one headline table
+ * of each figure next to its reference.
  *
- *   npm run bench                        # measure, compare with the baseline
- *   npm run bench -- --update-baseline   # measure, then make this run the new baseline
- *   npm run bench -- --only server       # one section (by a word of its title); with --update-baseline
- *                                        # only its rows of the baseline are replaced
+ *   npm run bench                              # measure, compare with bench/baseline.json
+ *   npm run bench -- --compare OTHER.json      # compare with another run's results
+ *   npm run bench -- --update-baseline         # measure, then make this run the new baseline
+ *   npm run bench -- --readme                  # also rewrite the README's headline table
+ *   npm run bench -- --only server             # one section (by a word of its title); with --update-baseline
+ *                                              # only its rows of the baseline are replaced
  *
  * It is a report, not a test: it exits 0 even when it prints REGRESSION lines. It exits 1 only
  * when a measurement could not be taken at all (and then never rewrites the baseline).
  */
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
 import { measureConsentAudit } from './consent.js'
@@ -23,15 +26,23 @@ import { measureHealthCards } from './healthCards.js'
 import { measureImport } from './import.js'
 import { measureLargeStore } from './memory.js'
 import { measureServer } from './server.js'
+import { headlineRows, headlineTable, writeReadmeHeadline } from './summary.js'
 import { measureThroughput } from './throughput.js'
 import { type Metrics, progress, section } from './util.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const LATEST = join(here, 'latest.json')
+const RESULTS = join(here, 'results.json')
 const BASELINE = join(here, 'baseline.json')
-const updateBaseline = process.argv.includes('--update-baseline')
-const onlyAt = process.argv.indexOf('--only')
-const only = onlyAt >= 0 ? process.argv[onlyAt + 1]?.toLowerCase() : undefined
+const README = join(here, '..', 'README.md')
+const flag = (name: string) => process.argv.includes(name)
+const option = (name: string) => {
+  const at = process.argv.indexOf(name)
+  return at >= 0 ? process.argv[at + 1] : undefined
+}
+const updateBaseline = flag('--update-baseline')
+const updateReadme = flag('--readme')
+const only = option('--only')?.toLowerCase()
+const compareWith = resolve(option('--compare') ?? BASELINE)
 
 const metrics: Metrics = {}
 const details: Record<string, unknown> = {}
@@ -67,14 +78,14 @@ await part('6. Bulk import', measureImport)
 await part('7. Server: history assembly and reads under load', measureServer)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
-writeResults(LATEST, results)
-progress(`wrote ${relative(process.cwd(), LATEST)}`)
+writeResults(RESULTS, results)
+progress(`wrote ${relative(process.cwd(), RESULTS)}`)
 
-section('Comparison with bench/baseline.json')
-const baseline = readResults(BASELINE)
+section(`Comparison with ${relative(process.cwd(), compareWith)}`)
+const baseline = readResults(compareWith)
 let regressions: string[] = []
 if (!baseline) {
-  console.log("No baseline yet: run `npm run bench -- --update-baseline` to record this machine's figures.")
+  console.log(`${compareWith} does not exist: run \`npm run bench -- --update-baseline\` to record this machine's figures.`)
 } else {
   // With --only, the other sections were not measured: compare the rows that were.
   const scope = only
@@ -93,12 +104,21 @@ if (updateBaseline) {
     console.log(`\nBaseline NOT updated: ${failures.join(', ')} failed.`)
   } else {
     // One section measured: its rows replace theirs in the baseline, the rest stay as they were.
+    const current = readResults(BASELINE)
     const merged: BenchResults =
-      only && baseline
-        ? { ...results, metrics: { ...baseline.metrics, ...metrics }, details: { ...baseline.details, ...details } }
-        : results
+      only && current ? { ...results, metrics: { ...current.metrics, ...metrics }, details: { ...current.details, ...details } } : results
     writeResults(BASELINE, merged)
     console.log(`\nBaseline updated: ${relative(process.cwd(), BASELINE)}${only ? ` (the rows of "${only}")` : ''}`)
+  }
+}
+
+section('Headline: each figure next to its reference')
+console.log(headlineTable(headlineRows(metrics)))
+if (updateReadme) {
+  if (only || failures.length > 0) console.log('\nREADME not updated: it shows a complete run only.')
+  else {
+    writeReadmeHeadline(README, results)
+    console.log(`\nREADME headline table updated from ${relative(process.cwd(), RESULTS)}`)
   }
 }
 
