@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
-import { type PrivateKeyAccount, generatePrivateKey, nonceManager, privateKeyToAccount } from 'viem/accounts'
+import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
 import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
@@ -142,7 +142,7 @@ export function openKeystore(dir: string) {
       }
       const s = secrets.parse(JSON.parse(plaintext.toString('utf8')))
       plaintext.fill(0)
-      const chainAccount = privateKeyToAccount(s.privateKey as Hex, { nonceManager })
+      const chainAccount = privateKeyToAccount(s.privateKey as Hex)
       if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
         throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
       }

@@ -1,14 +1,5 @@
-import {
-  type Account,
-  type Chain,
-  type PublicClient,
-  type Transport,
-  type WalletClient,
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  http,
-} from 'viem'
+import { type Account, type Chain, type PublicClient, type Transport, type WalletClient, createPublicClient, defineChain, http } from 'viem'
+import { createBroadcasts, createManagedWalletClient, withRebroadcast } from './transactions.js'
 
 export type ChainClients = {
   chain: Chain
@@ -18,7 +9,8 @@ export type ChainClients = {
 
 /**
  * viem clients for any EVM JSON-RPC endpoint. Fees (EIP-1559) come from the node; polling is quick
- * for a local chain and can be slowed for a remote one.
+ * for a local chain and can be slowed for a remote one. Transactions of every wallet take their
+ * nonces per account at signing time, and are re-broadcast if the node drops them (./transactions.ts).
  */
 export function createChainClients(rpcUrl: string, chainId: number, options: { pollingInterval?: number } = {}): ChainClients {
   const chain = defineChain({
@@ -30,10 +22,15 @@ export function createChainClients(rpcUrl: string, chainId: number, options: { p
   // Concurrent calls (the reads behind a history of hundreds of records) share one HTTP request as a JSON-RPC batch.
   const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000, batch: { wait: 0 } })
   const pollingInterval = options.pollingInterval ?? 100
-  const publicClient = createPublicClient({ chain, transport, pollingInterval })
+  const broadcasts = createBroadcasts()
+  const publicClient = withRebroadcast(
+    createPublicClient({ chain, transport, pollingInterval }),
+    broadcasts,
+    Math.max(2_000, 10 * pollingInterval),
+  )
   return {
     chain,
     publicClient,
-    walletFor: (account) => createWalletClient({ account, chain, transport, pollingInterval }),
+    walletFor: (account) => createManagedWalletClient({ account, chain, transport, pollingInterval }, broadcasts),
   }
 }

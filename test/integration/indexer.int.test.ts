@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createTestClient, http } from 'viem'
-import { nonceManager } from 'viem/accounts'
 import {
   type GrantInfo,
   createGrant,
@@ -39,10 +38,9 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
   const mv = () => s.mv
   const patients = () => [a('alice').address, a('bob').address]
   const testClient = () => createTestClient({ mode: 'anvil', chain: mv().chain, transport: http(mv().rpcUrl) })
-  /** Reverts the chain to a snapshot; the accounts' local nonce counters are forgotten with the orphaned transactions. */
+  /** Reverts the chain to a snapshot (nonces follow by themselves: see src/chain/transactions.ts). */
   async function revert(id: Parameters<ReturnType<typeof testClient>['revert']>[0]['id']) {
     await testClient().revert({ id })
-    for (const account of Object.values(s.accounts)) nonceManager.reset({ address: account.address, chainId: mv().chain.id })
   }
   const head = () => mv().publicClient.getBlockNumber({ cacheTime: 0 })
   const chainNow = async () => Number((await mv().publicClient.getBlock()).timestamp)
