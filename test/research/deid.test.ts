@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../../src/errors.js'
+import { syntheticPatientBundle } from '../../src/import/index.js'
 import { validateFhirResource } from '../../src/fhir/index.js'
 import {
   AGE_GROUP_EXTENSION,
@@ -290,6 +291,7 @@ describe('Safe Harbor de-identification of Synthea-style patients', () => {
     const patient: Patient = {
       resourceType: 'Patient',
       id: 'p',
+      name: [{ family: 'Zebulonsky' }],
       gender: 'other',
       extension: [{ url: 'http://example.org/fhir/favourite-colour', valueString: 'teal' }],
     }
@@ -300,6 +302,9 @@ describe('Safe Harbor de-identification of Synthea-style patients', () => {
       code: { coding: [{ system: 'http://loinc.org', code: '8302-2', display: 'Body height' }], text: 'Height, see https://x.example/a' },
       subject: { reference: 'Patient/p' },
       valueString: 'reviewed by j.doe@example.com',
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8302-2' }], text: 'ZEBULONSKY family panel' }, valueString: 'Negative' },
+      ],
       focus: [{ reference: 'Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999999999' }],
     } as unknown as Resource
     const result = deidentifyResources([patient, observation], { pseudonymKey: MARIA_KEY, studyId: 's' })
@@ -308,15 +313,34 @@ describe('Safe Harbor de-identification of Synthea-style patients', () => {
     assert.equal(o.code.text, undefined)
     assert.equal(o.code.coding?.[0]?.display, 'Body height')
     assert.equal(o.valueString, undefined)
+    // The patient's own surname in a kept text: found because the input holds it.
+    assert.deepEqual(o.component, [{ code: { coding: [{ system: 'http://loinc.org', code: '8302-2' }] }, valueString: 'Negative' }])
     assert.deepEqual(o.focus, [{ type: 'Practitioner' }])
     assert.deepEqual(
       result.removed.filter((r) => r.resourceType === 'Observation').map((r) => [r.path, r.kind]),
       [
         ['Observation.code.text', 'url'],
         ['Observation.valueString', 'email'],
+        ['Observation.component[0].code.text', 'name'],
         ['Observation.focus[0].reference', 'other-id'],
       ],
     )
+  })
+})
+
+describe("the project's Synthea-shaped generator", () => {
+  it('a 300-resource history de-identifies to valid FHIR with no identifier left and every resource kept', () => {
+    const bundle = syntheticPatientBundle({ resources: 300, seed: 11 })
+    const result = deidentifyBundle(bundle, { pseudonymKey: MARIA_KEY, studyId: 'synthetic' })
+    assert.equal(result.resources.length, bundle.entry?.length)
+    for (const resource of result.resources) validateFhirResource(structuredClone(resource))
+    const identifiers = collectIdentifiers(bundle)
+    assert.ok(identifiers.size > 300, `only ${identifiers.size} identifier values collected`)
+    assert.deepEqual(leaks(identifiers, toNdjson(result.resources), outputStrings(result.resources)), [])
+    const subjects = new Set(
+      result.resources.flatMap((r) => ((r as Observation).subject?.reference ? [(r as Observation).subject?.reference] : [])),
+    )
+    assert.deepEqual([...subjects], [`Patient/${result.pseudonym}`])
   })
 })
 

@@ -122,7 +122,12 @@ export function leaks(values: Iterable<string>, ndjson: string, strings: string[
   const leaked: string[] = []
   for (const value of values) {
     const digits = value.replace(/\D/g, '')
-    if (ndjson.includes(value) || lower.includes(value.toLowerCase())) leaked.push(value)
+    // A word (a name) is looked for as a word: "Ada" is not in "Headache".
+    const word = /^[\p{L}' -]+$/u.test(value)
+    const found = word
+      ? new RegExp(`(?<!\\p{L})${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\p{L})`, 'iu').test(ndjson)
+      : ndjson.includes(value) || lower.includes(value.toLowerCase())
+    if (found) leaked.push(value)
     else if (digits.length >= 7 && digitStrings.some((d) => d.includes(digits))) leaked.push(`${value} (digits)`)
   }
   return leaked
