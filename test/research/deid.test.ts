@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes'
+import type { Bundle, ImagingStudy, Observation, Patient, Resource } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../../src/errors.js'
 import { syntheticPatientBundle } from '../../src/import/index.js'
 import { validateFhirResource } from '../../src/fhir/index.js'
@@ -184,6 +184,14 @@ describe('Safe Harbor de-identification of Synthea-style patients', () => {
       'type',
     ])
     assert.equal(device['manufactureDate'], '2014')
+    // DICOM UIDs are mandatory in an ImagingStudy: replaced by pseudonymous 2.25 UIDs, stable within the study.
+    const study = result.resources.find((r) => r.resourceType === 'ImagingStudy') as ImagingStudy
+    assert.equal(study.started, '2019')
+    assert.equal(study.series?.[0]?.modality.code, 'DX')
+    assert.match(study.series?.[0]?.uid ?? '', /^2\.25\.\d+$/)
+    assert.match(study.series?.[0]?.instance?.[0]?.uid ?? '', /^2\.25\.\d+$/)
+    assert.equal(study.series?.[0]?.instance?.[0]?.sopClass.code, '1.2.840.10008.5.1.4.1.1.1.1')
+    assert.equal(study.identifier, undefined)
     const doc = result.resources.find((r) => r.resourceType === 'DocumentReference') as unknown as Json
     assert.deepEqual(doc['content'], [
       { attachment: { contentType: 'application/pdf', creation: '2019', size: 48213 } },

@@ -512,6 +512,30 @@ export function richPatientBundle(p: PersonSpec): Bundle {
     patient: { reference: ref(ids.patient) },
     url: `${p.portal}/device`,
   })
+  const dicom = `1.2.840.99999999.${p.mrn.replace(/\D/g, '')}`
+  resources.push({
+    resourceType: 'ImagingStudy',
+    id: next(),
+    identifier: [{ use: 'official', system: 'urn:ietf:rfc:3986', value: `urn:oid:${dicom}` }],
+    status: 'available',
+    subject: patientRef,
+    encounter: encounterRef,
+    started: '2019-06-14T09:50:00-04:00',
+    numberOfSeries: 1,
+    numberOfInstances: 1,
+    procedureCode: [{ coding: [{ system: SNOMED, code: '399208008', display: 'Plain chest X-ray' }] }],
+    series: [
+      {
+        uid: `${dicom}.1`,
+        number: 1,
+        modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'DX', display: 'Digital Radiography' },
+        numberOfInstances: 1,
+        bodySite: { system: SNOMED, code: '51185008', display: 'Thoracic structure' },
+        started: '2019-06-14T09:50:00-04:00',
+        instance: [{ uid: `${dicom}.1.1`, sopClass: { system: 'urn:ietf:rfc:3986', code: '1.2.840.10008.5.1.4.1.1.1.1' }, number: 1 }],
+      },
+    ],
+  })
   resources.push({
     resourceType: 'Provenance',
     id: next(),

@@ -60,7 +60,7 @@ export function collectIdentifiers(bundle: Bundle): Set<string> {
     if (typeof v !== 'object' || v === null) {
       if (key === 'name' && parent && !('type' in parent && parent['type'] === 'user-friendly-name')) add(v)
       if (key === 'display' && parent && 'reference' in parent) add(v)
-      if (key === 'id' || key === 'fullUrl' || key === 'reference') add(v)
+      if (key === 'id' || key === 'fullUrl' || key === 'reference' || key === 'uid') add(v)
       // A text beside codes is the code's words (kept); any other text, and the other subtrees' strings, identify.
       // An extension's url is its name and a request's url its resource type: neither identifies.
       const extensionName =

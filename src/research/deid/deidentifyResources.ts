@@ -1,7 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../../errors.js'
 import { collectKnownValues } from './knownValues.js'
-import { studyPseudonym } from './pseudonym.js'
+import { pseudonymousDicomUid, studyPseudonym } from './pseudonym.js'
 import { type InputResource, buildReferenceIndex } from './references.js'
 import type { DeidOptions, DeidResult, RemovedElement } from './types.js'
 import { deidentifyResource } from './walk.js'
@@ -48,7 +48,13 @@ function deidentify(inputs: InputResource[], options: DeidOptions): DeidResult {
   }
   const references = buildReferenceIndex(inputs, { ...options, pseudonym })
   const removed: RemovedElement[] = []
-  const ctx = { references, known: collectKnownValues(inputs.map((i) => i.resource)), removed, now: new Date() }
+  const ctx = {
+    references,
+    known: collectKnownValues(inputs.map((i) => i.resource)),
+    removed,
+    now: new Date(),
+    pseudonymousUid: (uid: string) => pseudonymousDicomUid(options.pseudonymKey, options.studyId, uid),
+  }
   const out: Resource[] = []
   for (const { resource } of inputs) {
     const copy = deidentifyResource(resource, ctx)

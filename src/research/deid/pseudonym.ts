@@ -38,3 +38,15 @@ export function pseudonymousResourceId(pseudonymKey: Uint8Array, studyId: string
   checkKey(pseudonymKey, studyId)
   return hmac(pseudonymKey, [RESOURCE_ID, studyId, resourceType, originalId]).slice(0, 32)
 }
+
+const DICOM_UID = 'medvault/deid/dicom-uid/v1'
+
+/**
+ * A DICOM UID's stand-in in the study copy: a UUID-derived UID under the `2.25` root (DICOM PS3.5
+ * B.2), from an HMAC of the original, so series and instances keep their identity within the
+ * study and nothing links them to the hospital's PACS.
+ */
+export function pseudonymousDicomUid(pseudonymKey: Uint8Array, studyId: string, uid: string): string {
+  checkKey(pseudonymKey, studyId)
+  return `2.25.${BigInt(`0x${hmac(pseudonymKey, [DICOM_UID, studyId, uid]).slice(0, 32)}`).toString()}`
+}

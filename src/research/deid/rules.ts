@@ -82,7 +82,12 @@ export const ALLOWED_EXTENSIONS: ReadonlySet<string> = new Set([
   'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity',
   'http://hl7.org/fhir/us/core/StructureDefinition/us-core-genderIdentity',
   'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+  // Our own 90+ marker (below), so a copy de-identified again keeps its age group.
+  'https://medvault.dev/fhir/StructureDefinition/deid-age-group',
 ])
+
+/** Mandatory DICOM UIDs (an ImagingStudy's series and instances): replaced by pseudonymous UIDs, not removed. */
+export const PSEUDONYMISED_UIDS: ReadonlySet<string> = new Set(['ImagingStudy.series.uid', 'ImagingStudy.series.instance.uid'])
 
 /** Marks a Patient whose age is over 89 (Safe Harbor groups them as 90 or older): valueAge `>= 90 a`. */
 export const AGE_GROUP_EXTENSION = 'https://medvault.dev/fhir/StructureDefinition/deid-age-group'

@@ -10,6 +10,7 @@ import {
   KEPT_TEXT,
   KEPT_URI,
   PEOPLE_WITH_BIRTH_DATES,
+  PSEUDONYMISED_UIDS,
   TEXT_KINDS,
   contactPointKind,
   extensionKind,
@@ -37,6 +38,8 @@ export type WalkContext = {
   removed: RemovedElement[]
   /** Today, for the 90+ rule. */
   now: Date
+  /** The study's stand-in for a DICOM UID. */
+  pseudonymousUid(uid: string): string
 }
 
 type Scope = {
@@ -234,6 +237,10 @@ function walkValue(value: unknown, info: PropertyInfo, path: string, scope: Scop
     case 'oid':
     case 'uuid':
     case 'base64Binary':
+      if (PSEUDONYMISED_UIDS.has(elementPath) && typeof value === 'string') {
+        remove(scope, path, 'other-id')
+        return scope.ctx.pseudonymousUid(value)
+      }
       return remove(scope, path, 'other-id')
     case 'xhtml':
       return remove(scope, path, 'free-text')
