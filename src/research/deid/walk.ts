@@ -78,7 +78,10 @@ function walkResource(resource: Json, path: string, scope: Scope, id: string | u
   const inner: Scope = { ...scope, contained: new Map() }
   for (const [i, c] of contained.entries()) {
     const cid = (c as Json | null)?.['id']
-    if (typeof cid === 'string') inner.contained.set(`#${cid}`, `c${i}`)
+    const ctype = (c as Json | null)?.['resourceType']
+    // A reference to a contained resource that will be dropped must go too, or it would dangle.
+    const kept = typeof ctype === 'string' && !DROPPED_RESOURCE_TYPES.has(ctype) && propertiesOf(ctype) !== undefined
+    if (typeof cid === 'string' && kept) inner.contained.set(`#${cid}`, `c${i}`)
   }
 
   const out = walkComplex(resource, type, path, inner, depth, new Set(['resourceType', 'id', 'contained'])) ?? {}
