@@ -38,3 +38,4 @@ export {
   openSqliteIndex,
 } from './indexer/index.js'
 export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
+export * from './research/deid/index.js'

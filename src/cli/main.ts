@@ -3,6 +3,7 @@ import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
+import { deidCommands } from './commands/deid.js'
 import { eraseCommands } from './commands/erase.js'
 import { reportCommands } from './commands/report.js'
 import { indexCommands } from './commands/index.js'
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   exportCommands(program, run)
   eraseCommands(program, run)
   reportCommands(program, run)
+  deidCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

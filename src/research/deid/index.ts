@@ -1,0 +1,8 @@
+export { deidentifyBundle, deidentifyResources } from './deidentifyResources.js'
+export { DEFAULT_K, kAnonymityReport } from './kAnonymity.js'
+export type { KAnonymityReport } from './kAnonymity.js'
+export { toNdjson } from './ndjson.js'
+export { studyPseudonym } from './pseudonym.js'
+export { AGE_GROUP_EXTENSION } from './rules.js'
+export { RESTRICTED_ZIP3, safeZip3 } from './zip3.js'
+export type { DeidOptions, DeidResult, IdentifierKind, RemovedElement } from './types.js'
