@@ -35,6 +35,7 @@ import {
   startAnvil,
 } from '../src/index.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../src/import/index.js'
+import { measureResearchGas } from './researchGas.js'
 import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
 
 const GAS_MINTS = 5
@@ -203,6 +204,14 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       record('baselineMint', r.gasUsed)
     }
 
+    const research = await measureResearchGas(ctx, {
+      registrar,
+      provider: standingLab.account,
+      party: async () => (await party()).account,
+      record,
+      series: (key) => details[key] ?? [],
+    })
+
     const series = (key: string) => details[key] ?? []
     const ops: { key: string; label: string; value: number; basis: string }[] = [
       {
@@ -243,6 +252,7 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
         value: steady(series('baselineMint')),
         basis: `median of mints 2..${GAS_MINTS}`,
       },
+      ...research,
     ]
     const base = ops.find((o) => o.key === 'baselineMint')!.value
     const metrics: Metrics = {}

@@ -19,6 +19,7 @@ export { createAccount } from './home/createAccount.js'
 export { resolveHome, homePaths } from './home/config.js'
 export type { Config } from './home/config.js'
 export * from './history/index.js'
+export * from './research/market/index.js'
 export { importBundle, parseImportBundle, syntheticPatientBundle } from './import/index.js'
 export type {
   ImportBundleParameters,

@@ -8,6 +8,8 @@ import {
   medicalRecordBytecode,
   providerRegistryAbi,
   providerRegistryBytecode,
+  researchMarketAbi,
+  researchMarketBytecode,
 } from '../contracts/index.js'
 import { ChainError } from '../errors.js'
 
@@ -17,6 +19,8 @@ export type Deployment = {
   records: Address
   consent: Address
   audit: Address
+  /** ResearchMarket; absent in homes deployed before the research market existed. */
+  research?: Address | undefined
   deployedAtBlock: string
 }
 
@@ -26,7 +30,7 @@ export type DeployContractsParameters = {
 }
 
 /**
- * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry and AuditAnchor and waits for their receipts.
+ * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry, AuditAnchor and ResearchMarket and waits for their receipts.
  */
 export async function deployContracts(
   wallet: WalletClient<Transport, Chain, Account>,
@@ -54,9 +58,10 @@ export async function deployContracts(
     args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
   })
   const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
-  const [consentReceipt, auditReceipt] = await Promise.all([
+  const [consentReceipt, auditReceipt, research] = await Promise.all([
     publicClient.waitForTransactionReceipt({ hash: consentHash }),
     publicClient.waitForTransactionReceipt({ hash: auditHash }),
+    deployResearchMarket(wallet, publicClient, { registry: registryReceipt.contractAddress, records: recordsReceipt.contractAddress }),
   ])
   if (!consentReceipt.contractAddress || !auditReceipt.contractAddress)
     throw new ChainError('Deploying ConsentRegistry or AuditAnchor failed.')
@@ -66,6 +71,26 @@ export async function deployContracts(
     records: recordsReceipt.contractAddress,
     consent: consentReceipt.contractAddress,
     audit: auditReceipt.contractAddress,
+    research,
     deployedAtBlock: registryReceipt.blockNumber.toString(),
   }
+}
+
+/**
+ * Deploys ResearchMarket next to an existing registry and record contract (for a new deployment,
+ * or a home deployed before the research market existed). Returns its address.
+ */
+export async function deployResearchMarket(
+  wallet: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  deployment: Pick<Deployment, 'registry' | 'records'>,
+): Promise<Address> {
+  const hash = await wallet.deployContract({
+    abi: researchMarketAbi,
+    bytecode: researchMarketBytecode,
+    args: [deployment.registry, deployment.records],
+  })
+  const receipt = await publicClient.waitForTransactionReceipt({ hash })
+  if (!receipt.contractAddress) throw new ChainError('Deploying ResearchMarket failed.')
+  return receipt.contractAddress
 }

@@ -9,4 +9,12 @@ export {
   medicalRecordBytecode,
   providerRegistryAbi,
   providerRegistryBytecode,
+  reentrantReceiverAbi,
+  reentrantReceiverBytecode,
+  reentrantTokenAbi,
+  reentrantTokenBytecode,
+  researchMarketAbi,
+  researchMarketBytecode,
+  testStablecoinAbi,
+  testStablecoinBytecode,
 } from './artifacts/index.js'

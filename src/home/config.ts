@@ -19,6 +19,8 @@ export const configSchema = z.object({
       records: address,
       consent: address,
       audit: address,
+      /** Absent in homes created before the research market. */
+      research: address.optional(),
       deployedAtBlock: z.string().regex(/^\d+$/),
     })
     .optional(),

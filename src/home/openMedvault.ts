@@ -3,7 +3,7 @@ import lockfile from 'proper-lockfile'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type EmbeddedChain, startAnvil } from '../chain/anvil.js'
 import { type ChainClients, createChainClients } from '../chain/clients.js'
-import { type Deployment, deployContracts } from '../chain/deploy.js'
+import { type Deployment, deployContracts, deployResearchMarket } from '../chain/deploy.js'
 import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { createTestClient, http } from 'viem'
@@ -174,6 +174,16 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
           ? `The embedded chain state (${paths.chainState}) was lost or replaced. Restore it from a backup; deleting config.json starts a new, empty chain.`
           : 'Check the RPC URL and chain id, or run `medvault deploy`.',
       })
+    }
+    if (!config.deployment.research && embedded) {
+      // A home from before the research market: the embedded chain is ours, so add the market to it.
+      const research = await deployResearchMarket(
+        clients.walletFor(privateKeyToAccount(EMBEDDED_DEV_KEY)),
+        clients.publicClient,
+        config.deployment,
+      )
+      saveConfig(paths, { ...config, deployment: { ...config.deployment, research } })
+      return { ...config.deployment, research }
     }
     return config.deployment
   }
