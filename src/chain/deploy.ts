@@ -1,5 +1,7 @@
 import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import {
+  archiveAnchorAbi,
+  archiveAnchorBytecode,
   auditAnchorAbi,
   auditAnchorBytecode,
   consentRegistryAbi,
@@ -17,6 +19,8 @@ export type Deployment = {
   records: Address
   consent: Address
   audit: Address
+  /** ArchiveAnchor; absent in homes deployed before it existed (`medvault archive deploy` adds it). */
+  archive?: Address
   deployedAtBlock: string
 }
 
@@ -26,7 +30,7 @@ export type DeployContractsParameters = {
 }
 
 /**
- * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry and AuditAnchor and waits for their receipts.
+ * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry, AuditAnchor and ArchiveAnchor and waits for their receipts.
  */
 export async function deployContracts(
   wallet: WalletClient<Transport, Chain, Account>,
@@ -54,6 +58,7 @@ export async function deployContracts(
     args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
   })
   const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
+  const archive = await deployArchiveAnchor(wallet, publicClient, registryReceipt.contractAddress)
   const [consentReceipt, auditReceipt] = await Promise.all([
     publicClient.waitForTransactionReceipt({ hash: consentHash }),
     publicClient.waitForTransactionReceipt({ hash: auditHash }),
@@ -66,6 +71,19 @@ export async function deployContracts(
     records: recordsReceipt.contractAddress,
     consent: consentReceipt.contractAddress,
     audit: auditReceipt.contractAddress,
+    archive,
     deployedAtBlock: registryReceipt.blockNumber.toString(),
   }
+}
+
+/** Deploys ArchiveAnchor for an existing registry (a home deployed before it existed gets it this way). */
+export async function deployArchiveAnchor(
+  wallet: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  registry: Address,
+): Promise<Address> {
+  const hash = await wallet.deployContract({ abi: archiveAnchorAbi, bytecode: archiveAnchorBytecode, args: [registry] })
+  const receipt = await publicClient.waitForTransactionReceipt({ hash })
+  if (!receipt.contractAddress) throw new ChainError('Deploying ArchiveAnchor failed.')
+  return receipt.contractAddress
 }

@@ -19,6 +19,7 @@ export const configSchema = z.object({
       records: address,
       consent: address,
       audit: address,
+      archive: address.optional(),
       deployedAtBlock: z.string().regex(/^\d+$/),
     })
     .optional(),
