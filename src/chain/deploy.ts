@@ -20,7 +20,7 @@ export type Deployment = {
   consent: Address
   audit: Address
   /** ArchiveAnchor; absent in homes deployed before it existed (`medvault archive deploy` adds it). */
-  archive?: Address
+  archive?: Address | undefined
   deployedAtBlock: string
 }
 
