@@ -212,3 +212,102 @@ describe('archive onboarding: 1,000 records in one anchoring transaction', () =>
     }
   })
 })
+
+describe('medvault archive anchor and archive verify (the real CLI)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'medvault-archive-cli-'))
+  const work = mkdtempSync(join(tmpdir(), 'medvault-archive-cli-out-'))
+  const mv = (...args: string[]) => medvault(home, args)
+  const addresses: Record<string, string> = {}
+  after(() => {
+    rmSync(home, { recursive: true, force: true })
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  before(async () => {
+    for (const name of ['lab', 'alice', 'bob']) {
+      const r = await mv('account', 'create', name, '--json')
+      assert.equal(r.code, 0, r.stderr)
+      addresses[name] = r.json.account.address
+    }
+    const reg = await mv('provider', 'register', 'lab', '--name', 'Lab A', '--json')
+    assert.equal(reg.code, 0, reg.stderr)
+  })
+
+  const writeBundle = (name: string, seed: number) => {
+    const file = join(work, name)
+    const bundle = syntheticArchiveBundle({
+      patients: [addresses.alice as Hex, addresses.bob as Hex],
+      resourcesPerPatient: 3,
+      chainId: 31337,
+      seed,
+    })
+    writeFileSync(file, JSON.stringify(bundle))
+    return file
+  }
+
+  it('anchors a two-patient archive (--json): 6 records, one transaction, a proof file per record', async () => {
+    const r = await mv('archive', 'anchor', writeBundle('a.json', 1), '--as', 'lab', '--out', join(work, 'a'), '--json')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.json.records, 6)
+    assert.equal(r.json.patients, 2)
+    assert.match(r.json.archiveId, /^0x[0-9a-f]{64}$/)
+    assert.ok(r.json.gasPerRecord > 0 && r.json.gasPerRecord < 25_000, String(r.json.gasPerRecord))
+    assert.equal(r.json.proofs.length, 6)
+    assert.equal(r.stderr, '', 'no progress output with --json')
+
+    const alices = r.json.proofs.filter((p: { patient: string }) => p.patient === addresses.alice)
+    assert.equal(alices.length, 3)
+    const proofFile = alices[0].proofFile as string
+
+    const anyone = await mv('archive', 'verify', proofFile, '--json')
+    assert.equal(anyone.code, 0, anyone.stdout + anyone.stderr)
+    assert.equal(anyone.json.valid, true)
+    assert.deepEqual(
+      anyone.json.checks.map((c: { id: string }) => c.id),
+      ['archive', 'proof', 'issuer', 'ciphertext'],
+    )
+
+    const patient = await mv('archive', 'verify', proofFile, '--as', 'alice')
+    assert.equal(patient.code, 0, patient.stdout + patient.stderr)
+    assert.match(patient.stdout, /VALID/)
+    assert.match(patient.stdout, /✓ The content matches the leaf's commitment/)
+
+    const other = await mv('archive', 'verify', proofFile, '--as', 'bob', '--json')
+    assert.equal(other.code, 4)
+    assert.equal(other.json.checks.find((c: { ok: boolean }) => !c.ok).id, 'access')
+
+    const tampered = JSON.parse(readFileSync(proofFile, 'utf8'))
+    tampered.record.category = (tampered.record.category + 1) % 10
+    const tamperedFile = join(work, 'tampered.json')
+    writeFileSync(tamperedFile, JSON.stringify(tampered))
+    const bad = await mv('archive', 'verify', tamperedFile)
+    assert.equal(bad.code, 4)
+    assert.match(bad.stdout, /NOT VALID/)
+    assert.match(bad.stdout, /✗ The record is not part of this archive/)
+
+    const revoke = await mv('archive', 'revoke', r.json.archiveId, '--as', 'lab', '--json')
+    assert.equal(revoke.code, 0, revoke.stdout + revoke.stderr)
+    const revoked = await mv('archive', 'verify', proofFile, '--json')
+    assert.equal(revoked.code, 4)
+    assert.match(revoked.json.checks[0].message, /revoked/)
+  })
+
+  it('shows progress on stderr and a summary without --json; proofs default to <home>/archives/<id>', async () => {
+    const r = await mv('archive', 'anchor', writeBundle('b.json', 2), '--as', 'lab')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /Anchored archive 0x[0-9a-f]{64}: 6 records for 2 patients, issued by lab\./)
+    assert.match(r.stderr, /archive: 6\/6 records sealed \(100%\)/)
+    assert.match(r.stderr, /anchoring their root in one transaction/)
+    const id = /Anchored archive (0x[0-9a-f]{64})/.exec(r.stdout)![1]!
+    const proofs = readdirSync(join(home, 'archives', id, 'proofs', getAddress(addresses.alice!)))
+    assert.equal(proofs.length, 3)
+  })
+
+  it('refuses a non-provider (exit 4) and a missing file (exit 5)', async () => {
+    const r = await mv('archive', 'anchor', writeBundle('c.json', 3), '--as', 'alice', '--out', join(work, 'c'))
+    assert.equal(r.code, 4, r.stderr)
+    assert.match(r.stderr, /not an active provider/)
+    const missing = await mv('archive', 'verify', join(work, 'nope.json'))
+    assert.equal(missing.code, 5)
+  })
+})
