@@ -66,6 +66,13 @@ contract ArchiveAnchor {
     /// @notice The archive was revoked at `revokedAt` already.
     error ArchiveAnchorAlreadyRevoked(bytes32 archiveId, uint40 revokedAt);
 
+    /// @notice `issuer` anchored the root of `count` record leaves as archive `archiveId`.
+    /// @param archiveId `keccak256(abi.encode(issuer, root))`.
+    /// @param issuer The anchoring provider, named in every leaf.
+    /// @param root The tree's root.
+    /// @param count Number of leaves.
+    /// @param manifestDigest sha2-256 digest of the manifest's CIDv1.
+    /// @param manifestCodec Multicodec of that CIDv1.
     event ArchiveAnchored(
         bytes32 indexed archiveId,
         address indexed issuer,
@@ -74,6 +81,9 @@ contract ArchiveAnchor {
         bytes32 manifestDigest,
         uint8 manifestCodec
     );
+    /// @notice Archive `archiveId` was revoked by `revokedBy` (its issuer or a registrar).
+    /// @param archiveId The archive.
+    /// @param revokedBy Who revoked it.
     event ArchiveRevoked(bytes32 indexed archiveId, address indexed revokedBy);
 
     /// @param registry_ The provider registry consulted on every anchoring and revocation.

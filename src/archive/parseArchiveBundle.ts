@@ -141,7 +141,7 @@ export function archiveEntriesFromResources(items: readonly { patient: Address; 
   const entries: ArchiveEntry[] = []
   for (const [index, { patient, resource }] of items.entries()) {
     try {
-      if (!isAddress(patient)) throw new InvalidInputError('the patient is not an account address')
+      if (!isAddress(patient, { strict: false })) throw new InvalidInputError('the patient is not an account address')
       if (!isObject(resource)) throw new InvalidInputError('not a FHIR resource')
       entries.push(toEntry(index, getAddress(patient), resource))
     } catch (error) {

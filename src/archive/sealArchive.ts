@@ -115,11 +115,18 @@ export async function sealArchive(
     }
   }
 
+  let failed = false
   const worker = async () => {
-    while (next < entries.length) {
+    // After one failure the other workers stop taking entries: the caller gets the error soon.
+    while (next < entries.length && !failed) {
       params.signal?.throwIfAborted()
       const i = next++
-      out[i] = await sealOne(entries[i]!)
+      try {
+        out[i] = await sealOne(entries[i]!)
+      } catch (error) {
+        failed = true
+        throw error
+      }
       params.onSealed?.(++sealed)
     }
   }
