@@ -19,6 +19,7 @@
  */
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { measureArchive } from './archive.js'
 import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
 import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
@@ -76,6 +77,7 @@ await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
 await part('6. Bulk import', measureImport)
 await part('7. Server: history assembly and reads under load', measureServer)
+await part('8. Archive onboarding', measureArchive)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(RESULTS, results)

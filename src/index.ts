@@ -30,6 +30,7 @@ export type {
   ParsedImportBundle,
   SkippedEntry,
 } from './import/index.js'
+export * from './archive/index.js'
 export * from './server/index.js'
 export {
   createIndexer,

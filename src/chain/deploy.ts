@@ -1,5 +1,7 @@
 import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import {
+  archiveAnchorAbi,
+  archiveAnchorBytecode,
   auditAnchorAbi,
   auditAnchorBytecode,
   consentRegistryAbi,
@@ -21,6 +23,8 @@ export type Deployment = {
   audit: Address
   /** ResearchMarket; absent in homes deployed before the research market existed. */
   research?: Address | undefined
+  /** ArchiveAnchor; absent in homes deployed before it existed (`medvault archive deploy` adds it). */
+  archive?: Address | undefined
   deployedAtBlock: string
 }
 
@@ -30,7 +34,7 @@ export type DeployContractsParameters = {
 }
 
 /**
- * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry, AuditAnchor and ResearchMarket and waits for their receipts.
+ * Deploys ProviderRegistry, MedicalRecord, ConsentRegistry, AuditAnchor, ResearchMarket and ArchiveAnchor and waits for their receipts.
  */
 export async function deployContracts(
   wallet: WalletClient<Transport, Chain, Account>,
@@ -58,10 +62,11 @@ export async function deployContracts(
     args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
   })
   const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
-  const [consentReceipt, auditReceipt, research] = await Promise.all([
+  const [consentReceipt, auditReceipt, research, archive] = await Promise.all([
     publicClient.waitForTransactionReceipt({ hash: consentHash }),
     publicClient.waitForTransactionReceipt({ hash: auditHash }),
     deployResearchMarket(wallet, publicClient, { registry: registryReceipt.contractAddress, records: recordsReceipt.contractAddress }),
+    deployArchiveAnchor(wallet, publicClient, registryReceipt.contractAddress),
   ])
   if (!consentReceipt.contractAddress || !auditReceipt.contractAddress)
     throw new ChainError('Deploying ConsentRegistry or AuditAnchor failed.')
@@ -72,6 +77,7 @@ export async function deployContracts(
     consent: consentReceipt.contractAddress,
     audit: auditReceipt.contractAddress,
     research,
+    archive,
     deployedAtBlock: registryReceipt.blockNumber.toString(),
   }
 }
@@ -92,5 +98,17 @@ export async function deployResearchMarket(
   })
   const receipt = await publicClient.waitForTransactionReceipt({ hash })
   if (!receipt.contractAddress) throw new ChainError('Deploying ResearchMarket failed.')
+  return receipt.contractAddress
+}
+
+/** Deploys ArchiveAnchor for an existing registry (a home deployed before it existed gets it this way). */
+export async function deployArchiveAnchor(
+  wallet: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  registry: Address,
+): Promise<Address> {
+  const hash = await wallet.deployContract({ abi: archiveAnchorAbi, bytecode: archiveAnchorBytecode, args: [registry] })
+  const receipt = await publicClient.waitForTransactionReceipt({ hash })
+  if (!receipt.contractAddress) throw new ChainError('Deploying ArchiveAnchor failed.')
   return receipt.contractAddress
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
+import { archiveCommands } from './commands/archive.js'
 import { auditCommands } from './commands/audit.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   providerCommands(program, run)
   recordCommands(program, run)
   importCommands(program, run)
+  archiveCommands(program, run)
   consentCommands(program, run)
   auditCommands(program, run)
   shcCommands(program, run)

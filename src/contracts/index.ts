@@ -1,4 +1,6 @@
 export {
+  archiveAnchorAbi,
+  archiveAnchorBytecode,
   auditAnchorAbi,
   auditAnchorBytecode,
   consentRegistryAbi,

@@ -21,6 +21,7 @@ export const configSchema = z.object({
       audit: address,
       /** Absent in homes created before the research market. */
       research: address.optional(),
+      archive: address.optional(),
       deployedAtBlock: z.string().regex(/^\d+$/),
     })
     .optional(),

@@ -3,7 +3,7 @@ import lockfile from 'proper-lockfile'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type EmbeddedChain, startAnvil } from '../chain/anvil.js'
 import { type ChainClients, createChainClients } from '../chain/clients.js'
-import { type Deployment, deployContracts, deployResearchMarket } from '../chain/deploy.js'
+import { type Deployment, deployContracts, deployArchiveAnchor, deployResearchMarket } from '../chain/deploy.js'
 import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { createTestClient, http } from 'viem'
@@ -175,15 +175,16 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
           : 'Check the RPC URL and chain id, or run `medvault deploy`.',
       })
     }
-    if (!config.deployment.research && embedded) {
-      // A home from before the research market: the embedded chain is ours, so add the market to it.
-      const research = await deployResearchMarket(
-        clients.walletFor(privateKeyToAccount(EMBEDDED_DEV_KEY)),
-        clients.publicClient,
-        config.deployment,
-      )
-      saveConfig(paths, { ...config, deployment: { ...config.deployment, research } })
-      return { ...config.deployment, research }
+    if (embedded && (!config.deployment.research || !config.deployment.archive)) {
+      // A home from before the research market or archive anchoring: the embedded chain is ours, so add what it lacks.
+      const wallet = clients.walletFor(privateKeyToAccount(EMBEDDED_DEV_KEY))
+      const deployment = {
+        ...config.deployment,
+        research: config.deployment.research ?? (await deployResearchMarket(wallet, clients.publicClient, config.deployment)),
+        archive: config.deployment.archive ?? (await deployArchiveAnchor(wallet, clients.publicClient, config.deployment.registry)),
+      }
+      saveConfig(paths, { ...config, deployment })
+      return deployment
     }
     return config.deployment
   }

@@ -1,0 +1,166 @@
+/** Reading and writing ArchiveAnchor: anchoring, revocation, an archive's state, and its errors in plain words. */
+import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex, getAddress, parseEventLogs } from 'viem'
+import { toMedvaultError } from '../chain/errors.js'
+import { archiveAnchorAbi } from '../contracts/index.js'
+import {
+  AccessDeniedError,
+  ChainError,
+  HomeError,
+  InvalidInputError,
+  type MedvaultError,
+  NotFoundError,
+  UntrustedIssuerError,
+} from '../errors.js'
+import type { RecordsContext } from '../records/index.js'
+import { archiveIdOf } from './leaf.js'
+
+type Ctx = Pick<RecordsContext, 'publicClient' | 'deployment'>
+
+/** The ArchiveAnchor of this deployment; HomeError for homes deployed before it existed. */
+export function archiveAddress(ctx: Pick<RecordsContext, 'deployment'>): Address {
+  const address = ctx.deployment.archive
+  if (!address) {
+    throw new HomeError('This medvault deployment has no ArchiveAnchor contract.', {
+      hint: 'Run `medvault archive deploy --as ACCOUNT` once to add it (the embedded chain adds it by itself).',
+    })
+  }
+  return address
+}
+
+/** An anchored archive as the chain holds it. */
+export type ArchiveInfo = {
+  archiveId: Hex
+  root: Hex
+  issuer: Address
+  count: number
+  anchoredAt: Date
+  manifestDigest: Hex
+  manifestCodec: number
+  /** When the issuer or the registrar revoked it; absent while it is valid. */
+  revokedAt?: Date
+}
+
+/** The archive `archiveId`, or undefined when the chain holds none by that id. */
+export async function getArchive(ctx: Ctx, archiveId: Hex): Promise<ArchiveInfo | undefined> {
+  let a: Awaited<ReturnType<typeof readArchive>>
+  try {
+    a = await readArchive(ctx, archiveId)
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+  if (/^0x0+$/.test(a.root)) return undefined
+  return {
+    archiveId,
+    root: a.root,
+    issuer: getAddress(a.issuer),
+    count: a.count,
+    anchoredAt: new Date(a.anchoredAt * 1000),
+    manifestDigest: a.manifestDigest,
+    manifestCodec: a.manifestCodec,
+    ...(a.revokedAt > 0 ? { revokedAt: new Date(a.revokedAt * 1000) } : {}),
+  }
+}
+
+const readArchive = (ctx: Ctx, archiveId: Hex) =>
+  ctx.publicClient.readContract({ address: archiveAddress(ctx), abi: archiveAnchorAbi, functionName: 'archiveOf', args: [archiveId] })
+
+export type AnchorArchiveParameters = {
+  issuer: Account
+  root: Hex
+  count: number
+  manifest: { digest: Hex; codec: number }
+}
+
+export type AnchorArchiveReturnType = { archiveId: Hex; txHash: Hex; gasUsed: bigint; blockNumber: bigint; anchoredAt: Date }
+
+/**
+ * Checks, without sending anything, that `issuer` may anchor an archive now (an active provider),
+ * so a refusal comes before any record is sealed and stored.
+ */
+export async function preflightAnchor(ctx: Ctx, issuer: Account): Promise<void> {
+  try {
+    await ctx.publicClient.simulateContract({
+      account: issuer,
+      address: archiveAddress(ctx),
+      abi: archiveAnchorAbi,
+      functionName: 'anchor',
+      args: [`0x${'11'.repeat(32)}`, 1, `0x${'22'.repeat(32)}`, 0x55],
+    })
+  } catch (error) {
+    throw archiveError(error)
+  }
+}
+
+/** Anchors an archive's root in one transaction (`ArchiveAnchor.anchor`) and waits for it. */
+export async function anchorArchive(ctx: RecordsContext, params: AnchorArchiveParameters): Promise<AnchorArchiveReturnType> {
+  const address = archiveAddress(ctx)
+  try {
+    const txHash = await ctx.walletFor(params.issuer).writeContract({
+      address,
+      abi: archiveAnchorAbi,
+      functionName: 'anchor',
+      args: [params.root, params.count, params.manifest.digest, params.manifest.codec],
+    })
+    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
+    if (receipt.status !== 'success') throw new ChainError('The anchoring transaction reverted.')
+    const [event] = parseEventLogs({ abi: archiveAnchorAbi, logs: receipt.logs, eventName: 'ArchiveAnchored' })
+    if (!event) throw new ChainError('The anchoring transaction emitted no ArchiveAnchored event.')
+    const block = await ctx.publicClient.getBlock({ blockNumber: receipt.blockNumber })
+    return {
+      archiveId: event.args.archiveId,
+      txHash,
+      gasUsed: receipt.gasUsed,
+      blockNumber: receipt.blockNumber,
+      anchoredAt: new Date(Number(block.timestamp) * 1000),
+    }
+  } catch (error) {
+    throw archiveError(error)
+  }
+}
+
+/** Revokes an archive (its issuer or a registrar): none of its records verifies from then on. */
+export async function revokeArchive(ctx: RecordsContext, account: Account, archiveId: Hex): Promise<{ txHash: Hex }> {
+  try {
+    const txHash = await ctx.walletFor(account).writeContract({
+      address: archiveAddress(ctx),
+      abi: archiveAnchorAbi,
+      functionName: 'revoke',
+      args: [archiveId],
+    })
+    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
+    if (receipt.status !== 'success') throw new ChainError('The revocation transaction reverted.')
+    return { txHash }
+  } catch (error) {
+    throw archiveError(error)
+  }
+}
+
+export { archiveIdOf }
+
+/** ArchiveAnchor's custom errors as messages a person can act on; anything else as toMedvaultError says. */
+export function archiveError(error: unknown): MedvaultError {
+  const reverted = error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined
+  const name = reverted instanceof ContractFunctionRevertedError ? reverted.data?.errorName : undefined
+  const args = (reverted instanceof ContractFunctionRevertedError ? reverted.data?.args : undefined) ?? []
+  const made = (() => {
+    switch (name) {
+      case 'ArchiveAnchorInactiveIssuer':
+        return new UntrustedIssuerError(`${String(args[0])} is not an active provider in the registry, so it cannot anchor an archive.`, {
+          hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
+        })
+      case 'ArchiveAnchorInvalidArchive':
+        return new InvalidInputError('The chain refused the archive: an empty root, manifest or record count.')
+      case 'ArchiveAnchorAlreadyAnchored':
+        return new InvalidInputError(`This provider already anchored archive ${String(args[0])}.`)
+      case 'ArchiveAnchorUnknownArchive':
+        return new NotFoundError(`No archive ${String(args[0])} is anchored on this chain.`, { hint: 'Check the archive id.' })
+      case 'ArchiveAnchorNotAllowed':
+        return new AccessDeniedError('Only the provider that anchored an archive, or the registrar, may revoke it.')
+      case 'ArchiveAnchorAlreadyRevoked':
+        return new InvalidInputError(`Archive ${String(args[0])} is revoked already.`)
+      default:
+        return undefined
+    }
+  })()
+  return made ? Object.assign(made, { cause: error }) : toMedvaultError(error)
+}
