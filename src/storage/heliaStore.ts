@@ -30,6 +30,8 @@ export type HeliaBlobStore = BlobStore & {
   multiaddrs(): string[]
   /** Dials the configured peers; returns those reached and, for the others, why not. */
   connect(options?: { signal?: AbortSignal }): Promise<{ reached: string[]; failed: { peer: string; error: string }[] }>
+  /** Pins content, fetching the blocks this node lacks from its peers: it then keeps a copy through garbage collection. */
+  pin(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
   /** Deletes every block no pin holds (copies fetched from peers for reading); returns how many went. */
   gc(options?: { signal?: AbortSignal }): Promise<number>
 }
@@ -53,7 +55,7 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
   const fs = unixfs(helia)
   const timeoutMs = network?.timeoutMs ?? 30_000
 
-  return {
+  const store: HeliaBlobStore = {
     get peerId() {
       return peering?.peerId()
     },
@@ -111,6 +113,16 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
         })
       }
     },
+    async pin(cid, options = {}) {
+      if (await helia.pins.isPinned(cid, options)) return
+      // Reading it first fetches the missing blocks under the read's idle timeout and typed errors.
+      for await (const _ of store.cat(cid, options)) {
+        // only the blocks landing in the repository matter here
+      }
+      for await (const _ of helia.pins.add(cid, options)) {
+        // each block pinned
+      }
+    },
     async gc(options = {}) {
       let removed = 0
       await helia.gc({
@@ -125,6 +137,7 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
       await helia.stop()
     },
   }
+  return store
 }
 
 /**
@@ -155,7 +168,10 @@ async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, calle
       })
     }
     if (cause instanceof MedvaultError || callerSignal?.aborted) throw cause
-    throw new StorageError(`Could not read ${cid.toString()} from the IPFS peers.`, { cause, hint: 'Try again; if it persists, check the peers.' })
+    throw new StorageError(`Could not read ${cid.toString()} from the IPFS peers.`, {
+      cause,
+      hint: 'Try again; if it persists, check the peers.',
+    })
   } finally {
     clearTimeout(timer)
   }
