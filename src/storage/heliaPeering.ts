@@ -2,6 +2,7 @@ import './promiseWithResolvers.js'
 import { join } from 'node:path'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -32,7 +33,9 @@ export async function withPeering(light: Helia, dir: string, network: HeliaNetwo
   }
   const helia = withBitswap(
     withLibp2pLight(light, {
-      privateKey: await loadPeerKey(peerKeyFile(dir)),
+      // The repository's identity belongs to the node that listens (`medvault ipfs serve`). A command that
+      // only dials out takes a throwaway one, so it never shows up as a second connection of that peer.
+      privateKey: listen.length > 0 ? await loadPeerKey(peerKeyFile(dir)) : await generateKeyPair('Ed25519'),
       addresses: { listen: listen.map(String) },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -40,6 +43,10 @@ export async function withPeering(light: Helia, dir: string, network: HeliaNetwo
       services: { identify: identify() },
       peerDiscovery: [],
     }),
+    // Bitswap by default will not send a peer the same block twice within 5 s; a peer that collects its
+    // cached copy and reads the record again at once would then wait out its timeout. Peers here are few
+    // and named, so a duplicate block costs less than a stalled read.
+    { doNotResendBlockWindow: 0 },
   )
   const dialTimeoutMs = network.dialTimeoutMs ?? 5_000
 
