@@ -21,6 +21,7 @@ import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureHealthCards } from './healthCards.js'
 import { measureImport } from './import.js'
+import { measureIpfsPeers } from './ipfsPeers.js'
 import { measureLargeStore } from './memory.js'
 import { measureServer } from './server.js'
 import { measureThroughput } from './throughput.js'
@@ -65,6 +66,7 @@ await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
 await part('6. Bulk import', measureImport)
 await part('7. Server: history assembly and reads under load', measureServer)
+await part('8. IPFS peers: reads from another node over libp2p', measureIpfsPeers)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(LATEST, results)

@@ -1,6 +1,6 @@
 import './promiseWithResolvers.js'
 import { join } from 'node:path'
-import { type UnixFS, unixfs } from '@helia/unixfs'
+import { type CatOptions, type UnixFS, unixfs } from '@helia/unixfs'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
@@ -155,7 +155,11 @@ async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, calle
   }
   arm()
   try {
-    for await (const part of fs.cat(cid, { signal })) {
+    // The exporter would otherwise want every sibling leaf at once (up to 174 MiB for a large record):
+    // a few at a time keeps memory flat and each Bitswap send well inside its 10 s limit.
+    // (@helia/unixfs passes the option through to the exporter; its CatOptions type does not list it.)
+    const catOptions: CatOptions & { blockReadConcurrency: number } = { signal, blockReadConcurrency: NETWORK_READ_CONCURRENCY }
+    for await (const part of fs.cat(cid, catOptions)) {
       clearTimeout(timer)
       yield part
       arm()
@@ -176,6 +180,9 @@ async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, calle
     clearTimeout(timer)
   }
 }
+
+/** Leaves fetched from peers at once: 8 MiB in flight. */
+const NETWORK_READ_CONCURRENCY = 8
 
 function unreachable(cid: CID, failed: { peer: string; error: string }[]) {
   return new StoragePeersUnreachableError(
