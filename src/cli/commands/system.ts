@@ -144,7 +144,11 @@ export function systemCommands(program: Command, run: Run) {
             `  home       ${home}`,
             `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
             `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
-            `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
+            mv.config.storage.kind === 'helia-peer'
+              ? `  ipfs       ${paths.ipfs} (Helia on disk, fetching from ${mv.config.storage.peers.length} peer(s); serve it with \`medvault ipfs serve\`)`
+              : mv.config.storage.kind === 'kubo'
+                ? `  ipfs       Kubo RPC at ${mv.config.storage.url}`
+                : `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
             `  portal     ${api.url}/ (the web app: import an account from ${paths.accounts})`,
             `  api        ${api.url}/api, FHIR R4 at ${api.url}/fhir, OpenAPI at ${api.url}/openapi.json (sign in with Ethereum)`,
             `  keys held  ${process.env.MEDVAULT_PASSPHRASE ? "this home's accounts that open with MEDVAULT_PASSPHRASE (the API decrypts for them)" : 'none: MEDVAULT_PASSPHRASE is not set, so API clients decrypt on their side'}`,
