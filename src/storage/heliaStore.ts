@@ -1,4 +1,5 @@
 import './promiseWithResolvers.js'
+import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import { type CatOptions, type UnixFS, unixfs } from '@helia/unixfs'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
@@ -149,6 +150,8 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
 async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, callerSignal: AbortSignal | undefined) {
   const idle = new AbortController()
   const signal = callerSignal ? AbortSignal.any([callerSignal, idle.signal]) : idle.signal
+  // Every block in flight listens on it; Node would warn past ten.
+  setMaxListeners(Number.POSITIVE_INFINITY, idle.signal, signal)
   let timer: NodeJS.Timeout | undefined
   const arm = () => {
     timer = setTimeout(() => idle.abort(), idleMs)
