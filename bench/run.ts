@@ -25,6 +25,7 @@ import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureHealthCards } from './healthCards.js'
 import { measureImport } from './import.js'
+import { measureIpfsPeers } from './ipfsPeers.js'
 import { measureLargeStore } from './memory.js'
 import { measureServer } from './server.js'
 import { headlineRows, headlineTable, writeReadmeHeadline } from './summary.js'
@@ -78,6 +79,7 @@ await part('5. Health cards', measureHealthCards)
 await part('6. Bulk import', measureImport)
 await part('7. Server: history assembly and reads under load', measureServer)
 await part('8. Archive onboarding', measureArchive)
+await part('9. IPFS peers: reads from another node over libp2p', measureIpfsPeers)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
 writeResults(RESULTS, results)

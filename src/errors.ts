@@ -77,3 +77,8 @@ export class ImportJournalError extends HomeError {
   override name = 'ImportJournalError'
   override readonly code = 'IMPORT_JOURNAL'
 }
+/** None of the IPFS peers the storage config names could be reached, so content this node lacks cannot be fetched. */
+export class StoragePeersUnreachableError extends StorageError {
+  override name = 'StoragePeersUnreachableError'
+  override readonly code = 'STORAGE_PEERS_UNREACHABLE'
+}

@@ -9,6 +9,7 @@ import { eraseCommands } from './commands/erase.js'
 import { reportCommands } from './commands/report.js'
 import { indexCommands } from './commands/index.js'
 import { importCommands } from './commands/import.js'
+import { ipfsCommands } from './commands/ipfs.js'
 import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   eraseCommands(program, run)
   reportCommands(program, run)
   deidCommands(program, run)
+  ipfsCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

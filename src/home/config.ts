@@ -28,6 +28,13 @@ export const configSchema = z.object({
   storage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('embedded') }),
     z.object({ kind: z.literal('kubo'), url: z.string().url() }),
+    /** The embedded repository on libp2p: `medvault ipfs serve` listens on `listen`; every command fetches what it lacks from `peers` only. */
+    z.object({
+      kind: z.literal('helia-peer'),
+      listen: z.array(z.string().startsWith('/')).default(['/ip4/127.0.0.1/tcp/4101']),
+      peers: z.array(z.string().startsWith('/')).default([]),
+      timeoutSeconds: z.number().int().min(1).default(30),
+    }),
   ]),
   /** SMART Health Cards: issuer URLs are `<issuerBaseUrl>/<provider address>`; serve each issuer's JWKS under it. */
   healthCards: z

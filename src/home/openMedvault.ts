@@ -161,6 +161,13 @@ async function openStore(paths: HomePaths, config: Config): Promise<BlobStore> {
     const { createHeliaStore } = await import('../storage/heliaStore.js')
     return createHeliaStore(paths.ipfs)
   }
+  if (config.storage.kind === 'helia-peer') {
+    // Commands dial out only: `medvault ipfs serve` owns the listening port, so both can run on one home.
+    const { createHeliaStore } = await import('../storage/heliaStore.js')
+    return createHeliaStore(paths.ipfs, {
+      network: { listen: [], peers: config.storage.peers, timeoutMs: config.storage.timeoutSeconds * 1000 },
+    })
+  }
   const { createKuboStore } = await import('../storage/kuboStore.js')
   return createKuboStore(config.storage.url)
 }

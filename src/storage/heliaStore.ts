@@ -1,28 +1,67 @@
 import './promiseWithResolvers.js'
+import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
-import { unixfs } from '@helia/unixfs'
+import { type CatOptions, type UnixFS, unixfs } from '@helia/unixfs'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
 import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
-import { NotFoundError, StorageError } from '../errors.js'
+import { MedvaultError, NotFoundError, StorageError, StoragePeersUnreachableError } from '../errors.js'
 import type { BlobStore } from './blobStore.js'
 
+/** How an embedded node reaches other IPFS nodes (Helia peers in other processes, or Kubo's libp2p port). */
+export type HeliaNetworkOptions = {
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/4101`; empty: dial out only. */
+  listen: string[]
+  /** The only peers it fetches from, each with its peer id: `/ip4/127.0.0.1/tcp/4102/p2p/12D3Koo…`. */
+  peers: string[]
+  /** A read that receives no block for this long fails (default 30 s). */
+  timeoutMs?: number
+  /** How long to wait for each peer to answer a dial (default 5 s). */
+  dialTimeoutMs?: number
+}
+
+/** A Helia blob store, with what the `medvault ipfs` commands need beyond the BlobStore interface. */
+export type HeliaBlobStore = BlobStore & {
+  /** This node's peer id, or undefined when it runs without a network. */
+  readonly peerId: string | undefined
+  /** The addresses it listens on, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[]
+  /** Dials the configured peers; returns those reached and, for the others, why not. */
+  connect(options?: { signal?: AbortSignal }): Promise<{ reached: string[]; failed: { peer: string; error: string }[] }>
+  /** Pins content, fetching the blocks this node lacks from its peers: it then keeps a copy through garbage collection. */
+  pin(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
+  /** Deletes every block no pin holds (copies fetched from peers for reading); returns how many went. */
+  gc(options?: { signal?: AbortSignal }): Promise<number>
+}
+
 /**
- * The embedded IPFS node: Helia with an on-disk blockstore and datastore under `dir`, and no
- * network (no block brokers, no routers), so it never dials out. Blocks survive restarts; pins
- * keep them from garbage collection.
+ * The embedded IPFS node: Helia with an on-disk blockstore and datastore under `dir`. Without
+ * `network` it has no block brokers and no routers, so it never dials out. With it, it speaks
+ * libp2p (TCP, Noise, Yamux) and fetches missing blocks over Bitswap from the configured peers
+ * only: no bootstrap list, no DHT, no mDNS. Blocks survive restarts; pins keep them from garbage
+ * collection.
  */
-export async function createHeliaStore(dir: string): Promise<BlobStore> {
+export async function createHeliaStore(dir: string, options: { network?: HeliaNetworkOptions } = {}): Promise<HeliaBlobStore> {
   const blockstore = new VerifyingFsBlockstore(join(dir, 'blocks'))
   const datastore = new FsDatastore(join(dir, 'datastore'))
-  const helia = createHeliaLight({ blockstore, datastore, blockBrokers: [], routers: [] })
+  const light = createHeliaLight({ blockstore, datastore, blockBrokers: [], routers: [] })
+  const { network } = options
+  // libp2p costs module loading and a socket; an offline home pays for neither.
+  const peering = network ? await (await import('./heliaPeering.js')).withPeering(light, dir, network) : undefined
+  const helia = peering?.helia ?? light
   await helia.start()
   const fs = unixfs(helia)
+  const timeoutMs = network?.timeoutMs ?? 30_000
 
-  return {
+  const store: HeliaBlobStore = {
+    get peerId() {
+      return peering?.peerId()
+    },
+    multiaddrs: () => peering?.multiaddrs() ?? [],
+    connect: async (opts = {}) => peering?.connect(opts.signal) ?? { reached: [], failed: [] },
     async add(source, options = {}) {
       try {
         const signal = options.signal ? { signal: options.signal } : {}
@@ -41,8 +80,17 @@ export async function createHeliaStore(dir: string): Promise<BlobStore> {
       }
     },
     async *cat(cid, options = {}) {
-      if (!(await helia.blockstore.has(cid))) throw missing(cid)
-      yield* fs.cat(cid, { offline: true, ...(options.signal ? { signal: options.signal } : {}) })
+      const held = await helia.blockstore.has(cid)
+      if (!peering) {
+        if (!held) throw missing(cid)
+        yield* fs.cat(cid, { offline: true, ...(options.signal ? { signal: options.signal } : {}) })
+        return
+      }
+      if (!held) {
+        const { reached, failed } = await peering.connect(options.signal)
+        if (reached.length === 0) throw unreachable(cid, failed)
+      }
+      yield* fetchWithIdleTimeout(fs, cid, timeoutMs, options.signal)
     },
     async has(cid) {
       return helia.blockstore.has(cid)
@@ -66,10 +114,86 @@ export async function createHeliaStore(dir: string): Promise<BlobStore> {
         })
       }
     },
+    async pin(cid, options = {}) {
+      if (await helia.pins.isPinned(cid, options)) return
+      // Reading it first fetches the missing blocks under the read's idle timeout and typed errors.
+      for await (const _ of store.cat(cid, options)) {
+        // only the blocks landing in the repository matter here
+      }
+      for await (const _ of helia.pins.add(cid, options)) {
+        // each block pinned
+      }
+    },
+    async gc(options = {}) {
+      let removed = 0
+      await helia.gc({
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (event) => {
+          if (event.type === 'helia:gc:deleted') removed++
+        },
+      })
+      return removed
+    },
     async close() {
       await helia.stop()
     },
   }
+  return store
+}
+
+/**
+ * Streams `cid` from the local blocks and, for those missing, from the connected peers. Fails
+ * with NotFoundError when no block arrives for `idleMs` (the time the caller spends on a chunk
+ * does not count), so a peer that does not hold the content, or stops answering, ends the read
+ * instead of hanging it.
+ */
+async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, callerSignal: AbortSignal | undefined) {
+  const idle = new AbortController()
+  const signal = callerSignal ? AbortSignal.any([callerSignal, idle.signal]) : idle.signal
+  // Every block in flight listens on it; Node would warn past ten.
+  setMaxListeners(Number.POSITIVE_INFINITY, idle.signal, signal)
+  let timer: NodeJS.Timeout | undefined
+  const arm = () => {
+    timer = setTimeout(() => idle.abort(), idleMs)
+  }
+  arm()
+  try {
+    // The exporter would otherwise want every sibling leaf at once (up to 174 MiB for a large record):
+    // a few at a time keeps memory flat and each Bitswap send well inside its 10 s limit.
+    // (@helia/unixfs passes the option through to the exporter; its CatOptions type does not list it.)
+    const catOptions: CatOptions & { blockReadConcurrency: number } = { signal, blockReadConcurrency: NETWORK_READ_CONCURRENCY }
+    for await (const part of fs.cat(cid, catOptions)) {
+      clearTimeout(timer)
+      yield part
+      arm()
+    }
+  } catch (cause) {
+    if (idle.signal.aborted && !callerSignal?.aborted) {
+      throw new NotFoundError(`No IPFS peer sent the blocks of ${cid.toString()} within ${idleMs / 1000} s.`, {
+        cause,
+        hint: 'The peers this node reached do not hold it: check that the node that stored the record is running and listed in `peers`.',
+      })
+    }
+    if (cause instanceof MedvaultError || callerSignal?.aborted) throw cause
+    throw new StorageError(`Could not read ${cid.toString()} from the IPFS peers.`, {
+      cause,
+      hint: 'Try again; if it persists, check the peers.',
+    })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Leaves fetched from peers at once: 8 MiB in flight. */
+const NETWORK_READ_CONCURRENCY = 8
+
+function unreachable(cid: CID, failed: { peer: string; error: string }[]) {
+  return new StoragePeersUnreachableError(
+    failed.length === 0
+      ? `This node does not hold ${cid.toString()} and has no IPFS peers configured to fetch it from.`
+      : `This node does not hold ${cid.toString()} and none of its ${failed.length} IPFS peers answered (${failed.map((f) => `${f.peer}: ${f.error}`).join('; ')}).`,
+    { hint: 'Start the peer that stores the record (`medvault ipfs serve`), or fix `storage.peers` in config.json.' },
+  )
 }
 
 /** Helia's datastore keys (helia/src/pins.ts): the pin of a DAG root, and the pin count of each block. */

@@ -15,7 +15,7 @@ import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
 import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
 import { startServer } from '../../server/index.js'
 import { startWellKnownServer } from '../../shc/wellKnownServer.js'
-import { type GlobalOptions, emit } from '../output.js'
+import { type GlobalOptions, collectList, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
@@ -33,7 +33,13 @@ export function systemCommands(program: Command, run: Run) {
     .option('--rpc-url <url>', 'use an external EVM chain instead of the embedded one')
     .option('--chain-id <id>', 'chain id of the external chain')
     .option('--kubo <url>', 'use an external IPFS node through its Kubo RPC API, e.g. http://127.0.0.1:5001')
-    .action((opts: { rpcUrl?: string; chainId?: string; kubo?: string }, cmd: Command) =>
+    .option(
+      '--ipfs-listen <multiaddr>',
+      'peer the embedded IPFS node over libp2p: `medvault ipfs serve` listens here (repeatable)',
+      collectList,
+    )
+    .option('--ipfs-peer <multiaddr>', 'an IPFS peer to fetch from, /ip4/…/tcp/…/p2p/<peer id> (repeatable)', collectList)
+    .action((opts: { rpcUrl?: string; chainId?: string; kubo?: string; ipfsListen?: string[]; ipfsPeer?: string[] }, cmd: Command) =>
       run(async (o) => {
         const paths = homePaths(resolveHome(o.home))
         if (loadConfig(paths))
@@ -42,7 +48,11 @@ export function systemCommands(program: Command, run: Run) {
         const config: Config = {
           ...DEFAULT_CONFIG,
           chain: opts.rpcUrl ? { kind: 'rpc', rpcUrl: opts.rpcUrl, chainId: Number(opts.chainId) } : DEFAULT_CONFIG.chain,
-          storage: opts.kubo ? { kind: 'kubo', url: opts.kubo } : DEFAULT_CONFIG.storage,
+          storage: opts.kubo
+            ? { kind: 'kubo', url: opts.kubo }
+            : opts.ipfsListen || opts.ipfsPeer
+              ? { kind: 'helia-peer', listen: opts.ipfsListen ?? [], peers: opts.ipfsPeer ?? [], timeoutSeconds: 30 }
+              : DEFAULT_CONFIG.storage,
         }
         initHome(paths, config)
         if (config.chain.kind === 'embedded') await withMedvault(o, async () => undefined) // deploys the contracts
@@ -134,7 +144,11 @@ export function systemCommands(program: Command, run: Run) {
             `  home       ${home}`,
             `  chain      ${mv.rpcUrl} (chain id ${mv.chain.id}, block ${block})`,
             `  contracts  registry ${mv.deployment.registry}, records ${mv.deployment.records}`,
-            `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
+            mv.config.storage.kind === 'helia-peer'
+              ? `  ipfs       ${paths.ipfs} (Helia on disk, fetching from ${mv.config.storage.peers.length} peer(s); serve it with \`medvault ipfs serve\`)`
+              : mv.config.storage.kind === 'kubo'
+                ? `  ipfs       Kubo RPC at ${mv.config.storage.url}`
+                : `  ipfs       ${paths.ipfs} (embedded Helia repository on disk, offline)`,
             `  portal     ${api.url}/ (the web app: import an account from ${paths.accounts})`,
             `  api        ${api.url}/api, FHIR R4 at ${api.url}/fhir, OpenAPI at ${api.url}/openapi.json (sign in with Ethereum)`,
             `  keys held  ${process.env.MEDVAULT_PASSPHRASE ? "this home's accounts that open with MEDVAULT_PASSPHRASE (the API decrypts for them)" : 'none: MEDVAULT_PASSPHRASE is not set, so API clients decrypt on their side'}`,
