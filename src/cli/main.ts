@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
 import { auditCommands } from './commands/audit.js'
+import { backupCommands } from './commands/backup.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
 import { eraseCommands } from './commands/erase.js'
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   exportCommands(program, run)
   eraseCommands(program, run)
   reportCommands(program, run)
+  backupCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })
