@@ -8,6 +8,7 @@ import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { NotFoundError, StorageError } from '../errors.js'
+import { checkRecordCid } from './recordCid.js'
 import type { BlobStore } from './blobStore.js'
 
 /**
@@ -41,6 +42,7 @@ export async function createHeliaStore(dir: string): Promise<BlobStore> {
       }
     },
     async *cat(cid, options = {}) {
+      checkRecordCid(cid) // before the blockstore: Helia answers an identity-hash CID from the CID itself
       if (!(await helia.blockstore.has(cid))) throw missing(cid)
       yield* fs.cat(cid, { offline: true, ...(options.signal ? { signal: options.signal } : {}) })
     },
