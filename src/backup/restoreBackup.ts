@@ -178,13 +178,14 @@ export async function openBackup(text: string, passphrase: string): Promise<{ bo
 /** The home's config after the restore: its own when it is on the backup's network, else a new one. */
 function targetConfig(existing: Config | undefined, body: BackupBody): Config {
   const { chain, deployment } = body.network
-  if (!existing) {
+  // An embedded chain lives in its home's state file: a home without that chain cannot read the records.
+  if (!existing?.deployment && existing?.chain.kind !== 'rpc') {
     if (chain.kind === 'embedded') {
       throw new HomeError("This backup is from a home with an embedded chain, which lives only in that home's chain state.", {
         hint: 'Restore it into that home (or a copy of it), or into a home joined to the same chain with `medvault init --rpc-url URL --chain-id N` first.',
       })
     }
-    return { ...DEFAULT_CONFIG, chain, deployment }
+    if (!existing) return { ...DEFAULT_CONFIG, chain, deployment }
   }
   if (existing.chain.chainId !== chain.chainId) {
     throw new HomeError(`This home is on chain ${existing.chain.chainId}; the backup is of an account on chain ${chain.chainId}.`, {
