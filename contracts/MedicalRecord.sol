@@ -119,6 +119,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     error MedicalRecordNotOwner(uint256 tokenId, address caller);
     /// @notice The record was erased at `erasedAt`; it cannot be erased again or amended.
     error MedicalRecordErased(uint256 tokenId, uint40 erasedAt);
+    /// @notice Only the provider that issued a record may correct it; `caller` did not issue `tokenId`.
+    error MedicalRecordNotIssuer(uint256 tokenId, address caller);
 
     event RecordIssued(
         uint256 indexed tokenId,
@@ -184,8 +186,9 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     }
 
     /// @notice Mints a correction of `tokenId`; the old token is marked amended and stays readable.
-    /// @dev Same requirements as {mint}, plus: `tokenId` exists, is not yet amended, is not erased, and
-    /// belongs to `request.patient`. Emits {RecordIssued}, {Locked} and {RecordAmended}.
+    /// @dev Same requirements as {mint}, plus: `tokenId` exists, is not yet amended, is not erased,
+    /// belongs to `request.patient` and was issued by the caller (another provider adds a record of its
+    /// own; a standing authorisation to issue is no licence to supersede someone else's). Emits {RecordIssued}, {Locked} and {RecordAmended}.
     /// @param tokenId The record being corrected.
     /// @param request The correction's on-chain fields.
     /// @param deadline Last second at which `consent` is valid.
@@ -201,6 +204,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
         if (old.supersededBy != 0) revert MedicalRecordAlreadyAmended(tokenId, old.supersededBy);
         if (old.erasedAt != 0) revert MedicalRecordErased(tokenId, old.erasedAt);
         _checkConsent(request, tokenId, deadline, consent);
+        if (old.issuer != msg.sender) revert MedicalRecordNotIssuer(tokenId, msg.sender);
         newTokenId = _issue(request, uint64(tokenId));
         old.supersededBy = uint64(newTokenId);
         emit RecordAmended(tokenId, newTokenId);

@@ -49,6 +49,12 @@ const KNOWN: Record<string, Known> = {
         hint: 'Only the patient who owns a record can erase it.',
       }),
   },
+  MedicalRecordNotIssuer: {
+    make: ([tokenId, caller]) =>
+      new AccessDeniedError(`${String(caller)} did not issue record #${String(tokenId)}, so it cannot amend it.`, {
+        hint: 'Only the provider that issued a record may correct it; issue a new record instead.',
+      }),
+  },
   MedicalRecordErased: {
     make: ([tokenId, at]) =>
       new RecordErasedError(

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { accountCommands } from './commands/account.js'
 import { archiveCommands } from './commands/archive.js'
 import { auditCommands } from './commands/audit.js'
+import { backupCommands } from './commands/backup.js'
 import { claimCommands } from './commands/claim.js'
 import { consentCommands } from './commands/consent.js'
 import { deidCommands } from './commands/deid.js'
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   reportCommands(program, run)
   deidCommands(program, run)
   ipfsCommands(program, run)
+  backupCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

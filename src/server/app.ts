@@ -8,6 +8,7 @@ import { fhirRoutes } from './fhir/routes.js'
 import { transactionRoute } from './fhir/transaction.js'
 import { FHIR_CONTENT_TYPE } from './http.js'
 import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
+import { jsonDepthLimit } from './jsonDepth.js'
 import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
@@ -86,6 +87,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
       },
     }),
   )
+  app.use('*', jsonDepthLimit())
 
   // Sessions: a bearer token on everything but sign-in, the capability statement and the API description.
   app.use('*', async (c, next) => {

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server'
 import type { Address } from 'viem'
 import { freePort } from '../chain/anvil.js'
 import type { Medvault } from '../home/openMedvault.js'
+import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
 import { type OnChainRecord, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
@@ -26,6 +27,12 @@ export type StartServerParameters = {
   logError?: (line: string) => void
   /** The built web portal to serve at `/`; by default this package's `dist/web` when built, `false` for none. */
   webRoot?: string | false
+  /**
+   * The https URL a TLS-terminating proxy serves this server at (the server itself speaks plain
+   * HTTP): links and the sign-in domain use it, and responses then carry HSTS. Without it, no HSTS
+   * (it is meaningless, and ignored by browsers, over plain HTTP).
+   */
+  publicUrl?: string
 }
 
 export type MedvaultServer = {
@@ -85,6 +92,11 @@ function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): Reco
 /** Runs the HTTP server for a medvault home, with its index kept in step with the chain. */
 export async function startServer(mv: Medvault, params: StartServerParameters): Promise<MedvaultServer> {
   const host = params.host ?? '127.0.0.1'
+  if (params.publicUrl !== undefined && !/^https:\/\/[^/]+/.test(params.publicUrl)) {
+    throw new InvalidInputError(`The public URL must be an https:// URL, not "${params.publicUrl}".`, {
+      hint: 'It is where a TLS-terminating proxy serves this server; leave it out when there is none.',
+    })
+  }
   const store = await openIndexStore(mv.paths, mv.config)
   const indexer = createIndexer({ publicClient: mv.publicClient, deployment: mv.deployment }, store, {
     ...(params.logError ? { onError: (e: unknown) => params.logError!(`index sync failed, will retry: ${String(e)}`) } : {}),
@@ -93,7 +105,8 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   indexer.start()
 
   const port = params.port === 0 ? await freePort() : params.port
-  const baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  const localUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  const baseUrl = params.publicUrl?.replace(/\/$/, '') ?? localUrl
   const webRoot = params.webRoot === false ? undefined : (params.webRoot ?? defaultWebRoot())
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
   const app = createApp({
@@ -104,7 +117,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     siwe: createSiweAuth({
       publicClient: mv.publicClient,
       chainId: mv.deployment.chainId,
-      domains: [new URL(baseUrl).host, `localhost:${port}`],
+      domains: [...new Set([new URL(baseUrl).host, new URL(localUrl).host, `localhost:${port}`])],
       nonces: store,
       tokens,
     }),
@@ -123,7 +136,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   const pruning = setInterval(() => void store.pruneNonces(new Date()).catch(() => undefined), 60_000)
 
   return {
-    url: baseUrl,
+    url: localUrl,
     port,
     index: store,
     indexer,

@@ -9,6 +9,7 @@ import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { MedvaultError, NotFoundError, StorageError, StoragePeersUnreachableError } from '../errors.js'
+import { checkRecordCid } from './recordCid.js'
 import type { BlobStore } from './blobStore.js'
 
 /** How an embedded node reaches other IPFS nodes (Helia peers in other processes, or Kubo's libp2p port). */
@@ -80,6 +81,7 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
       }
     },
     async *cat(cid, options = {}) {
+      checkRecordCid(cid) // before the blockstore: Helia answers an identity-hash CID from the CID itself
       const held = await helia.blockstore.has(cid)
       if (!peering) {
         if (!held) throw missing(cid)

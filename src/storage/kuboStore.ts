@@ -2,6 +2,7 @@ import { create } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 import { NotFoundError, StorageError } from '../errors.js'
 import type { BlobStore } from './blobStore.js'
+import { checkRecordCid } from './recordCid.js'
 
 /**
  * An external IPFS node (Kubo, or an IPFS Cluster proxy) through the Kubo RPC API. Content is added
@@ -29,6 +30,7 @@ export function createKuboStore(url: string): BlobStore {
       }
     },
     async *cat(cid, options = {}) {
+      checkRecordCid(cid) // before asking the node, which would fetch any CID from the network
       try {
         yield* kubo.cat(cid as never, { ...(options.signal ? { signal: options.signal } : {}) })
       } catch (cause) {

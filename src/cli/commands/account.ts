@@ -5,6 +5,8 @@ import { publishEncryptionKey } from '../../directory/index.js'
 import { createAccount } from '../../home/createAccount.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
+import { readSlipsFor } from '../../backup/createBackup.js'
+import { InvalidInputError } from '../../errors.js'
 
 export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>) {
   const account = program.command('account').description('Manage the accounts (keys) in this home')
@@ -59,6 +61,35 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
           return publishEncryptionKey(mv, a.chainAccount, a.encryptionPublicKey)
         })
         emit(o, { account: name, txHash: hash }, () => [`Published the encryption key of ${name} (tx ${hash}).`])
+      }, cmd),
+    )
+
+  account
+    .command('remove')
+    .argument('<name>', 'the account')
+    .option('--yes', 'really remove the keys')
+    .description("Take an account's keys out of this home (a lost or retired device); its records stay on chain")
+    .action((name: string, opts: { yes?: boolean }, cmd: Command) =>
+      run(async (o) => {
+        const paths = homePaths(resolveHome(o.home))
+        const keystore = openKeystore(paths.accounts)
+        const held = keystore.get(name)
+        const slips = readSlipsFor(paths.keySlips, held.address).length
+        const lost = [
+          `the chain key of ${held.address} (it can no longer sign in, grant, revoke or consent from this home)`,
+          'its encryption key (no record of it can be opened here, its own or shared with it)',
+        ]
+        if (!opts.yes) {
+          throw new InvalidInputError(`Removing ${name} deletes from this home: ${lost.join('; ')}.`, {
+            hint: `Without a backup (\`medvault backup --as ${name}\`) or key recovery they are gone for good. Add --yes to remove it.`,
+          })
+        }
+        keystore.remove(name)
+        emit(o, { removed: { name, address: held.address }, keySlipsKept: slips }, () => [
+          `Removed the keys of ${name} (${held.address}) from this home.`,
+          `Its records and grants stay on chain; ${slips} key slip(s) wrapped to it stay here, useless without its keys.`,
+          `\`medvault restore FILE\` brings the keys back from a backup.`,
+        ])
       }, cmd),
     )
 }

@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Hex } from 'viem'
 import { type ClaimPresentation, proveClaim, verifyClaim } from '../../claims/index.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
+import { checkOutPath, writeOutFile } from '../outFile.js'
+import { resolveHome } from '../../home/config.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, resolveAddress, unlock, withMedvault } from '../session.js'
 
@@ -27,24 +29,28 @@ export function claimCommands(program: Command, run: Run) {
     .requiredOption('--as <patient>', 'the patient')
     .requiredOption('--out <file>', 'where to write the presentation')
     .option('--nonce <hex>', 'the nonce the insurer asked for (default: a fresh one)')
-    .action((tokens: string[], opts: { fields: string[]; for: string; as: string; out: string; nonce?: string }, cmd: Command) =>
-      run(async (o) => {
-        const nonce = parseNonce(opts.nonce)
-        const presentation = await withMedvault(o, async (mv) =>
-          proveClaim(mv, {
-            patient: await unlock(mv, opts.as),
-            tokenIds: tokens.map(parseTokenId),
-            fields: opts.fields,
-            audience: resolveAddress(mv, opts.for),
-            ...(nonce ? { nonce } : {}),
-          }),
-        )
-        await writeFile(opts.out, `${JSON.stringify(presentation, null, 2)}\n`, { mode: 0o600 })
-        const count = presentation.items.reduce((n, i) => n + i.disclosures.length, 0)
-        emit(o, { out: opts.out, audience: presentation.audience, nonce: presentation.nonce, disclosed: count }, () => [
-          `Wrote ${opts.out}: ${count} field(s) of ${presentation.items.length} record(s) for ${opts.for}; nothing else is revealed.`,
-        ])
-      }, cmd),
+    .option('--force', 'replace --out if it exists')
+    .action(
+      (tokens: string[], opts: { fields: string[]; for: string; as: string; out: string; nonce?: string; force?: boolean }, cmd: Command) =>
+        run(async (o) => {
+          const outOptions = { home: resolveHome(o.home), force: opts.force }
+          checkOutPath(opts.out, outOptions)
+          const nonce = parseNonce(opts.nonce)
+          const presentation = await withMedvault(o, async (mv) =>
+            proveClaim(mv, {
+              patient: await unlock(mv, opts.as),
+              tokenIds: tokens.map(parseTokenId),
+              fields: opts.fields,
+              audience: resolveAddress(mv, opts.for),
+              ...(nonce ? { nonce } : {}),
+            }),
+          )
+          await writeOutFile(opts.out, `${JSON.stringify(presentation, null, 2)}\n`, outOptions)
+          const count = presentation.items.reduce((n, i) => n + i.disclosures.length, 0)
+          emit(o, { out: opts.out, audience: presentation.audience, nonce: presentation.nonce, disclosed: count }, () => [
+            `Wrote ${opts.out}: ${count} field(s) of ${presentation.items.length} record(s) for ${opts.for}; nothing else is revealed.`,
+          ])
+        }, cmd),
     )
 
   claim

@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { AccessDeniedError } from '../../errors.js'
 import { assembleHistory, historyBundle } from '../../history/index.js'
 import { createIndexer, openIndexStore } from '../../indexer/index.js'
 import { getOnChainRecord } from '../../records/index.js'
+import { checkOutPath, writeOutFile } from '../outFile.js'
+import { resolveHome } from '../../home/config.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { resolveAddress, unlock, withMedvault } from '../session.js'
 
@@ -17,8 +18,11 @@ export function exportCommands(program: Command, run: Run) {
     .requiredOption('--as <account>', 'who reads it: the patient, or someone they shared with')
     .requiredOption('--out <file>', 'where to write the Bundle (plaintext health data: keep it safe)')
     .option('--current-only', 'leave out records an amendment replaced')
-    .action((opts: { patient: string; as: string; out: string; currentOnly?: boolean }, cmd: Command) =>
+    .option('--force', 'replace --out if it exists')
+    .action((opts: { patient: string; as: string; out: string; currentOnly?: boolean; force?: boolean }, cmd: Command) =>
       run(async (o) => {
+        const outOptions = { home: resolveHome(o.home), force: opts.force }
+        checkOutPath(opts.out, outOptions)
         const result = await withMedvault(o, async (mv) => {
           const reader = await unlock(mv, opts.as)
           const patient = resolveAddress(mv, opts.patient)
@@ -47,7 +51,7 @@ export function exportCommands(program: Command, run: Run) {
               records: mv.deployment.records,
               includePatient: true,
             })
-            await writeFile(opts.out, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o600 })
+            await writeOutFile(opts.out, `${JSON.stringify(bundle, null, 2)}\n`, outOptions)
             return { out: opts.out, patient, records: history.entries.length, failures: history.failures, hidden: history.hidden }
           } finally {
             await store.close()

@@ -4,6 +4,8 @@ import type { Command } from 'commander'
 import { InvalidInputError, NotFoundError, StandingAuthorizationError } from '../../errors.js'
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, faultCheckpoint, importBundle, parseImportBundle } from '../../import/index.js'
 import { importProgressReporter } from '../importProgress.js'
+import { checkInputPath } from '../outFile.js'
+import { resolveHome } from '../../home/config.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { resolvePatient, unlock, withMedvault } from '../session.js'
 
@@ -30,6 +32,7 @@ export function importCommands(program: Command, run: Run) {
         if (!/^\d+$/.test(opts.batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
           throw new InvalidInputError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}.`)
         }
+        checkInputPath(file, { home: resolveHome(o.home) })
         const bytes = await readFile(file).catch(() => {
           throw new NotFoundError(`Cannot read ${file}.`, { hint: 'Check the path.' })
         })

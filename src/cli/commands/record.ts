@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { readFile, rename, rm } from 'node:fs/promises'
-import { dirname, join, basename } from 'node:path'
+import { readFile, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { listEmergencies } from '../../consent/grants.js'
@@ -20,7 +18,9 @@ import {
   sensitivityNames,
   verifyRecord,
 } from '../../records/index.js'
+import { checkInputPath, checkOutPath, partialFileFor, placeFile } from '../outFile.js'
 import { type GlobalOptions, emit, progressPrinter } from '../output.js'
+import { resolveHome } from '../../home/config.js'
 import { parseTokenId, resolvePatient, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
@@ -58,6 +58,7 @@ export function recordCommands(program: Command, run: Run) {
     .description('Issue a record: validate, encrypt for the patient, store on IPFS, mint to the patient')
     .action((file: string, opts: { patient: string; as: string; category?: string; contentType?: string }, cmd: Command) =>
       run(async (o) => {
+        checkInputPath(file, { home: resolveHome(o.home) })
         const doc = await documentFromFile(file, {
           ...(opts.category ? { category: opts.category } : {}),
           ...(opts.contentType ? { contentType: opts.contentType } : {}),
@@ -84,6 +85,7 @@ export function recordCommands(program: Command, run: Run) {
     .action((token: string, file: string, opts: { as: string; category?: string; contentType?: string }, cmd: Command) =>
       run(async (o) => {
         const tokenId = parseTokenId(token)
+        checkInputPath(file, { home: resolveHome(o.home) })
         const doc = await documentFromFile(file, {
           ...(opts.category ? { category: opts.category } : {}),
           ...(opts.contentType ? { contentType: opts.contentType } : {}),
@@ -137,11 +139,13 @@ export function recordCommands(program: Command, run: Run) {
     .command('get')
     .argument('<token>', 'the record')
     .requiredOption('--as <account>', 'who is reading (the patient, or someone they allowed)')
-    .option('--out <file>', 'write the decrypted document to this file (written only once fully verified)')
+    .option('--out <file>', 'write the decrypted document to this file (written only once fully verified; outside the home)')
+    .option('--force', 'replace --out if it exists')
     .description('Fetch, decrypt and verify a record')
-    .action((token: string, opts: { as: string; out?: string }, cmd: Command) =>
+    .action((token: string, opts: { as: string; out?: string; force?: boolean }, cmd: Command) =>
       run(async (o) => {
         const tokenId = parseTokenId(token)
+        const out = opts.out ? checkOutPath(opts.out, { home: resolveHome(o.home), force: opts.force }) : undefined
         await withMedvault(o, async (mv) => {
           const reader = await unlock(mv, opts.as)
           const opened = await openRecord(mv, { tokenId, reader, ...(progressPrinter(o) ? { onProgress: progressPrinter(o)! } : {}) })
@@ -155,13 +159,13 @@ export function recordCommands(program: Command, run: Run) {
             verified: true,
             supersededBy: opened.record.supersededBy || undefined,
           }
-          if (opts.out) {
+          if (opts.out && out) {
             // Decrypt into a temporary file beside the target and rename only after the final
             // commitment check, so a tampered record never leaves plaintext at --out.
-            const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${randomBytes(4).toString('hex')}.partial`)
+            const tmp = partialFileFor(out)
             try {
-              await pipeline(opened.content, createWriteStream(tmp, { mode: 0o600 }))
-              await rename(tmp, opts.out)
+              await pipeline(opened.content, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }))
+              await placeFile(tmp, out, opts.force)
             } catch (error) {
               await rm(tmp, { force: true })
               throw error

@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../errors.js'
 import { gatherAccessReport, renderAccessReportPdf } from '../../report/index.js'
+import { checkOutPath, writeOutFile } from '../outFile.js'
+import { resolveHome } from '../../home/config.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
 
@@ -14,11 +15,14 @@ export function reportCommands(program: Command, run: Run) {
     .requiredOption('--as <patient>', 'the patient the report is about (and for)')
     .requiredOption('--out <file>', 'where to write it: report.pdf for people, report.json for scripts')
     .option('--format <format>', 'pdf or json (default: from the file name)')
+    .option('--force', 'replace --out if it exists')
     .description(
       'Your access report: every record, grant, emergency access and access attempt, allowed or denied (HIPAA accounting of disclosures, GDPR art. 15)',
     )
-    .action((opts: { as: string; out: string; format?: string }, cmd: Command) =>
+    .action((opts: { as: string; out: string; format?: string; force?: boolean }, cmd: Command) =>
       run(async (o) => {
+        const outOptions = { home: resolveHome(o.home), force: opts.force }
+        checkOutPath(opts.out, outOptions)
         const format = (opts.format ?? extname(opts.out).slice(1)).toLowerCase()
         if (format !== 'pdf' && format !== 'json') {
           throw new InvalidInputError('Say which format: a file name ending in .pdf or .json, or --format pdf|json.')
@@ -33,7 +37,7 @@ export function reportCommands(program: Command, run: Run) {
           })
         })
         const bytes = format === 'pdf' ? await renderAccessReportPdf(report) : Buffer.from(`${JSON.stringify(report, null, 2)}\n`)
-        await writeFile(opts.out, bytes, { mode: 0o600 })
+        await writeOutFile(opts.out, bytes, outOptions)
         const s = report.summary
         emit(o, { out: opts.out, format, bytes: bytes.length, summary: s, auditLogIntact: report.source.auditLog.intact }, () => [
           `Wrote your access report to ${opts.out} (${format.toUpperCase()}, ${bytes.length.toLocaleString('en-US')} bytes).`,

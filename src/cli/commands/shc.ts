@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { Patient } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../../errors.js'
@@ -23,6 +23,8 @@ import {
   vciDirectoryTrust,
   type VerifyOptions,
 } from '../../shc/index.js'
+import { checkOutPath, writeOutFile } from '../outFile.js'
+import { resolveHome } from '../../home/config.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, unlock, withMedvault } from '../session.js'
 
@@ -38,10 +40,13 @@ export function shcCommands(program: Command, run: Run) {
     .requiredOption('--out <path>', 'writes PATH.smart-health-card, PATH.png (QR) and PATH.txt (shc:/ text)')
     .option('--patient-file <file>', 'a FHIR Patient with name and birth date, when the records carry none')
     .option('--rid <rid>', 'revocation id, to be able to revoke this card later')
+    .option('--force', 'replace --out if it exists')
     .description('Issue a SMART Health Card from records')
-    .action((tokens: string[], opts: { as: string; out: string; patientFile?: string; rid?: string }, cmd: Command) =>
+    .action((tokens: string[], opts: { as: string; out: string; patientFile?: string; rid?: string; force?: boolean }, cmd: Command) =>
       run(async (o) => {
         const tokenIds = tokens.map(parseTokenId)
+        const outOptions = { home: resolveHome(o.home), force: opts.force }
+        for (const ext of ['.smart-health-card', '.png', '.txt']) checkOutPath(`${opts.out}${ext}`, outOptions)
         const patient = opts.patientFile ? (parseFhirResource(await readFile(opts.patientFile)) as Patient) : undefined
         if (patient && patient.resourceType !== 'Patient') throw new InvalidInputError(`${opts.patientFile} is not a FHIR Patient.`)
         const card = await withMedvault(o, async (mv) =>
@@ -54,11 +59,11 @@ export function shcCommands(program: Command, run: Run) {
           }),
         )
         const files = { card: `${opts.out}.smart-health-card`, qr: `${opts.out}.png`, text: `${opts.out}.txt` }
-        await writeFile(files.card, JSON.stringify(healthCardFile([card.jws])), { mode: 0o600 })
+        await writeOutFile(files.card, JSON.stringify(healthCardFile([card.jws])), outOptions)
         const fitsOneQr = card.jws.length <= 1195
         if (fitsOneQr) {
-          await writeFile(files.qr, await qrPng(card.jws), { mode: 0o600 })
-          await writeFile(files.text, `${toQrNumeric(card.jws)}\n`, { mode: 0o600 })
+          await writeOutFile(files.qr, await qrPng(card.jws), outOptions)
+          await writeOutFile(files.text, `${toQrNumeric(card.jws)}\n`, outOptions)
         }
         emit(o, { iss: card.iss, kid: card.kid, jwsLength: card.jws.length, files: fitsOneQr ? files : { card: files.card } }, () => [
           `Issued a SMART Health Card (${card.jws.length} characters) as ${card.iss}.`,
@@ -156,11 +161,14 @@ export function shcCommands(program: Command, run: Run) {
   shc
     .command('trust-snapshot')
     .requiredOption('--out <file>', 'where to write the snapshot')
+    .option('--force', 'replace --out if it exists')
     .description("Export the registry's active card issuers and keys as a VCI directory snapshot, for offline verifiers")
-    .action((opts: { out: string }, cmd: Command) =>
+    .action((opts: { out: string; force?: boolean }, cmd: Command) =>
       run(async (o) => {
+        const outOptions = { home: resolveHome(o.home), force: opts.force }
+        checkOutPath(opts.out, outOptions)
         const snapshot = await withMedvault(o, (mv) => exportTrustSnapshot(mv, mv.config.healthCards.issuerBaseUrl))
-        await writeFile(opts.out, `${JSON.stringify(snapshot, null, 2)}\n`)
+        await writeOutFile(opts.out, `${JSON.stringify(snapshot, null, 2)}\n`, outOptions)
         emit(o, { out: opts.out, issuers: snapshot.issuerInfo.length, exportedAt: snapshot.exportedAt }, () => [
           `Wrote ${snapshot.issuerInfo.length} trusted issuer(s) to ${opts.out}. Verify offline with: medvault shc verify CARD --trust-list ${opts.out} --offline`,
         ])

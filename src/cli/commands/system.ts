@@ -97,7 +97,8 @@ export function systemCommands(program: Command, run: Run) {
     .option('--http-port <port>', "port for the health card issuers' keys and revocation lists", '8787')
     .option('--api-port <port>', 'port for the HTTP API and FHIR facade', '8788')
     .option('--api-host <host>', 'address the API listens on (0.0.0.0 to serve other machines, behind TLS)', '127.0.0.1')
-    .action((opts: { port: string; httpPort: string; apiPort: string; apiHost: string }, cmd: Command) =>
+    .option('--public-url <url>', 'the https URL a TLS proxy serves the API at (sign-in domain, links, HSTS)')
+    .action((opts: { port: string; httpPort: string; apiPort: string; apiHost: string; publicUrl?: string }, cmd: Command) =>
       run(async (o) => {
         const home = resolveHome(o.home)
         const paths = homePaths(home)
@@ -117,6 +118,7 @@ export function systemCommands(program: Command, run: Run) {
         const api = await startServer(mv, {
           port: (await portIsFree(wantedApi)) ? wantedApi : 0,
           host: opts.apiHost,
+          ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
           passphrase: process.env.MEDVAULT_PASSPHRASE,
           logError: (line) => process.stderr.write(`${line}\n`),
         })
