@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+// An attacker for tests: the low-level calls, the assembly that bubbles their revert reasons and the
+// busy receive() are the point of it.
+/* solhint-disable avoid-low-level-calls, no-inline-assembly, no-complex-fallback, gas-custom-errors */
+
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title ReentrantToken
