@@ -7,7 +7,7 @@ import { HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/context.js'
 import { listRecords } from '../records/listRecords.js'
 import { ownerRecordKey } from '../records/ownerRecordKey.js'
-import { moveGrants, moveTokens } from './recoveryChain.js'
+import { getRecoveryState, moveGrants, moveTokens } from './recoveryChain.js'
 
 export type MoveAccountParameters = {
   mode: 'recovery' | 'rotation'
@@ -65,17 +65,31 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     }
     rewrapped++
   }
-  const txHashes = await moveTokens(ctx, {
-    mode: params.mode,
-    from: from.address,
-    to: to.address,
-    sender: params.sender,
-    tokenIds: owned.map((r) => r.tokenId),
-  })
+  // A move that already completed (a second run) has nothing left on chain.
+  const done = (await getRecoveryState(ctx, from.address)).successor === to.address
+  const txHashes = done
+    ? []
+    : await moveTokens(ctx, {
+        mode: params.mode,
+        from: from.address,
+        to: to.address,
+        sender: params.sender,
+        tokenIds: owned.map((r) => r.tokenId),
+      })
   const drop = new Set(params.dropGrants ?? [])
-  const grantIds = (await listGrants(ctx, from.address)).filter((g) => g.active && !drop.has(g.grantId) && g.grantee !== to.address).map((g) => g.grantId)
+  const grantIds = (await listGrants(ctx, from.address))
+    .filter((g) => g.active && !drop.has(g.grantId) && g.grantee !== to.address)
+    .map((g) => g.grantId)
   const moved = await moveGrants(ctx, to.chainAccount, { from: from.address, grantIds })
   if (moved) txHashes.push(moved)
   const slipsReleased = await releasePendingKeys(ctx, to)
-  return { from: getAddress(from.address), to: to.address, records: owned.length, rewrapped, grantsMoved: grantIds, slipsReleased, txHashes }
+  return {
+    from: getAddress(from.address),
+    to: to.address,
+    records: owned.length,
+    rewrapped,
+    grantsMoved: grantIds,
+    slipsReleased,
+    txHashes,
+  }
 }

@@ -21,9 +21,12 @@ export async function rebuildSeed(
   const boxes = params.store.released(params.patient, params.newAccount.address)
   const threshold = boxes[0]?.threshold ?? params.store.getSetup(params.patient)?.threshold ?? 2
   if (boxes.length < threshold) {
-    throw new AccessDeniedError(`${boxes.length} of the ${threshold} guardian shares needed have been released to ${params.newAccount.name}.`, {
-      hint: `Ask more guardians to run \`medvault recovery share --as GUARDIAN --for ${params.patient} --to ${params.newAccount.address}\`.`,
-    })
+    throw new AccessDeniedError(
+      `${boxes.length} of the ${threshold} guardian shares needed have been released to ${params.newAccount.name}.`,
+      {
+        hint: `Ask more guardians to run \`medvault recovery share --as GUARDIAN --for ${params.patient} --to ${params.newAccount.address}\`.`,
+      },
+    )
   }
   const shares = await Promise.all(boxes.map((box) => openShare(box, params.newAccount)))
   const seed = await combine(shares)
@@ -80,7 +83,10 @@ export async function recoverAccount(
 }
 
 /** Key rotation: the patient, with the current key, moves everything to `newAccount` now. */
-export function rotateAccount(ctx: RecordsContext, params: { patient: UnlockedAccount; newAccount: UnlockedAccount; dropGrants?: bigint[] }) {
+export function rotateAccount(
+  ctx: RecordsContext,
+  params: { patient: UnlockedAccount; newAccount: UnlockedAccount; dropGrants?: bigint[] },
+) {
   return moveAccount(ctx, {
     mode: 'rotation',
     from: params.patient,

@@ -38,6 +38,7 @@ const MESSAGES: Record<string, (args: readonly unknown[]) => MedvaultError> = {
     new NotFoundError(`No recovery of ${String(patient)} is pending.`, {
       hint: 'It needs the threshold of guardian approvals first (`medvault recovery status`); it may have been cancelled or completed.',
     }),
+  // MedicalRecordAccountRetired and ConsentAccountRetired: chain/errors.ts (any command may meet them).
   MedicalRecordRecoveryNotReady: ([, readyAt]) =>
     new AccessDeniedError(`The recovery delay has not passed: it can be executed from ${when(readyAt)}.`, {
       hint: 'The delay gives the owner time to cancel a recovery they did not ask for. Run `medvault recovery execute` again then.',
@@ -45,14 +46,6 @@ const MESSAGES: Record<string, (args: readonly unknown[]) => MedvaultError> = {
   MedicalRecordRecoveryInProgress: ([, newAccount]) =>
     new InvalidInputError(`The records are already moving to ${String(newAccount)}; the move can only be completed.`, {
       hint: 'Run the same `medvault recovery execute` or `medvault account rotate` again to finish it.',
-    }),
-  MedicalRecordAccountRetired: ([account, successor]) =>
-    new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)} and can do nothing any more.`, {
-      hint: 'Use the new account.',
-    }),
-  ConsentAccountRetired: ([account, successor]) =>
-    new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)}; it can no longer grant or revoke.`, {
-      hint: 'Use the new account.',
     }),
 }
 
@@ -104,9 +97,18 @@ export async function approveRecovery(ctx: Ctx, guardian: Account, params: { pat
 /** A guardian key signs its approval (EIP-712 `RecoveryApproval`); `submitter` sends it and pays the gas. */
 export async function approveRecoveryBySig(
   ctx: Ctx,
-  params: { guardian: Account & { signTypedData: NonNullable<Account['signTypedData']> }; submitter: Account; patient: Address; newAccount: Address },
+  params: {
+    guardian: Account & { signTypedData: NonNullable<Account['signTypedData']> }
+    submitter: Account
+    patient: Address
+    newAccount: Address
+  },
 ) {
-  const [, , , round] = await ctx.publicClient.readContract({ ...records(ctx), functionName: 'guardiansOf', args: [getAddress(params.patient)] })
+  const [, , , round] = await ctx.publicClient.readContract({
+    ...records(ctx),
+    functionName: 'guardiansOf',
+    args: [getAddress(params.patient)],
+  })
   // An hour of chain time: the signature is submitted at once.
   const validUntil = (await ctx.publicClient.getBlock()).timestamp + 3600n
   const signature = await params.guardian.signTypedData({
@@ -156,7 +158,9 @@ export async function moveTokens(
   for (const page of pages) {
     const receipt = await send(ctx, () =>
       params.mode === 'recovery'
-        ? ctx.walletFor(params.sender).writeContract({ ...records(ctx), functionName: 'executeRecovery', args: [getAddress(params.from), page] })
+        ? ctx
+            .walletFor(params.sender)
+            .writeContract({ ...records(ctx), functionName: 'executeRecovery', args: [getAddress(params.from), page] })
         : ctx.walletFor(params.sender).writeContract({ ...records(ctx), functionName: 'rotate', args: [getAddress(params.to), page] }),
     )
     hashes.push(receipt.transactionHash)
@@ -212,5 +216,9 @@ export async function getRecoveryState(ctx: ReadCtx, patient: Address): Promise<
 }
 
 export function approvalsFor(ctx: ReadCtx, patient: Address, newAccount: Address): Promise<number> {
-  return ctx.publicClient.readContract({ ...records(ctx), functionName: 'approvalsFor', args: [getAddress(patient), getAddress(newAccount)] })
+  return ctx.publicClient.readContract({
+    ...records(ctx),
+    functionName: 'approvalsFor',
+    args: [getAddress(patient), getAddress(newAccount)],
+  })
 }

@@ -66,7 +66,8 @@ export function createFileRecoveryStore(dir: string): RecoveryStore {
     clearGuardianShares: (patient) => rmSync(join(base(patient), 'guardians'), { recursive: true, force: true }),
     putGuardianShare: (box) => writeAtomic(join(base(box.patient as Address), 'guardians', `${getAddress(box.guardian)}.json`), box),
     getGuardianShare: (patient, guardian) => readBox(join(base(patient), 'guardians', `${getAddress(guardian)}.json`)),
-    putReleased: (newAccount, box) => writeAtomic(join(released(box.patient as Address, newAccount), `${getAddress(box.guardian)}.json`), box),
+    putReleased: (newAccount, box) =>
+      writeAtomic(join(released(box.patient as Address, newAccount), `${getAddress(box.guardian)}.json`), box),
     released(patient, newAccount) {
       const folder = released(patient, newAccount)
       if (!existsSync(folder)) return []

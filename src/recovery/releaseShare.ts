@@ -55,7 +55,15 @@ export async function releaseShare(
   try {
     params.store.putReleased(
       newAccount,
-      await sealShare({ share, patient, guardian: params.guardian.address, holder: newAccount, holderKey, threshold: box.threshold, patientKey: box.patientKey as Hex }),
+      await sealShare({
+        share,
+        patient,
+        guardian: params.guardian.address,
+        holder: newAccount,
+        holderKey,
+        threshold: box.threshold,
+        patientKey: box.patientKey as Hex,
+      }),
     )
   } finally {
     share.fill(0)

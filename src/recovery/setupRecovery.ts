@@ -51,7 +51,9 @@ export async function setupRecovery(
     })
   }
   if (!Number.isInteger(delaySeconds) || delaySeconds < MIN_DELAY_SECONDS || delaySeconds > MAX_DELAY_SECONDS) {
-    throw new InvalidInputError(`A recovery delay of ${delaySeconds} s is out of bounds.`, { hint: 'Use between 1 day and 30 days, e.g. --delay 3d.' })
+    throw new InvalidInputError(`A recovery delay of ${delaySeconds} s is out of bounds.`, {
+      hint: 'Use between 1 day and 30 days, e.g. --delay 3d.',
+    })
   }
   const seen = new Set<string>()
   const guardians: (SetupRecoveryReturnType['guardians'][number] & { key?: Hex; paperKey?: Hex })[] = []

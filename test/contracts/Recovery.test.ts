@@ -137,11 +137,11 @@ describe('Recovery', () => {
         approvals: 1,
       })
       assert.equal((await s.d.records.read.recoveryOf([s.patient.address])).newAccount, ZERO_ADDRESS)
-      await expectRevert(s.d.recordsAs(s.guardians[0]!).write.approveRecovery([s.patient.address, s.newAccount.address]), 'MedicalRecordAlreadyApproved', [
-        s.patient.address,
-        s.guardians[0]!.address,
-        s.newAccount.address,
-      ])
+      await expectRevert(
+        s.d.recordsAs(s.guardians[0]!).write.approveRecovery([s.patient.address, s.newAccount.address]),
+        'MedicalRecordAlreadyApproved',
+        [s.patient.address, s.guardians[0]!.address, s.newAccount.address],
+      )
       await env.advance(40 * DAY)
       await expectRevert(s.d.records.write.executeRecovery([s.patient.address, s.tokenIds]), 'MedicalRecordNoRecovery', [s.patient.address])
       // Approvals split over two accounts do not add up.
@@ -160,14 +160,20 @@ describe('Recovery', () => {
       const readyAt = Number(await env.timestampOf(receipt)) + 2 * DAY
       assert.deepEqual(started, { patient: s.patient.address, newAccount: s.newAccount.address, readyAt })
       // A third approval, for anyone, is refused while one is pending.
-      await expectRevert(s.d.recordsAs(s.guardians[1]!).write.approveRecovery([s.patient.address, s.guardians[1]!.address]), 'MedicalRecordRecoveryPending', [
+      await expectRevert(
+        s.d.recordsAs(s.guardians[1]!).write.approveRecovery([s.patient.address, s.guardians[1]!.address]),
+        'MedicalRecordRecoveryPending',
+        [s.patient.address, s.newAccount.address, readyAt],
+      )
+      await expectRevert(s.d.records.write.executeRecovery([s.patient.address, s.tokenIds]), 'MedicalRecordRecoveryNotReady', [
         s.patient.address,
-        s.newAccount.address,
         readyAt,
       ])
-      await expectRevert(s.d.records.write.executeRecovery([s.patient.address, s.tokenIds]), 'MedicalRecordRecoveryNotReady', [s.patient.address, readyAt])
       await env.advance(2 * DAY - 60)
-      await expectRevert(s.d.records.write.executeRecovery([s.patient.address, s.tokenIds]), 'MedicalRecordRecoveryNotReady', [s.patient.address, readyAt])
+      await expectRevert(s.d.records.write.executeRecovery([s.patient.address, s.tokenIds]), 'MedicalRecordRecoveryNotReady', [
+        s.patient.address,
+        readyAt,
+      ])
       await env.advance(60)
 
       // Paged: one token, then the rest; anyone may execute.
@@ -176,7 +182,10 @@ describe('Recovery', () => {
       assert.equal(await s.d.records.read.ownerOf([s.tokenIds[0]!]), s.newAccount.address)
       assert.equal(await s.d.records.read.successorOf([s.patient.address]), ZERO_ADDRESS)
       // Once tokens move, the old key can no longer cancel.
-      await expectRevert(s.d.recordsAs(s.patient).write.cancelRecovery(), 'MedicalRecordRecoveryInProgress', [s.patient.address, s.newAccount.address])
+      await expectRevert(s.d.recordsAs(s.patient).write.cancelRecovery(), 'MedicalRecordRecoveryInProgress', [
+        s.patient.address,
+        s.newAccount.address,
+      ])
       const last = await env.mined(s.d.recordsAs(stranger).write.executeRecovery([s.patient.address, s.tokenIds.slice(1)]))
       assert.deepEqual(expectEvent(last, medicalRecordAbi, s.d.records.address, 'AccountMoved'), {
         from: s.patient.address,
@@ -210,7 +219,9 @@ describe('Recovery', () => {
         s.newAccount.address,
       ])
       // And no one can recover to a retired account.
-      await expectRevert(s.d.recordsAs(s.newAccount).write.rotate([s.patient.address, []]), 'MedicalRecordInvalidSuccessor', [s.patient.address])
+      await expectRevert(s.d.recordsAs(s.newAccount).write.rotate([s.patient.address, []]), 'MedicalRecordInvalidSuccessor', [
+        s.patient.address,
+      ])
     })
 
     it('a tampered page is refused: a token the patient does not own (ERC721IncorrectOwner)', async () => {
@@ -300,16 +311,23 @@ describe('Recovery', () => {
       // Signed by another key than the guardian's.
       const forged = await sign(s.guardians[1]!, 1)
       await expectRevert(
-        s.d.recordsAs(s.newAccount).write.approveRecoveryBySig([s.patient.address, s.guardians[2]!.address, s.newAccount.address, deadline, forged]),
+        s.d
+          .recordsAs(s.newAccount)
+          .write.approveRecoveryBySig([s.patient.address, s.guardians[2]!.address, s.newAccount.address, deadline, forged]),
         'MedicalRecordInvalidApproval',
         [s.patient.address, s.guardians[2]!.address],
       )
       // After a new round (new settings or a cancel) the old signature is dead.
       await withGuardians(s, 2)
-      await expectRevert(s.d.recordsAs(s.newAccount).write.approveRecoveryBySig(args), 'MedicalRecordInvalidApproval', [s.patient.address, paper.address])
+      await expectRevert(s.d.recordsAs(s.newAccount).write.approveRecoveryBySig(args), 'MedicalRecordInvalidApproval', [
+        s.patient.address,
+        paper.address,
+      ])
       await env.advance(DAY + 1)
       await expectRevert(
-        s.d.recordsAs(s.newAccount).write.approveRecoveryBySig([s.patient.address, paper.address, s.newAccount.address, deadline, await sign(paper, 2)]),
+        s.d
+          .recordsAs(s.newAccount)
+          .write.approveRecoveryBySig([s.patient.address, paper.address, s.newAccount.address, deadline, await sign(paper, 2)]),
         'MedicalRecordConsentExpired',
         [deadline],
       )
@@ -349,7 +367,9 @@ describe('Recovery', () => {
         s.tokenIds[0]!,
         s.patient.address,
       ])
-      await expectRevert(s.d.recordsAs(s.patient).write.rotate([s.patient.address, s.tokenIds]), 'MedicalRecordInvalidSuccessor', [s.patient.address])
+      await expectRevert(s.d.recordsAs(s.patient).write.rotate([s.patient.address, s.tokenIds]), 'MedicalRecordInvalidSuccessor', [
+        s.patient.address,
+      ])
       await expectRevert(s.d.recordsAs(s.patient).write.rotate([ZERO_ADDRESS, s.tokenIds]), 'MedicalRecordInvalidSuccessor', [ZERO_ADDRESS])
       assert.equal(await s.d.records.read.balanceOf([s.newAccount.address]), 0n)
       await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds.slice(0, 1)]))
@@ -357,7 +377,7 @@ describe('Recovery', () => {
         s.patient.address,
         s.newAccount.address,
       ])
-      for (const id of s.tokenIds) assert.equal(await s.d.records.read.ownerOf([id]) === thief.address, false)
+      for (const id of s.tokenIds) assert.equal((await s.d.records.read.ownerOf([id])) === thief.address, false)
       const receipt = await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds.slice(1)]))
       expectEvent(receipt, medicalRecordAbi, s.d.records.address, 'AccountMoved')
     })
@@ -410,10 +430,11 @@ describe('Recovery', () => {
       ])
 
       // The old key: no grant of any scope, no revoke.
-      await expectRevert(consent.write.grant([s.patient.address, thief.address, Scope.All, [], 0, 0, expiresAt, 0]), 'ConsentAccountRetired', [
-        s.patient.address,
-        s.newAccount.address,
-      ])
+      await expectRevert(
+        consent.write.grant([s.patient.address, thief.address, Scope.All, [], 0, 0, expiresAt, 0]),
+        'ConsentAccountRetired',
+        [s.patient.address, s.newAccount.address],
+      )
       await expectRevert(consent.write.revoke([allGrant!]), 'ConsentUnauthorized', [s.patient.address, s.newAccount.address])
       // The new owner manages the moved grants.
       await env.mined(consentAs(s.d, s.newAccount).write.revoke([allGrant!]))
