@@ -10,6 +10,7 @@ import { importCommands } from './commands/import.js'
 import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
+import { recoveryCommands } from './commands/recovery.js'
 import { shcCommands } from './commands/shc.js'
 import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   exportCommands(program, run)
   eraseCommands(program, run)
   reportCommands(program, run)
+  recoveryCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

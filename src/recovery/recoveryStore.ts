@@ -9,13 +9,15 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { type Address, getAddress } from 'viem'
+import { type Address, getAddress, isAddress } from 'viem'
 import { z } from 'zod'
 import { type ShareBox, shareBoxSchema } from './shareFormat.js'
 
 export const recoverySetupSchema = z.object({
   v: z.literal(1),
   patient: z.string(),
+  /** The patient's account name in this home, so `--for NAME` still works once its keystore is gone. */
+  name: z.string().optional(),
   patientKey: z.string(),
   threshold: z.number().int(),
   delaySeconds: z.number().int(),
@@ -27,6 +29,8 @@ export type RecoverySetup = z.infer<typeof recoverySetupSchema>
 export interface RecoveryStore {
   putSetup(setup: RecoverySetup): void
   getSetup(patient: Address): RecoverySetup | undefined
+  /** The patient whose setup recorded this account name. */
+  findByName(name: string): Address | undefined
   /** Forgets the shares dealt to a patient's guardians (before dealing new ones). */
   clearGuardianShares(patient: Address): void
   putGuardianShare(box: ShareBox): void
@@ -64,6 +68,14 @@ export function createFileRecoveryStore(dir: string): RecoveryStore {
       return parsed.success ? parsed.data : undefined
     },
     clearGuardianShares: (patient) => rmSync(join(base(patient), 'guardians'), { recursive: true, force: true }),
+    findByName(name) {
+      if (!existsSync(dir)) return undefined
+      for (const entry of readdirSync(dir).filter((e) => isAddress(e))) {
+        const setup = this.getSetup(entry as Address)
+        if (setup?.name === name) return getAddress(setup.patient)
+      }
+      return undefined
+    },
     putGuardianShare: (box) => writeAtomic(join(base(box.patient as Address), 'guardians', `${getAddress(box.guardian)}.json`), box),
     getGuardianShare: (patient, guardian) => readBox(join(base(patient), 'guardians', `${getAddress(guardian)}.json`)),
     putReleased: (newAccount, box) =>

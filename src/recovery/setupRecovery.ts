@@ -111,6 +111,7 @@ export async function setupRecovery(
   store.putSetup({
     v: 1,
     patient: patient.address,
+    name: patient.name,
     patientKey: patient.encryptionPublicKey,
     threshold,
     delaySeconds,

@@ -5,7 +5,8 @@
  * do nothing. Then a rotation started by the patient.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createTestClient, http } from 'viem'
@@ -31,6 +32,9 @@ import {
   rotateAccount,
   setupRecovery,
 } from '../../src/recovery/index.js'
+import { homePaths } from '../../src/home/config.js'
+import { readRunInfo } from '../../src/home/runFile.js'
+import { medvault, startMedvault } from './cli.js'
 import { PASSPHRASE, type TestStack, openTestStack } from './stack.js'
 
 const DAY = 86_400
@@ -328,3 +332,95 @@ describe('key recovery and rotation on a real chain', () => {
     })
   })
 })
+
+describe('the recovery CLI: setup, start, share (account and paper), status, execute, rotate, --json', () => {
+  const home = mkdtempSync(join(tmpdir(), 'medvault-recovery-cli-'))
+  const work = mkdtempSync(join(tmpdir(), 'medvault-recovery-out-'))
+  const mv = (...args: string[]) => medvault(home, [...args, '--json'])
+  let node: Awaited<ReturnType<typeof startMedvault>> | undefined
+  const ok = async (...args: string[]) => {
+    const r = await mv(...args)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout} ${r.stderr}`)
+    return r.json
+  }
+  after(async () => {
+    await node?.stop()
+    rmSync(home, { recursive: true, force: true })
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  it('recovers a patient whose keystore is gone with one account guardian and one paper sheet, then rotates', async () => {
+    node = await startMedvault(home)
+    for (const name of ['lab', 'pat', 'g1', 'g2', 'doc', 'pat2', 'pat3']) await ok('account', 'create', name)
+    await ok('provider', 'register', 'lab', '--name', 'Lab A')
+    const first = await ok('record', 'add', fileURLToPathSafe('glucose.json'), '--patient', 'pat', '--as', 'lab')
+    await ok('record', 'add', fileURLToPathSafe('ekg.json'), '--patient', 'pat', '--as', 'lab')
+    await ok('grant', '--record', first.tokenId, '--to', 'doc', '--for', '30d', '--as', 'pat')
+
+    const refused = await mv('recovery', 'setup', '--as', 'pat', '--guardians', 'g1', '--threshold', '2')
+    assert.equal(refused.code, 2, 'one guardian cannot make a 2-of-n')
+    const setup = await ok('recovery', 'setup', '--as', 'pat', '--guardians', 'g1,g2,paper', '--threshold', '2', '--delay', '1d')
+    assert.equal(setup.threshold, 2)
+    assert.equal(setup.guardians.length, 3)
+    const sheet = setup.paperSheets[0].sheet as string
+    assert.match(sheet, /^mvrs1\./)
+
+    // The device is lost.
+    rmSync(join(homePaths(home).accounts, 'pat.json'))
+    assert.equal((await mv('record', 'get', first.tokenId, '--as', 'pat')).code, 5)
+
+    const started = await ok('recovery', 'start', '--as', 'pat2', '--for', 'pat')
+    assert.equal(started.threshold, 2)
+    const shared = await ok('recovery', 'share', '--as', 'g1', '--for', 'pat')
+    assert.equal(shared.pending, undefined)
+    let status = await ok('recovery', 'status', '--for', 'pat')
+    assert.equal(status.approvals, 1)
+    assert.equal(status.sharesReleased, 1)
+    const stranger = await mv('recovery', 'approve', '--as', 'doc', '--for', 'pat', '--to', 'pat2')
+    assert.equal(stranger.code, 3, 'a non-guardian is refused')
+    assert.match(stranger.json.error.message, /not a guardian/)
+
+    const paper = await ok('recovery', 'share', '--as', 'pat2', '--paper', sheet, '--for', 'pat')
+    assert.ok(paper.pending)
+    const early = await mv('recovery', 'execute', '--as', 'pat2', '--for', 'pat')
+    assert.equal(early.code, 3)
+    assert.match(early.json.error.message, /delay has not passed/)
+
+    const rpcUrl = readRunInfo(homePaths(home))!.rpcUrl
+    const rpc = (method: string, params: unknown[]) =>
+      fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      })
+    await rpc('evm_increaseTime', [DAY])
+    await rpc('evm_mine', [])
+    status = await ok('recovery', 'status', '--for', 'pat')
+    assert.equal(status.pending.ready, true)
+
+    const recovered = await ok('recovery', 'execute', '--as', 'pat2', '--for', 'pat')
+    assert.equal(recovered.records, 2)
+    assert.equal(recovered.rewrapped, 2)
+    assert.deepEqual(recovered.grantsMoved, ['1'])
+    await ok('record', 'get', first.tokenId, '--as', 'pat2', '--out', join(work, 'mine.json'))
+    await ok('record', 'get', first.tokenId, '--as', 'doc', '--out', join(work, 'doc.json'))
+    assert.deepEqual(readFileSync(join(work, 'mine.json')), readFileSync(join(work, 'doc.json')))
+    status = await ok('recovery', 'status', '--for', 'pat')
+    assert.equal(status.successor, started.newAccount)
+
+    const rotated = await ok('account', 'rotate', '--as', 'pat2', '--to', 'pat3')
+    assert.equal(rotated.records, 2)
+    assert.deepEqual(rotated.grantsMoved, ['1'])
+    await ok('record', 'get', first.tokenId, '--as', 'pat3', '--out', join(work, 'rotated.json'))
+    await ok('record', 'get', first.tokenId, '--as', 'doc', '--out', join(work, 'doc2.json'))
+    const old = await mv('grant', '--all', '--to', 'doc', '--for', '1d', '--as', 'pat2')
+    assert.equal(old.code, 3)
+    assert.match(old.json.error.message, /can no longer grant/)
+    const cancel = await mv('recovery', 'cancel', '--as', 'pat3')
+    assert.equal(cancel.code, 5)
+  })
+})
+
+function fileURLToPathSafe(name: string): string {
+  return new URL(`../../examples/fhir/${name}`, import.meta.url).pathname
+}
