@@ -38,3 +38,14 @@ export {
   openSqliteIndex,
 } from './indexer/index.js'
 export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
+export {
+  createFileRecoveryStore,
+  getRecoveryState,
+  moveAccount,
+  recoverAccount,
+  releasePaperShare,
+  releaseShare,
+  rotateAccount,
+  setupRecovery,
+} from './recovery/index.js'
+export type { GuardianSpec, MoveAccountReturnType, RecoveryState, RecoveryStore, SetupRecoveryReturnType } from './recovery/index.js'
