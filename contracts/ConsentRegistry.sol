@@ -21,6 +21,11 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 ///
 /// Erased records (MedicalRecord.erase): no grant may name one, and `canAccess` is false for
 /// everyone, the patient included, since nothing readable is left.
+///
+/// Recovery and rotation (MedicalRecord.executeRecovery, MedicalRecord.rotate): grants are keyed by
+/// patient, so once a patient's records have moved the successor takes over the grants it chooses
+/// with {moveGrants}. A grant keeps its id, terms, listed records and expiry, so its grantee's key
+/// slips and access carry on unchanged. A retired account may neither grant nor revoke.
 contract ConsentRegistry {
     enum Scope {
         Records,
@@ -89,6 +94,10 @@ contract ConsentRegistry {
     error ConsentNotEmergencyProvider(address provider);
     /// @notice A break-glass window for this patient and provider is still open; it cannot be renewed.
     error ConsentEmergencyAlreadyOpen(address patient, address provider, uint40 until);
+    /// @notice The patient's records moved to `successor` (recovery or rotation); the old account can no longer grant or revoke.
+    error ConsentAccountRetired(address patient, address successor);
+    /// @notice The grant is not one of `patient`'s, so it cannot be moved from them.
+    error ConsentNotGrantOf(uint256 grantId, address patient);
 
     event GrantCreated(
         uint256 indexed grantId,
@@ -103,6 +112,7 @@ contract ConsentRegistry {
         Purpose purpose
     );
     event GrantRevoked(uint256 indexed grantId, address indexed patient, address indexed grantee, address revokedBy);
+    event GrantMoved(uint256 indexed grantId, address indexed from, address indexed to);
     event DelegateAdded(address indexed patient, address indexed delegate);
     event DelegateRemoved(address indexed patient, address indexed delegate);
     event EmergencyProviderSet(address indexed provider, bool allowed);
@@ -204,6 +214,28 @@ contract ConsentRegistry {
         if (!_isActive(g)) revert ConsentGrantInactive(grantId);
         g.revokedAt = uint40(block.timestamp);
         emit GrantRevoked(grantId, g.patient, g.grantee, msg.sender);
+    }
+
+    /// @notice The successor of a recovered or rotated account takes over some of its active grants, same ids and terms.
+    /// @dev Requires the caller to be `MedicalRecord.successorOf(from)`, and each grant to be `from`'s,
+    /// active, and not for the caller. The successor picks the grants: after a rotation for a stolen
+    /// key, it leaves out any grant the thief made. Emits {GrantMoved} for each, in order.
+    /// @param from The retired account.
+    /// @param grantIds The grants to take over.
+    function moveGrants(address from, uint256[] calldata grantIds) external {
+        if (records.successorOf(from) != msg.sender || msg.sender == address(0)) revert ConsentUnauthorized(msg.sender, from);
+        for (uint256 i; i < grantIds.length; ++i) {
+            uint256 grantId = grantIds[i];
+            Grant storage g = _grants[grantId];
+            if (g.patient != from) revert ConsentNotGrantOf(grantId, from);
+            if (!_isActive(g)) revert ConsentGrantInactive(grantId);
+            address grantee = g.grantee;
+            if (grantee == msg.sender) revert ConsentInvalidGrant();
+            g.patient = msg.sender;
+            _grantsByGrantee[msg.sender][grantee].push(grantId);
+            _grantsByPatient[msg.sender].push(grantId);
+            emit GrantMoved(grantId, from, msg.sender);
+        }
     }
 
     // ---------------------------------------------------------------- delegates
@@ -313,7 +345,7 @@ contract ConsentRegistry {
         return _isActive(_grants[grantId]);
     }
 
-    /// @notice Every grant a patient ever gave, oldest first.
+    /// @notice Every grant a patient ever gave or took over, oldest first (a moved grant stays listed under its old patient too; `grantOf` names its patient now).
     /// @param patient The patient.
     function grantsOf(address patient) external view returns (uint256[] memory) {
         return _grantsByPatient[patient];
@@ -354,6 +386,8 @@ contract ConsentRegistry {
 
     function _checkGrantor(address patient) private view {
         if (msg.sender != patient && !_delegates[patient][msg.sender]) revert ConsentUnauthorized(msg.sender, patient);
+        address successor = records.successorOf(patient);
+        if (successor != address(0)) revert ConsentAccountRetired(patient, successor);
     }
 
     function _isActive(Grant storage g) private view returns (bool) {

@@ -41,3 +41,14 @@ export {
 } from './indexer/index.js'
 export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
 export * from './research/deid/index.js'
+export {
+  createFileRecoveryStore,
+  getRecoveryState,
+  moveAccount,
+  recoverAccount,
+  releasePaperShare,
+  releaseShare,
+  rotateAccount,
+  setupRecovery,
+} from './recovery/index.js'
+export type { GuardianSpec, MoveAccountReturnType, RecoveryState, RecoveryStore, SetupRecoveryReturnType } from './recovery/index.js'

@@ -67,6 +67,19 @@ const KNOWN: Record<string, Known> = {
         hint: 'Leave it out of the grant.',
       }),
   },
+  // An account whose records moved by recovery or rotation (see src/recovery).
+  MedicalRecordAccountRetired: {
+    make: ([account, successor]) =>
+      new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)} and can do nothing any more.`, {
+        hint: 'Use the new account.',
+      }),
+  },
+  ConsentAccountRetired: {
+    make: ([account, successor]) =>
+      new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)}; it can no longer grant or revoke.`, {
+        hint: 'Use the new account.',
+      }),
+  },
   ERC721NonexistentToken: {
     make: ([tokenId]) =>
       new NotFoundError(`There is no record #${String(tokenId)}.`, { hint: 'Check the token id with `medvault record list`.' }),

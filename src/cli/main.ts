@@ -14,6 +14,7 @@ import { ipfsCommands } from './commands/ipfs.js'
 import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
+import { recoveryCommands } from './commands/recovery.js'
 import { shcCommands } from './commands/shc.js'
 import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
@@ -59,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   deidCommands(program, run)
   ipfsCommands(program, run)
   backupCommands(program, run)
+  recoveryCommands(program, run)
 
   try {
     await program.parseAsync(argv, { from: 'user' })

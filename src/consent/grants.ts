@@ -149,11 +149,12 @@ export function canAccess(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, reader:
   })
 }
 
-/** Every grant a patient gave, oldest first, with its state now. */
+/** Every grant a patient gave or took over by recovery, oldest first, with its state now (not those a successor took over). */
 export async function listGrants(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<GrantInfo[]> {
   const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
   const ids = await ctx.publicClient.readContract({ ...read, functionName: 'grantsOf', args: [getAddress(patient)] })
-  return Promise.all(ids.map((id) => getGrant(ctx, id)))
+  const grants = await Promise.all(ids.map((id) => getGrant(ctx, id)))
+  return grants.filter((g) => g.patient === getAddress(patient))
 }
 
 export async function getGrant(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, grantId: bigint): Promise<GrantInfo> {

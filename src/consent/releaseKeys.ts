@@ -2,7 +2,7 @@ import { getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
-import { readRecordKey } from '../records/envelope.js'
+import { ownerRecordKey } from '../records/ownerRecordKey.js'
 import type { RecordsContext } from '../records/context.js'
 import { listRecords } from '../records/listRecords.js'
 import { listGrants } from './grants.js'
@@ -37,7 +37,7 @@ export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, onl
       if (!covers || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
       let key = keys.get(record.tokenId)
       if (!key) {
-        key = await readRecordKey(ctx.store.cat(record.cid), patient)
+        key = await ownerRecordKey(ctx, record, patient)
         keys.set(record.tokenId, key)
       }
       await ctx.keySlips.put(

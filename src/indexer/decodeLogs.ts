@@ -116,6 +116,14 @@ function consentEvent(log: RawLog, base: Base): IndexEvent | undefined {
     }
     case 'GrantRevoked':
       return { ...base, type: 'GrantRevoked', grantId: decoded.args.grantId, revokedBy: getAddress(decoded.args.revokedBy) }
+    case 'GrantMoved':
+      return {
+        ...base,
+        type: 'GrantMoved',
+        grantId: decoded.args.grantId,
+        from: getAddress(decoded.args.from),
+        to: getAddress(decoded.args.to),
+      }
     case 'DelegateAdded':
     case 'DelegateRemoved':
       return { ...base, type: decoded.eventName, patient: getAddress(decoded.args.patient), delegate: getAddress(decoded.args.delegate) }

@@ -155,6 +155,7 @@ export type IndexEvent = EventBase &
         purpose: Purpose
       }
     | { type: 'GrantRevoked'; grantId: bigint; revokedBy: Address }
+    | { type: 'GrantMoved'; grantId: bigint; from: Address; to: Address }
     | { type: 'DelegateAdded' | 'DelegateRemoved'; patient: Address; delegate: Address }
     | { type: 'EmergencyProviderSet'; provider: Address; allowed: boolean }
     | { type: 'EmergencyAccessOpened'; patient: Address; provider: Address; until: bigint; reasonHash: Hex }

@@ -7,8 +7,9 @@ import { type OnChainRecord, getOnChainRecord, getProvider } from './onChainReco
 export type RecordSummary = OnChainRecord & { issuerName: string }
 
 /**
- * A patient's records, oldest first, from the chain's RecordIssued events. (The indexer will
- * serve this from its database; the chain stays the source of truth.)
+ * A patient's records, oldest first: every token the chain's Transfer events show reaching the
+ * patient (minted to them, or moved to them by recovery or rotation) that they still own. (The
+ * indexer serves this from its database; the chain stays the source of truth.)
  */
 export async function listRecords(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
@@ -18,12 +19,13 @@ export async function listRecords(
     const logs = await ctx.publicClient.getContractEvents({
       address: ctx.deployment.records,
       abi: medicalRecordAbi,
-      eventName: 'RecordIssued',
-      args: { patient: getAddress(params.patient) },
+      eventName: 'Transfer',
+      args: { to: getAddress(params.patient) },
       fromBlock: BigInt(ctx.deployment.deployedAtBlock),
       toBlock: 'latest',
     })
-    const records = await Promise.all(logs.map((log) => getOnChainRecord(ctx, log.args.tokenId!)))
+    const tokenIds = [...new Set(logs.map((log) => log.args.tokenId!))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const records = await Promise.all(tokenIds.map((tokenId) => getOnChainRecord(ctx, tokenId)))
     const names = new Map<Address, Promise<string>>()
     const nameOf = (issuer: Address) => {
       if (!names.has(issuer))

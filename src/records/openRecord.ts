@@ -67,14 +67,18 @@ export async function checkReadAccess(
   return owner ? 'owner' : 'grant'
 }
 
-/** How `reader` opens the envelope: the owner from its header, a grantee from a key slip. */
+/** How `reader` opens the envelope: the owner from its header (or its own slip after a recovery), a grantee from a key slip. */
 async function openerFor(
   ctx: RecordsContext,
   record: OnChainRecord,
   reader: RecordReader,
   via: 'owner' | 'grant',
 ): Promise<EnvelopeOpener> {
-  if (via === 'owner') return reader
+  if (via === 'owner') {
+    // An owner by recovery or rotation opens with the slip recovery wrapped for it; any other owner is in the header.
+    const own = await ctx.keySlips?.get(record.tokenId, reader.address)
+    return own ? { recordKey: await unwrapKeySlip(own, reader, record.cid.toString()) } : reader
+  }
   const slip =
     (await ctx.keySlips?.get(record.tokenId, reader.address)) ??
     (await ctx.keyRelease?.release({ tokenId: record.tokenId, cid: record.cid.toString(), requester: reader.address }))

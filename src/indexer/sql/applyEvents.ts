@@ -62,6 +62,10 @@ export async function applyEvents(journal: Journal, events: readonly IndexEvent[
       case 'GrantRevoked':
         await journal.patch(block, 'grants', { grant_id: e.grantId }, { revoked_at: e.timestamp, revoked_by: e.revokedBy })
         break
+      case 'GrantMoved':
+        // Recovery or rotation: the successor took the grant over, same id and terms.
+        await journal.patch(block, 'grants', { grant_id: e.grantId }, { patient: e.to })
+        break
       case 'DelegateAdded':
         await journal.put(block, 'delegates', { patient: e.patient, delegate: e.delegate, added_at: e.timestamp, block_number: block })
         break

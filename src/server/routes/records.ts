@@ -158,14 +158,15 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       tags: ['records'],
       ...secured,
       request: { params: tokenParam },
-      responses: { ...jsonOk('The key slip; the owner opens the envelope header instead'), ...errorResponses },
+      responses: { ...jsonOk('The key slip (for an owner: only after a recovery)'), ...errorResponses },
     }),
     async (c) => {
       const caller = sessionOf(c).address
       const tokenId = parseTokenIdParam(c.req.valid('param').tokenId)
       const record = await getOnChainRecord(deps.ctx, tokenId)
       const via = await checkReadAccess(deps.ctx, record, caller, 'key-release')
-      if (via === 'owner') return jsonResponse(c, { owner: true, slip: null })
+      // An owner by recovery or rotation is not in the envelope header: recovery wrapped its key as a slip.
+      if (via === 'owner') return jsonResponse(c, { owner: true, slip: (await deps.ctx.keySlips?.get(tokenId, caller)) ?? null })
       const slip =
         (await deps.ctx.keySlips?.get(tokenId, caller)) ??
         (await deps.ctx.keyRelease?.release({ tokenId, cid: record.cid.toString(), requester: caller }))

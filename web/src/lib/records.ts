@@ -119,9 +119,11 @@ export async function openRecord(api: Api, chain: Chainside, tokenId: string): P
   const [envelope, onChain] = await Promise.all([api.bytes(`/api/records/${id}/envelope`), chain.record(BigInt(id))])
   const { header, headerBytes, rest } = parseHeader(envelope)
   let recordKey: Uint8Array
-  if (summary.patient === api.account.address) {
+  const inHeader = header.recipients.some((r) => getAddress(r.address) === api.account.address)
+  if (summary.patient === api.account.address && inHeader) {
     recordKey = await headerKey(header, api.account)
   } else {
+    // A grantee, or an owner by recovery or rotation (not in the header): both open their key slip.
     const { slip } = await api.get<{ slip: KeySlip | null }>(`/api/records/${id}/key-slip`)
     if (!slip) throw new EnvelopeError('No key for this record has been released to you.')
     recordKey = await unwrapKeySlip(slip, api.account, summary.cid)

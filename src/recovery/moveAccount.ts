@@ -1,0 +1,95 @@
+import { type Account, type Address, type Hex, getAddress } from 'viem'
+import type { UnlockedAccount } from '../accounts/index.js'
+import { listGrants } from '../consent/grants.js'
+import { wrapKeySlip } from '../consent/keySlips.js'
+import { releasePendingKeys } from '../consent/releaseKeys.js'
+import { HomeError } from '../errors.js'
+import type { RecordsContext } from '../records/context.js'
+import { listRecords } from '../records/listRecords.js'
+import { ownerRecordKey } from '../records/ownerRecordKey.js'
+import { getRecoveryState, moveGrants, moveTokens } from './recoveryChain.js'
+
+export type MoveAccountParameters = {
+  mode: 'recovery' | 'rotation'
+  /** The old account's address and encryption seed (from its keystore, or rebuilt from guardian shares). */
+  from: { address: Address; encryptionSeed: Uint8Array }
+  to: UnlockedAccount
+  /** Sends the token moves: the old key for a rotation, anyone (the new account) for a recovery. */
+  sender: Account
+  /** Grants not to take over (e.g. made by a thief with the old key). */
+  dropGrants?: bigint[]
+}
+
+export type MoveAccountReturnType = {
+  from: Address
+  to: Address
+  records: number
+  /** Record keys wrapped to the new account (erased records have none). */
+  rewrapped: number
+  grantsMoved: bigint[]
+  /** Key slips written for grantees that lacked one. */
+  slipsReleased: number
+  txHashes: Hex[]
+}
+
+/**
+ * Moves a patient's whole account to `to`, in an order a crash can resume from:
+ * 1. wraps every record key to `to` as its own key slip (while the old seed is at hand);
+ * 2. moves the tokens on chain, a page at a time (MedicalRecord.executeRecovery or rotate);
+ * 3. takes over the old account's active grants (ConsentRegistry.moveGrants: same ids, terms, expiry);
+ * 4. re-issues the grantees' key slips where any is missing.
+ * Running it again after a failure finishes what is left and writes nothing twice.
+ */
+export async function moveAccount(ctx: RecordsContext, params: MoveAccountParameters): Promise<MoveAccountReturnType> {
+  const { from, to } = params
+  if (!ctx.keySlips) throw new HomeError('This medvault keeps no key slips, so record keys cannot be wrapped to the new account.')
+  const owned = await listRecords(ctx, { patient: from.address })
+  // Resuming: records already moved got their slip before moving.
+  let rewrapped = 0
+  for (const record of owned) {
+    if (record.erasedAt || (await ctx.keySlips.get(record.tokenId, to.address))) continue
+    const recordKey = await ownerRecordKey(ctx, record, from)
+    try {
+      await ctx.keySlips.put(
+        await wrapKeySlip({
+          recordKey,
+          tokenId: record.tokenId,
+          cid: record.cid.toString(),
+          grantee: to.address,
+          granteeKey: to.encryptionPublicKey,
+          wrappedBy: to.address,
+        }),
+      )
+    } finally {
+      recordKey.fill(0)
+    }
+    rewrapped++
+  }
+  // A move that already completed (a second run) has nothing left on chain.
+  const done = (await getRecoveryState(ctx, from.address)).successor === to.address
+  const txHashes = done
+    ? []
+    : await moveTokens(ctx, {
+        mode: params.mode,
+        from: from.address,
+        to: to.address,
+        sender: params.sender,
+        tokenIds: owned.map((r) => r.tokenId),
+      })
+  const drop = new Set(params.dropGrants ?? [])
+  const grantIds = (await listGrants(ctx, from.address))
+    .filter((g) => g.active && !drop.has(g.grantId) && g.grantee !== to.address)
+    .map((g) => g.grantId)
+  const moved = await moveGrants(ctx, to.chainAccount, { from: from.address, grantIds })
+  if (moved) txHashes.push(moved)
+  const slipsReleased = await releasePendingKeys(ctx, to)
+  return {
+    from: getAddress(from.address),
+    to: to.address,
+    records: owned.length,
+    rewrapped,
+    grantsMoved: grantIds,
+    slipsReleased,
+    txHashes,
+  }
+}

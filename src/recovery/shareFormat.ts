@@ -1,0 +1,117 @@
+/**
+ * Recovery shares without Node: what a guardian holds, how a share is sealed to an account (HPKE,
+ * bound to the patient and the holder), and the printed form a paper guardian keeps.
+ *
+ * The recovery secret is the patient's 32-byte encryption seed: the one thing needed to open the
+ * record keys wrapped to the patient (envelope headers and the patient's own key slips). The chain
+ * key is never shared: the chain moves the tokens on the guardians' approvals instead, so guardians
+ * cannot act as the patient on chain. The seed is split k-of-n with `shamir-secret-sharing`; fewer
+ * than k shares say nothing about it.
+ */
+import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
+import { z } from 'zod'
+import { unwrapKey, wrapKey } from '../crypto/hpke.js'
+import { InvalidInputError } from '../errors.js'
+
+const hex = z.string().regex(/^0x[0-9a-f]*$/i)
+
+/** A Shamir share sealed to one holder: the guardian at setup, the new account once released. */
+export const shareBoxSchema = z.object({
+  v: z.literal(1),
+  patient: hex,
+  /** The guardian this share was dealt to (a paper guardian's signing address). */
+  guardian: hex,
+  /** Who can open `enc`/`ct`: the guardian, or the new account it was released to. */
+  holder: hex,
+  threshold: z.number().int().min(2).max(255),
+  /** The patient's encryption public key, so a combined secret can be checked before use. */
+  patientKey: hex,
+  enc: hex,
+  ct: hex,
+  createdAt: z.string(),
+})
+export type ShareBox = z.infer<typeof shareBoxSchema>
+
+const aad = (patient: Address, holder: Address) =>
+  new TextEncoder().encode(`medvault/recovery-share/v1/${patient.toLowerCase()}/${holder.toLowerCase()}`)
+
+/** Seals a share to `holder`'s X25519 key. */
+export async function sealShare(params: {
+  share: Uint8Array
+  patient: Address
+  guardian: Address
+  holder: Address
+  holderKey: Hex
+  threshold: number
+  patientKey: Hex
+}): Promise<ShareBox> {
+  const wrapped = await wrapKey(hexToBytes(params.holderKey), params.share, aad(params.patient, params.holder))
+  return {
+    v: 1,
+    patient: getAddress(params.patient),
+    guardian: getAddress(params.guardian),
+    holder: getAddress(params.holder),
+    threshold: params.threshold,
+    patientKey: params.patientKey,
+    enc: bytesToHex(wrapped.enc),
+    ct: bytesToHex(wrapped.ct),
+    createdAt: new Date().toISOString(),
+  }
+}
+
+/** Opens a share box with its holder's encryption seed. Throws WrongKeyError for another account's box. */
+export function openShare(box: ShareBox, holder: { address: Address; encryptionSeed: Uint8Array }): Promise<Uint8Array> {
+  return unwrapKey(
+    holder.encryptionSeed,
+    { enc: hexToBytes(box.enc as Hex), ct: hexToBytes(box.ct as Hex) },
+    aad(getAddress(box.patient), getAddress(holder.address)),
+  )
+}
+
+/**
+ * A paper guardian's sheet: the patient, the threshold, the guardian's signing key (it approves a
+ * recovery by signature, so the sheet needs no funds) and the plaintext share, with a checksum
+ * against typing mistakes. Short enough for one QR code.
+ *
+ *   mvrs1.<patient>.<threshold>.<patientKey>.<guardianKey>.<share>.<check>   (hex, check = 4 bytes)
+ */
+export type PaperSheet = { patient: Address; threshold: number; patientKey: Hex; guardianKey: Hex; share: Uint8Array }
+
+const PREFIX = 'mvrs1'
+
+async function checksum(body: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body))
+  return Buffer.from(digest).subarray(0, 4).toString('hex')
+}
+
+export async function encodePaperSheet(sheet: PaperSheet): Promise<string> {
+  const body = [
+    PREFIX,
+    sheet.patient.slice(2).toLowerCase(),
+    sheet.threshold.toString(),
+    sheet.patientKey.slice(2),
+    sheet.guardianKey.slice(2),
+    bytesToHex(sheet.share).slice(2),
+  ].join('.')
+  return `${body}.${await checksum(body)}`
+}
+
+export async function decodePaperSheet(text: string): Promise<PaperSheet> {
+  const bad = (why: string) =>
+    new InvalidInputError(`This is not a medvault recovery sheet (${why}).`, {
+      hint: 'Type it again exactly as printed, starting with "mvrs1.", or scan its QR code.',
+    })
+  const parts = text.trim().split('.')
+  if (parts.length !== 7 || parts[0] !== PREFIX) throw bad('wrong format')
+  const [, patient, threshold, patientKey, guardianKey, share, check] = parts as [string, string, string, string, string, string, string]
+  if ((await checksum(parts.slice(0, 6).join('.'))) !== check) throw bad('checksum mismatch')
+  if (!/^[0-9a-f]{40}$/.test(patient) || !/^[0-9a-f]{64}$/.test(patientKey) || !/^[0-9a-f]{64}$/.test(guardianKey)) throw bad('bad field')
+  if (!/^([0-9a-f]{2})+$/.test(share) || !/^\d+$/.test(threshold)) throw bad('bad field')
+  return {
+    patient: getAddress(`0x${patient}`),
+    threshold: Number(threshold),
+    patientKey: `0x${patientKey}`,
+    guardianKey: `0x${guardianKey}`,
+    share: hexToBytes(`0x${share}`),
+  }
+}
