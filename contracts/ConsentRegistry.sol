@@ -328,6 +328,8 @@ contract ConsentRegistry {
             Grant storage g = _grants[ids[i]];
             if (g.scope != Scope.Records && _isActive(g) && _coversClass(g, category, sensitivity)) grantees[n++] = g.grantee;
         }
+        // Shortens the array to the grantees found, instead of copying them into a second one.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             mstore(grantees, n)
         }

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
-import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
@@ -559,6 +558,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
         Record storage r = _records[tokenId];
+        // JSON's own double quotes read best inside single-quoted literals.
+        /* solhint-disable quotes */
         string memory json = string.concat(
             '{"name":"medvault record #',
             tokenId.toString(),
@@ -573,6 +574,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192 {
             r.erasedAt != 0 ? "erased" : r.supersededBy == 0 ? "current" : "amended",
             '"}]}'
         );
+        /* solhint-enable quotes */
         return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
     }
 
