@@ -29,8 +29,8 @@ export function headlineRows(m: Metrics): Row[] {
     ['mint under a standing authorisation', 'gas.mintStanding'],
     ['`mintBatch` of 50, per record', 'gas.mintBatch50'],
     ['import of 1,000 FHIR resources, per record', 'import.gasPerRecord'],
-    ['archive anchoring, N = 1,000, per record', 'gas.archive.perRecord1000'],
-    ['archive anchoring, N = 10,000, per record', 'gas.archive.perRecord10000'],
+    ['archive anchoring, N = 1,000, per record', 'archive.gasPerRecord.1000'],
+    ['archive anchoring, N = 10,000, per record', 'archive.gasPerRecord.10000'],
   ]
   for (const [what, key] of perRecordGas) {
     const v = value(key)
