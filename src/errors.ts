@@ -77,3 +77,8 @@ export class ImportJournalError extends HomeError {
   override name = 'ImportJournalError'
   override readonly code = 'IMPORT_JOURNAL'
 }
+/** A single operation's journal (record add, amend, grant) is damaged, or the same operation is running in another process. */
+export class OperationJournalError extends HomeError {
+  override name = 'OperationJournalError'
+  override readonly code = 'OPERATION_JOURNAL'
+}
