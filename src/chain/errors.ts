@@ -154,7 +154,9 @@ export function toMedvaultError(error: unknown): MedvaultError {
     const unreachable = error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError)
     if (unreachable) {
       return new ChainUnavailableError(
-        unreachable instanceof TimeoutError ? 'The chain took too long to answer.' : 'The chain did not answer (it is stopped or unreachable).',
+        unreachable instanceof TimeoutError
+          ? 'The chain took too long to answer.'
+          : 'The chain did not answer (it is stopped or unreachable).',
         {
           cause: error,
           hint: 'Check that it is running (`medvault status`, or `medvault start`); run the command again once it is back: what was done is kept, nothing is done twice.',

@@ -81,9 +81,12 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
         rpcUrl = running.rpcUrl
       } else if (running) {
         // Its process is alive and holds the chain: starting a second chain on the same state would be wrong.
-        throw new ChainUnavailableError(`medvault start (pid ${running.pid}) is running, but its chain at ${running.rpcUrl} does not answer.`, {
-          hint: 'It may be overloaded or restarting: try again in a moment. Nothing was changed. If it stays down, stop `medvault start` and start it again.',
-        })
+        throw new ChainUnavailableError(
+          `medvault start (pid ${running.pid}) is running, but its chain at ${running.rpcUrl} does not answer.`,
+          {
+            hint: 'It may be overloaded or restarting: try again in a moment. Nothing was changed. If it stays down, stop `medvault start` and start it again.',
+          },
+        )
       } else {
         mkdirSync(paths.chainDir, { recursive: true })
         const release = await lockfile

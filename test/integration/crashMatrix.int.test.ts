@@ -96,11 +96,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
     const store = await openIndexStore(mv.paths, mv.config)
     try {
       const indexed = await store.recordsOf(patient, { includeSuperseded: true })
-      assert.deepEqual(
-        indexed.map((r) => r.tokenId).sort(),
-        [...tokens].sort(),
-        'the index holds exactly the records on chain',
-      )
+      assert.deepEqual(indexed.map((r) => r.tokenId).sort(), [...tokens].sort(), 'the index holds exactly the records on chain')
     } finally {
       await store.close()
     }
@@ -108,7 +104,14 @@ describe('the crash matrix: each operation killed at each point, then run again'
 
   async function readsAndVerifies(tokenId: bigint, reader: UnlockedAccount) {
     const verified = await verifyRecord(mv, { tokenId, reader })
-    assert.equal(verified.valid, true, verified.checks.filter((c) => !c.ok).map((c) => c.message).join('; '))
+    assert.equal(
+      verified.valid,
+      true,
+      verified.checks
+        .filter((c) => !c.ok)
+        .map((c) => c.message)
+        .join('; '),
+    )
     const opened = await openRecord(mv, { tokenId, reader })
     for await (const _ of opened.content) {
       // read to the end: the commitment is checked at the end of the stream
@@ -282,7 +285,16 @@ describe('the crash matrix: each operation killed at each point, then run again'
 
   it('a completed command run again does nothing twice: the same record, the same grant', async () => {
     const patient = accounts[cellPatient('record add', 'after-slips')]!
-    const again = await medvault(home, ['record', 'add', doc('add-after-slips', 100), '--patient', patient.name, '--as', 'lab-add', '--json'])
+    const again = await medvault(home, [
+      'record',
+      'add',
+      doc('add-after-slips', 100),
+      '--patient',
+      patient.name,
+      '--as',
+      'lab-add',
+      '--json',
+    ])
     assert.equal(again.code, 0, again.stderr)
     assert.equal(again.json.outcome, 'done-before')
     assert.equal((await issuedTo(patient.address)).length, 1)
