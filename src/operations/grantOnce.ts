@@ -122,20 +122,18 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     }
     const expiresAt = Number(state.begin!.params.expiresAt)
     const args = [patient, grantee, scope, tokenIds, categories, sensitive, expiresAt, purpose] as const
+    // The contract normalises categories and sensitivity in its event (a records grant covers all
+    // sensitivity flags of the named records), so those are not compared; the exact expiry is.
     const matches = (a: {
       grantor?: Address | undefined
       scope?: number | undefined
       tokenIds?: readonly bigint[] | undefined
-      categories?: number | undefined
-      sensitive?: number | undefined
       expiresAt?: number | undefined
       purpose?: number | undefined
     }) =>
       a.grantor?.toLowerCase() === grantor.toLowerCase() &&
       a.scope === scope &&
       (a.tokenIds ?? []).map(String).join() === tokenIds.map(String).join() &&
-      a.categories === categories &&
-      a.sensitive === sensitive &&
       a.expiresAt === expiresAt &&
       a.purpose === purpose
 
