@@ -49,6 +49,11 @@ export class WrongKeyError extends defineError('WrongKeyError', 'WRONG_KEY', 3) 
 export class NotFoundError extends defineError('NotFoundError', 'NOT_FOUND', 5) {}
 /** The chain refused a transaction; `details` has the contract's reason. */
 export class ChainError extends defineError('ChainError', 'CHAIN', 6) {}
+/** The chain did not answer (stopped, unreachable, too slow): nothing was changed; try again once it is back. */
+export class ChainUnavailableError extends ChainError {
+  override name = 'ChainUnavailableError'
+  override readonly code = 'CHAIN_UNAVAILABLE'
+}
 /** The blob store failed to store or return content. */
 export class StorageError extends defineError('StorageError', 'STORAGE', 7) {}
 /** The home is missing, misconfigured or locked by another process. */
@@ -81,4 +86,10 @@ export class ImportJournalError extends HomeError {
 export class StoragePeersUnreachableError extends StorageError {
   override name = 'StoragePeersUnreachableError'
   override readonly code = 'STORAGE_PEERS_UNREACHABLE'
+}
+
+/** A single operation's journal (record add, amend, grant) is damaged, or the same operation is running in another process. */
+export class OperationJournalError extends HomeError {
+  override name = 'OperationJournalError'
+  override readonly code = 'OPERATION_JOURNAL'
 }

@@ -60,13 +60,20 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Emb
   if (params.statePath && params.stateIntervalSeconds) args.push('--state-interval', String(params.stateIntervalSeconds))
   if (params.blockTime) args.push('--block-time', String(params.blockTime))
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const watchdog = watchParent(child.pid!)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000)
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.once('exit', () => watchdog.kill())
   const rpcUrl = `http://127.0.0.1:${port}`
-  await waitForRpc(rpcUrl, child, () => stderr)
+  try {
+    await waitForRpc(rpcUrl, child, () => stderr)
+  } catch (error) {
+    watchdog.kill()
+    throw error
+  }
   return {
     rpcUrl,
     chainId,
@@ -77,6 +84,39 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Emb
     },
   }
 }
+
+/**
+ * The watchdog of an anvil this process started: a small detached node process that holds a pipe
+ * from us. When this process dies in any way, SIGKILL included, the kernel closes our end of the
+ * pipe; the watchdog then stops anvil with SIGTERM (so it writes its state file), SIGKILL after
+ * 10 s. It leaves by itself when anvil exits. Without it, a command killed while it owns the
+ * embedded chain would leave anvil running, holding the port and the state file.
+ */
+function watchParent(anvilPid: number): ChildProcess {
+  const watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(anvilPid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true })
+  watchdog.unref()
+  // Our end of the pipe must not keep this process alive; it is closed only when we die.
+  ;(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  watchdog.on('error', () => undefined)
+  return watchdog
+}
+
+const WATCHDOG = `
+const pid = Number(process.argv[1])
+const alive = () => { try { process.kill(pid, 0); return true } catch { return false } }
+const gone = setInterval(() => { if (!alive()) process.exit(0) }, 1000)
+process.stdin.on('data', () => {})
+process.stdin.on('error', () => {})
+process.stdin.on('close', () => {
+  clearInterval(gone)
+  try { process.kill(pid, 'SIGTERM') } catch { process.exit(0) }
+  const deadline = Date.now() + 10000
+  setInterval(() => {
+    if (!alive()) process.exit(0)
+    if (Date.now() > deadline) { try { process.kill(pid, 'SIGKILL') } catch {} process.exit(0) }
+  }, 100)
+})
+`
 
 async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 15_000

@@ -20,7 +20,8 @@ export function createChainClients(rpcUrl: string, chainId: number, options: { p
     rpcUrls: { default: { http: [rpcUrl] } },
   })
   // Concurrent calls (the reads behind a history of hundreds of records) share one HTTP request as a JSON-RPC batch.
-  const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000, batch: { wait: 0 } })
+  // A failed or timed-out request is retried 3 times, backing off exponentially (150 ms, 300 ms, 600 ms).
+  const transport = http(rpcUrl, { retryCount: 3, retryDelay: 150, timeout: rpcTimeoutMs(), batch: { wait: 0 } })
   const pollingInterval = options.pollingInterval ?? 100
   const broadcasts = createBroadcasts()
   const publicClient = withRebroadcast(
@@ -33,4 +34,10 @@ export function createChainClients(rpcUrl: string, chainId: number, options: { p
     publicClient,
     walletFor: (account) => createManagedWalletClient({ account, chain, transport, pollingInterval }, broadcasts),
   }
+}
+
+/** How long one JSON-RPC request may take: `MEDVAULT_RPC_TIMEOUT_MS`, default 30 s. */
+function rpcTimeoutMs(): number {
+  const ms = Number(process.env.MEDVAULT_RPC_TIMEOUT_MS)
+  return Number.isFinite(ms) && ms > 0 ? ms : 30_000
 }

@@ -1,7 +1,8 @@
-import { BaseError, ContractFunctionRevertedError } from 'viem'
+import { BaseError, ContractFunctionRevertedError, HttpRequestError, TimeoutError } from 'viem'
 import {
   AccessDeniedError,
   ChainError,
+  ChainUnavailableError,
   InvalidInputError,
   MedvaultError,
   NotFoundError,
@@ -168,6 +169,18 @@ export function toMedvaultError(error: unknown): MedvaultError {
       const known = KNOWN[reverted.data.errorName]
       if (known) return Object.assign(known.make(reverted.data.args ?? []), { cause: error })
       return new ChainError(`The chain refused the transaction (${reverted.data.errorName}).`, { cause: error })
+    }
+    const unreachable = error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError)
+    if (unreachable) {
+      return new ChainUnavailableError(
+        unreachable instanceof TimeoutError
+          ? 'The chain took too long to answer.'
+          : 'The chain did not answer (it is stopped or unreachable).',
+        {
+          cause: error,
+          hint: 'Check that it is running (`medvault status`, or `medvault start`); run the command again once it is back: what was done is kept, nothing is done twice.',
+        },
+      )
     }
     return new ChainError(`The chain call failed: ${error.shortMessage}`, {
       cause: error,

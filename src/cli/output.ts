@@ -60,3 +60,10 @@ export const collectList = (value: string, previous: string[] = []) => [
     .map((v) => v.trim())
     .filter(Boolean),
 ]
+
+/** What a re-run did, for people: nothing new, or finishing what a stopped run began. */
+export function outcomeLine(outcome: 'new' | 'resumed' | 'done-before', what: string): string[] {
+  if (outcome === 'done-before') return [`(${what} was already done by an earlier run of this command; nothing was done twice.)`]
+  if (outcome === 'resumed') return [`(Finished ${what} that an earlier run of this command began.)`]
+  return []
+}

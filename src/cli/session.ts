@@ -6,6 +6,7 @@ import { encryptionKeyOf } from '../directory/index.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
 import { type Medvault, openMedvault } from '../home/openMedvault.js'
 import { resolveHome } from '../home/config.js'
+import { createIndexer, openIndexStore } from '../indexer/index.js'
 import type { GlobalOptions } from './output.js'
 
 /** Opens the home for one command and always closes it (stopping a chain this process started). */
@@ -67,4 +68,14 @@ export function parseTokenId(value: string): bigint {
     throw new InvalidInputError(`"${value}" is not a record token id.`, { hint: 'Token ids are positive numbers, e.g. 3.' })
   }
   return BigInt(value)
+}
+
+/** Brings the home's index up to the chain head (it is a cache of the chain: safe to repeat, safe to skip). */
+export async function syncHomeIndex(mv: Medvault): Promise<void> {
+  const store = await openIndexStore(mv.paths, mv.config)
+  try {
+    await createIndexer(mv, store).sync()
+  } finally {
+    await store.close()
+  }
 }

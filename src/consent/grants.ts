@@ -47,32 +47,43 @@ export function parsePurpose(value: string): Purpose {
   throw new InvalidInputError(`Unknown purpose "${value}".`, { hint: `Use one of: ${PURPOSES.join(', ')}.` })
 }
 
-/** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
-export async function createGrant(
-  ctx: Ctx,
-  params: { grantor: Account; patient: Address; grantee: Address; terms: GrantTerms; expiresAt: Date; purpose: Purpose },
-): Promise<{ grantId: bigint; txHash: Hex }> {
+export type CreateGrantParameters = {
+  grantor: Account
+  patient: Address
+  grantee: Address
+  terms: GrantTerms
+  expiresAt: Date
+  purpose: Purpose
+}
+
+/** The arguments of `ConsentRegistry.grant` for these terms. */
+export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'>) {
   const { terms } = params
   const scope = SCOPES.indexOf(terms.scope)
   const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
   const categories = terms.scope === 'categories' ? terms.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0
   const sensitive = terms.scope === 'records' ? 0 : (terms.sensitive ?? 0)
   const expiresAt = Math.floor(params.expiresAt.getTime() / 1000)
+  return [
+    getAddress(params.patient),
+    getAddress(params.grantee),
+    scope,
+    tokenIds,
+    categories,
+    sensitive,
+    expiresAt,
+    PURPOSES.indexOf(params.purpose),
+  ] as const
+}
+
+/** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
+export async function createGrant(ctx: Ctx, params: CreateGrantParameters): Promise<{ grantId: bigint; txHash: Hex }> {
   const receipt = await send(ctx, () =>
     ctx.walletFor(params.grantor).writeContract({
       address: ctx.deployment.consent,
       abi: consentRegistryAbi,
       functionName: 'grant',
-      args: [
-        getAddress(params.patient),
-        getAddress(params.grantee),
-        scope,
-        tokenIds,
-        categories,
-        sensitive,
-        expiresAt,
-        PURPOSES.indexOf(params.purpose),
-      ],
+      args: grantCallArgs(params),
     }),
   )
   const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })

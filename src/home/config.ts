@@ -77,6 +77,8 @@ export function homePaths(dir: string) {
     nodeKey: join(dir, 'node-key.json'),
     audit: join(dir, 'audit'),
     healthCardCrls: join(dir, 'shc', 'crl'),
+    /** Write-ahead journals of single operations (record add and amend, grant): see operations/operationJournal.ts. */
+    operations: join(dir, 'operations'),
     /** The indexer's SQLite database (a cache of the chain: delete it and `medvault index rebuild`). */
     index: join(dir, 'index.sqlite'),
   }

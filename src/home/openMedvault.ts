@@ -11,7 +11,7 @@ import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatu
 import { EMBEDDED_FUNDING } from '../chain/embedded.js'
 import { createKeyReleaseService } from '../consent/keyRelease.js'
 import { createFileKeySlipStore } from '../consent/keySlips.js'
-import { HomeError } from '../errors.js'
+import { ChainUnavailableError, HomeError } from '../errors.js'
 import type { AccessRecorder, RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
 import { lazyBlobStore } from '../storage/lazyStore.js'
@@ -77,8 +77,16 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     if (config.chain.kind === 'embedded') {
       const running = readRunInfo(paths)
       // A live `medvault start` may answer slowly on a busy machine: wait for it rather than start a second chain.
-      if (running && (await answersWithin(running.rpcUrl, 20_000))) {
+      if (running && (await answersWithin(running.rpcUrl, chainWaitMs()))) {
         rpcUrl = running.rpcUrl
+      } else if (running) {
+        // Its process is alive and holds the chain: starting a second chain on the same state would be wrong.
+        throw new ChainUnavailableError(
+          `medvault start (pid ${running.pid}) is running, but its chain at ${running.rpcUrl} does not answer.`,
+          {
+            hint: 'It may be overloaded or restarting: try again in a moment. Nothing was changed. If it stays down, stop `medvault start` and start it again.',
+          },
+        )
       } else {
         mkdirSync(paths.chainDir, { recursive: true })
         const release = await lockfile
@@ -92,7 +100,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
         cleanups.push(release)
         // A `medvault start` may have come up while we waited for the lock.
         const raced = readRunInfo(paths)
-        if (raced && (await answersWithin(raced.rpcUrl, 20_000))) {
+        if (raced && (await answersWithin(raced.rpcUrl, chainWaitMs()))) {
           cleanups.pop()
           await release()
           rpcUrl = raced.rpcUrl
@@ -206,12 +214,23 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
   return deployment
 }
 
-/** Whether the chain at `rpcUrl` answers, trying again for up to `ms`. */
+/** How long a command waits for a running `medvault start`'s chain to answer: `MEDVAULT_CHAIN_WAIT_MS`, default 20 s (a busy machine). */
+function chainWaitMs(): number {
+  const ms = Number(process.env.MEDVAULT_CHAIN_WAIT_MS)
+  return Number.isFinite(ms) && ms >= 0 ? ms : 20_000
+}
+
+/**
+ * Whether the chain at `rpcUrl` answers, trying again for up to `ms` with exponential backoff and
+ * full jitter (100 ms doubling to 2 s), so many commands waiting on one slow chain do not knock in step.
+ */
 async function answersWithin(rpcUrl: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms
-  while (!(await answers(rpcUrl))) {
-    if (Date.now() >= deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 250))
+  for (let attempt = 0; !(await answers(rpcUrl)); attempt++) {
+    const left = deadline - Date.now()
+    if (left <= 0) return false
+    const pause = Math.random() * Math.min(2000, 100 * 2 ** attempt)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
   }
   return true
 }

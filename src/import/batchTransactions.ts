@@ -4,21 +4,12 @@
  * one issuer to one patient.
  */
 import { CID } from 'multiformats/cid'
-import {
-  type Address,
-  type Hex,
-  type TransactionReceipt,
-  TransactionNotFoundError,
-  TransactionReceiptNotFoundError,
-  bytesToHex,
-  encodeFunctionData,
-  keccak256,
-  parseEventLogs,
-} from 'viem'
+import { type Address, type Hex, type TransactionReceipt, bytesToHex, encodeFunctionData, keccak256, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/errors.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError } from '../errors.js'
+import { type SignedOutcome, sendSigned, settleSigned, signedKnown } from '../journal/signedTransactions.js'
 import type { MintRequest, RecordsContext } from '../records/index.js'
 import type { BatchState, BatchTx } from './importState.js'
 import type { SealedEntry } from './journal.js'
@@ -92,86 +83,26 @@ const max = (a: bigint, b: bigint) => (a > b ? a : b)
  * Broadcasts a signed batch. A node that refuses it because it already has it, or because the nonce
  * was used meanwhile, is not an error here: `settleBatch` finds out what became of the batch.
  */
-export async function sendBatch(ctx: ChainContext, issuer: LocalAccount, tx: { hash: Hex; serialized: Hex }, nonce: number): Promise<void> {
-  try {
-    await ctx.walletFor(issuer).sendRawTransaction({ serializedTransaction: tx.serialized })
-  } catch (error) {
-    if (await transactionKnown(ctx, tx.hash)) return
-    const mined = await ctx.publicClient.getTransactionCount({ address: issuer.address, blockTag: 'latest' }).catch(() => 0)
-    if (mined > nonce) return
-    throw toMedvaultError(error)
-  }
+export function sendBatch(ctx: ChainContext, issuer: LocalAccount, tx: { hash: Hex; serialized: Hex }, nonce: number): Promise<void> {
+  return sendSigned(ctx, issuer, tx, nonce)
 }
 
-export type BatchOutcome =
-  | { status: 'mined'; receipt: TransactionReceipt }
-  /** Another transaction used the batch's nonce, so no version of the batch can ever be mined. */
-  | { status: 'replaced' }
-  /** Neither yet: still in a mempool, or lost by the node. */
-  | { status: 'pending' }
+export type BatchOutcome = SignedOutcome
 
 /**
  * What became of a batch: one of its versions mined (with its receipt), its nonce used by some
  * other transaction, or neither by `timeoutMs` (0: look once).
  */
-export async function settleBatch(
+export function settleBatch(
   ctx: ChainContext,
   params: { issuer: Address; batch: Pick<BatchState, 'txs' | 'nonce'>; timeoutMs: number },
 ): Promise<BatchOutcome> {
-  const { issuer, batch } = params
-  const deadline = Date.now() + params.timeoutMs
-  const sleep = () => new Promise((resolve) => setTimeout(resolve, ctx.publicClient.pollingInterval))
-  const receipt = async () => {
-    for (const tx of batch.txs) {
-      try {
-        return await ctx.publicClient.getTransactionReceipt({ hash: tx.hash })
-      } catch (error) {
-        // Only "no such receipt" means not mined; any other failure must not be read as an answer.
-        if (!(error instanceof TransactionReceiptNotFoundError)) throw error
-      }
-    }
-    return undefined
-  }
-  try {
-    for (;;) {
-      const mined = await receipt()
-      if (mined) return { status: 'mined', receipt: mined }
-      if ((await ctx.publicClient.getTransactionCount({ address: issuer, blockTag: 'latest' })) > batch.nonce) {
-        // The nonce is used: by this batch if its receipt shows up (a node may index receipts a
-        // moment after the state moves on), else by another transaction.
-        const grace = Date.now() + REPLACED_GRACE_MS
-        for (;;) {
-          const late = await receipt()
-          if (late) return { status: 'mined', receipt: late }
-          if (Date.now() >= grace) return { status: 'replaced' }
-          await sleep()
-        }
-      }
-      if (Date.now() >= deadline) return { status: 'pending' }
-      await sleep()
-    }
-  } catch (error) {
-    throw toMedvaultError(error)
-  }
+  return settleSigned(ctx, { sender: params.issuer, txs: params.batch.txs, nonce: params.batch.nonce, timeoutMs: params.timeoutMs })
 }
-
-/** How long a used nonce without a receipt for any version of the batch is re-checked before the batch counts as replaced. */
-const REPLACED_GRACE_MS = 3000
 
 /** Whether any version of a batch is known to the node (mined or in its mempool). */
-export async function batchKnown(ctx: ChainContext, batch: Pick<BatchState, 'txs'>): Promise<boolean> {
-  for (const tx of batch.txs) if (await transactionKnown(ctx, tx.hash)) return true
-  return false
-}
-
-async function transactionKnown(ctx: ChainContext, hash: Hex): Promise<boolean> {
-  try {
-    await ctx.publicClient.getTransaction({ hash })
-    return true
-  } catch (error) {
-    if (error instanceof TransactionNotFoundError) return false
-    throw toMedvaultError(error)
-  }
+export function batchKnown(ctx: ChainContext, batch: Pick<BatchState, 'txs'>): Promise<boolean> {
+  return signedKnown(ctx, batch.txs)
 }
 
 export type IssuedRecord = {

@@ -3,6 +3,8 @@
  * and one function maps a failure to its HTTP status and FHIR issue code.
  * See https://hl7.org/fhir/R4/operationoutcome.html and https://hl7.org/fhir/R4/http.html#ops
  */
+import { BaseError } from 'viem'
+import { toMedvaultError } from '../chain/errors.js'
 import type { OperationOutcome } from '@medplum/fhirtypes'
 import { MedvaultError } from '../errors.js'
 
@@ -45,6 +47,7 @@ const BY_CODE: Record<string, [status: number, issue: IssueCode]> = {
   NOT_FOUND: [404, 'not-found'],
   ERASED: [410, 'deleted'],
   CHAIN: [409, 'conflict'],
+  CHAIN_UNAVAILABLE: [503, 'transient'],
   STORAGE: [503, 'transient'],
   HOME: [503, 'transient'],
 }
@@ -61,8 +64,10 @@ export function operationOutcome(
  * The status and outcome for any thrown value. Unknown errors become a 500 whose text says nothing
  * about the request (it may hold health data); the cause goes to the server's own error handler.
  */
-export function toOutcome(error: unknown): { status: number; outcome: OperationOutcome } {
-  if (error instanceof HttpError) return { status: error.status, outcome: operationOutcome(error.issue, error.message) }
+export function toOutcome(thrown: unknown): { status: number; outcome: OperationOutcome } {
+  if (thrown instanceof HttpError) return { status: thrown.status, outcome: operationOutcome(thrown.issue, thrown.message) }
+  // A chain call that failed before any handler wrapped it: named (a chain down is 503, retry later).
+  const error = thrown instanceof BaseError ? toMedvaultError(thrown) : thrown
   if (error instanceof MedvaultError) {
     const [status, issue] = BY_CODE[error.code] ?? [500, 'exception']
     return { status, outcome: operationOutcome(issue, error.message) }

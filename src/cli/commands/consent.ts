@@ -4,7 +4,6 @@ import { releasePendingKeys } from '../../consent/releaseKeys.js'
 import {
   type GrantInfo,
   type GrantTerms,
-  createGrant,
   listGrants,
   openEmergency,
   parsePurpose,
@@ -16,8 +15,9 @@ import {
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/openMedvault.js'
 import { CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
+import { operationFault, grantOnce } from '../../operations/index.js'
 import { parseDuration } from '../duration.js'
-import { type GlobalOptions, collectList, emit } from '../output.js'
+import { type GlobalOptions, collectList, emit, outcomeLine } from '../output.js'
 import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
@@ -108,16 +108,21 @@ export function consentCommands(program: Command, run: Run) {
             const grantor = await unlock(mv, opts.as)
             const patient = opts.patient ? resolveAddress(mv, opts.patient) : grantor.address
             const grantee = resolveAddress(mv, opts.to)
-            const { grantId, txHash } = await createGrant(mv, {
+            const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'grant')
+            // Journaled and idempotent: the same command run again finishes a stopped run, or returns the active grant it made.
+            const { grantId, txHash, keysReleased, outcome } = await grantOnce(mv, {
               grantor: grantor.chainAccount,
               patient,
               grantee,
               terms,
-              expiresAt: new Date(Date.now() + seconds * 1000),
+              durationSeconds: seconds,
               purpose,
+              journalDir: mv.paths.operations,
+              // The patient's own key wraps the records the grant covers now; a delegate cannot.
+              ...(patient === grantor.address ? { releaseKeys: (id: bigint) => releasePendingKeys(mv, grantor, { grantId: id }) } : {}),
+              ...(checkpoint ? { checkpoint } : {}),
             })
-            // The patient's own key wraps the records the grant covers now; a delegate cannot.
-            const released = patient === grantor.address ? await releasePendingKeys(mv, grantor, { grantId }) : 0
+            const released = keysReleased
             const grant = await getGrant(mv, grantId)
             return {
               grant,
@@ -125,6 +130,7 @@ export function consentCommands(program: Command, run: Run) {
               keysReleased: released,
               description: describeGrant(grant, nameOf(mv)),
               delegated: patient !== grantor.address,
+              outcome,
             }
           })
           const warn =
@@ -138,6 +144,7 @@ export function consentCommands(program: Command, run: Run) {
               ? "Keys are released by this node's escrow on the grantee's first read, or by the patient's `medvault sync`."
               : `${result.keysReleased} record key(s) released to the grantee; records issued later in scope are released by their issuer.`,
             `Revoke at any time: medvault revoke ${result.grant.grantId} --as ${opts.as}`,
+            ...outcomeLine(result.outcome, 'this grant'),
           ])
         }, cmd),
     )

@@ -12,16 +12,16 @@ import {
   documentFromFile,
   getOnChainRecord,
   getProvider,
-  issueRecord,
   listRecords,
   openRecord,
   sensitivityNames,
   verifyRecord,
 } from '../../records/index.js'
-import { checkInputPath, checkOutPath, partialFileFor, placeFile } from '../outFile.js'
-import { type GlobalOptions, emit, progressPrinter } from '../output.js'
 import { resolveHome } from '../../home/config.js'
-import { parseTokenId, resolvePatient, unlock, withMedvault } from '../session.js'
+import { issueRecordOnce, operationFault } from '../../operations/index.js'
+import { checkInputPath, checkOutPath, partialFileFor, placeFile } from '../outFile.js'
+import { type GlobalOptions, emit, outcomeLine, progressPrinter } from '../output.js'
+import { parseTokenId, resolvePatient, syncHomeIndex, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
@@ -29,15 +29,20 @@ async function issue(mv: Medvault, o: GlobalOptions, doc: DocumentInput, patient
   const patient = await resolvePatient(mv, patientRef)
   const provider = await unlock(mv, as)
   const consent = patient.local ? { patient: (await unlock(mv, patient.name)).chainAccount } : ({ standing: true } as const)
-  return issueRecord(mv, {
-    issuer: provider.chainAccount,
+  const checkpoint = operationFault(process.env.MEDVAULT_FAULT, supersedes ? 'record-amend' : 'record-add')
+  // Journaled and idempotent: the same command run again finishes a stopped run, or returns what it did.
+  return issueRecordOnce(mv, {
+    issuer: provider,
     patient,
     content: doc.content,
     contentType: doc.contentType,
     category: doc.category,
     sensitivity: doc.sensitivity,
     consent,
+    journalDir: mv.paths.operations,
+    syncIndex: () => syncHomeIndex(mv),
     ...(supersedes ? { supersedes } : {}),
+    ...(checkpoint ? { checkpoint } : {}),
     ...(progressPrinter(o) ? { onProgress: progressPrinter(o)! } : {}),
   })
 }
@@ -70,6 +75,8 @@ export function recordCommands(program: Command, run: Run) {
           `  commitment  ${result.commitment}`,
           `  tx          ${result.txHash}`,
           `Read it with: medvault record get ${result.tokenId} --as ${opts.patient}`,
+          ...outcomeLine(result.outcome, 'this record'),
+          ...(result.indexError ? [`Note: the index is behind (${result.indexError}); the server catches up by itself.`] : []),
         ])
       }, cmd),
     )
@@ -98,6 +105,7 @@ export function recordCommands(program: Command, run: Run) {
           `Issued record #${result.tokenId}, which amends #${tokenId} (still readable, marked amended).`,
           `  stored  ${result.cid}`,
           `  tx      ${result.txHash}`,
+          ...outcomeLine(result.outcome, 'this amendment'),
         ])
       }, cmd),
     )

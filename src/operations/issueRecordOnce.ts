@@ -1,0 +1,359 @@
+import { CID } from 'multiformats/cid'
+import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
+import type { LocalAccount } from 'viem/accounts'
+import { toMedvaultError } from '../chain/errors.js'
+import { medicalRecordAbi } from '../contracts/index.js'
+import { ChainError } from '../errors.js'
+import { type JournalKeyBox, journalKeyOf, openJournalKey, sealJournalKey } from '../import/index.js'
+import { signContractCall } from '../journal/signedTransactions.js'
+import {
+  type Category,
+  type MintRequest,
+  type OnProgress,
+  type PatientConsent,
+  type Recipient,
+  type RecordContent,
+  type RecordsContext,
+  categoryCode,
+  commitContent,
+  getOnChainRecord,
+  granteesForNewRecord,
+  requiredSensitivity,
+  sealRecord,
+  signMintConsent,
+  writeNewRecordSlips,
+} from '../records/index.js'
+import {
+  type OperationJournal,
+  type OperationState,
+  openOperationJournal,
+  operationJournalPath,
+  operationKey,
+  replayOperation,
+  withoutKeys,
+} from './operationJournal.js'
+import { type Made, type OperationPoint, submitOnce } from './submitOnce.js'
+
+export type IssueRecordOnceParameters = {
+  /** The issuing provider: signs and pays; its encryption seed keeps the record key in the journal readable only to it. */
+  issuer: { chainAccount: LocalAccount; encryptionSeed: Uint8Array }
+  patient: Recipient
+  content: RecordContent
+  contentType: string
+  category: Category
+  sensitivity?: number
+  consent: PatientConsent
+  /** Token this record corrects (amendment). */
+  supersedes?: bigint
+  /** Where operation journals live (`<home>/operations`). */
+  journalDir: string
+  /** Brings the home's index up to the chain (the last step); a failure is reported, not thrown: the index is a cache. */
+  syncIndex?: () => Promise<void>
+  checkpoint?: (point: OperationPoint, count: number) => void
+  onProgress?: OnProgress
+  /** How long to wait for the mint to be mined (default 2 minutes). */
+  receiptTimeoutMs?: number
+}
+
+export type IssueRecordOnceReturnType = {
+  tokenId: bigint
+  cid: CID
+  commitment: Hex
+  txHash: Hex
+  gasUsed: bigint
+  /** `new`: done by this run; `resumed`: finished what a stopped run began; `done-before`: an earlier run had done it all. */
+  outcome: 'new' | 'resumed' | 'done-before'
+  journal: string
+  /** Why the index could not be brought up to date, if it could not (the server catches up by itself). */
+  indexError?: string
+}
+
+/**
+ * Issues a record exactly once, crash-safe: `issueRecord`'s steps (seal and store the ciphertext,
+ * mint with the patient's consent, write key slips), each journaled before it has effects, then
+ * the index synced. The journal is named by an idempotency key over the issuer, the patient, the
+ * content's sha256, its type, category, sensitivity, the record it amends and the deployment: the
+ * same command run again after a crash finishes the operation (re-using the stored ciphertext and
+ * the transaction in flight), and run again after it completed returns the same record. A record
+ * the patient has since erased does not count: issuing it again makes a new one.
+ *
+ * @example
+ * const r = await issueRecordOnce(mv, { issuer: lab, patient: alice, content: { bytes }, contentType: FHIR_JSON,
+ *   category: 'laboratory', consent: { standing: true }, journalDir: join(mv.paths.dir, 'operations') })
+ */
+export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOnceParameters): Promise<IssueRecordOnceReturnType> {
+  const issuer = params.issuer.chainAccount
+  const issuerAddress = getAddress(issuer.address)
+  const patient = getAddress(params.patient.address)
+  const category = categoryCode(params.category)
+  const sensitivity = (params.sensitivity ?? 0) | requiredSensitivity(params.category)
+  const supersedes = params.supersedes ?? 0n
+  const op = supersedes === 0n ? 'record-add' : 'record-amend'
+  const counts = new Map<OperationPoint, number>()
+  const checkpoint = (point: OperationPoint) => {
+    const n = (counts.get(point) ?? 0) + 1
+    counts.set(point, n)
+    params.checkpoint?.(point, n)
+  }
+
+  const committed = await commitContent(params.content, params.onProgress)
+  const sha256 = `0x${Buffer.from(committed.sha256).toString('hex')}`
+  const key = operationKey(op, [
+    ctx.deployment.chainId,
+    ctx.deployment.records,
+    issuerAddress,
+    patient,
+    sha256,
+    params.contentType,
+    category,
+    sensitivity,
+    supersedes,
+  ])
+  const path = operationJournalPath(params.journalDir, op, key)
+  const journal = openOperationJournal(path)
+  const journalKey = journalKeyOf(params.issuer.encryptionSeed)
+  let recordKey: Uint8Array | undefined
+  try {
+    let state = replayOperation(journal.entries)
+    if (state.done) {
+      const previous = await completed(ctx, state, patient)
+      if (previous) return { ...previous, outcome: 'done-before', journal: path }
+      // Erased since (or gone from a chain restored from an older state): this is a new operation.
+      journal.rewrite([])
+      state = replayOperation([])
+    }
+    const resumed = state.begin !== undefined
+
+    // The patient's consent for the mint, signed afresh for each transaction (it carries their nonce).
+    const consentFor = async (): Promise<{ deadline: bigint; consent: Hex }> => {
+      if (!('patient' in params.consent)) return { deadline: 0n, consent: '0x' }
+      const deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
+      const commitment = (state.sealed?.commitment ?? committed.commitment) as Hex
+      const consent = await signMintConsent(ctx, {
+        patient: params.consent.patient,
+        provider: issuerAddress,
+        commitment,
+        category,
+        sensitivity,
+        supersedes,
+        deadline,
+      })
+      return { deadline, consent }
+    }
+    const base = { address: ctx.deployment.records, abi: medicalRecordAbi } as const
+
+    if (!state.begin) {
+      // Dry-run the mint (a placeholder content address) before storing anything: an inactive
+      // issuer, a refused consent or bad fields leave no orphan ciphertext and no journal behind.
+      const { deadline, consent } = await consentFor()
+      const preflight: MintRequest = {
+        patient,
+        commitment: committed.commitment,
+        cidDigest: `0x${'11'.repeat(32)}`,
+        cidCodec: 0x55,
+        category,
+        sensitivity,
+      }
+      const fromBlock = await ctx.publicClient
+        .getBlockNumber()
+        .then((n) => n.toString())
+        .catch((error: unknown) => {
+          throw toMedvaultError(error)
+        })
+      try {
+        if (supersedes === 0n)
+          await ctx.publicClient.simulateContract({ ...base, account: issuer, functionName: 'mint', args: [preflight, deadline, consent] })
+        else
+          await ctx.publicClient.simulateContract({
+            ...base,
+            account: issuer,
+            functionName: 'amend',
+            args: [supersedes, preflight, deadline, consent],
+          })
+      } catch (error) {
+        throw toMedvaultError(error)
+      }
+      journal.append({
+        t: 'begin',
+        v: 1,
+        op,
+        key,
+        chainId: ctx.deployment.chainId,
+        contract: ctx.deployment.records,
+        sender: issuerAddress,
+        fromBlock,
+        at: new Date().toISOString(),
+        params: {
+          patient,
+          issuer: issuerAddress,
+          sha256,
+          contentType: params.contentType,
+          category,
+          sensitivity,
+          supersedes: supersedes.toString(),
+        },
+      })
+      journal.sync()
+      state = replayOperation(journal.entries)
+    }
+
+    // Seal and store, unless an earlier run did and the ciphertext is still there.
+    const sealedStored = state.sealed && (await ctx.store.has(CID.parse(state.sealed.cid)))
+    if (!state.confirmed && state.inFlight.length === 0 && !sealedStored) {
+      const sealed = await sealRecord(ctx, {
+        issuer,
+        patient: params.patient,
+        content: params.content,
+        contentType: params.contentType,
+        category,
+        sensitivity,
+        supersedes,
+        committed,
+        ...(params.onProgress ? { onProgress: params.onProgress } : {}),
+      })
+      recordKey = sealed.recordKey
+      const cid = sealed.cid.toString()
+      journal.append({
+        t: 'sealed',
+        cid,
+        commitment: sealed.commitment,
+        category,
+        sensitivity,
+        key: sealJournalKey(journalKey, sealed.recordKey, cid, issuerAddress),
+      })
+      journal.sync()
+      state = replayOperation(journal.entries)
+      checkpoint('after-seal')
+    }
+    const sealed = state.sealed
+    if (!sealed) throw new ChainError('The operation journal holds a transaction but no sealed record.')
+    const request: MintRequest = {
+      patient,
+      commitment: sealed.commitment as Hex,
+      cidDigest: `0x${Buffer.from(CID.parse(sealed.cid).multihash.digest).toString('hex')}`,
+      cidCodec: CID.parse(sealed.cid).code,
+      category,
+      sensitivity,
+    }
+
+    params.onProgress?.({ stage: 'minting' })
+    const confirmed = await submitOnce(ctx, {
+      journal,
+      state,
+      sender: issuer,
+      timeoutMs: params.receiptTimeoutMs ?? 120_000,
+      checkpoint,
+      async sign(nonce) {
+        const { deadline, consent } = await consentFor()
+        return supersedes === 0n
+          ? signContractCall(ctx, { ...base, account: issuer, functionName: 'mint', args: [request, deadline, consent], nonce })
+          : signContractCall(ctx, {
+              ...base,
+              account: issuer,
+              functionName: 'amend',
+              args: [supersedes, request, deadline, consent],
+              nonce,
+            })
+      },
+      fromReceipt(receipt) {
+        const logs = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
+        const log = logs.find(
+          (l) =>
+            l.address.toLowerCase() === ctx.deployment.records.toLowerCase() &&
+            l.args.commitment.toLowerCase() === request.commitment.toLowerCase(),
+        )
+        return log
+          ? { id: log.args.tokenId, txHash: receipt.transactionHash, block: receipt.blockNumber, gasUsed: receipt.gasUsed }
+          : undefined
+      },
+      findOnChain: () => findIssued(ctx, { request, issuer: issuerAddress, supersedes, fromBlock: BigInt(state.begin!.fromBlock) }),
+    })
+    const tokenId = BigInt(confirmed.id)
+
+    if (!state.slips) {
+      const box = sealed.key
+      recordKey ??= box && box.ct !== '0x' ? openJournalKey(journalKey, box as JournalKeyBox, sealed.cid, issuerAddress) : undefined
+      if (recordKey) {
+        const grantees = await granteesForNewRecord(ctx, { patient, category, sensitivity })
+        await writeNewRecordSlips(ctx, { issuer: issuerAddress, recordKey, tokenId, cid: sealed.cid, sensitivity, grantees })
+      }
+      journal.append({ t: 'slips', count: 1 })
+      journal.sync()
+      state.slips = true
+      checkpoint('after-slips')
+    }
+
+    let indexError: string | undefined
+    if (params.syncIndex)
+      await params.syncIndex().catch((error: unknown) => (indexError = error instanceof Error ? error.message : String(error)))
+    finish(journal)
+    return {
+      tokenId,
+      cid: CID.parse(sealed.cid),
+      commitment: sealed.commitment as Hex,
+      txHash: confirmed.txHash as Hex,
+      gasUsed: BigInt(confirmed.gasUsed),
+      outcome: resumed ? 'resumed' : 'new',
+      journal: path,
+      ...(indexError ? { indexError } : {}),
+    }
+  } finally {
+    recordKey?.fill(0)
+    journalKey.fill(0)
+    journal.close()
+  }
+}
+
+/** Marks the operation done and drops the record key from the journal, in one atomic rewrite. */
+function finish(journal: OperationJournal): void {
+  journal.rewrite([...withoutKeys(journal.entries), { t: 'done', at: new Date().toISOString() }])
+}
+
+/** A completed operation's record, if it is still on chain, the patient's and not erased. */
+async function completed(ctx: RecordsContext, state: OperationState, patient: Address) {
+  const { confirmed, sealed } = state
+  if (!confirmed || !sealed) return undefined
+  const tokenId = BigInt(confirmed.id)
+  const record = await getOnChainRecord(ctx, tokenId).catch(() => undefined)
+  if (!record || record.erasedAt || record.owner !== patient || record.commitment.toLowerCase() !== sealed.commitment.toLowerCase())
+    return undefined
+  return {
+    tokenId,
+    cid: CID.parse(sealed.cid),
+    commitment: sealed.commitment as Hex,
+    txHash: confirmed.txHash as Hex,
+    gasUsed: BigInt(confirmed.gasUsed),
+  }
+}
+
+/** The record this operation asked for, in the RecordIssued events since it began (every field checked). */
+async function findIssued(
+  ctx: RecordsContext,
+  params: { request: MintRequest; issuer: Address; supersedes: bigint; fromBlock: bigint },
+): Promise<Made | undefined> {
+  const { request } = params
+  try {
+    const latest = await ctx.publicClient.getBlockNumber()
+    const logs = await ctx.publicClient.getContractEvents({
+      address: ctx.deployment.records,
+      abi: medicalRecordAbi,
+      eventName: 'RecordIssued',
+      args: { patient: request.patient, issuer: params.issuer },
+      fromBlock: params.fromBlock <= latest ? params.fromBlock : BigInt(ctx.deployment.deployedAtBlock),
+      toBlock: 'latest',
+    })
+    const log = logs.find(
+      (l) =>
+        l.args.commitment?.toLowerCase() === request.commitment.toLowerCase() &&
+        l.args.cidDigest?.toLowerCase() === request.cidDigest.toLowerCase() &&
+        l.args.category === request.category &&
+        l.args.sensitivity === request.sensitivity &&
+        l.args.supersedes === params.supersedes,
+    )
+    if (!log) return undefined
+    const receipt = await ctx.publicClient.getTransactionReceipt({ hash: log.transactionHash }).catch(() => undefined)
+    return { id: log.args.tokenId!, txHash: log.transactionHash, block: log.blockNumber, gasUsed: receipt?.gasUsed ?? 0n }
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
