@@ -15,6 +15,7 @@ import { exportCommands } from './commands/export.js'
 import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
 import { shcCommands } from './commands/shc.js'
+import { studyCommands } from './commands/study.js'
 import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
 
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   eraseCommands(program, run)
   reportCommands(program, run)
   deidCommands(program, run)
+  studyCommands(program, run)
   ipfsCommands(program, run)
   backupCommands(program, run)
 
