@@ -5,6 +5,10 @@
  * withdraw their payments, and every balance is checked to the wei, gas included.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import type { Hex } from 'viem'
 import { documentFromFhir, issueRecord } from '../../src/records/index.js'
@@ -18,7 +22,10 @@ import {
   joinAndDeliver,
   storeBytes,
 } from '../../src/research/studies/index.js'
+import { medvault } from './cli.js'
 import { openTestStack, registrar, type TestStack } from './stack.js'
+
+const example = (name: string) => fileURLToPath(new URL(`../../examples/fhir/${name}`, import.meta.url))
 
 const PATIENTS = ['alice', 'bob', 'carol'] as const
 const PRICE = 1_000_000_000_000_000n // 0.001 ether per record
@@ -232,5 +239,111 @@ describe('research study: post, join and deliver, download, earnings', () => {
     const refund = await withdraw(stack.mv, { account: researcher.chainAccount, asset: NATIVE_ASSET })
     assert.equal(await balance(researcher.address), before + 4n * PRICE - (await gasOf(closed.txHash)) - (await gasOf(refund.txHash)))
     assert.equal(await balance(stack.mv.deployment.research!), 0n, 'the market holds nothing for this study any more')
+  })
+})
+
+describe('the study commands of the real medvault binary', () => {
+  const home = mkdtempSync(join(tmpdir(), 'medvault-study-cli-'))
+  const work = mkdtempSync(join(tmpdir(), 'medvault-study-out-'))
+  const mv = (...args: string[]) => medvault(home, args)
+  const ok = async (...args: string[]) => {
+    const r = await mv(...args, '--json')
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+    return r.json
+  }
+  after(() => {
+    rmSync(home, { recursive: true, force: true })
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  it('approve-researcher, post, list, eligible, join (and deliver), download, earnings --withdraw', async () => {
+    for (const name of ['lab-a', 'researcher', 'alice']) await ok('account', 'create', name)
+    await ok('provider', 'register', 'lab-a', '--name', 'Lab A')
+    const lab = await ok('record', 'add', example('glucose.json'), '--patient', 'alice', '--as', 'lab-a')
+    const vaccine = await ok('record', 'add', example('immunization.json'), '--patient', 'alice', '--as', 'lab-a')
+
+    const protocol = join(work, 'protocol.json')
+    writeFileSync(
+      protocol,
+      JSON.stringify({
+        criteria: [
+          { system: 'http://loinc.org', code: '2345-7' },
+          { system: 'http://hl7.org/fhir/sid/cvx', code: '208' },
+        ],
+      }),
+    )
+    const early = await mv(
+      'study',
+      'post',
+      '--as',
+      'researcher',
+      '--description',
+      'x',
+      '--protocol',
+      protocol,
+      '--categories',
+      'laboratory',
+      '--price',
+      '5',
+      '--records',
+      '2',
+      '--deadline',
+      '30d',
+      '--json',
+    )
+    assert.notEqual(early.code, 0, 'an unapproved researcher cannot post')
+
+    await ok('study', 'approve-researcher', 'researcher')
+    const posted = await ok(
+      'study',
+      'post',
+      '--as',
+      'researcher',
+      '--description',
+      'Glucose after vaccination',
+      '--protocol',
+      protocol,
+      '--categories',
+      'laboratory,immunization',
+      '--price',
+      '1000000',
+      '--records',
+      '4',
+      '--deadline',
+      '30d',
+    )
+    assert.equal(posted.budget, '4000000')
+    assert.match(posted.protocolCid, /^baf/)
+    const list = await ok('study', 'list')
+    assert.equal(list.studies.length, 1)
+    assert.equal(list.studies[0].state, 'open')
+    assert.equal(list.studies[0].unreservedBudget, '4000000')
+
+    const counts = await ok('study', 'eligible', posted.studyId)
+    assert.deepEqual(counts.records, { laboratory: '<11', immunization: '<11' })
+
+    const joined = await ok('study', 'join', posted.studyId, '--records', `${lab.tokenId},${vaccine.tokenId}`, '--as', 'alice')
+    assert.equal(joined.amount, '2000000')
+    assert.equal(joined.delivery.resources, 2)
+
+    const out = join(work, 'study.ndjson')
+    const got = await ok('study', 'download', posted.studyId, '--as', 'researcher', '--out', out)
+    assert.equal(got.resources, 2)
+    const text = readFileSync(out, 'utf8')
+    assert.equal(text.trim().split('\n').length, 2)
+    assert.ok(!text.includes('Alice Example'), 'the example patient name does not reach the researcher')
+    assert.ok(!text.includes('EW0150'), 'nor the lot number')
+    assert.ok(text.includes(`Patient/${joined.delivery.pseudonym}`))
+
+    const paid = await ok('earnings', '--as', 'alice', '--withdraw')
+    assert.deepEqual(
+      paid.withdrawals.map((w: { amount: string }) => w.amount),
+      ['2000000'],
+    )
+    assert.equal(paid.earnings[0].withdrawable, '0')
+    assert.equal(paid.earnings[0].earned, '2000000')
+
+    const closed = await ok('study', 'close', posted.studyId, '--as', 'researcher')
+    assert.equal(closed.refund, '2000000')
   })
 })
