@@ -3,7 +3,7 @@ import type { Hex } from 'viem'
 import type { CID } from 'multiformats/cid'
 import type { UnlockedAccount } from '../../accounts/index.js'
 import { encryptionKeyOf } from '../../directory/index.js'
-import { AccessDeniedError, InvalidInputError, NotFoundError } from '../../errors.js'
+import { AccessDeniedError, ChainError, InvalidInputError, NotFoundError } from '../../errors.js'
 import { parseFhirResource } from '../../fhir/index.js'
 import { readRecord, type RecordsContext } from '../../records/index.js'
 import { deidentifyResources, toNdjson } from '../deid/index.js'
@@ -118,11 +118,17 @@ export async function joinAndDeliver(
     joinTxHash: joined.txHash,
   }
   if (prepared) {
+    // The join is on chain already: a failed delivery must say which contribution to deliver again.
     const delivered = await deliver(ctx, {
       patient: params.patient.chainAccount,
       contributionId: joined.contributionId,
       datasetCid: prepared.cid,
       datasetCommitment: prepared.commitment,
+    }).catch((cause: unknown) => {
+      throw new ChainError(
+        `Joined study #${study.studyId} as contribution #${joined.contributionId}, but the delivery failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause, hint: `Run \`medvault study deliver ${joined.contributionId} --as PATIENT\` before the deadline to be paid.` },
+      )
     })
     result.delivery = { ...prepared, txHash: delivered.txHash }
   }
