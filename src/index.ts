@@ -41,3 +41,4 @@ export {
 } from './indexer/index.js'
 export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
 export * from './research/deid/index.js'
+export * from './research/studies/index.js'
