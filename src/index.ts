@@ -52,3 +52,4 @@ export {
   setupRecovery,
 } from './recovery/index.js'
 export type { GuardianSpec, MoveAccountReturnType, RecoveryState, RecoveryStore, SetupRecoveryReturnType } from './recovery/index.js'
+export * from './research/studies/index.js'

@@ -16,6 +16,7 @@ import { providerCommands } from './commands/provider.js'
 import { recordCommands } from './commands/record.js'
 import { recoveryCommands } from './commands/recovery.js'
 import { shcCommands } from './commands/shc.js'
+import { studyCommands } from './commands/study.js'
 import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
 
@@ -58,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   eraseCommands(program, run)
   reportCommands(program, run)
   deidCommands(program, run)
+  studyCommands(program, run)
   ipfsCommands(program, run)
   backupCommands(program, run)
   recoveryCommands(program, run)

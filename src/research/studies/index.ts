@@ -1,0 +1,14 @@
+/**
+ * The off-chain study flow on top of the research market: protocol documents on IPFS, the
+ * patient's side of a contribution (eligibility, de-identification, sealing to the researcher,
+ * join and deliver), the researcher's download, and pre-purchase counts.
+ */
+export { criteriaHash, criteriaOf, descriptionHash, meetsCriteria, storeBytes, studyCriteria } from './protocol.js'
+export type { Criterion } from './protocol.js'
+export { NDJSON, datasetCommitment, openDataset, sealDataset, studyPseudonymKey } from './dataset.js'
+export { deliverContribution, eligibleResources, joinAndDeliver, prepareDataset } from './contribute.js'
+export type { JoinStudyReturnType, PreparedDataset } from './contribute.js'
+export { downloadStudy } from './download.js'
+export type { StudyDownload } from './download.js'
+export { SMALL_CELL, eligibleCounts } from './eligible.js'
+export type { EligibleCount, EligibleCounts } from './eligible.js'
