@@ -62,11 +62,16 @@ export async function deployContracts(
     args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
   })
   const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
-  const [consentReceipt, auditReceipt, research, archive] = await Promise.all([
+  // One send after another: a wallet without medvault's nonce management (any viem wallet a caller
+  // passes) takes each nonce from the node, and concurrent sends would take the same one.
+  const research = await deployResearchMarket(wallet, publicClient, {
+    registry: registryReceipt.contractAddress,
+    records: recordsReceipt.contractAddress,
+  })
+  const archive = await deployArchiveAnchor(wallet, publicClient, registryReceipt.contractAddress)
+  const [consentReceipt, auditReceipt] = await Promise.all([
     publicClient.waitForTransactionReceipt({ hash: consentHash }),
     publicClient.waitForTransactionReceipt({ hash: auditHash }),
-    deployResearchMarket(wallet, publicClient, { registry: registryReceipt.contractAddress, records: recordsReceipt.contractAddress }),
-    deployArchiveAnchor(wallet, publicClient, registryReceipt.contractAddress),
   ])
   if (!consentReceipt.contractAddress || !auditReceipt.contractAddress)
     throw new ChainError('Deploying ConsentRegistry or AuditAnchor failed.')
