@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
-import { type Address, type Hex, getAddress, recoverTypedDataAddress } from 'viem'
+import { type Hex, getAddress } from 'viem'
 import { archiveAnchorAbi, providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
 import { ByteReader } from '../records/byteReader.js'
+import { attestationSigner } from '../records/checkAttestation.js'
 import {
   type RecordMeta,
   type RecordReader,
@@ -12,8 +13,6 @@ import {
   getProvider,
   openEnvelope,
   readEnvelopeHeader,
-  recordAttestationTypes,
-  recordsDomain,
 } from '../records/index.js'
 import { type ArchiveInfo, getArchive } from './archiveContract.js'
 import { type ArchivedRecord, verifyArchivedLeaf } from './leaf.js'
@@ -242,24 +241,17 @@ async function checkArchivedAttestation(ctx: Pick<RecordsContext, 'deployment'>,
       },
     )
   }
-  let signer: Address
-  try {
-    signer = await recoverTypedDataAddress({
-      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
-      types: recordAttestationTypes,
-      primaryType: 'RecordAttestation',
-      message: {
-        patient: getAddress(record.patient),
-        commitment: record.commitment,
-        category: record.category,
-        sensitivity: record.sensitivity,
-        supersedes: 0n,
-      },
-      signature: meta.attestation as Hex,
-    })
-  } catch {
-    signer = '0x0000000000000000000000000000000000000000'
-  }
+  const signer = await attestationSigner(
+    ctx,
+    {
+      patient: getAddress(record.patient),
+      commitment: record.commitment,
+      category: record.category,
+      sensitivity: record.sensitivity,
+      supersedes: 0n,
+    },
+    meta.attestation as Hex,
+  )
   if (signer !== getAddress(record.issuer)) {
     throw new TamperedRecordError('The issuer signature on this archived record is not valid for its leaf.', {
       details: 'issuer-signature',
