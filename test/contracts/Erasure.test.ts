@@ -34,9 +34,6 @@ const Scope = { Records: 0, Categories: 1, All: 2 } as const
 const Purpose = { Treatment: 0 } as const
 const DAY = 86_400n
 
-type RecordError = Extract<(typeof medicalRecordAbi)[number], { type: 'error' }>
-const consentAbi = [...consentRegistryAbi, ...medicalRecordAbi.filter((item): item is RecordError => item.type === 'error')] as const
-
 function decodeTokenURI(uri: string): { attributes: { trait_type: string; value: unknown }[] } {
   return JSON.parse(Buffer.from(uri.split(',')[1]!, 'base64').toString('utf8'))
 }
@@ -50,12 +47,9 @@ describe('Erasure', () => {
     await env?.stop()
   })
 
-  const consentAs = (d: Deployed, account: Account) =>
-    getContract({ address: getAddress(d.consent), abi: consentAbi, client: { public: env.publicClient, wallet: env.wallet(account) } })
-
   async function grantRecords(d: Deployed, patient: PrivateKeyAccount, grantee: Address, tokenIds: bigint[]) {
     const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
-    return consentAs(d, patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, 0, 0, expiresAt, Purpose.Treatment])
+    return d.consentAs(patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, 0, 0, expiresAt, Purpose.Treatment])
   }
 
   describe('MedicalRecord.erase', () => {
@@ -210,17 +204,17 @@ describe('Erasure', () => {
       grantId = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
       const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
       await env.mined(
-        consentAs(d, patient).write.grant([patient.address, provider.address, Scope.Categories, [], 1, 0, expiresAt, Purpose.Treatment]),
+        d.consentAs(patient).write.grant([patient.address, provider.address, Scope.Categories, [], 1, 0, expiresAt, Purpose.Treatment]),
       )
-      await env.mined(consentAs(d, env.admin).write.setEmergencyProvider([er.address, true]))
-      await env.mined(consentAs(d, er).write.openEmergency([patient.address, keccak256(toHex('unconscious'))]))
-      const consent = consentAs(d, env.admin)
+      await env.mined(d.consentAs(env.admin).write.setEmergencyProvider([er.address, true]))
+      await env.mined(d.consentAs(er).write.openEmergency([patient.address, keccak256(toHex('unconscious'))]))
+      const consent = d.consentAs(env.admin)
       for (const reader of [patient, grantee, provider, er]) assert.equal(await consent.read.canAccess([reader.address, erased]), true)
       await env.mined(d.recordsAs(patient).write.erase([erased]))
     })
 
     it('canAccess is false for everyone: the owner, a record grantee, a category grantee, an emergency provider', async () => {
-      const consent = consentAs(d, env.admin)
+      const consent = d.consentAs(env.admin)
       for (const reader of [patient, grantee, provider, er]) {
         assert.equal(await consent.read.canAccess([reader.address, erased]), false, reader.address)
         assert.equal(await consent.read.canAccess([reader.address, kept]), true, `${reader.address} still reads the kept record`)
@@ -228,7 +222,7 @@ describe('Erasure', () => {
     })
 
     it('grantCovers is false for the erased record and true for the kept one', async () => {
-      const consent = consentAs(d, env.admin)
+      const consent = d.consentAs(env.admin)
       assert.equal(await consent.read.grantCovers([grantId, erased]), false)
       assert.equal(await consent.read.grantCovers([grantId, kept]), true)
     })
@@ -245,7 +239,7 @@ describe('Erasure', () => {
     })
 
     it('canAccess of a token that does not exist is false; grantCovers reverts with ERC721NonexistentToken', async () => {
-      const consent = consentAs(d, env.admin)
+      const consent = d.consentAs(env.admin)
       assert.equal(await consent.read.canAccess([patient.address, 999n]), false)
       await expectRevert(consent.read.grantCovers([grantId, 999n]), 'ERC721NonexistentToken', [999n])
     })

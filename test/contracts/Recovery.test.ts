@@ -23,9 +23,6 @@ import {
 const DAY = 86_400
 const Scope = { Records: 0, Categories: 1, All: 2 } as const
 
-type RecordError = Extract<(typeof medicalRecordAbi)[number], { type: 'error' }>
-const consentAbi = [...consentRegistryAbi, ...medicalRecordAbi.filter((item): item is RecordError => item.type === 'error')] as const
-
 const APPROVAL_TYPES = {
   RecoveryApproval: [
     { name: 'patient', type: 'address' },
@@ -43,9 +40,6 @@ describe('Recovery', () => {
   after(async () => {
     await env?.stop()
   })
-
-  const consentAs = (d: Deployed, account: Account) =>
-    getContract({ address: getAddress(d.consent), abi: consentAbi, client: { public: env.publicClient, wallet: env.wallet(account) } })
 
   /** A deployment, a provider, a patient with `records` tokens (minted in batches) and three guardians. */
   async function setup(records = 3) {
@@ -398,7 +392,7 @@ describe('Recovery', () => {
       const reader = await env.newAccount()
       const lab = await env.newAccount()
       const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
-      const consent = consentAs(s.d, s.patient)
+      const consent = s.d.consentAs(s.patient)
       await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.Records, s.tokenIds.slice(0, 2), 0, 0, expiresAt, 0]))
       await env.mined(consent.write.grant([s.patient.address, lab.address, Scope.All, [], 0, 0, expiresAt, 0]))
       const [recordsGrant, allGrant] = await consent.read.grantsOf([s.patient.address])
@@ -407,11 +401,11 @@ describe('Recovery', () => {
       // Before moving the grants, the tokens' new owner has none: the grantee is cut off.
       assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[0]!]), false)
       const thief = await env.newAccount()
-      await expectRevert(consentAs(s.d, thief).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentUnauthorized', [
+      await expectRevert(s.d.consentAs(thief).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentUnauthorized', [
         thief.address,
         s.patient.address,
       ])
-      const receipt = await env.mined(consentAs(s.d, s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!, allGrant!]]))
+      const receipt = await env.mined(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!, allGrant!]]))
       assert.deepEqual(expectEvent({ ...receipt, logs: receipt.logs.slice(0, 1) }, consentRegistryAbi, s.d.consent, 'GrantMoved'), {
         grantId: recordsGrant,
         from: s.patient.address,
@@ -424,7 +418,7 @@ describe('Recovery', () => {
       assert.equal(moved.patient, s.newAccount.address)
       assert.equal(moved.expiresAt, expiresAt)
       assert.deepEqual(await consent.read.grantsOf([s.newAccount.address]), [recordsGrant, allGrant])
-      await expectRevert(consentAs(s.d, s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentNotGrantOf', [
+      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentNotGrantOf', [
         recordsGrant!,
         s.patient.address,
       ])
@@ -437,7 +431,7 @@ describe('Recovery', () => {
       )
       await expectRevert(consent.write.revoke([allGrant!]), 'ConsentUnauthorized', [s.patient.address, s.newAccount.address])
       // The new owner manages the moved grants.
-      await env.mined(consentAs(s.d, s.newAccount).write.revoke([allGrant!]))
+      await env.mined(s.d.consentAs(s.newAccount).write.revoke([allGrant!]))
       assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
     })
   })

@@ -31,12 +31,18 @@ import {
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { type EmbeddedChain, startAnvil } from '../../src/chain/anvil.js'
 import { deployContracts } from '../../src/chain/deploy.js'
-import { medicalRecordAbi, providerRegistryAbi } from '../../src/contracts/index.js'
+import { consentRegistryAbi, medicalRecordAbi, providerRegistryAbi } from '../../src/contracts/index.js'
 
 /** anvil's first well-known dev key (account 0, funded with 10000 ETH at genesis). */
 export const ANVIL_DEV_KEY_0: Hex = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
 /** anvil's second well-known dev key (account 1). */
 export const ANVIL_DEV_KEY_1: Hex = '0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f4603b6b78690d'
+
+type RecordError = Extract<(typeof medicalRecordAbi)[number], { type: 'error' }>
+const consentWithRecordErrorsAbi = [
+  ...consentRegistryAbi,
+  ...medicalRecordAbi.filter((item): item is RecordError => item.type === 'error'),
+] as const
 
 export const ZERO_ADDRESS: Address = '0x0000000000000000000000000000000000000000'
 export const ZERO_BYTES32: Hex = `0x${'00'.repeat(32)}`
@@ -110,12 +116,20 @@ export async function startEnv() {
         abi: medicalRecordAbi,
         client: { public: publicClient, wallet: wallet(account) },
       })
+    // ConsentRegistry calls MedicalRecord, so its reverts may carry MedicalRecord's errors too.
+    const consentAs = (account: Account) =>
+      getContract({
+        address: getAddress(deployment.consent),
+        abi: consentWithRecordErrorsAbi,
+        client: { public: publicClient, wallet: wallet(account) },
+      })
     return {
       ...deployment,
       registry: registryAs(admin),
       records: recordsAs(admin),
       registryAs,
       recordsAs,
+      consentAs,
     }
   }
 
