@@ -5,17 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import {
-  type Account,
-  type Address,
-  BaseError,
-  ContractFunctionRevertedError,
-  getAddress,
-  getContract,
-  keccak256,
-  parseEventLogs,
-  toHex,
-} from 'viem'
+import { type Address, BaseError, ContractFunctionRevertedError, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import {
