@@ -22,6 +22,8 @@ export type StartAnvilParameters = {
   stateIntervalSeconds?: number
   /** Seconds between blocks; default is to mine each transaction at once. */
   blockTime?: number
+  /** More anvil command-line flags (the contract coverage run adds `--steps-tracing` and `--disable-code-size-limit`). */
+  extraArgs?: readonly string[]
 }
 
 /** The anvil binary shipped by the `@foundry-rs/anvil` npm package (its install script may be skipped). */
@@ -59,6 +61,7 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Emb
   if (params.statePath) args.push('--state', params.statePath)
   if (params.statePath && params.stateIntervalSeconds) args.push('--state-interval', String(params.stateIntervalSeconds))
   if (params.blockTime) args.push('--block-time', String(params.blockTime))
+  if (params.extraArgs) args.push(...params.extraArgs)
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
   const watchdog = watchParent(child.pid!)
   let stderr = ''

@@ -4,7 +4,17 @@ import { type Account, type Address, getAddress, getContract, type Hex } from 'v
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { type ArchivedRecord, archiveIdOf, archiveTree, leafValue } from '../../src/archive/leaf.js'
 import { archiveAnchorAbi } from '../../src/contracts/index.js'
-import { type Deployed, type Env, expectEvent, expectRevert, randomBytes32, registerProvider, startEnv, ZERO_BYTES32 } from './fixture.js'
+import {
+  type Deployed,
+  type Env,
+  expectEvent,
+  expectRevert,
+  randomBytes32,
+  registerProvider,
+  startEnv,
+  UNDER_COVERAGE,
+  ZERO_BYTES32,
+} from './fixture.js'
 
 const RAW = 0x55
 
@@ -127,7 +137,7 @@ describe('ArchiveAnchor', () => {
         Math.abs(Number(small.receipt.gasUsed - large.receipt.gasUsed)) < 100,
         `${small.receipt.gasUsed} vs ${large.receipt.gasUsed}`,
       )
-      assert.ok(large.receipt.gasUsed < 110_000n, `anchor used ${large.receipt.gasUsed} gas`)
+      if (!UNDER_COVERAGE) assert.ok(large.receipt.gasUsed < 110_000n, `anchor used ${large.receipt.gasUsed} gas`)
     })
   })
 
