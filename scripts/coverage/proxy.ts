@@ -4,7 +4,7 @@
  * it away), every `eth_call`, `eth_estimateGas` and `eth_fillTransaction` with `debug_traceCall`
  * at the block it ran on. A trace's struct
  * logs (pc, opcode, depth; no stack, so they stay small) are matched to the code each call frame
- * ran (from the call tracer), and every executed PUSH8 whose immediate is one of solidity-coverage's
+ * ran (from the call tracer), and every executed PUSH whose immediate is one of solidity-coverage's
  * injected hashes counts as a hit of that hash.
  */
 import { readFileSync } from 'node:fs'
@@ -17,7 +17,13 @@ type StructLog = { pc: number; op: string; depth: number }
 type CallFrame = { type: string; to?: string; input: string; calls?: CallFrame[]; code?: string }
 
 const STRUCT_LOGS = { disableStack: true, disableMemory: true, disableStorage: true, enableReturnData: false }
+/**
+ * An injected hash is a bytes8 literal: PUSH8, or PUSH7..PUSH5 when it starts with zero bytes
+ * (about one probe in 256 does), which solidity-coverage's own collector pads back to 8 bytes.
+ */
+const PUSH5 = 0x64
 const PUSH8 = 0x67
+const HASH_PUSHES = new Set(['PUSH5', 'PUSH6', 'PUSH7', 'PUSH8'])
 /** Requests that run contract code without mining it (viem fills transactions with `eth_fillTransaction`). */
 const SIMULATIONS = new Set(['eth_call', 'eth_estimateGas', 'eth_fillTransaction'])
 /** Requests after which contract code at an address may differ from what was cached. */
@@ -62,7 +68,7 @@ export async function startTracingProxy(upstream: string, instrumentationFile: s
     return body.result as T
   }
 
-  /** pc -> injected hash for every PUSH8 of `code` that pushes one. */
+  /** pc -> injected hash for every PUSH5..PUSH8 of `code` that pushes one. */
   function pcMap(code: string): Map<number, string> {
     let map = pcMaps.get(code)
     if (map) return map
@@ -70,8 +76,11 @@ export async function startTracingProxy(upstream: string, instrumentationFile: s
     const bytes = Buffer.from(code.slice(2), 'hex')
     for (let pc = 0; pc < bytes.length; pc++) {
       const op = bytes[pc]!
-      if (op === PUSH8) {
-        const hash = `0x${bytes.subarray(pc + 1, pc + 9).toString('hex')}`
+      if (op >= PUSH5 && op <= PUSH8) {
+        const hash = `0x${bytes
+          .subarray(pc + 1, pc + op - 0x5e)
+          .toString('hex')
+          .padStart(16, '0')}`
         if (known.has(hash)) map.set(pc, hash)
       }
       if (op >= 0x60 && op <= 0x7f) pc += op - 0x5f
@@ -116,9 +125,9 @@ export async function startTracingProxy(upstream: string, instrumentationFile: s
         }
         stack.push({ frame: child, next: 0 })
       }
-      if (log.op !== 'PUSH8') continue
+      if (!HASH_PUSHES.has(log.op)) continue
       const code = stack[stack.length - 1]!.frame.code ?? '0x'
-      if (Number.parseInt(code.slice(2 + log.pc * 2, 4 + log.pc * 2), 16) !== PUSH8) {
+      if (Number.parseInt(code.slice(2 + log.pc * 2, 4 + log.pc * 2), 16) !== PUSH5 + Number(log.op.slice(4)) - 5) {
         failures.push(`${what}: trace and code disagree at pc ${log.pc}`)
         return
       }

@@ -54,6 +54,7 @@ const tests = spawnSync(
     './scripts/coverage/register.mjs',
     '--test',
     '--test-concurrency=2',
+    ...(process.env.MEDVAULT_COVERAGE_PATTERN ? [`--test-name-pattern=${process.env.MEDVAULT_COVERAGE_PATTERN}`] : []),
     `--test-reporter=${process.env.MEDVAULT_COVERAGE_REPORTER ?? 'dot'}`,
     ...files,
   ],
@@ -70,7 +71,13 @@ for (const file of existsSync(hitsDir) ? readdirSync(hitsDir) : []) {
 api.setInstrumentationData(data as InstrumentationData)
 await api.report(outDir)
 
-type FileCoverage = { l: Record<string, number>; s: Record<string, number>; f: Record<string, number>; b: Record<string, number[]> }
+type FileCoverage = {
+  l: Record<string, number>
+  s: Record<string, number>
+  f: Record<string, number>
+  b: Record<string, number[]>
+  branchMap: Record<string, { line: number; type: string }>
+}
 const pct = (covered: number, total: number) => (total === 0 ? 100 : (100 * covered) / total)
 const rows = Object.entries(api.coverage.data as Record<string, FileCoverage>).map(([path, c]) => {
   const lines = Object.values(c.l)
@@ -84,6 +91,10 @@ const rows = Object.entries(api.coverage.data as Record<string, FileCoverage>).m
     uncoveredLines: Object.entries(c.l)
       .filter(([, n]) => n === 0)
       .map(([line]) => Number(line)),
+    // "line 40 (if, side 1)": side 0 is the condition holding (for `require`, passing), 1 the other.
+    untakenBranches: Object.entries(c.b).flatMap(([id, counts]) =>
+      counts.flatMap((n, side) => (n === 0 ? [`${c.branchMap[id]!.line} (${c.branchMap[id]!.type}, side ${side})`] : [])),
+    ),
   }
 })
 const f1 = (n: number) => `${n.toFixed(1)}%`.padStart(8)
@@ -91,7 +102,10 @@ console.log(`\n${'contract'.padEnd(32)}${'lines'.padStart(8)}${'stmts'.padStart(
 for (const r of rows) {
   console.log(`${r.contract.padEnd(32)}${f1(r.lines)}${f1(r.statements)}  ${f1(r.branches)}${f1(r.functions)}`)
 }
-for (const r of rows) if (r.uncoveredLines.length > 0) console.log(`  ${r.contract}: lines not run ${r.uncoveredLines.join(', ')}`)
+for (const r of rows) {
+  if (r.uncoveredLines.length > 0) console.log(`  ${r.contract}: lines not run ${r.uncoveredLines.join(', ')}`)
+  if (r.untakenBranches.length > 0) console.log(`  ${r.contract}: branches not taken at line ${r.untakenBranches.join(', ')}`)
+}
 console.log(`report: ${relative(root, join(outDir, 'index.html'))}, ${relative(root, join(outDir, 'lcov.info'))}`)
 
 const low = rows.filter((r) => r.lines < THRESHOLD.lines || r.branches < THRESHOLD.branches)
