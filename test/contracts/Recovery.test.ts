@@ -435,5 +435,24 @@ describe('Recovery', () => {
       await env.mined(s.d.consentAs(s.newAccount).write.revoke([allGrant!]))
       assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
     })
+
+    it('refuses to move a revoked grant (ConsentGrantInactive), and the zero address as a successor when none is set', async () => {
+      const s = await setup(1)
+      const reader = await env.newAccount()
+      const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
+      const consent = s.d.consentAs(s.patient)
+      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      const [grantId] = await consent.read.grantsOf([s.patient.address])
+      // No successor yet, so successorOf is zero: a call from the zero address (an eth_call can
+      // claim it) must not count as the successor's.
+      await expectRevert(consent.simulate.moveGrants([s.patient.address, [grantId!]], { account: ZERO_ADDRESS }), 'ConsentUnauthorized', [
+        ZERO_ADDRESS,
+        s.patient.address,
+      ])
+      await env.mined(consent.write.revoke([grantId!]))
+      await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
+      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [grantId!]]), 'ConsentGrantInactive', [grantId!])
+      assert.equal((await consent.read.grantOf([grantId!])).patient, s.patient.address)
+    })
   })
 })
