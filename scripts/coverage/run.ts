@@ -114,5 +114,5 @@ for (const f of failures.slice(0, 20)) console.error(`coverage: trace failed: ${
 if (failures.length > 20) console.error(`coverage: ... and ${failures.length - 20} more failed traces`)
 console.log(`coverage: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 if (!process.env.MEDVAULT_COVERAGE_KEEP) rmSync(runDir, { recursive: true, force: true })
-if (tests.status !== 0) console.error('coverage: contract tests failed')
+if (tests.status !== 0) console.error(`coverage: contract tests failed (${tests.signal ? `killed by ${tests.signal}` : `exit code ${tests.status}`})`)
 process.exit(tests.status !== 0 || failures.length > 0 || low.length > 0 ? 1 : 0)
