@@ -11,6 +11,11 @@
  * Exits non-zero if a test fails, a trace cannot be taken, or any measured contract has less than
  * 95% of its lines or branches covered (per contract, so a well-tested contract cannot hide a
  * poorly tested one in the total).
+ *
+ * Usage: `npm run coverage [-- test/contracts/X.test.ts ...]`. For working on it:
+ * MEDVAULT_COVERAGE_REPORTER (node's test reporter, default dot), MEDVAULT_COVERAGE_PATTERN (a
+ * --test-name-pattern), MEDVAULT_COVERAGE_KEEP=1 (keep coverage/.run: instrumented artifacts,
+ * hit counts per test process).
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -114,5 +119,6 @@ for (const f of failures.slice(0, 20)) console.error(`coverage: trace failed: ${
 if (failures.length > 20) console.error(`coverage: ... and ${failures.length - 20} more failed traces`)
 console.log(`coverage: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 if (!process.env.MEDVAULT_COVERAGE_KEEP) rmSync(runDir, { recursive: true, force: true })
-if (tests.status !== 0) console.error(`coverage: contract tests failed (${tests.signal ? `killed by ${tests.signal}` : `exit code ${tests.status}`})`)
+if (tests.status !== 0)
+  console.error(`coverage: contract tests failed (${tests.signal ? `killed by ${tests.signal}` : `exit code ${tests.status}`})`)
 process.exit(tests.status !== 0 || failures.length > 0 || low.length > 0 ? 1 : 0)
