@@ -686,6 +686,16 @@ describe('MedicalRecord', () => {
       })
     })
 
+    it("refuses an amendment by a provider other than the issuer, even with the patient's consent (MedicalRecordNotIssuer)", async () => {
+      const other = await registerProvider(env, d, 'Lab B')
+      const { tokenId } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address))
+      await expectRevert(mintWithConsent(env, d, other, patient, mintRequest(patient.address), tokenId), 'MedicalRecordNotIssuer', [
+        tokenId,
+        other.address,
+      ])
+      assert.equal((await d.records.read.recordOf([tokenId])).supersededBy, 0n)
+    })
+
     it('emits RecordAmended(old, new)', () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordAmended'), {
         tokenId: original,

@@ -487,6 +487,8 @@ describe('ProviderRegistry', () => {
     it('refuses a suspended or unknown provider and a zero key', async () => {
       const provider = await registered(d)
       await expectRevert(d.registryAs(provider).write.addHealthCardKey([ZERO_BYTES32, bytes32(1)]), 'ProviderRegistryInvalidInput')
+      await expectRevert(d.registryAs(provider).write.addHealthCardKey([bytes32(1), ZERO_BYTES32]), 'ProviderRegistryInvalidInput')
+      assert.equal((await d.registry.read.healthCardKeysOf([provider.address])).length, 0)
       await env.mined(d.registry.write.suspend([provider.address]))
       await expectRevert(d.registryAs(provider).write.addHealthCardKey([bytes32(1), bytes32(2)]), 'ProviderRegistryInvalidStatus', [
         provider.address,

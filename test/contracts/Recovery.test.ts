@@ -146,6 +146,20 @@ describe('Recovery', () => {
       assert.equal(await s.d.records.read.approvalsFor([s.patient.address, s.newAccount.address]), 1)
     })
 
+    it('a guardian that approves another account moves its approval: the first account loses it', async () => {
+      const s = await setup(1)
+      await withGuardians(s, 2)
+      const other = await env.newAccount()
+      await approve(s.d, s.guardians[0]!, s.patient.address, s.newAccount.address)
+      assert.equal(await s.d.records.read.approvalsFor([s.patient.address, s.newAccount.address]), 1)
+      await approve(s.d, s.guardians[0]!, s.patient.address, other.address)
+      assert.equal(await s.d.records.read.approvalsFor([s.patient.address, s.newAccount.address]), 0)
+      assert.equal(await s.d.records.read.approvalsFor([s.patient.address, other.address]), 1)
+      // One changed vote plus another guardian's is not two approvals for the first account.
+      await approve(s.d, s.guardians[1]!, s.patient.address, s.newAccount.address)
+      assert.equal((await s.d.records.read.recoveryOf([s.patient.address])).newAccount, ZERO_ADDRESS)
+    })
+
     it('k approvals start a recovery; executing before the delay is refused; after it the tokens move and the old account is retired', async () => {
       const s = await setup()
       await withGuardians(s, 2, 2 * DAY)
@@ -434,6 +448,30 @@ describe('Recovery', () => {
       // The new owner manages the moved grants.
       await env.mined(s.d.consentAs(s.newAccount).write.revoke([allGrant!]))
       assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
+    })
+
+    it('refuses to move a revoked grant (ConsentGrantInactive) or a grant to the successor itself (ConsentInvalidGrant), and the zero address as a successor when none is set', async () => {
+      const s = await setup(1)
+      const reader = await env.newAccount()
+      const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
+      const consent = s.d.consentAs(s.patient)
+      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      const [grantId] = await consent.read.grantsOf([s.patient.address])
+      // No successor yet, so successorOf is zero: a call from the zero address (an eth_call can
+      // claim it) must not count as the successor's.
+      await expectRevert(consent.simulate.moveGrants([s.patient.address, [grantId!]], { account: ZERO_ADDRESS }), 'ConsentUnauthorized', [
+        ZERO_ADDRESS,
+        s.patient.address,
+      ])
+      // A grant to the successor itself cannot become the successor's grant to itself.
+      await env.mined(consent.write.grant([s.patient.address, s.newAccount.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      const [, toSuccessor] = await consent.read.grantsOf([s.patient.address])
+      await env.mined(consent.write.revoke([grantId!]))
+      await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
+      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [grantId!]]), 'ConsentGrantInactive', [grantId!])
+      assert.equal((await consent.read.grantOf([grantId!])).patient, s.patient.address)
+      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [toSuccessor!]]), 'ConsentInvalidGrant')
+      assert.equal((await consent.read.grantOf([toSuccessor!])).patient, s.patient.address)
     })
   })
 })

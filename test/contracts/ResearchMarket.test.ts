@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Address, encodeFunctionData, getAddress, getContract, toFunctionSelector } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { reentrantReceiverAbi, reentrantReceiverBytecode, researchMarketAbi } from '../../src/contracts/index.js'
-import { type Env, expectEvent, expectRevert, randomBytes32, startEnv } from './fixture.js'
+import { type Env, expectEvent, expectRevert, randomBytes32, startEnv, ZERO_ADDRESS } from './fixture.js'
 import {
   bit,
   Category,
@@ -72,6 +72,11 @@ describe('ResearchMarket', () => {
         registrar: registrar.address,
       })
       assert.equal(await m.market.read.isResearcher([stranger.address]), true)
+    })
+
+    it('refuses to approve the zero address (ResearchMarketNotResearcher(0))', async () => {
+      await expectRevert(m.market.write.approveResearcher([ZERO_ADDRESS]), 'ResearchMarketNotResearcher', [ZERO_ADDRESS])
+      assert.equal(await m.market.read.isResearcher([ZERO_ADDRESS]), false)
     })
 
     it('refuses a study from an account that was never approved (ResearchMarketNotResearcher)', async () => {
@@ -637,6 +642,43 @@ describe('ResearchMarket', () => {
       await checkEscrow(env, m, NATIVE, everyone)
       // The honest patient's payment is untouched.
       assert.equal(await nativeGain(honest!.address, () => m.as(honest!).write.withdraw([NATIVE])), t.pricePerRecord)
+    })
+
+    it('a patient contract re-entering postStudy, join, withdrawContribution or deliver from receive() is refused each time', async () => {
+      const m = await setupMarket(env)
+      const receiver = await deployReceiver()
+      await env.mined(m.market.write.approveResearcher([receiver.address]))
+      const [mine] = await mintRecords(env, m, [receiver.address], [[0, 0, 0, 0, 0, 0]], async (_patient, until) => {
+        const data = encodeFunctionData({ abi: m.d.records.abi, functionName: 'authorizeProvider', args: [m.provider.address, until] })
+        await env.mined(receiver.write.execute([m.d.records.address, data]))
+      })
+      const t = await terms(env, { maxRecords: 6 })
+      const studyId = await post(env, m, t)
+      // Five one-record contributions (ids 1-5); the sixth record stays free for a reentrant join.
+      for (let i = 0; i < 5; i++) await env.mined(receiver.write.execute([m.address, marketCall('join', [studyId, [mine![i]!]])]))
+      const reentries = [
+        marketCall('postStudy', [await terms(env)]),
+        marketCall('join', [studyId, [mine![5]!]]),
+        marketCall('withdrawContribution', [5n]),
+        marketCall('deliver', [5n, dataset().cid, randomBytes32()]),
+      ]
+      for (const [i, payload] of reentries.entries()) {
+        // Contribution i + 1 is delivered; while its payment arrives, receive() re-enters.
+        await env.mined(receiver.write.execute([m.address, marketCall('deliver', [BigInt(i + 1), dataset().cid, randomBytes32()])]))
+        await env.mined(receiver.write.arm([m.address, payload]))
+        await env.mined(receiver.write.execute([m.address, marketCall('withdraw', [NATIVE])]))
+        assert.equal(await receiver.read.reentered(), true)
+        assert.equal(await receiver.read.reentrySucceeded(), false)
+        assert.equal(await receiver.read.reentryError(), REENTRANT_CALL)
+      }
+      // Nothing the inner calls tried happened: one study, contribution 5 still reserved, the
+      // sixth record in no contribution, and exactly four payments received.
+      assert.equal(await m.market.read.lastStudyId(), studyId)
+      assert.equal(await m.market.read.lastContributionId(), 5n)
+      assert.equal((await m.market.read.contributionOf([5n])).status, ContributionStatus.Reserved)
+      assert.equal(await m.market.read.contributionFor([studyId, mine![5]!]), 0n)
+      assert.equal(await env.publicClient.getBalance({ address: receiver.address }), t.pricePerRecord * 4n)
+      await checkEscrow(env, m, NATIVE, [receiver.address, m.researcher.address])
     })
 
     it('a researcher contract re-entering closeStudy from receive() is refused; each study refunds once', async () => {
