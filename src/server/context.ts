@@ -35,6 +35,8 @@ export type ServerDeps = {
   healthCards: { issuerBaseUrl: string; crlDir?: string }
   /** Where bulk imports keep their journals (`<home>/imports`). */
   importsDir: string
+  /** `<home>/operations`: single-operation journals (erasure destroys the record keys they keep). */
+  operationsDir: string
   /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */
   baseUrl: string
   /** The built web portal to serve at `/` (`dist/web`); none when absent. */

@@ -125,6 +125,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
     importsDir: join(mv.paths.dir, 'imports'),
+    operationsDir: mv.paths.operations,
     healthCards: { issuerBaseUrl: mv.config.healthCards.issuerBaseUrl, crlDir: mv.paths.healthCardCrls },
     ...(webRoot ? { webRoot } : {}),
     ...(params.logError ? { logError: params.logError } : {}),
