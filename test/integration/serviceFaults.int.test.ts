@@ -29,6 +29,8 @@ import { issueRecordOnce } from '../../src/operations/index.js'
 import { documentFromFhir, issueRecord, openRecord } from '../../src/records/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { createHeliaStore } from '../../src/storage/heliaStore.js'
+import { createKuboStore } from '../../src/storage/kuboStore.js'
+import { lazyBlobStore } from '../../src/storage/lazyStore.js'
 import { type DelayProxy, startDelayProxy } from './delayProxy.js'
 import { type ServedNode, serveIpfs } from './ipfsServe.js'
 import { sessionToken } from './server.js'
@@ -43,6 +45,10 @@ const observation = (n: number) => ({
   code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose' }] },
   valueQuantity: { value: 90 + n, unit: 'mg/dL' },
 })
+
+async function* once(chunk: Uint8Array) {
+  yield chunk
+}
 
 async function collect(source: AsyncIterable<Uint8Array>) {
   const parts: Uint8Array[] = []
@@ -400,6 +406,21 @@ describe('service faults on one external chain, stopped and restarted', () => {
     })
   })
 
+  describe('a Kubo node that is not running (nothing listens on its API port)', () => {
+    it('a record add fails with a StorageError naming the node, within seconds, and mints nothing', async () => {
+      const store = createKuboStore(`http://127.0.0.1:${await freePort()}`)
+      const before = await mintedTo(a('alice').address)
+      const started = Date.now()
+      await assert.rejects(issueOnce({ ...mv, store }, 10), (error: unknown) => {
+        assert.ok(error instanceof StorageError, String(error))
+        assert.match(error.message, /The IPFS node at http:\/\/127\.0\.0\.1:\d+ did not answer/)
+        return true
+      })
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`)
+      assert.deepEqual(await mintedTo(a('alice').address), before)
+    })
+  })
+
   describe('the disk under the IPFS repository full (a 2 MB tmpfs)', () => {
     const mnt = join(dir, 'tmpfs')
     let mounted = false
@@ -438,6 +459,29 @@ describe('service faults on one external chain, stopped and restarted', () => {
         assert.equal((await mintedTo(a('alice').address)).length, before.length + 1)
         const { content } = await openRecord({ ...mv, store }, { tokenId: done.tokenId, reader: a('alice') })
         assert.equal(JSON.parse((await collect(content)).toString()).valueQuantity.value, 99, 'the record reads back whole')
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('the repository cannot even be opened (storage read-only): a StorageError, and the same store opens by itself once it is writable', async (t) => {
+      if (!mounted) return t.skip('mount is not permitted here')
+      // As the server holds it: opened on first use, kept for the life of the process.
+      const store = lazyBlobStore(() => createHeliaStore(join(mnt, 'late')))
+      const bytes = new Uint8Array(4096).fill(7)
+      execFileSync('mount', ['-o', 'remount,ro', mnt])
+      try {
+        await assert.rejects(store.add(once(bytes)), (error: unknown) => {
+          assert.ok(error instanceof StorageError, String(error))
+          assert.match(error.message, /Could not open the IPFS repository.*tries again/)
+          return true
+        })
+      } finally {
+        execFileSync('mount', ['-o', 'remount,rw', mnt])
+      }
+      try {
+        const cid = await store.add(once(bytes))
+        assert.deepEqual(await collect(store.cat(cid)), Buffer.from(bytes))
       } finally {
         await store.close()
       }
