@@ -7,7 +7,7 @@ import type { ServerDeps, ServerEnv } from './context.js'
 import { fhirRoutes } from './fhir/routes.js'
 import { transactionRoute } from './fhir/transaction.js'
 import { FHIR_CONTENT_TYPE } from './http.js'
-import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
+import { HttpError, RETRY_AFTER_SECONDS, operationOutcome, toOutcome } from './outcomes.js'
 import { jsonDepthLimit } from './jsonDepth.js'
 import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
@@ -50,7 +50,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
     }
     const { status, outcome } = toOutcome(error)
     if (status >= 500) deps.logError?.(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${error.name}: ${error.message}`)
-    return outcomeResponse(status, outcome)
+    // A chain or storage that is down (503): the client may send the same request again, after a pause (RFC 9110 §10.2.3).
+    return outcomeResponse(status, outcome, status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {})
   })
   app.notFound((c) =>
     outcomeResponse(404, operationOutcome('not-found', `There is nothing at ${c.req.method} ${new URL(c.req.url).pathname}.`)),
