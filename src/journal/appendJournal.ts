@@ -137,10 +137,6 @@ export function syncDirectory(dir: string): void {
 }
 
 /**
- * A lock file holding the owner's pid. A lock whose process is gone (killed mid-run) is taken
- * over at once, so a re-run after a crash does not wait.
- */
-/**
  * Lock files this process holds. A lock file naming our own pid is ours only if it is in here: a
  * long-running process (the server) runs many operations, and two concurrent requests for the same
  * one must not both take it; one naming our pid but not held is left by a dead process whose pid
@@ -148,6 +144,10 @@ export function syncDirectory(dir: string): void {
  */
 const heldHere = new Set<string>()
 
+/**
+ * A lock file holding the owner's pid. A lock whose process is gone (killed mid-run) is taken
+ * over at once, so a re-run after a crash does not wait.
+ */
 function lock<E>(file: string, options: AppendJournalOptions<E>): () => void {
   if (heldHere.has(file)) {
     throw options.error(`This ${options.label} is already running in this process.`, {
