@@ -10,7 +10,7 @@
  * routes only validate, check who may ask, and shape JSON.
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
-import { type Address, getAddress } from 'viem'
+import { type Address, erc20Abi, getAddress } from 'viem'
 import { CATEGORIES, type Category } from '../../records/categories.js'
 import {
   NATIVE_ASSET,
@@ -69,13 +69,45 @@ const assetSchema = z
   .openapi({ description: '"native" for the chain currency, or an ERC-20 token address' })
 const toAsset = (asset: string | undefined): Address => (!asset || asset === 'native' ? NATIVE_ASSET : getAddress(asset))
 
+export type AssetInfo = { asset: 'native' | Address; symbol: string; decimals: number }
+
+/** How to show an asset's amounts: the chain's currency, or an ERC-20's own symbol and decimals (asked once). */
+function assetInfos(deps: ServerDeps) {
+  const known = new Map<Address, Promise<AssetInfo>>()
+  return (asset: Address): Promise<AssetInfo> => {
+    let info = known.get(asset)
+    if (!info) {
+      if (asset === NATIVE_ASSET) {
+        const currency = deps.ctx.publicClient.chain.nativeCurrency
+        info = Promise.resolve({ asset: 'native', symbol: currency.symbol, decimals: currency.decimals })
+      } else {
+        const read = { address: asset, abi: erc20Abi } as const
+        info = Promise.all([
+          deps.ctx.publicClient.readContract({ ...read, functionName: 'symbol' }),
+          deps.ctx.publicClient.readContract({ ...read, functionName: 'decimals' }),
+        ]).then(
+          ([symbol, decimals]) => ({ asset, symbol, decimals }),
+          // A token without the optional metadata: amounts stay in its smallest unit.
+          () => ({ asset, symbol: 'units', decimals: 0 }),
+        )
+      }
+      known.set(asset, info)
+    }
+    return info
+  }
+}
+
 /** A study as JSON: amounts as decimal strings, the protocol CID as text, the description when its protocol carries it. */
-async function studyJson(deps: ServerDeps, study: Study) {
-  const description = await studyDescription(deps.ctx.store, study.protocolCid, study.descriptionHash).catch(() => undefined)
+async function studyJson(deps: ServerDeps, study: Study, infoOf: ReturnType<typeof assetInfos>) {
+  const [description, assetInfo] = await Promise.all([
+    studyDescription(deps.ctx.store, study.protocolCid, study.descriptionHash).catch(() => undefined),
+    infoOf(study.asset),
+  ])
   return {
     studyId: study.studyId,
     researcher: study.researcher,
     asset: study.asset === NATIVE_ASSET ? 'native' : study.asset,
+    assetInfo,
     pricePerRecord: study.pricePerRecord,
     maxRecords: study.maxRecords,
     reserved: study.reserved,
@@ -146,13 +178,14 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const q = c.req.valid('query')
       const caller = c.get('session')?.address
+      const infoOf = assetInfos(deps)
       const studies = await listStudies(deps.ctx, {
         ...(q.researcher ? { researcher: getAddress(q.researcher) } : {}),
         ...(q.state ? { states: [q.state] } : {}),
       })
       const out = await Promise.all(
         studies.map(async (s) => ({
-          ...(await studyJson(deps, s)),
+          ...(await studyJson(deps, s, infoOf)),
           ...(caller && s.researcher === caller ? { eligible: await eligibleCounts(deps.ctx, s.studyId) } : {}),
         })),
       )
@@ -173,7 +206,7 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const study = await getStudy(deps.ctx, parseId(c.req.valid('param').studyId, 'study'))
       const caller = c.get('session')?.address
-      const [json, eligible] = await Promise.all([studyJson(deps, study), eligibleCounts(deps.ctx, study.studyId)])
+      const [json, eligible] = await Promise.all([studyJson(deps, study, assetInfos(deps)), eligibleCounts(deps.ctx, study.studyId)])
       const deliveries =
         caller === study.researcher
           ? (await listDeliveries(deps.ctx, { studyId: study.studyId })).map((d) => ({
@@ -358,9 +391,12 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const caller = sessionOf(c).address
       const [owed, contributions] = await Promise.all([earnings(deps.ctx, caller), listContributions(deps.ctx, { patient: caller })])
+      const infoOf = assetInfos(deps)
       return jsonResponse(c, {
         account: caller,
-        earnings: owed.map((e) => ({ ...e, asset: e.asset === NATIVE_ASSET ? 'native' : e.asset })),
+        earnings: await Promise.all(
+          owed.map(async (e) => ({ ...e, asset: e.asset === NATIVE_ASSET ? 'native' : e.asset, assetInfo: await infoOf(e.asset) })),
+        ),
         contributions: contributions.map(contributionJson),
       })
     },
