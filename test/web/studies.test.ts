@@ -6,7 +6,7 @@
  * de-identified data and closes the study. Balances are read back from the chain.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -36,7 +36,12 @@ describe('research studies over HTTP and in the portal', () => {
   const a = (name: string) => s.accounts[name]!
   let studyId: string
 
-  async function api(path: string, who?: string, init: { method?: string; body?: unknown } = {}) {
+  /** The answer's status, content type and body (parsed JSON, else text). */
+  async function api(
+    path: string,
+    who?: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<{ status: number; type: string; body: any }> {
     const res = await fetch(`${server.url}${path}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
       headers: {
@@ -237,6 +242,60 @@ describe('research studies over HTTP and in the portal', () => {
     assert.deepEqual(errors, [], 'browser console errors')
   })
 
+  it('shows the researcher the deliveries in the portal, downloads them, and posts a second study from the form', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, acceptDownloads: true })
+    contexts.push(context)
+    const page: Page = await context.newPage()
+    const errors: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text())
+    })
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(server.url)
+    await page.getByLabel('Account file').setInputFiles(join(s.home, 'accounts', 'researcher.json'))
+    await page.getByLabel('Passphrase').fill(PASSPHRASE)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+
+    await page.getByRole('link', { name: 'Research' }).click()
+    await page.getByRole('heading', { name: 'Research', exact: true }).waitFor()
+    const study = page.locator('.study', { hasText: DESCRIPTION })
+    await study.locator('.deliveries > li').nth(1).waitFor({ timeout: 30_000 })
+    assert.equal(await study.locator('.deliveries > li').count(), 2)
+    assert.match((await study.textContent()) ?? '', /2 delivered, 0 joined and waiting, of 4/)
+    assert.match((await study.textContent()) ?? '', /Lab result <11, held by <11 patient/)
+    await study.getByRole('button', { name: `Download the data of study ${studyId}` }).click()
+    await study
+      .getByText(/2 de-identified entries from 2 deliveries, each checked against its commitment on chain/)
+      .waitFor({ timeout: 30_000 })
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      study.getByRole('link', { name: `Save study-${studyId}.ndjson` }).click(),
+    ])
+    const saved = await download.path()
+    assert.ok(saved)
+    const lines = readFileSync(saved, 'utf8').trim().split('\n')
+    assert.equal(lines.length, 2)
+    assert.ok(!lines.join('\n').includes('Alice Example'))
+
+    await page.getByLabel('Description').fill('Vaccination follow-up')
+    await page.getByLabel('Lab result').uncheck()
+    await page.getByLabel('Immunization').check()
+    await page.getByLabel('Records paid for').fill('3')
+    await page.getByLabel('Coded criteria (optional, one system|code a line)').fill('http://hl7.org/fhir/sid/cvx|208')
+    await checkAccessible(page)
+    await page.getByRole('button', { name: 'Post study' }).click()
+    await page.getByText(/Posted study \d+; its budget is in escrow\./).waitFor({ timeout: 60_000 })
+    const second = page.locator('.study', { hasText: 'Vaccination follow-up' })
+    await second.waitFor({ timeout: 30_000 })
+    assert.match((await second.textContent()) ?? '', /open · 0\.001 ETH per record · 0 delivered, 0 joined and waiting, of 3/)
+    await page.screenshot({ path: join(SHOTS, 'research.png'), fullPage: true })
+    const listed = (await api('/api/studies?state=open')).body.studies
+    const posted = listed.find((x: { description: string }) => x.description === 'Vaccination follow-up')
+    assert.deepEqual([posted.categories, posted.maxRecords, posted.unreservedBudget], [['immunization'], 3, (3n * PRICE).toString()])
+    assert.deepEqual(errors, [], 'browser console errors')
+  })
+
   it('gives the researcher the deliveries, the NDJSON with its k-anonymity report, and the refund on close', async () => {
     const detail = await api(`/api/studies/${studyId}`, 'researcher')
     assert.equal(detail.body.deliveries.length, 2)
@@ -269,6 +328,7 @@ describe('research studies over HTTP and in the portal', () => {
     assert.equal(closed.status, 200)
     assert.equal(closed.body.refund, (2n * PRICE).toString())
     assert.equal(closed.body.settled, false)
-    assert.equal((await api('/api/studies?state=open')).body.studies.length, 0)
+    const stillOpen = (await api('/api/studies?state=open')).body.studies.map((x: { studyId: string }) => x.studyId)
+    assert.ok(!stillOpen.includes(studyId), 'a closed study is no longer listed as open')
   })
 })
