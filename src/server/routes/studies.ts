@@ -198,15 +198,20 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       method: 'get',
       path: '/api/studies/{studyId}',
       summary:
-        "One study (public), with how many records of its categories exist (counts under 11 shown as '<11'); its researcher also gets the deliveries",
+        "One study (public); a signed-in researcher also gets how many records of its categories exist (counts under 11 shown as '<11'), and the study's own researcher its deliveries",
       tags: ['research'],
       request: { params: studyParam },
-      responses: { ...jsonOk('{ study, eligible, deliveries? }'), ...errorResponses },
+      responses: { ...jsonOk('{ study, eligible?, deliveries? }'), ...errorResponses },
     }),
     async (c) => {
       const study = await getStudy(deps.ctx, parseId(c.req.valid('param').studyId, 'study'))
       const caller = c.get('session')?.address
-      const [json, eligible] = await Promise.all([studyJson(deps, study, assetInfos(deps)), eligibleCounts(deps.ctx, study.studyId)])
+      // The counts read every record token on chain: for signed-in researchers only, not for anyone on the internet.
+      const counted = caller !== undefined && (caller === study.researcher || (await isResearcher(deps.ctx, caller)))
+      const [json, eligible] = await Promise.all([
+        studyJson(deps, study, assetInfos(deps)),
+        counted ? eligibleCounts(deps.ctx, study.studyId) : undefined,
+      ])
       const deliveries =
         caller === study.researcher
           ? (await listDeliveries(deps.ctx, { studyId: study.studyId })).map((d) => ({
@@ -217,7 +222,7 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
               txHash: d.txHash,
             }))
           : undefined
-      return jsonResponse(c, { study: json, eligible, ...(deliveries ? { deliveries } : {}) })
+      return jsonResponse(c, { study: json, ...(eligible ? { eligible } : {}), ...(deliveries ? { deliveries } : {}) })
     },
   )
 
