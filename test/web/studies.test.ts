@@ -12,7 +12,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { erc20Abi, getAddress } from 'viem'
 import { build } from 'vite'
+import { testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { approveResearcher, earnings, NATIVE_ASSET } from '../../src/research/market/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
@@ -334,5 +336,54 @@ describe('research studies over HTTP and in the portal', () => {
     assert.equal(closed.body.settled, false)
     const stillOpen = (await api('/api/studies?state=open')).body.studies.map((x: { studyId: string }) => x.studyId)
     assert.ok(!stillOpen.includes(studyId), 'a closed study is no longer listed as open')
+  })
+  it('runs a study in the test stablecoin over HTTP: its symbol and decimals, and a withdrawal of that asset alone', async () => {
+    const wallet = s.mv.walletFor(registrar)
+    const deployed = await s.mv.publicClient.waitForTransactionReceipt({
+      hash: await wallet.deployContract({ abi: testStablecoinAbi, bytecode: testStablecoinBytecode }),
+    })
+    const usd = getAddress(deployed.contractAddress!)
+    await s.mv.publicClient.waitForTransactionReceipt({
+      hash: await wallet.writeContract({
+        address: usd,
+        abi: testStablecoinAbi,
+        functionName: 'mint',
+        args: [a('researcher').address, 10_000_000n],
+      }),
+    })
+    const tokens = (who: string) =>
+      s.mv.publicClient.readContract({ address: usd, abi: erc20Abi, functionName: 'balanceOf', args: [a(who).address] })
+    const posted = await api('/api/studies', 'researcher', {
+      body: {
+        description: 'Glucose, paid in dollars',
+        categories: ['laboratory'],
+        pricePerRecord: '1500000',
+        maxRecords: 2,
+        deadline: new Date(Date.now() + 86_400_000).toISOString(),
+        asset: usd,
+      },
+    })
+    assert.equal(posted.status, 201, JSON.stringify(posted.body))
+    assert.equal(await tokens('researcher'), 10_000_000n - 3_000_000n)
+    const listed = (await api(`/api/studies/${posted.body.studyId}`)).body.study
+    assert.deepEqual(listed.assetInfo, { asset: usd, symbol: 'tUSD', decimals: 6 })
+
+    const joined = await api(`/api/studies/${posted.body.studyId}/join`, 'erin', { body: { tokenIds: [records.erinGlucose!.toString()] } })
+    assert.equal(joined.status, 201, JSON.stringify(joined.body))
+    assert.equal(joined.body.amount, '1500000')
+    const owed = (await api('/api/earnings', 'erin')).body.earnings
+    assert.deepEqual(
+      owed.map((e: { asset: string; withdrawable: string }) => [e.asset, e.withdrawable]),
+      [
+        ['native', '0'],
+        [usd, '1500000'],
+      ],
+    )
+    const paid = await api('/api/earnings/withdraw', 'erin', { body: { asset: usd } })
+    assert.deepEqual(
+      paid.body.withdrawals.map((w: { asset: string; amount: string }) => [w.asset, w.amount]),
+      [[usd, '1500000']],
+    )
+    assert.equal(await tokens('erin'), 1_500_000n)
   })
 })
