@@ -14,6 +14,7 @@ import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
 import { patientRoutes } from './routes/patient.js'
 import { recordRoutes } from './routes/records.js'
+import { studyRoutes } from './routes/studies.js'
 import { emergencyRoutes } from './routes/emergency.js'
 import { verifyRoutes } from './routes/verify.js'
 import { webRoutes } from './routes/web.js'
@@ -93,7 +94,13 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   // Sessions: a bearer token on everything but sign-in, the capability statement and the API description.
   app.use('*', async (c, next) => {
     const path = new URL(c.req.url).pathname
-    const open = path.startsWith('/auth/') || path === '/fhir/metadata' || path === '/openapi.json' || path === '/health'
+    const open =
+      path.startsWith('/auth/') ||
+      path === '/fhir/metadata' ||
+      path === '/openapi.json' ||
+      path === '/health' ||
+      // Studies are public: their terms and escrow are on chain for anyone to read.
+      (c.req.method === 'GET' && /^\/api\/studies(\/\d+)?$/.test(path))
     const header = c.req.header('authorization')
     if (header?.startsWith('Bearer ')) c.set('session', await deps.tokens.verify(header.slice(7)))
     else if (!open && (path.startsWith('/api/') || path.startsWith('/fhir'))) {
@@ -121,6 +128,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   webRoutes(app, deps)
   verifyRoutes(app, deps)
   emergencyRoutes(app, deps)
+  studyRoutes(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   app.doc31('/openapi.json', {
