@@ -1,24 +1,50 @@
 import { Command, CommanderError } from 'commander'
-import { accountCommands } from './commands/account.js'
-import { archiveCommands } from './commands/archive.js'
-import { auditCommands } from './commands/audit.js'
-import { backupCommands } from './commands/backup.js'
-import { claimCommands } from './commands/claim.js'
-import { consentCommands } from './commands/consent.js'
-import { deidCommands } from './commands/deid.js'
-import { eraseCommands } from './commands/erase.js'
-import { reportCommands } from './commands/report.js'
-import { indexCommands } from './commands/index.js'
-import { importCommands } from './commands/import.js'
-import { ipfsCommands } from './commands/ipfs.js'
-import { exportCommands } from './commands/export.js'
-import { providerCommands } from './commands/provider.js'
-import { recordCommands } from './commands/record.js'
-import { recoveryCommands } from './commands/recovery.js'
-import { shcCommands } from './commands/shc.js'
-import { studyCommands } from './commands/study.js'
-import { systemCommands } from './commands/system.js'
 import { type GlobalOptions, emitError } from './output.js'
+
+type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
+type Register = (program: Command, run: Run) => void
+
+/**
+ * Every command module with the top-level commands it registers, in help order. Modules load only
+ * when their command runs: importing all of them (Helia, libp2p, the server, PDF and FHIR
+ * definitions) took ~2 s before any command started, which every CLI call paid.
+ * `main.test.ts` checks this table against what the modules really register.
+ */
+export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  { names: ['init', 'deploy', 'start', 'status', 'demo'], load: async () => (await import('./commands/system.js')).systemCommands },
+  { names: ['account'], load: async () => (await import('./commands/account.js')).accountCommands },
+  { names: ['provider'], load: async () => (await import('./commands/provider.js')).providerCommands },
+  { names: ['record'], load: async () => (await import('./commands/record.js')).recordCommands },
+  { names: ['import'], load: async () => (await import('./commands/import.js')).importCommands },
+  { names: ['archive'], load: async () => (await import('./commands/archive.js')).archiveCommands },
+  {
+    names: ['grant', 'revoke', 'grants', 'sync', 'delegate', 'undelegate', 'emergency'],
+    load: async () => (await import('./commands/consent.js')).consentCommands,
+  },
+  { names: ['audit'], load: async () => (await import('./commands/audit.js')).auditCommands },
+  { names: ['shc'], load: async () => (await import('./commands/shc.js')).shcCommands },
+  { names: ['claim'], load: async () => (await import('./commands/claim.js')).claimCommands },
+  { names: ['index'], load: async () => (await import('./commands/index.js')).indexCommands },
+  { names: ['export'], load: async () => (await import('./commands/export.js')).exportCommands },
+  { names: ['erase'], load: async () => (await import('./commands/erase.js')).eraseCommands },
+  { names: ['report'], load: async () => (await import('./commands/report.js')).reportCommands },
+  { names: ['deid'], load: async () => (await import('./commands/deid.js')).deidCommands },
+  { names: ['study', 'earnings'], load: async () => (await import('./commands/study.js')).studyCommands },
+  { names: ['ipfs'], load: async () => (await import('./commands/ipfs.js')).ipfsCommands },
+  { names: ['backup', 'restore'], load: async () => (await import('./commands/backup.js')).backupCommands },
+  // `account rotate` lives with recovery: this module adds to `account`, so it loads after account.js.
+  { names: ['recovery', 'account'], load: async () => (await import('./commands/recovery.js')).recoveryCommands },
+]
+
+/** The command word in argv (skipping global options), or undefined for bare `medvault` / `--help`. */
+export function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--home') i++
+    else if (!arg.startsWith('-')) return arg
+  }
+  return undefined
+}
 
 /**
  * The medvault CLI. Every command takes --json (one JSON object on stdout) and --home DIR.
@@ -34,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
 
-  const run = async (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => {
+  const run: Run = async (fn, cmd) => {
     const o = cmd.optsWithGlobals() as GlobalOptions
     try {
       await fn(o)
@@ -44,25 +70,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  systemCommands(program, run)
-  accountCommands(program, run)
-  providerCommands(program, run)
-  recordCommands(program, run)
-  importCommands(program, run)
-  archiveCommands(program, run)
-  consentCommands(program, run)
-  auditCommands(program, run)
-  shcCommands(program, run)
-  claimCommands(program, run)
-  indexCommands(program, run)
-  exportCommands(program, run)
-  eraseCommands(program, run)
-  reportCommands(program, run)
-  deidCommands(program, run)
-  studyCommands(program, run)
-  ipfsCommands(program, run)
-  backupCommands(program, run)
-  recoveryCommands(program, run)
+  // A known command loads its own modules; anything else (help, a typo) loads all, so help lists
+  // every command and commander can suggest the nearest name.
+  const word = commandWord(argv)
+  const wanted = COMMAND_MODULES.filter((m) => word !== undefined && m.names.includes(word))
+  for (const register of await Promise.all((wanted.length > 0 ? wanted : COMMAND_MODULES).map((m) => m.load()))) {
+    register(program, run)
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -10,6 +10,8 @@ import { type EraseRecordsReturnType, type ErasureStep, eraseRecords } from './e
 export type EraseAccountParameters = {
   patient: Account
   importJournalDir?: string
+  /** Where the single-operation journals are (`<home>/operations`). */
+  operationJournalDir?: string
   onStep?: (step: ErasureStep) => void
 }
 
@@ -38,6 +40,7 @@ export async function eraseAccount(ctx: Ctx, params: EraseAccountParameters): Pr
     patient: params.patient,
     tokenIds: records.map((r) => r.tokenId),
     ...(params.importJournalDir ? { importJournalDir: params.importJournalDir } : {}),
+    ...(params.operationJournalDir ? { operationJournalDir: params.operationJournalDir } : {}),
     ...(params.onStep ? { onStep: params.onStep } : {}),
   })
 

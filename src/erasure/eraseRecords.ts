@@ -11,6 +11,8 @@ export type EraseRecordsParameters = {
   tokenIds: readonly bigint[]
   /** Where the bulk-import journals are (`<home>/imports`); the record keys they keep are destroyed. */
   importJournalDir?: string
+  /** Where the single-operation journals are (`<home>/operations`); the same. */
+  operationJournalDir?: string
   /** Called as each step of each record is done, for progress lines. */
   onStep?: (step: ErasureStep) => void
 }
@@ -87,13 +89,15 @@ export async function eraseRecords(ctx: Ctx, params: EraseRecordsParameters): Pr
     params.onStep?.({ step: 'key-slips', tokenId: record.tokenId, count })
   }
 
-  // 3. Import journals.
+  // 3. Journals of imports and of killed single operations.
   const cids = new Set(confirmed.map((r) => r.cid.toString()))
-  const journal = params.importJournalDir
-    ? shredJournalKeys(params.importJournalDir, cids)
-    : { journals: 0, keys: new Map<string, number>() }
+  const shredded = [
+    params.importJournalDir ? shredJournalKeys(params.importJournalDir, cids, 'import') : undefined,
+    params.operationJournalDir ? shredJournalKeys(params.operationJournalDir, cids, 'operation') : undefined,
+  ]
+  const journalKeys = (cid: string) => shredded.reduce((n, s) => n + (s?.keys.get(cid) ?? 0), 0)
   for (const record of confirmed) {
-    params.onStep?.({ step: 'journal-keys', tokenId: record.tokenId, count: journal.keys.get(record.cid.toString()) ?? 0 })
+    params.onStep?.({ step: 'journal-keys', tokenId: record.tokenId, count: journalKeys(record.cid.toString()) })
   }
 
   // 4. Ciphertext, with the patient's own wrapped key in its header.
@@ -114,7 +118,7 @@ export async function eraseRecords(ctx: Ctx, params: EraseRecordsParameters): Pr
       erasedAt: r.erasedAt,
       alreadyMarked: markedBefore.has(r.tokenId),
       keySlips: slips.get(r.tokenId) ?? 0,
-      journalKeys: journal.keys.get(r.cid.toString()) ?? 0,
+      journalKeys: journalKeys(r.cid.toString()),
       ciphertextDeleted: deleted.get(r.tokenId) ?? false,
     })),
   }

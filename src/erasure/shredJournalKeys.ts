@@ -1,12 +1,16 @@
 /**
- * The bulk-import journals (`<home>/imports/*.jsonl`, see import/journal.ts) keep each record's key,
- * sealed to its issuer, so that an interrupted import can still write key slips. Erasure destroys
- * those boxes: the journal is rewritten without them (under the import's lock, to a temporary file
- * that replaces it), the rest of each entry unchanged, so the import's history stays readable.
+ * Write-ahead journals keep each record's key sealed to its issuer until the operation is done, so
+ * that an interrupted run can still write key slips: the bulk-import journals
+ * (`<home>/imports/*.jsonl`, import/journal.ts) and the single-operation journals of `record add`
+ * and `record amend` (`<home>/operations/*.jsonl`, operations/operationJournal.ts) of a run killed
+ * and never run again. Erasure destroys those boxes: the journal is rewritten without them (under
+ * the journal's lock, to a temporary file that replaces it), the rest of each entry unchanged, so
+ * the history stays readable and a later re-run finishes without the key (it writes no slips).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { type JournalEntry, openImportJournal } from '../import/index.js'
+import { openImportJournal } from '../import/index.js'
+import { openOperationJournal } from '../operations/operationJournal.js'
 
 /** What a destroyed key box becomes: still valid journal syntax, holding nothing. */
 export const SHREDDED_KEY_BOX = { iv: '0x', ct: '0x' } as const
@@ -18,12 +22,18 @@ export type ShredJournalKeysReturnType = {
   keys: Map<string, number>
 }
 
+/** The journals that keep record keys, by kind: each opener takes the journal's lock. */
+const OPENERS = { import: openImportJournal, operation: openOperationJournal } as const
+export type KeyJournalKind = keyof typeof OPENERS
+
+type KeyedEntry = { t: string; cid?: string; key?: { iv: string; ct: string } | undefined }
+
 /**
- * Destroys the record keys of the records with these ciphertext CIDs in every import journal in
- * `dir`. Journals that hold none are not touched; a journal whose import is running right now is
- * refused (ImportJournalError: run again once it ends). Running it again finds nothing left to do.
+ * Destroys the record keys of the records with these ciphertext CIDs in every journal of `kind` in
+ * `dir`. Journals that hold none are not touched; a journal whose operation is running right now
+ * is refused (its journal error: run again once it ends). Running it again finds nothing left to do.
  */
-export function shredJournalKeys(dir: string, cids: ReadonlySet<string>): ShredJournalKeysReturnType {
+export function shredJournalKeys(dir: string, cids: ReadonlySet<string>, kind: KeyJournalKind = 'import'): ShredJournalKeysReturnType {
   const keys = new Map<string, number>()
   let journals = 0
   if (cids.size === 0 || !existsSync(dir)) return { journals, keys }
@@ -34,12 +44,12 @@ export function shredJournalKeys(dir: string, cids: ReadonlySet<string>): ShredJ
     // A cheap look first: most journals never mention these records.
     const text = readFileSync(path, 'utf8')
     if (![...cids].some((cid) => text.includes(cid))) continue
-    const journal = openImportJournal(path) // takes the import's lock and drops a torn last line
+    const journal = OPENERS[kind](path) // takes the journal's lock and drops a torn last line
     try {
       let changed = false
-      const entries = journal.entries.map((entry): JournalEntry => {
+      const entries = (journal.entries as readonly KeyedEntry[]).map((entry): KeyedEntry => {
         // A box already shredded, or dropped when the journal was compacted, holds nothing.
-        if (entry.t !== 'sealed' || !cids.has(entry.cid) || !entry.key || entry.key.ct === SHREDDED_KEY_BOX.ct) return entry
+        if (entry.t !== 'sealed' || !entry.cid || !cids.has(entry.cid) || !entry.key || entry.key.ct === SHREDDED_KEY_BOX.ct) return entry
         changed = true
         keys.set(entry.cid, (keys.get(entry.cid) ?? 0) + 1)
         return { ...entry, key: { ...SHREDDED_KEY_BOX } }

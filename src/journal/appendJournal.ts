@@ -137,16 +137,33 @@ export function syncDirectory(dir: string): void {
 }
 
 /**
+ * Lock files this process holds. A lock file naming our own pid is ours only if it is in here: a
+ * long-running process (the server) runs many operations, and two concurrent requests for the same
+ * one must not both take it; one naming our pid but not held is left by a dead process whose pid
+ * was reused.
+ */
+const heldHere = new Set<string>()
+
+/**
  * A lock file holding the owner's pid. A lock whose process is gone (killed mid-run) is taken
  * over at once, so a re-run after a crash does not wait.
  */
 function lock<E>(file: string, options: AppendJournalOptions<E>): () => void {
+  if (heldHere.has(file)) {
+    throw options.error(`This ${options.label} is already running in this process.`, {
+      hint: 'Wait for it to finish and send the same request again: running it twice at once is refused, so nothing is done twice.',
+    })
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600)
       writeSync(fd, `${process.pid}\n`)
       closeSync(fd)
-      return () => rmSync(file, { force: true })
+      heldHere.add(file)
+      return () => {
+        heldHere.delete(file)
+        rmSync(file, { force: true })
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const pid = Number.parseInt(readLockPid(file), 10)

@@ -1,4 +1,11 @@
-export { type MoveAccountParameters, type MoveAccountReturnType, moveAccount } from './moveAccount.js'
+export {
+  ACCOUNT_MOVE_POINTS,
+  type AccountMovePoint,
+  type MoveAccountParameters,
+  type MoveAccountReturnType,
+  accountMoveFault,
+  moveAccount,
+} from './moveAccount.js'
 export { rebuildSeed, recoverAccount, rotateAccount } from './recoverAccount.js'
 export {
   MOVE_BATCH,

@@ -4,6 +4,7 @@ import { listGrants } from '../consent/grants.js'
 import { wrapKeySlip } from '../consent/keySlips.js'
 import { releasePendingKeys } from '../consent/releaseKeys.js'
 import { HomeError } from '../errors.js'
+import { type Checkpoint, faultPoint } from '../journal/faults.js'
 import type { RecordsContext } from '../records/context.js'
 import { listRecords } from '../records/listRecords.js'
 import { ownerRecordKey } from '../records/ownerRecordKey.js'
@@ -18,6 +19,17 @@ export type MoveAccountParameters = {
   sender: Account
   /** Grants not to take over (e.g. made by a thief with the old key). */
   dropGrants?: bigint[]
+  /** Called at each step a crash test may kill the process at (see {@link accountMoveFault}). */
+  checkpoint?: Checkpoint<AccountMovePoint>
+}
+
+/** The points a move passes, in order: `after-move` once per page of tokens moved. */
+export const ACCOUNT_MOVE_POINTS = ['after-rewrap', 'after-move', 'after-grants', 'after-slips'] as const
+export type AccountMovePoint = (typeof ACCOUNT_MOVE_POINTS)[number]
+
+/** The checkpoint `MEDVAULT_FAULT=account-move:<point>[:<n>]` asks for (rotation and recovery alike); undefined otherwise. */
+export function accountMoveFault(spec: string | undefined): Checkpoint<AccountMovePoint> | undefined {
+  return faultPoint(spec, 'account-move', ACCOUNT_MOVE_POINTS)
 }
 
 export type MoveAccountReturnType = {
@@ -42,6 +54,12 @@ export type MoveAccountReturnType = {
  */
 export async function moveAccount(ctx: RecordsContext, params: MoveAccountParameters): Promise<MoveAccountReturnType> {
   const { from, to } = params
+  const reached = new Map<AccountMovePoint, number>()
+  const checkpoint = (point: AccountMovePoint) => {
+    const n = (reached.get(point) ?? 0) + 1
+    reached.set(point, n)
+    params.checkpoint?.(point, n)
+  }
   if (!ctx.keySlips) throw new HomeError('This medvault keeps no key slips, so record keys cannot be wrapped to the new account.')
   const owned = await listRecords(ctx, { patient: from.address })
   // Resuming: records already moved got their slip before moving.
@@ -65,6 +83,7 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     }
     rewrapped++
   }
+  checkpoint('after-rewrap')
   // A move that already completed (a second run) has nothing left on chain.
   const done = (await getRecoveryState(ctx, from.address)).successor === to.address
   const txHashes = done
@@ -75,6 +94,7 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
         to: to.address,
         sender: params.sender,
         tokenIds: owned.map((r) => r.tokenId),
+        onPage: () => checkpoint('after-move'),
       })
   const drop = new Set(params.dropGrants ?? [])
   const grantIds = (await listGrants(ctx, from.address))
@@ -82,7 +102,9 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     .map((g) => g.grantId)
   const moved = await moveGrants(ctx, to.chainAccount, { from: from.address, grantIds })
   if (moved) txHashes.push(moved)
+  checkpoint('after-grants')
   const slipsReleased = await releasePendingKeys(ctx, to)
+  checkpoint('after-slips')
   return {
     from: getAddress(from.address),
     to: to.address,

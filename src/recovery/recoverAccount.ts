@@ -5,7 +5,7 @@ import { encryptionKeyPairFromSeed } from '../crypto/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
 import { AccessDeniedError, InvalidInputError, WrongKeyError } from '../errors.js'
 import type { RecordsContext } from '../records/context.js'
-import { type MoveAccountReturnType, moveAccount } from './moveAccount.js'
+import { type MoveAccountParameters, type MoveAccountReturnType, moveAccount } from './moveAccount.js'
 import { getRecoveryState } from './recoveryChain.js'
 import type { RecoveryStore } from './recoveryStore.js'
 import { openShare } from './shareFormat.js'
@@ -49,7 +49,7 @@ export async function rebuildSeed(
  */
 export async function recoverAccount(
   ctx: RecordsContext,
-  params: { patient: Address; newAccount: UnlockedAccount; store: RecoveryStore },
+  params: { patient: Address; newAccount: UnlockedAccount; store: RecoveryStore; checkpoint?: MoveAccountParameters['checkpoint'] },
 ): Promise<MoveAccountReturnType> {
   const patient = getAddress(params.patient)
   const state = await getRecoveryState(ctx, patient)
@@ -76,6 +76,7 @@ export async function recoverAccount(
       from: { address: patient, encryptionSeed: seed },
       to: params.newAccount,
       sender: params.newAccount.chainAccount,
+      ...(params.checkpoint ? { checkpoint: params.checkpoint } : {}),
     })
   } finally {
     seed.fill(0)
@@ -85,7 +86,12 @@ export async function recoverAccount(
 /** Key rotation: the patient, with the current key, moves everything to `newAccount` now. */
 export function rotateAccount(
   ctx: RecordsContext,
-  params: { patient: UnlockedAccount; newAccount: UnlockedAccount; dropGrants?: bigint[] },
+  params: {
+    patient: UnlockedAccount
+    newAccount: UnlockedAccount
+    dropGrants?: bigint[]
+    checkpoint?: MoveAccountParameters['checkpoint']
+  },
 ) {
   return moveAccount(ctx, {
     mode: 'rotation',
@@ -93,5 +99,6 @@ export function rotateAccount(
     to: params.newAccount,
     sender: params.patient.chainAccount,
     ...(params.dropGrants ? { dropGrants: params.dropGrants } : {}),
+    ...(params.checkpoint ? { checkpoint: params.checkpoint } : {}),
   })
 }

@@ -149,7 +149,15 @@ export const MOVE_BATCH = 500
  */
 export async function moveTokens(
   ctx: Ctx,
-  params: { mode: 'recovery' | 'rotation'; from: Address; to: Address; sender: Account; tokenIds: bigint[] },
+  params: {
+    mode: 'recovery' | 'rotation'
+    from: Address
+    to: Address
+    sender: Account
+    tokenIds: bigint[]
+    /** Called after each page's transaction is confirmed. */
+    onPage?: () => void
+  },
 ): Promise<Hex[]> {
   const hashes: Hex[] = []
   const pages: bigint[][] = []
@@ -164,6 +172,7 @@ export async function moveTokens(
         : ctx.walletFor(params.sender).writeContract({ ...records(ctx), functionName: 'rotate', args: [getAddress(params.to), page] }),
     )
     hashes.push(receipt.transactionHash)
+    params.onPage?.()
   }
   return hashes
 }

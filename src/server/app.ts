@@ -7,13 +7,14 @@ import type { ServerDeps, ServerEnv } from './context.js'
 import { fhirRoutes } from './fhir/routes.js'
 import { transactionRoute } from './fhir/transaction.js'
 import { FHIR_CONTENT_TYPE } from './http.js'
-import { HttpError, operationOutcome, toOutcome } from './outcomes.js'
+import { HttpError, RETRY_AFTER_SECONDS, operationOutcome, toOutcome } from './outcomes.js'
 import { jsonDepthLimit } from './jsonDepth.js'
 import { createRateLimiter } from './rateLimit.js'
 import { accountRoutes } from './routes/account.js'
 import { authRoutes } from './routes/auth.js'
 import { patientRoutes } from './routes/patient.js'
 import { recordRoutes } from './routes/records.js'
+import { studyRoutes } from './routes/studies.js'
 import { emergencyRoutes } from './routes/emergency.js'
 import { verifyRoutes } from './routes/verify.js'
 import { webRoutes } from './routes/web.js'
@@ -50,7 +51,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
     }
     const { status, outcome } = toOutcome(error)
     if (status >= 500) deps.logError?.(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${error.name}: ${error.message}`)
-    return outcomeResponse(status, outcome)
+    // A chain or storage that is down (503): the client may send the same request again, after a pause (RFC 9110 §10.2.3).
+    return outcomeResponse(status, outcome, status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {})
   })
   app.notFound((c) =>
     outcomeResponse(404, operationOutcome('not-found', `There is nothing at ${c.req.method} ${new URL(c.req.url).pathname}.`)),
@@ -92,7 +94,13 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   // Sessions: a bearer token on everything but sign-in, the capability statement and the API description.
   app.use('*', async (c, next) => {
     const path = new URL(c.req.url).pathname
-    const open = path.startsWith('/auth/') || path === '/fhir/metadata' || path === '/openapi.json' || path === '/health'
+    const open =
+      path.startsWith('/auth/') ||
+      path === '/fhir/metadata' ||
+      path === '/openapi.json' ||
+      path === '/health' ||
+      // Studies are public: their terms and escrow are on chain for anyone to read.
+      (c.req.method === 'GET' && /^\/api\/studies(\/\d+)?$/.test(path))
     const header = c.req.header('authorization')
     if (header?.startsWith('Bearer ')) c.set('session', await deps.tokens.verify(header.slice(7)))
     else if (!open && (path.startsWith('/api/') || path.startsWith('/fhir'))) {
@@ -120,6 +128,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   webRoutes(app, deps)
   verifyRoutes(app, deps)
   emergencyRoutes(app, deps)
+  studyRoutes(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   app.doc31('/openapi.json', {

@@ -35,6 +35,10 @@ export type ServerDeps = {
   healthCards: { issuerBaseUrl: string; crlDir?: string }
   /** Where bulk imports keep their journals (`<home>/imports`). */
   importsDir: string
+  /** Where single operations (a record issued over REST) keep their journals (`<home>/operations`), shared with the CLI; erasure destroys the record keys they keep. */
+  operationsDir: string
+  /** Brings the server's index up to the chain after a write; a failure is only reported (the index is a cache). */
+  syncIndex?: () => Promise<void>
   /** Public origin the server is reached at (for SIWE `uri` and FHIR `fullUrl`s). */
   baseUrl: string
   /** The built web portal to serve at `/` (`dist/web`); none when absent. */

@@ -6,7 +6,17 @@
 import { BaseError } from 'viem'
 import { toMedvaultError } from '../chain/errors.js'
 import type { OperationOutcome } from '@medplum/fhirtypes'
-import { MedvaultError } from '../errors.js'
+import {
+  AccessDeniedError,
+  ChainError,
+  HomeError,
+  InvalidInputError,
+  MedvaultError,
+  NotFoundError,
+  OperationJournalError,
+  StorageError,
+  TamperedRecordError,
+} from '../errors.js'
 
 /** The FHIR issue types the server uses (http://hl7.org/fhir/issue-type). */
 export type IssueCode =
@@ -50,7 +60,27 @@ const BY_CODE: Record<string, [status: number, issue: IssueCode]> = {
   CHAIN_UNAVAILABLE: [503, 'transient'],
   STORAGE: [503, 'transient'],
   HOME: [503, 'transient'],
+  // The same operation (same idempotency key) is running in another request or process: retry it later.
+  OPERATION_JOURNAL: [409, 'conflict'],
 }
+
+/**
+ * A subclass with a code of its own (`STORAGE_PEERS_UNREACHABLE`, `MALFORMED_BUNDLE` ...) answers
+ * like its family: an IPFS peer down is a 503 like any storage fault, not a 500.
+ */
+const BY_FAMILY: [family: abstract new (...args: never[]) => MedvaultError, status: number, issue: IssueCode][] = [
+  [OperationJournalError, 409, 'conflict'],
+  [StorageError, 503, 'transient'],
+  [HomeError, 503, 'transient'],
+  [InvalidInputError, 422, 'invalid'],
+  [AccessDeniedError, 403, 'forbidden'],
+  [NotFoundError, 404, 'not-found'],
+  [TamperedRecordError, 422, 'processing'],
+  [ChainError, 409, 'conflict'],
+]
+
+/** Seconds a client is told to wait (Retry-After) before retrying after a 503: a chain or storage that is down. */
+export const RETRY_AFTER_SECONDS = 5
 
 export function operationOutcome(
   issue: IssueCode,
@@ -69,7 +99,8 @@ export function toOutcome(thrown: unknown): { status: number; outcome: Operation
   // A chain call that failed before any handler wrapped it: named (a chain down is 503, retry later).
   const error = thrown instanceof BaseError ? toMedvaultError(thrown) : thrown
   if (error instanceof MedvaultError) {
-    const [status, issue] = BY_CODE[error.code] ?? [500, 'exception']
+    const family = BY_FAMILY.find(([cls]) => error instanceof cls)
+    const [status, issue] = BY_CODE[error.code] ?? (family ? [family[1], family[2]] : [500, 'exception'])
     return { status, outcome: operationOutcome(issue, error.message) }
   }
   return { status: 500, outcome: operationOutcome('exception', 'The server failed to handle this request. It has been logged; try again.') }

@@ -56,10 +56,16 @@ function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): Reco
     if (Date.now() - syncedAt <= maxAgeMs && syncedAt > 0) return
     if (!syncing) {
       const started = Date.now()
-      syncing = indexer.sync().finally(() => {
-        syncedAt = started
-        syncing = undefined
-      })
+      // Only a sync that succeeded counts: after a failed one (the chain down) the next request
+      // tries again and fails as clearly, instead of serving the old index as if it were current.
+      syncing = indexer
+        .sync()
+        .then(() => {
+          syncedAt = started
+        })
+        .finally(() => {
+          syncing = undefined
+        })
     }
     await syncing
   }
@@ -125,6 +131,8 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
     importsDir: join(mv.paths.dir, 'imports'),
+    operationsDir: mv.paths.operations,
+    syncIndex: async () => void (await indexer.sync()),
     healthCards: { issuerBaseUrl: mv.config.healthCards.issuerBaseUrl, crlDir: mv.paths.healthCardCrls },
     ...(webRoot ? { webRoot } : {}),
     ...(params.logError ? { logError: params.logError } : {}),

@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { type CatOptions, type UnixFS, unixfs } from '@helia/unixfs'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
 import { FsDatastore } from 'datastore-fs'
-import { createHeliaLight } from 'helia'
 import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { MedvaultError, NotFoundError, StorageError, StoragePeersUnreachableError } from '../errors.js'
+import { loadHeliaLight } from './heliaLight.js'
 import { checkRecordCid } from './recordCid.js'
 import type { BlobStore } from './blobStore.js'
 
@@ -48,7 +48,7 @@ export type HeliaBlobStore = BlobStore & {
 export async function createHeliaStore(dir: string, options: { network?: HeliaNetworkOptions } = {}): Promise<HeliaBlobStore> {
   const blockstore = new VerifyingFsBlockstore(join(dir, 'blocks'))
   const datastore = new FsDatastore(join(dir, 'datastore'))
-  const light = createHeliaLight({ blockstore, datastore, blockBrokers: [], routers: [] })
+  const light = (await loadHeliaLight()).create({ blockstore, datastore, blockBrokers: [], routers: [] })
   const { network } = options
   // libp2p costs module loading and a socket; an offline home pays for neither.
   const peering = network ? await (await import('./heliaPeering.js')).withPeering(light, dir, network) : undefined

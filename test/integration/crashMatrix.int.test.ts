@@ -7,7 +7,8 @@
  *
  * One `medvault start` (one chain, one home) serves every cell: each cell has its own patient, so
  * cells cannot see each other's results, and the rows run side by side (each row has its own
- * provider, so no two rows share a nonce sequence). The table is printed at the end.
+ * provider, so no two rows share a nonce sequence). The table is printed at the end. The
+ * `account rotate` row kills the account move that `recovery execute` shares (src/recovery/moveAccount.ts).
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,6 +17,8 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import type { UnlockedAccount } from '../../src/accounts/index.js'
+import { createGrant, listGrants } from '../../src/consent/grants.js'
+import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
@@ -23,36 +26,41 @@ import { type Medvault, openMedvault } from '../../src/home/openMedvault.js'
 import { syntheticPatientBundle } from '../../src/import/index.js'
 import { openIndexStore } from '../../src/indexer/index.js'
 import { documentFromFhir, issueRecord, openRecord, verifyRecord } from '../../src/records/index.js'
+import { ACCOUNT_MOVE_POINTS, getRecoveryState } from '../../src/recovery/index.js'
 import { medvault, startMedvault } from './cli.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
 const POINTS = ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'] as const
-type Point = (typeof POINTS)[number]
-type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'recovery'
+type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'account rotate'
 
-/** Which points each operation passes; `recovery` is another helper's work and joins the matrix when it lands. */
-const ROWS: Record<Row, readonly Point[]> = {
+/**
+ * Which points each operation passes. `account rotate` runs the account move that `recovery
+ * execute` runs too (src/recovery/moveAccount.ts): re-wrap keys, move tokens a page at a time, take
+ * over grants, re-issue grantees' key slips.
+ */
+const ROWS: Record<Row, readonly string[]> = {
   'record add': POINTS,
   import: ['after-seal', 'before-send', 'after-submit', 'after-confirm'],
   'record amend': POINTS,
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
-  recovery: [],
+  'account rotate': ACCOUNT_MOVE_POINTS,
 }
+const COLUMNS = [...new Set(Object.values(ROWS).flat())]
 const results = new Map<string, boolean>()
 /** `MEDVAULT_MATRIX_ROWS=grant,import` runs only those rows (while working on one operation). */
 const only = process.env.MEDVAULT_MATRIX_ROWS?.split(',')
 const selected = (row: string) => !only || only.includes(row)
 
 function table(): string {
-  const width = Math.max(...POINTS.map((p) => p.length)) + 2
-  const lines = [`${'operation'.padEnd(14)}${POINTS.map((p) => p.padEnd(width)).join('')}`]
+  const width = Math.max(...COLUMNS.map((p) => p.length)) + 2
+  const lines = [`${'operation'.padEnd(16)}${COLUMNS.map((p) => p.padEnd(width)).join('')}`]
   for (const [row, points] of Object.entries(ROWS)) {
-    const cells = POINTS.map((p) => {
-      if (!points.includes(p)) return (row === 'recovery' ? '(later)' : '–').padEnd(width)
+    const cells = COLUMNS.map((p) => {
+      if (!points.includes(p)) return '–'.padEnd(width)
       const ok = results.get(`${row}|${p}`)
       return (ok === undefined ? '?' : ok ? '✓' : '✗').padEnd(width)
     })
-    lines.push(`${row.padEnd(14)}${cells.join('')}`)
+    lines.push(`${row.padEnd(16)}${cells.join('')}`)
   }
   return lines.join('\n')
 }
@@ -121,7 +129,22 @@ describe('the crash matrix: each operation killed at each point, then run again'
     }
   }
 
-  const cells: Record<Exclude<Row, 'recovery'>, (point: Point) => Promise<void>> = {
+  /** A record issued in-process (not under test), the way the cells set up what they then change. */
+  async function issueTo(patient: UnlockedAccount, issuer: string, name: string, value: number) {
+    const d = documentFromFhir(readFileSync(doc(name, value)))
+    const { tokenId } = await issueRecord(mv, {
+      issuer: accounts[issuer]!.chainAccount,
+      patient,
+      content: d.content,
+      contentType: d.contentType,
+      category: d.category,
+      sensitivity: d.sensitivity,
+      consent: { patient: patient.chainAccount },
+    })
+    return tokenId
+  }
+
+  const cells: Record<Row, (point: string) => Promise<void>> = {
     async 'record add'(point) {
       const patient = accounts[cellPatient('record add', point)]!
       const json = await killThenRerun(
@@ -138,15 +161,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
     },
     async 'record amend'(point) {
       const patient = accounts[cellPatient('record amend', point)]!
-      const original = await issueRecord(mv, {
-        issuer: accounts['lab-amend']!.chainAccount,
-        patient,
-        ...(() => {
-          const d = documentFromFhir(readFileSync(doc(`orig-${point}`, 90)))
-          return { content: d.content, contentType: d.contentType, category: d.category, sensitivity: d.sensitivity }
-        })(),
-        consent: { patient: patient.chainAccount },
-      })
+      const original = { tokenId: await issueTo(patient, 'lab-amend', `orig-${point}`, 90) }
       const json = await killThenRerun(
         ['record', 'amend', String(original.tokenId), doc(`amend-${point}`, 91), '--as', 'lab-amend'],
         `record-amend:${point}`,
@@ -167,16 +182,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
     },
     async grant(point) {
       const patient = accounts[cellPatient('grant', point)]!
-      const d = documentFromFhir(readFileSync(doc(`granted-${point}`, 80)))
-      const { tokenId } = await issueRecord(mv, {
-        issuer: accounts['lab-grant']!.chainAccount,
-        patient,
-        content: d.content,
-        contentType: d.contentType,
-        category: d.category,
-        sensitivity: d.sensitivity,
-        consent: { patient: patient.chainAccount },
-      })
+      const tokenId = await issueTo(patient, 'lab-grant', `granted-${point}`, 80)
       const json = await killThenRerun(
         ['grant', '--record', String(tokenId), '--to', 'reader', '--for', '1h', '--as', patient.name],
         `grant:${point}`,
@@ -206,10 +212,46 @@ describe('the crash matrix: each operation killed at each point, then run again'
         await store.close()
       }
     },
+    async 'account rotate'(point) {
+      const patient = accounts[cellPatient('account rotate', point)]!
+      const successor = accounts[`${cellPatient('account rotate', point)}-new`]!
+      const tokens = [await issueTo(patient, 'lab-rotate', `rot1-${point}`, 70), await issueTo(patient, 'lab-rotate', `rot2-${point}`, 71)]
+      const { grantId } = await createGrant(mv, {
+        grantor: patient.chainAccount,
+        patient: patient.address,
+        grantee: accounts.reader!.address,
+        terms: { scope: 'records', tokenIds: [tokens[0]!] },
+        expiresAt: new Date(Date.now() + 86_400_000),
+        purpose: 'treatment',
+      })
+      await releasePendingKeys(mv, patient, { grantId })
+      await killThenRerun(['account', 'rotate', '--as', patient.name, '--to', successor.name], `account-move:${point}`)
+      const moved = await mv.publicClient.getContractEvents({
+        address: mv.deployment.records,
+        abi: medicalRecordAbi,
+        eventName: 'Transfer',
+        args: { from: patient.address, to: successor.address },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      assert.deepEqual(moved.map((l) => l.args.tokenId).sort(), [...tokens].sort(), 'each token moved exactly once')
+      assert.equal((await getRecoveryState(mv, patient.address)).successor, successor.address, 'the old account is retired')
+      const grants = (await listGrants(mv, successor.address)).filter((g) => g.active)
+      assert.deepEqual(
+        grants.map((g) => g.grantId),
+        [grantId],
+        'the grant was taken over once, same id',
+      )
+      for (const tokenId of tokens) await readsAndVerifies(tokenId, successor)
+      await readsAndVerifies(tokens[0]!, accounts.reader!)
+    },
     async import(point) {
       const patient = accounts[cellPatient('import', point)]!
       const path = join(work, `import-${point}.json`)
-      writeFileSync(path, JSON.stringify(syntheticPatientBundle({ resources: 12, seed: POINTS.indexOf(point) + 1, sensitiveShare: 0 })))
+      writeFileSync(
+        path,
+        JSON.stringify(syntheticPatientBundle({ resources: 12, seed: ROWS.import.indexOf(point) + 1, sensitiveShare: 0 })),
+      )
       const json = await killThenRerun(
         ['import', path, '--patient', patient.name, '--as', 'lab-import', '--batch-size', '4'],
         `import:${point}:2`,
@@ -240,7 +282,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
       await createAccount(mv, name, PASSPHRASE)
       accounts[name] = await mv.keystore.unlock(name, PASSPHRASE)
     }
-    for (const name of ['lab-add', 'lab-amend', 'lab-grant', 'lab-import']) {
+    for (const name of ['lab-add', 'lab-amend', 'lab-grant', 'lab-import', 'lab-rotate']) {
       await create(name)
       await registerProvider(mv, registrar, { provider: accounts[name]!.address, name, encryptionKey: accounts[name]!.encryptionPublicKey })
     }
@@ -250,6 +292,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
       for (const point of points) {
         const name = cellPatient(row, point)
         await create(name)
+        if (row === 'account rotate') await create(`${name}-new`)
         if (row === 'import') {
           await authorizeProvider(mv, accounts[name]!.chainAccount, accounts['lab-import']!.address, new Date(Date.now() + 86_400_000))
         }

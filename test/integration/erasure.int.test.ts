@@ -22,9 +22,10 @@ import { authorizeProvider } from '../../src/directory/index.js'
 import { eraseAccount, eraseRecords, markErased, SHREDDED_KEY_BOX } from '../../src/erasure/index.js'
 import { RecordErasedError } from '../../src/errors.js'
 import { importBundle, parseImportBundle } from '../../src/import/index.js'
+import { issueRecordOnce } from '../../src/operations/index.js'
 import { ByteReader } from '../../src/records/byteReader.js'
 import { readEnvelopeHeader, readRecordKey } from '../../src/records/envelope.js'
-import { getOnChainRecord, listRecords, readRecord } from '../../src/records/index.js'
+import { documentFromFhir, getOnChainRecord, listRecords, readRecord } from '../../src/records/index.js'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { PASSPHRASE } from './stack.js'
 import { formatFindings, type Needle } from './chainScan.js'
@@ -39,6 +40,8 @@ describe('Erasure (crypto-shredding)', () => {
   let ekg: bigint // shared, kept
   let imported: bigint // bulk-imported (key in the journal), shared, erased
   let crashed: bigint // erased by a run that stops after the chain step
+  let killedAdd: bigint // a `record add` killed after its mint and never run again (key in its operation journal), erased
+  let killedAddRun: (checkpoint?: (point: string) => void) => ReturnType<typeof issueRecordOnce>
   const journalDir = () => join(stack.home, 'imports')
   /** Everything the home held of the erased records' keys, taken just before erasure. */
   const keyNeedles: Needle[] = []
@@ -72,6 +75,31 @@ describe('Erasure (crypto-shredding)', () => {
     imported = (await listRecords(mv, { patient: reader('patient').address }))
       .map((r) => r.tokenId)
       .find((t) => ![lab, ekg, crashed].includes(t))!
+
+    // A `record add` killed right after its mint was confirmed and never run again: its operation
+    // journal keeps the record key sealed to the issuer, for the slips a re-run would write.
+    const doc = documentFromFhir(Buffer.from(JSON.stringify({ ...example('glucose.json'), id: 'killed-add' })))
+    killedAddRun = (checkpoint?: (point: string) => void) =>
+      issueRecordOnce(mv, {
+        issuer: reader('lab'),
+        patient: reader('patient'),
+        content: doc.content,
+        contentType: doc.contentType,
+        category: doc.category,
+        sensitivity: doc.sensitivity,
+        consent: { patient: reader('patient').chainAccount },
+        journalDir: mv.paths.operations,
+        ...(checkpoint ? { checkpoint } : {}),
+      })
+    await assert.rejects(
+      killedAddRun((point) => {
+        if (point === 'after-confirm') throw new Error('simulated crash')
+      }),
+      /simulated crash/,
+    )
+    killedAdd = (await listRecords(mv, { patient: reader('patient').address }))
+      .map((r) => r.tokenId)
+      .find((t) => ![lab, ekg, crashed, imported].includes(t))!
 
     // Shared with a cardiologist (slips written by the patient's medvault) ...
     const { grantId } = await createGrant(mv, {
@@ -133,6 +161,21 @@ describe('Erasure (crypto-shredding)', () => {
     assert.equal(sealed.length, 1)
     keyNeedles.push({ label: `#${imported} import journal box`, bytes: hexToBytes(sealed[0].key.ct) })
 
+    // The killed `record add`: its key, its header copies, and the box in its operation journal.
+    const killed = await getOnChainRecord(mv, killedAdd)
+    erasedCids.push(killed.cid.toString())
+    keyNeedles.push({ label: `record key of #${killedAdd}`, bytes: await readRecordKey(mv.store.cat(killed.cid), reader('patient')) })
+    for (const r of (await readEnvelopeHeader(new ByteReader(mv.store.cat(killed.cid)))).header.recipients) {
+      keyNeedles.push({ label: `#${killedAdd} header copy for ${r.address}`, bytes: hexToBytes(r.ct as Hex) })
+    }
+    const operationBoxes = readdirSync(mv.paths.operations)
+      .filter((f) => f.endsWith('.jsonl'))
+      .flatMap((f) => readFileSync(join(mv.paths.operations, f), 'utf8').trim().split('\n'))
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.t === 'sealed' && e.cid === killed.cid.toString() && e.key)
+    assert.equal(operationBoxes.length, 1, "the killed run's journal keeps the record key")
+    keyNeedles.push({ label: `#${killedAdd} operation journal box`, bytes: hexToBytes(operationBoxes[0].key.ct) })
+
     const scan = scanFiles(filesUnder(home), home, keyNeedles)
     const where = (label: RegExp, place: RegExp) =>
       assert.ok(
@@ -142,6 +185,7 @@ describe('Erasure (crypto-shredding)', () => {
     where(/slip .* ct$/, /^keyslips\//)
     where(/header copy/, /^ipfs\/blocks\//)
     where(/import journal box/, /^imports\/.*\.jsonl$/)
+    where(/operation journal box/, /^operations\/.*\.jsonl$/)
     assert.ok(
       !scan.findings.some((f) => f.needle.startsWith('record key of')),
       `a record key is stored in the clear:\n${formatFindings(scan.findings)}`,
@@ -152,8 +196,9 @@ describe('Erasure (crypto-shredding)', () => {
     const { mv } = stack
     const result = await eraseRecords(mv, {
       patient: reader('patient').chainAccount,
-      tokenIds: [lab, imported],
+      tokenIds: [lab, imported, killedAdd],
       importJournalDir: journalDir(),
+      operationJournalDir: mv.paths.operations,
     })
     assert.equal(result.txHashes.length, 1, 'one eraseBatch transaction')
     assert.deepEqual(
@@ -161,9 +206,10 @@ describe('Erasure (crypto-shredding)', () => {
       [
         [lab, false, 3, 0, true],
         [imported, false, 3, 1, true],
+        [killedAdd, false, 0, 1, true],
       ],
     )
-    for (const tokenId of [lab, imported]) {
+    for (const tokenId of [lab, imported, killedAdd]) {
       const record = await getOnChainRecord(mv, tokenId)
       assert.ok(record.erasedAt instanceof Date)
       assert.equal(record.owner, getAddress(reader('patient').address), 'the token stays with the patient')
@@ -180,6 +226,21 @@ describe('Erasure (crypto-shredding)', () => {
       entries.some((e) => e.t === 'confirmed'),
       "the rest of the import's history is kept",
     )
+    // The killed `record add`'s journal: box destroyed, history kept; running the command again
+    // finishes it without the key (no slip for an erased record).
+    const operation = readdirSync(mv.paths.operations)
+      .filter((f) => f.endsWith('.jsonl'))
+      .map((f) => readFileSync(join(mv.paths.operations, f), 'utf8'))
+      .find((text) => text.includes(erasedCids.at(-1)!))!
+    const opEntries = operation
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    assert.deepEqual(opEntries.find((e) => e.t === 'sealed').key, SHREDDED_KEY_BOX)
+    assert.ok(opEntries.some((e) => e.t === 'confirmed'))
+    const rerun = await killedAddRun()
+    assert.equal(rerun.tokenId, killedAdd)
+    assert.equal(existsSync(join(stack.home, 'keyslips', killedAdd.toString())), false, 'no slip for an erased record')
   })
 
   it('after erasure: no copy of either key, in any encoding, in any file of the home', async (t) => {
@@ -217,7 +278,7 @@ describe('Erasure (crypto-shredding)', () => {
     const erasures = await queryAuditLog(stack.mv.paths.audit, { action: 'erase' })
     assert.deepEqual(
       erasures.map((e) => e.tokenId),
-      [lab.toString(), imported.toString()],
+      [lab.toString(), imported.toString(), killedAdd.toString()],
     )
   })
 

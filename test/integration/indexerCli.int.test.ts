@@ -11,8 +11,11 @@ import { type TestStack, issueExample, openTestStack } from './stack.js'
 async function medvault(args: string[]): Promise<{ code: number; stdout: string }> {
   const write = process.stdout.write.bind(process.stdout)
   let stdout = ''
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += chunk.toString()
+  // The CLI writes strings; the test runner reports to its parent over stdout in binary frames,
+  // which may go out while a command awaits: those pass through.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string') return (write as (...a: unknown[]) => boolean)(chunk, ...rest)
+    stdout += chunk
     return true
   }) as typeof process.stdout.write
   try {

@@ -367,14 +367,14 @@ describe('the medvault server over a real socket', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[who]}` },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         })
-      const issue = () =>
+      const issue = (value = 61) =>
         send('POST', '/api/records', 'cardio', {
           patient: a('alice').address,
           resource: {
             resourceType: 'Observation',
             status: 'final',
             code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
-            valueQuantity: { value: 61, unit: '/min' },
+            valueQuantity: { value, unit: '/min' },
           },
         })
       assert.equal(
@@ -385,7 +385,13 @@ describe('the medvault server over a real socket', () => {
       const issued = await issue()
       assert.equal(issued.status, 201, await issued.clone().text())
       assert.equal((await send('DELETE', `/api/authorizations/${a('cardio').address}`, 'alice')).status, 200)
-      const refused = await issue()
+      // The same request again is a retry: the record issued while authorised, not a second one.
+      const replayed = (await (await issue()).json()) as { tokenId: string; outcome: string }
+      assert.deepEqual(
+        { tokenId: replayed.tokenId, outcome: replayed.outcome },
+        { tokenId: ((await issued.json()) as { tokenId: string }).tokenId, outcome: 'done-before' },
+      )
+      const refused = await issue(62)
       assert.ok(refused.status >= 400 && refused.status < 500, `${refused.status}`)
       assert.equal(((await refused.json()) as OperationOutcome).resourceType, 'OperationOutcome')
 

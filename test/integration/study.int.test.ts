@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import type { Hex } from 'viem'
+import { type Address, erc20Abi, getAddress, type Hex } from 'viem'
+import { testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/index.js'
 import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 import { approveResearcher, closeStudy, earnings, getStudy, NATIVE_ASSET, postStudy, withdraw } from '../../src/research/market/index.js'
 import {
@@ -239,6 +240,88 @@ describe('research study: post, join and deliver, download, earnings', () => {
     const refund = await withdraw(stack.mv, { account: researcher.chainAccount, asset: NATIVE_ASSET })
     assert.equal(await balance(researcher.address), before + 4n * PRICE - (await gasOf(closed.txHash)) - (await gasOf(refund.txHash)))
     assert.equal(await balance(stack.mv.deployment.research!), 0n, 'the market holds nothing for this study any more')
+  })
+
+  describe('a study paid in an ERC-20 token (the test stablecoin, 6 decimals)', () => {
+    const USD_PRICE = 2_500_000n // 2.50 tUSD per record
+    const USD_RECORDS = 8
+    const MINTED = 100_000_000n
+    let usd: Address
+    let usdStudy: bigint
+    const tokens = (address: Address) =>
+      stack.mv.publicClient.readContract({ address: usd, abi: erc20Abi, functionName: 'balanceOf', args: [address] })
+    const native: Record<string, { before: bigint; gas: bigint }> = {}
+
+    it('posts a study funded in tUSD: the market pulls exactly the budget from the researcher', async () => {
+      const wallet = stack.mv.walletFor(registrar)
+      const deployed = await stack.mv.publicClient.waitForTransactionReceipt({
+        hash: await wallet.deployContract({ abi: testStablecoinAbi, bytecode: testStablecoinBytecode }),
+      })
+      usd = getAddress(deployed.contractAddress!)
+      const researcher = stack.accounts.researcher!
+      await stack.mv.publicClient.waitForTransactionReceipt({
+        hash: await wallet.writeContract({
+          address: usd,
+          abi: testStablecoinAbi,
+          functionName: 'mint',
+          args: [researcher.address, MINTED],
+        }),
+      })
+      // A protocol without coded criteria: any laboratory record qualifies.
+      const posted = await postStudy(stack.mv, {
+        researcher: researcher.chainAccount,
+        protocolCid: await storeBytes(stack.mv.store, Buffer.from('Lipids and glucose, plain-text protocol v1')),
+        descriptionHash: descriptionHash('Laboratory results, paid in tUSD'),
+        categories: ['laboratory'],
+        criteriaHash: criteriaHash([]),
+        asset: usd,
+        pricePerRecord: USD_PRICE,
+        maxRecords: USD_RECORDS,
+        deadline: new Date(Date.now() + 7 * 86_400_000),
+      })
+      usdStudy = posted.studyId
+      assert.equal(posted.budget, USD_PRICE * BigInt(USD_RECORDS))
+      assert.equal(await tokens(researcher.address), MINTED - posted.budget)
+      assert.equal(await tokens(stack.mv.deployment.research!), posted.budget)
+      const study = await getStudy(stack.mv, usdStudy)
+      assert.equal(study.asset, usd)
+      assert.equal(study.unreservedBudget, posted.budget)
+    })
+
+    it('three patients join and deliver their lab results (already in the native study: studies are separate)', async () => {
+      for (const name of PATIENTS) {
+        const patient = stack.accounts[name]!
+        const before = await balance(patient.address)
+        const joined = await joinAndDeliver(stack.mv, { patient, studyId: usdStudy, tokenIds: [records[name]!.lab, records[name]!.ekg] })
+        assert.equal(joined.amount, 2n * USD_PRICE)
+        assert.equal(joined.delivery?.resources, 2)
+        assert.notEqual(joined.delivery?.pseudonym, paid[name]!.pseudonym, 'another study, another pseudonym')
+        native[name] = { before, gas: (await gasOf(joined.joinTxHash)) + (await gasOf(joined.delivery!.txHash)) }
+      }
+      const study = await getStudy(stack.mv, usdStudy)
+      assert.deepEqual([study.delivered, study.reserved, study.unreservedBudget], [6, 0, 2n * USD_PRICE])
+    })
+
+    it('the patients withdraw tUSD: token balances exact, native balances down by gas only', async () => {
+      for (const name of PATIENTS) {
+        const patient = stack.accounts[name]!
+        const owed = await earnings(stack.mv, patient.address)
+        const inUsd = owed.find((e) => e.asset === usd)!
+        assert.deepEqual([inUsd.withdrawable, inUsd.earned, inUsd.withdrawn], [2n * USD_PRICE, 2n * USD_PRICE, 0n])
+        assert.equal(await tokens(patient.address), 0n)
+        const out = await withdraw(stack.mv, { account: patient.chainAccount, asset: usd })
+        assert.equal(out.amount, 2n * USD_PRICE)
+        assert.equal(await tokens(patient.address), 2n * USD_PRICE)
+        assert.equal(await balance(patient.address), native[name]!.before - native[name]!.gas - (await gasOf(out.txHash)))
+      }
+      const researcher = stack.accounts.researcher!
+      const closed = await closeStudy(stack.mv, { researcher: researcher.chainAccount, studyId: usdStudy })
+      const spent = 6n * USD_PRICE
+      assert.equal(closed.refund, USD_PRICE * BigInt(USD_RECORDS) - spent)
+      await withdraw(stack.mv, { account: researcher.chainAccount, asset: usd })
+      assert.equal(await tokens(researcher.address), MINTED - spent)
+      assert.equal(await tokens(stack.mv.deployment.research!), 0n, 'the market holds no tUSD any more')
+    })
   })
 })
 

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { Bundle, Immunization } from '@medplum/fhirtypes'
-import { type Browser, chromium } from 'playwright-core'
+import assert from 'node:assert/strict'
+import { type Browser, type Page, chromium } from 'playwright-core'
 
 /** Debian's chromium (installed by .ci/run), headless. */
 export function launchChromium(): Promise<Browser> {
@@ -10,6 +11,29 @@ export function launchChromium(): Promise<Browser> {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   })
+}
+
+/** Basic accessibility checks in the page: every control labelled, every button named, images described, landmarks present. */
+export async function checkAccessible(page: Page): Promise<void> {
+  const problems = await page.evaluate(() => {
+    const document = (globalThis as any).document // the browser's
+    const out: string[] = []
+    if (!document.documentElement.lang) out.push('html has no lang')
+    if (!document.querySelector('main')) out.push('no main landmark')
+    if (!document.querySelector('h1')) out.push('no h1')
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const input = el
+      if (input.type === 'hidden') continue
+      const labelled = (input.labels?.length ?? 0) > 0 || input.getAttribute('aria-label') || input.getAttribute('aria-labelledby')
+      if (!labelled) out.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`)
+    }
+    for (const b of document.querySelectorAll('button, a[href]')) {
+      if (!(b.textContent ?? '').trim() && !b.getAttribute('aria-label')) out.push(`unnamed ${b.tagName.toLowerCase()}`)
+    }
+    for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) out.push('img without alt')
+    return out
+  })
+  assert.deepEqual(problems, [])
 }
 
 const immunization = JSON.parse(readFileSync(new URL('../../examples/fhir/immunization.json', import.meta.url), 'utf8')) as Immunization

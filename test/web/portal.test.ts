@@ -18,7 +18,7 @@ import { authorizeProvider, registerProvider } from '../../src/directory/index.j
 import { createAccount } from '../../src/home/createAccount.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
-import { launchChromium } from './fixtures.js'
+import { checkAccessible as assertAccessible, launchChromium } from './fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'docs', 'screenshots')
@@ -145,27 +145,8 @@ describe('the web portal in chromium', () => {
     await tab.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
   }
 
-  /** Basic accessibility checks in the page: every control labelled, every button named, images described, landmarks present. */
   async function checkAccessible(tab: Tab) {
-    const problems = await tab.page.evaluate(() => {
-      const document = (globalThis as any).document // the browser's
-      const out: string[] = []
-      if (!document.documentElement.lang) out.push('html has no lang')
-      if (!document.querySelector('main')) out.push('no main landmark')
-      if (!document.querySelector('h1')) out.push('no h1')
-      for (const el of document.querySelectorAll('input, select, textarea')) {
-        const input = el
-        if (input.type === 'hidden') continue
-        const labelled = (input.labels?.length ?? 0) > 0 || input.getAttribute('aria-label') || input.getAttribute('aria-labelledby')
-        if (!labelled) out.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`)
-      }
-      for (const b of document.querySelectorAll('button, a[href]')) {
-        if (!(b.textContent ?? '').trim() && !b.getAttribute('aria-label')) out.push(`unnamed ${b.tagName.toLowerCase()}`)
-      }
-      for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) out.push('img without alt')
-      return out
-    })
-    assert.deepEqual(problems, [])
+    await assertAccessible(tab.page)
   }
 
   function noConsoleErrors(tab: Tab) {

@@ -8,8 +8,10 @@ import { Activity } from './pages/Activity.js'
 import { Emergency } from './pages/Emergency.js'
 import { Provider } from './pages/Provider.js'
 import { RecordPage } from './pages/RecordPage.js'
+import { Research } from './pages/Research.js'
 import { Share } from './pages/Share.js'
 import { SignIn } from './pages/SignIn.js'
+import { Studies } from './pages/Studies.js'
 import { Timeline } from './pages/Timeline.js'
 import { Verify } from './pages/Verify.js'
 import { type Session, SessionContext } from './session.js'
@@ -33,6 +35,8 @@ function Page({ path }: { path: string }) {
   if (path === '/provider') return <Provider />
   if (path === '/emergency') return <Emergency />
   if (path === '/verify') return <Verify />
+  if (path === '/studies') return <Studies />
+  if (path === '/research') return <Research />
   return <Timeline />
 }
 
@@ -40,6 +44,7 @@ const NAV = [
   { to: '/', label: 'My records' },
   { to: '/share', label: 'Sharing' },
   { to: '/activity', label: 'Activity' },
+  { to: '/studies', label: 'Studies' },
 ]
 const PROVIDER_NAV = [
   { to: '/provider', label: 'Provider' },
@@ -98,7 +103,12 @@ export function App() {
       />
     )
   }
-  const nav = [...NAV, ...(session.me.provider ? PROVIDER_NAV : []), { to: '/verify', label: 'Verify' }]
+  const nav = [
+    ...NAV,
+    ...(session.me.provider ? PROVIDER_NAV : []),
+    ...(session.me.researcher ? [{ to: '/research', label: 'Research' }] : []),
+    { to: '/verify', label: 'Verify' },
+  ]
   const current = (to: string) => (to === '/' ? path === '/' || path.startsWith('/records/') : path === to)
   return (
     <SessionContext.Provider value={session}>

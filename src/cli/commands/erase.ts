@@ -52,7 +52,12 @@ export function eraseCommands(program: Command, run: Run) {
         const result = await withMedvault(o, async (mv) => {
           const patient = await unlock(mv, opts.as)
           const importJournalDir = join(mv.paths.dir, 'imports')
-          const common = { patient: patient.chainAccount, importJournalDir, ...(onStep ? { onStep } : {}) }
+          const common = {
+            patient: patient.chainAccount,
+            importJournalDir,
+            operationJournalDir: mv.paths.operations,
+            ...(onStep ? { onStep } : {}),
+          }
           if (opts.account) {
             const erased = await eraseAccount(mv, common)
             const keysDestroyed = mv.keystore.remove(patient.name)

@@ -13,6 +13,7 @@ import {
   cancelRecovery,
   createFileRecoveryStore,
   getRecoveryState,
+  accountMoveFault,
   recoverAccount,
   releasePaperShare,
   releaseShare,
@@ -215,7 +216,8 @@ export function recoveryCommands(program: Command, run: Run) {
           const store = storeOf(mv)
           const patient = resolveOld(mv, store, opts.for)
           const newAccount = await unlock(mv, opts.as)
-          return recoverAccount(mv, { patient, newAccount, store })
+          const checkpoint = accountMoveFault(process.env.MEDVAULT_FAULT)
+          return recoverAccount(mv, { patient, newAccount, store, ...(checkpoint ? { checkpoint } : {}) })
         })
         emit(o, result, () => [
           `Recovered ${result.records} record(s) of ${opts.for} to ${opts.as}: ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued.`,
@@ -284,7 +286,8 @@ export function recoveryCommands(program: Command, run: Run) {
               throw new InvalidInputError(`"${id}" is not a grant id.`, { hint: 'See the ids with `medvault grants`.' })
             return BigInt(id)
           })
-          return rotateAccount(mv, { patient, newAccount, dropGrants })
+          const checkpoint = accountMoveFault(process.env.MEDVAULT_FAULT)
+          return rotateAccount(mv, { patient, newAccount, dropGrants, ...(checkpoint ? { checkpoint } : {}) })
         })
         emit(o, result, () => [
           `Rotated ${opts.as} to ${opts.to}: ${result.records} record(s) moved, ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued.`,

@@ -3,7 +3,7 @@
  * patient's side of a contribution (eligibility, de-identification, sealing to the researcher,
  * join and deliver), the researcher's download, and pre-purchase counts.
  */
-export { criteriaHash, criteriaOf, descriptionHash, meetsCriteria, storeBytes, studyCriteria } from './protocol.js'
+export { criteriaHash, criteriaOf, descriptionHash, meetsCriteria, storeBytes, studyCriteria, studyDescription } from './protocol.js'
 export type { Criterion } from './protocol.js'
 export { NDJSON, datasetCommitment, openDataset, sealDataset, studyPseudonymKey } from './dataset.js'
 export { deliverContribution, eligibleResources, joinAndDeliver, prepareDataset } from './contribute.js'
@@ -12,3 +12,5 @@ export { downloadStudy } from './download.js'
 export type { StudyDownload } from './download.js'
 export { SMALL_CELL, eligibleCounts } from './eligible.js'
 export type { EligibleCount, EligibleCounts } from './eligible.js'
+export { recordEligibility } from './eligibility.js'
+export type { RecordEligibility } from './eligibility.js'

@@ -80,3 +80,20 @@ export function meetsCriteria(resource: unknown, criteria: readonly Criterion[])
   }
   return visit(resource)
 }
+
+/**
+ * The study's short description, when its protocol document is JSON with a `"description"` whose
+ * hash is the one on chain (as `POST /api/studies` stores it); undefined otherwise (a PDF protocol,
+ * or a description kept elsewhere), so a text nobody committed to is never shown as the study's.
+ */
+export async function studyDescription(store: BlobStore, protocolCid: CID, onChainHash: Hex): Promise<string | undefined> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse((await fetchBytes(store, protocolCid, 'protocol document')).toString('utf8'))
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined
+    throw error
+  }
+  const text = (parsed as { description?: unknown } | null)?.description
+  return typeof text === 'string' && descriptionHash(text) === onChainHash ? text : undefined
+}

@@ -7,6 +7,7 @@ import { releasePendingKeys } from '../../consent/releaseKeys.js'
 import { listProviders } from '../../directory/directory.js'
 import { CATEGORIES, Sensitivity, type SensitivityName } from '../../records/categories.js'
 import { getProvider } from '../../records/onChainRecord.js'
+import { isResearcher } from '../../research/market/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
@@ -41,18 +42,25 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     createRoute({
       method: 'get',
       path: '/api/me',
-      summary: 'Who is signed in, whether this server holds their keys, and their provider entry if any',
+      summary:
+        'Who is signed in, whether this server holds their keys, their provider entry if any, and whether they are an approved researcher',
       tags: ['account'],
       ...secured,
       responses: { ...jsonOk('The account'), ...errorResponses },
     }),
     async (c) => {
       const { address, expiresAt } = sessionOf(c)
-      const [custodial, provider] = await Promise.all([deps.keyring.get(address), getProvider(deps.ctx, address)])
+      const [custodial, provider, researcher] = await Promise.all([
+        deps.keyring.get(address),
+        getProvider(deps.ctx, address),
+        // A home deployed before the research market has none: nobody is a researcher there.
+        deps.ctx.deployment.research ? isResearcher(deps.ctx, address) : false,
+      ])
       return jsonResponse(c, {
         address,
         custodial: custodial !== undefined,
         provider: provider.status === 'unregistered' ? null : { name: provider.name, status: provider.status },
+        researcher,
         sessionExpiresAt: expiresAt.toISOString(),
       })
     },

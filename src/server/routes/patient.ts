@@ -94,6 +94,7 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         patient: patient.chainAccount,
         tokenIds: c.req.valid('json').tokenIds.map(BigInt),
         importJournalDir: deps.importsDir,
+        operationJournalDir: deps.operationsDir,
       })
       return jsonResponse(c, result)
     },

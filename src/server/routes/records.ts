@@ -3,13 +3,14 @@ import { type Address, getAddress } from 'viem'
 import { canAccess } from '../../consent/grants.js'
 import { parseCategory, requiredSensitivity } from '../../records/categories.js'
 import { type DocumentInput, documentFromFhir } from '../../records/documentInput.js'
-import { issueRecord } from '../../records/issueRecord.js'
+import { issueRecordOnce } from '../../operations/index.js'
 import { type OnChainRecord, getOnChainRecord, getProvider } from '../../records/onChainRecord.js'
 import { checkReadAccess, openRecord } from '../../records/openRecord.js'
 import { verifyRecord } from '../../records/verifyRecord.js'
 import { encryptionKeyOf } from '../../directory/directory.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import { checkIdempotencyKey } from '../idempotency.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
 
@@ -198,6 +199,8 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const issuer = await custodialProvider(deps, sessionOf(c).address)
       const body = c.req.valid('json')
+      // A client's retry key: reusing it for a different request is refused (the operation itself is idempotent by content).
+      checkIdempotencyKey(deps.operationsDir, issuer.address, c.req.header('idempotency-key'), body)
       if (!body.resource === !body.binary) throw new HttpError(422, 'invalid', 'Send exactly one of `resource` (FHIR) or `binary`.')
       const patient = getAddress(body.patient)
       const encryptionPublicKey = await encryptionKeyOf(deps.ctx, patient)
@@ -215,18 +218,27 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
           sensitivity: requiredSensitivity(category),
         }
       }
-      const result = await issueRecord(deps.ctx, {
-        issuer: issuer.chainAccount,
+      // The CLI's journaled operation: a retried request (a lost answer, a timeout, a server restarted
+      // mid-way) finishes the first one or returns its record; it never mints a second token.
+      const result = await issueRecordOnce(deps.ctx, {
+        issuer,
         patient: { address: patient, encryptionPublicKey },
         content: doc.content,
         contentType: doc.contentType,
         category: doc.category,
         sensitivity: doc.sensitivity,
         consent: { standing: true },
+        journalDir: deps.operationsDir,
+        ...(deps.syncIndex ? { syncIndex: deps.syncIndex } : {}),
         ...(body.supersedes ? { supersedes: BigInt(body.supersedes) } : {}),
       })
-      await audit(deps, { actor: issuer.address, action: 'issue', tokenId: result.tokenId, patient, outcome: 'allowed' })
-      return jsonResponse(c, { tokenId: result.tokenId, cid: result.cid.toString(), txHash: result.txHash, gasUsed: result.gasUsed }, 201)
+      if (result.outcome !== 'done-before')
+        await audit(deps, { actor: issuer.address, action: 'issue', tokenId: result.tokenId, patient, outcome: 'allowed' })
+      return jsonResponse(
+        c,
+        { tokenId: result.tokenId, cid: result.cid.toString(), txHash: result.txHash, gasUsed: result.gasUsed, outcome: result.outcome },
+        201,
+      )
     },
   )
 }

@@ -21,9 +21,11 @@ export const errorResponses = {
   401: outcome('Not signed in, or the session expired'),
   403: outcome('Not allowed: no consent on chain, or no keys held here'),
   404: outcome('No such record or resource'),
+  409: outcome('The chain refused the transaction, or the same operation is still running (retry it later)'),
   413: outcome('Request body too large'),
   422: outcome('Well-formed but invalid (e.g. not valid FHIR R4)'),
   429: outcome('Too many requests; see Retry-After'),
+  503: outcome('The chain or the IPFS storage does not answer: nothing was changed; send the same request again after Retry-After'),
 }
 
 export const secured = { security: [{ session: [] }] }

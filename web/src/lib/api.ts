@@ -32,6 +32,8 @@ export type Me = {
   address: Address
   custodial: boolean
   provider: { name: string; status: string } | null
+  /** An approved research organisation (may post studies). */
+  researcher: boolean
   sessionExpiresAt: string
 }
 

@@ -1,0 +1,41 @@
+import type { Category } from '../../records/index.js'
+import type { UnlockedAccount } from '../../accounts/index.js'
+import { MedvaultError } from '../../errors.js'
+import type { RecordsContext } from '../../records/index.js'
+import type { MarketContext, Study } from '../market/index.js'
+import { eligibleResources } from './contribute.js'
+
+export type RecordEligibility = {
+  tokenId: bigint
+  category: Category
+  eligible: boolean
+  /** Why a record does not qualify (the same sentence joining would fail with); absent when it does. */
+  reason?: string
+}
+
+/**
+ * Which of a patient's records qualify for a study, one by one, with the reason a record does not:
+ * the same checks `joinAndDeliver` makes before anything goes on chain (own, in the study's
+ * categories, a FHIR document carrying one of the coded criteria). Records are decrypted in memory
+ * only. Failures that are not about the record (a chain or store error) are thrown.
+ */
+export async function recordEligibility(
+  ctx: RecordsContext & MarketContext,
+  params: { patient: UnlockedAccount; study: Study; records: readonly { tokenId: bigint; category: Category }[] },
+): Promise<RecordEligibility[]> {
+  const out: RecordEligibility[] = []
+  for (const { tokenId, category } of params.records) {
+    if (!params.study.categories.includes(category)) {
+      out.push({ tokenId, category, eligible: false, reason: `Study #${params.study.studyId} does not ask for ${category} records.` })
+      continue
+    }
+    try {
+      await eligibleResources(ctx, { patient: params.patient, study: params.study, tokenIds: [tokenId] })
+      out.push({ tokenId, category, eligible: true })
+    } catch (error) {
+      if (!(error instanceof MedvaultError) || !['INVALID_INPUT', 'ACCESS_DENIED', 'ERASED'].includes(error.code)) throw error
+      out.push({ tokenId, category, eligible: false, reason: error.message })
+    }
+  }
+  return out
+}
