@@ -20,7 +20,7 @@ import { createAccount } from '../../src/home/createAccount.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { ensureHealthCardKey, healthCardFile, issueHealthCard, medvaultIssuerUrl, toQrNumeric } from '../../src/shc/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack, registrar } from '../integration/stack.js'
-import { cardBundle, launchChromium, tamperCard } from './fixtures.js'
+import { cardBundle, checkAccessible as checkPageAccessible, launchChromium, tamperCard } from './fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'docs', 'screenshots')
@@ -98,26 +98,7 @@ describe('the verifier page and emergency access in chromium', () => {
     await tab.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
   }
 
-  /** Every control labelled, every button named, a main landmark and a heading. */
-  async function checkAccessible(tab: Tab) {
-    const problems = await tab.page.evaluate(() => {
-      const document = (globalThis as any).document // the browser's
-      const out: string[] = []
-      if (!document.documentElement.lang) out.push('html has no lang')
-      if (!document.querySelector('main')) out.push('no main landmark')
-      if (!document.querySelector('h1')) out.push('no h1')
-      for (const el of document.querySelectorAll('input, select, textarea')) {
-        if (el.type === 'hidden') continue
-        const labelled = (el.labels?.length ?? 0) > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
-        if (!labelled) out.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`)
-      }
-      for (const b of document.querySelectorAll('button, a[href]')) {
-        if (!(b.textContent ?? '').trim() && !b.getAttribute('aria-label')) out.push(`unnamed ${b.tagName.toLowerCase()}`)
-      }
-      return out
-    })
-    assert.deepEqual(problems, [])
-  }
+  const checkAccessible = (tab: Tab) => checkPageAccessible(tab.page)
 
   it('verifies a health card for someone without an account: valid, with what it says', async () => {
     const tab = await newTab('verifier')

@@ -86,6 +86,24 @@ describe('research studies over HTTP and in the portal', () => {
     rmSync(webRoot, { recursive: true, force: true })
   })
 
+  /** A browser tab signed in to the portal with an account file from the home; console errors collected. */
+  async function signIn(account: string) {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, acceptDownloads: true })
+    contexts.push(context)
+    const page: Page = await context.newPage()
+    const errors: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text())
+    })
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(server.url)
+    await page.getByLabel('Account file').setInputFiles(join(s.home, 'accounts', `${account}.json`))
+    await page.getByLabel('Passphrase').fill(PASSPHRASE)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+    return { page, errors }
+  }
+
   it('lets only an approved researcher post, storing the description and criteria in the protocol', async () => {
     const terms = {
       description: DESCRIPTION,
@@ -194,19 +212,7 @@ describe('research studies over HTTP and in the portal', () => {
   })
 
   it('lets a patient join in the browser with her chosen record, see the credit, and withdraw it', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
-    contexts.push(context)
-    const page: Page = await context.newPage()
-    const errors: string[] = []
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text())
-    })
-    page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(server.url)
-    await page.getByLabel('Account file').setInputFiles(join(s.home, 'accounts', 'dana.json'))
-    await page.getByLabel('Passphrase').fill(PASSPHRASE)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+    const { page, errors } = await signIn('dana')
 
     await page.getByRole('link', { name: 'Studies' }).click()
     await page.getByRole('heading', { name: 'Research studies' }).waitFor()
@@ -249,19 +255,7 @@ describe('research studies over HTTP and in the portal', () => {
   })
 
   it('shows the researcher the deliveries in the portal, downloads them, and posts a second study from the form', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, acceptDownloads: true })
-    contexts.push(context)
-    const page: Page = await context.newPage()
-    const errors: string[] = []
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text())
-    })
-    page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(server.url)
-    await page.getByLabel('Account file').setInputFiles(join(s.home, 'accounts', 'researcher.json'))
-    await page.getByLabel('Passphrase').fill(PASSPHRASE)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+    const { page, errors } = await signIn('researcher')
 
     await page.getByRole('link', { name: 'Research' }).click()
     await page.getByRole('heading', { name: 'Research', exact: true }).waitFor()
