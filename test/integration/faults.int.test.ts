@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -16,6 +16,7 @@ import { toMedvaultError } from '../../src/chain/errors.js'
 import { ChainUnavailableError, StorageError } from '../../src/errors.js'
 import type { BlobStore } from '../../src/storage/index.js'
 import { createHeliaStore } from '../../src/storage/heliaStore.js'
+import { mountTmpfs } from './tmpfs.js'
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill)
 async function* once(chunk: Uint8Array) {
@@ -34,13 +35,7 @@ describe('storage faults on a real tmpfs', () => {
   let store: BlobStore | undefined
 
   before(() => {
-    mkdirSync(mnt)
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' })
-      mounted = true
-    } catch (error) {
-      process.stdout.write(`# skipping the disk faults: cannot mount a tmpfs here (${String(error).split('\n')[0]})\n`)
-    }
+    mounted = mountTmpfs(mnt)
   })
   after(async () => {
     await store?.close()

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -34,6 +34,7 @@ import { lazyBlobStore } from '../../src/storage/lazyStore.js'
 import { type DelayProxy, startDelayProxy } from './delayProxy.js'
 import { type ServedNode, serveIpfs } from './ipfsServe.js'
 import { sessionToken } from './server.js'
+import { mountTmpfs } from './tmpfs.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
 const example = (file: string) => documentFromFhir(readFileSync(new URL(`../../examples/fhir/${file}`, import.meta.url)))
@@ -425,13 +426,7 @@ describe('service faults on one external chain, stopped and restarted', () => {
     const mnt = join(dir, 'tmpfs')
     let mounted = false
     before(() => {
-      mkdirSync(mnt)
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' })
-        mounted = true
-      } catch (error) {
-        process.stdout.write(`# skipping: cannot mount a tmpfs here (${String(error).split('\n')[0]})\n`)
-      }
+      mounted = mountTmpfs(mnt)
     })
     after(() => {
       if (mounted) execFileSync('umount', [mnt])
