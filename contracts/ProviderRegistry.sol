@@ -157,15 +157,21 @@ contract ProviderRegistry is AccessControl {
         return _providers[provider].status == Status.Active;
     }
 
-    /// @notice Whether the provider was active at `timestamp` (seconds since epoch).
-    /// @dev Walks the status history backwards; histories are short (a handful of changes).
+    /// @notice Whether the provider was active at some moment in the second `timestamp` (seconds since epoch).
+    /// @dev Block timestamps have one-second resolution, so a record minted in the same second as a later
+    /// suspension (even in the same block) carries the suspension's timestamp. Answering for the whole
+    /// second keeps such a record valid; it admits nothing the issuing contracts refused, because they
+    /// check `isActive` at the moment of issue. Walks the history backwards; histories are short.
     /// @param provider The address to look up.
-    /// @param timestamp The moment to ask about, e.g. a record's issue time.
+    /// @param timestamp The second to ask about, e.g. a record's issue time.
     function wasActiveAt(address provider, uint64 timestamp) external view returns (bool) {
         StatusChange[] storage changes = _history[provider];
         for (uint256 i = changes.length; i > 0; --i) {
             StatusChange storage change = changes[i - 1];
-            if (change.at <= timestamp) return change.status == Status.Active;
+            if (change.at > timestamp) continue;
+            if (change.status == Status.Active) return true;
+            // A change before this second sets the status the second started with; stop there.
+            if (change.at < timestamp) return false;
         }
         return false;
     }

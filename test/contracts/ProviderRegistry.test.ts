@@ -2,14 +2,16 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { keccak256, toHex, type Address } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { providerRegistryAbi } from '../../src/contracts/index.js'
+import { medicalRecordAbi, providerRegistryAbi } from '../../src/contracts/index.js'
 import {
   bytes32,
   type Deployed,
   type Env,
   expectEvent,
   expectRevert,
+  mintRequest,
   randomBytes32,
+  signMintConsent,
   startEnv,
   Status,
   ZERO_ADDRESS,
@@ -331,8 +333,9 @@ describe('ProviderRegistry', () => {
       assert.equal(await d.registry.read.wasActiveAt([provider.address, suspendedAt - 1n]), true)
     })
 
-    it('is false from the suspension second until reinstatement', async () => {
-      assert.equal(await d.registry.read.wasActiveAt([provider.address, suspendedAt]), false)
+    it('answers for the whole second: true in the suspension second, which began active; false after it until reinstatement', async () => {
+      assert.equal(await d.registry.read.wasActiveAt([provider.address, suspendedAt]), true)
+      assert.equal(await d.registry.read.wasActiveAt([provider.address, suspendedAt + 1n]), false)
       assert.equal(await d.registry.read.wasActiveAt([provider.address, reinstatedAt - 1n]), false)
     })
 
@@ -341,8 +344,9 @@ describe('ProviderRegistry', () => {
       assert.equal(await d.registry.read.wasActiveAt([provider.address, removedAt - 1n]), true)
     })
 
-    it('is false after removal, also for times after the last block', async () => {
-      assert.equal(await d.registry.read.wasActiveAt([provider.address, removedAt]), false)
+    it('is false after the removal second, also for times after the last block', async () => {
+      assert.equal(await d.registry.read.wasActiveAt([provider.address, removedAt]), true, 'the removal second began active')
+      assert.equal(await d.registry.read.wasActiveAt([provider.address, removedAt + 1n]), false)
       assert.equal(await d.registry.read.wasActiveAt([provider.address, removedAt + 1_000_000n]), false)
       assert.equal(await d.registry.read.isActive([provider.address]), false)
     })
@@ -351,6 +355,45 @@ describe('ProviderRegistry', () => {
       const unknown = await env.newAccount()
       assert.equal(await d.registry.read.wasActiveAt([unknown.address, removedAt]), false)
       assert.deepEqual(await d.registry.read.historyOf([unknown.address]), [])
+    })
+
+    it("a record minted in the same block as its issuer's suspension still shows an issuer active at its issue time", async () => {
+      // Regression: the registry answered for the end of the second, so verifying such a record failed.
+      const lab = await registered(d, 'Same-second Lab')
+      const patient = await env.newAccount()
+      const request = mintRequest(patient.address)
+      let tokenId = 0n
+      const deadline = (await env.latestTimestamp()) + 3600n
+      const consent = await signMintConsent(
+        patient,
+        { chainId: env.chainId, verifyingContract: d.records.address },
+        {
+          patient: patient.address,
+          provider: lab.address,
+          commitment: request.commitment,
+          category: request.category,
+          sensitivity: request.sensitivity,
+          supersedes: 0n,
+          nonce: 0n,
+          deadline,
+        },
+      )
+      await env.testClient.setAutomine(false)
+      try {
+        const mint = await d.recordsAs(lab).write.mint([request, deadline, consent])
+        const suspend = await d.registry.write.suspend([lab.address])
+        await env.testClient.mine({ blocks: 1 })
+        const [minted, suspended] = [await env.mined(mint), await env.mined(suspend)]
+        assert.equal(minted.blockNumber, suspended.blockNumber)
+        assert.ok(minted.transactionIndex < suspended.transactionIndex, 'the mint ran first, while the lab was active')
+        tokenId = expectEvent(minted, medicalRecordAbi, d.records.address, 'RecordIssued').tokenId as bigint
+      } finally {
+        await env.testClient.setAutomine(true)
+      }
+      const issuedAt = BigInt((await d.records.read.recordOf([tokenId])).issuedAt)
+      assert.equal(await d.registry.read.isActive([lab.address]), false)
+      assert.equal(await d.registry.read.wasActiveAt([lab.address, issuedAt]), true)
+      assert.equal(await d.registry.read.wasActiveAt([lab.address, issuedAt + 1n]), false)
     })
 
     it('a provider still active answers true for any time since registration', async () => {
