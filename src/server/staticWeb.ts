@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, normalize, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import { packageRoot } from '../home/packageRoot.js'
 import type { ServerEnv } from './context.js'
 
 const TYPES: Record<string, string> = {
@@ -25,8 +25,7 @@ const RESERVED = ['/api/', '/auth/', '/fhir', '/openapi.json', '/health']
 
 /** The built portal shipped with this package, if it was built. */
 export function defaultWebRoot(): string | undefined {
-  // src/server or dist/server: the package root is two levels up either way.
-  const root = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'web')
+  const root = join(packageRoot(), 'dist', 'web')
   return existsSync(join(root, 'index.html')) ? root : undefined
 }
 

@@ -1,5 +1,4 @@
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import { readPassphrase } from '../../accounts/index.js'
 import { freePort } from '../../chain/anvil.js'
@@ -11,6 +10,7 @@ import { HomeError, InvalidInputError } from '../../errors.js'
 import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, resolveHome, saveConfig } from '../../home/config.js'
 import { createAccount } from '../../home/createAccount.js'
 import { initHome, openMedvault } from '../../home/openMedvault.js'
+import { packageRoot } from '../../home/packageRoot.js'
 import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
 import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
 import { startServer } from '../../server/index.js'
@@ -20,11 +20,7 @@ import { registrarAccount, unlock, withMedvault } from '../session.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
-const examplesDir = () => {
-  // src/cli/commands or dist/cli/commands → repository root
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-  return join(root, 'examples', 'fhir')
-}
+const examplesDir = () => join(packageRoot(), 'examples', 'fhir')
 
 export function systemCommands(program: Command, run: Run) {
   program
