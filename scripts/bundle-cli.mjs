@@ -9,8 +9,10 @@
 // CIDs made by the same multiformats it uses.
 import { build } from 'esbuild'
 
-const BUNDLED = new Set(['viem', 'ox', 'abitype', 'zod', 'commander', 'jose', 'isows', 'ws'])
-const BUNDLED_SCOPES = new Set(['@noble', '@scure', '@adraffy', '@hpke'])
+// zod goes in with every package that hands it schemas (abitype, hono's and asteasolutions'
+// OpenAPI helpers): one copy in the bundle and another outside would not know each other's types.
+const BUNDLED = new Set(['viem', 'ox', 'abitype', 'commander', 'jose', 'isows', 'ws', 'zod', 'hono'])
+const BUNDLED_SCOPES = new Set(['@noble', '@scure', '@adraffy', '@hpke', '@hono', '@asteasolutions'])
 
 const packageName = (specifier) =>
   specifier

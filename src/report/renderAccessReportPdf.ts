@@ -1,4 +1,3 @@
-import PDFDocument from 'pdfkit'
 import type { AccessReport, ReportParty } from './accessReport.js'
 
 const MARGIN = 50
@@ -30,7 +29,10 @@ function when(iso: string | undefined): string {
  * @example
  * await writeFile('report.pdf', await renderAccessReportPdf(await gatherAccessReport(mv, params)))
  */
-export function renderAccessReportPdf(report: AccessReport): Promise<Buffer> {
+export async function renderAccessReportPdf(report: AccessReport): Promise<Buffer> {
+  // Loaded here: pdfkit and its fonts take ~150 ms to load, which the server's start and every CLI
+  // command that imports the server paid although few ever render a PDF.
+  const { default: PDFDocument } = await import('pdfkit')
   const doc = new PDFDocument({
     size: 'A4',
     margin: MARGIN,
