@@ -401,6 +401,7 @@ describe('the study commands of the real medvault binary', () => {
     assert.equal(list.studies.length, 1)
     assert.equal(list.studies[0].state, 'open')
     assert.equal(list.studies[0].unreservedBudget, '4000000')
+    assert.equal(list.studies[0].description, 'Glucose after vaccination', 'the CLI wrote the description into the JSON protocol')
 
     const counts = await ok('study', 'eligible', posted.studyId)
     assert.deepEqual(counts.records, { laboratory: '<11', immunization: '<11' })

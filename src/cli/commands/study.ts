@@ -10,10 +10,12 @@ import {
   criteriaOf,
   deliverContribution,
   descriptionHash,
+  protocolWithDescription,
   downloadStudy,
   eligibleCounts,
   joinAndDeliver,
   storeBytes,
+  studyDescription,
 } from '../../research/studies/index.js'
 import { parseDuration } from '../duration.js'
 import { checkInputPath, checkOutPath, writeOutFile } from '../outFile.js'
@@ -70,7 +72,10 @@ export function studyCommands(program: Command, run: Run) {
   study
     .command('post')
     .requiredOption('--as <researcher>', 'the approved researcher account')
-    .requiredOption('--description <text>', 'a short description (its hash goes on chain)')
+    .option(
+      '--description <text>',
+      'a short description: written into a JSON protocol (else only its hash is public); optional if the protocol has one',
+    )
     .requiredOption('--protocol <file>', 'the protocol document; a JSON one may list coded criteria as "criteria": [{"system", "code"}]')
     .requiredOption('--categories <list>', 'record categories asked for, e.g. laboratory,immunization')
     .requiredOption('--price <amount>', "price per record in the asset's smallest unit (wei for native)")
@@ -82,7 +87,7 @@ export function studyCommands(program: Command, run: Run) {
       (
         opts: {
           as: string
-          description: string
+          description?: string
           protocol: string
           categories: string
           price: string
@@ -99,9 +104,10 @@ export function studyCommands(program: Command, run: Run) {
           const seconds = parseDuration(opts.deadline)
           const asset = parseAsset(opts.asset)
           checkInputPath(opts.protocol, { home: resolveHome(o.home) })
-          const protocol = await readFile(opts.protocol).catch(() => {
+          const given = await readFile(opts.protocol).catch(() => {
             throw new NotFoundError(`The protocol document ${opts.protocol} cannot be read.`, { hint: 'Check the path.' })
           })
+          const { bytes: protocol, description } = protocolWithDescription(given, opts.description)
           const criteria = criteriaOf(protocol)
           const result = await withMedvault(o, async (mv) => {
             const researcher = (await unlock(mv, opts.as)).chainAccount
@@ -110,7 +116,7 @@ export function studyCommands(program: Command, run: Run) {
             const posted = await postStudy(mv, {
               researcher,
               protocolCid,
-              descriptionHash: descriptionHash(opts.description),
+              descriptionHash: descriptionHash(description),
               categories,
               criteriaHash: criteriaHash(criteria),
               asset,
@@ -132,13 +138,21 @@ export function studyCommands(program: Command, run: Run) {
     .description('List studies with their state, price, escrow and counts')
     .action((_opts: unknown, cmd: Command) =>
       run(async (o) => {
-        const studies = await withMedvault(o, (mv) => listStudies(mv))
+        const studies = await withMedvault(o, async (mv) =>
+          Promise.all(
+            (await listStudies(mv)).map(async (s) => ({
+              ...s,
+              // Only a text its protocol carries and the on-chain hash commits to; null otherwise.
+              description: (await studyDescription(mv.store, s.protocolCid, s.descriptionHash).catch(() => undefined)) ?? null,
+            })),
+          ),
+        )
         emit(o, { studies }, () =>
           studies.length === 0
             ? ['No studies.']
             : studies.map(
                 (s) =>
-                  `#${s.studyId} ${s.state.padEnd(7)} ${s.categories.join(',')} price ${s.pricePerRecord}${s.asset === NATIVE_ASSET ? '' : ` of ${s.asset}`}, ` +
+                  `#${s.studyId} ${s.state.padEnd(7)} ${s.description ?? '(description not published)'}: ${s.categories.join(',')} price ${s.pricePerRecord}${s.asset === NATIVE_ASSET ? '' : ` of ${s.asset}`}, ` +
                   `${s.delivered} delivered, ${s.reserved} reserved of ${s.maxRecords}; escrow ${s.unreservedBudget} unreserved + ${s.reservedBudget} reserved; deadline ${s.deadline.toISOString()}`,
               ),
         )

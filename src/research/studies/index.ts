@@ -3,7 +3,16 @@
  * patient's side of a contribution (eligibility, de-identification, sealing to the researcher,
  * join and deliver), the researcher's download, and pre-purchase counts.
  */
-export { criteriaHash, criteriaOf, descriptionHash, meetsCriteria, storeBytes, studyCriteria, studyDescription } from './protocol.js'
+export {
+  criteriaHash,
+  criteriaOf,
+  descriptionHash,
+  meetsCriteria,
+  protocolWithDescription,
+  storeBytes,
+  studyCriteria,
+  studyDescription,
+} from './protocol.js'
 export type { Criterion } from './protocol.js'
 export { NDJSON, datasetCommitment, openDataset, sealDataset, studyPseudonymKey } from './dataset.js'
 export { deliverContribution, eligibleResources, joinAndDeliver, prepareDataset } from './contribute.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { zeroHash } from 'viem'
-import { criteriaHash, criteriaOf, meetsCriteria } from './protocol.js'
+import { criteriaHash, criteriaOf, meetsCriteria, protocolWithDescription } from './protocol.js'
 import { datasetCommitment, studyPseudonymKey } from './dataset.js'
 
 const loinc = { system: 'http://loinc.org', code: '2345-7' }
@@ -34,6 +34,33 @@ describe('study protocol criteria', () => {
       false,
     )
     assert.equal(meetsCriteria(glucose, []), true, 'a study without coded criteria takes any record of its categories')
+  })
+})
+
+describe('study protocol description', () => {
+  const json = (o: unknown) => Buffer.from(JSON.stringify(o))
+  const parse = (b: Uint8Array) => JSON.parse(Buffer.from(b).toString('utf8'))
+
+  it('writes the description into a JSON protocol that has none, keeping the rest', () => {
+    const { bytes, description } = protocolWithDescription(json({ title: 't', criteria: [loinc] }), 'HbA1c study')
+    assert.equal(description, 'HbA1c study')
+    assert.deepEqual(parse(bytes), { title: 't', criteria: [loinc], description: 'HbA1c study' })
+    assert.deepEqual(criteriaOf(bytes), [loinc])
+  })
+
+  it("takes a JSON protocol's own description, and refuses a different one given beside it", () => {
+    const protocol = json({ description: 'In the document' })
+    assert.deepEqual(protocolWithDescription(protocol, undefined), { bytes: protocol, description: 'In the document' })
+    assert.deepEqual(protocolWithDescription(protocol, 'In the document'), { bytes: protocol, description: 'In the document' })
+    assert.throws(() => protocolWithDescription(protocol, 'Another'), { name: 'InvalidInputError', message: /differs/ })
+    assert.throws(() => protocolWithDescription(json({ description: 7 }), undefined), { name: 'InvalidInputError' })
+  })
+
+  it('stores any other document as given, and then needs the description beside it', () => {
+    const pdf = Buffer.from('%PDF-1.7 not json')
+    assert.deepEqual(protocolWithDescription(pdf, 'A PDF study'), { bytes: pdf, description: 'A PDF study' })
+    assert.throws(() => protocolWithDescription(pdf, undefined), { name: 'InvalidInputError', message: /needs a short description/ })
+    assert.throws(() => protocolWithDescription(json({}), '  '), { name: 'InvalidInputError' })
   })
 })
 

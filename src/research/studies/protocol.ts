@@ -37,6 +37,40 @@ export function criteriaHash(criteria: readonly Criterion[]): Hex {
 
 export const descriptionHash = (description: string): Hex => keccak256(toBytes(description))
 
+/**
+ * The protocol document to store and the description to commit to on chain. A JSON protocol
+ * carries the description (added when it has none), so readers can show the text its hash commits
+ * to; any other document (PDF, text) is stored as given, and then only the hash is public.
+ */
+export function protocolWithDescription(protocol: Uint8Array, description: string | undefined): { bytes: Uint8Array; description: string } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(protocol).toString('utf8'))
+  } catch {
+    parsed = undefined
+  }
+  const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+  const inDocument = isObject ? (parsed as { description?: unknown }).description : undefined
+  if (inDocument !== undefined && typeof inDocument !== 'string') {
+    throw new InvalidInputError('The protocol\'s "description" must be text.')
+  }
+  if (typeof inDocument === 'string') {
+    if (description !== undefined && description !== inDocument) {
+      throw new InvalidInputError('The protocol document has a "description" that differs from the one given.', {
+        hint: 'Give the description once: in the protocol document or as --description.',
+      })
+    }
+    return { bytes: protocol, description: inDocument }
+  }
+  if (description === undefined || description.trim() === '') {
+    throw new InvalidInputError('A study needs a short description.', {
+      hint: 'Pass --description TEXT, or put "description" in a JSON protocol document.',
+    })
+  }
+  if (!isObject) return { bytes: protocol, description }
+  return { bytes: Buffer.from(JSON.stringify({ ...(parsed as object), description }, null, 2)), description }
+}
+
 export async function storeBytes(store: BlobStore, bytes: Uint8Array): Promise<CID> {
   return store.add(
     (async function* () {

@@ -33,6 +33,7 @@ import {
   criteriaOf,
   deliverContribution,
   descriptionHash,
+  protocolWithDescription,
   downloadStudy,
   eligibleCounts,
   joinAndDeliver,
@@ -472,7 +473,7 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       }
       const researcher = await custodialAccount(deps, caller)
       // The description goes into the protocol document, so the text readers see is the one its hash on chain commits to.
-      const protocol = Buffer.from(JSON.stringify({ ...(body.protocol ?? {}), description: body.description }))
+      const { bytes: protocol } = protocolWithDescription(Buffer.from(JSON.stringify(body.protocol ?? {})), body.description)
       const criteria = criteriaOf(protocol)
       const protocolCid = await storeBytes(deps.ctx.store, protocol)
       const posted = await postStudy(deps.ctx, {
