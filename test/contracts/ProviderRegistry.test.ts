@@ -5,13 +5,13 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi, providerRegistryAbi } from '../../src/contracts/index.js'
 import {
   bytes32,
+  consentFor,
   type Deployed,
   type Env,
   expectEvent,
   expectRevert,
   mintRequest,
   randomBytes32,
-  signMintConsent,
   startEnv,
   Status,
   ZERO_ADDRESS,
@@ -363,21 +363,7 @@ describe('ProviderRegistry', () => {
       const patient = await env.newAccount()
       const request = mintRequest(patient.address)
       let tokenId = 0n
-      const deadline = (await env.latestTimestamp()) + 3600n
-      const consent = await signMintConsent(
-        patient,
-        { chainId: env.chainId, verifyingContract: d.records.address },
-        {
-          patient: patient.address,
-          provider: lab.address,
-          commitment: request.commitment,
-          category: request.category,
-          sensitivity: request.sensitivity,
-          supersedes: 0n,
-          nonce: 0n,
-          deadline,
-        },
-      )
+      const { deadline, consent } = await consentFor(env, d, lab, patient, request)
       await env.testClient.setAutomine(false)
       try {
         const mint = await d.recordsAs(lab).write.mint([request, deadline, consent])

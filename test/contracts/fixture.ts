@@ -278,18 +278,15 @@ export async function registerProvider(env: Env, d: Deployed, name = 'Lab A'): P
   return provider
 }
 
-/**
- * Has `patient` sign a consent for `request` (current nonce, deadline an hour ahead) and lets
- * `provider` mint it (or amend `supersedes` if non-zero). Returns the receipt and new token id.
- */
-export async function mintWithConsent(
+/** `patient`'s EIP-712 consent for `provider` to mint `request` (or amend `supersedes`): current nonce, an hour to use it. */
+export async function consentFor(
   env: Env,
   d: Deployed,
   provider: PrivateKeyAccount,
   patient: PrivateKeyAccount,
   request: MintRequest,
   supersedes = 0n,
-): Promise<{ receipt: TransactionReceipt; tokenId: bigint }> {
+): Promise<{ deadline: bigint; consent: Hex }> {
   const deadline = (await env.latestTimestamp()) + 3600n
   const nonce = await d.records.read.nonces([patient.address])
   const consent = await signMintConsent(
@@ -306,6 +303,22 @@ export async function mintWithConsent(
       deadline,
     },
   )
+  return { deadline, consent }
+}
+
+/**
+ * Has `patient` sign a consent for `request` (current nonce, deadline an hour ahead) and lets
+ * `provider` mint it (or amend `supersedes` if non-zero). Returns the receipt and new token id.
+ */
+export async function mintWithConsent(
+  env: Env,
+  d: Deployed,
+  provider: PrivateKeyAccount,
+  patient: PrivateKeyAccount,
+  request: MintRequest,
+  supersedes = 0n,
+): Promise<{ receipt: TransactionReceipt; tokenId: bigint }> {
+  const { deadline, consent } = await consentFor(env, d, provider, patient, request, supersedes)
   const records = d.recordsAs(provider)
   const hash =
     supersedes === 0n ? records.write.mint([request, deadline, consent]) : records.write.amend([supersedes, request, deadline, consent])
