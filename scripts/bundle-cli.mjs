@@ -7,6 +7,7 @@
 // Only pure-JS packages are bundled. Packages that read files beside themselves (FHIR definitions,
 // PDF fonts), native ones (better-sqlite3), and the IPFS stack stay external: Helia must see
 // CIDs made by the same multiformats it uses.
+import { rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
 // zod goes in with every package that hands it schemas (abitype, hono's and asteasolutions'
@@ -22,6 +23,8 @@ const packageName = (specifier) =>
 const bundled = (name) => BUNDLED.has(name) || BUNDLED_SCOPES.has(name.split('/')[0])
 
 const started = Date.now()
+// Chunk names are content hashes: without a clean slate every build would leave the last one's behind.
+rmSync('dist/cli-bundle', { recursive: true, force: true })
 const result = await build({
   entryPoints: ['dist/cli/main.js'],
   outdir: 'dist/cli-bundle',
