@@ -1,6 +1,6 @@
 // Bundles the CLI (dist/cli/main.js and everything it imports) into dist/cli-bundle/, which
 // bin/medvault.js runs. Node 20 resolves and links every ESM file on its own, and viem alone is
-// ~700 files: a bundled command starts in about half the time (0.9 s -> 0.45 s for `record list`,
+// ~700 files: a bundled command starts in about half the time (0.9 s -> 0.45 s for `record --help`,
 // measured on 2 cores), which every CLI call pays. Commands stay lazy: `splitting` keeps each
 // command module's dynamic import a chunk of its own.
 //

@@ -15,7 +15,7 @@ import {
   eligibleCounts,
   joinAndDeliver,
   storeBytes,
-  studyDescription,
+  publishedDescription,
 } from '../../research/studies/index.js'
 import { parseDuration } from '../duration.js'
 import { checkInputPath, checkOutPath, writeOutFile } from '../outFile.js'
@@ -139,13 +139,7 @@ export function studyCommands(program: Command, run: Run) {
     .action((_opts: unknown, cmd: Command) =>
       run(async (o) => {
         const studies = await withMedvault(o, async (mv) =>
-          Promise.all(
-            (await listStudies(mv)).map(async (s) => ({
-              ...s,
-              // Only a text its protocol carries and the on-chain hash commits to; null otherwise.
-              description: (await studyDescription(mv.store, s.protocolCid, s.descriptionHash).catch(() => undefined)) ?? null,
-            })),
-          ),
+          Promise.all((await listStudies(mv)).map(async (s) => ({ ...s, description: await publishedDescription(mv.store, s) }))),
         )
         emit(o, { studies }, () =>
           studies.length === 0

@@ -9,6 +9,7 @@ export {
   descriptionHash,
   meetsCriteria,
   protocolWithDescription,
+  publishedDescription,
   storeBytes,
   studyCriteria,
   studyDescription,

@@ -131,3 +131,11 @@ export async function studyDescription(store: BlobStore, protocolCid: CID, onCha
   const text = (parsed as { description?: unknown } | null)?.description
   return typeof text === 'string' && descriptionHash(text) === onChainHash ? text : undefined
 }
+
+/**
+ * The description to show beside a study in a listing: its published text, or null when there is
+ * none or its protocol cannot be fetched now (a listing should not fail for one study's document).
+ */
+export async function publishedDescription(store: BlobStore, study: { protocolCid: CID; descriptionHash: Hex }): Promise<string | null> {
+  return (await studyDescription(store, study.protocolCid, study.descriptionHash).catch(() => undefined)) ?? null
+}

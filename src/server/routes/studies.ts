@@ -40,7 +40,7 @@ import {
   NDJSON,
   recordEligibility,
   storeBytes,
-  studyDescription,
+  publishedDescription,
 } from '../../research/studies/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
@@ -100,10 +100,7 @@ function assetInfos(deps: ServerDeps) {
 
 /** A study as JSON: amounts as decimal strings, the protocol CID as text, the description when its protocol carries it. */
 async function studyJson(deps: ServerDeps, study: Study, infoOf: ReturnType<typeof assetInfos>) {
-  const [description, assetInfo] = await Promise.all([
-    studyDescription(deps.ctx.store, study.protocolCid, study.descriptionHash).catch(() => undefined),
-    infoOf(study.asset),
-  ])
+  const [description, assetInfo] = await Promise.all([publishedDescription(deps.ctx.store, study), infoOf(study.asset)])
   return {
     studyId: study.studyId,
     researcher: study.researcher,
@@ -114,7 +111,7 @@ async function studyJson(deps: ServerDeps, study: Study, infoOf: ReturnType<type
     reserved: study.reserved,
     delivered: study.delivered,
     categories: study.categories,
-    description: description ?? null,
+    description,
     protocolCid: study.protocolCid.toString(),
     descriptionHash: study.descriptionHash,
     criteriaHash: study.criteriaHash,
