@@ -18,7 +18,6 @@ export {
   moveGrants,
   moveTokens,
   setGuardians,
-  toRecoveryError,
 } from './recoveryChain.js'
 export { type RecoverySetup, type RecoveryStore, createFileRecoveryStore } from './recoveryStore.js'
 export { type ReleaseShareReturnType, releasePaperShare, releaseShare } from './releaseShare.js'

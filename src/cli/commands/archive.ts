@@ -2,14 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
-import {
-  archiveError,
-  onboardArchive,
-  parseArchiveBundle,
-  parseArchiveProof,
-  revokeArchive,
-  verifyArchivedRecord,
-} from '../../archive/index.js'
+import { onboardArchive, parseArchiveBundle, parseArchiveProof, revokeArchive, verifyArchivedRecord } from '../../archive/index.js'
 import { deployArchiveAnchor } from '../../chain/deploy.js'
 import { EMBEDDED_DEV_KEY } from '../../chain/embedded.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
@@ -143,9 +136,7 @@ export function archiveCommands(program: Command, run: Run) {
         const id = archiveId as `0x${string}`
         const result = await withMedvault(o, async (mv) => {
           const account = await registrarAccount(mv, opts.as)
-          return revokeArchive(mv, account, id).catch((error) => {
-            throw archiveError(error)
-          })
+          return revokeArchive(mv, account, id)
         })
         emit(o, { archiveId: id, txHash: result.txHash }, () => [`Revoked archive ${id}; none of its records verifies any more.`])
       }, cmd),

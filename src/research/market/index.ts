@@ -5,7 +5,6 @@
  */
 export { NATIVE_ASSET, marketAddress } from './context.js'
 export type { MarketContext, MarketReadContext } from './context.js'
-export { toMarketError } from './errors.js'
 export { categoriesOf, categoryMask, closeStudy, getStudy, listStudies, postStudy } from './studies.js'
 export type { ListStudiesParameters, PostStudyParameters, PostStudyReturnType, Study, StudyState } from './studies.js'
 export { deliver, getContribution, joinStudy, listContributions, listDeliveries, withdrawContribution } from './contributions.js'
