@@ -1,7 +1,6 @@
 /** Reading and writing ArchiveAnchor: anchoring, revocation, an archive's state, and its errors in plain words. */
 import { type Account, type Address, type Hex, getAddress, parseEventLogs } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
-import { writeAndWait } from '../chain/write.js'
+import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { archiveAnchorAbi } from '../contracts/index.js'
 import { ChainError, HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'

@@ -6,8 +6,7 @@
  * from the log.
  */
 import { type Hex, parseEventLogs } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
-import { writeAndWait } from '../chain/write.js'
+import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { auditAnchorAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import { type AnchoredBatch, type AuditReadContext, type AuditWriteContext, anchoredBatch, anchoredBatchCount } from './chain.js'

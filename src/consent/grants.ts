@@ -1,9 +1,9 @@
 import { type Account, type Address, type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
-import { writeAndWait } from '../chain/write.js'
+import { writeAndWait } from '../chain/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { ChainError, InvalidInputError } from '../errors.js'
-import { type Category, categoryCode } from '../records/categories.js'
-import type { RecordsContext } from '../records/context.js'
+import { type Category, categoryCode } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
 
 export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
 export type Purpose = (typeof PURPOSES)[number]

@@ -1,10 +1,35 @@
 import { type Account, type Address, type Hex, getAddress } from 'viem'
-import { writeAndWait } from '../chain/write.js'
+import { writeAndWait } from '../chain/index.js'
 import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { type ProviderInfo, getProvider } from '../records/onChainRecord.js'
-import type { RecordsContext } from '../records/index.js'
+import type { RecordsContext } from '../core/index.js'
 
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+
+export type ProviderInfo = {
+  address: Address
+  name: string
+  status: 'unregistered' | 'active' | 'suspended' | 'removed'
+  encryptionKey: Hex
+  registeredAt: Date | undefined
+}
+
+const STATUS = ['unregistered', 'active', 'suspended', 'removed'] as const
+
+export async function getProvider(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, address: Address): Promise<ProviderInfo> {
+  const p = await ctx.publicClient.readContract({
+    address: ctx.deployment.registry,
+    abi: providerRegistryAbi,
+    functionName: 'providerOf',
+    args: [address],
+  })
+  return {
+    address: getAddress(address),
+    name: p.name,
+    status: STATUS[p.status] ?? 'unregistered',
+    encryptionKey: p.encryptionKey,
+    registeredAt: p.registeredAt > 0n ? new Date(Number(p.registeredAt) * 1000) : undefined,
+  }
+}
 
 /** Adds an accredited provider (registrar only). */
 export function registerProvider(ctx: Ctx, registrar: Account, params: { provider: Address; name: string; encryptionKey: Hex }) {

@@ -1,7 +1,7 @@
 import type { Account, Hex } from 'viem'
-import { writeAndWait } from '../chain/write.js'
+import { writeAndWait } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import type { RecordsContext } from '../records/context.js'
+import type { RecordsContext } from '../core/index.js'
 
 /** Most tokens one `eraseBatch` call takes (MedicalRecord.MAX_BATCH_SIZE). */
 export const MAX_ERASE_BATCH = 100

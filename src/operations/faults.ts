@@ -1,4 +1,4 @@
-import { type Checkpoint, faultPoint } from '../journal/faults.js'
+import { type Checkpoint, faultPoint } from '../journal/index.js'
 import type { Operation } from './operationJournal.js'
 import type { OperationPoint } from './submitOnce.js'
 

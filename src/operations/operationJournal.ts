@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { OperationJournalError } from '../errors.js'
-import { type AppendJournal, openAppendJournal } from '../journal/appendJournal.js'
+import { type AppendJournal, openAppendJournal } from '../journal/index.js'
 
 export const OPERATIONS = ['record-add', 'record-amend', 'grant'] as const
 export type Operation = (typeof OPERATIONS)[number]

@@ -3,10 +3,9 @@
  * messages a person can act on.
  */
 import { type Account, type Address, type Hex, getAddress } from 'viem'
-import { writeAndWait } from '../chain/write.js'
-import { toMedvaultError } from '../chain/errors.js'
+import { writeAndWait, toMedvaultError } from '../chain/index.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
-import type { RecordsContext } from '../records/context.js'
+import type { RecordsContext } from '../core/index.js'
 
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
 type ReadCtx = Pick<RecordsContext, 'publicClient' | 'deployment'>

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { type Address, getAddress } from 'viem'
-import { releasePendingKeys } from '../../consent/releaseKeys.js'
+import { releasePendingKeys, CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
 import {
   type GrantInfo,
   type GrantTerms,
@@ -11,10 +11,9 @@ import {
   setDelegate,
   setEmergencyProvider,
   getGrant,
-} from '../../consent/grants.js'
+} from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
-import type { Medvault } from '../../home/openMedvault.js'
-import { CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
+import type { Medvault } from '../../home/index.js'
 import { operationFault, grantOnce } from '../../operations/index.js'
 import { parseDuration } from '../duration.js'
 import { type GlobalOptions, collectList, emit, outcomeLine } from '../output.js'

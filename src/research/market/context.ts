@@ -1,5 +1,5 @@
 import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
-import type { Deployment } from '../../chain/deploy.js'
+import type { Deployment } from '../../chain/index.js'
 import { HomeError } from '../../errors.js'
 
 /** What the market functions need: a chain to read and write, and where the ResearchMarket is. */

@@ -1,5 +1,5 @@
 import { type Account, type Address, bytesToHex, getAddress, type Hex, hexToBytes, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/write.js'
+import { writeAndWait } from '../../chain/index.js'
 import { CID } from 'multiformats/cid'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { ChainError, InvalidInputError, NotFoundError } from '../../errors.js'

@@ -1,5 +1,5 @@
 import { type Account, type Address, getAddress, type Hex, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/write.js'
+import { writeAndWait } from '../../chain/index.js'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { ChainError } from '../../errors.js'
 import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET } from './context.js'

@@ -1,5 +1,5 @@
 import { type Account, type Address, getAddress, type Hex } from 'viem'
-import { writeAndWait } from '../../chain/write.js'
+import { writeAndWait } from '../../chain/index.js'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { type MarketContext, type MarketReadContext, marketAddress } from './context.js'
 

@@ -1,10 +1,10 @@
 import { type Account, type Address, erc20Abi, getAddress, type Hex, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/write.js'
+import { writeAndWait } from '../../chain/index.js'
 import type { CID } from 'multiformats/cid'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { ChainError, InvalidInputError, NotFoundError } from '../../errors.js'
-import { CATEGORIES, type Category, categoryCode } from '../../records/categories.js'
-import { cidFromChain } from '../../records/onChainRecord.js'
+import { CATEGORIES, type Category, categoryCode } from '../../core/index.js'
+import { cidFromChain } from '../../records/index.js'
 import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET, toDate } from './context.js'
 
 /**

@@ -1,0 +1,12 @@
+/** Transactions signed with an explicit nonce and journaled before they are sent. */
+export type { SignedOutcome } from './signedTransactions.js'
+export { sendSigned } from './signedTransactions.js'
+export { settleSigned } from './signedTransactions.js'
+export { signedKnown } from './signedTransactions.js'
+export { faultPoint } from './faults.js'
+export type { AppendJournal } from './appendJournal.js'
+export { openAppendJournal } from './appendJournal.js'
+export type { Checkpoint } from './faults.js'
+export { signContractCall } from './signedTransactions.js'
+export type { ChainContext } from './signedTransactions.js'
+export type { SignedTx } from './signedTransactions.js'
