@@ -6,18 +6,10 @@ export * from './storage/index.js'
 export * from './accounts/index.js'
 export * from './directory/index.js'
 export * from './fhir/index.js'
-export { startAnvil } from './chain/index.js'
-export type { EmbeddedChain, StartAnvilParameters } from './chain/index.js'
-export { createChainClients } from './chain/index.js'
-export type { ChainClients } from './chain/index.js'
-export { deployContracts } from './chain/index.js'
-export type { Deployment } from './chain/index.js'
-export { toMedvaultError } from './chain/index.js'
-export { openMedvault, initHome } from './home/index.js'
-export type { Medvault, OpenMedvaultParameters } from './home/index.js'
-export { createAccount } from './home/index.js'
-export { resolveHome, homePaths } from './home/index.js'
-export type { Config } from './home/index.js'
+export { createChainClients, deployContracts, startAnvil, toMedvaultError } from './chain/index.js'
+export type { ChainClients, Deployment, EmbeddedChain, StartAnvilParameters } from './chain/index.js'
+export { createAccount, homePaths, initHome, openMedvault, resolveHome } from './home/index.js'
+export type { Config, Medvault, OpenMedvaultParameters } from './home/index.js'
 export * from './history/index.js'
 export * from './research/index.js'
 export { importBundle, parseImportBundle, syntheticPatientBundle } from './import/index.js'
@@ -39,7 +31,7 @@ export {
   openPostgresIndex,
   openSqliteIndex,
 } from './indexer/index.js'
-export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
+export type { IndexedGrant, IndexedRecord, Indexer, IndexStatus, IndexStore, RecordFilter } from './indexer/index.js'
 export {
   createFileRecoveryStore,
   getRecoveryState,

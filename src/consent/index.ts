@@ -1,23 +1,19 @@
 /** Consent on chain: grants, delegates, emergency access, key slips and the node's key escrow. */
-export { createFileKeySlipStore } from './keySlips.js'
-export type { GrantInfo } from './grants.js'
-export type { GrantTerms } from './grants.js'
-export { listGrants } from './grants.js'
-export { openEmergency } from './grants.js'
-export { parsePurpose } from './grants.js'
-export { revokeGrant } from './grants.js'
-export { setDelegate } from './grants.js'
-export { setEmergencyProvider } from './grants.js'
-export { getGrant } from './grants.js'
-export { listEmergencies } from './grants.js'
-export { canAccess } from './grants.js'
+export { createFileKeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
+export type { EmergencyAccess, GrantInfo, GrantTerms, Purpose, Scope } from './grants.js'
+export {
+  canAccess,
+  createGrant,
+  getGrant,
+  grantCallArgs,
+  listEmergencies,
+  listGrants,
+  openEmergency,
+  parsePurpose,
+  PURPOSES,
+  revokeGrant,
+  SCOPES,
+  setDelegate,
+  setEmergencyProvider,
+} from './grants.js'
 export { createKeyReleaseService } from './keyRelease.js'
-export { PURPOSES } from './grants.js'
-export { SCOPES } from './grants.js'
-export type { Purpose } from './grants.js'
-export type { Scope } from './grants.js'
-export { grantCallArgs } from './grants.js'
-export { unwrapKeySlip } from './keySlips.js'
-export { wrapKeySlip } from './keySlips.js'
-export type { EmergencyAccess } from './grants.js'
-export { createGrant } from './grants.js'

@@ -7,6 +7,7 @@ export const OPERATION_POINTS: Record<Operation, readonly OperationPoint[]> = {
   'record-add': ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'],
   'record-amend': ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'],
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
+  revoke: ['before-send', 'after-submit', 'after-confirm'],
 }
 
 /** The checkpoint `MEDVAULT_FAULT=<operation>:<point>[:<n>]` asks for, for crash tests; undefined otherwise. */

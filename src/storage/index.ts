@@ -13,5 +13,4 @@ export async function loadPeering() {
   const [key, peering] = await Promise.all([import('./peerKey.js'), import('./heliaPeering.js')])
   return { ...key, ...peering }
 }
-export type { HeliaBlobStore } from './heliaStore.js'
-export type { HeliaNetworkOptions } from './heliaStore.js'
+export type { HeliaBlobStore, HeliaNetworkOptions } from './heliaStore.js'

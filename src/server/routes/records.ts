@@ -11,7 +11,7 @@ import {
   openRecord,
   verifyRecord,
 } from '../../records/index.js'
-import { issueRecordOnce } from '../../operations/index.js'
+import { issueRecordOnce, operationFault } from '../../operations/index.js'
 import { getProvider, encryptionKeyOf } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
@@ -225,6 +225,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       }
       // The CLI's journaled operation: a retried request (a lost answer, a timeout, a server restarted
       // mid-way) finishes the first one or returns its record; it never mints a second token.
+      const checkpoint = operationFault(process.env.MEDVAULT_FAULT, body.supersedes ? 'record-amend' : 'record-add')
       const result = await issueRecordOnce(deps.ctx, {
         issuer,
         patient: { address: patient, encryptionPublicKey },
@@ -234,6 +235,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         sensitivity: doc.sensitivity,
         consent: { standing: true },
         journalDir: deps.operationsDir,
+        ...(checkpoint ? { checkpoint } : {}),
         ...(deps.syncIndex ? { syncIndex: deps.syncIndex } : {}),
         ...(body.supersedes ? { supersedes: BigInt(body.supersedes) } : {}),
       })
