@@ -18,9 +18,9 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, type Hex, getAddress, parseTransaction, recoverTransactionAddress } from 'viem'
-import { canAccess } from '../../consent/grants.js'
-import { keySlipSchema } from '../../consent/keySlipFormat.js'
-import { getOnChainRecord } from '../../records/onChainRecord.js'
+import { canAccess } from '../../consent/index.js'
+import { keySlipSchema } from '../../core/index.js'
+import { getOnChainRecord } from '../../records/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
