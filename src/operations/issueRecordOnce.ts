@@ -14,13 +14,15 @@ import {
   type Recipient,
   type RecordContent,
   type RecordsContext,
-  categoryCode,
   commitContent,
   getOnChainRecord,
   granteesForNewRecord,
-  requiredSensitivity,
+  issueTerms,
+  mintCall,
+  mintConsent,
+  mintRequestFor,
+  preflightMint,
   sealRecord,
-  signMintConsent,
   writeNewRecordSlips,
 } from '../records/index.js'
 import {
@@ -85,9 +87,8 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
   const issuer = params.issuer.chainAccount
   const issuerAddress = getAddress(issuer.address)
   const patient = getAddress(params.patient.address)
-  const category = categoryCode(params.category)
-  const sensitivity = (params.sensitivity ?? 0) | requiredSensitivity(params.category)
-  const supersedes = params.supersedes ?? 0n
+  const terms = issueTerms(params)
+  const { category, sensitivity, supersedes } = terms
   const op = supersedes === 0n ? 'record-add' : 'record-amend'
   const counts = new Map<OperationPoint, number>()
   const checkpoint = (point: OperationPoint) => {
@@ -125,54 +126,26 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
     const resumed = state.begin !== undefined
 
     // The patient's consent for the mint, signed afresh for each transaction (it carries their nonce).
-    const consentFor = async (): Promise<{ deadline: bigint; consent: Hex }> => {
-      if (!('patient' in params.consent)) return { deadline: 0n, consent: '0x' }
-      const deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
-      const commitment = (state.sealed?.commitment ?? committed.commitment) as Hex
-      const consent = await signMintConsent(ctx, {
-        patient: params.consent.patient,
-        provider: issuerAddress,
-        commitment,
-        category,
-        sensitivity,
-        supersedes,
-        deadline,
+    const consentFor = () =>
+      mintConsent(ctx, {
+        consent: params.consent,
+        issuer: issuerAddress,
+        commitment: (state.sealed?.commitment ?? committed.commitment) as Hex,
+        terms,
       })
-      return { deadline, consent }
-    }
     const base = { address: ctx.deployment.records, abi: medicalRecordAbi } as const
 
     if (!state.begin) {
       // Dry-run the mint (a placeholder content address) before storing anything: an inactive
       // issuer, a refused consent or bad fields leave no orphan ciphertext and no journal behind.
       const { deadline, consent } = await consentFor()
-      const preflight: MintRequest = {
-        patient,
-        commitment: committed.commitment,
-        cidDigest: `0x${'11'.repeat(32)}`,
-        cidCodec: 0x55,
-        category,
-        sensitivity,
-      }
       const fromBlock = await ctx.publicClient
         .getBlockNumber()
         .then((n) => n.toString())
         .catch((error: unknown) => {
           throw toMedvaultError(error)
         })
-      try {
-        if (supersedes === 0n)
-          await ctx.publicClient.simulateContract({ ...base, account: issuer, functionName: 'mint', args: [preflight, deadline, consent] })
-        else
-          await ctx.publicClient.simulateContract({
-            ...base,
-            account: issuer,
-            functionName: 'amend',
-            args: [supersedes, preflight, deadline, consent],
-          })
-      } catch (error) {
-        throw toMedvaultError(error)
-      }
+      await preflightMint(ctx, { issuer, patient, commitment: committed.commitment, terms, deadline, consent })
       journal.append({
         t: 'begin',
         v: 1,
@@ -227,14 +200,7 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
     }
     const sealed = state.sealed
     if (!sealed) throw new ChainError('The operation journal holds a transaction but no sealed record.')
-    const request: MintRequest = {
-      patient,
-      commitment: sealed.commitment as Hex,
-      cidDigest: `0x${Buffer.from(CID.parse(sealed.cid).multihash.digest).toString('hex')}`,
-      cidCodec: CID.parse(sealed.cid).code,
-      category,
-      sensitivity,
-    }
+    const request = mintRequestFor({ patient, commitment: sealed.commitment as Hex, cid: CID.parse(sealed.cid), terms })
 
     params.onProgress?.({ stage: 'minting' })
     const confirmed = await submitOnce(ctx, {
@@ -245,15 +211,10 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
       checkpoint,
       async sign(nonce) {
         const { deadline, consent } = await consentFor()
-        return supersedes === 0n
-          ? signContractCall(ctx, { ...base, account: issuer, functionName: 'mint', args: [request, deadline, consent], nonce })
-          : signContractCall(ctx, {
-              ...base,
-              account: issuer,
-              functionName: 'amend',
-              args: [supersedes, request, deadline, consent],
-              nonce,
-            })
+        const call = mintCall(terms, request, deadline, consent)
+        return call.functionName === 'mint'
+          ? signContractCall(ctx, { ...base, account: issuer, functionName: 'mint', args: call.args, nonce })
+          : signContractCall(ctx, { ...base, account: issuer, functionName: 'amend', args: call.args, nonce })
       },
       fromReceipt(receipt) {
         const logs = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
