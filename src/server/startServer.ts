@@ -124,6 +124,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
       publicClient: mv.publicClient,
       chainId: mv.deployment.chainId,
       domains: [...new Set([new URL(baseUrl).host, new URL(localUrl).host, `localhost:${port}`])],
+      origins: [...new Set([new URL(baseUrl).origin, new URL(localUrl).origin, `http://localhost:${port}`])],
       nonces: store,
       tokens,
     }),
