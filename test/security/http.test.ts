@@ -199,6 +199,19 @@ describe('security: the HTTP API and FHIR facade', () => {
     })
   })
 
+  describe('paths', () => {
+    // Finding 3. Mechanism: staticWeb.ts decodes the path inside a guard; an unguarded decodeURIComponent threw a URIError: a 500.
+    for (const path of ['/%ff', '/%E0%A4%A', '/assets/%c0%af', '/%']) {
+      it(`GET ${path} (a malformed percent-escape, no sign-in): 400 OperationOutcome`, async () => {
+        const res = await fetch(`${server.url}${path}`, { headers: { accept: 'text/html' } })
+        assert.equal(res.status, 400)
+        const outcome = (await res.json()) as { resourceType: string; issue: { diagnostics: string }[] }
+        assert.equal(outcome.resourceType, 'OperationOutcome')
+        assert.match(outcome.issue[0]!.diagnostics, /malformed percent-escape/)
+      })
+    }
+  })
+
   describe('headers', () => {
     // Mechanism: no CORS middleware on the API: the portal is same-origin, so no other origin is ever allowed to read with a session.
     it('CORS: a foreign Origin gets no Access-Control-Allow-Origin, on a preflight or a real request, and never a wildcard with credentials', async () => {
