@@ -132,6 +132,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
     importsDir: join(mv.paths.dir, 'imports'),
+    emergencyReasonsDir: mv.paths.emergencyReasons,
     operationsDir: mv.paths.operations,
     syncIndex: async () => void (await indexer.sync()),
     healthCards: { issuerBaseUrl: mv.config.healthCards.issuerBaseUrl, crlDir: mv.paths.healthCardCrls },
