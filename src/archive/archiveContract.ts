@@ -9,7 +9,7 @@ import {
   InvalidInputError,
   type MedvaultError,
   NotFoundError,
-  UntrustedIssuerError,
+  NotAProviderError,
 } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import { archiveIdOf } from './leaf.js'
@@ -145,7 +145,7 @@ export function archiveError(error: unknown): MedvaultError {
   const made = (() => {
     switch (name) {
       case 'ArchiveAnchorInactiveIssuer':
-        return new UntrustedIssuerError(`${String(args[0])} is not an active provider in the registry, so it cannot anchor an archive.`, {
+        return new NotAProviderError(`${String(args[0])} is not an active provider in the registry, so it cannot anchor an archive.`, {
           hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
         })
       case 'ArchiveAnchorInvalidArchive':

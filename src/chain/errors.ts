@@ -5,9 +5,9 @@ import {
   ChainUnavailableError,
   InvalidInputError,
   MedvaultError,
+  NotAProviderError,
   NotFoundError,
   RecordErasedError,
-  UntrustedIssuerError,
 } from '../errors.js'
 
 type Known = { make: (args: readonly unknown[]) => MedvaultError }
@@ -16,7 +16,7 @@ type Known = { make: (args: readonly unknown[]) => MedvaultError }
 const KNOWN: Record<string, Known> = {
   MedicalRecordInactiveIssuer: {
     make: ([issuer]) =>
-      new UntrustedIssuerError(`${String(issuer)} is not an active provider in the registry, so it cannot issue records.`, {
+      new NotAProviderError(`${String(issuer)} is not an active provider in the registry, so it cannot issue records.`, {
         hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
       }),
   },
