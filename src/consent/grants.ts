@@ -106,6 +106,14 @@ export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId:
 }
 
 export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
+  if (params.enabled && (getAddress(params.delegate) === getAddress(params.patient.address) || /^0x0{40}$/.test(params.delegate))) {
+    throw new InvalidInputError(
+      'A delegate must be another person: you cannot name your own account (or the zero address) as your delegate.',
+      {
+        hint: 'Name the account of the guardian or carer who should share records for you.',
+      },
+    )
+  }
   const receipt = await send(ctx, () =>
     ctx.walletFor(params.patient).writeContract({
       address: ctx.deployment.consent,
