@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
+import { laterOfChainAndWallSeconds } from '../chain/chainTime.js'
 import { toMedvaultError } from '../chain/errors.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError } from '../errors.js'
@@ -127,7 +128,7 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
     // The patient's consent for the mint, signed afresh for each transaction (it carries their nonce).
     const consentFor = async (): Promise<{ deadline: bigint; consent: Hex }> => {
       if (!('patient' in params.consent)) return { deadline: 0n, consent: '0x' }
-      const deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
+      const deadline = (await laterOfChainAndWallSeconds(ctx.publicClient)) + BigInt(params.consent.validForSeconds ?? 3600)
       const commitment = (state.sealed?.commitment ?? committed.commitment) as Hex
       const consent = await signMintConsent(ctx, {
         patient: params.consent.patient,

@@ -10,6 +10,7 @@ import type { OnProgress, RecordsContext } from './context.js'
 import type { Recipient } from './envelope.js'
 import { type RecordContent, commitContent, sealRecord } from './sealRecord.js'
 import { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips.js'
+import { laterOfChainAndWallSeconds } from '../chain/chainTime.js'
 
 export type { RecordContent } from './sealRecord.js'
 export { signAttestation } from './sealRecord.js'
@@ -101,7 +102,7 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
   let deadline = 0n
   let consent: Hex = '0x'
   if ('patient' in params.consent) {
-    deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
+    deadline = (await laterOfChainAndWallSeconds(ctx.publicClient)) + BigInt(params.consent.validForSeconds ?? 3600)
     consent = await signMintConsent(ctx, {
       patient: params.consent.patient,
       provider: issuer.address,
