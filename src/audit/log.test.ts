@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Address, getAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError } from '../errors.js'
-import { GENESIS_PREV, isAuditSignatureBy } from './entry.js'
+import { GENESIS_PREV, hashAuditEntry, isAuditSignatureBy } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { openAuditLog } from './log.js'
 import { verifyAuditLogLocally } from './verify.js'
@@ -62,6 +62,21 @@ describe('openAuditLog / append', () => {
     const lines = logLines(join(dir, 'audit'))
     assert.deepEqual(JSON.parse(lines[1]!), second)
     assert.equal(log.address, signer.address)
+  })
+
+  // Anchors publish entry hashes (the head, the Merkle root), and an entry's fields come from small
+  // sets: without a salt, hashing guesses of "who read which record when" confirmed the right one.
+  it('salts every entry: its hash, which anchors put on chain, confirms no guess of its fields', async () => {
+    const dir = tempDir()
+    const log = await openAuditLog({ dir, signer: privateKeyToAccount(generatePrivateKey()) })
+    const entry = await log.append({ actor, action: 'read', tokenId: 7n, patient, outcome: 'allowed', reason: 'grant' })
+    const { hash, sig: _sig, salt, ...guessed } = entry
+    assert.match(salt ?? '', /^0x[0-9a-f]{64}$/)
+    assert.notEqual(hashAuditEntry(guessed), hash, 'the fields alone do not give the hash')
+    assert.equal(hashAuditEntry({ ...guessed, ...(salt ? { salt } : {}) }), hash, 'with the salt they do')
+    const again = await log.append({ actor, action: 'read', tokenId: 7n, patient, outcome: 'allowed', reason: 'grant' })
+    assert.notEqual(again.salt, salt)
+    assert.equal((await verifyAuditLogLocally({ dir, signerAddress: log.address })).ok, true)
   })
 
   it('continues the chain after reopening, and refuses another key', async () => {
