@@ -64,6 +64,14 @@ export class MalformedBundleError extends InvalidInputError {
   override name = 'MalformedBundleError'
   override readonly code = 'MALFORMED_BUNDLE'
 }
+/**
+ * The account is not an active registered provider, so it may not issue records or anchor an
+ * archive: a refusal of the caller (exit 3), not a record that fails its checks (UntrustedIssuerError, exit 4).
+ */
+export class NotAProviderError extends AccessDeniedError {
+  override name = 'NotAProviderError'
+  override readonly code = 'NOT_A_PROVIDER'
+}
 /** The patient has not authorised this provider to issue records without a signature each time (or the authorisation ended). */
 export class StandingAuthorizationError extends AccessDeniedError {
   override name = 'StandingAuthorizationError'

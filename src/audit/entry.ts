@@ -7,6 +7,13 @@
  * the empty string (tokenId, purpose, reason) or the zero address (patient); validation forbids those
  * values when the field is present, so the encoding is injective over valid entries. ABI encoding is
  * length-prefixed, needs no JSON canonicalisation, and Solidity can recompute it.
+ *
+ * Version 2 (every entry written now): the same with `tag = keccak256("medvault.audit.entry.v2")`
+ * and a random `bytes32 salt` after the tag. Anchors put entry hashes on chain (the head, the
+ * Merkle root), and every field of an entry comes from a small set (accounts, actions, token ids,
+ * a millisecond time in the batch's minute), so an unsalted hash could be confirmed by guessing
+ * "who read which record when". The salt is in the log line, which only the node and the patient
+ * see. Entries without a salt (written before version 2) still verify under version 1.
  */
 import {
   type Address,
@@ -57,6 +64,8 @@ export type AuditEntryBody = {
   purpose?: string
   outcome: AuditOutcome
   reason?: string
+  /** 32 random bytes (version 2), so the hash on chain confirms no guess of the fields; absent in version 1 entries. */
+  salt?: Hex
   /** Hash of the previous entry; zero for seq 0. */
   prev: Hex
 }
@@ -71,13 +80,36 @@ export type AuditEntry = AuditEntryBody & {
 
 export const GENESIS_PREV: Hex = zeroHash
 export const AUDIT_ENTRY_TAG: Hex = keccak256(toBytes('medvault.audit.entry.v1'))
+export const AUDIT_ENTRY_TAG_V2: Hex = keccak256(toBytes('medvault.audit.entry.v2'))
 
 const ENCODING = parseAbiParameters(
   'bytes32 tag, uint256 seq, string at, address actor, string action, string tokenId, address patient, string purpose, string outcome, string reason, bytes32 prev',
 )
 
+const ENCODING_V2 = parseAbiParameters(
+  'bytes32 tag, bytes32 salt, uint256 seq, string at, address actor, string action, string tokenId, address patient, string purpose, string outcome, string reason, bytes32 prev',
+)
+
 /** The canonical hash of an entry's body (see the module comment for the encoding). */
 export function hashAuditEntry(body: AuditEntryBody): Hex {
+  if (body.salt !== undefined) {
+    return keccak256(
+      encodeAbiParameters(ENCODING_V2, [
+        AUDIT_ENTRY_TAG_V2,
+        body.salt,
+        BigInt(body.seq),
+        body.at,
+        body.actor,
+        body.action,
+        body.tokenId ?? '',
+        body.patient ?? zeroAddress,
+        body.purpose ?? '',
+        body.outcome,
+        body.reason ?? '',
+        body.prev,
+      ]),
+    )
+  }
   return keccak256(
     encodeAbiParameters(ENCODING, [
       AUDIT_ENTRY_TAG,
@@ -115,6 +147,7 @@ const checks = {
   purpose: (v: unknown) => (typeof v === 'string' && CODE.test(v) ? undefined : 'purpose is not a short machine code'),
   outcome: (v: unknown) => ((AUDIT_OUTCOMES as readonly unknown[]).includes(v) ? undefined : 'outcome is not "allowed" or "denied"'),
   reason: (v: unknown) => (typeof v === 'string' && CODE.test(v) ? undefined : 'reason is not a short machine code'),
+  salt: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'salt is not 32 lower-case hex bytes'),
   prev: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'prev is not a lower-case 32-byte hex hash'),
   hash: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'hash is not a lower-case 32-byte hex hash'),
   sig: (v: unknown) => (typeof v === 'string' && SIGNATURE.test(v) ? undefined : 'sig is not a 65-byte hex signature'),
@@ -126,7 +159,7 @@ function checksummed(v: unknown, field: string): string | undefined {
 }
 
 const REQUIRED = ['seq', 'at', 'actor', 'action', 'outcome', 'prev', 'hash', 'sig'] as const
-const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason'] as const
+const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason', 'salt'] as const
 const KNOWN_KEYS = new Set<string>([...REQUIRED, ...OPTIONAL])
 const EVENT_KEYS = new Set<string>(['actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason'])
 
@@ -170,7 +203,7 @@ export function parseAuditLine(text: string): ParsedLine {
 /** Builds an entry with the fields in their canonical order (also the order of the JSON line). */
 function toEntry(o: Record<string, unknown>): AuditEntry {
   const entry: Record<string, unknown> = {}
-  for (const key of ['seq', 'at', 'actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason', 'prev', 'hash', 'sig']) {
+  for (const key of ['seq', 'at', 'actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason', 'salt', 'prev', 'hash', 'sig']) {
     if (o[key] !== undefined) entry[key] = o[key]
   }
   return entry as AuditEntry

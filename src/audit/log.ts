@@ -4,7 +4,8 @@
  * and check that line's hash and signature before chaining onto it, so concurrent writers (in this
  * process or others) never interleave or fork the chain, and nobody can slip a forged tail under it.
  */
-import type { Address } from 'viem'
+import { randomBytes } from 'node:crypto'
+import type { Address, Hex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { InvalidInputError } from '../errors.js'
 import {
@@ -44,6 +45,9 @@ export type AuditLog = AuditLogSource & {
   /** The newest entry, or undefined for an empty log. */
   last(): Promise<AuditEntry | undefined>
 }
+
+/** The salt of a version 2 entry (see entry.ts): lower-case hex, as the line format wants. */
+const newEntrySalt = (): Hex => `0x${randomBytes(32).toString('hex')}`
 
 const APPEND_LOCK = { staleMs: 10_000, waitMs: 30_000, what: 'append' } as const
 
@@ -113,7 +117,13 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
           let last = await tail()
           const written: AuditEntry[] = []
           for (const { fields } of group) {
-            const body = { seq: last ? last.seq + 1 : 0, at: new Date().toISOString(), ...fields, prev: last ? last.hash : GENESIS_PREV }
+            const body = {
+              seq: last ? last.seq + 1 : 0,
+              at: new Date().toISOString(),
+              ...fields,
+              salt: newEntrySalt(),
+              prev: last ? last.hash : GENESIS_PREV,
+            }
             last = await signAuditEntry(signer, body)
             written.push(last)
           }

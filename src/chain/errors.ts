@@ -5,9 +5,9 @@ import {
   ChainUnavailableError,
   InvalidInputError,
   MedvaultError,
+  NotAProviderError,
   NotFoundError,
   RecordErasedError,
-  UntrustedIssuerError,
 } from '../errors.js'
 
 type Known = (args: readonly unknown[]) => MedvaultError
@@ -21,7 +21,7 @@ const CONTRIBUTION_STATUS = ['unknown', 'reserved', 'withdrawn', 'delivered']
  */
 const KNOWN: Record<string, Known> = {
   MedicalRecordInactiveIssuer: ([issuer]) =>
-    new UntrustedIssuerError(`${String(issuer)} is not an active provider in the registry, so it cannot issue records.`, {
+    new NotAProviderError(`${String(issuer)} is not an active provider in the registry, so it cannot issue records.`, {
       hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
     }),
   MedicalRecordInvalidConsent: () =>
@@ -105,7 +105,7 @@ const KNOWN: Record<string, Known> = {
     new AccessDeniedError(`${String(account)} is not a registrar.`, { hint: 'Run the command as an account with the registrar role.' }),
   // ArchiveAnchor (src/archive).
   ArchiveAnchorInactiveIssuer: ([a0]) =>
-    new UntrustedIssuerError(`${String(a0)} is not an active provider in the registry, so it cannot anchor an archive.`, {
+    new NotAProviderError(`${String(a0)} is not an active provider in the registry, so it cannot anchor an archive.`, {
       hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
     }),
   ArchiveAnchorInvalidArchive: () => new InvalidInputError('The chain refused the archive: an empty root, manifest or record count.'),

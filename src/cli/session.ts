@@ -1,4 +1,4 @@
-import { type Address, type Hex, isAddress, getAddress } from 'viem'
+import { type Address, type Hex, getAddress, isAddress, maxUint256 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type PublicAccount, type UnlockedAccount, readPassphrase } from '../accounts/index.js'
 import { EMBEDDED_DEV_KEY } from '../chain/index.js'
@@ -63,8 +63,11 @@ export function resolveAddress(mv: Medvault, nameOrAddress: string): Address {
 }
 
 export function parseTokenId(value: string): bigint {
-  if (!/^\d+$/.test(value) || value === '0') {
-    throw new InvalidInputError(`"${value}" is not a record token id.`, { hint: 'Token ids are positive numbers, e.g. 3.' })
+  // Token ids are uint256: a larger number is a typo, not a question for the chain.
+  if (!/^\d+$/.test(value) || /^0+$/.test(value) || BigInt(value) > maxUint256) {
+    throw new InvalidInputError(`"${value.length > 80 ? `${value.slice(0, 80)}…` : value}" is not a record token id.`, {
+      hint: 'Token ids are positive numbers below 2^256, e.g. 3.',
+    })
   }
   return BigInt(value)
 }

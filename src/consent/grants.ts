@@ -1,7 +1,8 @@
-import { type Account, type Address, type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
+import { type Account, type Address, type Hex, getAddress, parseEventLogs } from 'viem'
 import { writeAndWait } from '../chain/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { ChainError, InvalidInputError } from '../errors.js'
+import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 import { type Category, categoryCode } from '../core/index.js'
 import type { RecordsContext } from '../core/index.js'
 
@@ -90,6 +91,14 @@ export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId:
 }
 
 export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
+  if (params.enabled && (getAddress(params.delegate) === getAddress(params.patient.address) || /^0x0{40}$/.test(params.delegate))) {
+    throw new InvalidInputError(
+      'A delegate must be another person: you cannot name your own account (or the zero address) as your delegate.',
+      {
+        hint: 'Name the account of the guardian or carer who should share records for you.',
+      },
+    )
+  }
   const receipt = await writeAndWait(ctx, params.patient, {
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
@@ -110,14 +119,16 @@ export async function setEmergencyProvider(ctx: Ctx, params: { registrar: Accoun
 }
 
 /**
- * Opens a break-glass window as an emergency provider. The reason stays off chain (in the audit
- * log); only its hash goes on chain.
+ * Opens a break-glass window as an emergency provider. The reason stays off chain; only a salted
+ * commitment to it goes on chain (see emergencyReason.ts). Keep the returned salt with the
+ * provider's log entry: it lets the patient check the reason, and without it the chain proves nothing.
  */
 export async function openEmergency(
   ctx: Ctx,
-  params: { provider: Account; patient: Address; reason: string },
-): Promise<{ until: Date; reasonHash: Hex; txHash: Hex }> {
-  const reasonHash = keccak256(toHex(params.reason))
+  params: { provider: Account; patient: Address; reason: string; reasonSalt?: Hex },
+): Promise<{ until: Date; reasonHash: Hex; reasonSalt: Hex; txHash: Hex }> {
+  const reasonSalt = params.reasonSalt ?? newReasonSalt()
+  const reasonHash = commitEmergencyReason(params.reason, reasonSalt)
   const receipt = await writeAndWait(ctx, params.provider, {
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
@@ -126,7 +137,7 @@ export async function openEmergency(
   })
   const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
   if (!opened) throw new ChainError('The emergency transaction emitted no EmergencyAccessOpened event.')
-  return { until: new Date(Number(opened.args.until) * 1000), reasonHash, txHash: receipt.transactionHash }
+  return { until: new Date(Number(opened.args.until) * 1000), reasonHash, reasonSalt, txHash: receipt.transactionHash }
 }
 
 /** Whether `reader` may read `tokenId` now, per the chain. */
@@ -170,7 +181,7 @@ export async function getGrant(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, gr
   }
 }
 
-export type EmergencyAccess = { provider: Address; openedAt: Date; until: Date; reasonHash: Hex; open: boolean }
+export type EmergencyAccess = { provider: Address; openedAt: Date; until: Date; reasonHash: Hex; txHash: Hex; open: boolean }
 
 /** Every break-glass window opened on a patient, newest first. */
 export async function listEmergencies(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<EmergencyAccess[]> {
@@ -191,6 +202,7 @@ export async function listEmergencies(ctx: Pick<Ctx, 'publicClient' | 'deploymen
         openedAt: new Date((until - 24 * 3600) * 1000),
         until: new Date(until * 1000),
         reasonHash: log.args.reasonHash!,
+        txHash: log.transactionHash,
         open: until > now,
       }
     })

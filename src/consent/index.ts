@@ -17,3 +17,6 @@ export {
   setEmergencyProvider,
 } from './grants.js'
 export { createKeyReleaseService } from './keyRelease.js'
+export { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
+export type { EmergencyReasonEntry } from './emergencyReasons.js'
+export { emergencyReasonsOf, saveEmergencyReason } from './emergencyReasons.js'

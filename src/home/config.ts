@@ -77,6 +77,8 @@ export function homePaths(dir: string) {
     nodeKey: join(dir, 'node-key.json'),
     audit: join(dir, 'audit'),
     healthCardCrls: join(dir, 'shc', 'crl'),
+    /** Salts of the break-glass reasons this node saw committed on chain: see consent/emergencyReasons.ts. */
+    emergencyReasons: join(dir, 'emergencies'),
     /** Write-ahead journals of single operations (record add and amend, grant): see operations/operationJournal.ts. */
     operations: join(dir, 'operations'),
     /** The indexer's SQLite database (a cache of the chain: delete it and `medvault index rebuild`). */

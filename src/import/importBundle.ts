@@ -4,7 +4,7 @@ import { type Address, type Hex, type TransactionReceipt, getAddress } from 'vie
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { ChainError, ImportJournalError, InvalidInputError, StandingAuthorizationError, UntrustedIssuerError } from '../errors.js'
+import { ChainError, ImportJournalError, InvalidInputError, NotAProviderError, StandingAuthorizationError } from '../errors.js'
 import {
   FHIR_JSON,
   type MintRequest,
@@ -527,7 +527,7 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
         ctx.publicClient.getBlock({ blockTag: 'latest' }),
       ])
       if (!active) {
-        throw new UntrustedIssuerError(`${issuerAddress} is not an active provider in the registry, so it cannot issue records.`, {
+        throw new NotAProviderError(`${issuerAddress} is not an active provider in the registry, so it cannot issue records.`, {
           hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
         })
       }

@@ -22,7 +22,7 @@ export interface AppendJournal<E> {
   rewrite(entries: E[]): void
   /** fsyncs the journal: everything appended so far survives a crash of the machine too. */
   sync(): void
-  /** Releases the journal. */
+  /** Releases the journal; one that holds no entry is removed, so a refused operation leaves no file behind. */
   close(): void
 }
 
@@ -83,7 +83,15 @@ export function openAppendJournal<E>(path: string, options: AppendJournalOptions
         if (closed) return
         closed = true
         closeSync(fd)
-        release()
+        try {
+          // Still under the lock: nobody else can have appended to it.
+          if (entries.length === 0) {
+            rmSync(path, { force: true })
+            syncDirectory(dirname(path))
+          }
+        } finally {
+          release()
+        }
       },
     }
   } catch (error) {

@@ -9,7 +9,7 @@
 import type { Address, Hex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
-import { toMedvaultError } from '../chain/index.js'
+import { laterOfChainAndWallSeconds, toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import { type Category, type RecordsContext, categoryCode, mintConsentTypes, recordsDomain, requiredSensitivity } from '../core/index.js'
@@ -98,7 +98,8 @@ export async function mintConsent(
   params: { consent: PatientConsent; issuer: LocalAccount['address']; commitment: Hex; terms: IssueTerms },
 ): Promise<{ deadline: bigint; consent: Hex }> {
   if (!('patient' in params.consent)) return { deadline: 0n, consent: '0x' }
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + (params.consent.validForSeconds ?? 3600))
+  // On the chain's clock too: a dev chain moved forward by days would find a wall-clock deadline past.
+  const deadline = (await laterOfChainAndWallSeconds(ctx.publicClient)) + BigInt(params.consent.validForSeconds ?? 3600)
   const consent = await signMintConsent(ctx, {
     patient: params.consent.patient,
     provider: params.issuer,

@@ -72,8 +72,13 @@ export type ReportEmergency = {
   provider: ReportParty
   openedAt: string
   until: string
-  /** keccak256 of the stated reason (the text stays off chain). */
+  /** The salted commitment to the stated reason that is on chain (the text stays with the provider). */
   reasonHash: string
+  /**
+   * The commitment's salt, when this node keeps it: with it, a reason the provider states can be
+   * checked, `keccak256(abi.encode("medvault.emergency-reason.v1", salt, reason)) == reasonHash`.
+   */
+  reasonSalt?: string
   open: boolean
   /** Access-log entries by this provider on this patient's records during the window. */
   accesses: number

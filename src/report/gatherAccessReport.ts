@@ -1,8 +1,8 @@
-import { type Address, getAddress } from 'viem'
+import { type Address, type Hex, getAddress } from 'viem'
 import { readAuditLog, verifyAuditLog } from '../audit/index.js'
 import type { AuditEntry } from '../audit/index.js'
 import { toMedvaultError } from '../chain/index.js'
-import { type EmergencyAccess, type GrantInfo, listEmergencies, listGrants } from '../consent/index.js'
+import { type EmergencyAccess, type GrantInfo, emergencyReasonsOf, listEmergencies, listGrants } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { CATEGORIES, sensitivityNames } from '../core/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -24,6 +24,8 @@ export type GatherAccessReportParameters = {
   auditLog: { dir: string; node: Address }
   /** Names of accounts this home holds, for people who are not registered providers. */
   accountNames?: ReadonlyMap<Address, string>
+  /** Where this node keeps the salts of break-glass reasons (`<home>/emergencies`); each window's salt is released in the report. */
+  emergencyReasonsDir?: string
   /** The report's time (default now). */
   now?: Date
 }
@@ -61,6 +63,7 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
   )
 
   const party = await partyNamer(ctx, params.accountNames)
+  const salts = params.emergencyReasonsDir ? emergencyReasonsOf(params.emergencyReasonsDir, patient) : new Map()
   const windows = emergencies.map((e) => ({ ...e, from: e.openedAt.getTime(), to: e.until.getTime() }))
   const duringEmergency = (entry: AuditEntry) =>
     windows.some((w) => w.provider === entry.actor && Date.parse(entry.at) >= w.from && Date.parse(entry.at) < w.to)
@@ -106,6 +109,9 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
       openedAt: e.openedAt.toISOString(),
       until: e.until.toISOString(),
       reasonHash: e.reasonHash,
+      ...(salts.get(e.txHash.toLowerCase() as Hex)?.commitment === e.reasonHash.toLowerCase()
+        ? { reasonSalt: salts.get(e.txHash.toLowerCase() as Hex)!.salt }
+        : {}),
       open: e.open,
       accesses: about.filter(
         (a) => a.actor === e.provider && Date.parse(a.at) >= e.openedAt.getTime() && Date.parse(a.at) < e.until.getTime(),

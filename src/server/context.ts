@@ -34,6 +34,8 @@ export type ServerDeps = {
   healthCards: { issuerBaseUrl: string; crlDir?: string }
   /** Where bulk imports keep their journals (`<home>/imports`). */
   importsDir: string
+  /** Where the salts of break-glass reasons are kept (`<home>/emergencies`), for the patient's access report. */
+  emergencyReasonsDir: string
   /** Where single operations (a record issued over REST) keep their journals (`<home>/operations`), shared with the CLI; erasure destroys the record keys they keep. */
   operationsDir: string
   /** Brings the server's index up to the chain after a write; a failure is only reported (the index is a cache). */

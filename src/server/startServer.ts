@@ -1,12 +1,13 @@
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import type { Address } from 'viem'
-import { freePort } from '../chain/index.js'
+import { chainTime, freePort } from '../chain/index.js'
 import type { Medvault } from '../home/index.js'
 import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
 import { type OnChainRecord, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
+import { consentRegistryAbi } from '../contracts/index.js'
 import { createApp } from './app.js'
 import { createSiweAuth } from './auth/siwe.js'
 import { createSessionTokens, loadSessionSecret } from './auth/sessionToken.js'
@@ -49,7 +50,7 @@ export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 16 * 1024 * 1024, reque
  * The index as the server reads it: synced from the chain first whenever it is older than
  * `maxAgeMs`, with concurrent requests sharing one sync.
  */
-function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): RecordIndex {
+function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number, mv: Pick<Medvault, 'publicClient' | 'deployment'>): RecordIndex {
   let syncedAt = 0
   let syncing: Promise<unknown> | undefined
   const fresh = async () => {
@@ -88,9 +89,30 @@ function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number): Reco
         }),
       )
     },
+    // The index names the candidates; the chain decides, at its own time (the block's timestamp, as the
+    // contracts do), which grants are active: a grant revoked a moment ago, or expired on chain time
+    // while the wall clock says otherwise, lists no patient.
     async patientsSharingWith(grantee: Address) {
       await fresh()
-      return (await store.patientsSharingWith(grantee, new Date())).map((p) => ({ patient: p.patient, until: p.latestExpiry }))
+      const chainNow = await chainTime(mv.publicClient)
+      const candidates = await store.grantsTo(grantee, { activeAt: chainNow })
+      const active = await Promise.all(
+        candidates.map((g) =>
+          mv.publicClient.readContract({
+            address: mv.deployment.consent,
+            abi: consentRegistryAbi,
+            functionName: 'isActive',
+            args: [g.grantId],
+          }),
+        ),
+      )
+      const latest = new Map<Address, Date>()
+      candidates.forEach((g, i) => {
+        if (!active[i]) return
+        const until = latest.get(g.patient)
+        if (!until || g.expiresAt > until) latest.set(g.patient, g.expiresAt)
+      })
+      return [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([patient, until]) => ({ patient, until }))
     },
   }
 }
@@ -118,12 +140,13 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   const app = createApp({
     ctx: { ...mv, verified: verifiedRecords() },
     auditLog: mv.auditLog,
-    index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000),
+    index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000, mv),
     keyring: createKeyring(mv.keystore, params.passphrase),
     siwe: createSiweAuth({
       publicClient: mv.publicClient,
       chainId: mv.deployment.chainId,
       domains: [...new Set([new URL(baseUrl).host, new URL(localUrl).host, `localhost:${port}`])],
+      origins: [...new Set([new URL(baseUrl).origin, new URL(localUrl).origin, `http://localhost:${port}`])],
       nonces: store,
       tokens,
     }),
@@ -131,6 +154,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     limits: { ...DEFAULT_LIMITS, ...params.limits },
     baseUrl,
     importsDir: join(mv.paths.dir, 'imports'),
+    emergencyReasonsDir: mv.paths.emergencyReasons,
     operationsDir: mv.paths.operations,
     syncIndex: async () => void (await indexer.sync()),
     healthCards: { issuerBaseUrl: mv.config.healthCards.issuerBaseUrl, crlDir: mv.paths.healthCardCrls },

@@ -8,6 +8,7 @@ import { extname, join, normalize, sep } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { packageRoot } from '../core/index.js'
 import type { ServerEnv } from './context.js'
+import { HttpError } from './outcomes.js'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -29,10 +30,21 @@ export function defaultWebRoot(): string | undefined {
   return existsSync(join(root, 'index.html')) ? root : undefined
 }
 
+/** The path with its percent-escapes decoded; a malformed escape (`/%ff`, `/%E0%A4%A`) is the client's error. */
+function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new HttpError(400, 'invalid', 'The request path has a malformed percent-escape (RFC 3986 §2.1).', {
+      hint: 'Encode each byte of the path as % and two hex digits, over valid UTF-8.',
+    })
+  }
+}
+
 export function staticWebRoutes(app: OpenAPIHono<ServerEnv>, root: string) {
   const index = join(root, 'index.html')
   app.on(['GET', 'HEAD'], '*', (c) => {
-    const path = decodeURIComponent(new URL(c.req.url).pathname)
+    const path = decodePath(new URL(c.req.url).pathname)
     if (RESERVED.some((p) => path === p || path.startsWith(p))) return c.notFound()
     const file = normalize(join(root, path))
     if (file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile()) {

@@ -24,7 +24,7 @@ import {
   verifyArchivedRecord,
 } from '../../src/archive/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
-import { MalformedBundleError, UntrustedIssuerError } from '../../src/errors.js'
+import { MalformedBundleError, NotAProviderError } from '../../src/errors.js'
 import { issueRecord } from '../../src/records/index.js'
 import { medvault } from './cli.js'
 import { type TestStack, openTestStack, registrar } from './stack.js'
@@ -87,11 +87,11 @@ describe('archive onboarding: 1,000 records in one anchoring transaction', () =>
     )
   })
 
-  it('refuses an unregistered issuer before sealing anything (UntrustedIssuerError), leaving no proofs behind', async () => {
+  it('refuses an unregistered issuer before sealing anything (NotAProviderError), leaving no proofs behind', async () => {
     const out = join(stack.home, 'refused')
     await assert.rejects(
       onboardArchive(stack.mv, { issuer: stack.accounts.p0!.chainAccount, entries: parsed.entries.slice(0, 3), outDir: out }),
-      UntrustedIssuerError,
+      NotAProviderError,
     )
     assert.throws(() => readdirSync(out))
   })
@@ -303,9 +303,9 @@ describe('medvault archive anchor and archive verify (the real CLI)', () => {
     assert.equal(proofs.length, 3)
   })
 
-  it('refuses a non-provider (exit 4) and a missing file (exit 5)', async () => {
+  it('refuses a non-provider (exit 3, access denied) and a missing file (exit 5)', async () => {
     const r = await mv('archive', 'anchor', writeBundle('c.json', 3), '--as', 'alice', '--out', join(work, 'c'))
-    assert.equal(r.code, 4, r.stderr)
+    assert.equal(r.code, 3, r.stderr)
     assert.match(r.stderr, /not an active provider/)
     const missing = await mv('archive', 'verify', join(work, 'nope.json'))
     assert.equal(missing.code, 5)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -15,7 +15,17 @@ const example = (name: string) => fileURLToPath(new URL(`../../examples/fhir/${n
 describe('the medvault CLI, end to end', () => {
   const home = mkdtempSync(join(tmpdir(), 'medvault-cli-'))
   const work = mkdtempSync(join(tmpdir(), 'medvault-cli-out-'))
-  const mv = (...args: string[]) => medvault(home, args)
+  /** Every file in the home, by path: a refused command must leave this list exactly as it was. */
+  const homeFiles = () =>
+    (readdirSync(home, { recursive: true }) as string[]).filter((f) => statSync(join(home, f), { throwIfNoEntry: false })?.isFile()).sort()
+  /** Runs the CLI; when it refuses (a non-zero exit), checks it left no file behind and took none away. */
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const before = homeFiles()
+    const r = await medvault(home, args, env)
+    if (r.code !== 0) assert.deepEqual(homeFiles(), before, `\`medvault ${args.join(' ')}\` (exit ${r.code}) changed the home's files`)
+    return r
+  }
+  const mv = (...args: string[]) => run(args)
   after(() => {
     rmSync(home, { recursive: true, force: true })
     rmSync(work, { recursive: true, force: true })
@@ -74,6 +84,25 @@ describe('the medvault CLI, end to end', () => {
     assert.equal(j.json.error.code, 'ACCESS_DENIED')
   })
 
+  // Findings 4: a non-provider's `record add` exited 4 (tampered/untrusted) and left an empty operation journal;
+  // a token id of 2^256 exited 6 (chain) with viem's range message. `run` checks the home's files.
+  it('refuses a non-provider issuing (exit 3) and a token id past uint256 (exit 2), leaving no file behind', async () => {
+    const add = await mv('record', 'add', example('glucose.json'), '--patient', 'alice', '--as', 'bob', '--json')
+    assert.equal(add.code, 3, add.stderr)
+    assert.equal(add.json.error.code, 'NOT_A_PROVIDER')
+    assert.match(add.json.error.message, /is not an active provider/)
+    const huge = (2n ** 256n).toString()
+    const get = await mv('record', 'get', huge, '--as', 'alice')
+    assert.equal(get.code, 2, get.stderr)
+    assert.match(get.stderr, /is not a record token id/)
+    assert.doesNotMatch(get.stderr, /safe 256-bit|chain/)
+    assert.equal(
+      (await mv('record', 'get', (2n ** 256n - 1n).toString(), '--as', 'alice')).code,
+      5,
+      'the largest id is a question for the chain',
+    )
+  })
+
   it('stores a binary document as a stream and returns it byte for byte', async () => {
     const file = join(work, 'scan.dcm')
     const bytes = randomBytes(3 * 1024 * 1024 + 123)
@@ -110,7 +139,7 @@ describe('the medvault CLI, end to end', () => {
     const r = await mv('record', 'add', bad, '--patient', 'alice', '--as', 'lab-a')
     assert.equal(r.code, 2)
     assert.doesNotMatch(r.stderr, /Alice Example/)
-    const wrongPass = await medvault(home, ['record', 'get', '1', '--as', 'alice'], { MEDVAULT_PASSPHRASE: 'not-the-passphrase' })
+    const wrongPass = await run(['record', 'get', '1', '--as', 'alice'], { MEDVAULT_PASSPHRASE: 'not-the-passphrase' })
     assert.equal(wrongPass.code, 3)
     assert.match(wrongPass.stderr, /passphrase does not open account "alice"/)
     assert.equal((await mv('status', '--json')).json.records, before)

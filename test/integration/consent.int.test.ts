@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { type Address, createTestClient, http } from 'viem'
-import { type GrantTerms, createGrant, openEmergency, revokeGrant, setDelegate, setEmergencyProvider } from '../../src/consent/grants.js'
+import { type Address, createTestClient, http, keccak256, toHex } from 'viem'
+import { commitEmergencyReason, newReasonSalt } from '../../src/consent/emergencyReason.js'
+import {
+  type GrantTerms,
+  createGrant,
+  listEmergencies,
+  openEmergency,
+  revokeGrant,
+  setDelegate,
+  setEmergencyProvider,
+} from '../../src/consent/grants.js'
+import { EMERGENCY_REASONS, emergencyReasonText } from '../../src/server/routes/emergency.js'
 import { releasePendingKeys } from '../../src/records/releaseKeys.js'
 import { queryAuditLog, verifyAuditLog } from '../../src/audit/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
@@ -183,5 +193,32 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
     await assert.rejects(openEmergency(mv(), { provider: a('er').chainAccount, patient: a('alice').address, reason: 'again' }))
     await advance(24 * 3600 + 1)
     assert.equal(await canRead('er', tokens.ekg!), false, 'the window closed')
+  })
+
+  // Finding 2: the reason went on chain as keccak256(reason), and a 10-word guess list recovered it.
+  // Mechanism: a salted commitment (src/consent/emergencyReason.ts); only the salt's holder can check a guess.
+  it('the break-glass reason on chain falls to no guess list; its salt opens it', async () => {
+    const reason = 'life-threatening: opioid overdose'
+    const opened = await openEmergency(mv(), { provider: a('er').chainAccount, patient: a('alice').address, reason })
+    const [onChain] = await listEmergencies(mv(), a('alice').address)
+    assert.equal(onChain?.reasonHash, opened.reasonHash)
+    const guesses = [
+      'fall',
+      'stroke',
+      'sepsis',
+      'seizure',
+      'overdose',
+      'opioid overdose',
+      'cardiac arrest',
+      'car crash',
+      'anaphylaxis',
+      'burns',
+    ]
+    const candidates = guesses.flatMap((g) => [g, ...EMERGENCY_REASONS.map((code) => emergencyReasonText(code, g))])
+    for (const guess of candidates) {
+      assert.notEqual(keccak256(toHex(guess)), onChain!.reasonHash, `"${guess}" recovered from the chain`)
+    }
+    assert.equal(commitEmergencyReason(reason, opened.reasonSalt), onChain!.reasonHash, 'the salt opens it')
+    assert.notEqual(commitEmergencyReason(reason, newReasonSalt()), onChain!.reasonHash)
   })
 })

@@ -8,7 +8,7 @@ import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { computeCommitment, randomSalt } from '../../src/crypto/index.js'
 import { setProviderStatus } from '../../src/directory/index.js'
 import { toMedvaultError } from '../../src/chain/errors.js'
-import { AccessDeniedError, TamperedRecordError, UntrustedIssuerError } from '../../src/errors.js'
+import { AccessDeniedError, NotAProviderError, TamperedRecordError } from '../../src/errors.js'
 import { canonicalFhirBytes, parseFhirResource } from '../../src/fhir/index.js'
 import {
   type RecordMeta,
@@ -222,10 +222,10 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
 
   it('refuses records from an unknown or a suspended provider, storing nothing', async () => {
     const before = blockFiles(join(s.home, 'ipfs', 'blocks')).length
-    await assert.rejects(issue(glucose, 'mallory'), UntrustedIssuerError)
+    await assert.rejects(issue(glucose, 'mallory'), NotAProviderError)
     await setProviderStatus(mv(), (await import('./stack.js')).registrar, s.accounts['lab-b']!.address, 'suspend')
     try {
-      await assert.rejects(issue(glucose, 'lab-b'), UntrustedIssuerError)
+      await assert.rejects(issue(glucose, 'lab-b'), NotAProviderError)
     } finally {
       await setProviderStatus(mv(), (await import('./stack.js')).registrar, s.accounts['lab-b']!.address, 'reinstate')
     }

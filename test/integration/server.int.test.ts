@@ -397,6 +397,18 @@ describe('the medvault server over a real socket', () => {
 
       assert.equal((await send('PUT', `/api/delegates/${a('mallory').address}`, 'alice')).status, 200)
       assert.equal((await send('DELETE', `/api/delegates/${a('mallory').address}`, 'alice')).status, 200)
+      // Finding 5: naming oneself answered about a "grant"; a zero patient address got a 422 about an "audit event".
+      const diagnostics = async (res: Response) => ((await res.json()) as OperationOutcome).issue[0]?.diagnostics ?? ''
+      const self = await send('PUT', `/api/delegates/${a('alice').address}`, 'alice')
+      assert.equal(self.status, 422)
+      const selfText = await diagnostics(self)
+      assert.match(selfText, /cannot name your own account .* as your delegate/)
+      assert.doesNotMatch(selfText, /grant/i)
+      const zero = await send('GET', `/api/patients/0x${'0'.repeat(40)}/records`, 'mallory')
+      assert.equal(zero.status, 400)
+      const zeroText = await diagnostics(zero)
+      assert.match(zeroText, /patient: an account, not the zero address/)
+      assert.doesNotMatch(zeroText, /audit/i)
 
       const proved = await send('POST', '/api/claims', 'alice', {
         tokenIds: [tokens.glucose!.toString()],

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { postLogin, sessionToken, siweLogin, siweMessage } from '../integration/server.js'
 import { PASSPHRASE, type TestStack, openTestStack } from '../integration/stack.js'
@@ -87,6 +88,27 @@ describe('security: the HTTP API and FHIR facade', () => {
         assert.equal(res.status, 401)
       })
     }
+
+    // Mechanism: siwe.ts checks the message's `uri` against this server's own origins (EIP-4361: the relying party checks it).
+    it('a message whose URI is on another origin: 401', async () => {
+      const res = await siweLogin(server.url, alice(), { uri: 'https://records.evil.example/login' })
+      assert.equal(res.status, 401)
+      assert.match(JSON.stringify(await res.json()), /URI/)
+    })
+
+    // Finding 1 (nonce burning). Mechanism: nonces are 128 bits from node:crypto (siwe.ts generateNonce). With viem's
+    // generateSiweNonce each nonce was the last one shifted by a hex character, so 16 guesses spent the next user's nonce.
+    it("a stranger who guesses the next nonce from their own cannot burn another user's sign-in", async () => {
+      const mallory = privateKeyToAccount(generatePrivateKey())
+      const theirs = (await (await fetch(`${server.url}/auth/nonce`)).json()) as { nonce: string }
+      const message = await siweMessage(server.url, alice().address)
+      const signature = await alice().signMessage({ message })
+      for (const next of '0123456789abcdef') {
+        const guess = await siweLogin(server.url, mallory, { nonce: `${theirs.nonce.slice(1)}${next}` })
+        assert.equal(guess.status, 401, 'a guessed nonce signs no one in')
+      }
+      assert.equal((await postLogin(server.url, message, signature)).status, 200)
+    })
 
     // Mechanism: behind a TLS proxy the sign-in domain is the public host, so a message signed for the local address is refused there.
     it('behind a proxy, a message names the public host', async () => {
@@ -175,6 +197,19 @@ describe('security: the HTTP API and FHIR facade', () => {
       })
       assert.notEqual(res.status, 400)
     })
+  })
+
+  describe('paths', () => {
+    // Finding 3. Mechanism: staticWeb.ts decodes the path inside a guard; an unguarded decodeURIComponent threw a URIError: a 500.
+    for (const path of ['/%ff', '/%E0%A4%A', '/assets/%c0%af', '/%']) {
+      it(`GET ${path} (a malformed percent-escape, no sign-in): 400 OperationOutcome`, async () => {
+        const res = await fetch(`${server.url}${path}`, { headers: { accept: 'text/html' } })
+        assert.equal(res.status, 400)
+        const outcome = (await res.json()) as { resourceType: string; issue: { diagnostics: string }[] }
+        assert.equal(outcome.resourceType, 'OperationOutcome')
+        assert.match(outcome.issue[0]!.diagnostics, /malformed percent-escape/)
+      })
+    }
   })
 
   describe('headers', () => {

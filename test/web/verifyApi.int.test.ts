@@ -9,6 +9,7 @@ import { request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts'
 import { type ClaimPresentation, proveClaim } from '../../src/claims/index.js'
+import { commitEmergencyReason } from '../../src/consent/emergencyReason.js'
 import { openEmergency, setEmergencyProvider } from '../../src/consent/grants.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import {
@@ -227,17 +228,18 @@ describe('verification and emergency endpoints', () => {
     it('logs a window for the patient only when reported by its provider with the reason hashed on chain; the patient lists it from the chain', async () => {
       await setEmergencyProvider(s.mv, { registrar, provider: a('er').address, allowed: true })
       const reason = 'unresponsive: brought in unconscious after a fall'
-      const { txHash } = await openEmergency(s.mv, { provider: a('er').chainAccount, patient: a('alice').address, reason })
+      const { txHash, reasonSalt } = await openEmergency(s.mv, { provider: a('er').chainAccount, patient: a('alice').address, reason })
       const er = await sessionToken(server.url, a('er').chainAccount)
       const lab = await sessionToken(server.url, a('lab').chainAccount)
       const alice = await sessionToken(server.url, a('alice').chainAccount)
       const report = (body: object, token: string) =>
-        post('/api/emergency', { patient: a('alice').address, txHash, reasonCode: 'unresponsive', reason, ...body }, token)
+        post('/api/emergency', { patient: a('alice').address, txHash, reasonCode: 'unresponsive', reason, reasonSalt, ...body }, token)
 
       assert.equal((await post('/api/emergency', { patient: a('alice').address, txHash, reasonCode: 'unresponsive', reason })).status, 401)
       assert.equal((await report({}, lab)).status, 422, 'not the provider who opened it')
       assert.equal((await report({ reason: 'unresponsive: something else' }, er)).status, 422, 'not the reason on chain')
       assert.equal((await report({ reasonCode: 'other-urgent' }, er)).status, 422, 'not the code of the reason')
+      assert.equal((await report({ reasonSalt: `0x${'ab'.repeat(32)}` }, er)).status, 422, 'not the salt of the commitment')
       const ok = await report({}, er)
       assert.equal(ok.status, 201)
       assert.ok(Date.parse(((await ok.json()) as { until: string }).until) > Date.now() + 23 * 3600_000)
@@ -257,6 +259,15 @@ describe('verification and emergency endpoints', () => {
         listed.emergencies.map((e) => [e.providerName, e.open]),
         [['City ER', true]],
       )
+
+      // The patient's report releases the salt kept with the provider's log entry, so a reason the provider states can be checked.
+      const accessReport = (await (await fetch(`${server.url}/api/report`, { headers: { authorization: `Bearer ${alice}` } })).json()) as {
+        emergencies: { reasonHash: string; reasonSalt?: string }[]
+      }
+      const [window] = accessReport.emergencies
+      assert.equal(window?.reasonSalt, reasonSalt)
+      assert.equal(commitEmergencyReason(reason, window!.reasonSalt as `0x${string}`), window!.reasonHash)
+      assert.ok(!JSON.stringify(accessReport).includes('fall'), 'the free text is not in the report')
     })
   })
 })

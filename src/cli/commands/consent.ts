@@ -10,6 +10,7 @@ import {
   setDelegate,
   setEmergencyProvider,
   getGrant,
+  saveEmergencyReason,
 } from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/index.js'
@@ -239,14 +240,23 @@ export function consentCommands(program: Command, run: Run) {
     .command('open')
     .requiredOption('--patient <account>', 'the patient in need of care')
     .requiredOption('--as <provider>', 'an emergency provider')
-    .requiredOption('--reason <text>', 'why (kept in the audit trail; only its hash goes on chain)')
+    .requiredOption('--reason <text>', 'why (stays with you; only a salted commitment to it goes on chain)')
     .description("Open a 24-hour window on the patient's non-sensitive records, without the patient")
     .action((opts: { patient: string; as: string; reason: string }, cmd: Command) =>
       run(async (o) => {
         if (opts.reason.trim().length < 5) throw new InvalidInputError('Give a real reason for emergency access.')
         const result = await withMedvault(o, async (mv) => {
           const provider = await unlock(mv, opts.as)
-          return openEmergency(mv, { provider: provider.chainAccount, patient: resolveAddress(mv, opts.patient), reason: opts.reason })
+          const patient = resolveAddress(mv, opts.patient)
+          const opened = await openEmergency(mv, { provider: provider.chainAccount, patient, reason: opts.reason })
+          saveEmergencyReason(mv.paths.emergencyReasons, {
+            txHash: opened.txHash,
+            patient,
+            provider: provider.address,
+            salt: opened.reasonSalt,
+            commitment: opened.reasonHash,
+          })
+          return opened
         })
         emit(o, result, () => [
           "EMERGENCY ACCESS OPENED. This is recorded on chain and shown first on the patient's timeline.",

@@ -4,6 +4,7 @@ import { authorizeProvider, listProviders, registerProvider, revokeProvider, set
 import { InvalidInputError } from '../../errors.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
+import { chainTime } from '../../chain/chainTime.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
@@ -84,12 +85,14 @@ export function providerCommands(program: Command, run: Run) {
       run(async (o) => {
         const days = Number(opts.days)
         if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new InvalidInputError('--days must be between 1 and 3650.')
-        const until = new Date(Date.now() + days * 86_400_000)
         const result = await withMedvault(o, async (mv) => {
           const address = resolveAddress(mv, providerRef)
           const patient = await unlock(mv, opts.as)
+          // Counted from the chain's time, which the contract compares it with.
+          const until = new Date((await chainTime(mv.publicClient)).getTime() + days * 86_400_000)
           return { provider: address, until, txHash: await authorizeProvider(mv, patient.chainAccount, address, until) }
         })
+        const { until } = result
         emit(o, result, () => [`${providerRef} may issue records to ${opts.as} until ${until.toISOString().slice(0, 10)}.`])
       }, cmd),
     )

@@ -33,6 +33,7 @@ export function reportCommands(program: Command, run: Run) {
           return gatherAccessReport(mv, {
             patient: patient.address,
             auditLog: { dir: mv.paths.audit, node: mv.node.account.address },
+            emergencyReasonsDir: mv.paths.emergencyReasons,
             accountNames,
           })
         })

@@ -3,8 +3,9 @@
  * utilities: the server hands out a single-use nonce, the client signs a message naming this
  * server's domain and chain, and the server answers with a short-lived session token.
  */
+import { randomBytes } from 'node:crypto'
 import { type Chain, type Hex, type PublicClient, type Transport, getAddress } from 'viem'
-import { generateSiweNonce, parseSiweMessage } from 'viem/siwe'
+import { parseSiweMessage } from 'viem/siwe'
 import { HttpError } from '../outcomes.js'
 import type { SessionTokens } from './sessionToken.js'
 
@@ -20,6 +21,8 @@ export type SiweAuthOptions = {
   chainId: number
   /** RFC 3986 authorities a message may name, e.g. `localhost:8788`. */
   domains: string[]
+  /** Origins (RFC 6454) the message's `uri` may be at, e.g. `http://localhost:8788`; EIP-4361 asks the server to check it. */
+  origins: string[]
   nonces: NonceStore
   tokens: SessionTokens
   /** How long a nonce may wait for its login. */
@@ -29,6 +32,28 @@ export type SiweAuthOptions = {
 }
 
 const CLOCK_SKEW_MS = 60_000
+
+/** Bytes of randomness in a nonce: 128 bits, as hex (EIP-4361 wants at least 8 alphanumerics). */
+const NONCE_BYTES = 16
+
+/**
+ * A nonce from the operating system's CSPRNG. Not viem's `generateSiweNonce`: it reads a buffer
+ * filled from `Math.random`, and each of its nonces is the previous one shifted by one character,
+ * so a stranger could predict the next nonce and spend it first (nonce burning).
+ */
+export function generateNonce(): string {
+  return randomBytes(NONCE_BYTES).toString('hex')
+}
+
+/** The origin of a URI, or undefined when it is not an absolute URI with one. */
+function originOf(uri: string): string | undefined {
+  try {
+    const origin = new URL(uri).origin
+    return origin === 'null' ? undefined : origin
+  } catch {
+    return undefined
+  }
+}
 
 function refuse(message: string, hint?: string): never {
   throw new HttpError(401, 'login', message, hint ? { hint } : {})
@@ -40,7 +65,7 @@ export function createSiweAuth(options: SiweAuthOptions) {
 
   return {
     async nonce(): Promise<{ nonce: string; expiresAt: Date }> {
-      const nonce = generateSiweNonce()
+      const nonce = generateNonce()
       const expiresAt = new Date(Date.now() + nonceTtl)
       await options.nonces.putNonce(nonce, expiresAt)
       return { nonce, expiresAt }
@@ -56,6 +81,10 @@ export function createSiweAuth(options: SiweAuthOptions) {
       }
       if (!options.domains.includes(fields.domain)) {
         refuse(`The message signs in to ${fields.domain}, not to this server.`, `Sign a message for ${options.domains[0]}.`)
+      }
+      const origin = originOf(fields.uri)
+      if (!origin || !options.origins.includes(origin)) {
+        refuse('The message names a URI that is not on this server.', `Sign a message whose URI is ${options.origins[0]}.`)
       }
       if (fields.chainId !== options.chainId) {
         refuse(`The message is for chain ${fields.chainId}; this server runs on chain ${options.chainId}.`)

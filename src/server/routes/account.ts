@@ -11,6 +11,7 @@ import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
+import { chainTime } from '../../chain/chainTime.js'
 
 const SENSITIVE_KINDS = ['mental-health', 'substance-use', 'sexual-health', 'genetic', 'restricted'] as const
 const FLAG: Record<(typeof SENSITIVE_KINDS)[number], SensitivityName> = {
@@ -130,8 +131,9 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         terms = { scope: 'all', sensitive }
       }
       const expiresAt = new Date(body.expiresAt)
-      if (expiresAt.getTime() <= Date.now())
-        throw new HttpError(422, 'invalid', 'The grant would already have expired.', { hint: 'Give an expiry in the future.' })
+      // The contract compares with the block's time; so does this early refusal.
+      if (expiresAt.getTime() <= (await chainTime(deps.ctx.publicClient)).getTime())
+        throw new HttpError(422, 'invalid', 'The grant would already have expired on the chain.', { hint: 'Give an expiry in the future.' })
       const grantee = getAddress(body.grantee)
       // The CLI's journaled operation: a retried request (a lost answer, a server killed mid-way)
       // finishes the first one or returns the grant it made; it never makes a second grant.

@@ -1,20 +1,22 @@
 /**
  * Break-glass access, for the portal. The emergency provider's browser signs
- * `ConsentRegistry.openEmergency(patient, keccak256(reason))` itself and sends it through the
+ * `ConsentRegistry.openEmergency(patient, commitment)` itself, the commitment a salted hash of the
+ * reason (src/consent/emergencyReason.ts), and sends it and sends it through the
  * relay (POST /api/rpc); the chain decides who may open a window (emergency providers the
  * registrar named), for how long (24 hours) and what it covers (non-sensitive records, whose keys
  * the node's escrow releases). These endpoints only make it visible:
  *
  * - `POST /api/emergency`: the provider reports the window it opened. The server reads the
  *   transaction's `EmergencyAccessOpened` event, checks the caller opened it and that the reason
- *   given hashes to the one on chain, and writes an `emergency` entry with the reason's code (from
- *   a short list) to the patient's access log. The free text is not kept anywhere on the server.
+ *   and salt given open the commitment on chain, writes an `emergency` entry with the reason's code
+ *   (from a short list) to the patient's access log and keeps the salt beside it for the patient's
+ *   report. The free text is not kept anywhere on the server.
  * - `GET /api/emergencies`: the windows opened on the caller's records, read from the chain, so
  *   a patient sees them even when nobody reported them.
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
-import { type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
-import { listEmergencies } from '../../consent/index.js'
+import { type Hex, getAddress, parseEventLogs } from 'viem'
+import { commitEmergencyReason, listEmergencies, saveEmergencyReason } from '../../consent/index.js'
 import { consentRegistryAbi } from '../../contracts/index.js'
 import { getProvider } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
@@ -43,7 +45,11 @@ export function emergencyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
           patient: addressSchema,
           txHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
           reasonCode: z.enum(EMERGENCY_REASONS),
-          reason: z.string().min(1).max(2000).openapi({ description: 'The full reason text whose keccak256 is on chain; not stored' }),
+          reason: z.string().min(1).max(2000).openapi({ description: 'The full reason text committed on chain; not stored' }),
+          reasonSalt: z
+            .string()
+            .regex(/^0x[0-9a-fA-F]{64}$/)
+            .openapi({ description: 'The 32-byte salt of the commitment; kept for the patient, who gets it in their access report' }),
         }),
       ),
       responses: { 201: { description: '{ patient, until, reasonHash } (application/json)' }, ...errorResponses },
@@ -60,9 +66,22 @@ export function emergencyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       if (!opened || getAddress(opened.args.provider) !== caller || getAddress(opened.args.patient) !== patient) {
         throw new HttpError(422, 'invalid', 'That transaction did not open an emergency window on this patient by your account.')
       }
-      if (!body.reason.startsWith(`${body.reasonCode}: `) || keccak256(toHex(body.reason)) !== opened.args.reasonHash) {
-        throw new HttpError(422, 'invalid', 'The reason does not match the one recorded on chain.')
+      if (
+        !body.reason.startsWith(`${body.reasonCode}: `) ||
+        commitEmergencyReason(body.reason, body.reasonSalt as Hex) !== opened.args.reasonHash
+      ) {
+        throw new HttpError(422, 'invalid', 'The reason and salt do not open the commitment recorded on chain.', {
+          hint: 'Send the reason exactly as committed, with the salt the commitment was made with.',
+        })
       }
+      saveEmergencyReason(deps.emergencyReasonsDir, {
+        txHash: receipt.transactionHash,
+        patient,
+        provider: caller,
+        reasonCode: body.reasonCode,
+        salt: body.reasonSalt as Hex,
+        commitment: opened.args.reasonHash,
+      })
       await audit(deps, { actor: caller, action: 'emergency', patient, purpose: 'emergency', outcome: 'allowed', reason: body.reasonCode })
       return jsonResponse(
         c,

@@ -112,7 +112,11 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     }),
     async (c) => {
       const patient = sessionOf(c).address
-      const report = await gatherAccessReport(deps.ctx, { patient, auditLog: { dir: deps.auditLog.dir, node: deps.auditLog.address } })
+      const report = await gatherAccessReport(deps.ctx, {
+        patient,
+        auditLog: { dir: deps.auditLog.dir, node: deps.auditLog.address },
+        emergencyReasonsDir: deps.emergencyReasonsDir,
+      })
       await audit(deps, { actor: patient, action: 'list', patient, outcome: 'allowed', reason: 'report' })
       if (c.req.valid('query').format === 'pdf') {
         return c.body(new Uint8Array(await renderAccessReportPdf(report)), 200, {

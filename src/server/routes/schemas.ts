@@ -4,6 +4,8 @@ import type { ZodType } from 'zod'
 export const addressSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, 'an Ethereum address (0x and 40 hex digits)')
+  // The zero address is nobody's account: no patient, provider or delegate has it.
+  .refine((v) => !/^0x0{40}$/.test(v), 'an account, not the zero address')
   .openapi({ example: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' })
 
 const outcomeSchema = z

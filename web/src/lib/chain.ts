@@ -12,12 +12,11 @@ import {
   custom,
   defineChain,
   getAddress,
-  keccak256,
   parseEventLogs,
-  toHex,
   zeroAddress,
 } from 'viem'
 import type { Deployment } from '../../../src/chain/deploy.js'
+import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emergencyReason.js'
 import { PURPOSES, SCOPES } from '../../../src/consent/grants.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
 import { type Category, categoryCode } from '../../../src/core/categories.js'
@@ -128,20 +127,22 @@ export function chainside(api: Api, config: WebConfig) {
     },
     /**
      * Opens a 24-hour break-glass window on `patient` as the signed-in emergency provider
-     * (ConsentRegistry.openEmergency). Only the reason's hash goes on chain, as
-     * src/consent/grants.ts openEmergency does. Returns the transaction and when the window ends.
+     * (ConsentRegistry.openEmergency). Only a salted commitment to the reason goes on chain, as
+     * src/consent/grants.ts openEmergency does. Returns the transaction, the salt (the server keeps
+     * it for the patient's report) and when the window ends.
      */
-    async openEmergency(patient: Address, reason: string): Promise<{ txHash: Hex; until: Date }> {
+    async openEmergency(patient: Address, reason: string): Promise<{ txHash: Hex; reasonSalt: Hex; until: Date }> {
+      const reasonSalt = newReasonSalt()
       const hash = await wallet.writeContract({
         address: consent,
         abi: consentRegistryAbi,
         functionName: 'openEmergency',
-        args: [getAddress(patient), keccak256(toHex(reason))],
+        args: [getAddress(patient), commitEmergencyReason(reason, reasonSalt)],
       })
       const receipt = await send(hash)
       const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
       if (!opened) throw new Error('The chain did not record the emergency access.')
-      return { txHash: hash, until: new Date(Number(opened.args.until) * 1000) }
+      return { txHash: hash, reasonSalt, until: new Date(Number(opened.args.until) * 1000) }
     },
     /** Whether the chain lets the signed-in account open emergency windows. */
     isEmergencyProvider(): Promise<boolean> {

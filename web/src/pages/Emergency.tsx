@@ -60,9 +60,9 @@ export function Emergency() {
       }
       const reason = `${code}: ${words.trim()}`
       setBusy('Opening emergency access on chain…')
-      const { txHash, until } = await chain.openEmergency(who, reason)
+      const { txHash, reasonSalt, until } = await chain.openEmergency(who, reason)
       setBusy('Telling the patient…')
-      await api.post('/api/emergency', { patient: who, txHash, reasonCode: code, reason })
+      await api.post('/api/emergency', { patient: who, txHash, reasonCode: code, reason, reasonSalt })
       setOpened({ patient: who, until, reason })
     } catch (err) {
       setError(err)
@@ -81,7 +81,7 @@ export function Emergency() {
         </p>
         {opened.reason && (
           <p className="help">
-            Keep your reason with your own notes; only its fingerprint is on chain: <q>{opened.reason}</q>
+            Keep your reason with your own notes; only a salted fingerprint of it is on chain: <q>{opened.reason}</q>
           </p>
         )}
         <section aria-labelledby="emergency-records-h">
