@@ -183,7 +183,8 @@ describe('the web portal API', () => {
       assert.equal(res.status, 200)
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/)
       const text = await res.text()
-      for (const where of ['/ ', '/openapi.json', '/fhir/metadata']) assert.ok(text.includes(`${server.url}${where}`), `${where} in:\n${text}`)
+      for (const where of ['/ ', '/openapi.json', '/fhir/metadata'])
+        assert.ok(text.includes(`${server.url}${where}`), `${where} in:\n${text}`)
     })
 
     it('serves built assets as immutable', async () => {
