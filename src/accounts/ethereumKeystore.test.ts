@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Wallet, decryptKeystoreJson, encryptKeystoreJson } from 'ethers'
+import { Wallet, decryptKeystoreJson, encryptKeystoreJson, hexlify, scrypt } from 'ethers'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError, WrongKeyError } from '../errors.js'
 import { fromEthereumKeystore, toEthereumKeystore } from './ethereumKeystore.js'
@@ -20,6 +20,12 @@ describe('Ethereum V3 keystores', () => {
     const opened = await decryptKeystoreJson(json, PASS)
     assert.equal(opened.address, privateKeyToAccount(key).address)
     assert.equal(opened.privateKey, key)
+  })
+
+  it("the native scrypt plugged into ethers gives ethers' own bytes", async () => {
+    const [passwd, salt] = [new TextEncoder().encode(PASS), new Uint8Array(32).fill(7)]
+    const own = await (scrypt as unknown as { _: (...a: unknown[]) => Promise<Uint8Array> })._(passwd, salt, 1 << 12, 8, 1, 32)
+    assert.equal(await scrypt(passwd, salt, 1 << 12, 8, 1, 32), hexlify(own))
   })
 
   it('opens a keystore ethers made', async () => {

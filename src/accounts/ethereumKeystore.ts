@@ -4,10 +4,21 @@
  * exported medvault account is its chain key (its address, its signing rights), not its encryption
  * key. The format is ethers' (encryptKeystoreJson / decryptKeystoreJson), not re-implemented here.
  */
+import { scrypt as nodeScrypt } from 'node:crypto'
+import { scrypt } from 'ethers/crypto'
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson } from 'ethers/wallet'
 import { type Address, type Hex, getAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError, WrongKeyError } from '../errors.js'
+
+// ethers' scrypt is plain JavaScript (~8 s for N = 2^17 on a busy 2-core machine); node's is
+// native OpenSSL and gives the same bytes. ethers lets the application plug it in.
+scrypt.register(
+  (passwd, salt, N, r, p, dkLen) =>
+    new Promise((resolve, reject) =>
+      nodeScrypt(passwd, salt, dkLen, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(new Uint8Array(key)))),
+    ),
+)
 
 /** A keystore is ~500 bytes; a file far larger is something else. */
 export const MAX_KEYSTORE_BYTES = 64 * 1024
