@@ -87,11 +87,38 @@ export function openKeystore(dir: string) {
     encryptionPublicKey: f.encryptionPublicKey as Hex,
   })
 
+  /** Decrypts an account's secrets. Throws WrongKeyError for a wrong passphrase. */
+  async function open(name: string, passphrase: string) {
+    const f = read(name)
+    const { salt, ...params } = f.crypto.kdfparams
+    const key = await deriveKey(passphrase, hexToBytes(salt as Hex), params)
+    const decipher = createDecipheriv('aes-256-gcm', key, hexToBytes(f.crypto.iv as Hex))
+    decipher.setAuthTag(hexToBytes(f.crypto.tag as Hex))
+    let plaintext: Buffer
+    try {
+      plaintext = Buffer.concat([decipher.update(hexToBytes(f.crypto.ciphertext as Hex)), decipher.final()])
+    } catch {
+      throw new WrongKeyError(`The passphrase does not open account "${name}".`, {
+        hint: 'Check MEDVAULT_PASSPHRASE or type it again.',
+      })
+    }
+    const s = secrets.parse(JSON.parse(plaintext.toString('utf8')))
+    plaintext.fill(0)
+    const chainAccount = privateKeyToAccount(s.privateKey as Hex)
+    if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
+      throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
+    }
+    return { f, s, chainAccount }
+  }
+
   return {
     dir,
 
-    /** Creates a new account with fresh keys, sealed under `passphrase`. Refuses to overwrite. */
-    async create(name: string, passphrase: string): Promise<PublicAccount> {
+    /**
+     * Creates a new account sealed under `passphrase`, with fresh keys, or with the given chain key
+     * (an imported one; its encryption seed is still fresh). Refuses to overwrite.
+     */
+    async create(name: string, passphrase: string, options: { privateKey?: Hex } = {}): Promise<PublicAccount> {
       checkAccountName(name)
       if (passphrase.length < 8) {
         throw new InvalidInputError('The passphrase is too short.', { hint: 'Use at least 8 characters.' })
@@ -100,7 +127,14 @@ export function openKeystore(dir: string) {
       if (existsSync(file)) {
         throw new InvalidInputError(`An account named "${name}" already exists.`, { hint: 'Pick another name.' })
       }
-      const privateKey = generatePrivateKey()
+      const privateKey = options.privateKey ?? generatePrivateKey()
+      const address = privateKeyToAccount(privateKey).address
+      const held = options.privateKey ? this.list().find((a) => a.address === address) : undefined
+      if (held) {
+        throw new InvalidInputError(`This home already holds the key of ${address}, as account "${held.name}".`, {
+          hint: `Use "${held.name}".`,
+        })
+      }
       const seed = generateEncryptionSeed()
       const { publicKey } = await encryptionKeyPairFromSeed(seed)
       const salt = randomBytes(32)
@@ -114,7 +148,7 @@ export function openKeystore(dir: string) {
       const content: KeystoreFile = {
         version: 1,
         name,
-        address: privateKeyToAccount(privateKey).address,
+        address,
         encryptionPublicKey: bytesToHex(publicKey),
         createdAt: new Date().toISOString(),
         crypto: {
@@ -138,29 +172,20 @@ export function openKeystore(dir: string) {
 
     /** Opens an account's keys. Throws WrongKeyError for a wrong passphrase. */
     async unlock(name: string, passphrase: string): Promise<UnlockedAccount> {
-      const f = read(name)
-      const { salt, ...params } = f.crypto.kdfparams
-      const key = await deriveKey(passphrase, hexToBytes(salt as Hex), params)
-      const decipher = createDecipheriv('aes-256-gcm', key, hexToBytes(f.crypto.iv as Hex))
-      decipher.setAuthTag(hexToBytes(f.crypto.tag as Hex))
-      let plaintext: Buffer
-      try {
-        plaintext = Buffer.concat([decipher.update(hexToBytes(f.crypto.ciphertext as Hex)), decipher.final()])
-      } catch {
-        throw new WrongKeyError(`The passphrase does not open account "${name}".`, {
-          hint: 'Check MEDVAULT_PASSPHRASE or type it again.',
-        })
-      }
-      const s = secrets.parse(JSON.parse(plaintext.toString('utf8')))
-      plaintext.fill(0)
-      const chainAccount = privateKeyToAccount(s.privateKey as Hex)
-      if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
-        throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
-      }
+      const { f, s, chainAccount } = await open(name, passphrase)
       const healthCardSeed = new Uint8Array(
         hkdfSync('sha256', hexToBytes(s.privateKey as Hex), new Uint8Array(0), 'medvault/shc-issuer/v1', 32),
       )
       return { ...toPublic(f), chainAccount, encryptionSeed: hexToBytes(s.encryptionSeed as Hex), healthCardSeed }
+    },
+
+    /**
+     * The account's chain key itself, for `account export`, and the scrypt cost its file was
+     * sealed with (an export keeps it: a light test account stays light, a real one stays strong).
+     */
+    async chainKey(name: string, passphrase: string): Promise<{ privateKey: Hex; scryptN: number }> {
+      const { f, s } = await open(name, passphrase)
+      return { privateKey: s.privateKey as Hex, scryptN: f.crypto.kdfparams.N }
     },
 
     get(name: string): PublicAccount {

@@ -6,6 +6,14 @@ import { HomeError } from '../errors.js'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<`0x${string}`>
 
+/** Where a default install says its card issuers are: only this machine can fetch keys there. */
+export const DEFAULT_ISSUER_BASE_URL = 'https://localhost/medvault/issuers'
+
+/** The issuer base URL for a server a TLS proxy serves at `publicUrl` (the API serves the issuers' keys under /issuers). */
+export function issuerBaseUrlFor(publicUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/issuers`
+}
+
 export const configSchema = z.object({
   version: z.literal(1),
   chain: z.discriminatedUnion('kind', [
@@ -36,10 +44,11 @@ export const configSchema = z.object({
       timeoutSeconds: z.number().int().min(1).default(30),
     }),
   ]),
-  /** SMART Health Cards: issuer URLs are `<issuerBaseUrl>/<provider address>`; serve each issuer's JWKS under it. */
-  healthCards: z
-    .object({ issuerBaseUrl: z.string().url().startsWith('https://') })
-    .default({ issuerBaseUrl: 'https://localhost/medvault/issuers' }),
+  /**
+   * SMART Health Cards: issuer URLs are `<issuerBaseUrl>/<provider address>`; serve each issuer's
+   * JWKS under it. `medvault start --public-url URL` sets it to `URL/issuers` while it is the default.
+   */
+  healthCards: z.object({ issuerBaseUrl: z.string().url().startsWith('https://') }).default({ issuerBaseUrl: DEFAULT_ISSUER_BASE_URL }),
   /** When the access log is anchored on chain: after `batchSize` entries, or once the oldest unanchored entry is `intervalSeconds` old. */
   audit: z
     .object({ batchSize: z.number().int().min(1).max(100_000), intervalSeconds: z.number().int().min(1) })
@@ -59,7 +68,7 @@ export const DEFAULT_CONFIG: Config = {
   chain: { kind: 'embedded', chainId: 31337 },
   storage: { kind: 'embedded' },
   audit: { batchSize: 100, intervalSeconds: 60 },
-  healthCards: { issuerBaseUrl: 'https://localhost/medvault/issuers' },
+  healthCards: { issuerBaseUrl: DEFAULT_ISSUER_BASE_URL },
   index: { kind: 'sqlite' },
 }
 

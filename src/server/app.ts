@@ -19,6 +19,7 @@ import { emergencyRoutes } from './routes/emergency.js'
 import { verifyRoutes } from './routes/verify.js'
 import { webRoutes } from './routes/web.js'
 import { staticWebRoutes } from './staticWeb.js'
+import { WELL_KNOWN_HEADERS, wellKnownResponder } from '../shc/index.js'
 
 const VERSION = '0.1.0'
 
@@ -119,6 +120,32 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
   })
 
   app.get('/health', (c) => c.json({ ok: true }))
+  // A person trying the server with curl (Accept: */*) gets directions; a browser gets the portal.
+  app.get('/', async (c, next) => {
+    if (deps.webRoot && (c.req.header('accept') ?? '').includes('text/html')) return next()
+    return c.text(
+      [
+        `medvault ${VERSION}: patient-owned medical records.`,
+        deps.webRoot ? `  portal   ${deps.baseUrl}/  (open it in a browser)` : '  portal   not built here (`npm run build` makes dist/web)',
+        `  API      ${deps.baseUrl}/openapi.json  (OpenAPI 3.1; sign in with Ethereum: GET /auth/nonce, POST /auth/login)`,
+        `  FHIR R4  ${deps.baseUrl}/fhir/metadata  (the capability statement)`,
+        '',
+      ].join('\n'),
+      200,
+      { 'content-type': 'text/plain; charset=utf-8' },
+    )
+  })
+  // Health card issuers' keys and revocation lists, so the TLS proxy in front of this server
+  // (`medvault start --public-url`) serves them at the issuer URLs the cards carry.
+  if (deps.healthCards.crlDir) {
+    const wellKnown = wellKnownResponder(deps.ctx, { issuerBaseUrl: deps.healthCards.issuerBaseUrl, crlDir: deps.healthCards.crlDir })
+    app.on(['GET', 'HEAD'], `${wellKnown.basePath}/*`, async (c, next) => {
+      const answer = wellKnown.respond(c.req.method, new URL(c.req.url).pathname)
+      if (!answer) return next()
+      const { status, body } = await answer
+      return c.body(JSON.stringify(body), status as 200, WELL_KNOWN_HEADERS)
+    })
+  }
   authRoutes(app, deps)
   accountRoutes(app, deps)
   recordRoutes(app, deps)

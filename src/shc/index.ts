@@ -48,4 +48,5 @@ export {
 } from './trust.js'
 export type { TrustSource } from './trust.js'
 export { readCrl, revokeRid } from './revocation.js'
-export { startWellKnownServer } from './wellKnownServer.js'
+export { issuerUrlReachProblem, issuerUrlWarning } from './issuerReach.js'
+export { WELL_KNOWN_HEADERS, startWellKnownServer, wellKnownResponder } from './wellKnownServer.js'

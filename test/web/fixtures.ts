@@ -1,17 +1,12 @@
-/** What the browser and verification tests share: Debian's chromium, and a health card to verify. */
+/** What the browser and verification tests share: the browser, and a health card to verify. */
 import { readFileSync } from 'node:fs'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { Bundle, Immunization } from '@medplum/fhirtypes'
 import assert from 'node:assert/strict'
-import { type Browser, type Page, chromium } from 'playwright-core'
+import type { Page } from 'playwright-core'
 
-/** Debian's chromium (installed by .ci/run), headless. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-}
+/** Headless Chromium: the system one, or the one shipped by npm (see browser.ts). */
+export { launchBrowser as launchChromium } from './browser.js'
 
 /** Basic accessibility checks in the page: every control labelled, every button named, images described, landmarks present. */
 export async function checkAccessible(page: Page): Promise<void> {

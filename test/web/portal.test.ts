@@ -1,5 +1,5 @@
 /**
- * The web portal end to end: Debian's chromium (playwright-core) against a real server on a real
+ * The web portal end to end: headless Chromium (playwright-core) against a real server on a real
  * chain. Keys live in each browser (imported keystore files); records are decrypted there. Fails
  * on any browser console error other than the refusals a step expects. Screenshots of each page
  * go to docs/screenshots/.

@@ -1,5 +1,5 @@
 /**
- * The verifier's page and the emergency-access flow, end to end in Debian's chromium against a
+ * The verifier's page and the emergency-access flow, end to end in headless Chromium against a
  * real server and chain: a health card pasted without an account is valid, the same card altered
  * is not (and the page says why); an emergency provider breaks the glass in the browser (the
  * transaction signed there), reads a non-sensitive record and not the sensitive one, and the

@@ -1,6 +1,6 @@
 /**
  * The research market over HTTP and in the portal, on one real stack: a real server on a real
- * chain (anvil) and Helia store, its API over the socket, and Debian's chromium (playwright-core).
+ * chain (anvil) and Helia store, its API over the socket, and headless Chromium (playwright-core).
  * A researcher posts a study through the API; one patient joins and delivers through the API, another
  * in the browser (Studies page) and withdraws her earnings there; the researcher downloads the
  * de-identified data and closes the study. Balances are read back from the chain.

@@ -178,6 +178,15 @@ describe('the web portal API', () => {
       }
     })
 
+    it('answers curl at / (Accept: */*) with plain-text directions, not a FHIR 404', async () => {
+      const res = await fetch(`${server.url}/`, { headers: { accept: '*/*' } })
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/)
+      const text = await res.text()
+      for (const where of ['/ ', '/openapi.json', '/fhir/metadata'])
+        assert.ok(text.includes(`${server.url}${where}`), `${where} in:\n${text}`)
+    })
+
     it('serves built assets as immutable', async () => {
       const res = await fetch(`${server.url}/assets/app-1234.js`)
       assert.equal(res.status, 200)

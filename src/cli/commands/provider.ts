@@ -4,7 +4,7 @@ import { authorizeProvider, listProviders, registerProvider, revokeProvider, set
 import { InvalidInputError } from '../../errors.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
-import { chainTime } from '../../chain/chainTime.js'
+import { chainTime } from '../../chain/index.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 

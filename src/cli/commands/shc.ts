@@ -12,6 +12,7 @@ import {
   healthCardFile,
   healthCardKeyFromSeed,
   issueCardFromRecords,
+  issuerUrlWarning,
   jwksOf,
   jwksTrust,
   qrPng,
@@ -65,7 +66,10 @@ export function shcCommands(program: Command, run: Run) {
           await writeOutFile(files.qr, await qrPng(card.jws), outOptions)
           await writeOutFile(files.text, `${toQrNumeric(card.jws)}\n`, outOptions)
         }
-        emit(o, { iss: card.iss, kid: card.kid, jwsLength: card.jws.length, files: fitsOneQr ? files : { card: files.card } }, () => [
+        const warning = issuerUrlWarning(card.iss)
+        if (warning) process.stderr.write(`Warning: ${warning}\n`)
+        const result = { iss: card.iss, kid: card.kid, jwsLength: card.jws.length, files: fitsOneQr ? files : { card: files.card } }
+        emit(o, warning ? { ...result, warning } : result, () => [
           `Issued a SMART Health Card (${card.jws.length} characters) as ${card.iss}.`,
           `  ${files.card}`,
           ...(fitsOneQr ? [`  ${files.qr}  (QR)`, `  ${files.text}  (shc:/ text)`] : ['  Too large for one QR code; share the file.']),

@@ -8,7 +8,9 @@ import { HomeError, InvalidInputError } from '../../errors.js'
 import {
   type Config,
   DEFAULT_CONFIG,
+  DEFAULT_ISSUER_BASE_URL,
   homePaths,
+  issuerBaseUrlFor,
   loadConfig,
   resolveHome,
   saveConfig,
@@ -22,7 +24,7 @@ import {
 import { packageRoot } from '../../core/index.js'
 import { documentFromFile, issueRecord, listRecords } from '../../records/index.js'
 import { startServer } from '../../server/index.js'
-import { startWellKnownServer } from '../../shc/index.js'
+import { issuerUrlReachProblem, startWellKnownServer } from '../../shc/index.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
 
@@ -101,13 +103,28 @@ export function systemCommands(program: Command, run: Run) {
     .option('--http-port <port>', "port for the health card issuers' keys and revocation lists", '8787')
     .option('--api-port <port>', 'port for the HTTP API and FHIR facade', '8788')
     .option('--api-host <host>', 'address the API listens on (0.0.0.0 to serve other machines, behind TLS)', '127.0.0.1')
-    .option('--public-url <url>', 'the https URL a TLS proxy serves the API at (sign-in domain, links, HSTS)')
+    .option(
+      '--public-url <url>',
+      "the https URL a TLS proxy serves the API at (sign-in domain, links, HSTS; health cards' issuer URL <url>/issuers)",
+    )
     .action((opts: { port: string; httpPort: string; apiPort: string; apiHost: string; publicUrl?: string }, cmd: Command) =>
       run(async (o) => {
         const home = resolveHome(o.home)
         const paths = homePaths(home)
         const running = readRunInfo(paths)
         if (running) throw new HomeError(`medvault is already running for ${home} (pid ${running.pid}, ${running.rpcUrl}).`)
+        if (opts.publicUrl !== undefined) {
+          if (!/^https:\/\/[^/]+/.test(opts.publicUrl)) {
+            throw new InvalidInputError(`The public URL must be an https:// URL, not "${opts.publicUrl}".`, {
+              hint: 'It is where a TLS-terminating proxy serves this server; leave it out when there is none.',
+            })
+          }
+          // Saved, so `shc issue` in another process signs cards with it too; a base set by hand in config.json stays.
+          const config = initHome(paths)
+          if (config.healthCards.issuerBaseUrl === DEFAULT_ISSUER_BASE_URL) {
+            saveConfig(paths, { ...config, healthCards: { issuerBaseUrl: issuerBaseUrlFor(opts.publicUrl) } })
+          }
+        }
         const wanted = Number(opts.port)
         const port = (await portIsFree(wanted)) ? wanted : await freePort()
         const mv = await openMedvault({ home, port, stateIntervalSeconds: 5 })
@@ -126,6 +143,10 @@ export function systemCommands(program: Command, run: Run) {
           passphrase: process.env.MEDVAULT_PASSPHRASE,
           logError: (line) => process.stderr.write(`${line}\n`),
         })
+        const reach = issuerUrlReachProblem(mv.config.healthCards.issuerBaseUrl)
+        const issuerWarning = reach
+          ? `health cards issued here verify only on this machine: ${reach}. Give --public-url https://HOST (a TLS proxy in front of the API).`
+          : undefined
         const [block, lastTokenId, providers] = await Promise.all([
           mv.publicClient.getBlockNumber(),
           mv.publicClient.readContract({ address: mv.deployment.records, abi: medicalRecordAbi, functionName: 'lastTokenId' }),
@@ -144,6 +165,8 @@ export function systemCommands(program: Command, run: Run) {
             records: lastTokenId,
             providers: providers.length,
             accounts: accounts.length,
+            issuerBaseUrl: mv.config.healthCards.issuerBaseUrl,
+            ...(issuerWarning ? { warning: issuerWarning } : {}),
           },
           () => [
             'medvault is running on the embedded default.',
@@ -159,7 +182,8 @@ export function systemCommands(program: Command, run: Run) {
             `  api        ${api.url}/api, FHIR R4 at ${api.url}/fhir, OpenAPI at ${api.url}/openapi.json (sign in with Ethereum)`,
             `  keys held  ${process.env.MEDVAULT_PASSPHRASE ? "this home's accounts that open with MEDVAULT_PASSPHRASE (the API decrypts for them)" : 'none: MEDVAULT_PASSPHRASE is not set, so API clients decrypt on their side'}`,
             `  index      ${api.index.kind === 'postgres' ? 'PostgreSQL' : paths.index} (rebuilt from the chain if deleted)`,
-            `  cards      ${wellKnown.url}/<provider address>/.well-known/jwks.json (issuer keys, revocation lists)`,
+            `  cards      issued as ${mv.config.healthCards.issuerBaseUrl}/<provider address>; keys and revocation lists at ${wellKnown.url}/<provider address>/.well-known/ and on the API`,
+            ...(issuerWarning ? [`  WARNING    ${issuerWarning}`] : []),
             `  holding    ${accounts.length} accounts, ${providers.length} providers, ${lastTokenId} records`,
             '',
             'Next, in another terminal:',

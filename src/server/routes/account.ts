@@ -11,7 +11,7 @@ import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
-import { chainTime } from '../../chain/chainTime.js'
+import { chainTime } from '../../chain/index.js'
 
 const SENSITIVE_KINDS = ['mental-health', 'substance-use', 'sexual-health', 'genetic', 'restricted'] as const
 const FLAG: Record<(typeof SENSITIVE_KINDS)[number], SensitivityName> = {
