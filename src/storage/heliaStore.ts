@@ -10,6 +10,7 @@ import { CID } from 'multiformats/cid'
 import { MedvaultError, NotFoundError, StorageError, StoragePeersUnreachableError } from '../errors.js'
 import { loadHeliaLight } from './heliaLight.js'
 import { checkRecordCid } from './recordCid.js'
+import { WrittenBlocks, rawLeafImporter } from './writtenBlocks.js'
 import type { BlobStore } from './blobStore.js'
 
 /** How an embedded node reaches other IPFS nodes (Helia peers in other processes, or Kubo's libp2p port). */
@@ -66,9 +67,18 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
     async add(source, options = {}) {
       try {
         const signal = options.signal ? { signal: options.signal } : {}
-        const cid = await fs.addByteStream(source, { cidVersion: 1, rawLeaves: true, ...signal })
+        // Leaves hashed in the thread pool, and pinned from what this import wrote (see writtenBlocks.ts).
+        const written = new WrittenBlocks(helia.blockstore, helia.getCodec)
+        const cid = await unixfs({ blockstore: written }).addByteStream(source, {
+          cidVersion: 1,
+          rawLeaves: true,
+          bufferImporter: rawLeafImporter(BLOCKS_AHEAD),
+          // Its batches only wait for leaves already being written (above); bigger ones would hold more of them.
+          blockWriteConcurrency: 1,
+          ...signal,
+        })
         if (!(await helia.pins.isPinned(cid, signal))) {
-          for await (const _ of helia.pins.add(cid, signal)) {
+          for await (const _ of helia.pins.add(cid, { ...signal, walker: written.pinWalker() })) {
             // pins.add yields each block it pinned; nothing to do with them
           }
         }
@@ -185,6 +195,12 @@ async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, calle
     clearTimeout(timer)
   }
 }
+
+/**
+ * Leaves being hashed and written while storing, ahead of the importer: enough to keep the thread
+ * pool busy; each one is a MiB held in memory.
+ */
+const BLOCKS_AHEAD = 4
 
 /** Leaves fetched from peers at once: 8 MiB in flight. */
 const NETWORK_READ_CONCURRENCY = 8
