@@ -81,12 +81,14 @@ describe('storing without reading back (WrittenBlocks, rawLeafImporter)', () => 
     assert.deepEqual(inner.reads, [cid.toString()])
   })
 
-  it('pins every block it stores: garbage collection keeps them all', async () => {
+  it('the Helia store gives the CID @helia/unixfs gives, and pins every block: garbage collection keeps them all', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'medvault-pin-'))
     after(() => rmSync(dir, { recursive: true, force: true }))
     const store = await createHeliaStore(dir)
     const data = randomBytes(4 * MiB + 7)
     const cid = await store.add(inChunks(data, 1000 * 1000))
+    const expected = await unixfs({ blockstore: countingBlockstore() }).addByteStream(inChunks(data, 4096))
+    assert.equal(cid.toString(), expected.toString())
     assert.equal(await store.gc(), 0)
     assert.deepEqual(await collect(store.cat(cid)), data)
     await store.close()
