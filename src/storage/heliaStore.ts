@@ -212,7 +212,7 @@ async function* fetchWithIdleTimeout(fs: UnixFS, cid: CID, idleMs: number, calle
  * Leaves being hashed and written while storing, ahead of the importer: enough to keep the thread
  * pool busy; each one is a MiB held in memory.
  */
-const BLOCKS_AHEAD = 4
+const BLOCKS_AHEAD = 3
 
 /**
  * @helia/unixfs's add settings ("match Filecoin"): CIDv1, raw 1 MiB leaves, balanced DAG of up to
