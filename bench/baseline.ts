@@ -37,6 +37,26 @@ export function readResults(path: string): BenchResults | undefined {
   return JSON.parse(readFileSync(path, 'utf8')) as BenchResults
 }
 
+/**
+ * Records a run: writes `results` to `resultsPath` and compares its metrics with the run saved at
+ * `compareWith` (undefined when there is none). With `only`, the rows of sections that were not
+ * measured are left out of the comparison.
+ */
+export function recordRun(
+  results: BenchResults,
+  { resultsPath, compareWith, only }: { resultsPath: string; compareWith: string; only?: string | undefined },
+): { baseline: BenchResults | undefined; comparison: { report: string; regressions: string[] } | undefined } {
+  // Read before writing: `--compare bench/results.json` means the previous run, which the write replaces.
+  const baseline = readResults(compareWith)
+  writeResults(resultsPath, results)
+  if (!baseline) return { baseline, comparison: undefined }
+  const { metrics } = results
+  const scope = only
+    ? { ...baseline, metrics: Object.fromEntries(Object.entries(baseline.metrics).filter(([key]) => key in metrics)) }
+    : baseline
+  return { baseline, comparison: compare(metrics, scope) }
+}
+
 const show = (m: Metric) =>
   m.unit === 'gas' ? Math.round(m.value).toLocaleString('en-US') : m.unit === 'x' ? `${fmt(m.value, 2)}x` : `${fmt(m.value)} ${m.unit}`
 

@@ -13,6 +13,7 @@
  *   npm run bench -- --readme                  # also rewrite the headline table in docs/benchmarks.md
  *   npm run bench -- --only server             # one section (by a word of its title); with --update-baseline
  *                                              # only its rows of the baseline are replaced
+ *   npm run bench -- --only storage            # the storage and crypto sections (2 and 3), no chain
  *
  * It is a report, not a test: it exits 0 even when it prints REGRESSION lines. It exits 1 only
  * when a measurement could not be taken at all (and then never rewrites the baseline).
@@ -20,7 +21,7 @@
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { measureArchive } from './archive.js'
-import { type BenchResults, compare, environment, readResults, writeResults } from './baseline.js'
+import { type BenchResults, environment, readResults, recordRun, writeResults } from './baseline.js'
 import { measureConsentAudit } from './consent.js'
 import { measureGas } from './gas.js'
 import { measureHealthCards } from './healthCards.js'
@@ -53,8 +54,12 @@ const failures: string[] = []
 const env = environment()
 console.log(`medvault bench: node ${env.node}, ${env.platform}, ${env.cpus} x ${env.cpu}`)
 
-async function part(title: string, measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>): Promise<void> {
-  if (only && !title.toLowerCase().includes(only)) return
+async function part(
+  title: string,
+  measure: () => Promise<{ metrics: Metrics; details: unknown; report: string }>,
+  groups: string[] = [],
+): Promise<void> {
+  if (only && !title.toLowerCase().includes(only) && !groups.includes(only)) return
   const t0 = performance.now()
   try {
     const result = await measure()
@@ -72,8 +77,8 @@ async function part(title: string, measure: () => Promise<{ metrics: Metrics; de
 }
 
 await part('1. Gas per operation', measureGas)
-await part('2. Throughput', measureThroughput)
-await part('3. Peak memory storing 1 GiB', measureLargeStore)
+await part('2. Throughput', measureThroughput, ['storage'])
+await part('3. Peak memory storing 1 GiB', measureLargeStore, ['storage'])
 await part('4. Consent and audit', measureConsentAudit)
 await part('5. Health cards', measureHealthCards)
 await part('6. Bulk import', measureImport)
@@ -82,20 +87,15 @@ await part('8. Archive onboarding', measureArchive)
 await part('9. IPFS peers: reads from another node over libp2p', measureIpfsPeers)
 
 const results: BenchResults = { createdAt: new Date().toISOString(), environment: env, metrics, details }
-writeResults(RESULTS, results)
+const { baseline, comparison } = recordRun(results, { resultsPath: RESULTS, compareWith, only })
 progress(`wrote ${relative(process.cwd(), RESULTS)}`)
 
 section(`Comparison with ${relative(process.cwd(), compareWith)}`)
-const baseline = readResults(compareWith)
 let regressions: string[] = []
-if (!baseline) {
+if (!baseline || !comparison) {
   console.log(`${compareWith} does not exist: run \`npm run bench -- --update-baseline\` to record this machine's figures.`)
 } else {
-  // With --only, the other sections were not measured: compare the rows that were.
-  const scope = only
-    ? { ...baseline, metrics: Object.fromEntries(Object.entries(baseline.metrics).filter(([key]) => key in metrics)) }
-    : baseline
-  const comparison = compare(metrics, scope)
+  // With --only, the other sections were not measured: only the rows that were are compared.
   regressions = comparison.regressions
   console.log(comparison.report)
   console.log()

@@ -11,9 +11,10 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { bytesToHex, getAddress } from 'viem'
+import type { Address, Hex } from 'viem'
 // Only the modules storing needs: src/index.js would also load the FHIR definitions and the CLI's
-// dependencies, which add ~50 MiB of RSS that has nothing to do with storing.
+// dependencies, which add ~50 MiB of RSS that has nothing to do with storing. Not viem either (for
+// hex, here and in the envelope): storing does not need it.
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../src/crypto/hpke.js'
 import { type RecordMeta, sealEnvelope } from '../src/records/envelope.js'
 import { createHeliaStore } from '../src/storage/heliaStore.js'
@@ -73,7 +74,8 @@ async function main() {
   const total = sizeMiB * MiB
 
   const { publicKey } = await encryptionKeyPairFromSeed(generateEncryptionSeed())
-  const address = () => getAddress(bytesToHex(randomBytes(20)))
+  const bytesToHex = (bytes: Uint8Array): Hex => `0x${Buffer.from(bytes).toString('hex')}`
+  const address = (): Address => bytesToHex(randomBytes(20))
   const patient = address()
   const meta: RecordMeta = {
     v: 1,

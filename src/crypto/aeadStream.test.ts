@@ -73,4 +73,30 @@ describe('encryptStream / decryptStream', () => {
     }, TamperedRecordError)
     assert.deepEqual(Buffer.concat(released), data.subarray(0, segmentSize))
   })
+
+  it('with several segments in flight, releases exactly the segments before a tampered one', async () => {
+    const data = randomBytes(12 * segmentSize + 5)
+    const sealed = await collect(encryptStream(chunks(data, 100), { key, aad, segmentSize }))
+    const seg = segmentSize + 16
+    for (const bad of [0, 1, 6, 12]) {
+      const copy = Buffer.from(sealed)
+      copy[bad * seg + 2]! ^= 1
+      const released: Uint8Array[] = []
+      await assert.rejects(async () => {
+        for await (const part of decryptStream(chunks(copy, 1000), { key, aad, segmentSize })) released.push(part)
+      }, TamperedRecordError)
+      assert.deepEqual(Buffer.concat(released), data.subarray(0, bad * segmentSize), `segment ${bad}`)
+    }
+  })
+
+  it('drops a segment from the middle or swaps the last two: both fail', async () => {
+    const data = randomBytes(6 * segmentSize)
+    const sealed = await collect(encryptStream(chunks(data, 64), { key, aad, segmentSize }))
+    const seg = segmentSize + 16
+    const dropped = Buffer.concat([sealed.subarray(0, 2 * seg), sealed.subarray(3 * seg)])
+    const swapped = Buffer.concat([sealed.subarray(0, 4 * seg), sealed.subarray(5 * seg), sealed.subarray(4 * seg, 5 * seg)])
+    for (const bytes of [dropped, swapped]) {
+      await assert.rejects(collect(decryptStream(chunks(bytes, 77), { key, aad, segmentSize })), TamperedRecordError)
+    }
+  })
 })

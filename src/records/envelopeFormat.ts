@@ -5,11 +5,7 @@
  */
 import { z } from 'zod'
 
-/** The first four bytes of every envelope. */
-export const ENVELOPE_MAGIC = new TextEncoder().encode('MVR1')
-export const MAX_ENVELOPE_HEADER = 1 << 20
-/** Per-field salts of a large FHIR bundle live in the meta too. */
-export const MAX_ENVELOPE_META = 8 << 20
+export { ENVELOPE_MAGIC, MAX_ENVELOPE_HEADER, MAX_ENVELOPE_META, recipientAad } from './envelopeConstants.js'
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 
@@ -42,6 +38,3 @@ export const recordMetaSchema = z.object({
   fields: z.object({ salts: z.record(z.string(), hex), signature: hex }).optional(),
 })
 export type RecordMeta = z.infer<typeof recordMetaSchema>
-
-/** HPKE associated data binding a wrapped record key to its recipient's address. */
-export const recipientAad = (address: string) => new TextEncoder().encode(`medvault/recipient/${address.toLowerCase()}`)
