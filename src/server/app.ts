@@ -16,7 +16,7 @@ import { patientRoutes } from './routes/patient.js'
 import { recordRoutes } from './routes/records.js'
 import { studyRoutes } from './routes/studies.js'
 import { emergencyRoutes } from './routes/emergency.js'
-import { verifyRoutes } from './routes/verify.js'
+import { VERIFY_BODY_BYTES, verifyRoutes } from './routes/verify.js'
 import { webRoutes } from './routes/web.js'
 import { staticWebRoutes } from './staticWeb.js'
 import { WELL_KNOWN_HEADERS, wellKnownResponder } from '../shc/index.js'
@@ -79,17 +79,24 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
     // Health data must not sit in shared or browser caches.
     if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store')
   })
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.limits.bodyBytes,
-      onError: () => {
-        throw new HttpError(413, 'too-costly', `The request body is larger than this server accepts (${deps.limits.bodyBytes} bytes).`, {
-          hint: 'Split a large Bundle into several transactions.',
-        })
-      },
-    }),
-  )
+  // One body limit per request, chosen by path: hono's bodyLimit re-wraps a body of unknown length
+  // (chunked, or a DELETE without content-length) in a new Request, and a second bodyLimit on that
+  // one finds its stream locked (a 500 the HTTP fuzz test found on DELETE /verify/x).
+  const anyBody = bodyLimit({
+    maxSize: deps.limits.bodyBytes,
+    onError: () => {
+      throw new HttpError(413, 'too-costly', `The request body is larger than this server accepts (${deps.limits.bodyBytes} bytes).`, {
+        hint: 'Split a large Bundle into several transactions.',
+      })
+    },
+  })
+  const verifyBody = bodyLimit({
+    maxSize: Math.min(VERIFY_BODY_BYTES, deps.limits.bodyBytes),
+    onError: () => {
+      throw new HttpError(413, 'too-costly', `A card or presentation to verify is at most ${VERIFY_BODY_BYTES} bytes.`)
+    },
+  })
+  app.use('*', (c, next) => (new URL(c.req.url).pathname.startsWith('/verify/') ? verifyBody : anyBody)(c, next))
   app.use('*', jsonDepthLimit())
 
   // Sessions: a bearer token on everything but sign-in, the capability statement and the API description.

@@ -21,9 +21,16 @@ const SIXTEEN_MIB = 16 * 1024 * 1024
  * body is still being sent (the server refuses an oversized body from its Content-Length and closes
  * the connection, which makes fetch report only the broken pipe).
  */
-function postEarly(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+function postEarly(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  { chunked = false } = {},
+): Promise<{ status: number; text: string }> {
+  // Chunked: no content-length, so the server learns the size only by reading.
+  const length = chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, ...length } }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (text += d))
@@ -188,6 +195,40 @@ describe('security: the HTTP API and FHIR facade', () => {
         assert.equal((await fetch(`${server.url}/health`)).status, 200)
       })
     }
+
+    // Mechanism: one bodyLimit per request (src/server/app.ts). A body of unknown length (chunked, no
+    // content-length) was re-wrapped by the global limit and then by /verify's own, whose reader found
+    // the stream locked: a 500 on DELETE /verify/x and on a chunked POST /verify/claim.
+    for (const [method, path, expected] of [
+      ['DELETE', '/verify/x', 404],
+      ['POST', '/verify/claim', 422],
+      ['POST', '/verify/health-card', 422],
+    ] as const) {
+      it(`a streamed body of unknown length on ${method} ${path}: ${expected}, not a 500`, async () => {
+        const body = new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"not":"a card"}'))
+            controller.close()
+          },
+        })
+        const res = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body,
+          duplex: 'half',
+        } as RequestInit)
+        assert.equal(res.status, expected, await res.clone().text())
+        assert.equal(((await res.json()) as { resourceType: string }).resourceType, 'OperationOutcome')
+      })
+    }
+
+    it('a chunked body over the /verify limit (256 KiB): 413, and the server still serves', async () => {
+      const res = await postEarly(`${server.url}/verify/claim`, { 'content-type': 'application/json' }, 'x'.repeat(512 * 1024), {
+        chunked: true,
+      })
+      assert.equal(res.status, 413)
+      assert.equal((await fetch(`${server.url}/health`)).status, 200)
+    })
 
     it('a real FHIR resource nested a few levels passes the depth check (it reaches the route)', async () => {
       const res = await fetch(`${server.url}/api/records`, {

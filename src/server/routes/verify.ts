@@ -13,7 +13,6 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { Bundle, Resource } from '@medplum/fhirtypes'
-import { bodyLimit } from 'hono/body-limit'
 import { type Hex, getAddress } from 'viem'
 import { type ClaimPresentation, verifyClaim } from '../../claims/index.js'
 import { getProvider } from '../../directory/index.js'
@@ -243,16 +242,6 @@ function claimCheckWords(check: { id: string; ok: boolean; message: string }, au
 }
 
 export function verifyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
-  app.use(
-    '/verify/*',
-    bodyLimit({
-      maxSize: VERIFY_BODY_BYTES,
-      onError: () => {
-        throw new HttpError(413, 'too-costly', `A card or presentation to verify is at most ${VERIFY_BODY_BYTES} bytes.`)
-      },
-    }),
-  )
-
   app.openapi(
     createRoute({
       method: 'post',
