@@ -93,6 +93,48 @@ describe('the FHIR REST API as the spec has it', () => {
     })
   })
 
+  describe('validation: nothing invalid is stored', () => {
+    const count = async () =>
+      ((await fhir('alice').search({ resourceType: 'Observation', searchParams: { _summary: 'count' } })) as unknown as Bundle).total
+    const apiIssue = (resource: unknown) =>
+      send('POST', '/api/records', 'lab', {
+        body: JSON.stringify({ patient: a('alice').address, resource }),
+        headers: { 'content-type': 'application/json' },
+      })
+
+    it('refuses a code outside a required value set (create, /api/records, transaction): 422 naming the path, not the value', async () => {
+      const before = await count()
+      const bogus = { ...heartRate('alice', '2024-01-01', 70), status: 'bogus' }
+      for (const res of [
+        await create(bogus as Observation),
+        await apiIssue(bogus),
+        await send('POST', '/fhir', 'lab', {
+          body: JSON.stringify({
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [
+              { resource: { resourceType: 'Patient', id: a('alice').address }, request: { method: 'POST', url: 'Patient' } },
+              { resource: bogus, request: { method: 'POST', url: 'Observation' } },
+            ],
+          }),
+        }),
+      ]) {
+        const o = await outcomeOf(res, 422)
+        assert.match(o.issue[0]!.diagnostics!, /status: not a code of the required value set observation-status/)
+        assert.doesNotMatch(o.issue[0]!.diagnostics!, /bogus/)
+      }
+      assert.equal(await count(), before)
+    })
+
+    it('refuses a resource whose subject is another medvault patient than the one it is issued to', async () => {
+      const before = await count()
+      const o = await outcomeOf(await apiIssue(heartRate('bob', '2024-01-01', 70)), 422)
+      assert.match(o.issue[0]!.diagnostics!, /subject names a different patient/)
+      assert.doesNotMatch(o.issue[0]!.diagnostics!, new RegExp(a('bob').address, 'i'))
+      assert.equal(await count(), before)
+    })
+  })
+
   describe('interactions that are not offered', () => {
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
       it(`${method} on a resource and on a type is 405 with Allow`, async () => {

@@ -1,3 +1,4 @@
+import { checkPatientOf } from '../../fhir/patientReference.js'
 import { createWriteStream } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
@@ -27,6 +28,7 @@ type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<vo
 
 async function issue(mv: Medvault, o: GlobalOptions, doc: DocumentInput, patientRef: string, as: string, supersedes?: bigint) {
   const patient = await resolvePatient(mv, patientRef)
+  if (doc.resource) checkPatientOf(doc.resource, patient.address, mv.deployment.chainId)
   const provider = await unlock(mv, as)
   const consent = patient.local ? { patient: (await unlock(mv, patient.name)).chainAccount } : ({ standing: true } as const)
   const checkpoint = operationFault(process.env.MEDVAULT_FAULT, supersedes ? 'record-amend' : 'record-add')
