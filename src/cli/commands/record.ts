@@ -8,6 +8,7 @@ import { InvalidInputError } from '../../errors.js'
 import { canonicalFhirBytes, parseFhirResource } from '../../fhir/index.js'
 import type { Medvault } from '../../home/openMedvault.js'
 import {
+  CATEGORIES,
   type DocumentInput,
   FHIR_JSON,
   documentFromFile,
@@ -57,10 +58,7 @@ export function recordCommands(program: Command, run: Run) {
     .argument('<file>', 'a FHIR R4 resource (.json) or a binary document')
     .requiredOption('--patient <account-or-address>', 'the patient who will own the record')
     .requiredOption('--as <provider>', "the issuing provider's account")
-    .option(
-      '--category <category>',
-      'laboratory, imaging, immunization, medication, clinical-note, mental-health, substance-use, sexual-health, genetic, other',
-    )
+    .option('--category <category>', CATEGORIES.join(', '))
     .option('--content-type <type>', 'MIME type; required for non-FHIR files (e.g. application/dicom)')
     .description('Issue a record: validate, encrypt for the patient, store on IPFS, mint to the patient')
     .action((file: string, opts: { patient: string; as: string; category?: string; contentType?: string }, cmd: Command) =>
