@@ -135,6 +135,53 @@ describe('the FHIR REST API as the spec has it', () => {
     })
   })
 
+  describe('batch and transaction', () => {
+    const count = async () =>
+      ((await fhir('alice').search({ resourceType: 'Observation', searchParams: { _summary: 'count' } })) as unknown as Bundle).total!
+    const bundleOf = (type: 'batch' | 'transaction', resources: Resource[]) => ({
+      resourceType: 'Bundle',
+      type,
+      entry: [
+        { resource: { resourceType: 'Patient', id: a('alice').address }, request: { method: 'POST', url: 'Patient' } },
+        ...resources.map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } })),
+      ],
+    })
+    const bad = () => ({ ...heartRate('alice', '2024-02-02', 61), status: 'bogus' }) as unknown as Observation
+    const foreign = () => heartRate('bob', '2024-02-02', 62)
+
+    it('answers a batch entry by entry: the good ones issued (201), each bad one its own status and OperationOutcome', async () => {
+      const before = await count()
+      const res = await send('POST', '/fhir', 'lab', {
+        body: JSON.stringify(
+          bundleOf('batch', [heartRate('alice', '2024-02-01', 60), bad(), heartRate('alice', '2024-02-03', 63), foreign()]),
+        ),
+      })
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as Bundle
+      assert.equal(body.type, 'batch-response')
+      const statuses = body.entry!.map((e) => e.response!.status)
+      assert.deepEqual(statuses, ['200 OK', '201 Created', '422 Unprocessable Entity', '201 Created', '422 Unprocessable Entity'])
+      assert.match((body.entry![2]!.response!.outcome as OperationOutcome).issue[0]!.diagnostics!, /Observation\.status/)
+      assert.match((body.entry![4]!.response!.outcome as OperationOutcome).issue[0]!.diagnostics!, /subject names a different patient/)
+      for (const i of [1, 3]) {
+        const [type, id] = body.entry![i]!.response!.location!.split('/')
+        const read = (await fhir('alice').read({ resourceType: type!, id: id! })) as unknown as Observation
+        assert.equal(read.effectiveDateTime, i === 1 ? '2024-02-01' : '2024-02-03')
+        created.push({ id: id!, date: read.effectiveDateTime! })
+      }
+      assert.equal(await count(), before + 2)
+    })
+
+    it('keeps a transaction all or nothing: one bad entry and nothing is issued', async () => {
+      const before = await count()
+      const res = await send('POST', '/fhir', 'lab', {
+        body: JSON.stringify(bundleOf('transaction', [heartRate('alice', '2024-02-04', 64), bad()])),
+      })
+      await outcomeOf(res, 422)
+      assert.equal(await count(), before)
+    })
+  })
+
   describe('interactions that are not offered', () => {
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
       it(`${method} on a resource and on a type is 405 with Allow`, async () => {
