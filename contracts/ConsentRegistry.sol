@@ -49,7 +49,7 @@ contract ConsentRegistry {
         Purpose purpose;
         address grantee;
         uint40 revokedAt;
-        uint16 categories;
+        uint32 categories;
         uint8 sensitive;
     }
 
@@ -57,7 +57,8 @@ contract ConsentRegistry {
     uint40 public constant MAX_GRANT_DURATION = 3650 days;
     /// @notice Length of a break-glass window; it cannot be extended, only reopened after it ends.
     uint40 public constant EMERGENCY_WINDOW = 24 hours;
-    uint16 private constant ALL_CATEGORIES = (uint16(1) << 10) - 1;
+    /// @dev One bit per category code (MedicalRecord.CATEGORY_COUNT = 17): a uint32 mask, still within the grant's second slot.
+    uint32 private constant ALL_CATEGORIES = (uint32(1) << 17) - 1;
     uint8 private constant ALL_FLAGS = 31;
 
     IMedicalRecord public immutable records;
@@ -106,7 +107,7 @@ contract ConsentRegistry {
         address grantor,
         Scope scope,
         uint256[] tokenIds,
-        uint16 categories,
+        uint32 categories,
         uint8 sensitive,
         uint40 expiresAt,
         Purpose purpose
@@ -145,7 +146,7 @@ contract ConsentRegistry {
         address grantee,
         Scope scope,
         uint256[] calldata tokenIds,
-        uint16 categories,
+        uint32 categories,
         uint8 sensitive,
         uint40 expiresAt,
         Purpose purpose
@@ -404,12 +405,12 @@ contract ConsentRegistry {
     }
 
     function _coversClass(Grant storage g, uint8 category, uint8 sensitivity) private view returns (bool) {
-        return g.categories & (uint16(1) << category) != 0 && sensitivity & ~g.sensitive == 0;
+        return g.categories & (uint32(1) << category) != 0 && sensitivity & ~g.sensitive == 0;
     }
 
     /// @dev The sensitivity flags of the sensitive categories named in a category bitmask
     /// (codes 5-8: mental-health, substance-use, sexual-health, genetic map to flags 1, 2, 4, 8).
-    function _namedFlags(uint16 categories) private pure returns (uint8) {
+    function _namedFlags(uint32 categories) private pure returns (uint8) {
         return uint8((categories >> 5) & 0x0f);
     }
 }

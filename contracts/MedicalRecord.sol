@@ -57,7 +57,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     using Strings for uint256;
 
     /// @notice Number of categories; codes are 0..CATEGORY_COUNT-1 (see `_categoryName`).
-    uint8 public constant CATEGORY_COUNT = 10;
+    uint8 public constant CATEGORY_COUNT = 17;
     uint8 internal constant CATEGORY_MENTAL_HEALTH = 5;
     uint8 internal constant CATEGORY_SUBSTANCE_USE = 6;
     uint8 internal constant CATEGORY_SEXUAL_HEALTH = 7;
@@ -498,7 +498,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     }
 
     function _categoryName(uint8 category) private pure returns (string memory) {
-        string[10] memory names = [
+        string[17] memory names = [
             "laboratory",
             "imaging",
             "immunization",
@@ -508,7 +508,14 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             "substance-use",
             "sexual-health",
             "genetic",
-            "other"
+            "other",
+            "vital-signs",
+            "condition",
+            "procedure",
+            "encounter",
+            "care-plan",
+            "billing",
+            "allergy"
         ];
         return names[category];
     }

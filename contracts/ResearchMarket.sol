@@ -55,7 +55,8 @@ contract ResearchMarket is ReentrancyGuard {
     uint256 public constant MAX_STUDY_DURATION = 730 days;
     /// @notice Longest encoded CID a delivery may carry.
     uint256 public constant MAX_CID_LENGTH = 128;
-    uint16 private constant ALL_CATEGORIES = (uint16(1) << 10) - 1;
+    /// @dev One bit per category code (MedicalRecord.CATEGORY_COUNT = 17).
+    uint32 private constant ALL_CATEGORIES = (uint32(1) << 17) - 1;
 
     enum ContributionStatus {
         None,
@@ -75,8 +76,8 @@ contract ResearchMarket is ReentrancyGuard {
         address asset; // address(0): the chain's native currency
         uint40 deadline;
         uint40 closedAt; // 0 while open
-        uint16 categories;
         // slot 2
+        uint32 categories; // a uint32 mask (17 categories) no longer fits slot 1
         uint32 maxRecords; // lowered by closing to what is reserved or delivered
         uint32 reserved; // joined, not yet delivered or withdrawn
         uint32 delivered;
@@ -102,7 +103,7 @@ contract ResearchMarket is ReentrancyGuard {
         bytes32 protocolDigest;
         uint8 protocolCodec;
         bytes32 descriptionHash;
-        uint16 categories;
+        uint32 categories;
         bytes32 criteriaHash;
         address asset;
         uint96 pricePerRecord;
@@ -176,7 +177,7 @@ contract ResearchMarket is ReentrancyGuard {
         uint96 pricePerRecord,
         uint32 maxRecords,
         uint40 deadline,
-        uint16 categories,
+        uint32 categories,
         uint8 protocolCodec,
         bytes32 protocolDigest,
         bytes32 descriptionHash,
@@ -337,14 +338,14 @@ contract ResearchMarket is ReentrancyGuard {
         uint256 available = s.maxRecords - s.reserved - s.delivered;
         if (count > available) revert ResearchMarketBudgetExhausted(studyId, count, available);
         contributionId = ++_lastContributionId;
-        uint16 categories = s.categories;
+        uint32 categories = s.categories;
         mapping(uint256 tokenId => uint256 contributionId) storage taken = _contributionOf[studyId];
         for (uint256 i; i < count; ++i) {
             uint256 tokenId = tokenIds[i];
             (address owner, uint8 category,, bool erased) = records.accessInfo(tokenId);
             if (owner != msg.sender) revert ResearchMarketNotRecordOwner(tokenId, msg.sender);
             if (erased) revert ResearchMarketRecordErased(tokenId);
-            if (categories & (uint16(1) << category) == 0) revert ResearchMarketIneligibleRecord(tokenId, category);
+            if (categories & (uint32(1) << category) == 0) revert ResearchMarketIneligibleRecord(tokenId, category);
             uint256 previous = taken[tokenId];
             // A withdrawn contribution frees its records; a reserved or delivered one keeps them
             // (a record listed twice in this call finds itself here too).

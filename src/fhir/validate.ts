@@ -2,6 +2,7 @@ import { OperationOutcomeError, crawlTypedValue, isPrimitiveType, toTypedValue, 
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../errors.js'
 import { ensureFhirDefinitions, isFhirResourceType } from './definitions.js'
+import { requiredBindingProblems } from './requiredBindings.js'
 
 /**
  * Parsing and validating FHIR R4 JSON. Every error message names the path or field that is wrong,
@@ -74,6 +75,7 @@ export function validateFhirResource(value: unknown): Resource {
     problems.push(...issues.map(describeIssue))
     if (problems.length === 0) problems.push('the validator rejected it without details')
   }
+  problems.push(...requiredBindingProblems(value as Record<string, unknown>))
   if (problems.length > 0) throw invalid(resourceType, problems)
   return value as Resource
 }

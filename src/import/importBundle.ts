@@ -1,3 +1,4 @@
+import { checkPatientOf } from '../fhir/patientReference.js'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'
@@ -145,6 +146,16 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
   const issuerAddress = getAddress(issuer.address)
   const patient = getAddress(params.patient.address)
   const { bundle } = params
+  // A Bundle without a Patient entry is not checked by parseImportBundle: its entries' subjects are, here.
+  for (const entry of bundle.entries) {
+    try {
+      checkPatientOf(JSON.parse(Buffer.from(entry.content).toString('utf8')), patient, ctx.deployment.chainId)
+    } catch (error) {
+      if (error instanceof InvalidInputError)
+        throw new InvalidInputError(`Entry ${entry.index}: ${error.shortMessage}`, { hint: 'Nothing was imported.' })
+      throw error
+    }
+  }
   const path = importJournalPath(
     params.journalDir,
     importKey({

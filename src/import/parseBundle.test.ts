@@ -83,7 +83,7 @@ describe('parseImportBundle', () => {
       [
         [1, 'laboratory', 0],
         [2, 'mental-health', Sensitivity.mentalHealth],
-        [3, 'clinical-note', 0],
+        [3, 'vital-signs', 0],
         [4, 'immunization', 0],
       ],
     )

@@ -69,7 +69,17 @@ describe('syntheticPatientBundle', () => {
     )
     assert.equal(parsed.entries.length, 400)
     const categories = new Set(parsed.entries.map((e) => e.category))
-    for (const category of ['laboratory', 'clinical-note', 'immunization', 'medication', 'other', 'mental-health', 'genetic']) {
+    for (const category of [
+      'laboratory',
+      'vital-signs',
+      'condition',
+      'procedure',
+      'encounter',
+      'immunization',
+      'medication',
+      'mental-health',
+      'genetic',
+    ]) {
       assert.ok(categories.has(category as never), category)
     }
     for (const type of ['collection', 'batch', 'searchset'] as const) {

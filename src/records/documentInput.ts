@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs'
+import type { Resource } from '@medplum/fhirtypes'
 import { open, stat } from 'node:fs/promises'
 import { canonicalFhirBytes, parseFhirResource, resolveCategory } from '../fhir/index.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
@@ -17,6 +18,8 @@ export type DocumentInput = {
   category: Category
   sensitivity: number
   size: number
+  /** The parsed resource, for FHIR documents. */
+  resource?: Resource
 }
 
 /**
@@ -63,5 +66,6 @@ export function documentFromFhir(bytes: Uint8Array | string, category?: string):
     category: derived.category,
     sensitivity: derived.sensitivity,
     size: canonical.byteLength,
+    resource,
   }
 }

@@ -53,7 +53,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<ServerEnv> {
     const { status, outcome } = toOutcome(error)
     if (status >= 500) deps.logError?.(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${error.name}: ${error.message}`)
     // A chain or storage that is down (503): the client may send the same request again, after a pause (RFC 9110 §10.2.3).
-    return outcomeResponse(status, outcome, status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {})
+    const headers = error instanceof HttpError ? error.headers : {}
+    return outcomeResponse(status, outcome, status === 503 ? { ...headers, 'retry-after': String(RETRY_AFTER_SECONDS) } : headers)
   })
   app.notFound((c) =>
     outcomeResponse(404, operationOutcome('not-found', `There is nothing at ${c.req.method} ${new URL(c.req.url).pathname}.`)),

@@ -40,11 +40,20 @@ export class HttpError extends MedvaultError {
   override name = 'HttpError'
   readonly status: number
   readonly issue: IssueCode
+  /** Response headers the status calls for, e.g. `Allow` on a 405. */
+  readonly headers: Record<string, string>
 
-  constructor(status: number, issue: IssueCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, options)
+  constructor(
+    status: number,
+    issue: IssueCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    const { headers, ...rest } = options
+    super(message, rest)
     this.status = status
     this.issue = issue
+    this.headers = headers ?? {}
   }
 }
 

@@ -38,7 +38,7 @@ const MAX_STEPS = 12
 const DAY = 86_400n
 const MAX_GRANT_DURATION = 3650n * DAY
 const EMERGENCY_WINDOW = DAY
-const CATEGORY_COUNT = 10
+const CATEGORY_COUNT = 17
 /** The sensitivity flag each sensitive category names when a Categories grant lists it. */
 const FLAG_OF_CATEGORY: Record<number, number> = { 5: 1, 6: 2, 7: 4, 8: 8 }
 const ALL_FLAGS = 31
@@ -124,7 +124,7 @@ const categoriesArb = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 1, max: (1 << CATEGORY_COUNT) - 1 }) },
   { weight: 4, arbitrary: fc.constantFrom(1 << 0, 1 << 1, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8, (1 << 0) | (1 << 4)) },
   { weight: 1, arbitrary: fc.constant(0) },
-  { weight: 1, arbitrary: fc.integer({ min: 1 << CATEGORY_COUNT, max: 0xffff }) },
+  { weight: 1, arbitrary: fc.integer({ min: 1 << CATEGORY_COUNT, max: 0x7fffffff }) },
 )
 
 const sensitiveArb = fc.oneof(

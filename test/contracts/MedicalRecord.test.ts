@@ -591,7 +591,7 @@ describe('MedicalRecord', () => {
     })
 
     const invalid: [string, Partial<MintRequest>][] = [
-      ['category 10 (= CATEGORY_COUNT)', { category: 10 }],
+      ['category 17 (= CATEGORY_COUNT)', { category: 17 }],
       ['category 255', { category: 255 }],
       ['a zero commitment', { commitment: ZERO_BYTES32 }],
       ['a zero CID digest', { cidDigest: ZERO_BYTES32 }],

@@ -144,7 +144,7 @@ describe('ResearchMarket', () => {
         { pricePerRecord: 0n },
         { maxRecords: 0 },
         { categories: 0 },
-        { categories: 1 << 10 },
+        { categories: 1 << 17 },
         { protocolDigest: `0x${'00'.repeat(32)}` as const },
         { deadline: Number(now) },
         { deadline: Number(now + 731n * DAY) },

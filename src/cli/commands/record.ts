@@ -1,3 +1,4 @@
+import { checkPatientOf } from '../../fhir/patientReference.js'
 import { createWriteStream } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
@@ -7,6 +8,7 @@ import { InvalidInputError } from '../../errors.js'
 import { canonicalFhirBytes, parseFhirResource } from '../../fhir/index.js'
 import type { Medvault } from '../../home/index.js'
 import {
+  CATEGORIES,
   type DocumentInput,
   FHIR_JSON,
   documentFromFile,
@@ -27,6 +29,7 @@ type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<vo
 
 async function issue(mv: Medvault, o: GlobalOptions, doc: DocumentInput, patientRef: string, as: string, supersedes?: bigint) {
   const patient = await resolvePatient(mv, patientRef)
+  if (doc.resource) checkPatientOf(doc.resource, patient.address, mv.deployment.chainId)
   const provider = await unlock(mv, as)
   const consent = patient.local ? { patient: (await unlock(mv, patient.name)).chainAccount } : ({ standing: true } as const)
   const checkpoint = operationFault(process.env.MEDVAULT_FAULT, supersedes ? 'record-amend' : 'record-add')
@@ -55,10 +58,7 @@ export function recordCommands(program: Command, run: Run) {
     .argument('<file>', 'a FHIR R4 resource (.json) or a binary document')
     .requiredOption('--patient <account-or-address>', 'the patient who will own the record')
     .requiredOption('--as <provider>', "the issuing provider's account")
-    .option(
-      '--category <category>',
-      'laboratory, imaging, immunization, medication, clinical-note, mental-health, substance-use, sexual-health, genetic, other',
-    )
+    .option('--category <category>', CATEGORIES.join(', '))
     .option('--content-type <type>', 'MIME type; required for non-FHIR files (e.g. application/dicom)')
     .description('Issue a record: validate, encrypt for the patient, store on IPFS, mint to the patient')
     .action((file: string, opts: { patient: string; as: string; category?: string; contentType?: string }, cmd: Command) =>

@@ -1,4 +1,4 @@
-import type { CapabilityStatement } from '@medplum/fhirtypes'
+import type { CapabilityStatement, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes'
 
 /** Resource types the facade serves: whatever a record holds; these are listed for clients to discover. */
 export const LISTED_TYPES = [
@@ -16,16 +16,29 @@ export const LISTED_TYPES = [
   'Binary',
 ] as const
 
-const SEARCH_PARAMS = [
-  { name: 'patient', type: 'reference' as const, documentation: 'The patient (Patient/0x… or the address); defaults to the caller' },
+/** Types a provider can create: those that name their patient (a Binary does not). */
+export const CREATABLE_TYPES = LISTED_TYPES.filter((t) => t !== 'Binary')
+
+export const SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
+  { name: '_id', type: 'token', documentation: 'The record’s token id; comma-separated for OR' },
+  { name: 'patient', type: 'reference', documentation: 'The patient (Patient/0x… or the address); defaults to the caller' },
+  { name: 'subject', type: 'reference', documentation: 'The same as patient' },
   {
     name: 'category',
-    type: 'token' as const,
+    type: 'token',
     documentation: "medvault category (laboratory, imaging, immunization…) or the resource's own category code",
   },
-  { name: 'code', type: 'token' as const, documentation: 'system|code or code, comma-separated for OR' },
-  { name: 'date', type: 'date' as const, documentation: 'The clinical date, with eq, ne, gt, lt, ge, le prefixes' },
+  { name: 'code', type: 'token', documentation: 'system|code or code, comma-separated for OR' },
+  { name: 'date', type: 'date', documentation: 'The clinical date, with eq, ne, gt, lt, ge, le prefixes; repeat for a range' },
 ]
+
+const SEARCH_DOCUMENTATION =
+  'Search takes GET [type]?…, POST [type]/_search (form body) and the Patient compartment (Patient/[id]/[type]). ' +
+  'No modifiers and no chaining. Result parameters: _count (default 50, at most 500), _sort (date, -date, _id, -_id), ' +
+  '_summary=count, _elements. Pages are linked by next and previous, with a cursor on the sort key and token id, so records ' +
+  'issued while a client pages neither repeat nor vanish. Unsupported parameters are left out of the self link, and refused ' +
+  '(400) under Prefer: handling=strict. Search returns current records only (not those an amendment replaced). JSON only: ' +
+  'XML is refused with 406.'
 
 /** GET /fhir/metadata: https://hl7.org/fhir/R4/capabilitystatement.html */
 export function capabilityStatement(baseUrl: string, version: string): CapabilityStatement {
@@ -41,12 +54,13 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
     rest: [
       {
         mode: 'server',
-        documentation: 'Every read checks the patient’s consent on chain first and is written to the audit trail.',
+        documentation: `Every read checks the patient’s consent on chain first and is written to the audit trail. Records are immutable: no update, patch or delete (405). ${SEARCH_DOCUMENTATION}`,
         security: {
           description:
             'Sign-In with Ethereum (EIP-4361): GET /auth/nonce, sign the message, POST /auth/login, then send `Authorization: Bearer <token>`.',
         },
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
         resource: [
           {
             type: 'Patient',
@@ -55,7 +69,11 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
           },
           ...LISTED_TYPES.map((type) => ({
             type,
-            interaction: [{ code: 'read' as const }, { code: 'search-type' as const }, { code: 'create' as const }],
+            interaction: [
+              { code: 'read' as const },
+              { code: 'search-type' as const },
+              ...((CREATABLE_TYPES as readonly string[]).includes(type) ? [{ code: 'create' as const }] : []),
+            ],
             searchParam: SEARCH_PARAMS,
           })),
         ],

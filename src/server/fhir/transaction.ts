@@ -2,13 +2,23 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes'
 import { type Address, getAddress, isAddress } from 'viem'
 import { encryptionKeyOf } from '../../directory/index.js'
+import { checkPatientOf, validateFhirResource } from '../../fhir/index.js'
 import { importBundle, parseImportBundle } from '../../import/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialProvider, fhirResponse, sessionOf } from '../http.js'
-import { HttpError } from '../outcomes.js'
+import { HttpError, toOutcome } from '../outcomes.js'
 import { errorResponses, secured } from '../routes/schemas.js'
 
 type JsonObject = Record<string, unknown>
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  422: 'Unprocessable Entity',
+  503: 'Service Unavailable',
+}
 
 /**
  * The patient a transaction is for: its Patient entry, by id or by the `eip155:<chain>:<address>`
@@ -65,22 +75,58 @@ export function transactionRoute(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) 
       const encryptionPublicKey = await encryptionKeyOf(deps.ctx, patient)
       if (!encryptionPublicKey)
         throw new HttpError(422, 'invalid', 'This patient has not published an encryption key, so no record can be sealed for them.')
-      const parsed = parseImportBundle(bytes)
-      const result = await importBundle(deps.ctx, {
-        issuer: { chainAccount: issuer.chainAccount, encryptionSeed: issuer.encryptionSeed },
-        patient: { address: patient, encryptionPublicKey },
-        bundle: parsed,
-        journalDir: deps.importsDir,
-      })
-      await audit(deps, { actor: issuer.address, action: 'issue', patient, outcome: 'allowed', reason: `import-${result.records.length}` })
-      const tokenOf = new Map(result.records.map((r) => [r.entry, r.tokenId]))
-      const resources = (body.entry as JsonObject[]).map((e) => e.resource as JsonObject)
+      const entries = Array.isArray(body.entry) ? (body.entry as JsonObject[]) : []
+      // A batch is processed entry by entry (https://hl7.org/fhir/R4/http.html#brules): an invalid
+      // entry gets its own error response and the others are issued. A transaction is all or nothing.
+      const failed = new Map<number, BundleEntry>()
+      let toImport = bytes
+      let kept = entries.map((_, i) => i)
+      if (body.type === 'batch') {
+        const patientEntries = entries.filter((e) => (e.resource as JsonObject | undefined)?.resourceType === 'Patient')
+        entries.forEach((entry, i) => {
+          if ((entry.resource as JsonObject | undefined)?.resourceType === 'Patient') return
+          try {
+            validateFhirResource(entry.resource)
+            checkPatientOf(entry.resource, patient, deps.ctx.deployment.chainId)
+            // The entry alone with the Patient: the other checks the whole import makes.
+            const one = { resourceType: 'Bundle', type: 'batch', entry: [...patientEntries, entry] }
+            parseImportBundle(new TextEncoder().encode(JSON.stringify(one)))
+          } catch (error) {
+            const { status, outcome } = toOutcome(error)
+            failed.set(i, { response: { status: `${status} ${STATUS_TEXT[status] ?? 'Error'}`, outcome } })
+          }
+        })
+        kept = entries.map((_, i) => i).filter((i) => !failed.has(i))
+        toImport = new TextEncoder().encode(JSON.stringify({ ...body, entry: kept.map((i) => entries[i]) }))
+      }
+      const tokenOf = new Map<number, bigint>()
+      if (kept.some((i) => (entries[i]?.resource as JsonObject | undefined)?.resourceType !== 'Patient')) {
+        const parsed = parseImportBundle(toImport)
+        const result = await importBundle(deps.ctx, {
+          issuer: { chainAccount: issuer.chainAccount, encryptionSeed: issuer.encryptionSeed },
+          patient: { address: patient, encryptionPublicKey },
+          bundle: parsed,
+          journalDir: deps.importsDir,
+        })
+        await audit(deps, {
+          actor: issuer.address,
+          action: 'issue',
+          patient,
+          outcome: 'allowed',
+          reason: `import-${result.records.length}`,
+        })
+        for (const r of result.records) tokenOf.set(kept[r.entry]!, r.tokenId)
+      }
       const response: Bundle = {
         resourceType: 'Bundle',
         type: body.type === 'batch' ? 'batch-response' : 'transaction-response',
-        entry: resources.map((resource, i): BundleEntry => {
+        entry: entries.map((e, i): BundleEntry => {
+          const failure = failed.get(i)
+          if (failure) return failure
+          const resource = e.resource as JsonObject
           const tokenId = tokenOf.get(i)
-          if (tokenId !== undefined) return { response: { status: '201 Created', location: `${resource.resourceType}/${tokenId}` } }
+          if (tokenId !== undefined)
+            return { response: { status: '201 Created', location: `${resource.resourceType}/${tokenId}`, etag: 'W/"1"' } }
           return { response: { status: '200 OK', location: `Patient/${patient}` } }
         }),
       }

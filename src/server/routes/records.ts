@@ -1,3 +1,4 @@
+import { checkPatientOf } from '../../fhir/patientReference.js'
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
 import { canAccess } from '../../consent/index.js'
@@ -214,6 +215,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       let doc: Pick<DocumentInput, 'content' | 'contentType' | 'category' | 'sensitivity'>
       if (body.resource) {
         doc = documentFromFhir(JSON.stringify(body.resource))
+        checkPatientOf(body.resource, patient, deps.ctx.deployment.chainId)
       } else {
         const category = parseCategory(body.binary!.category)
         doc = {
