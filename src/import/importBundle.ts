@@ -1,4 +1,4 @@
-import { checkPatientOf } from '../fhir/patientReference.js'
+import { checkPatientOf } from '../fhir/index.js'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'

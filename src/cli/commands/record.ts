@@ -1,4 +1,4 @@
-import { checkPatientOf } from '../../fhir/patientReference.js'
+import { checkPatientOf } from '../../fhir/index.js'
 import { createWriteStream } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'

@@ -1,4 +1,4 @@
-import { checkPatientOf } from '../../fhir/patientReference.js'
+import { checkPatientOf } from '../../fhir/index.js'
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
 import { canAccess } from '../../consent/index.js'
