@@ -24,7 +24,7 @@ async function openSession(account: BrowserAccount): Promise<Session> {
     api.get<{ providers: { address: string; name: string }[] }>('/api/providers'),
   ])
   const names = new Map(registry.providers.map((p) => [p.address.toLowerCase(), p.name]))
-  return { api, chain: chainside(api, config), me, names }
+  return { api, chain: chainside(api, config), me, names, memory: new Map() }
 }
 
 function Page({ path }: { path: string }) {
