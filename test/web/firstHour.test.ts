@@ -202,4 +202,52 @@ describe("a patient's first hour in the portal", () => {
     await res.arrayBuffer()
     assert.equal(res.status, 403)
   })
+
+  it('speaks to the patient in plain words on every page: no ids, account numbers or technical terms', async () => {
+    const alice = await signInWithFile('alice', OWN.alice)
+    const { page } = alice
+    const pages: [path: string, ready: string][] = [
+      ['/', '.entry .badge-ok'],
+      ['/activity', 'h1'],
+      ['/share', '#delegate'],
+      ['/studies', 'h1'],
+      ['/verify', 'h1'],
+    ]
+    const texts: [string, string][] = []
+    for (const [path, ready] of pages) {
+      await go(alice, path)
+      await page.locator(ready).first().waitFor({ timeout: 60_000 })
+      await page.waitForFunction(() => !/Loading|Checking…/.test((globalThis as any).document.body.innerText))
+      if (path === '/activity') await page.getByLabel('Include what I did myself').check()
+      texts.push([path, await page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+    }
+    await go(alice, '/')
+    await page.getByRole('link', { name: 'Glucose' }).click()
+    await page.getByText('✓ Verified').waitFor({ timeout: 60_000 })
+    texts.push(['a record', await page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+    // The technical detail is one disclosure away.
+    await page.getByText('Technical details').click()
+    assert.match((await page.locator('#raw-record').textContent()) ?? '', /"resourceType": "Observation"/)
+    const signedOut = await newTab()
+    await signedOut.page.getByRole('heading').first().waitFor()
+    texts.push(['sign in', await signedOut.page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+
+    const FORBIDDEN: [string, RegExp][] = [
+      ['key', /\bkeys?\b/i],
+      ['signature', /signature/i],
+      ['FHIR', /FHIR/i],
+      ['JWS', /\bJWS\b/],
+      ['ES256', /ES256/],
+      ['on chain', /on[- ]chain/i],
+      ['an account number', /0x[0-9a-f]{4,}|0x…/i],
+      ['a record number', /\brecords? #?\d+\b/i],
+      ['account address', /account address/i],
+      ['a FHIR type name', /AllergyIntolerance|MedicationRequest|ExplanationOfBenefit|DiagnosticReport|Observation\b|\bClaim\b/],
+    ]
+    const found = texts.flatMap(([where, text]) =>
+      FORBIDDEN.filter(([, re]) => re.test(text)).map(([what, re]) => `${where}: ${what} (${re.exec(text)![0]})`),
+    )
+    assert.deepEqual(found, [])
+    assert.deepEqual(alice.errors, [])
+  })
 })

@@ -108,11 +108,11 @@ export function shortAddress(address: string) {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
 }
 
-/** A name for an account: "you", a provider's registered name, or a shortened address. */
+/** A name for an account: "you", a provider's registered name, or words saying it has none (never its number). */
 export function nameOf(address: string | undefined, me: Address, names: Map<string, string>): string {
   if (!address) return 'someone'
   if (address.toLowerCase() === me.toLowerCase()) return 'You'
-  return names.get(address.toLowerCase()) ?? `Account ${shortAddress(address)}`
+  return names.get(address.toLowerCase()) ?? 'Someone outside the provider registry'
 }
 
 export function listInWords(items: string[]): string {

@@ -21,7 +21,7 @@ type Entry = {
 const ACTION: Record<string, string> = {
   read: 'opened',
   verify: 'checked',
-  'key-release': 'asked for the key of',
+  'key-release': 'asked to open',
   grant: 'shared',
   revoke: 'stopped sharing',
   emergency: 'used emergency access to',
@@ -133,9 +133,7 @@ export function Activity() {
                     <td>
                       {ACTION[e.action] ?? e.action}{' '}
                       {e.tokenId ? (
-                        <Link to={`/records/${e.tokenId}`}>
-                          {kinds.has(e.tokenId) ? `your ${kinds.get(e.tokenId)} (record ${e.tokenId})` : `record ${e.tokenId}`}
-                        </Link>
+                        <Link to={`/records/${e.tokenId}`}>{kinds.has(e.tokenId) ? `your ${kinds.get(e.tokenId)}` : 'a record'}</Link>
                       ) : whose ? (
                         'records'
                       ) : (

@@ -42,7 +42,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount) =
     <main className="signin" id="main">
       <div className="card">
         <h1>Sign in to medvault</h1>
-        <p className="lead">Your health records, kept by you. Your keys stay in this browser, locked with your passphrase.</p>
+        <p className="lead">Your health records, kept by you. Your vault stays in this browser, locked with your passphrase.</p>
         <form onSubmit={submit}>
           {remembered.length > 0 && (
             <fieldset>
