@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import type { Observation } from '@medplum/fhirtypes'
-import { authorizeProvider } from '../../src/directory/index.js'
+import { authorizeProvider, encryptionKeyOf } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../../src/import/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
@@ -22,6 +22,7 @@ import { launchChromium } from './fixtures.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const OWN = { alice: 'alice-own-passphrase', cardio: 'cardio-own-passphrase', bob: 'bob-own-passphrase' }
 const HISTORY = 1000
+const DANA = 'lamp river orange seven'
 
 type Tab = { context: BrowserContext; page: Page; errors: string[]; expectRefusals: boolean }
 
@@ -90,6 +91,12 @@ describe("a patient's first hour in the portal", () => {
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
     return tab
+  }
+
+  /** The text a person sees: rendered text, without what closed disclosures hide. */
+  function visibleText(page: Page): Promise<string> {
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (closed <details> left out) is what is read
+    return page.evaluate(() => (globalThis as any).document.body.innerText as string)
   }
 
   async function go(tab: Tab, path: string) {
@@ -217,20 +224,20 @@ describe("a patient's first hour in the portal", () => {
     for (const [path, ready] of pages) {
       await go(alice, path)
       await page.locator(ready).first().waitFor({ timeout: 60_000 })
-      await page.waitForFunction(() => !/Loading|Checking…/.test((globalThis as any).document.body.innerText))
+      await page.waitForFunction(() => !/Loading|Checking…/.test((globalThis as any).document.body.textContent))
       if (path === '/activity') await page.getByLabel('Include what I did myself').check()
-      texts.push([path, await page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+      texts.push([path, await visibleText(page)])
     }
     await go(alice, '/')
     await page.getByRole('link', { name: 'Glucose' }).click()
     await page.getByText('✓ Verified').waitFor({ timeout: 60_000 })
-    texts.push(['a record', await page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+    texts.push(['a record', await visibleText(page)])
     // The technical detail is one disclosure away.
     await page.getByText('Technical details').click()
     assert.match((await page.locator('#raw-record').textContent()) ?? '', /"resourceType": "Observation"/)
     const signedOut = await newTab()
     await signedOut.page.getByRole('heading').first().waitFor()
-    texts.push(['sign in', await signedOut.page.evaluate(() => (globalThis as any).document.body.innerText as string)])
+    texts.push(['sign in', await visibleText(signedOut.page)])
 
     const FORBIDDEN: [string, RegExp][] = [
       ['key', /\bkeys?\b/i],
@@ -249,5 +256,43 @@ describe("a patient's first hour in the portal", () => {
     )
     assert.deepEqual(found, [])
     assert.deepEqual(alice.errors, [])
+  })
+
+  it('lets a new patient create a vault with no file, receive a record under its clinical date, and sign back in with the passphrase', async () => {
+    const tab = await newTab()
+    const { page } = tab
+    await page.getByRole('button', { name: 'Create my vault' }).click()
+    await page.getByLabel('Your first name').fill('Dana')
+    await page.getByLabel('Choose a passphrase').fill(DANA)
+    await page.getByLabel('Type it again').fill(DANA)
+    await page.getByRole('button', { name: 'Create my vault' }).click()
+    await page.getByText('Providers can now send records to your vault.').waitFor({ timeout: 180_000 })
+    assert.doesNotMatch(await visibleText(page), /\bkeys?\b|signature|0x[0-9a-f]{4,}/i, 'the welcome page speaks plainly')
+
+    // The recovery kit is the CLI's own account file: the medvault program opens it with the passphrase.
+    const download = page.waitForEvent('download')
+    await page.getByRole('link', { name: 'Download my recovery kit' }).click()
+    await (await download).saveAs(join(s.home, 'accounts', 'dana.json'))
+    s.accounts.dana = await s.mv.keystore.unlock('dana', DANA)
+    assert.equal(await encryptionKeyOf(s.mv, a('dana').address), a('dana').encryptionPublicKey, 'encryption key published')
+    const stored = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }))
+    assert.ok(!/privateKey|encryptionSeed/.test(stored), 'only the sealed vault is kept')
+
+    // A provider sends her a lab result taken on 20 Nov 2026.
+    await issueExample(s, 'glucose.json', 'lab', 'dana')
+    await page.getByRole('link', { name: 'Go to my records' }).click()
+    const row = page.locator('.entry', { hasText: 'Glucose' })
+    await row.locator('.badge-ok').waitFor({ timeout: 60_000 })
+    assert.match((await row.locator('time.clinical').textContent()) ?? '', /^20 Nov 2026$/)
+    assert.match((await row.textContent()) ?? '', /added on \d{1,2} \w{3} 20\d\d/)
+
+    // Signing in again on this device takes the passphrase only.
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Welcome back, dana' }).waitFor()
+    assert.equal(await page.getByLabel('Account file').count(), 0)
+    await page.getByLabel('Passphrase').fill(DANA)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await row.locator('time.clinical').waitFor({ timeout: 60_000 })
+    assert.deepEqual(tab.errors, [])
   })
 })
