@@ -120,7 +120,7 @@ export function webRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       path: '/api/web/onboard',
       summary: 'Readies a new account made in the browser for the chain: funds it for gas on the embedded chain',
       description:
-        'The portal makes a patient\'s keys in the browser; to publish its encryption key (MedicalRecord.setEncryptionKey, ' +
+        "The portal makes a patient's keys in the browser; to publish its encryption key (MedicalRecord.setEncryptionKey, " +
         'signed in the browser) the account needs gas. On the embedded development chain the server funds an empty account, ' +
         'as `medvault account create` does; elsewhere it answers `funded: false` with what is needed.',
       tags: ['web'],
