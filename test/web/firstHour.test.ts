@@ -3,7 +3,7 @@
  * server on a real chain: the activity page counts only attempts on the patient's own records.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -17,9 +17,10 @@ import { importBundle, parseImportBundle, syntheticPatientBundle } from '../../s
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack } from '../integration/stack.js'
 import { sessionToken } from '../integration/server.js'
-import { launchChromium } from './fixtures.js'
+import { checkAccessible, launchChromium } from './fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SHOTS = join(ROOT, 'docs', 'screenshots')
 const OWN = { alice: 'alice-own-passphrase', cardio: 'cardio-own-passphrase', bob: 'bob-own-passphrase' }
 const HISTORY = 1000
 const DANA = 'lamp river orange seven'
@@ -56,6 +57,7 @@ describe("a patient's first hour in the portal", () => {
     })
     assert.equal(imported.imported, HISTORY)
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, webRoot })
+    mkdirSync(SHOTS, { recursive: true })
     browser = await launchChromium()
   })
 
@@ -97,6 +99,10 @@ describe("a patient's first hour in the portal", () => {
   function visibleText(page: Page): Promise<string> {
     // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (closed <details> left out) is what is read
     return page.evaluate(() => (globalThis as any).document.body.innerText as string)
+  }
+
+  async function shot(page: Page, name: string) {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
   }
 
   async function go(tab: Tab, path: string) {
@@ -171,6 +177,7 @@ describe("a patient's first hour in the portal", () => {
     )
     assert.ok(render < 1000, `the timeline took ${render} ms to render`)
     await page.mouse.wheel(0, -1e6)
+    await shot(page, 'timeline-history')
 
     // Ordered and grouped by clinical date: years from the history's own dates, not one issue date.
     const years = (await page.locator('.year > h2').allTextContents()).map((h) => h.split(' ')[0]!)
@@ -193,6 +200,7 @@ describe("a patient's first hour in the portal", () => {
     await page.getByRole('searchbox', { name: 'Search' }).fill(`my blood test in ${month}`)
     const title = lab.code!.text!.replace(/\s*\[[^\]]*\]/g, '')
     await page.locator('.entry', { hasText: title }).first().waitFor()
+    await shot(page, 'timeline-search')
     const found = await page.locator('.entry time.clinical').allTextContents()
     assert.ok(found.length >= 1 && found.length < 100, `${found.length} found`)
     for (const d of found) assert.match(d, new RegExp(month.split(' ')[0]!.slice(0, 3)))
@@ -261,13 +269,18 @@ describe("a patient's first hour in the portal", () => {
   it('lets a new patient create a vault with no file, receive a record under its clinical date, and sign back in with the passphrase', async () => {
     const tab = await newTab()
     const { page } = tab
+    await shot(page, 'signin-new')
     await page.getByRole('button', { name: 'Create my vault' }).click()
     await page.getByLabel('Your first name').fill('Dana')
     await page.getByLabel('Choose a passphrase').fill(DANA)
     await page.getByLabel('Type it again').fill(DANA)
+    await checkAccessible(page)
+    await shot(page, 'signup')
     await page.getByRole('button', { name: 'Create my vault' }).click()
     await page.getByText('Providers can now send records to your vault.').waitFor({ timeout: 180_000 })
     assert.doesNotMatch(await visibleText(page), /\bkeys?\b|signature|0x[0-9a-f]{4,}/i, 'the welcome page speaks plainly')
+    await checkAccessible(page)
+    await shot(page, 'welcome')
 
     // The recovery kit is the CLI's own account file: the medvault program opens it with the passphrase.
     const download = page.waitForEvent('download')
@@ -289,6 +302,7 @@ describe("a patient's first hour in the portal", () => {
     // Signing in again on this device takes the passphrase only.
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('heading', { name: 'Welcome back, dana' }).waitFor()
+    await shot(page, 'signin-again')
     assert.equal(await page.getByLabel('Account file').count(), 0)
     await page.getByLabel('Passphrase').fill(DANA)
     await page.getByRole('button', { name: 'Sign in' }).click()

@@ -186,7 +186,7 @@ describe('the web portal in chromium', () => {
     await checkAccessible(alice)
     await shot(alice, 'record')
     await go(alice, `/records/${tokens.immunization}`)
-    await page.getByText('EW0150').waitFor()
+    await page.getByText('EW0150', { exact: true }).waitFor()
     await shot(alice, 'record-immunization')
     noConsoleErrors(alice)
   })
