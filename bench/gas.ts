@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { type Hex, type TransactionReceipt, bytesToHex, createTestClient, http, parseEther } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
-import { baselineRecordAbi, baselineRecordBytecode } from '../src/contracts/index.js'
+import { baselineRecordAbi, baselineRecordBytecode } from '../src/contracts/testing.js'
 import {
   type BlobStore,
   type Category,

@@ -10,7 +10,8 @@
  */
 import { type Hex, parseEventLogs, type TransactionReceipt } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { medicalRecordAbi, testStablecoinAbi, testStablecoinBytecode } from '../src/contracts/index.js'
+import { medicalRecordAbi } from '../src/contracts/index.js'
+import { testStablecoinAbi, testStablecoinBytecode } from '../src/contracts/testing.js'
 import type { RecordsContext } from '../src/index.js'
 import {
   approveResearcher,

@@ -10,7 +10,7 @@
  *   npm run bench                              # measure, compare with bench/baseline.json
  *   npm run bench -- --compare OTHER.json      # compare with another run's results
  *   npm run bench -- --update-baseline         # measure, then make this run the new baseline
- *   npm run bench -- --readme                  # also rewrite the README's headline table
+ *   npm run bench -- --readme                  # also rewrite the headline table in docs/benchmarks.md
  *   npm run bench -- --only server             # one section (by a word of its title); with --update-baseline
  *                                              # only its rows of the baseline are replaced
  *
@@ -28,14 +28,14 @@ import { measureImport } from './import.js'
 import { measureIpfsPeers } from './ipfsPeers.js'
 import { measureLargeStore } from './memory.js'
 import { measureServer } from './server.js'
-import { headlineRows, headlineTable, writeReadmeHeadline } from './summary.js'
+import { headlineRows, headlineTable, writeHeadline } from './summary.js'
 import { measureThroughput } from './throughput.js'
 import { type Metrics, progress, section } from './util.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const RESULTS = join(here, 'results.json')
 const BASELINE = join(here, 'baseline.json')
-const README = join(here, '..', 'README.md')
+const HEADLINE_PAGE = join(here, '..', 'docs', 'benchmarks.md')
 const flag = (name: string) => process.argv.includes(name)
 const option = (name: string) => {
   const at = process.argv.indexOf(name)
@@ -119,10 +119,10 @@ if (updateBaseline) {
 section('Headline: each figure next to its reference')
 console.log(headlineTable(headlineRows(metrics)))
 if (updateReadme) {
-  if (only || failures.length > 0) console.log('\nREADME not updated: it shows a complete run only.')
+  if (only || failures.length > 0) console.log('\ndocs/benchmarks.md not updated: it shows a complete run only.')
   else {
-    writeReadmeHeadline(README, results)
-    console.log(`\nREADME headline table updated from ${relative(process.cwd(), RESULTS)}`)
+    writeHeadline(HEADLINE_PAGE, results)
+    console.log(`\ndocs/benchmarks.md headline table updated from ${relative(process.cwd(), RESULTS)}`)
   }
 }
 

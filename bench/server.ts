@@ -76,7 +76,7 @@ export async function measureServer() {
       expiresAt: new Date(Date.now() + 86_400_000),
       purpose: 'treatment',
     })
-    const { releasePendingKeys } = await import('../src/consent/releaseKeys.js')
+    const { releasePendingKeys } = await import('../src/records/index.js')
     await releasePendingKeys(mv, alice!)
 
     const server = await startServer(mv, { port: 0, passphrase: PASSPHRASE, limits: { requestsPerMinute: 10_000_000 } })

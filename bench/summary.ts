@@ -1,7 +1,7 @@
 /**
  * The headline table: each figure next to the reference that gives it meaning (a plain
  * OpenZeppelin mint, the cost of one new storage slot, plain node:crypto, a plaintext read).
- * Written into the README between markers by `npm run bench -- --readme`, so the published table
+ * Written into docs/benchmarks.md between markers by `npm run bench -- --readme`, so the published table
  * is always the one a run produced.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -79,12 +79,12 @@ export function headlineTable(rows: Row[]): string {
 const START = '<!-- bench:headline:start -->'
 const END = '<!-- bench:headline:end -->'
 
-/** Replaces the README's headline block with the table of these results. */
-export function writeReadmeHeadline(readmePath: string, results: BenchResults): void {
-  const readme = readFileSync(readmePath, 'utf8')
+/** Replaces the headline block of a Markdown page (docs/benchmarks.md) with the table of these results. */
+export function writeHeadline(pagePath: string, results: BenchResults): void {
+  const readme = readFileSync(pagePath, 'utf8')
   const from = readme.indexOf(START)
   const to = readme.indexOf(END)
-  if (from < 0 || to < from) throw new Error(`${readmePath} has no ${START} … ${END} block to fill.`)
+  if (from < 0 || to < from) throw new Error(`${pagePath} has no ${START} … ${END} block to fill.`)
   const env = results.environment
   const block = [
     START,
@@ -93,5 +93,5 @@ export function writeReadmeHeadline(readmePath: string, results: BenchResults): 
     headlineTable(headlineRows(results.metrics)),
     END,
   ].join('\n')
-  writeFileSync(readmePath, readme.slice(0, from) + block + readme.slice(to + END.length))
+  writeFileSync(pagePath, readme.slice(0, from) + block + readme.slice(to + END.length))
 }

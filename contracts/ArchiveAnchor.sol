@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /// @title ArchiveAnchor
 /// @notice Onboards a provider's existing archive in one transaction: the Merkle root of N record
@@ -46,7 +46,7 @@ contract ArchiveAnchor {
     }
 
     /// @notice The registry whose active providers may anchor, and whose registrars may revoke.
-    ProviderRegistry public immutable registry;
+    IProviderRegistry public immutable registry;
 
     /// @dev Cached from the registry: AccessControl's role id of its registrars.
     bytes32 private immutable _registrarRole;
@@ -87,7 +87,7 @@ contract ArchiveAnchor {
     event ArchiveRevoked(bytes32 indexed archiveId, address indexed revokedBy);
 
     /// @param registry_ The provider registry consulted on every anchoring and revocation.
-    constructor(ProviderRegistry registry_) {
+    constructor(IProviderRegistry registry_) {
         registry = registry_;
         _registrarRole = registry_.REGISTRAR_ROLE();
     }

@@ -2,8 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
-import {MedicalRecord} from "./MedicalRecord.sol";
-import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {IMedicalRecord} from "./interfaces/IMedicalRecord.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /// @title ConsentRegistry
 /// @notice Who may read which of a patient's records, until when and why; delegates; break-glass.
@@ -60,8 +60,8 @@ contract ConsentRegistry {
     uint16 private constant ALL_CATEGORIES = (uint16(1) << 10) - 1;
     uint8 private constant ALL_FLAGS = 31;
 
-    MedicalRecord public immutable records;
-    ProviderRegistry public immutable registry;
+    IMedicalRecord public immutable records;
+    IProviderRegistry public immutable registry;
 
     mapping(uint256 grantId => Grant) private _grants;
     mapping(uint256 grantId => mapping(uint256 tokenId => bool)) private _grantRecords;
@@ -120,7 +120,7 @@ contract ConsentRegistry {
 
     /// @param records_ The record contract whose tokens grants refer to.
     /// @param registry_ The provider registry (registrar role, provider status).
-    constructor(MedicalRecord records_, ProviderRegistry registry_) {
+    constructor(IMedicalRecord records_, IProviderRegistry registry_) {
         records = records_;
         registry = registry_;
     }

@@ -2,28 +2,16 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /// @title ProviderRegistry
 /// @notice The accredited issuers of medical records (hospitals, labs, clinics, pharmacies).
 /// @dev A registrar (REGISTRAR_ROLE) adds, suspends, reinstates and removes providers. Every status
 /// change is kept in a per-provider history so a verifier can ask whether a provider was active at
 /// the moment it issued a record, not only whether it is active now.
-contract ProviderRegistry is AccessControl {
-    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
-
-    enum Status {
-        None,
-        Active,
-        Suspended,
-        Removed
-    }
-
-    struct Provider {
-        Status status;
-        uint64 registeredAt;
-        bytes32 encryptionKey;
-        string name;
-    }
+contract ProviderRegistry is AccessControl, IProviderRegistry {
+    /// @inheritdoc IProviderRegistry
+    bytes32 public constant override REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
     struct StatusChange {
         uint64 at;

@@ -4,8 +4,8 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {MedicalRecord} from "./MedicalRecord.sol";
-import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {IMedicalRecord} from "./interfaces/IMedicalRecord.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /// @title ResearchMarket
 /// @notice Researchers pay patients for de-identified copies of their records, through an escrow.
@@ -110,8 +110,8 @@ contract ResearchMarket is ReentrancyGuard {
         uint40 deadline;
     }
 
-    ProviderRegistry public immutable registry;
-    MedicalRecord public immutable records;
+    IProviderRegistry public immutable registry;
+    IMedicalRecord public immutable records;
 
     mapping(uint256 studyId => Study) private _studies;
     mapping(uint256 contributionId => Contribution) private _contributions;
@@ -201,7 +201,7 @@ contract ResearchMarket is ReentrancyGuard {
 
     /// @param registry_ The provider registry whose REGISTRAR_ROLE approves researchers.
     /// @param records_ The record contract whose tokens patients contribute.
-    constructor(ProviderRegistry registry_, MedicalRecord records_) {
+    constructor(IProviderRegistry registry_, IMedicalRecord records_) {
         registry = registry_;
         records = records_;
     }

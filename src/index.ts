@@ -6,20 +6,12 @@ export * from './storage/index.js'
 export * from './accounts/index.js'
 export * from './directory/index.js'
 export * from './fhir/index.js'
-export { startAnvil } from './chain/anvil.js'
-export type { EmbeddedChain, StartAnvilParameters } from './chain/anvil.js'
-export { createChainClients } from './chain/clients.js'
-export type { ChainClients } from './chain/clients.js'
-export { deployContracts } from './chain/deploy.js'
-export type { Deployment } from './chain/deploy.js'
-export { toMedvaultError } from './chain/errors.js'
-export { openMedvault, initHome } from './home/openMedvault.js'
-export type { Medvault, OpenMedvaultParameters } from './home/openMedvault.js'
-export { createAccount } from './home/createAccount.js'
-export { resolveHome, homePaths } from './home/config.js'
-export type { Config } from './home/config.js'
+export { createChainClients, deployContracts, startAnvil, toMedvaultError } from './chain/index.js'
+export type { ChainClients, Deployment, EmbeddedChain, StartAnvilParameters } from './chain/index.js'
+export { createAccount, homePaths, initHome, openMedvault, resolveHome } from './home/index.js'
+export type { Config, Medvault, OpenMedvaultParameters } from './home/index.js'
 export * from './history/index.js'
-export * from './research/market/index.js'
+export * from './research/index.js'
 export { importBundle, parseImportBundle, syntheticPatientBundle } from './import/index.js'
 export type {
   ImportBundleParameters,
@@ -39,8 +31,7 @@ export {
   openPostgresIndex,
   openSqliteIndex,
 } from './indexer/index.js'
-export type { Indexer, IndexStore, IndexedGrant, IndexedRecord, IndexStatus, RecordFilter } from './indexer/index.js'
-export * from './research/deid/index.js'
+export type { IndexedGrant, IndexedRecord, Indexer, IndexStatus, IndexStore, RecordFilter } from './indexer/index.js'
 export {
   createFileRecoveryStore,
   getRecoveryState,
@@ -52,4 +43,3 @@ export {
   setupRecovery,
 } from './recovery/index.js'
 export type { GuardianSpec, MoveAccountReturnType, RecoveryState, RecoveryStore, SetupRecoveryReturnType } from './recovery/index.js'
-export * from './research/studies/index.js'

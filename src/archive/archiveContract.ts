@@ -1,16 +1,8 @@
 /** Reading and writing ArchiveAnchor: anchoring, revocation, an archive's state, and its errors in plain words. */
-import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex, getAddress, parseEventLogs } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { type Account, type Address, type Hex, getAddress, parseEventLogs } from 'viem'
+import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { archiveAnchorAbi } from '../contracts/index.js'
-import {
-  AccessDeniedError,
-  ChainError,
-  HomeError,
-  InvalidInputError,
-  type MedvaultError,
-  NotFoundError,
-  UntrustedIssuerError,
-} from '../errors.js'
+import { ChainError, HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import { archiveIdOf } from './leaf.js'
 
@@ -87,7 +79,7 @@ export async function preflightAnchor(ctx: Ctx, issuer: Account): Promise<void> 
       args: [`0x${'11'.repeat(32)}`, 1, `0x${'22'.repeat(32)}`, 0x55],
     })
   } catch (error) {
-    throw archiveError(error)
+    throw toMedvaultError(error)
   }
 }
 
@@ -95,14 +87,13 @@ export async function preflightAnchor(ctx: Ctx, issuer: Account): Promise<void> 
 export async function anchorArchive(ctx: RecordsContext, params: AnchorArchiveParameters): Promise<AnchorArchiveReturnType> {
   const address = archiveAddress(ctx)
   try {
-    const txHash = await ctx.walletFor(params.issuer).writeContract({
+    const receipt = await writeAndWait(ctx, params.issuer, {
       address,
       abi: archiveAnchorAbi,
       functionName: 'anchor',
       args: [params.root, params.count, params.manifest.digest, params.manifest.codec],
     })
-    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
-    if (receipt.status !== 'success') throw new ChainError('The anchoring transaction reverted.')
+    const txHash = receipt.transactionHash
     const [event] = parseEventLogs({ abi: archiveAnchorAbi, logs: receipt.logs, eventName: 'ArchiveAnchored' })
     if (!event) throw new ChainError('The anchoring transaction emitted no ArchiveAnchored event.')
     const block = await ctx.publicClient.getBlock({ blockNumber: receipt.blockNumber })
@@ -114,53 +105,23 @@ export async function anchorArchive(ctx: RecordsContext, params: AnchorArchivePa
       anchoredAt: new Date(Number(block.timestamp) * 1000),
     }
   } catch (error) {
-    throw archiveError(error)
+    throw toMedvaultError(error)
   }
 }
 
 /** Revokes an archive (its issuer or a registrar): none of its records verifies from then on. */
 export async function revokeArchive(ctx: RecordsContext, account: Account, archiveId: Hex): Promise<{ txHash: Hex }> {
   try {
-    const txHash = await ctx.walletFor(account).writeContract({
+    const receipt = await writeAndWait(ctx, account, {
       address: archiveAddress(ctx),
       abi: archiveAnchorAbi,
       functionName: 'revoke',
       args: [archiveId],
     })
-    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
-    if (receipt.status !== 'success') throw new ChainError('The revocation transaction reverted.')
-    return { txHash }
+    return { txHash: receipt.transactionHash }
   } catch (error) {
-    throw archiveError(error)
+    throw toMedvaultError(error)
   }
 }
 
 export { archiveIdOf }
-
-/** ArchiveAnchor's custom errors as messages a person can act on; anything else as toMedvaultError says. */
-export function archiveError(error: unknown): MedvaultError {
-  const reverted = error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined
-  const name = reverted instanceof ContractFunctionRevertedError ? reverted.data?.errorName : undefined
-  const args = (reverted instanceof ContractFunctionRevertedError ? reverted.data?.args : undefined) ?? []
-  const made = (() => {
-    switch (name) {
-      case 'ArchiveAnchorInactiveIssuer':
-        return new UntrustedIssuerError(`${String(args[0])} is not an active provider in the registry, so it cannot anchor an archive.`, {
-          hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
-        })
-      case 'ArchiveAnchorInvalidArchive':
-        return new InvalidInputError('The chain refused the archive: an empty root, manifest or record count.')
-      case 'ArchiveAnchorAlreadyAnchored':
-        return new InvalidInputError(`This provider already anchored archive ${String(args[0])}.`)
-      case 'ArchiveAnchorUnknownArchive':
-        return new NotFoundError(`No archive ${String(args[0])} is anchored on this chain.`, { hint: 'Check the archive id.' })
-      case 'ArchiveAnchorNotAllowed':
-        return new AccessDeniedError('Only the provider that anchored an archive, or the registrar, may revoke it.')
-      case 'ArchiveAnchorAlreadyRevoked':
-        return new InvalidInputError(`Archive ${String(args[0])} is revoked already.`)
-      default:
-        return undefined
-    }
-  })()
-  return made ? Object.assign(made, { cause: error }) : toMedvaultError(error)
-}

@@ -5,7 +5,7 @@ export { ACCOUNT_IDENTIFIER_SYSTEM, archiveEntriesFromResources, parseArchiveBun
 export type { ArchiveEntry, ParsedArchiveBundle } from './parseArchiveBundle.js'
 export { archiveRecipients, sealArchive } from './sealArchive.js'
 export type { SealArchiveParameters, SealedArchiveRecord } from './sealArchive.js'
-export { anchorArchive, archiveAddress, archiveError, getArchive, preflightAnchor, revokeArchive } from './archiveContract.js'
+export { anchorArchive, archiveAddress, getArchive, preflightAnchor, revokeArchive } from './archiveContract.js'
 export type { AnchorArchiveParameters, AnchorArchiveReturnType, ArchiveInfo } from './archiveContract.js'
 export { onboardArchive, proofFilePath } from './onboardArchive.js'
 export type { ArchiveProgress, OnboardArchiveParameters, OnboardArchiveReturnType } from './onboardArchive.js'

@@ -1,6 +1,6 @@
 import { type Address, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { encryptionKeyOf } from '../directory/directory.js'
+import { encryptionKeyOf } from '../directory/index.js'
 import { InvalidInputError } from '../errors.js'
 import { FHIR_JSON, type Recipient, type RecordsContext, categoryCode, commitContent, sealRecord } from '../records/index.js'
 import type { ArchivedRecord } from './leaf.js'

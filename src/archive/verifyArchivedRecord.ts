@@ -3,9 +3,9 @@ import { type Hex, getAddress } from 'viem'
 import { archiveAnchorAbi, providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
-import { ByteReader } from '../records/byteReader.js'
-import { attestationSigner } from '../records/checkAttestation.js'
 import {
+  ByteReader,
+  attestationSigner,
   type RecordMeta,
   type RecordReader,
   type RecordsContext,

@@ -6,9 +6,9 @@
  * from the log.
  */
 import { type Hex, parseEventLogs } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { auditAnchorAbi } from '../contracts/index.js'
-import { ChainError, InvalidInputError } from '../errors.js'
+import { InvalidInputError } from '../errors.js'
 import { type AnchoredBatch, type AuditReadContext, type AuditWriteContext, anchoredBatch, anchoredBatchCount } from './chain.js'
 import { type AuditEntry, GENESIS_PREV, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
 import { AuditLogError } from './errors.js'
@@ -101,14 +101,13 @@ export async function anchorPending(
     let txHash: Hex
     let batchIndex = count
     try {
-      txHash = await ctx.walletFor(log.signer).writeContract({
+      const receipt = await writeAndWait(ctx, log.signer, {
         address: ctx.deployment.audit,
         abi: auditAnchorAbi,
         functionName: 'anchor',
         args: [root, last.hash, BigInt(firstSeq), BigInt(last.seq)],
       })
-      const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
-      if (receipt.status !== 'success') throw new ChainError(`Anchoring audit entries ${firstSeq}..${last.seq} reverted.`)
+      txHash = receipt.transactionHash
       const [event] = parseEventLogs({ abi: auditAnchorAbi, logs: receipt.logs, eventName: 'AuditBatchAnchored' })
       if (event) batchIndex = Number(event.args.batchIndex)
     } catch (error) {

@@ -1,9 +1,9 @@
 /** Reading the AuditAnchor contract: how many batches a log has anchored, and each batch. */
 import type { Address, Hex } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
-import type { Deployment } from '../chain/deploy.js'
+import { toMedvaultError } from '../chain/index.js'
+import type { Deployment } from '../chain/index.js'
 import { auditAnchorAbi } from '../contracts/index.js'
-import type { RecordsContext } from '../records/context.js'
+import type { RecordsContext } from '../core/index.js'
 
 /** What reading anchors needs: a public client and the AuditAnchor address. */
 export type AuditReadContext = Pick<RecordsContext, 'publicClient'> & { deployment: Pick<Deployment, 'audit'> }

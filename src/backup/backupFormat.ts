@@ -11,9 +11,9 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import canonicalize from 'canonicalize'
 import { type Hex, hexToBytes } from 'viem'
 import { z } from 'zod'
-import { keystoreFileSchema } from '../accounts/keystoreFormat.js'
-import { keySlipSchema } from '../consent/keySlipFormat.js'
-import { configSchema } from '../home/config.js'
+import { keystoreFileSchema } from '../accounts/index.js'
+import { keySlipSchema } from '../core/index.js'
+import { configSchema } from '../home/index.js'
 
 export const BACKUP_FORMAT = 'medvault-backup'
 export const BACKUP_VERSION = 1

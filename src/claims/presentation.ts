@@ -8,11 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { type Address, type Hex, getAddress, keccak256, recoverTypedDataAddress, toHex } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { InvalidInputError, MedvaultError } from '../errors.js'
-import { recordsDomain } from '../records/attestation.js'
-import type { RecordsContext } from '../records/context.js'
-import { getOnChainRecord, getProvider } from '../records/onChainRecord.js'
-import { checkIssuerStatus, openRecord } from '../records/openRecord.js'
-import { type Leaf, disclosureDigest, fieldsHash, leavesOf, recordFieldsTypes } from './fields.js'
+import { recordsDomain, type Leaf, disclosureDigest, fieldsHash, leavesOf, recordFieldsTypes } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
+import { getOnChainRecord, checkIssuerStatus, openRecord } from '../records/index.js'
+import { getProvider } from '../directory/index.js'
 
 export type Disclosure = { path: string; value: Leaf['value']; salt: Hex }
 

@@ -1,11 +1,10 @@
 import { type Address, type Hex, isAddress, getAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type PublicAccount, type UnlockedAccount, readPassphrase } from '../accounts/index.js'
-import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
+import { EMBEDDED_DEV_KEY } from '../chain/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
-import { type Medvault, openMedvault } from '../home/openMedvault.js'
-import { resolveHome } from '../home/config.js'
+import { type Medvault, openMedvault, resolveHome } from '../home/index.js'
 import { createIndexer, openIndexStore } from '../indexer/index.js'
 import type { GlobalOptions } from './output.js'
 

@@ -1,9 +1,9 @@
 import { type Account, type Address, type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { writeAndWait } from '../chain/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { ChainError, InvalidInputError } from '../errors.js'
-import { type Category, categoryCode } from '../records/categories.js'
-import type { RecordsContext } from '../records/context.js'
+import { type Category, categoryCode } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
 
 export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
 export type Purpose = (typeof PURPOSES)[number]
@@ -30,17 +30,6 @@ export type GrantInfo = {
 }
 
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
-
-async function send(ctx: Ctx, write: () => Promise<Hex>) {
-  try {
-    const hash = await write()
-    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success') throw new ChainError('The transaction reverted.')
-    return receipt
-  } catch (error) {
-    throw toMedvaultError(error)
-  }
-}
 
 export function parsePurpose(value: string): Purpose {
   if ((PURPOSES as readonly string[]).includes(value)) return value as Purpose
@@ -78,14 +67,12 @@ export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'>) {
 
 /** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
 export async function createGrant(ctx: Ctx, params: CreateGrantParameters): Promise<{ grantId: bigint; txHash: Hex }> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.grantor).writeContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'grant',
-      args: grantCallArgs(params),
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.grantor, {
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'grant',
+    args: grantCallArgs(params),
+  })
   const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
   if (!created) throw new ChainError('The grant transaction emitted no GrantCreated event.')
   return { grantId: created.args.grantId, txHash: receipt.transactionHash }
@@ -93,38 +80,32 @@ export async function createGrant(ctx: Ctx, params: CreateGrantParameters): Prom
 
 /** Ends a grant; `canAccess` is false for it from the next block on. */
 export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId: bigint }): Promise<Hex> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.grantor).writeContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'revoke',
-      args: [params.grantId],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.grantor, {
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'revoke',
+    args: [params.grantId],
+  })
   return receipt.transactionHash
 }
 
 export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.patient).writeContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: params.enabled ? 'addDelegate' : 'removeDelegate',
-      args: [getAddress(params.delegate)],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.patient, {
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: params.enabled ? 'addDelegate' : 'removeDelegate',
+    args: [getAddress(params.delegate)],
+  })
   return receipt.transactionHash
 }
 
 export async function setEmergencyProvider(ctx: Ctx, params: { registrar: Account; provider: Address; allowed: boolean }): Promise<Hex> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.registrar).writeContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'setEmergencyProvider',
-      args: [getAddress(params.provider), params.allowed],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.registrar, {
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'setEmergencyProvider',
+    args: [getAddress(params.provider), params.allowed],
+  })
   return receipt.transactionHash
 }
 
@@ -137,14 +118,12 @@ export async function openEmergency(
   params: { provider: Account; patient: Address; reason: string },
 ): Promise<{ until: Date; reasonHash: Hex; txHash: Hex }> {
   const reasonHash = keccak256(toHex(params.reason))
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.provider).writeContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'openEmergency',
-      args: [getAddress(params.patient), reasonHash],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.provider, {
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'openEmergency',
+    args: [getAddress(params.patient), reasonHash],
+  })
   const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
   if (!opened) throw new ChainError('The emergency transaction emitted no EmergencyAccessOpened event.')
   return { until: new Date(Number(opened.args.until) * 1000), reasonHash, txHash: receipt.transactionHash }

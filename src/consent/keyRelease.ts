@@ -6,17 +6,10 @@
  * the provider. Sensitive records are never escrowed, so no node can ever release them.
  */
 import { type Address, type Hex, getAddress } from 'viem'
-import type { AccessRecorder, RecordsContext } from '../records/context.js'
-import { encryptionKeyOf } from '../directory/directory.js'
+import type { AccessRecorder, KeyReleaseService, RecordsContext } from '../core/index.js'
+import { encryptionKeyOf } from '../directory/index.js'
 import { canAccess } from './grants.js'
-import { type KeySlip, type KeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
-
-export interface KeyReleaseService {
-  /** The escrow identity issuers wrap non-sensitive record keys to. */
-  escrow: { address: Address; publicKey: Hex }
-  /** Re-wraps an escrowed key to `requester` if the chain allows them to read the record now. */
-  release(params: { tokenId: bigint; cid: string; requester: Address }): Promise<KeySlip | undefined>
-}
+import { type KeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
 
 export function createKeyReleaseService(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,

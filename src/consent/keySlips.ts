@@ -7,21 +7,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, getAddress } from 'viem'
-import { type KeySlip, keySlipSchema as slipSchema } from './keySlipFormat.js'
+import { type KeySlipStore, keySlipSchema as slipSchema } from '../core/index.js'
 
-export { type KeySlip, unwrapKeySlip, wrapKeySlip } from './keySlipFormat.js'
-
-export interface KeySlipStore {
-  put(slip: KeySlip): Promise<void>
-  get(tokenId: bigint, grantee: Address): Promise<KeySlip | undefined>
-  /** Grantees holding a slip for the record. */
-  holders(tokenId: bigint): Promise<Address[]>
-  /**
-   * Deletes every slip of the record (grantees' and the escrow's, and any half-written one).
-   * Returns how many slips there were; 0 when none are left, so it can be run again.
-   */
-  delete(tokenId: bigint): Promise<number>
-}
+export type { KeySlip, KeySlipStore } from '../core/index.js'
+export { unwrapKeySlip, wrapKeySlip } from '../core/index.js'
 
 /** Slips as files under `<dir>/<tokenId>/<grantee>.json`, written atomically. */
 export function createFileKeySlipStore(dir: string): KeySlipStore {

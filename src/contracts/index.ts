@@ -1,3 +1,8 @@
+/**
+ * The production contracts' typed ABIs and bytecode. Test helpers (reentrant receivers and tokens,
+ * a test stablecoin) and the benchmark's baseline mint are in `./testing.js`, so nothing shipped
+ * can deploy them by mistake.
+ */
 export {
   archiveAnchorAbi,
   archiveAnchorBytecode,
@@ -5,18 +10,10 @@ export {
   auditAnchorBytecode,
   consentRegistryAbi,
   consentRegistryBytecode,
-  baselineRecordAbi,
-  baselineRecordBytecode,
   medicalRecordAbi,
   medicalRecordBytecode,
   providerRegistryAbi,
   providerRegistryBytecode,
-  reentrantReceiverAbi,
-  reentrantReceiverBytecode,
-  reentrantTokenAbi,
-  reentrantTokenBytecode,
   researchMarketAbi,
   researchMarketBytecode,
-  testStablecoinAbi,
-  testStablecoinBytecode,
 } from './artifacts/index.js'

@@ -1,4 +1,4 @@
-export { DEFAULT_SEGMENT_SIZE, decryptStream, encryptStream } from './aeadStream.js'
+export { decryptStream, DEFAULT_SEGMENT_SIZE, encryptStream } from './aeadStream.js'
 export type { AeadStreamParameters } from './aeadStream.js'
 export { computeCommitment, randomSalt } from './commitment.js'
 export { encryptionKeyPairFromSeed, generateEncryptionSeed, randomKey, unwrapKey, wrapKey } from './hpke.js'

@@ -7,3 +7,5 @@ export {
   revokeProvider,
   setProviderStatus,
 } from './directory.js'
+export { getProvider } from './directory.js'
+export type { ProviderInfo } from './directory.js'

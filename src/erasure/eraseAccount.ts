@@ -1,10 +1,10 @@
 import { type Account, type Address, getAddress } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
-import { listGrants, revokeGrant, setDelegate } from '../consent/grants.js'
+import { toMedvaultError } from '../chain/index.js'
+import { listGrants, revokeGrant, setDelegate } from '../consent/index.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
-import { revokeProvider } from '../directory/directory.js'
-import type { RecordsContext } from '../records/context.js'
-import { listRecords } from '../records/listRecords.js'
+import { revokeProvider } from '../directory/index.js'
+import type { RecordsContext } from '../core/index.js'
+import { listRecords } from '../records/index.js'
 import { type EraseRecordsReturnType, type ErasureStep, eraseRecords } from './eraseRecords.js'
 
 export type EraseAccountParameters = {

@@ -1,7 +1,7 @@
 import { type Account, type Hex, getAddress } from 'viem'
 import { AccessDeniedError } from '../errors.js'
-import type { RecordsContext } from '../records/context.js'
-import { type OnChainRecord, getOnChainRecord } from '../records/onChainRecord.js'
+import type { RecordsContext } from '../core/index.js'
+import { type OnChainRecord, getOnChainRecord } from '../records/index.js'
 import { markErased } from './markErased.js'
 import { shredJournalKeys } from './shredJournalKeys.js'
 

@@ -1,8 +1,7 @@
 import type { Account, Hex } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { writeAndWait } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import { ChainError } from '../errors.js'
-import type { RecordsContext } from '../records/context.js'
+import type { RecordsContext } from '../core/index.js'
 
 /** Most tokens one `eraseBatch` call takes (MedicalRecord.MAX_BATCH_SIZE). */
 export const MAX_ERASE_BATCH = 100
@@ -23,22 +22,15 @@ export async function markErased(
   ctx: Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>,
   params: MarkErasedParameters,
 ): Promise<Hex[]> {
-  const wallet = ctx.walletFor(params.patient)
   const base = { address: ctx.deployment.records, abi: medicalRecordAbi } as const
   const hashes: Hex[] = []
   for (let i = 0; i < params.tokenIds.length; i += MAX_ERASE_BATCH) {
     const batch = params.tokenIds.slice(i, i + MAX_ERASE_BATCH)
-    try {
-      const hash =
-        batch.length === 1
-          ? await wallet.writeContract({ ...base, functionName: 'erase', args: [batch[0]!] })
-          : await wallet.writeContract({ ...base, functionName: 'eraseBatch', args: [batch] })
-      const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
-      if (receipt.status !== 'success') throw new ChainError('The erase transaction reverted.')
-      hashes.push(hash)
-    } catch (error) {
-      throw toMedvaultError(error)
-    }
+    const receipt =
+      batch.length === 1
+        ? await writeAndWait(ctx, params.patient, { ...base, functionName: 'erase', args: [batch[0]!] })
+        : await writeAndWait(ctx, params.patient, { ...base, functionName: 'eraseBatch', args: [batch] })
+    hashes.push(receipt.transactionHash)
   }
   return hashes
 }

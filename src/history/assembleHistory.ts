@@ -1,12 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes'
 import { type Address, getAddress } from 'viem'
-import { canAccess } from '../consent/grants.js'
+import { canAccess } from '../consent/index.js'
 import { MedvaultError } from '../errors.js'
-import { FHIR_JSON } from '../records/documentInput.js'
-import type { RecordsContext } from '../records/context.js'
-import type { RecordMeta } from '../records/envelope.js'
-import type { OnChainRecord } from '../records/onChainRecord.js'
-import { type RecordReader, readRecord } from '../records/openRecord.js'
+import { FHIR_JSON, type RecordReader, readRecord } from '../records/index.js'
+import type { RecordsContext } from '../core/index.js'
+import type { RecordMeta, OnChainRecord } from '../records/index.js'
 
 export type HistoryEntry = {
   record: OnChainRecord

@@ -1,6 +1,6 @@
 import { createTestClient, http } from 'viem'
 import type { PublicAccount } from '../accounts/index.js'
-import { EMBEDDED_FUNDING } from '../chain/embedded.js'
+import { EMBEDDED_FUNDING } from '../chain/index.js'
 import { publishEncryptionKey } from '../directory/index.js'
 import type { Medvault } from './openMedvault.js'
 

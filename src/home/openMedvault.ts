@@ -1,20 +1,26 @@
 import { mkdirSync } from 'node:fs'
 import lockfile from 'proper-lockfile'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type EmbeddedChain, startAnvil } from '../chain/anvil.js'
-import { type ChainClients, createChainClients } from '../chain/clients.js'
-import { type Deployment, deployContracts, deployArchiveAnchor, deployResearchMarket } from '../chain/deploy.js'
-import { EMBEDDED_DEV_KEY } from '../chain/embedded.js'
+import {
+  type EmbeddedChain,
+  startAnvil,
+  type ChainClients,
+  createChainClients,
+  type Deployment,
+  deployContracts,
+  deployArchiveAnchor,
+  deployResearchMarket,
+  EMBEDDED_DEV_KEY,
+  EMBEDDED_FUNDING,
+} from '../chain/index.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { createTestClient, http } from 'viem'
 import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatus, openAuditLog, shouldAnchor } from '../audit/index.js'
-import { EMBEDDED_FUNDING } from '../chain/embedded.js'
-import { createKeyReleaseService } from '../consent/keyRelease.js'
-import { createFileKeySlipStore } from '../consent/keySlips.js'
+import { createKeyReleaseService, createFileKeySlipStore } from '../consent/index.js'
 import { ChainUnavailableError, HomeError } from '../errors.js'
 import type { AccessRecorder, RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
-import { lazyBlobStore } from '../storage/lazyStore.js'
+import { loadHeliaStore, loadKuboStore, lazyBlobStore } from '../storage/index.js'
 import { type Config, DEFAULT_CONFIG, type HomePaths, homePaths, loadConfig, saveConfig } from './config.js'
 import { type NodeKey, loadNodeKey } from './nodeKey.js'
 import { readRunInfo } from './runFile.js'
@@ -166,17 +172,17 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
 
 async function openStore(paths: HomePaths, config: Config): Promise<BlobStore> {
   if (config.storage.kind === 'embedded') {
-    const { createHeliaStore } = await import('../storage/heliaStore.js')
+    const { createHeliaStore } = await loadHeliaStore()
     return createHeliaStore(paths.ipfs)
   }
   if (config.storage.kind === 'helia-peer') {
     // Commands dial out only: `medvault ipfs serve` owns the listening port, so both can run on one home.
-    const { createHeliaStore } = await import('../storage/heliaStore.js')
+    const { createHeliaStore } = await loadHeliaStore()
     return createHeliaStore(paths.ipfs, {
       network: { listen: [], peers: config.storage.peers, timeoutMs: config.storage.timeoutSeconds * 1000 },
     })
   }
-  const { createKuboStore } = await import('../storage/kuboStore.js')
+  const { createKuboStore } = await loadKuboStore()
   return createKuboStore(config.storage.url)
 }
 

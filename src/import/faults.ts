@@ -1,4 +1,4 @@
-import { faultPoint } from '../journal/faults.js'
+import { faultPoint } from '../journal/index.js'
 import type { ImportCheckpoint } from './importBundle.js'
 
 const POINTS: readonly ImportCheckpoint[] = ['after-seal', 'before-send', 'after-submit', 'after-confirm']

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
 import { ChainError, ImportJournalError, InvalidInputError, StandingAuthorizationError, UntrustedIssuerError } from '../errors.js'
 import {

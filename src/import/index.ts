@@ -1,5 +1,5 @@
 /** Bulk import of a patient's history from a FHIR Bundle: parse, seal, mint in batches, resume after a crash. */
-export { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, importBundle, importKey } from './importBundle.js'
+export { DEFAULT_BATCH_SIZE, importBundle, importKey, MAX_BATCH_SIZE } from './importBundle.js'
 export type {
   ImportBundleParameters,
   ImportBundleReturnType,
@@ -8,7 +8,7 @@ export type {
   ImportProgress,
   ImportedBatch,
 } from './importBundle.js'
-export { parseImportBundle, IMPORT_BUNDLE_TYPES } from './parseBundle.js'
+export { IMPORT_BUNDLE_TYPES, parseImportBundle } from './parseBundle.js'
 export type { ImportBundleType, ImportEntry, ParsedImportBundle, SkippedEntry } from './parseBundle.js'
 export { syntheticPatientBundle } from './syntheticBundle.js'
 export type { SyntheticBundleParameters } from './syntheticBundle.js'

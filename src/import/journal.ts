@@ -13,7 +13,7 @@
 import { join } from 'node:path'
 import { z } from 'zod'
 import { ImportJournalError } from '../errors.js'
-import { type AppendJournal, openAppendJournal } from '../journal/appendJournal.js'
+import { type AppendJournal, openAppendJournal } from '../journal/index.js'
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)

@@ -1,6 +1,6 @@
 import { BlockNotFoundError, type Hex, type PublicClient } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
-import type { Deployment } from '../chain/deploy.js'
+import { toMedvaultError } from '../chain/index.js'
+import type { Deployment } from '../chain/index.js'
 import { ChainError, type MedvaultError } from '../errors.js'
 import { ChainMovedError, LogsRangeError, readRange } from './readRange.js'
 import type { IndexStore } from './types.js'

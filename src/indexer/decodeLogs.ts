@@ -1,7 +1,7 @@
 import { type Address, type Hex, decodeEventLog, getAddress } from 'viem'
-import { PURPOSES, SCOPES } from '../consent/grants.js'
+import { PURPOSES, SCOPES } from '../consent/index.js'
 import { consentRegistryAbi, medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { cidFromChain } from '../records/onChainRecord.js'
+import { cidFromChain } from '../records/index.js'
 import type { IndexEvent, IndexScope } from './types.js'
 
 export type RawLog = {

@@ -1,4 +1,4 @@
-import type { Config, HomePaths } from '../home/config.js'
+import type { Config, HomePaths } from '../home/index.js'
 import { openPostgresIndex } from './postgresIndex.js'
 import { openSqliteIndex } from './sqliteIndex.js'
 import type { IndexStore } from './types.js'

@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem'
-import type { Deployment } from '../chain/deploy.js'
-import type { Purpose, Scope } from '../consent/grants.js'
-import type { Category } from '../records/categories.js'
+import type { Deployment } from '../chain/index.js'
+import type { Purpose, Scope } from '../consent/index.js'
+import type { Category } from '../core/index.js'
 
 /** A record token as the index holds it: the on-chain fields only, never content. */
 export type IndexedRecord = {

@@ -8,29 +8,21 @@ import {
   type Abi,
   type Account,
   type Address,
-  type Chain,
   type ContractFunctionArgs,
   type ContractFunctionName,
   type Hex,
-  type PublicClient,
   type TransactionReceipt,
   TransactionNotFoundError,
   TransactionReceiptNotFoundError,
-  type Transport,
-  type WalletClient,
   encodeFunctionData,
   keccak256,
 } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/errors.js'
-import type { Deployment } from '../chain/deploy.js'
+import { toMedvaultError } from '../chain/index.js'
+import type { ChainContext } from '../core/index.js'
 import { ChainError } from '../errors.js'
 
-export type ChainContext = {
-  publicClient: PublicClient<Transport, Chain>
-  walletFor(account: Account): WalletClient<Transport, Chain, Account>
-  deployment: Deployment
-}
+export type { ChainContext }
 
 export type SignedTx = { hash: Hex; serialized: Hex; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
 

@@ -1,4 +1,4 @@
-import { type Checkpoint, faultPoint } from '../journal/faults.js'
+import { type Checkpoint, faultPoint } from '../journal/index.js'
 import type { Operation } from './operationJournal.js'
 import type { OperationPoint } from './submitOnce.js'
 
@@ -7,6 +7,7 @@ export const OPERATION_POINTS: Record<Operation, readonly OperationPoint[]> = {
   'record-add': ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'],
   'record-amend': ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'],
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
+  revoke: ['before-send', 'after-submit', 'after-confirm'],
 }
 
 /** The checkpoint `MEDVAULT_FAULT=<operation>:<point>[:<n>]` asks for, for crash tests; undefined otherwise. */

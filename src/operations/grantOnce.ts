@@ -1,9 +1,10 @@
 import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/errors.js'
-import { type GrantTerms, type Purpose, getGrant, grantCallArgs } from '../consent/grants.js'
+import { toMedvaultError } from '../chain/index.js'
+import { type GrantTerms, type Purpose, getGrant, grantCallArgs } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
-import { signContractCall } from '../journal/signedTransactions.js'
+import { InvalidInputError } from '../errors.js'
+import { signContractCall } from '../journal/index.js'
 import type { RecordsContext } from '../records/index.js'
 import { openOperationJournal, operationJournalPath, operationKey, replayOperation, withoutKeys } from './operationJournal.js'
 import { type Made, type OperationPoint, submitOnce } from './submitOnce.js'
@@ -14,8 +15,12 @@ export type GrantOnceParameters = {
   patient: Address
   grantee: Address
   terms: GrantTerms
-  /** How long the grant lasts, from when the operation first begins. */
-  durationSeconds: number
+  /**
+   * How long the grant lasts, from when the operation first begins (the CLI's `--for`); or,
+   * instead, `expiresAt`: the exact end (the REST API's), part of the idempotency key then.
+   */
+  durationSeconds?: number
+  expiresAt?: Date
   purpose: Purpose
   /** Where operation journals live (`<home>/operations`). */
   journalDir: string
@@ -51,6 +56,10 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     counts.set(point, n)
     params.checkpoint?.(point, n)
   }
+  if ((params.durationSeconds === undefined) === (params.expiresAt === undefined)) {
+    throw new InvalidInputError('A grant needs either a duration or an expiry time, not both.')
+  }
+  const fixedExpiry = params.expiresAt ? Math.floor(params.expiresAt.getTime() / 1000) : undefined
   const probe = grantCallArgs({ ...params, expiresAt: new Date(0) })
   const [patient, grantee, scope, tokenIds, categories, sensitive, , purpose] = probe
   const key = operationKey('grant', [
@@ -64,7 +73,7 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     categories,
     sensitive,
     purpose,
-    params.durationSeconds,
+    fixedExpiry === undefined ? params.durationSeconds! : `at:${fixedExpiry}`,
   ])
   const path = operationJournalPath(params.journalDir, 'grant', key)
   const journal = openOperationJournal(path)
@@ -83,7 +92,7 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
       const block = await ctx.publicClient.getBlock({ blockTag: 'latest' }).catch((error: unknown) => {
         throw toMedvaultError(error)
       })
-      const expiresAt = Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp)) + params.durationSeconds
+      const expiresAt = fixedExpiry ?? Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp)) + params.durationSeconds!
       // Refused terms (a record not the patient's, a delegate sharing sensitive records) fail here, before anything is journaled.
       try {
         await ctx.publicClient.simulateContract({

@@ -1,11 +1,11 @@
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError } from '../errors.js'
 import { type JournalKeyBox, journalKeyOf, openJournalKey, sealJournalKey } from '../import/index.js'
-import { signContractCall } from '../journal/signedTransactions.js'
+import { signContractCall } from '../journal/index.js'
 import {
   type Category,
   type MintRequest,

@@ -1,8 +1,8 @@
 import type { Hex, TransactionReceipt } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError } from '../chain/index.js'
 import { ChainError } from '../errors.js'
-import { type ChainContext, type SignedTx, sendSigned, settleSigned, signedKnown } from '../journal/signedTransactions.js'
+import { type ChainContext, type SignedTx, sendSigned, settleSigned, signedKnown } from '../journal/index.js'
 import type { OperationConfirmed, OperationJournal, OperationState } from './operationJournal.js'
 
 /** What an operation's transaction made: the token or grant id, where. */

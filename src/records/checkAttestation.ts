@@ -4,8 +4,8 @@
  */
 import { type Address, type Hex, getAddress, recoverTypedDataAddress } from 'viem'
 import { TamperedRecordError } from '../errors.js'
-import { recordAttestationTypes, recordsDomain } from './attestation.js'
-import type { RecordsContext } from './context.js'
+import { recordAttestationTypes, recordsDomain } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
 import type { RecordMeta } from './envelopeFormat.js'
 import type { OnChainRecord } from './onChainRecord.js'
 

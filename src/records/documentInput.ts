@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { canonicalFhirBytes, parseFhirResource, resolveCategory } from '../fhir/index.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
-import { type Category, parseCategory, requiredSensitivity } from './categories.js'
+import { type Category, parseCategory, requiredSensitivity } from '../core/index.js'
 import type { RecordContent } from './sealRecord.js'
 
 export const FHIR_JSON = 'application/fhir+json'

@@ -1,5 +1,5 @@
-export { mintConsentTypes, recordAttestationTypes, recordsDomain } from './attestation.js'
-export type { RecordAttestation } from './attestation.js'
+export { mintConsentTypes, recordAttestationTypes, recordsDomain } from '../core/index.js'
+export type { RecordAttestation } from '../core/index.js'
 export {
   CATEGORIES,
   SENSITIVE_CATEGORIES,
@@ -9,10 +9,10 @@ export {
   parseCategory,
   requiredSensitivity,
   sensitivityNames,
-} from './categories.js'
-export type { Category, SensitivityName } from './categories.js'
-export { verifiedRecords } from './context.js'
-export type { AccessAttempt, AccessRecorder, OnProgress, Progress, RecordsContext, VerifiedRecords } from './context.js'
+} from '../core/index.js'
+export type { Category, SensitivityName } from '../core/index.js'
+export { verifiedRecords } from '../core/index.js'
+export type { AccessAttempt, AccessRecorder, OnProgress, Progress, RecordsContext, VerifiedRecords } from '../core/index.js'
 export { openEnvelope, readEnvelopeHeader, recordMetaSchema, sealEnvelope } from './envelope.js'
 export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
 export { issueRecord, signMintConsent } from './issueRecord.js'
@@ -23,11 +23,18 @@ export { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips
 export type { WriteNewRecordSlipsParameters } from './writeNewRecordSlips.js'
 export { listRecords } from './listRecords.js'
 export type { RecordSummary } from './listRecords.js'
-export { cidFromChain, getOnChainRecord, getProvider } from './onChainRecord.js'
-export type { OnChainRecord, ProviderInfo } from './onChainRecord.js'
-export { openRecord, readRecord } from './openRecord.js'
+export { cidFromChain, getOnChainRecord } from './onChainRecord.js'
+// Kept here for callers that read a record's issuer with it; it lives with the registry.
+export { getProvider } from '../directory/index.js'
+export type { ProviderInfo } from '../directory/index.js'
+export type { OnChainRecord } from './onChainRecord.js'
+export { checkIssuerStatus, checkReadAccess, openRecord, readRecord } from './openRecord.js'
 export type { OpenRecordReturnType, RecordReader } from './openRecord.js'
 export { verifyRecord } from './verifyRecord.js'
 export type { VerificationCheck, VerifyRecordReturnType } from './verifyRecord.js'
-export { FHIR_JSON, documentFromFhir, documentFromFile } from './documentInput.js'
+export { documentFromFhir, documentFromFile, FHIR_JSON } from './documentInput.js'
 export type { DocumentInput } from './documentInput.js'
+export { ByteReader } from './byteReader.js'
+export { attestationSigner } from './checkAttestation.js'
+export { releasePendingKeys } from './releaseKeys.js'
+export { ownerRecordKey } from './ownerRecordKey.js'

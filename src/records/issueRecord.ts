@@ -1,12 +1,11 @@
 import { type Address, type Hex, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError, InvalidInputError } from '../errors.js'
-import { mintConsentTypes, recordsDomain } from './attestation.js'
-import { type Category, categoryCode, requiredSensitivity } from './categories.js'
-import type { OnProgress, RecordsContext } from './context.js'
+import { mintConsentTypes, recordsDomain, type Category, categoryCode, requiredSensitivity } from '../core/index.js'
+import type { OnProgress, RecordsContext } from '../core/index.js'
 import type { Recipient } from './envelope.js'
 import { type RecordContent, commitContent, sealRecord } from './sealRecord.js'
 import { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips.js'
@@ -148,21 +147,13 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
     const grantees = await granteesForNewRecord(ctx, { patient: patient.address, category, sensitivity })
 
     onProgress?.({ stage: 'minting' })
-    const wallet = ctx.walletFor(issuer)
-    let minted: { tokenId: bigint; txHash: Hex; gasUsed: bigint }
-    try {
-      const txHash =
-        supersedes === 0n
-          ? await wallet.writeContract({ ...base, functionName: 'mint', args: [request, deadline, consent] })
-          : await wallet.writeContract({ ...base, functionName: 'amend', args: [supersedes, request, deadline, consent] })
-      const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash: txHash })
-      if (receipt.status !== 'success') throw new ChainError('The mint transaction reverted.')
-      const [issued] = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
-      if (!issued) throw new ChainError('The mint transaction emitted no RecordIssued event.')
-      minted = { tokenId: issued.args.tokenId, txHash, gasUsed: receipt.gasUsed }
-    } catch (error) {
-      throw toMedvaultError(error)
-    }
+    const receipt =
+      supersedes === 0n
+        ? await writeAndWait(ctx, issuer, { ...base, functionName: 'mint', args: [request, deadline, consent] })
+        : await writeAndWait(ctx, issuer, { ...base, functionName: 'amend', args: [supersedes, request, deadline, consent] })
+    const [issued] = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs, eventName: 'RecordIssued' })
+    if (!issued) throw new ChainError('The mint transaction emitted no RecordIssued event.')
+    const minted = { tokenId: issued.args.tokenId, txHash: receipt.transactionHash, gasUsed: receipt.gasUsed }
 
     await writeNewRecordSlips(ctx, {
       issuer: issuer.address,

@@ -1,8 +1,9 @@
 import { type Address, getAddress } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import type { RecordsContext } from './context.js'
-import { type OnChainRecord, getOnChainRecord, getProvider } from './onChainRecord.js'
+import type { RecordsContext } from '../core/index.js'
+import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
+import { getProvider } from '../directory/index.js'
 
 export type RecordSummary = OnChainRecord & { issuerName: string }
 

@@ -1,10 +1,10 @@
 import { type Address, type Hex, getAddress } from 'viem'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
-import { toMedvaultError } from '../chain/errors.js'
-import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { type Category, categoryName } from './categories.js'
-import type { RecordsContext } from './context.js'
+import { toMedvaultError } from '../chain/index.js'
+import { medicalRecordAbi } from '../contracts/index.js'
+import { type Category, categoryName } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
 
 export type OnChainRecord = {
   tokenId: bigint
@@ -54,31 +54,5 @@ export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' 
     }
   } catch (error) {
     throw toMedvaultError(error)
-  }
-}
-
-export type ProviderInfo = {
-  address: Address
-  name: string
-  status: 'unregistered' | 'active' | 'suspended' | 'removed'
-  encryptionKey: Hex
-  registeredAt: Date | undefined
-}
-
-const STATUS = ['unregistered', 'active', 'suspended', 'removed'] as const
-
-export async function getProvider(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, address: Address): Promise<ProviderInfo> {
-  const p = await ctx.publicClient.readContract({
-    address: ctx.deployment.registry,
-    abi: providerRegistryAbi,
-    functionName: 'providerOf',
-    args: [address],
-  })
-  return {
-    address: getAddress(address),
-    name: p.name,
-    status: STATUS[p.status] ?? 'unregistered',
-    encryptionKey: p.encryptionKey,
-    registeredAt: p.registeredAt > 0n ? new Date(Number(p.registeredAt) * 1000) : undefined,
   }
 }

@@ -6,9 +6,8 @@ import { AccessDeniedError, RecordErasedError, TamperedRecordError, UntrustedIss
 
 export { checkAttestation }
 import { checkAttestation } from './checkAttestation.js'
-import { canAccess } from '../consent/grants.js'
-import { unwrapKeySlip } from '../consent/keySlips.js'
-import type { AccessAttempt, OnProgress, RecordsContext } from './context.js'
+import { canAccess, unwrapKeySlip } from '../consent/index.js'
+import type { AccessAttempt, OnProgress, RecordsContext } from '../core/index.js'
 import { type EnvelopeOpener, type RecordMeta, openEnvelope } from './envelope.js'
 import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
 

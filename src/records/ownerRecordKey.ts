@@ -1,7 +1,7 @@
 import type { Address } from 'viem'
 import type { CID } from 'multiformats/cid'
-import { unwrapKeySlip } from '../consent/keySlips.js'
-import type { RecordsContext } from './context.js'
+import { unwrapKeySlip } from '../consent/index.js'
+import type { RecordsContext } from '../core/index.js'
 import { readRecordKey } from './envelope.js'
 
 /**

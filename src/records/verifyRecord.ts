@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
 import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
-import type { RecordsContext } from './context.js'
+import type { RecordsContext } from '../core/index.js'
 import { ByteReader } from './byteReader.js'
 import { readEnvelopeHeader } from './envelope.js'
-import { type OnChainRecord, getOnChainRecord, getProvider } from './onChainRecord.js'
+import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
+import { getProvider } from '../directory/index.js'
 import { type RecordReader, checkIssuerStatus, openRecord } from './openRecord.js'
 
 export type VerificationCheck = {

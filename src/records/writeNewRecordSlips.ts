@@ -1,8 +1,8 @@
 import type { Address, Hex } from 'viem'
-import { wrapKeySlip } from '../consent/keySlips.js'
+import { wrapKeySlip } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
-import { encryptionKeyOf } from '../directory/directory.js'
-import type { RecordsContext } from './context.js'
+import { encryptionKeyOf } from '../directory/index.js'
+import type { RecordsContext } from '../core/index.js'
 
 type SlipContext = Pick<RecordsContext, 'publicClient' | 'deployment' | 'keySlips' | 'keyRelease'>
 

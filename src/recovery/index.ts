@@ -18,9 +18,8 @@ export {
   moveGrants,
   moveTokens,
   setGuardians,
-  toRecoveryError,
 } from './recoveryChain.js'
-export { type RecoverySetup, type RecoveryStore, createFileRecoveryStore } from './recoveryStore.js'
-export { type ReleaseShareReturnType, releasePaperShare, releaseShare } from './releaseShare.js'
-export { type GuardianSpec, type SetupRecoveryParameters, type SetupRecoveryReturnType, setupRecovery } from './setupRecovery.js'
-export { type PaperSheet, type ShareBox, decodePaperSheet, encodePaperSheet, openShare, sealShare } from './shareFormat.js'
+export { createFileRecoveryStore, type RecoverySetup, type RecoveryStore } from './recoveryStore.js'
+export { releasePaperShare, releaseShare, type ReleaseShareReturnType } from './releaseShare.js'
+export { type GuardianSpec, setupRecovery, type SetupRecoveryParameters, type SetupRecoveryReturnType } from './setupRecovery.js'
+export { decodePaperSheet, encodePaperSheet, openShare, type PaperSheet, sealShare, type ShareBox } from './shareFormat.js'

@@ -1,13 +1,10 @@
 import { type Account, type Address, type Hex, getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { listGrants } from '../consent/grants.js'
-import { wrapKeySlip } from '../consent/keySlips.js'
-import { releasePendingKeys } from '../consent/releaseKeys.js'
+import { listGrants, wrapKeySlip } from '../consent/index.js'
+import { releasePendingKeys, listRecords, ownerRecordKey } from '../records/index.js'
 import { HomeError } from '../errors.js'
-import { type Checkpoint, faultPoint } from '../journal/faults.js'
-import type { RecordsContext } from '../records/context.js'
-import { listRecords } from '../records/listRecords.js'
-import { ownerRecordKey } from '../records/ownerRecordKey.js'
+import { type Checkpoint, faultPoint } from '../journal/index.js'
+import type { RecordsContext } from '../core/index.js'
 import { getRecoveryState, moveGrants, moveTokens } from './recoveryChain.js'
 
 export type MoveAccountParameters = {

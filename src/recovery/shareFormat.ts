@@ -10,7 +10,7 @@
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
 import { z } from 'zod'
-import { unwrapKey, wrapKey } from '../crypto/hpke.js'
+import { unwrapKey, wrapKey } from '../crypto/index.js'
 import { InvalidInputError } from '../errors.js'
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)

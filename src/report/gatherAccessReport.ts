@@ -1,13 +1,13 @@
 import { type Address, getAddress } from 'viem'
 import { readAuditLog, verifyAuditLog } from '../audit/index.js'
 import type { AuditEntry } from '../audit/index.js'
-import { toMedvaultError } from '../chain/errors.js'
-import { type EmergencyAccess, type GrantInfo, listEmergencies, listGrants } from '../consent/grants.js'
+import { toMedvaultError } from '../chain/index.js'
+import { type EmergencyAccess, type GrantInfo, listEmergencies, listGrants } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
-import { CATEGORIES, sensitivityNames } from '../records/categories.js'
-import type { RecordsContext } from '../records/context.js'
-import { listRecords } from '../records/listRecords.js'
-import { getProvider } from '../records/onChainRecord.js'
+import { CATEGORIES, sensitivityNames } from '../core/index.js'
+import type { RecordsContext } from '../core/index.js'
+import { listRecords } from '../records/index.js'
+import { getProvider } from '../directory/index.js'
 import {
   ACCESS_REPORT_VERSION,
   type AccessReport,

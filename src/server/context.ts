@@ -1,10 +1,9 @@
 import type { Address } from 'viem'
 import type { AuditLog } from '../audit/index.js'
-import type { RecordsContext } from '../records/context.js'
-import type { OnChainRecord } from '../records/onChainRecord.js'
-import type { Session } from './auth/sessionToken.js'
+import type { RecordsContext } from '../core/index.js'
+import type { OnChainRecord } from '../records/index.js'
+import type { Session, SessionTokens } from './auth/sessionToken.js'
 import type { SiweAuth } from './auth/siwe.js'
-import type { SessionTokens } from './auth/sessionToken.js'
 import type { Keyring } from './keyring.js'
 
 /** What the server reads from its index; the chain is still asked before anything is served. */

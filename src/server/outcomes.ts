@@ -4,7 +4,7 @@
  * See https://hl7.org/fhir/R4/operationoutcome.html and https://hl7.org/fhir/R4/http.html#ops
  */
 import { BaseError } from 'viem'
-import { toMedvaultError } from '../chain/errors.js'
+import { toMedvaultError } from '../chain/index.js'
 import type { OperationOutcome } from '@medplum/fhirtypes'
 import {
   AccessDeniedError,

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, normalize, sep } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import { packageRoot } from '../home/packageRoot.js'
+import { packageRoot } from '../core/index.js'
 import type { ServerEnv } from './context.js'
 
 const TYPES: Record<string, string> = {

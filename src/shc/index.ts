@@ -10,7 +10,7 @@ export {
   jwksOf,
   publicJwkOf,
 } from './issue.js'
-export type { HealthCardPayload, IssueHealthCardOptions, IssuedHealthCard, IssuerKey } from './issue.js'
+export type { HealthCardPayload, IssuedHealthCard, IssueHealthCardOptions, IssuerKey } from './issue.js'
 export {
   MAX_CHUNK_JWS_LENGTH,
   MAX_QR_VERSION,

@@ -1,13 +1,12 @@
 import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes'
 import type { Hex } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { toMedvaultError } from '../chain/errors.js'
+import { writeAndWait } from '../chain/index.js'
 import { providerRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
-import { canonicalFhirBytes } from '../fhir/canonical.js'
-import { FHIR_JSON } from '../records/documentInput.js'
-import type { RecordsContext } from '../records/context.js'
-import { readRecord } from '../records/openRecord.js'
+import { canonicalFhirBytes } from '../fhir/index.js'
+import { FHIR_JSON, readRecord } from '../records/index.js'
+import type { RecordsContext } from '../core/index.js'
 import { type IssuedHealthCard, issueHealthCard } from './issue.js'
 import { minimizeBundle } from './minimize.js'
 import { type HealthCardIssuerKey, healthCardKeyFromSeed } from './issuerKey.js'
@@ -24,14 +23,7 @@ export async function ensureHealthCardKey(
   const read = { address: ctx.deployment.registry, abi: providerRegistryAbi } as const
   const keys = await ctx.publicClient.readContract({ ...read, functionName: 'healthCardKeysOf', args: [provider.address] })
   if (!keys.some((k) => k.x.toLowerCase() === key.x && k.y.toLowerCase() === key.y)) {
-    try {
-      const hash = await ctx
-        .walletFor(provider.chainAccount)
-        .writeContract({ ...read, functionName: 'addHealthCardKey', args: [key.x as Hex, key.y as Hex] })
-      await ctx.publicClient.waitForTransactionReceipt({ hash })
-    } catch (error) {
-      throw toMedvaultError(error)
-    }
+    await writeAndWait(ctx, provider.chainAccount, { ...read, functionName: 'addHealthCardKey', args: [key.x as Hex, key.y as Hex] })
   }
   return key
 }

@@ -1,6 +1,6 @@
 import { crawlTypedValue } from '@medplum/core'
 import type { Bundle, Resource } from '@medplum/fhirtypes'
-import { ensureFhirDefinitions } from '../fhir/definitions.js'
+import { ensureFhirDefinitions } from '../fhir/index.js'
 
 /**
  * FHIR Bundle minimization for SMART Health Cards (spec.smarthealth.cards, "Health Cards are Compact").

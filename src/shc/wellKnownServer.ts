@@ -1,6 +1,6 @@
 import { type Server, createServer } from 'node:http'
 import { getAddress, isAddress } from 'viem'
-import type { RecordsContext } from '../records/context.js'
+import type { RecordsContext } from '../core/index.js'
 import { readCrl } from './revocation.js'
 import { medvaultIssuerUrl, registryTrust } from './trust.js'
 

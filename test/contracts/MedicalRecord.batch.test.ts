@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Log, parseEventLogs } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
-import { categoryCode, Sensitivity } from '../../src/records/categories.js'
+import { categoryCode, Sensitivity } from '../../src/core/categories.js'
 import {
   type Deployed,
   type Env,

@@ -5,7 +5,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { type Abi, concatHex, encodeAbiParameters, type Hex, hexToBytes, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
-import { CATEGORIES, categoryCode, requiredSensitivity, Sensitivity } from '../../src/records/categories.js'
+import { CATEGORIES, categoryCode, requiredSensitivity, Sensitivity } from '../../src/core/categories.js'
 import {
   bytes32,
   type Deployed,

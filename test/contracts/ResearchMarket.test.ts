@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Address, encodeFunctionData, getAddress, getContract, toFunctionSelector } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { reentrantReceiverAbi, reentrantReceiverBytecode, researchMarketAbi } from '../../src/contracts/index.js'
+import { researchMarketAbi } from '../../src/contracts/index.js'
+import { reentrantReceiverAbi, reentrantReceiverBytecode } from '../../src/contracts/testing.js'
 import { type Env, expectEvent, expectRevert, randomBytes32, startEnv, ZERO_ADDRESS } from './fixture.js'
 import {
   bit,

@@ -6,14 +6,8 @@
 import assert from 'node:assert/strict'
 import { type Account, type Address, encodeFunctionData, getAddress, getContract, type Hex, parseEventLogs } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import {
-  medicalRecordAbi,
-  reentrantTokenAbi,
-  reentrantTokenBytecode,
-  researchMarketAbi,
-  testStablecoinAbi,
-  testStablecoinBytecode,
-} from '../../src/contracts/index.js'
+import { medicalRecordAbi, researchMarketAbi } from '../../src/contracts/index.js'
+import { reentrantTokenAbi, reentrantTokenBytecode, testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/testing.js'
 import { type Deployed, type Env, mintRequest, randomBytes32, registerProvider, ZERO_ADDRESS } from './fixture.js'
 
 type TokenError = Extract<(typeof testStablecoinAbi)[number], { type: 'error' }>

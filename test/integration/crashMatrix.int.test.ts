@@ -9,6 +9,7 @@
  * cells cannot see each other's results, and the rows run side by side (each row has its own
  * provider, so no two rows share a nonce sequence). The table is printed at the end. The
  * `account rotate` row kills the account move that `recovery execute` shares (src/recovery/moveAccount.ts).
+ * The REST API's record issue and grant have their own matrix: restCrash.int.test.ts.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,20 +19,23 @@ import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import type { UnlockedAccount } from '../../src/accounts/index.js'
 import { createGrant, listGrants } from '../../src/consent/grants.js'
-import { releasePendingKeys } from '../../src/consent/releaseKeys.js'
+import { releasePendingKeys } from '../../src/records/releaseKeys.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { type Medvault, openMedvault } from '../../src/home/openMedvault.js'
 import { syntheticPatientBundle } from '../../src/import/index.js'
 import { openIndexStore } from '../../src/indexer/index.js'
-import { documentFromFhir, issueRecord, openRecord, verifyRecord } from '../../src/records/index.js'
+import { documentFromFhir, getOnChainRecord, issueRecord, openRecord, verifyRecord } from '../../src/records/index.js'
 import { ACCOUNT_MOVE_POINTS, getRecoveryState } from '../../src/recovery/index.js'
+import { ERASE_POINTS } from '../../src/erasure/index.js'
+import { OPERATION_POINTS } from '../../src/operations/index.js'
+import { getGrant } from '../../src/consent/index.js'
 import { medvault, startMedvault } from './cli.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
 const POINTS = ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'] as const
-type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'account rotate'
+type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'revoke' | 'erase' | 'account rotate'
 
 /**
  * Which points each operation passes. `account rotate` runs the account move that `recovery
@@ -43,6 +47,8 @@ const ROWS: Record<Row, readonly string[]> = {
   import: ['after-seal', 'before-send', 'after-submit', 'after-confirm'],
   'record amend': POINTS,
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
+  revoke: OPERATION_POINTS.revoke,
+  erase: ERASE_POINTS,
   'account rotate': ACCOUNT_MOVE_POINTS,
 }
 const COLUMNS = [...new Set(Object.values(ROWS).flat())]
@@ -212,6 +218,54 @@ describe('the crash matrix: each operation killed at each point, then run again'
         await store.close()
       }
     },
+    async revoke(point) {
+      const patient = accounts[cellPatient('revoke', point)]!
+      const tokenId = await issueTo(patient, 'lab-revoke', `revoked-${point}`, 60)
+      const { grantId } = await createGrant(mv, {
+        grantor: patient.chainAccount,
+        patient: patient.address,
+        grantee: accounts.reader!.address,
+        terms: { scope: 'records', tokenIds: [tokenId] },
+        expiresAt: new Date(Date.now() + 86_400_000),
+        purpose: 'treatment',
+      })
+      const json = await killThenRerun(['revoke', String(grantId), '--as', patient.name], `revoke:${point}`)
+      assert.equal(String(json.grantId), String(grantId))
+      const revoked = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'GrantRevoked',
+        args: { grantId },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      assert.equal(revoked.length, 1, 'revoked exactly once')
+      assert.equal(revoked[0]!.transactionHash, json.txHash)
+      assert.equal((await getGrant(mv, grantId)).active, false)
+      assert.equal((await listGrants(mv, patient.address)).length, 1, 'exactly one grant, and no other made')
+    },
+    async erase(point) {
+      const patient = accounts[cellPatient('erase', point)]!
+      const tokenId = await issueTo(patient, 'lab-erase', `erased-${point}`, 50)
+      const { cid } = await getOnChainRecord(mv, tokenId)
+      const json = await killThenRerun(['erase', String(tokenId), '--as', patient.name], `erase:${point}`)
+      assert.deepEqual(
+        json.records.map((r: { tokenId: string }) => String(r.tokenId)),
+        [String(tokenId)],
+      )
+      const erased = await mv.publicClient.getContractEvents({
+        address: mv.deployment.records,
+        abi: medicalRecordAbi,
+        eventName: 'RecordErased',
+        args: { tokenId },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      assert.equal(erased.length, 1, 'marked erased exactly once')
+      assert.equal((await issuedTo(patient.address)).length, 1, 'the record exists once (as a token)')
+      assert.deepEqual(await mv.keySlips!.holders(tokenId), [], 'no key slip left')
+      assert.equal(await mv.store.has(cid), false, 'no ciphertext left')
+    },
     async 'account rotate'(point) {
       const patient = accounts[cellPatient('account rotate', point)]!
       const successor = accounts[`${cellPatient('account rotate', point)}-new`]!
@@ -282,7 +336,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
       await createAccount(mv, name, PASSPHRASE)
       accounts[name] = await mv.keystore.unlock(name, PASSPHRASE)
     }
-    for (const name of ['lab-add', 'lab-amend', 'lab-grant', 'lab-import', 'lab-rotate']) {
+    for (const name of ['lab-add', 'lab-amend', 'lab-grant', 'lab-revoke', 'lab-erase', 'lab-import', 'lab-rotate']) {
       await create(name)
       await registerProvider(mv, registrar, { provider: accounts[name]!.address, name, encryptionKey: accounts[name]!.encryptionPublicKey })
     }

@@ -240,7 +240,7 @@ describe('the medvault server over a real socket', () => {
         expiresAt: new Date(Date.now() + 3600_000),
         purpose: 'treatment',
       })
-      const { releasePendingKeys } = await import('../../src/consent/releaseKeys.js')
+      const { releasePendingKeys } = await import('../../src/records/releaseKeys.js')
       await releasePendingKeys(s.mv, a('alice'), { grantId: s2.grantId })
       assert.equal(await fhirStatus(fhir('mallory').read({ resourceType: 'Immunization', id: tokens.immunization!.toString() })), 200)
       await revokeGrant(s.mv, { grantor: a('alice').chainAccount, grantId: s2.grantId })

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { type Address, erc20Abi, getAddress, type Hex } from 'viem'
-import { testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/index.js'
+import { testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/testing.js'
 import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 import { approveResearcher, closeStudy, earnings, getStudy, NATIVE_ASSET, postStudy, withdraw } from '../../src/research/market/index.js'
 import {

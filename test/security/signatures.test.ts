@@ -10,7 +10,7 @@ import { type Address, type Hex, getAddress, getContract } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi } from '../../src/contracts/index.js'
 import { TamperedRecordError } from '../../src/errors.js'
-import { recordAttestationTypes, recordsDomain } from '../../src/records/attestation.js'
+import { recordAttestationTypes, recordsDomain } from '../../src/core/attestation.js'
 import { checkAttestation } from '../../src/records/checkAttestation.js'
 import {
   type Deployed,

@@ -1,11 +1,10 @@
 import type { Command } from 'commander'
 import { openKeystore, readPassphrase } from '../../accounts/index.js'
-import { homePaths, loadConfig, resolveHome } from '../../home/config.js'
+import { homePaths, loadConfig, resolveHome, createAccount } from '../../home/index.js'
 import { publishEncryptionKey } from '../../directory/index.js'
-import { createAccount } from '../../home/createAccount.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
-import { readSlipsFor } from '../../backup/createBackup.js'
+import { readSlipsFor } from '../../backup/index.js'
 import { InvalidInputError } from '../../errors.js'
 
 export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>) {

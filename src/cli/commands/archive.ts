@@ -2,19 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
-import {
-  archiveError,
-  onboardArchive,
-  parseArchiveBundle,
-  parseArchiveProof,
-  revokeArchive,
-  verifyArchivedRecord,
-} from '../../archive/index.js'
-import { deployArchiveAnchor } from '../../chain/deploy.js'
-import { EMBEDDED_DEV_KEY } from '../../chain/embedded.js'
+import { onboardArchive, parseArchiveBundle, parseArchiveProof, revokeArchive, verifyArchivedRecord } from '../../archive/index.js'
+import { deployArchiveAnchor, EMBEDDED_DEV_KEY } from '../../chain/index.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
-import { saveConfig } from '../../home/config.js'
-import type { Medvault } from '../../home/openMedvault.js'
+import { saveConfig } from '../../home/index.js'
+import type { Medvault } from '../../home/index.js'
 import { archiveProgressReporter } from '../archiveProgress.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
@@ -143,9 +135,7 @@ export function archiveCommands(program: Command, run: Run) {
         const id = archiveId as `0x${string}`
         const result = await withMedvault(o, async (mv) => {
           const account = await registrarAccount(mv, opts.as)
-          return revokeArchive(mv, account, id).catch((error) => {
-            throw archiveError(error)
-          })
+          return revokeArchive(mv, account, id)
         })
         emit(o, { archiveId: id, txHash: result.txHash }, () => [`Revoked archive ${id}; none of its records verifies any more.`])
       }, cmd),

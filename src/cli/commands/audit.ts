@@ -3,7 +3,7 @@ import { type Address, getAddress } from 'viem'
 import { queryAuditLog, receiptFor, verifyAuditLog, verifyReceipt } from '../../audit/index.js'
 import { consentRegistryAbi } from '../../contracts/index.js'
 import { InvalidInputError } from '../../errors.js'
-import type { Medvault } from '../../home/openMedvault.js'
+import type { Medvault } from '../../home/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { parseTokenId, resolveAddress, withMedvault } from '../session.js'
 

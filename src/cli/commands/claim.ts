@@ -6,7 +6,7 @@ import type { Hex } from 'viem'
 import { type ClaimPresentation, proveClaim, verifyClaim } from '../../claims/index.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { checkOutPath, writeOutFile } from '../outFile.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, resolveAddress, unlock, withMedvault } from '../session.js'
 

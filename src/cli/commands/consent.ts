@@ -1,21 +1,19 @@
 import type { Command } from 'commander'
 import { type Address, getAddress } from 'viem'
-import { releasePendingKeys } from '../../consent/releaseKeys.js'
+import { releasePendingKeys, CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
 import {
   type GrantInfo,
   type GrantTerms,
   listGrants,
   openEmergency,
   parsePurpose,
-  revokeGrant,
   setDelegate,
   setEmergencyProvider,
   getGrant,
-} from '../../consent/grants.js'
+} from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
-import type { Medvault } from '../../home/openMedvault.js'
-import { CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
-import { operationFault, grantOnce } from '../../operations/index.js'
+import type { Medvault } from '../../home/index.js'
+import { grantOnce, operationFault, revokeOnce } from '../../operations/index.js'
 import { parseDuration } from '../duration.js'
 import { type GlobalOptions, collectList, emit, outcomeLine } from '../output.js'
 import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
@@ -157,8 +155,20 @@ export function consentCommands(program: Command, run: Run) {
     .action((grant: string, opts: { as: string }, cmd: Command) =>
       run(async (o) => {
         const grantId = parseTokenId(grant)
-        const txHash = await withMedvault(o, async (mv) => revokeGrant(mv, { grantor: (await unlock(mv, opts.as)).chainAccount, grantId }))
-        emit(o, { grantId, txHash }, () => [`Revoked grant #${grantId}. Nothing more is released to its grantee.`])
+        const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'revoke')
+        // Journaled: run again after a crash, it finishes the revocation it began instead of failing on "already ended".
+        const { txHash, outcome } = await withMedvault(o, async (mv) =>
+          revokeOnce(mv, {
+            grantor: (await unlock(mv, opts.as)).chainAccount,
+            grantId,
+            journalDir: mv.paths.operations,
+            ...(checkpoint ? { checkpoint } : {}),
+          }),
+        )
+        emit(o, { grantId, txHash, outcome }, () => [
+          `Revoked grant #${grantId}. Nothing more is released to its grantee.`,
+          ...outcomeLine(outcome, 'this revocation'),
+        ])
       }, cmd),
     )
 

@@ -4,7 +4,7 @@ import type { Bundle } from '@medplum/fhirtypes'
 import type { Command } from 'commander'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { parseFhirResource } from '../../fhir/index.js'
-import { DEFAULT_K, deidentifyBundle, deidentifyResources, kAnonymityReport, toNdjson } from '../../research/deid/index.js'
+import { DEFAULT_K, deidentifyBundle, deidentifyResources, kAnonymityReport, toNdjson } from '../../research/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>

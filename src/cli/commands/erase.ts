@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { eraseAccount, eraseRecords } from '../../erasure/index.js'
+import { eraseAccount, eraseRecords, erasureFault } from '../../erasure/index.js'
 import type { ErasureStep } from '../../erasure/index.js'
 import { InvalidInputError } from '../../errors.js'
 import { listRecords } from '../../records/index.js'
@@ -43,12 +43,20 @@ export function eraseCommands(program: Command, run: Run) {
         }
         const tokenIds = tokens.map(parseTokenId)
         const lines: string[] = []
-        const onStep = o.json
+        const fault = erasureFault(process.env.MEDVAULT_FAULT)
+        const report = o.json
           ? undefined
           : (step: ErasureStep) => {
               if (step.step === 'marked')
                 process.stderr.write(`Marked ${step.tokenIds.length} record(s) erased on chain (tx ${step.txHash}).\n`)
             }
+        const onStep =
+          fault || report
+            ? (step: ErasureStep) => {
+                report?.(step)
+                fault?.(step)
+              }
+            : undefined
         const result = await withMedvault(o, async (mv) => {
           const patient = await unlock(mv, opts.as)
           const importJournalDir = join(mv.paths.dir, 'imports')

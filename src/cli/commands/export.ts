@@ -4,7 +4,7 @@ import { assembleHistory, historyBundle } from '../../history/index.js'
 import { createIndexer, openIndexStore } from '../../indexer/index.js'
 import { getOnChainRecord } from '../../records/index.js'
 import { checkOutPath, writeOutFile } from '../outFile.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { resolveAddress, unlock, withMedvault } from '../session.js'
 

@@ -5,7 +5,7 @@ import { InvalidInputError, NotFoundError, StandingAuthorizationError } from '..
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, faultCheckpoint, importBundle, parseImportBundle } from '../../import/index.js'
 import { importProgressReporter } from '../importProgress.js'
 import { checkInputPath } from '../outFile.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { resolvePatient, unlock, withMedvault } from '../session.js'
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../errors.js'
-import type { Medvault } from '../../home/openMedvault.js'
+import type { Medvault } from '../../home/index.js'
 import { type IndexStore, type SyncProgress, createIndexer, openIndexStore } from '../../indexer/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { withMedvault } from '../session.js'

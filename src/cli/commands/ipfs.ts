@@ -4,8 +4,9 @@ import { once } from 'node:events'
 import type { Command } from 'commander'
 import { CID } from 'multiformats/cid'
 import { HomeError, InvalidInputError } from '../../errors.js'
-import { type Config, homePaths, loadConfig, resolveHome, saveConfig } from '../../home/config.js'
-import type { HeliaBlobStore, HeliaNetworkOptions } from '../../storage/heliaStore.js'
+import { type Config, homePaths, loadConfig, resolveHome, saveConfig } from '../../home/index.js'
+import type { HeliaBlobStore, HeliaNetworkOptions } from '../../storage/index.js'
+import { loadHeliaStore, loadPeering } from '../../storage/index.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
@@ -54,7 +55,7 @@ function repoOf(o: GlobalOptions, opts: RepoOptions, serving: boolean): { dir: s
 }
 
 async function openRepo(dir: string, network: HeliaNetworkOptions): Promise<HeliaBlobStore> {
-  const { createHeliaStore } = await import('../../storage/heliaStore.js')
+  const { createHeliaStore } = await loadHeliaStore()
   return createHeliaStore(dir, { network })
 }
 
@@ -95,11 +96,7 @@ export function ipfsCommands(program: Command, run: Run) {
     .action((opts: RepoOptions, cmd: Command) =>
       run(async (o) => {
         const { dir, network } = repoOf(o, opts, true)
-        const [{ loadPeerKey }, { peerKeyFile }, { peerIdFromPrivateKey }] = await Promise.all([
-          import('../../storage/peerKey.js'),
-          import('../../storage/heliaPeering.js'),
-          import('@libp2p/peer-id'),
-        ])
+        const [{ loadPeerKey, peerKeyFile }, { peerIdFromPrivateKey }] = await Promise.all([loadPeering(), import('@libp2p/peer-id')])
         const peerId = peerIdFromPrivateKey(await loadPeerKey(peerKeyFile(dir))).toString()
         const addresses = network.listen.filter((a) => !a.endsWith('/tcp/0')).map((a) => `${a}/p2p/${peerId}`)
         emit(o, { repo: dir, peerId, addresses }, () => [

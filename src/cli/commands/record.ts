@@ -2,10 +2,10 @@ import { createWriteStream } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
-import { listEmergencies } from '../../consent/grants.js'
+import { listEmergencies } from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
 import { canonicalFhirBytes, parseFhirResource } from '../../fhir/index.js'
-import type { Medvault } from '../../home/openMedvault.js'
+import type { Medvault } from '../../home/index.js'
 import {
   type DocumentInput,
   FHIR_JSON,
@@ -17,7 +17,7 @@ import {
   sensitivityNames,
   verifyRecord,
 } from '../../records/index.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { issueRecordOnce, operationFault } from '../../operations/index.js'
 import { checkInputPath, checkOutPath, partialFileFor, placeFile } from '../outFile.js'
 import { type GlobalOptions, emit, outcomeLine, progressPrinter } from '../output.js'

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 import QRCode from 'qrcode'
 import { type Address, getAddress, isAddress } from 'viem'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
-import type { Medvault } from '../../home/openMedvault.js'
+import type { Medvault } from '../../home/index.js'
 import {
   type GuardianSpec,
   type RecoveryStore,

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { InvalidInputError } from '../../errors.js'
 import { gatherAccessReport, renderAccessReportPdf } from '../../report/index.js'
 import { checkOutPath, writeOutFile } from '../outFile.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
 

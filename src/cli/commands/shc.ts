@@ -24,7 +24,7 @@ import {
   type VerifyOptions,
 } from '../../shc/index.js'
 import { checkOutPath, writeOutFile } from '../outFile.js'
-import { resolveHome } from '../../home/config.js'
+import { resolveHome } from '../../home/index.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { parseTokenId, unlock, withMedvault } from '../session.js'
 

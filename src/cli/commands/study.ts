@@ -3,9 +3,15 @@ import type { Command } from 'commander'
 import { type Address, getAddress, isAddress } from 'viem'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { type Category, parseCategory } from '../../records/index.js'
-import { resolveHome } from '../../home/config.js'
-import { approveResearcher, closeStudy, earnings, listStudies, NATIVE_ASSET, postStudy, withdraw } from '../../research/market/index.js'
+import { resolveHome } from '../../home/index.js'
 import {
+  approveResearcher,
+  closeStudy,
+  earnings,
+  listStudies,
+  NATIVE_ASSET,
+  postStudy,
+  withdraw,
   criteriaHash,
   criteriaOf,
   deliverContribution,
@@ -16,7 +22,7 @@ import {
   joinAndDeliver,
   storeBytes,
   publishedDescription,
-} from '../../research/studies/index.js'
+} from '../../research/index.js'
 import { parseDuration } from '../duration.js'
 import { checkInputPath, checkOutPath, writeOutFile } from '../outFile.js'
 import { type GlobalOptions, emit } from '../output.js'

@@ -1,20 +1,28 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { readPassphrase } from '../../accounts/index.js'
-import { freePort } from '../../chain/anvil.js'
-import { createChainClients } from '../../chain/clients.js'
-import { deployContracts } from '../../chain/deploy.js'
+import { freePort, createChainClients, deployContracts } from '../../chain/index.js'
 import { medicalRecordAbi } from '../../contracts/index.js'
-import { listProviders, registerProvider } from '../../directory/index.js'
+import { listProviders, registerProvider, getProvider } from '../../directory/index.js'
 import { HomeError, InvalidInputError } from '../../errors.js'
-import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, resolveHome, saveConfig } from '../../home/config.js'
-import { createAccount } from '../../home/createAccount.js'
-import { initHome, openMedvault } from '../../home/openMedvault.js'
-import { packageRoot } from '../../home/packageRoot.js'
-import { readRunInfo, removeRunInfo, writeRunInfo } from '../../home/runFile.js'
-import { documentFromFile, getProvider, issueRecord, listRecords } from '../../records/index.js'
+import {
+  type Config,
+  DEFAULT_CONFIG,
+  homePaths,
+  loadConfig,
+  resolveHome,
+  saveConfig,
+  createAccount,
+  initHome,
+  openMedvault,
+  readRunInfo,
+  removeRunInfo,
+  writeRunInfo,
+} from '../../home/index.js'
+import { packageRoot } from '../../core/index.js'
+import { documentFromFile, issueRecord, listRecords } from '../../records/index.js'
 import { startServer } from '../../server/index.js'
-import { startWellKnownServer } from '../../shc/wellKnownServer.js'
+import { startWellKnownServer } from '../../shc/index.js'
 import { type GlobalOptions, collectList, emit } from '../output.js'
 import { registrarAccount, unlock, withMedvault } from '../session.js'
 

@@ -1,6 +1,6 @@
 import { type Address, type Hex, getAddress } from 'viem'
-import { PURPOSES, type Purpose, SCOPES, type Scope } from '../../consent/grants.js'
-import { CATEGORIES } from '../../records/categories.js'
+import { PURPOSES, type Purpose, SCOPES, type Scope } from '../../consent/index.js'
+import { CATEGORIES } from '../../core/index.js'
 import type { IndexedDelegate, IndexedEmergencyAccess, IndexedGrant, IndexedProvider, IndexedRecord, ProviderStatus } from '../types.js'
 import type { SqlRow } from './driver.js'
 import { big, dateOf, num, optionalBig, optionalDate } from './values.js'

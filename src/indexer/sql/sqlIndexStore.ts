@@ -1,6 +1,6 @@
 import { type Address, type Hex, getAddress } from 'viem'
 import { InvalidInputError } from '../../errors.js'
-import { categoryCode } from '../../records/categories.js'
+import { categoryCode } from '../../core/index.js'
 import { IndexError } from '../errors.js'
 import type { IndexBatch, IndexCursor, IndexScope, IndexStatus, IndexStore, RecordFilter, SharingPatient } from '../types.js'
 import { applyEvents } from './applyEvents.js'

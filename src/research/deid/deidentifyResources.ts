@@ -8,7 +8,7 @@ import { deidentifyResource } from './walk.js'
 
 /**
  * A HIPAA Safe Harbor de-identified copy of one patient's FHIR R4 resources, for one study: none
- * of the 18 identifier kinds survive (see README, De-identification), codes, values, units and
+ * of the 18 identifier kinds survive (see docs/deidentification.md), codes, values, units and
  * years do. Ids become study pseudonyms (the Patient's is {@link studyPseudonym}), references are
  * rewritten to them. The input is not changed.
  *

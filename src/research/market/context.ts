@@ -1,7 +1,6 @@
-import type { Account, Address, Chain, Hex, PublicClient, TransactionReceipt, Transport, WalletClient } from 'viem'
-import type { Deployment } from '../../chain/deploy.js'
-import { ChainError, HomeError } from '../../errors.js'
-import { toMarketError } from './errors.js'
+import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
+import type { Deployment } from '../../chain/index.js'
+import { HomeError } from '../../errors.js'
 
 /** What the market functions need: a chain to read and write, and where the ResearchMarket is. */
 export type MarketContext = {
@@ -25,18 +24,6 @@ export function marketAddress(ctx: MarketReadContext): Address {
     })
   }
   return address
-}
-
-/** Sends a transaction and waits for it; a revert becomes the matching MedvaultError. */
-export async function send(ctx: Pick<MarketContext, 'publicClient'>, write: () => Promise<Hex>): Promise<TransactionReceipt> {
-  try {
-    const hash = await write()
-    const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success') throw new ChainError(`The transaction ${hash} reverted.`)
-    return receipt
-  } catch (error) {
-    throw toMarketError(error)
-  }
 }
 
 /** The block the market's logs start at (the deployment's first block). */

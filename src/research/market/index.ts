@@ -3,9 +3,8 @@
  * budget, patients join with their records and are credited when they deliver a de-identified
  * dataset, and everyone withdraws what they are owed. The rules are in docs/research.md.
  */
-export { NATIVE_ASSET, marketAddress } from './context.js'
+export { marketAddress, NATIVE_ASSET } from './context.js'
 export type { MarketContext, MarketReadContext } from './context.js'
-export { toMarketError } from './errors.js'
 export { categoriesOf, categoryMask, closeStudy, getStudy, listStudies, postStudy } from './studies.js'
 export type { ListStudiesParameters, PostStudyParameters, PostStudyReturnType, Study, StudyState } from './studies.js'
 export { deliver, getContribution, joinStudy, listContributions, listDeliveries, withdrawContribution } from './contributions.js'

@@ -1,7 +1,8 @@
 import { type Account, type Address, getAddress, type Hex, parseEventLogs } from 'viem'
+import { writeAndWait } from '../../chain/index.js'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { ChainError } from '../../errors.js'
-import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET, send } from './context.js'
+import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET } from './context.js'
 
 export type Earnings = {
   /** NATIVE_ASSET or an ERC-20 token address. */
@@ -47,14 +48,12 @@ export async function earnings(ctx: MarketReadContext, account: Address): Promis
 
 /** Pays out the account's whole balance of `asset` (patients' payments, researchers' refunds). */
 export async function withdraw(ctx: MarketContext, params: { account: Account; asset: Address }): Promise<{ amount: bigint; txHash: Hex }> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.account).writeContract({
-      address: marketAddress(ctx),
-      abi: researchMarketAbi,
-      functionName: 'withdraw',
-      args: [getAddress(params.asset)],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.account, {
+    address: marketAddress(ctx),
+    abi: researchMarketAbi,
+    functionName: 'withdraw',
+    args: [getAddress(params.asset)],
+  })
   const [paid] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'Withdrawn' })
   if (!paid) throw new ChainError('The withdrawal emitted no Withdrawn event.')
   return { amount: paid.args.amount, txHash: receipt.transactionHash }

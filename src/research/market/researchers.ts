@@ -1,20 +1,19 @@
 import { type Account, type Address, getAddress, type Hex } from 'viem'
+import { writeAndWait } from '../../chain/index.js'
 import { researchMarketAbi } from '../../contracts/index.js'
-import { type MarketContext, type MarketReadContext, marketAddress, send } from './context.js'
+import { type MarketContext, type MarketReadContext, marketAddress } from './context.js'
 
 /** Approves (or, with `approved: false`, revokes) a research organisation, as a registrar. */
 export async function setResearcher(
   ctx: MarketContext,
   params: { registrar: Account; researcher: Address; approved: boolean },
 ): Promise<Hex> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.registrar).writeContract({
-      address: marketAddress(ctx),
-      abi: researchMarketAbi,
-      functionName: params.approved ? 'approveResearcher' : 'revokeResearcher',
-      args: [getAddress(params.researcher)],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.registrar, {
+    address: marketAddress(ctx),
+    abi: researchMarketAbi,
+    functionName: params.approved ? 'approveResearcher' : 'revokeResearcher',
+    args: [getAddress(params.researcher)],
+  })
   return receipt.transactionHash
 }
 

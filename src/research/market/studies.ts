@@ -1,10 +1,11 @@
 import { type Account, type Address, erc20Abi, getAddress, type Hex, parseEventLogs } from 'viem'
+import { writeAndWait } from '../../chain/index.js'
 import type { CID } from 'multiformats/cid'
 import { researchMarketAbi } from '../../contracts/index.js'
 import { ChainError, InvalidInputError, NotFoundError } from '../../errors.js'
-import { CATEGORIES, type Category, categoryCode } from '../../records/categories.js'
-import { cidFromChain } from '../../records/onChainRecord.js'
-import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET, send, toDate } from './context.js'
+import { CATEGORIES, type Category, categoryCode } from '../../core/index.js'
+import { cidFromChain } from '../../records/index.js'
+import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET, toDate } from './context.js'
 
 /**
  * Where a study is in its life:
@@ -92,7 +93,6 @@ export async function postStudy(ctx: MarketContext, params: PostStudyParameters)
   if (params.categories.length === 0) throw new InvalidInputError('Name at least one category of records the study asks for.')
   const budget = params.pricePerRecord * BigInt(params.maxRecords)
   const asset = getAddress(params.asset)
-  const wallet = ctx.walletFor(params.researcher)
   if (asset !== NATIVE_ASSET) {
     const allowance = await ctx.publicClient.readContract({
       address: asset,
@@ -101,7 +101,7 @@ export async function postStudy(ctx: MarketContext, params: PostStudyParameters)
       args: [params.researcher.address, market],
     })
     if (allowance < budget) {
-      await send(ctx, () => wallet.writeContract({ address: asset, abi: erc20Abi, functionName: 'approve', args: [market, budget] }))
+      await writeAndWait(ctx, params.researcher, { address: asset, abi: erc20Abi, functionName: 'approve', args: [market, budget] })
     }
   }
   const terms = {
@@ -115,15 +115,13 @@ export async function postStudy(ctx: MarketContext, params: PostStudyParameters)
     maxRecords: params.maxRecords,
     deadline: Math.floor(params.deadline.getTime() / 1000),
   }
-  const receipt = await send(ctx, () =>
-    wallet.writeContract({
-      address: market,
-      abi: researchMarketAbi,
-      functionName: 'postStudy',
-      args: [terms],
-      value: asset === NATIVE_ASSET ? budget : 0n,
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.researcher, {
+    address: market,
+    abi: researchMarketAbi,
+    functionName: 'postStudy',
+    args: [terms],
+    value: asset === NATIVE_ASSET ? budget : 0n,
+  })
   const [posted] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'StudyPosted' })
   if (!posted) throw new ChainError('The study transaction emitted no StudyPosted event.')
   return { studyId: posted.args.studyId, budget, txHash: receipt.transactionHash }
@@ -195,14 +193,12 @@ export async function closeStudy(
   ctx: MarketContext,
   params: { researcher: Account; studyId: bigint },
 ): Promise<{ refund: bigint; settled: boolean; txHash: Hex }> {
-  const receipt = await send(ctx, () =>
-    ctx.walletFor(params.researcher).writeContract({
-      address: marketAddress(ctx),
-      abi: researchMarketAbi,
-      functionName: 'closeStudy',
-      args: [params.studyId],
-    }),
-  )
+  const receipt = await writeAndWait(ctx, params.researcher, {
+    address: marketAddress(ctx),
+    abi: researchMarketAbi,
+    functionName: 'closeStudy',
+    args: [params.studyId],
+  })
   const [closed] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'StudyClosed' })
   if (!closed) throw new ChainError('The close transaction emitted no StudyClosed event.')
   return { refund: closed.args.refund, settled: closed.args.settled, txHash: receipt.transactionHash }

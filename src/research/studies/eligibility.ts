@@ -1,7 +1,6 @@
-import type { Category } from '../../records/index.js'
+import type { Category, RecordsContext } from '../../records/index.js'
 import type { UnlockedAccount } from '../../accounts/index.js'
 import { MedvaultError } from '../../errors.js'
-import type { RecordsContext } from '../../records/index.js'
 import type { MarketContext, Study } from '../market/index.js'
 import { eligibleResources } from './contribute.js'
 

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes'
 import { type Address, getAddress, isAddress } from 'viem'
-import { encryptionKeyOf } from '../../directory/directory.js'
+import { encryptionKeyOf } from '../../directory/index.js'
 import { importBundle, parseImportBundle } from '../../import/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialProvider, fhirResponse, sessionOf } from '../http.js'

@@ -1,13 +1,12 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { getAddress } from 'viem'
-import { filterAuditEntries } from '../../audit/index.js'
-import { AUDIT_ACTIONS } from '../../audit/entry.js'
-import { PURPOSES, createGrant, getGrant, listGrants, revokeGrant, type GrantTerms } from '../../consent/grants.js'
-import { releasePendingKeys } from '../../consent/releaseKeys.js'
-import { listProviders } from '../../directory/directory.js'
-import { CATEGORIES, Sensitivity, type SensitivityName } from '../../records/categories.js'
-import { getProvider } from '../../records/onChainRecord.js'
-import { isResearcher } from '../../research/market/index.js'
+import { filterAuditEntries, AUDIT_ACTIONS } from '../../audit/index.js'
+import { PURPOSES, getGrant, listGrants, revokeGrant, type GrantTerms } from '../../consent/index.js'
+import { grantOnce, operationFault } from '../../operations/index.js'
+import { releasePendingKeys } from '../../records/index.js'
+import { listProviders, getProvider } from '../../directory/index.js'
+import { CATEGORIES, Sensitivity, type SensitivityName } from '../../core/index.js'
+import { isResearcher } from '../../research/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
@@ -134,17 +133,23 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       if (expiresAt.getTime() <= Date.now())
         throw new HttpError(422, 'invalid', 'The grant would already have expired.', { hint: 'Give an expiry in the future.' })
       const grantee = getAddress(body.grantee)
-      const { grantId, txHash } = await createGrant(deps.ctx, {
+      // The CLI's journaled operation: a retried request (a lost answer, a server killed mid-way)
+      // finishes the first one or returns the grant it made; it never makes a second grant.
+      const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'grant')
+      const { grantId, txHash, keysReleased, outcome } = await grantOnce(deps.ctx, {
         grantor: patient.chainAccount,
         patient: patient.address,
         grantee,
         terms,
         expiresAt,
         purpose: body.purpose,
+        journalDir: deps.operationsDir,
+        releaseKeys: (id) => releasePendingKeys(deps.ctx, patient, { grantId: id }),
+        ...(checkpoint ? { checkpoint } : {}),
       })
-      const keysReleased = await releasePendingKeys(deps.ctx, patient, { grantId })
-      await audit(deps, { actor: patient.address, action: 'grant', patient: patient.address, purpose: body.purpose, outcome: 'allowed' })
-      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash, keysReleased }, 201)
+      if (outcome !== 'done-before')
+        await audit(deps, { actor: patient.address, action: 'grant', patient: patient.address, purpose: body.purpose, outcome: 'allowed' })
+      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash, keysReleased, outcome }, 201)
     },
   )
 

@@ -14,9 +14,9 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Hex, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
-import { listEmergencies } from '../../consent/grants.js'
+import { listEmergencies } from '../../consent/index.js'
 import { consentRegistryAbi } from '../../contracts/index.js'
-import { getProvider } from '../../records/onChainRecord.js'
+import { getProvider } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'

@@ -5,9 +5,9 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { getAddress } from 'viem'
-import { proveClaim } from '../../claims/presentation.js'
-import { setDelegate } from '../../consent/grants.js'
-import { authorizeProvider, revokeProvider } from '../../directory/directory.js'
+import { proveClaim } from '../../claims/index.js'
+import { setDelegate } from '../../consent/index.js'
+import { authorizeProvider, revokeProvider } from '../../directory/index.js'
 import { eraseRecords } from '../../erasure/index.js'
 import { gatherAccessReport, renderAccessReportPdf } from '../../report/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'

@@ -1,13 +1,18 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
-import { canAccess } from '../../consent/grants.js'
-import { parseCategory, requiredSensitivity } from '../../records/categories.js'
-import { type DocumentInput, documentFromFhir } from '../../records/documentInput.js'
-import { issueRecordOnce } from '../../operations/index.js'
-import { type OnChainRecord, getOnChainRecord, getProvider } from '../../records/onChainRecord.js'
-import { checkReadAccess, openRecord } from '../../records/openRecord.js'
-import { verifyRecord } from '../../records/verifyRecord.js'
-import { encryptionKeyOf } from '../../directory/directory.js'
+import { canAccess } from '../../consent/index.js'
+import { parseCategory, requiredSensitivity } from '../../core/index.js'
+import {
+  type DocumentInput,
+  documentFromFhir,
+  type OnChainRecord,
+  getOnChainRecord,
+  checkReadAccess,
+  openRecord,
+  verifyRecord,
+} from '../../records/index.js'
+import { issueRecordOnce, operationFault } from '../../operations/index.js'
+import { getProvider, encryptionKeyOf } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
 import { checkIdempotencyKey } from '../idempotency.js'
@@ -267,6 +272,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       }
       // The CLI's journaled operation: a retried request (a lost answer, a timeout, a server restarted
       // mid-way) finishes the first one or returns its record; it never mints a second token.
+      const checkpoint = operationFault(process.env.MEDVAULT_FAULT, body.supersedes ? 'record-amend' : 'record-add')
       const result = await issueRecordOnce(deps.ctx, {
         issuer,
         patient: { address: patient, encryptionPublicKey },
@@ -276,6 +282,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         sensitivity: doc.sensitivity,
         consent: { standing: true },
         journalDir: deps.operationsDir,
+        ...(checkpoint ? { checkpoint } : {}),
         ...(deps.syncIndex ? { syncIndex: deps.syncIndex } : {}),
         ...(body.supersedes ? { supersedes: BigInt(body.supersedes) } : {}),
       })

@@ -11,7 +11,7 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, erc20Abi, getAddress } from 'viem'
-import { CATEGORIES, type Category } from '../../records/categories.js'
+import { CATEGORIES, type Category } from '../../core/index.js'
 import {
   NATIVE_ASSET,
   type Contribution,
@@ -27,8 +27,6 @@ import {
   listStudies,
   postStudy,
   withdraw,
-} from '../../research/market/index.js'
-import {
   criteriaHash,
   criteriaOf,
   deliverContribution,
@@ -41,7 +39,7 @@ import {
   recordEligibility,
   storeBytes,
   publishedDescription,
-} from '../../research/studies/index.js'
+} from '../../research/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'

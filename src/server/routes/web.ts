@@ -11,16 +11,16 @@
  *   lets read the record now. A slip is ciphertext for its grantee: the server learns nothing.
  *
  * Issuing stays on `POST /api/records`: a provider's node holds the provider's keys (a hospital's
- * account is custodial by design, see README "Whose keys"), the issuer must seal the record, sign
+ * account is custodial by design, see docs/api.md "Whose keys"), the issuer must seal the record, sign
  * its attestation and write escrow slips with the node's key, and doing that in the browser would
  * need a second, ciphertext-only upload path into IPFS that anyone signed in could fill. One
  * issuing path keeps one set of checks (FHIR validation, category and sensitivity rules).
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, type Hex, getAddress, parseTransaction, recoverTransactionAddress } from 'viem'
-import { canAccess } from '../../consent/grants.js'
-import { keySlipSchema } from '../../consent/keySlipFormat.js'
-import { getOnChainRecord } from '../../records/onChainRecord.js'
+import { canAccess } from '../../consent/index.js'
+import { keySlipSchema } from '../../core/index.js'
+import { getOnChainRecord } from '../../records/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'

@@ -20,7 +20,7 @@ import {
 import type { Deployment } from '../../../src/chain/deploy.js'
 import { PURPOSES, SCOPES } from '../../../src/consent/grants.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
-import { type Category, categoryCode } from '../../../src/records/categories.js'
+import { type Category, categoryCode } from '../../../src/core/categories.js'
 import type { Api } from './api.js'
 
 export type WebConfig = { chainId: number; contracts: { records: Address; consent: Address; registry: Address } }

@@ -8,7 +8,7 @@
  * token, the issuer's registry status, the ciphertext against its content address.
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
-import { type KeySlip, unwrapKeySlip, wrapKeySlip } from '../../../src/consent/keySlipFormat.js'
+import { type KeySlip, unwrapKeySlip, wrapKeySlip } from '../../../src/core/keySlipFormat.js'
 import { computeCommitment } from '../../../src/crypto/commitment.js'
 import { unwrapKey } from '../../../src/crypto/hpke.js'
 import { SEGMENT_TAG_LENGTH, segmentNonce } from '../../../src/crypto/streamNonce.js'

@@ -1,7 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react'
 import { type Address, getAddress, isAddress } from 'viem'
 import { PURPOSES } from '../../../src/consent/grants.js'
-import { CATEGORIES, type Category, SENSITIVE_CATEGORIES } from '../../../src/records/categories.js'
+import { CATEGORIES, type Category, SENSITIVE_CATEGORIES } from '../../../src/core/categories.js'
 import { ErrorMessage, Loading } from '../components.js'
 import { CATEGORY_LABEL, CATEGORY_PLURAL, ORDINARY, SENSITIVE, formatDate, formatDateTime, listInWords, nameOf } from '../lib/format.js'
 import { type RecordSummary, releaseKeys } from '../lib/records.js'

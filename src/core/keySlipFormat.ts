@@ -6,7 +6,7 @@
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
 import { z } from 'zod'
-import { unwrapKey, wrapKey } from '../crypto/hpke.js'
+import { unwrapKey, wrapKey } from '../crypto/index.js'
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 export const keySlipSchema = z.object({
@@ -53,4 +53,17 @@ export function unwrapKeySlip(slip: KeySlip, reader: { address: Address; encrypt
     { enc: hexToBytes(slip.enc as Hex), ct: hexToBytes(slip.ct as Hex) },
     aad(cid, getAddress(reader.address)),
   )
+}
+
+/** Where slips are kept (on disk in a home: consent/keySlips.ts). */
+export interface KeySlipStore {
+  put(slip: KeySlip): Promise<void>
+  get(tokenId: bigint, grantee: Address): Promise<KeySlip | undefined>
+  /** Grantees holding a slip for the record. */
+  holders(tokenId: bigint): Promise<Address[]>
+  /**
+   * Deletes every slip of the record (grantees' and the escrow's, and any half-written one).
+   * Returns how many slips there were; 0 when none are left, so it can be run again.
+   */
+  delete(tokenId: bigint): Promise<number>
 }

@@ -2,11 +2,10 @@ import { getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
-import { ownerRecordKey } from '../records/ownerRecordKey.js'
-import type { RecordsContext } from '../records/context.js'
-import { listRecords } from '../records/listRecords.js'
-import { listGrants } from './grants.js'
-import { wrapKeySlip } from './keySlips.js'
+import { ownerRecordKey } from './ownerRecordKey.js'
+import type { RecordsContext } from '../core/index.js'
+import { listRecords } from './listRecords.js'
+import { listGrants, wrapKeySlip } from '../consent/index.js'
 
 type Ctx = RecordsContext
 

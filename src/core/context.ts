@@ -1,8 +1,6 @@
-import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
-import type { Deployment } from '../chain/deploy.js'
-import type { Address } from 'viem'
-import type { KeyReleaseService } from '../consent/keyRelease.js'
-import type { KeySlipStore } from '../consent/keySlips.js'
+import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem'
+import type { Deployment } from '../chain/index.js'
+import type { KeySlip, KeySlipStore } from './keySlipFormat.js'
 import type { BlobStore } from '../storage/index.js'
 
 /** One attempt to reach a record, allowed or denied, for the audit trail. Never content. */
@@ -19,6 +17,17 @@ export type AccessAttempt = {
 
 export interface AccessRecorder {
   record(attempt: AccessAttempt): Promise<void>
+}
+
+/** What a chain operation needs: a client to read with, a wallet per account, the deployed contracts. */
+export type ChainContext = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+
+/** The emergency key escrow of a medvault node (consent/keyRelease.ts makes one). */
+export interface KeyReleaseService {
+  /** The escrow identity issuers wrap non-sensitive record keys to. */
+  escrow: { address: Address; publicKey: Hex }
+  /** Re-wraps an escrowed key to `requester` if the chain allows them to read the record now. */
+  release(params: { tokenId: bigint; cid: string; requester: Address }): Promise<KeySlip | undefined>
 }
 
 /** What record operations need: a chain to read and write, the deployed contracts, a blob store. */

@@ -1,0 +1,10 @@
+/** The chain: an embedded anvil or an external node, clients, deployment, the one writer and the one error table. */
+export { toMedvaultError } from './errors.js'
+export { writeAndWait } from './write.js'
+export type { Deployment } from './deploy.js'
+export { deployArchiveAnchor, deployContracts, deployResearchMarket } from './deploy.js'
+export { EMBEDDED_DEV_KEY, EMBEDDED_FUNDING } from './embedded.js'
+export { freePort, startAnvil } from './anvil.js'
+export { createChainClients } from './clients.js'
+export type { EmbeddedChain, StartAnvilParameters } from './anvil.js'
+export type { ChainClients } from './clients.js'

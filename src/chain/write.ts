@@ -1,0 +1,98 @@
+/**
+ * The one way medvault sends a contract call that is not journaled: sign and send through the
+ * account's wallet (in a home, the managed wallet of ./transactions.ts: nonce under a per-account
+ * lock, re-broadcast while the node does not know the transaction), wait for the receipt, and
+ * refuse a receipt whose status is not `success`. Every failure comes out of the one error table
+ * (./errors.ts). Journaled operations (src/journal, src/operations) sign with an explicit nonce
+ * instead, so their hash is on disk before the transaction leaves the process.
+ */
+import {
+  type Abi,
+  type Account,
+  type Address,
+  BaseError,
+  type Chain,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  ContractFunctionRevertedError,
+  type PublicClient,
+  type TransactionReceipt,
+  type Transport,
+  type WalletClient,
+  type WriteContractParameters,
+} from 'viem'
+import { ChainError, MedvaultError } from '../errors.js'
+import { toMedvaultError } from './errors.js'
+
+/** What a write needs: a client to wait with and a wallet per account. */
+export type ChainWriter = {
+  publicClient: PublicClient<Transport, Chain>
+  walletFor(account: Account): WalletClient<Transport, Chain, Account>
+}
+
+type Mutability = 'nonpayable' | 'payable'
+
+/**
+ * Sends `request` as `account`, waits for its receipt and returns it. A call the contract refuses
+ * at estimation, and a transaction mined but reverted (the state changed between estimation and
+ * inclusion, or it ran out of gas), both throw a MedvaultError; a reverted one is replayed at its
+ * block so the contract's reason can name the failure.
+ */
+export async function writeAndWait<
+  const abi extends Abi | readonly unknown[],
+  functionName extends ContractFunctionName<abi, Mutability>,
+  args extends ContractFunctionArgs<abi, Mutability, functionName>,
+>(
+  ctx: ChainWriter,
+  account: Account,
+  request: WriteContractParameters<abi, functionName, args, Chain, Account>,
+): Promise<TransactionReceipt> {
+  let receipt: TransactionReceipt
+  try {
+    const hash = await ctx.walletFor(account).writeContract(request)
+    receipt = await ctx.publicClient.waitForTransactionReceipt({ hash })
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+  if (receipt.status === 'success') return receipt
+  throw await revertReason(ctx, account, request as RevertedCall, receipt)
+}
+
+type RevertedCall = { address: Address; abi: Abi; functionName: string; args?: readonly unknown[]; value?: bigint }
+
+/** The contract's reason for a mined revert, found by running the same call on the state the transaction met. */
+async function revertReason(
+  ctx: ChainWriter,
+  account: Account,
+  request: RevertedCall,
+  receipt: TransactionReceipt,
+): Promise<MedvaultError> {
+  const fallback = new ChainError(
+    `The ${request.functionName} transaction ${receipt.transactionHash} was mined but reverted (block ${receipt.blockNumber}).`,
+    {
+      hint: 'Nothing it asked for was done. Check the state it depends on (it may have changed meanwhile) and run the command again.',
+    },
+  )
+  if (receipt.blockNumber === 0n) return fallback
+  try {
+    const { address, abi, functionName, args, value } = request
+    // Replayed on the state at the end of its block: what made it revert (a transaction before it
+    // in that block, or one mined between estimation and inclusion) is in that state.
+    await ctx.publicClient.simulateContract({
+      address,
+      abi,
+      functionName,
+      args,
+      value,
+      account,
+      blockNumber: receipt.blockNumber,
+    } as never)
+  } catch (error) {
+    const reverted = error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined
+    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+      const named = toMedvaultError(error)
+      if (named instanceof MedvaultError) return named
+    }
+  }
+  return fallback
+}

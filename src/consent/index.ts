@@ -1,0 +1,19 @@
+/** Consent on chain: grants, delegates, emergency access, key slips and the node's key escrow. */
+export { createFileKeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
+export type { EmergencyAccess, GrantInfo, GrantTerms, Purpose, Scope } from './grants.js'
+export {
+  canAccess,
+  createGrant,
+  getGrant,
+  grantCallArgs,
+  listEmergencies,
+  listGrants,
+  openEmergency,
+  parsePurpose,
+  PURPOSES,
+  revokeGrant,
+  SCOPES,
+  setDelegate,
+  setEmergencyProvider,
+} from './grants.js'
+export { createKeyReleaseService } from './keyRelease.js'

@@ -1,0 +1,7 @@
+/** Transactions signed with an explicit nonce and journaled before they are sent. */
+export type { ChainContext, SignedOutcome, SignedTx } from './signedTransactions.js'
+export { sendSigned, settleSigned, signContractCall, signedKnown } from './signedTransactions.js'
+export { faultPoint } from './faults.js'
+export type { AppendJournal } from './appendJournal.js'
+export { openAppendJournal } from './appendJournal.js'
+export type { Checkpoint } from './faults.js'
