@@ -9,11 +9,11 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
+import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
 import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
 
-const SCRYPT = { N: 1 << 17, r: 8, p: 1, dkLen: 32 } as const
+const SCRYPT = KEYSTORE_SCRYPT
 /**
  * A cheap KDF for throwaway homes (tests, demos), as geth's `--lightkdf`: ~10 ms instead of ~0.6 s
  * per create and unlock. Chosen at creation with MEDVAULT_LIGHT_KDF=1 and kept in the file, so it

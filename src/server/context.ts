@@ -44,6 +44,12 @@ export type ServerDeps = {
   baseUrl: string
   /** The built web portal to serve at `/` (`dist/web`); none when absent. */
   webRoot?: string
+  /**
+   * Gives a new account what it needs for gas on the embedded development chain, as `medvault
+   * account create` does there (anvil_setBalance); absent on any other chain, where the account
+   * must be funded from outside.
+   */
+  fundNewAccount?: (address: Address) => Promise<void>
   /** Error lines for the operator. Never request bodies: they may hold health data. */
   logError?: (line: string) => void
 }

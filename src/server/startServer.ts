@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
-import type { Address } from 'viem'
-import { chainTime, freePort } from '../chain/index.js'
+import { type Address, createTestClient, http } from 'viem'
+import { EMBEDDED_FUNDING, chainTime, freePort } from '../chain/index.js'
 import type { Medvault } from '../home/index.js'
 import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
@@ -159,6 +159,14 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
     syncIndex: async () => void (await indexer.sync()),
     healthCards: { issuerBaseUrl: mv.config.healthCards.issuerBaseUrl, crlDir: mv.paths.healthCardCrls },
     ...(webRoot ? { webRoot } : {}),
+    ...(mv.embedded
+      ? {
+          fundNewAccount: async (address: Address) => {
+            const test = createTestClient({ mode: 'anvil', chain: mv.chain, transport: http(mv.rpcUrl) })
+            await test.setBalance({ address, value: EMBEDDED_FUNDING })
+          },
+        }
+      : {}),
     ...(params.logError ? { logError: params.logError } : {}),
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -171,7 +171,7 @@ describe('the web portal in chromium', () => {
     noConsoleErrors(alice)
   })
 
-  it('renders a lab result for a person, with the raw FHIR one click away', async () => {
+  it('renders a lab result for a person, with the stored record under Technical details', async () => {
     const alice = tabs.alice!
     const { page } = alice
     await page.getByRole('link', { name: 'Glucose' }).click()
@@ -181,12 +181,12 @@ describe('the web portal in chromium', () => {
     assert.match((await row.textContent()) ?? '', /70–99 mg\/dL/)
     assert.match((await row.textContent()) ?? '', /High/)
     await page.getByText('✓ Verified').waitFor()
-    await page.getByRole('button', { name: 'Show the raw FHIR' }).click()
-    assert.match((await page.locator('#raw-fhir').textContent()) ?? '', /"resourceType": "Observation"/)
+    await page.getByText('Technical details').click()
+    assert.match((await page.locator('#raw-record').textContent()) ?? '', /"resourceType": "Observation"/)
     await checkAccessible(alice)
     await shot(alice, 'record')
     await go(alice, `/records/${tokens.immunization}`)
-    await page.getByText('EW0150').waitFor()
+    await page.getByText('EW0150', { exact: true }).waitFor()
     await shot(alice, 'record-immunization')
     noConsoleErrors(alice)
   })
@@ -262,7 +262,7 @@ describe('the web portal in chromium', () => {
     await page.locator('table.activity').waitFor()
     const denied = page.locator('tr.denied', { hasText: 'Heart Clinic' })
     assert.ok((await denied.count()) >= 1)
-    assert.match((await denied.first().textContent()) ?? '', new RegExp(`record ${tokens.glucose}`))
+    assert.match((await denied.first().textContent()) ?? '', /asked to open your lab result|opened your lab result|checked your lab result/)
     assert.match((await denied.first().textContent()) ?? '', /Refused/)
     await checkAccessible(alice)
     await shot(alice, 'activity')

@@ -204,12 +204,7 @@ describe('the verifier page and emergency access in chromium', () => {
     const row = page.locator('tr.emergency', { hasText: 'City ER' }).filter({ hasText: 'used emergency access to' })
     await row.first().waitFor()
     assert.match((await row.first().textContent()) ?? '', /Emergency/)
-    assert.ok(
-      (await page
-        .locator('tr.emergency', { hasText: 'City ER' })
-        .filter({ hasText: `opened your lab result (record ${tokens.glucose})` })
-        .count()) >= 1,
-    )
+    assert.ok((await page.locator('tr.emergency', { hasText: 'City ER' }).filter({ hasText: 'opened your lab result' }).count()) >= 1)
     await checkAccessible(tab)
     await shot(tab, 'activity-emergency')
     assert.deepEqual(tab.errors, [])

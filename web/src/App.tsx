@@ -14,6 +14,7 @@ import { SignIn } from './pages/SignIn.js'
 import { Studies } from './pages/Studies.js'
 import { Timeline } from './pages/Timeline.js'
 import { Verify } from './pages/Verify.js'
+import { Welcome } from './pages/Welcome.js'
 import { type Session, SessionContext } from './session.js'
 
 async function openSession(account: BrowserAccount): Promise<Session> {
@@ -24,7 +25,7 @@ async function openSession(account: BrowserAccount): Promise<Session> {
     api.get<{ providers: { address: string; name: string }[] }>('/api/providers'),
   ])
   const names = new Map(registry.providers.map((p) => [p.address.toLowerCase(), p.name]))
-  return { api, chain: chainside(api, config), me, names }
+  return { api, chain: chainside(api, config), me, names, memory: new Map() }
 }
 
 function Page({ path }: { path: string }) {
@@ -37,6 +38,7 @@ function Page({ path }: { path: string }) {
   if (path === '/verify') return <Verify />
   if (path === '/studies') return <Studies />
   if (path === '/research') return <Research />
+  if (path === '/welcome') return <Welcome />
   return <Timeline />
 }
 
@@ -95,10 +97,11 @@ export function App() {
     if (path === '/verify') return <OpenVerify />
     return (
       <SignIn
-        onSignedIn={async (account) => {
+        onSignedIn={async (account, created) => {
           const s = await openSession(account)
           setSession(s)
-          if (s.me.provider && path === '/') navigate('/provider')
+          if (created) navigate('/welcome')
+          else if (s.me.provider && path === '/') navigate('/provider')
         }}
       />
     )

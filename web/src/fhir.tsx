@@ -2,41 +2,8 @@
  * FHIR R4 resources rendered for a person: what was measured, the value with its unit, the normal
  * range and whether it is high or low; which vaccine and when; the text of a note.
  */
-import type {
-  CodeableConcept,
-  DiagnosticReport,
-  DocumentReference,
-  Immunization,
-  Observation,
-  Quantity,
-  Resource,
-} from '@medplum/fhirtypes'
-
-export function conceptText(concept: CodeableConcept | undefined): string | undefined {
-  return concept?.text ?? concept?.coding?.find((c) => c.display)?.display ?? concept?.coding?.[0]?.code
-}
-
-/** A short title for a record, from its resource. */
-export function resourceTitle(resource: Record<string, unknown> | undefined): string | undefined {
-  if (!resource) return undefined
-  const r = resource as unknown as Resource
-  switch (r.resourceType) {
-    case 'Observation':
-      return conceptText(r.code)
-    case 'Immunization':
-      return conceptText(r.vaccineCode)
-    case 'DocumentReference':
-      return r.description ?? conceptText(r.type)
-    case 'DiagnosticReport':
-      return conceptText(r.code)
-    case 'MedicationStatement':
-      return conceptText(r.medicationCodeableConcept)
-    case 'Condition':
-      return conceptText(r.code)
-    default:
-      return r.resourceType
-  }
-}
+import { clinicalDate, clinicalTitle, conceptText } from './lib/clinical.js'
+import type { DiagnosticReport, DocumentReference, Immunization, Observation, Quantity, Resource } from '@medplum/fhirtypes'
 
 const quantity = (q: Quantity | undefined) => (q?.value === undefined ? '' : `${q.value}${q.unit ? ` ${q.unit}` : ''}`)
 
@@ -226,6 +193,47 @@ function ReportView({ r }: { r: DiagnosticReport }) {
   )
 }
 
+const STATUS: Record<string, string> = {
+  active: 'Current',
+  completed: 'Done',
+  resolved: 'Resolved',
+  inactive: 'No longer current',
+  finished: 'Finished',
+  stopped: 'Stopped',
+  'entered-in-error': 'Entered in error',
+}
+
+/** Any other kind of record: what it is, when, and its state, in words (the full content is under Technical details). */
+function GenericView({ r }: { r: Resource }) {
+  const any = r as Resource & { status?: string; clinicalStatus?: { coding?: { code?: string }[] }; note?: { text?: string }[] }
+  const when = clinicalDate(r)
+  const status = any.clinicalStatus?.coding?.[0]?.code ?? any.status
+  return (
+    <dl className="facts">
+      <dt>What</dt>
+      <dd>{clinicalTitle(r) ?? 'A health record'}</dd>
+      {when && (
+        <>
+          <dt>When</dt>
+          <dd>{new Date(when).toLocaleDateString('en-GB', { dateStyle: 'long' })}</dd>
+        </>
+      )}
+      {status && (
+        <>
+          <dt>Status</dt>
+          <dd>{STATUS[status] ?? status}</dd>
+        </>
+      )}
+      {any.note?.map((n, i) => (
+        <div key={`note-${n.text ?? ''}-${i.toString()}`}>
+          <dt>Note</dt>
+          <dd>{n.text}</dd>
+        </div>
+      ))}
+    </dl>
+  )
+}
+
 /** The resource, rendered for a person. */
 export function ResourceView({ resource }: { resource: Record<string, unknown> }) {
   const r = resource as unknown as Resource
@@ -239,6 +247,6 @@ export function ResourceView({ resource }: { resource: Record<string, unknown> }
     case 'DiagnosticReport':
       return <ReportView r={r} />
     default:
-      return <p>A {r.resourceType} record. Its full content is in the FHIR view below.</p>
+      return <GenericView r={r} />
   }
 }

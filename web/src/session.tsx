@@ -8,6 +8,8 @@ export type Session = {
   me: Me
   /** Registered provider names by lower-case address. */
   names: Map<string, string>
+  /** What pages opened this session (decrypted facts, checks), so coming back is instant; dropped at sign-out. */
+  memory: Map<string, unknown>
 }
 
 export const SessionContext = createContext<Session | undefined>(undefined)

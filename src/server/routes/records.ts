@@ -20,6 +20,9 @@ import { checkIdempotencyKey } from '../idempotency.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
 
+/** Envelopes per page of GET /api/patients/{patient}/envelopes: a few MB of JSON at most. */
+const ENVELOPE_PAGE_MAX = 250
+
 const tokenParam = z.object({ tokenId: z.string().openapi({ param: { name: 'tokenId', in: 'path' }, example: '7' }) })
 const patientParam = z.object({ patient: addressSchema.openapi({ param: { name: 'patient', in: 'path' } }) })
 
@@ -91,6 +94,50 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       const records = await visibleRecords(deps, caller, getAddress(c.req.valid('param').patient))
       const nameOf = issuerNames(deps)
       return jsonResponse(c, { records: await Promise.all(records.map(async (r) => summary(r, await nameOf(r.issuer)))) })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/patients/{patient}/envelopes',
+      summary: "The patient's own sealed envelopes, a page at a time, for a client that decrypts them on its side",
+      description:
+        'The portal opens a whole history in the browser (to date and group records by their clinical date) with a few of ' +
+        'these requests instead of one per record. Only the patient may ask; erased records are left out. One audit entry ' +
+        'per page.',
+      tags: ['records'],
+      ...secured,
+      request: {
+        params: patientParam,
+        query: z.object({
+          offset: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(ENVELOPE_PAGE_MAX).default(ENVELOPE_PAGE_MAX),
+        }),
+      },
+      responses: { ...jsonOk('{ total, records: [{ tokenId, cid, envelope (base64) }] }, oldest first'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const patient = getAddress(c.req.valid('param').patient)
+      const { offset, limit } = c.req.valid('query')
+      if (caller !== patient) {
+        await audit(deps, { actor: caller, action: 'read', patient, outcome: 'denied', reason: 'not-owner' })
+        throw new HttpError(403, 'forbidden', 'Only the patient may fetch all of their sealed records at once.', {
+          hint: 'Open the records shared with you one by one.',
+        })
+      }
+      const owned = (await deps.index.recordsOf(patient)).filter((r) => !r.erasedAt)
+      const page = owned.slice(offset, offset + limit)
+      const records = await Promise.all(
+        page.map(async (r) => {
+          const parts: Uint8Array[] = []
+          for await (const part of deps.ctx.store.cat(r.cid)) parts.push(part)
+          return { tokenId: r.tokenId, cid: r.cid.toString(), envelope: Buffer.concat(parts).toString('base64') }
+        }),
+      )
+      await audit(deps, { actor: caller, action: 'read', patient, outcome: 'allowed', reason: 'owner' })
+      return jsonResponse(c, { total: owned.length, records })
     },
   )
 

@@ -117,6 +117,34 @@ export function webRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
   app.openapi(
     createRoute({
       method: 'post',
+      path: '/api/web/onboard',
+      summary: 'Readies a new account made in the browser for the chain: funds it for gas on the embedded chain',
+      description:
+        "The portal makes a patient's keys in the browser; to publish its encryption key (MedicalRecord.setEncryptionKey, " +
+        'signed in the browser) the account needs gas. On the embedded development chain the server funds an empty account, ' +
+        'as `medvault account create` does; elsewhere it answers `funded: false` with what is needed.',
+      tags: ['web'],
+      ...secured,
+      responses: { ...jsonOk('{ funded, balance, embedded }'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      let balance = await deps.ctx.publicClient.getBalance({ address: caller })
+      // Only an empty account is funded, and only once: this is no faucet.
+      if (balance === 0n && deps.fundNewAccount) {
+        const nonce = await deps.ctx.publicClient.getTransactionCount({ address: caller })
+        if (nonce === 0) {
+          await deps.fundNewAccount(caller)
+          balance = await deps.ctx.publicClient.getBalance({ address: caller })
+        }
+      }
+      return jsonResponse(c, { funded: balance > 0n, balance, embedded: deps.fundNewAccount !== undefined })
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
       path: '/api/rpc',
       summary: 'JSON-RPC relay to the chain: reads, receipts, and raw transactions the caller signed to the medvault contracts',
       tags: ['web'],

@@ -92,6 +92,10 @@ export function chainside(api: Api, config: WebConfig) {
       })
       return /^0x0*$/.test(key) ? undefined : key
     },
+    /** Publishes the signed-in account's encryption key (MedicalRecord.setEncryptionKey), so providers can seal records to it. */
+    async publishEncryptionKey(key: Hex) {
+      await send(await wallet.writeContract({ address: records, abi: medicalRecordAbi, functionName: 'setEncryptionKey', args: [key] }))
+    },
     grantCovers(grantId: bigint, tokenId: bigint): Promise<boolean> {
       return publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'grantCovers', args: [grantId, tokenId] })
     },

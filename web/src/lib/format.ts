@@ -11,6 +11,13 @@ export const CATEGORY_LABEL: Record<string, string> = {
   'substance-use': 'Substance use',
   'sexual-health': 'Sexual health',
   genetic: 'Genetic',
+  'vital-signs': 'Vital signs',
+  condition: 'Conditions',
+  procedure: 'Procedures',
+  encounter: 'Visits',
+  'care-plan': 'Care plans',
+  billing: 'Bills and insurance',
+  allergy: 'Allergies',
   other: 'Other',
 }
 
@@ -25,6 +32,13 @@ export const CATEGORY_PLURAL: Record<string, string> = {
   'substance-use': 'substance use records',
   'sexual-health': 'sexual health records',
   genetic: 'genetic test results',
+  'vital-signs': 'vital signs',
+  condition: 'conditions',
+  procedure: 'procedures',
+  encounter: 'visits',
+  'care-plan': 'care plans',
+  billing: 'bills and insurance statements',
+  allergy: 'allergies',
   other: 'other records',
 }
 
@@ -39,7 +53,40 @@ export const CATEGORY_ONE: Record<string, string> = {
   'substance-use': 'substance use record',
   'sexual-health': 'sexual health record',
   genetic: 'genetic test result',
+  'vital-signs': 'vital sign',
+  condition: 'condition',
+  procedure: 'procedure',
+  encounter: 'visit',
+  'care-plan': 'care plan',
+  billing: 'bill',
+  allergy: 'allergy',
   other: 'record',
+}
+
+/** Words a patient may search by besides a category's label ("my blood test in March 2019"). */
+export const CATEGORY_WORDS: Record<string, string> = {
+  laboratory: 'lab test blood test results',
+  imaging: 'scan x-ray mri ultrasound',
+  immunization: 'vaccine vaccination jab shot',
+  medication: 'medicine prescription drug pill',
+  'clinical-note': 'note letter report',
+  'vital-signs': 'blood pressure heart rate weight height temperature bmi',
+  condition: 'diagnosis illness problem',
+  procedure: 'operation surgery treatment',
+  encounter: 'visit appointment consultation',
+  'care-plan': 'plan care',
+  billing: 'bill invoice insurance claim cost',
+  allergy: 'allergic reaction',
+}
+
+/**
+ * The category a patient sees: the chain's, unless the chain files the record under "other" (or
+ * vital signs under lab results, before the chain knew vital signs) and its content says better.
+ */
+export function patientCategory(chain: string, inferred: string | undefined): string {
+  if (!inferred) return chain
+  if (chain === 'other' || (chain === 'laboratory' && inferred === 'vital-signs')) return inferred
+  return chain
 }
 
 export const SENSITIVE = ['mental-health', 'substance-use', 'sexual-health', 'genetic'] as const
@@ -61,11 +108,11 @@ export function shortAddress(address: string) {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
 }
 
-/** A name for an account: "you", a provider's registered name, or a shortened address. */
+/** A name for an account: "you", a provider's registered name, or words saying it has none (never its number). */
 export function nameOf(address: string | undefined, me: Address, names: Map<string, string>): string {
   if (!address) return 'someone'
   if (address.toLowerCase() === me.toLowerCase()) return 'You'
-  return names.get(address.toLowerCase()) ?? `Account ${shortAddress(address)}`
+  return names.get(address.toLowerCase()) ?? 'Someone outside the provider registry'
 }
 
 export function listInWords(items: string[]): string {

@@ -5,9 +5,10 @@
  * keys live only in memory.
  */
 import { scryptAsync } from '@noble/hashes/scrypt.js'
-import { type Address, type Hex, getAddress, hexToBytes } from 'viem'
-import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
-import { type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from '../../../src/accounts/keystoreFormat.js'
+import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
+import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from '../../../src/accounts/keystoreFormat.js'
+import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../../../src/crypto/hpke.js'
 
 export type { KeystoreFile }
 
@@ -72,6 +73,69 @@ export async function unlockKeystore(file: KeystoreFile, passphrase: string): Pr
     encryptionPublicKey: file.encryptionPublicKey as Hex,
     chainAccount,
     encryptionSeed: hexToBytes(secrets.encryptionSeed as Hex),
+  }
+}
+
+/** An account name the CLI accepts (`<home>/accounts/NAME.json`), from the name a person typed. */
+export function accountName(typed: string): string {
+  const slug = typed
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|-+$/g, '')
+    .slice(0, 40)
+  return slug || 'me'
+}
+
+/**
+ * Makes a new account in this browser: a chain key (secp256k1, viem) and an encryption seed
+ * (X25519, for HPKE), from the browser's CSPRNG, sealed under `passphrase` exactly as the CLI
+ * seals them (scrypt with the CLI's cost, AES-256-GCM), so `medvault` opens the same file. The
+ * keys never leave the browser unsealed.
+ */
+export async function createKeystore(typedName: string, passphrase: string): Promise<{ file: KeystoreFile; account: BrowserAccount }> {
+  if (passphrase.length < 8) throw new KeystoreError('Choose a passphrase of at least 8 characters; a few unrelated words are best.')
+  const privateKey = generatePrivateKey()
+  const seed = generateEncryptionSeed()
+  const { publicKey } = await encryptionKeyPairFromSeed(seed)
+  const salt = crypto.getRandomValues(new Uint8Array(32))
+  const iv = crypto.getRandomValues(new Uint8Array(12))
+  const derived = await scryptAsync(new TextEncoder().encode(passphrase.normalize('NFKC')), salt, {
+    ...KEYSTORE_SCRYPT,
+    maxmem: 256 * KEYSTORE_SCRYPT.N * KEYSTORE_SCRYPT.r,
+  })
+  const key = await crypto.subtle.importKey('raw', derived as BufferSource, 'AES-GCM', false, ['encrypt'])
+  derived.fill(0)
+  const plaintext = new TextEncoder().encode(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed) }))
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, tagLength: 128 }, key, plaintext))
+  plaintext.fill(0)
+  const chainAccount = privateKeyToAccount(privateKey)
+  const file: KeystoreFile = {
+    version: 1,
+    name: accountName(typedName),
+    address: chainAccount.address,
+    encryptionPublicKey: bytesToHex(publicKey),
+    createdAt: new Date().toISOString(),
+    crypto: {
+      kdf: 'scrypt',
+      kdfparams: { ...KEYSTORE_SCRYPT, salt: bytesToHex(salt) },
+      cipher: 'aes-256-gcm',
+      iv: bytesToHex(iv),
+      // WebCrypto appends the 16-byte tag; the file keeps it apart, as node:crypto gives it.
+      ciphertext: bytesToHex(sealed.subarray(0, sealed.length - 16)),
+      tag: bytesToHex(sealed.subarray(sealed.length - 16)),
+    },
+  }
+  return {
+    file,
+    account: {
+      name: file.name,
+      address: chainAccount.address,
+      encryptionPublicKey: file.encryptionPublicKey as Hex,
+      chainAccount,
+      encryptionSeed: seed,
+    },
   }
 }
 

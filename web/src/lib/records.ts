@@ -110,6 +110,33 @@ async function decrypt(header: EnvelopeHeader, headerBytes: Uint8Array, cipherte
   return { meta, content: plain.subarray(4 + metaLength) }
 }
 
+/**
+ * Decrypts one of the patient's own envelopes with the key in its header, in this browser: the
+ * AES-GCM segments authenticate the content, but the issuer's signature and the on-chain
+ * fingerprint are not checked here (openRecord does that when the record is opened). Returns
+ * undefined for an envelope not sealed to this account (an owner by recovery opens it by key slip).
+ */
+export async function decryptOwnEnvelope(
+  envelope: Uint8Array,
+  reader: { address: Address; encryptionSeed: Uint8Array },
+): Promise<{ meta: RecordMeta; resource: Record<string, unknown> | undefined } | undefined> {
+  const { header, headerBytes, rest } = parseHeader(envelope)
+  if (!header.recipients.some((r) => getAddress(r.address) === reader.address)) return undefined
+  const recordKey = await headerKey(header, reader)
+  const { meta, content } = await decrypt(header, headerBytes, rest, recordKey)
+  recordKey.fill(0)
+  return { meta, resource: parseResource(meta, content) }
+}
+
+function parseResource(meta: RecordMeta, content: Uint8Array): Record<string, unknown> | undefined {
+  if (!/json/.test(meta.contentType)) return undefined
+  try {
+    return JSON.parse(new TextDecoder().decode(content)) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
 /** Fetches, decrypts and verifies one record as the signed-in account. */
 export async function openRecord(api: Api, chain: Chainside, tokenId: string): Promise<OpenedRecord> {
   const id = tokenId
@@ -148,14 +175,7 @@ export async function openRecord(api: Api, chain: Chainside, tokenId: string): P
       ? { id: 'commitment', ok: true, message: 'The content matches the fingerprint recorded on chain when it was issued.' }
       : { id: 'commitment', ok: false, message: 'The content does not match its on-chain fingerprint: it was altered. Do not trust it.' },
   )
-  let resource: Record<string, unknown> | undefined
-  if (/json/.test(meta.contentType)) {
-    try {
-      resource = JSON.parse(new TextDecoder().decode(content)) as Record<string, unknown>
-    } catch {
-      resource = undefined
-    }
-  }
+  const resource = parseResource(meta, content)
   return { summary, meta, content, resource, checks, valid: server.valid && checks.every((c) => c.ok) }
 }
 

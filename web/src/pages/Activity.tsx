@@ -21,7 +21,7 @@ type Entry = {
 const ACTION: Record<string, string> = {
   read: 'opened',
   verify: 'checked',
-  'key-release': 'asked for the key of',
+  'key-release': 'asked to open',
   grant: 'shared',
   revoke: 'stopped sharing',
   emergency: 'used emergency access to',
@@ -66,7 +66,10 @@ export function Activity() {
     })
   const isMe = (e: Entry) => e.actor.toLowerCase() === me.address.toLowerCase()
   const shown = entries?.filter((e) => (!deniedOnly || e.outcome === 'denied') && (mineToo || !isMe(e)))
-  const denied = entries?.filter((e) => e.outcome === 'denied').length ?? 0
+  const isMine = (e: Entry) => e.patient?.toLowerCase() === me.address.toLowerCase()
+  // Refused attempts by others on this patient's records; the log also holds the patient's own
+  // refused requests for other people's records, which are no attempt to reach hers.
+  const denied = entries?.filter((e) => e.outcome === 'denied' && isMine(e) && !isMe(e)).length ?? 0
   return (
     <>
       <h1>Activity</h1>
@@ -130,9 +133,7 @@ export function Activity() {
                     <td>
                       {ACTION[e.action] ?? e.action}{' '}
                       {e.tokenId ? (
-                        <Link to={`/records/${e.tokenId}`}>
-                          {kinds.has(e.tokenId) ? `your ${kinds.get(e.tokenId)} (record ${e.tokenId})` : `record ${e.tokenId}`}
-                        </Link>
+                        <Link to={`/records/${e.tokenId}`}>{kinds.has(e.tokenId) ? `your ${kinds.get(e.tokenId)}` : 'a record'}</Link>
                       ) : whose ? (
                         'records'
                       ) : (

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react'
 import { CategoryIcon, ErrorMessage, Link, Loading, VerifiedBadge } from '../components.js'
-import { ResourceView, resourceTitle } from '../fhir.js'
-import { CATEGORY_LABEL, formatDate } from '../lib/format.js'
+import { ResourceView } from '../fhir.js'
+import { clinicalFacts } from '../lib/clinical.js'
+import { CATEGORY_LABEL, formatDate, patientCategory } from '../lib/format.js'
 import { type OpenedRecord, openRecord } from '../lib/records.js'
 import { useSession } from '../session.js'
 
@@ -9,9 +10,19 @@ const CHECK_LABEL: Record<string, string> = {
   token: 'Record exists',
   issuer: 'Issued by an accredited provider',
   ciphertext: 'Stored copy intact',
-  decryption: 'Opened with your key',
-  'issuer-signature': "Provider's signature",
-  commitment: 'Unchanged since issue',
+  decryption: 'Opened privately in this browser',
+  'issuer-signature': 'Confirmed by the provider who wrote it',
+  commitment: 'Unchanged since it was added',
+}
+
+/** What a failed check means, for a person; the exact reason is under "Technical details". */
+const CHECK_FAILED: Record<string, string> = {
+  token: 'this record could not be found.',
+  issuer: 'the provider was not accredited when the record was added.',
+  ciphertext: 'the stored copy was damaged or altered.',
+  decryption: 'it could not be opened in this browser.',
+  'issuer-signature': 'the provider named on it did not write it, or it was changed.',
+  commitment: 'it was changed after it was added. Do not trust it.',
 }
 
 const FILE_EXTENSION: Record<string, string> = {
@@ -44,7 +55,7 @@ function Media({ opened }: { opened: OpenedRecord }) {
         This record holds a {kind} ({formatBytes(meta.size)}), decrypted in this browser. It is not shown here.
       </p>
       <p>
-        <a className="button" href={url} download={`record-${summary.tokenId}.${ext}`}>
+        <a className="button" href={url} download={`${label.toLowerCase().replace(/\W+/g, '-')}-${summary.issuedAt.slice(0, 10)}.${ext}`}>
           Download the {kind}
         </a>
       </p>
@@ -56,7 +67,6 @@ export function RecordPage({ tokenId }: { tokenId: string }) {
   const { api, chain, me, names } = useSession()
   const [opened, setOpened] = useState<OpenedRecord>()
   const [error, setError] = useState<unknown>()
-  const [raw, setRaw] = useState(false)
 
   useEffect(() => {
     let live = true
@@ -75,7 +85,7 @@ export function RecordPage({ tokenId }: { tokenId: string }) {
   if (error)
     return (
       <>
-        <h1>Record {tokenId}</h1>
+        <h1>This record</h1>
         <ErrorMessage error={error} />
         <p>
           <Link to={back}>Back</Link>
@@ -84,7 +94,9 @@ export function RecordPage({ tokenId }: { tokenId: string }) {
     )
   if (!opened) return <Loading what="the record (decrypting in your browser)" />
   const { summary, resource } = opened
-  const label = CATEGORY_LABEL[summary.category] ?? summary.category
+  const facts = clinicalFacts(resource)
+  const category = patientCategory(summary.category, facts.category)
+  const label = CATEGORY_LABEL[category] ?? CATEGORY_LABEL.other!
   const mine = summary.patient === me.address
   return (
     <article className="record">
@@ -92,12 +104,18 @@ export function RecordPage({ tokenId }: { tokenId: string }) {
         <Link to={back}>← {mine ? 'All my records' : 'Back'}</Link>
       </p>
       <header className="record-head">
-        <CategoryIcon category={summary.category} />
+        <CategoryIcon category={category} />
         <div>
-          <h1>{resourceTitle(resource) ?? label}</h1>
+          <h1>{facts.title ?? label}</h1>
           <p className="entry-meta">
-            {label} · issued by {summary.issuerName || 'an unknown issuer'} on{' '}
-            <time dateTime={summary.issuedAt}>{formatDate(summary.issuedAt)}</time>
+            {label} · {summary.issuerName || 'an unknown provider'}
+            {facts.date && (
+              <>
+                {' '}
+                · <time dateTime={facts.date}>{formatDate(facts.date)}</time>
+              </>
+            )}{' '}
+            · added on <time dateTime={summary.issuedAt}>{formatDate(summary.issuedAt)}</time>
             {!mine && <> · patient {names.get(summary.patient.toLowerCase()) ?? summary.patient}</>}
           </p>
         </div>
@@ -120,38 +138,45 @@ export function RecordPage({ tokenId }: { tokenId: string }) {
         {resource ? <ResourceView resource={resource} /> : <Media opened={opened} />}
       </section>
       <section aria-labelledby="checks-h" className="checks">
-        <h2 id="checks-h">Verification</h2>
+        <h2 id="checks-h">Checked</h2>
         <ul className="check-list">
           {opened.checks.map((c) => (
             <li key={c.id} className={c.ok ? 'ok' : 'bad'}>
-              <span aria-hidden="true">{c.ok ? '✓' : '✗'}</span> {CHECK_LABEL[c.id] ?? c.id}
-              {!c.ok && <>: {c.message}</>}
+              <span aria-hidden="true">{c.ok ? '✓' : '✗'}</span> {CHECK_LABEL[c.id] ?? 'Another check'}
+              {!c.ok && <>: {CHECK_FAILED[c.id] ?? 'it failed.'}</>}
             </li>
           ))}
         </ul>
-        <details open={!opened.valid}>
-          <summary>How this was checked</summary>
-          <ul className="check-details">
-            {opened.checks.map((c) => (
-              <li key={c.id}>
-                <strong>{CHECK_LABEL[c.id] ?? c.id}:</strong> {c.message}
-              </li>
-            ))}
-          </ul>
-        </details>
       </section>
-      {resource && (
-        <section>
-          <button type="button" className="secondary" aria-expanded={raw} aria-controls="raw-fhir" onClick={() => setRaw(!raw)}>
-            {raw ? 'Hide the raw FHIR' : 'Show the raw FHIR'}
-          </button>
-          {raw && (
-            <pre id="raw-fhir" className="raw">
+      <details className="technical" open={!opened.valid}>
+        <summary>Technical details</summary>
+        <dl className="facts">
+          <dt>Record number</dt>
+          <dd>{summary.tokenId}</dd>
+          <dt>Stored as</dt>
+          <dd>{opened.meta.contentType}</dd>
+          <dt>Content address</dt>
+          <dd>
+            <code>{summary.cid}</code>
+          </dd>
+        </dl>
+        <h3>How it was checked</h3>
+        <ul className="check-details">
+          {opened.checks.map((c) => (
+            <li key={c.id}>
+              <strong>{CHECK_LABEL[c.id] ?? c.id}:</strong> {c.message}
+            </li>
+          ))}
+        </ul>
+        {resource && (
+          <>
+            <h3>The record as stored (FHIR R4 JSON)</h3>
+            <pre id="raw-record" className="raw">
               {JSON.stringify(resource, null, 2)}
             </pre>
-          )}
-        </section>
-      )}
+          </>
+        )}
+      </details>
     </article>
   )
 }

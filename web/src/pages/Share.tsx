@@ -108,7 +108,7 @@ function Delegates() {
       <form onSubmit={submit}>
         <div className="field">
           <label htmlFor="delegate">Delegate account</label>
-          <input id="delegate" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="0x…" spellCheck={false} required />
+          <input id="delegate" value={address} onChange={(e) => setAddress(e.target.value)} spellCheck={false} required />
         </div>
         <ErrorMessage error={error} />
         {done && (
@@ -181,7 +181,7 @@ export function Share() {
         expiresAt: until,
         purpose,
       })
-      setBusy('Handing over the keys to the shared records…')
+      setBusy('Letting them open the shared records…')
       const { records } = await api.get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
       const released = await releaseKeys(api, chain, grantId, grantee, records)
       setDone(
@@ -230,13 +230,13 @@ export function Share() {
                     {p.name}
                   </option>
                 ))}
-              <option value="other">Someone else (by account address)</option>
+              <option value="other">Someone else (by their account number)</option>
             </select>
           </div>
           {who === 'other' && (
             <div className="field">
-              <label htmlFor="other">Their account address</label>
-              <input id="other" value={other} onChange={(e) => setOther(e.target.value)} placeholder="0x…" spellCheck={false} />
+              <label htmlFor="other">Their account number</label>
+              <input id="other" value={other} onChange={(e) => setOther(e.target.value)} spellCheck={false} />
             </div>
           )}
           <fieldset>

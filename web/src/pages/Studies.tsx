@@ -70,7 +70,7 @@ function StudyCard({ study, onJoined }: { study: Study; onJoined: () => void }) 
       </p>
       {!me.custodial ? (
         <p className="help">
-          Your keys are in your browser, not on this server, so joining happens on your own computer:{' '}
+          Your vault opens in your browser, not on this server, so joining happens with the medvault program on your own computer:{' '}
           <code>medvault study join {study.studyId} --records … --as YOU</code>.
         </p>
       ) : !records ? (
@@ -102,7 +102,9 @@ function StudyCard({ study, onJoined }: { study: Study; onJoined: () => void }) 
                         setChosen(next)
                       }}
                     />
-                    {CATEGORY_LABEL[r.category] ?? r.category} (record {r.tokenId})
+                    {CATEGORY_LABEL[r.category] ?? r.category}
+                    {eligible.filter((x) => x.category === r.category).length > 1 &&
+                      ` (${eligible.filter((x) => x.category === r.category).indexOf(r) + 1} of ${eligible.filter((x) => x.category === r.category).length})`}
                   </label>
                 ))}
               </div>
@@ -116,7 +118,7 @@ function StudyCard({ study, onJoined }: { study: Study; onJoined: () => void }) 
               <ul>
                 {other.map((r) => (
                   <li key={r.tokenId}>
-                    {CATEGORY_LABEL[r.category] ?? r.category} (record {r.tokenId}): {r.reason}
+                    {CATEGORY_LABEL[r.category] ?? r.category}: {r.reason}
                   </li>
                 ))}
               </ul>
@@ -202,7 +204,7 @@ function Earnings({
         <ul className="contributions">
           {contributions.map((c) => (
             <li key={c.contributionId}>
-              Study {c.studyId}: record{c.tokenIds.length === 1 ? '' : 's'} {c.tokenIds.join(', ')} —{' '}
+              Study {c.studyId}: {c.tokenIds.length} record{c.tokenIds.length === 1 ? '' : 's'} —{' '}
               {c.status === 'delivered' ? 'delivered' : c.status === 'reserved' ? 'joined, not delivered yet' : 'withdrawn'}
             </li>
           ))}
