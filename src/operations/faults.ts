@@ -8,6 +8,8 @@ export const OPERATION_POINTS: Record<Operation, readonly OperationPoint[]> = {
   'record-amend': ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'],
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
   revoke: ['before-send', 'after-submit', 'after-confirm'],
+  delegate: ['before-send', 'after-submit', 'after-confirm'],
+  emergency: ['before-send', 'after-submit', 'after-confirm'],
 }
 
 /** The checkpoint `MEDVAULT_FAULT=<operation>:<point>[:<n>]` asks for, for crash tests; undefined otherwise. */

@@ -1,13 +1,12 @@
-import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
+import { type Address, type Hex, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { toMedvaultError } from '../chain/index.js'
 import { type GrantTerms, type Purpose, getGrant, grantCallArgs } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
-import { signContractCall } from '../journal/index.js'
 import type { RecordsContext } from '../records/index.js'
-import { openOperationJournal, operationJournalPath, operationKey, replayOperation, withoutKeys } from './operationJournal.js'
-import { type Made, type OperationPoint, submitOnce } from './submitOnce.js'
+import { callOnce } from './callOnce.js'
+import type { OperationBegin } from './operationJournal.js'
+import type { OperationPoint } from './submitOnce.js'
 
 export type GrantOnceParameters = {
   /** The patient, or a delegate the patient named. */
@@ -50,157 +49,62 @@ export type GrantOnceReturnType = {
  */
 export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters): Promise<GrantOnceReturnType> {
   const grantor = getAddress(params.grantor.address)
-  const counts = new Map<OperationPoint, number>()
-  const checkpoint = (point: OperationPoint) => {
-    const n = (counts.get(point) ?? 0) + 1
-    counts.set(point, n)
-    params.checkpoint?.(point, n)
-  }
   if ((params.durationSeconds === undefined) === (params.expiresAt === undefined)) {
     throw new InvalidInputError('A grant needs either a duration or an expiry time, not both.')
   }
   const fixedExpiry = params.expiresAt ? Math.floor(params.expiresAt.getTime() / 1000) : undefined
-  const probe = grantCallArgs({ ...params, expiresAt: new Date(0) })
-  const [patient, grantee, scope, tokenIds, categories, sensitive, , purpose] = probe
-  const key = operationKey('grant', [
-    ctx.deployment.chainId,
-    ctx.deployment.consent,
-    grantor,
-    patient,
-    grantee,
-    scope,
-    tokenIds.map(String).join(','),
-    categories,
-    sensitive,
-    purpose,
-    fixedExpiry === undefined ? params.durationSeconds! : `at:${fixedExpiry}`,
-  ])
-  const path = operationJournalPath(params.journalDir, 'grant', key)
-  const journal = openOperationJournal(path)
-  try {
-    let state = replayOperation(journal.entries)
-    if (state.done && state.confirmed) {
-      const grantId = BigInt(state.confirmed.id)
-      const grant = await getGrant(ctx, grantId).catch(() => undefined)
-      if (grant?.active) return { grantId, txHash: state.confirmed.txHash as Hex, keysReleased: 0, outcome: 'done-before', journal: path }
-      // Revoked or expired since: the same command now makes a new grant.
-      journal.rewrite([])
-      state = replayOperation([])
-    }
-    const resumed = state.begin !== undefined
-    if (!state.begin) {
-      const block = await ctx.publicClient.getBlock({ blockTag: 'latest' }).catch((error: unknown) => {
-        throw toMedvaultError(error)
-      })
-      const expiresAt = fixedExpiry ?? Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp)) + params.durationSeconds!
-      // Refused terms (a record not the patient's, a delegate sharing sensitive records) fail here, before anything is journaled.
-      try {
-        await ctx.publicClient.simulateContract({
-          account: params.grantor,
-          address: ctx.deployment.consent,
-          abi: consentRegistryAbi,
-          functionName: 'grant',
-          args: [patient, grantee, scope, tokenIds, categories, sensitive, expiresAt, purpose],
-        })
-      } catch (error) {
-        throw toMedvaultError(error)
-      }
-      journal.append({
-        t: 'begin',
-        v: 1,
-        op: 'grant',
-        key,
-        chainId: ctx.deployment.chainId,
-        contract: ctx.deployment.consent,
-        sender: grantor,
-        fromBlock: block.number.toString(),
-        at: new Date().toISOString(),
-        params: {
-          patient,
-          grantee,
-          scope,
-          tokenIds: tokenIds.map(String),
-          categories,
-          sensitive,
-          purpose,
-          expiresAt,
-        },
-      })
-      journal.sync()
-      state = replayOperation(journal.entries)
-    }
-    const expiresAt = Number(state.begin!.params.expiresAt)
-    const args = [patient, grantee, scope, tokenIds, categories, sensitive, expiresAt, purpose] as const
-    // The contract normalises categories and sensitivity in its event (a records grant covers all
-    // sensitivity flags of the named records), so those are not compared; the exact expiry is.
-    const matches = (a: {
-      grantor?: Address | undefined
-      scope?: number | undefined
-      tokenIds?: readonly bigint[] | undefined
-      expiresAt?: number | undefined
-      purpose?: number | undefined
-    }) =>
-      a.grantor?.toLowerCase() === grantor.toLowerCase() &&
-      a.scope === scope &&
-      (a.tokenIds ?? []).map(String).join() === tokenIds.map(String).join() &&
-      a.expiresAt === expiresAt &&
-      a.purpose === purpose
-
-    const confirmed = await submitOnce(ctx, {
-      journal,
-      state,
-      sender: params.grantor,
-      timeoutMs: params.receiptTimeoutMs ?? 120_000,
-      checkpoint,
-      sign: (nonce) =>
-        signContractCall(ctx, {
-          account: params.grantor,
-          address: ctx.deployment.consent,
-          abi: consentRegistryAbi,
-          functionName: 'grant',
-          args,
-          nonce,
-        }),
-      fromReceipt(receipt) {
-        const log = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' }).find(
-          (l) => l.address.toLowerCase() === ctx.deployment.consent.toLowerCase() && matches(l.args),
-        )
-        return log
-          ? { id: log.args.grantId, txHash: receipt.transactionHash, block: receipt.blockNumber, gasUsed: receipt.gasUsed }
-          : undefined
-      },
-      async findOnChain(): Promise<Made | undefined> {
-        try {
-          const latest = await ctx.publicClient.getBlockNumber()
-          const from = BigInt(state.begin!.fromBlock)
-          const logs = await ctx.publicClient.getContractEvents({
-            address: ctx.deployment.consent,
-            abi: consentRegistryAbi,
-            eventName: 'GrantCreated',
-            args: { patient, grantee },
-            fromBlock: from <= latest ? from : BigInt(ctx.deployment.deployedAtBlock),
-            toBlock: 'latest',
-          })
-          const log = logs.find((l) => matches(l.args))
-          return log ? { id: log.args.grantId!, txHash: log.transactionHash, block: log.blockNumber, gasUsed: 0n } : undefined
-        } catch (error) {
-          throw toMedvaultError(error)
-        }
-      },
-    })
-    const grantId = BigInt(confirmed.id)
-
-    let keysReleased = 0
-    if (!state.slips) {
-      if (params.releaseKeys) keysReleased = await params.releaseKeys(grantId)
-      journal.append({ t: 'slips', count: keysReleased })
-      journal.sync()
-      state.slips = true
-      checkpoint('after-slips')
-    }
-    journal.rewrite([...withoutKeys(journal.entries), { t: 'done', at: new Date().toISOString() }])
-    return { grantId, txHash: confirmed.txHash as Hex, keysReleased, outcome: resumed ? 'resumed' : 'new', journal: path }
-  } finally {
-    journal.close()
-  }
+  const [patient, grantee, scope, tokenIds, categories, sensitive, , purpose] = grantCallArgs({ ...params, expiresAt: new Date(0) })
+  const expiryOf = (begin: OperationBegin) => Number(begin.params.expiresAt)
+  const done = await callOnce(ctx, {
+    op: 'grant',
+    keyParts: [
+      patient,
+      grantee,
+      scope,
+      tokenIds.map(String).join(','),
+      categories,
+      sensitive,
+      purpose,
+      fixedExpiry === undefined ? params.durationSeconds! : `at:${fixedExpiry}`,
+    ],
+    sender: params.grantor,
+    contract: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    // A duration runs from when the operation first begins, on the later of the chain's clock and the wall clock.
+    params: (latest) => ({
+      patient,
+      grantee,
+      scope,
+      tokenIds: tokenIds.map(String),
+      categories,
+      sensitive,
+      purpose,
+      expiresAt: fixedExpiry ?? Math.max(Math.floor(Date.now() / 1000), Number(latest.timestamp)) + params.durationSeconds!,
+    }),
+    call: (begin) => ({
+      functionName: 'grant',
+      args: [patient, grantee, scope, tokenIds, categories, sensitive, expiryOf(begin), purpose],
+    }),
+    effect: {
+      eventName: 'GrantCreated',
+      filter: () => ({ patient, grantee }),
+      // The contract normalises categories and sensitivity in its event (a records grant covers all
+      // sensitivity flags of the named records), so those are not compared; the exact expiry is.
+      match: ({ args: a }, begin) =>
+        String(a.grantor).toLowerCase() === grantor.toLowerCase() &&
+        a.scope === scope &&
+        ((a.tokenIds as readonly bigint[] | undefined) ?? []).map(String).join() === tokenIds.map(String).join() &&
+        a.expiresAt === expiryOf(begin) &&
+        a.purpose === purpose
+          ? (a.grantId as bigint)
+          : undefined,
+    },
+    // A grant revoked or expired since: the same command now makes a new one.
+    stillDone: async (grantId) => (await getGrant(ctx, grantId).catch(() => undefined))?.active === true,
+    after: async (grantId) => (params.releaseKeys ? params.releaseKeys(grantId) : 0),
+    journalDir: params.journalDir,
+    checkpoint: params.checkpoint,
+    receiptTimeoutMs: params.receiptTimeoutMs,
+  })
+  return { grantId: done.id, txHash: done.txHash, keysReleased: done.afterCount, outcome: done.outcome, journal: done.journal }
 }

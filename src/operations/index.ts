@@ -1,4 +1,4 @@
-/** Single operations made crash-safe and idempotent with a write-ahead journal: record add and amend, grant, revoke. */
+/** Single operations made crash-safe and idempotent with a write-ahead journal: record add and amend, grant, revoke, delegate, emergency. */
 export { issueRecordOnce } from './issueRecordOnce.js'
 export type { IssueRecordOnceParameters, IssueRecordOnceReturnType } from './issueRecordOnce.js'
 export { grantOnce } from './grantOnce.js'
@@ -9,3 +9,9 @@ export { openOperationJournal, operationJournalPath, operationKey, OPERATIONS, r
 export type { Operation, OperationEntry, OperationJournal, OperationState } from './operationJournal.js'
 export type { OperationPoint } from './submitOnce.js'
 export { OPERATION_POINTS, operationFault } from './faults.js'
+export { callOnce } from './callOnce.js'
+export type { CallOnceParameters, CallOnceReturnType } from './callOnce.js'
+export { delegateOnce } from './delegateOnce.js'
+export type { DelegateOnceParameters, DelegateOnceReturnType } from './delegateOnce.js'
+export { emergencyOnce } from './emergencyOnce.js'
+export type { EmergencyOnceParameters, EmergencyOnceReturnType } from './emergencyOnce.js'

@@ -1,5 +1,6 @@
 /**
- * The write-ahead journal of one single operation (`record add`, `record amend`, `grant`, `revoke`):
+ * The write-ahead journal of one single operation (`record add`, `record amend`, `grant`, `revoke`,
+ * `delegate`/`undelegate`, `emergency open`):
  * `<home>/operations/<operation>-<idempotency key>.jsonl`. The key is a digest of what the command
  * asks for (who, for whom, which content or terms, on which deployment), so running the same
  * command again finds the same journal: it finishes what a killed run left in flight, and returns
@@ -15,7 +16,7 @@ import { z } from 'zod'
 import { OperationJournalError } from '../errors.js'
 import { type AppendJournal, openAppendJournal } from '../journal/index.js'
 
-export const OPERATIONS = ['record-add', 'record-amend', 'grant', 'revoke'] as const
+export const OPERATIONS = ['record-add', 'record-amend', 'grant', 'revoke', 'delegate', 'emergency'] as const
 export type Operation = (typeof OPERATIONS)[number]
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)

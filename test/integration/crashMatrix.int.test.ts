@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import type { UnlockedAccount } from '../../src/accounts/index.js'
-import { createGrant, listGrants } from '../../src/consent/grants.js'
+import { createGrant, listGrants, setEmergencyProvider } from '../../src/consent/grants.js'
 import { releasePendingKeys } from '../../src/records/releaseKeys.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, registerProvider } from '../../src/directory/index.js'
@@ -35,7 +35,7 @@ import { medvault, startMedvault } from './cli.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
 const POINTS = ['after-seal', 'before-send', 'after-submit', 'after-confirm', 'after-slips'] as const
-type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'revoke' | 'erase' | 'account rotate'
+type Row = 'record add' | 'import' | 'record amend' | 'grant' | 'revoke' | 'delegate' | 'emergency' | 'erase' | 'account rotate'
 
 /**
  * Which points each operation passes. `account rotate` runs the account move that `recovery
@@ -48,6 +48,8 @@ const ROWS: Record<Row, readonly string[]> = {
   'record amend': POINTS,
   grant: ['before-send', 'after-submit', 'after-confirm', 'after-slips'],
   revoke: OPERATION_POINTS.revoke,
+  delegate: OPERATION_POINTS.delegate,
+  emergency: OPERATION_POINTS.emergency,
   erase: ERASE_POINTS,
   'account rotate': ACCOUNT_MOVE_POINTS,
 }
@@ -244,6 +246,46 @@ describe('the crash matrix: each operation killed at each point, then run again'
       assert.equal((await getGrant(mv, grantId)).active, false)
       assert.equal((await listGrants(mv, patient.address)).length, 1, 'exactly one grant, and no other made')
     },
+    async delegate(point) {
+      const patient = accounts[cellPatient('delegate', point)]!
+      const json = await killThenRerun(['delegate', 'carer', '--as', patient.name], `delegate:${point}`)
+      const added = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'DelegateAdded',
+        args: { patient: patient.address },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      assert.equal(added.length, 1, 'named exactly once')
+      assert.equal(added[0]!.transactionHash, json.txHash)
+      const isDelegate = await mv.publicClient.readContract({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'isDelegate',
+        args: [patient.address, accounts.carer!.address],
+      })
+      assert.equal(isDelegate, true)
+    },
+    async emergency(point) {
+      const patient = accounts[cellPatient('emergency', point)]!
+      const json = await killThenRerun(
+        ['emergency', 'open', '--patient', patient.name, '--as', 'er-doc', '--reason', `unconscious on arrival (${point})`],
+        `emergency:${point}`,
+      )
+      const opened = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'EmergencyAccessOpened',
+        args: { patient: patient.address },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      assert.equal(opened.length, 1, 'opened exactly once')
+      assert.equal(opened[0]!.transactionHash, json.txHash)
+      // The re-run committed to the same salted reason the killed run journaled.
+      assert.equal(opened[0]!.args.reasonHash, json.reasonHash)
+    },
     async erase(point) {
       const patient = accounts[cellPatient('erase', point)]!
       const tokenId = await issueTo(patient, 'lab-erase', `erased-${point}`, 50)
@@ -341,6 +383,14 @@ describe('the crash matrix: each operation killed at each point, then run again'
       await registerProvider(mv, registrar, { provider: accounts[name]!.address, name, encryptionKey: accounts[name]!.encryptionPublicKey })
     }
     await create('reader')
+    await create('carer')
+    await create('er-doc')
+    await registerProvider(mv, registrar, {
+      provider: accounts['er-doc']!.address,
+      name: 'er-doc',
+      encryptionKey: accounts['er-doc']!.encryptionPublicKey,
+    })
+    await setEmergencyProvider(mv, { registrar, provider: accounts['er-doc']!.address, allowed: true })
     for (const [row, points] of Object.entries(ROWS)) {
       if (!selected(row)) continue
       for (const point of points) {

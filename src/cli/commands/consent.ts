@@ -5,16 +5,14 @@ import {
   type GrantInfo,
   type GrantTerms,
   listGrants,
-  openEmergency,
   parsePurpose,
-  setDelegate,
   setEmergencyProvider,
   getGrant,
   saveEmergencyReason,
 } from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/index.js'
-import { grantOnce, operationFault, revokeOnce } from '../../operations/index.js'
+import { delegateOnce, emergencyOnce, grantOnce, operationFault, revokeOnce } from '../../operations/index.js'
 import { parseDuration } from '../duration.js'
 import { type GlobalOptions, collectList, emit, outcomeLine } from '../output.js'
 import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } from '../session.js'
@@ -220,16 +218,22 @@ export function consentCommands(program: Command, run: Run) {
       .description(enabled ? 'Name a delegate who may grant and revoke for you (nothing else)' : 'Remove a delegate at once')
       .action((account: string, opts: { as: string }, cmd: Command) =>
         run(async (o) => {
+          const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'delegate')
+          // Journaled: run again after a crash, it waits for the transaction it sent instead of sending another.
           const result = await withMedvault(o, async (mv) => {
             const delegate = resolveAddress(mv, account)
-            return {
+            const { txHash, outcome } = await delegateOnce(mv, {
+              patient: (await unlock(mv, opts.as)).chainAccount,
               delegate,
               enabled,
-              txHash: await setDelegate(mv, { patient: (await unlock(mv, opts.as)).chainAccount, delegate, enabled }),
-            }
+              journalDir: mv.paths.operations,
+              ...(checkpoint ? { checkpoint } : {}),
+            })
+            return { delegate, enabled, txHash, outcome }
           })
           emit(o, result, () => [
             enabled ? `${account} may now grant and revoke access for ${opts.as}.` : `${account} is no longer a delegate of ${opts.as}.`,
+            ...outcomeLine(result.outcome, enabled ? 'naming this delegate' : 'removing this delegate'),
           ])
         }, cmd),
       )
@@ -248,7 +252,14 @@ export function consentCommands(program: Command, run: Run) {
         const result = await withMedvault(o, async (mv) => {
           const provider = await unlock(mv, opts.as)
           const patient = resolveAddress(mv, opts.patient)
-          const opened = await openEmergency(mv, { provider: provider.chainAccount, patient, reason: opts.reason })
+          const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'emergency')
+          const opened = await emergencyOnce(mv, {
+            provider: provider.chainAccount,
+            patient,
+            reason: opts.reason,
+            journalDir: mv.paths.operations,
+            ...(checkpoint ? { checkpoint } : {}),
+          })
           saveEmergencyReason(mv.paths.emergencyReasons, {
             txHash: opened.txHash,
             patient,
@@ -256,11 +267,13 @@ export function consentCommands(program: Command, run: Run) {
             salt: opened.reasonSalt,
             commitment: opened.reasonHash,
           })
-          return opened
+          const { journal: _journal, ...shown } = opened
+          return shown
         })
         emit(o, result, () => [
           "EMERGENCY ACCESS OPENED. This is recorded on chain and shown first on the patient's timeline.",
           `Non-sensitive records are readable until ${result.until.toISOString()}; it cannot be extended.`,
+          ...outcomeLine(result.outcome, 'opening this window'),
         ])
       }, cmd),
     )

@@ -6,7 +6,7 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { getAddress } from 'viem'
 import { proveClaim } from '../../claims/index.js'
-import { setDelegate } from '../../consent/index.js'
+import { delegateOnce, operationFault } from '../../operations/index.js'
 import { authorizeProvider, revokeProvider } from '../../directory/index.js'
 import { eraseRecords } from '../../erasure/index.js'
 import { gatherAccessReport, renderAccessReportPdf } from '../../report/index.js'
@@ -72,8 +72,16 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       async (c) => {
         const patient = await custodialAccount(deps, sessionOf(c).address)
         const delegate = getAddress(c.req.valid('param').delegate as string)
-        const txHash = await setDelegate(deps.ctx, { patient: patient.chainAccount, delegate, enabled: method === 'put' })
-        return jsonResponse(c, { delegate, enabled: method === 'put', txHash })
+        // Journaled like the CLI's: the same request sent again after a crash finishes what it began.
+        const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'delegate')
+        const { txHash, outcome } = await delegateOnce(deps.ctx, {
+          patient: patient.chainAccount,
+          delegate,
+          enabled: method === 'put',
+          journalDir: deps.operationsDir,
+          ...(checkpoint ? { checkpoint } : {}),
+        })
+        return jsonResponse(c, { delegate, enabled: method === 'put', txHash, outcome })
       },
     )
   }

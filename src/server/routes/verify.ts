@@ -19,7 +19,6 @@ import { getProvider } from '../../directory/index.js'
 import { type Check, type Verdict, registryTrust, verifyHealthCard, verifyHealthCards } from '../../shc/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { jsonResponse } from '../http.js'
-import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk } from './schemas.js'
 
 /** Largest body these open endpoints take: a card or a presentation is a few kilobytes. */
