@@ -1,6 +1,6 @@
 /**
  * The crash matrix of the REST API: the server process killed with SIGKILL at each journal point
- * of `POST /api/records` and `POST /api/grants` (`MEDVAULT_FAULT`), started again, and the same
+ * of `POST /api/records`, `POST /api/grants`, `DELETE /api/grants/{id}` and `PUT /api/delegates/{d}` (`MEDVAULT_FAULT`), started again, and the same
  * request sent again. Each cell passes when the killed request got no answer, the retry succeeded,
  * and the chain holds exactly one result (one token, one grant) whose record reads and whose keys
  * were released. The chain (an external anvil) runs in this process and outlives the server's
@@ -19,6 +19,7 @@ import { type EmbeddedChain, createChainClients, deployContracts, freePort, star
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { authorizeProvider, publishEncryptionKey, registerProvider } from '../../src/directory/index.js'
 import { DEFAULT_CONFIG, type Medvault, homePaths, openMedvault, saveConfig } from '../../src/home/index.js'
+import { createGrant } from '../../src/consent/index.js'
 import { OPERATION_POINTS } from '../../src/operations/index.js'
 import { openRecord } from '../../src/records/index.js'
 import { sessionToken } from './server.js'
@@ -81,12 +82,18 @@ describe('the REST crash matrix: the server killed at each journal point, the re
   }
 
   /** Sends the request to a server started with the fault (it must die by SIGKILL, unanswered), then the same to a fresh one. */
-  async function killThenRetry(fault: string, who: UnlockedAccount, path: string, body: unknown) {
+  async function killThenRetry(
+    fault: string,
+    who: UnlockedAccount,
+    path: string,
+    body: unknown,
+    { method = 'POST', status = 201 }: { method?: string; status?: number } = {},
+  ) {
     const send = async (server: Server) =>
       fetch(`${server.url}${path}`, {
-        method: 'POST',
+        method,
         headers: { authorization: `Bearer ${await sessionToken(server.url, who.chainAccount)}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
     const doomed = await startServerProcess(home, port, fault)
     const answer = await send(doomed).then(
@@ -99,7 +106,7 @@ describe('the REST crash matrix: the server killed at each journal point, the re
     try {
       const retry = await send(server)
       const json = (await retry.json()) as any
-      assert.equal(retry.status, 201, `the retry after ${fault}: ${JSON.stringify(json)}`)
+      assert.equal(retry.status, status, `the retry after ${fault}: ${JSON.stringify(json)}`)
       return json
     } finally {
       server.child.kill('SIGTERM')
@@ -200,6 +207,54 @@ describe('the REST crash matrix: the server killed at each journal point, the re
       assert.ok(await mv.keySlips!.get(tokenId, a('reader').address), "the grantee's key slip was written")
       await reads(tokenId, a('reader'))
       results.push(`POST /api/grants × ${point}: ✓ (${Date.now() - started} ms)`)
+    })
+  }
+
+  for (const point of OPERATION_POINTS.revoke) {
+    it(`DELETE /api/grants/{id} killed at ${point}: revoked exactly once`, async () => {
+      const started = Date.now()
+      const patient = await createFunded(`revoke-${point}`)
+      const { grantId } = await createGrant(mv, {
+        grantor: patient.chainAccount,
+        patient: patient.address,
+        grantee: a('reader').address,
+        terms: { scope: 'all' },
+        expiresAt: new Date(Date.now() + 86_400_000),
+        purpose: 'treatment',
+      })
+      const json = await killThenRetry(`revoke:${point}`, patient, `/api/grants/${grantId}`, undefined, { method: 'DELETE', status: 200 })
+      const revoked = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'GrantRevoked',
+        args: { grantId },
+        fromBlock: 0n,
+        toBlock: 'latest',
+      })
+      assert.equal(revoked.length, 1, 'revoked exactly once')
+      assert.equal(revoked[0]!.transactionHash, json.txHash)
+      assert.equal(json.grant.active, false)
+      results.push(`DELETE /api/grants × ${point}: ✓ (${Date.now() - started} ms)`)
+    })
+  }
+
+  for (const point of OPERATION_POINTS.delegate) {
+    it(`PUT /api/delegates/{delegate} killed at ${point}: named exactly once`, async () => {
+      const started = Date.now()
+      const patient = await createFunded(`delegate-${point}`)
+      const carer = a('reader').address
+      const json = await killThenRetry(`delegate:${point}`, patient, `/api/delegates/${carer}`, undefined, { method: 'PUT', status: 200 })
+      const added = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'DelegateAdded',
+        args: { patient: patient.address },
+        fromBlock: 0n,
+        toBlock: 'latest',
+      })
+      assert.equal(added.length, 1, 'named exactly once')
+      assert.equal(added[0]!.transactionHash, json.txHash)
+      results.push(`PUT /api/delegates × ${point}: ✓ (${Date.now() - started} ms)`)
     })
   }
 

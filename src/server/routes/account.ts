@@ -1,8 +1,8 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { getAddress } from 'viem'
 import { filterAuditEntries, AUDIT_ACTIONS } from '../../audit/index.js'
-import { PURPOSES, getGrant, listGrants, revokeGrant, type GrantTerms } from '../../consent/index.js'
-import { grantOnce, operationFault } from '../../operations/index.js'
+import { PURPOSES, getGrant, listGrants, type GrantTerms } from '../../consent/index.js'
+import { grantOnce, operationFault, revokeOnce } from '../../operations/index.js'
 import { releasePendingKeys } from '../../records/index.js'
 import { listProviders, getProvider } from '../../directory/index.js'
 import { CATEGORIES, Sensitivity, type SensitivityName } from '../../core/index.js'
@@ -175,9 +175,16 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const patient = await custodialAccount(deps, sessionOf(c).address)
       const grantId = BigInt(c.req.valid('param').grantId)
-      const txHash = await revokeGrant(deps.ctx, { grantor: patient.chainAccount, grantId })
+      // Journaled like the CLI's revoke: the same request sent again after a crash finishes what it began.
+      const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'revoke')
+      const { txHash, outcome } = await revokeOnce(deps.ctx, {
+        grantor: patient.chainAccount,
+        grantId,
+        journalDir: deps.operationsDir,
+        ...(checkpoint ? { checkpoint } : {}),
+      })
       await audit(deps, { actor: patient.address, action: 'revoke', patient: patient.address, outcome: 'allowed' })
-      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash })
+      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash, outcome })
     },
   )
 
