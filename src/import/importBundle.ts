@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
+import { withoutKeys } from '../journal/index.js'
 import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
 import { ChainError, ImportJournalError, InvalidInputError, NotAProviderError, StandingAuthorizationError } from '../errors.js'
 import {
@@ -192,13 +193,7 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
  */
 function compactJournal(journal: ImportJournal): void {
   if (!journal.entries.some((e) => e.t === 'sealed' && e.key)) return
-  journal.rewrite(
-    journal.entries.map((e) => {
-      if (e.t !== 'sealed') return e
-      const { key: _key, ...rest } = e
-      return rest
-    }),
-  )
+  journal.rewrite(withoutKeys(journal.entries))
 }
 
 async function beginJournal(

@@ -13,11 +13,17 @@
 import { join } from 'node:path'
 import { z } from 'zod'
 import { ImportJournalError } from '../errors.js'
-import { type AppendJournal, openAppendJournal } from '../journal/index.js'
-
-const hex = z.string().regex(/^0x[0-9a-f]*$/i)
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
-const uint = z.string().regex(/^\d+$/)
+import {
+  type AppendJournal,
+  addressField as address,
+  confirmedFields,
+  droppedReason,
+  hexField as hex,
+  openAppendJournal,
+  sealedFields,
+  submittedFields,
+  uintField as uint,
+} from '../journal/index.js'
 
 const beginSchema = z.object({
   t: z.literal('begin'),
@@ -38,39 +44,27 @@ const sealedSchema = z.object({
   i: z.number().int().nonnegative(),
   /** sha256 of the entry's canonical content. */
   digest: hex,
-  cid: z.string().min(1),
-  commitment: hex,
-  category: z.number().int(),
-  sensitivity: z.number().int(),
-  /**
-   * The record key, encrypted under the issuer's journal key (journalKeys.ts), to write key slips
-   * after a crash. Dropped when the journal is compacted after a complete import.
-   */
-  key: z.object({ iv: hex, ct: hex }).optional(),
+  ...sealedFields,
 })
 const submittedSchema = z.object({
   t: z.literal('submitted'),
   batch: z.number().int().positive(),
   items: z.array(z.number().int().nonnegative()).min(1),
-  nonce: z.number().int().nonnegative(),
-  txHash: hex,
+  ...submittedFields,
   maxFeePerGas: uint,
   maxPriorityFeePerGas: uint,
 })
 const confirmedSchema = z.object({
   t: z.literal('confirmed'),
   batch: z.number().int().positive(),
-  txHash: hex,
-  block: uint,
-  gasUsed: uint,
+  ...confirmedFields,
   /** [entry index, token id] per item. */
   tokens: z.array(z.tuple([z.number().int().nonnegative(), uint])).min(1),
 })
 const droppedSchema = z.object({
   t: z.literal('dropped'),
   batch: z.number().int().positive(),
-  /** `reverted`: mined and reverted; `replaced`: its nonce was used by another transaction, so it can never be mined. */
-  reason: z.enum(['reverted', 'replaced']),
+  reason: droppedReason,
 })
 const reopenedSchema = z.object({
   t: z.literal('reopened'),

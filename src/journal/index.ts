@@ -5,3 +5,13 @@ export { faultPoint } from './faults.js'
 export type { AppendJournal } from './appendJournal.js'
 export { openAppendJournal } from './appendJournal.js'
 export type { Checkpoint } from './faults.js'
+export {
+  addressField,
+  confirmedFields,
+  droppedReason,
+  hexField,
+  sealedFields,
+  submittedFields,
+  uintField,
+  withoutKeys,
+} from './entryFields.js'

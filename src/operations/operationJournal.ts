@@ -14,14 +14,21 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { OperationJournalError } from '../errors.js'
-import { type AppendJournal, openAppendJournal } from '../journal/index.js'
+import {
+  type AppendJournal,
+  addressField as address,
+  confirmedFields,
+  droppedReason,
+  hexField as hex,
+  openAppendJournal,
+  sealedFields,
+  submittedFields,
+  uintField as uint,
+  withoutKeys,
+} from '../journal/index.js'
 
 export const OPERATIONS = ['record-add', 'record-amend', 'grant', 'revoke', 'delegate', 'emergency'] as const
 export type Operation = (typeof OPERATIONS)[number]
-
-const hex = z.string().regex(/^0x[0-9a-f]*$/i)
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
-const uint = z.string().regex(/^\d+$/)
 
 const beginSchema = z.object({
   t: z.literal('begin'),
@@ -39,33 +46,18 @@ const beginSchema = z.object({
   /** What the command asked for (no health data: addresses, digests, codes, times). */
   params: z.record(z.string(), z.union([z.string(), z.number(), z.array(z.string())])),
 })
-const sealedSchema = z.object({
-  t: z.literal('sealed'),
-  cid: z.string().min(1),
-  commitment: hex,
-  category: z.number().int(),
-  sensitivity: z.number().int(),
-  /** The record key under the issuer's journal key (import/journalKeys.ts); dropped once done. */
-  key: z.object({ iv: hex, ct: hex }).optional(),
-})
+const sealedSchema = z.object({ t: z.literal('sealed'), ...sealedFields })
 const submittedSchema = z.object({
   t: z.literal('submitted'),
-  nonce: z.number().int().nonnegative(),
-  txHash: hex,
+  ...submittedFields,
   /** The signed transaction, to broadcast again exactly if the node lost it. */
   raw: hex,
 })
-const droppedSchema = z.object({
-  t: z.literal('dropped'),
-  /** `reverted`: mined and reverted; `replaced`: its nonce was used by another transaction. */
-  reason: z.enum(['reverted', 'replaced']),
-})
+const droppedSchema = z.object({ t: z.literal('dropped'), reason: droppedReason })
 const confirmedSchema = z.object({
   t: z.literal('confirmed'),
-  txHash: hex,
-  block: uint,
-  gasUsed: uint,
-  /** The token id (records) or grant id (grants). */
+  ...confirmedFields,
+  /** The token id (records), grant id (grants), window end (emergency), or 1 (delegate). */
   id: uint,
 })
 const slipsSchema = z.object({ t: z.literal('slips'), count: z.number().int().nonnegative() })
@@ -169,11 +161,4 @@ export function replayOperation(entries: readonly OperationEntry[]): OperationSt
   return state
 }
 
-/** The journal without record keys (once the operation is done, no copy of a record key stays in it). */
-export function withoutKeys(entries: readonly OperationEntry[]): OperationEntry[] {
-  return entries.map((e) => {
-    if (e.t !== 'sealed' || !e.key) return e
-    const { key: _key, ...rest } = e
-    return rest
-  })
-}
+export { withoutKeys }
