@@ -12,6 +12,7 @@ import canonicalize from 'canonicalize'
 import { type Hex, hexToBytes } from 'viem'
 import { z } from 'zod'
 import { keystoreFileSchema } from '../accounts/index.js'
+import { emergencyReasonEntrySchema } from '../consent/index.js'
 import { keySlipSchema } from '../core/index.js'
 import { configSchema } from '../home/index.js'
 
@@ -40,6 +41,12 @@ export const backupBodySchema = z.object({
   claimNoncesSeen: z.array(z.string().max(200)),
   /** SMART Health Card revocation lists of this account as an issuer, by key id. */
   healthCardCrls: z.array(z.object({ kid: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/), crl: z.unknown() })),
+  /**
+   * Salts of break-glass reasons for windows the account opened or that were opened on it (see
+   * consent/emergencyReasons.ts): without them the patient's access report can show only the
+   * commitment. Absent in backups made before they were kept.
+   */
+  emergencyReasons: z.array(emergencyReasonEntrySchema).max(100_000).optional(),
 })
 export type BackupBody = z.infer<typeof backupBodySchema>
 

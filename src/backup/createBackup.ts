@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, bytesToHex, getAddress } from 'viem'
 import { keystoreFileSchema } from '../accounts/index.js'
+import { emergencyReasonsInvolving } from '../consent/index.js'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { keySlipSchema } from '../core/index.js'
 import { HomeError } from '../errors.js'
@@ -19,14 +20,22 @@ export type CreateBackupParameters = {
 
 export type CreateBackupReturnType = {
   file: BackupFile
-  counts: { keySlips: number; ciphertexts: number; ciphertextBytes: number; missingCiphertexts: number; claimNonces: number; crls: number }
+  counts: {
+    keySlips: number
+    ciphertexts: number
+    ciphertextBytes: number
+    missingCiphertexts: number
+    claimNonces: number
+    crls: number
+    emergencyReasons: number
+  }
 }
 
 /**
  * One account's backup: its sealed keystore file, the network (chain, RPC URL when external,
  * contract addresses), the key slips wrapped to it, the ciphertexts of its records as this home's
- * IPFS store holds them, its accepted claim nonces and its health card revocation lists, with a
- * MAC keyed from the account's own secret. No plaintext health data: every record byte in it is
+ * IPFS store holds them, its accepted claim nonces, its health card revocation lists and the
+ * salts of break-glass reasons it was party to, with a MAC keyed from the account's own secret. No plaintext health data: every record byte in it is
  * encrypted.
  *
  * @example
@@ -81,6 +90,7 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
     ciphertexts,
     claimNoncesSeen,
     healthCardCrls,
+    emergencyReasons: emergencyReasonsInvolving(mv.paths.emergencyReasons, address),
   }
   const salt = bytesToHex(randomBytes(32))
   const mac = bytesToHex(backupMac(backup, account.encryptionSeed, salt))
@@ -93,6 +103,7 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
       missingCiphertexts,
       claimNonces: claimNoncesSeen.length,
       crls: healthCardCrls.length,
+      emergencyReasons: backup.emergencyReasons?.length ?? 0,
     },
   }
 }

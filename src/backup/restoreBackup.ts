@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress } from 'viem'
 import { type UnlockedAccount, openKeystore, keystoreFileSchema } from '../accounts/index.js'
-import { createFileKeySlipStore } from '../consent/index.js'
+import { type EmergencyReasonEntry, createFileKeySlipStore, saveEmergencyReason } from '../consent/index.js'
 import { HomeError, InvalidInputError, TamperedRecordError, WrongKeyError } from '../errors.js'
 import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, saveConfig } from '../home/index.js'
 import { createHeliaStore, createKuboStore } from '../storage/index.js'
@@ -31,6 +31,7 @@ export type RestoreBackupReturnType = {
   ciphertexts: number
   claimNonces: number
   crls: number
+  emergencyReasons: number
 }
 
 /**
@@ -94,6 +95,9 @@ export async function restoreBackup(params: RestoreBackupParameters): Promise<Re
     writeAtomically(file, JSON.stringify(crl))
   }
 
+  // Idempotent: a salt already kept is left as it is.
+  for (const entry of body.emergencyReasons ?? []) saveEmergencyReason(paths.emergencyReasons, entry as EmergencyReasonEntry)
+
   if (keysRestored) {
     mkdirSync(paths.accounts, { recursive: true, mode: 0o700 })
     const tmp = `${keystoreFile}.${process.pid}.tmp`
@@ -108,6 +112,7 @@ export async function restoreBackup(params: RestoreBackupParameters): Promise<Re
     ciphertexts: body.ciphertexts.length,
     claimNonces: body.claimNoncesSeen.length,
     crls: body.healthCardCrls.length,
+    emergencyReasons: body.emergencyReasons?.length ?? 0,
   }
 }
 

@@ -11,10 +11,10 @@ import { z } from 'zod'
 
 const HEX32 = /^0x[0-9a-f]{64}$/
 
-const entrySchema = z.object({
+export const emergencyReasonEntrySchema = z.object({
   txHash: z.string().regex(HEX32),
-  patient: z.string(),
-  provider: z.string(),
+  patient: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  provider: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
   reasonCode: z.string().max(64).optional(),
   salt: z.string().regex(HEX32),
   commitment: z.string().regex(HEX32),
@@ -43,6 +43,16 @@ export function saveEmergencyReason(dir: string, entry: EmergencyReasonEntry): v
 
 /** The salts this node keeps for windows opened on `patient`, by transaction hash. */
 export function emergencyReasonsOf(dir: string, patient: Address): Map<Hex, EmergencyReasonEntry> {
+  return readEmergencyReasons(dir, (e) => e.patient === getAddress(patient))
+}
+
+/** The salts of windows `account` opened (as a provider) or that were opened on it (as a patient): what its backup carries. */
+export function emergencyReasonsInvolving(dir: string, account: Address): EmergencyReasonEntry[] {
+  const who = getAddress(account)
+  return [...readEmergencyReasons(dir, (e) => e.patient === who || e.provider === who).values()]
+}
+
+function readEmergencyReasons(dir: string, wanted: (e: EmergencyReasonEntry) => boolean): Map<Hex, EmergencyReasonEntry> {
   const found = new Map<Hex, EmergencyReasonEntry>()
   let names: string[]
   try {
@@ -52,21 +62,21 @@ export function emergencyReasonsOf(dir: string, patient: Address): Map<Hex, Emer
   }
   for (const name of names) {
     if (!name.endsWith('.json')) continue
-    let parsed: z.infer<typeof entrySchema>
+    let parsed: z.infer<typeof emergencyReasonEntrySchema>
     try {
-      parsed = entrySchema.parse(JSON.parse(readFileSync(join(dir, name), 'utf8')))
+      parsed = emergencyReasonEntrySchema.parse(JSON.parse(readFileSync(join(dir, name), 'utf8')))
     } catch {
       continue // a torn or foreign file is no salt; the report then shows the commitment alone
     }
-    if (getAddress(parsed.patient) !== getAddress(patient)) continue
-    found.set(parsed.txHash as Hex, {
+    const entry: EmergencyReasonEntry = {
       txHash: parsed.txHash as Hex,
       patient: getAddress(parsed.patient),
       provider: getAddress(parsed.provider),
       ...(parsed.reasonCode ? { reasonCode: parsed.reasonCode } : {}),
       salt: parsed.salt as Hex,
       commitment: parsed.commitment as Hex,
-    })
+    }
+    if (wanted(entry)) found.set(entry.txHash, entry)
   }
   return found
 }

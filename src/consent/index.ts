@@ -19,4 +19,4 @@ export {
 export { createKeyReleaseService } from './keyRelease.js'
 export { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 export type { EmergencyReasonEntry } from './emergencyReasons.js'
-export { emergencyReasonsOf, saveEmergencyReason } from './emergencyReasons.js'
+export { emergencyReasonEntrySchema, emergencyReasonsInvolving, emergencyReasonsOf, saveEmergencyReason } from './emergencyReasons.js'

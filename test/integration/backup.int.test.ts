@@ -43,6 +43,10 @@ describe('backup, account remove and restore (the real CLI on a separately start
     // doc reads the lab result through a key slip wrapped to it: its backup must carry that slip.
     const grant = await mvA('grant', '--record', labToken, '--to', 'doc', '--for', '30d', '--as', 'pat')
     assert.equal(grant.code, 0, grant.stderr)
+    // A break-glass window on pat: its reason's salt is kept in the home, and pat's backup must carry it.
+    assert.equal((await mvA('emergency', 'allow', 'lab', '--as', 'admin')).code, 0)
+    const opened = await mvA('emergency', 'open', '--patient', 'pat', '--as', 'lab', '--reason', 'unconscious on arrival', '--json')
+    assert.equal(opened.code, 0, opened.stderr)
   })
   after(async () => {
     await chain.stop()
@@ -58,6 +62,8 @@ describe('backup, account remove and restore (the real CLI on a separately start
     assert.equal(doc.code, 0, doc.stderr)
     assert.equal(doc.json.counts.keySlips, 1)
     assert.equal(doc.json.counts.ciphertexts, 1)
+    assert.equal(made.json.counts.emergencyReasons, 1, 'the salt of the window opened on pat (a backup without it lost it)')
+    assert.equal(doc.json.counts.emergencyReasons, 0, 'doc was party to no window')
 
     const again = await mvA('backup', '--as', 'pat', '--out', backupFile)
     assert.equal(again.code, 2)
@@ -117,6 +123,13 @@ describe('backup, account remove and restore (the real CLI on a separately start
     const get = await mvB('record', 'get', noteToken, '--as', 'pat', '--json')
     assert.equal(get.code, 0, get.stderr)
     assert.equal(get.json.document.lotNumber, 'EW0150')
+    // The salt of the break-glass reason came along: the same file as in the home it was kept in.
+    const kept = readdirSync(join(homeA, 'emergencies'))
+    assert.equal(kept.length, 1)
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(homeB, 'emergencies', kept[0]!), 'utf8')),
+      JSON.parse(readFileSync(join(homeA, 'emergencies', kept[0]!), 'utf8')),
+    )
 
     // A home that did not exist at all: the network comes from the backup too.
     const homeC = join(root, 'c')
