@@ -145,4 +145,88 @@ describe('signing up in the browser, and keeping the vault', () => {
     assert.deepEqual(tab.errors, [])
     assert.deepEqual(other.errors, [])
   })
+
+  /** Chromium's virtual authenticator (CDP WebAuthn domain): a platform passkey that answers without a person. */
+  async function virtualAuthenticator(page: Page, hasPrf: boolean) {
+    const cdp = await page.context().newCDPSession(page)
+    await cdp.send('WebAuthn.enable', { enableUI: false })
+    const options = {
+      protocol: 'ctap2',
+      ctap2Version: 'ctap2_1',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      hasPrf,
+    } as const
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options })
+    return { cdp, authenticatorId }
+  }
+
+  it('creates a vault locked by a passkey (WebAuthn PRF), signs out and back in with it, and makes a kit the CLI opens', async () => {
+    // A passkey's scope is a domain: an IP address cannot be one, localhost can.
+    const url = server.url.replace('127.0.0.1', 'localhost')
+    const tab = await newTab(url)
+    const { page } = tab
+    const { cdp, authenticatorId } = await virtualAuthenticator(page, true)
+    await page.getByRole('button', { name: 'Create my vault' }).click()
+    await page.getByLabel('Your first name').fill('Pat')
+    await page.getByLabel(/A passkey/).check()
+    assert.equal(await page.getByLabel('Choose a passphrase').count(), 0, 'no passphrase asked for')
+    await checkAccessible(page)
+    await page.screenshot({ path: join(SHOTS, 'signup-passkey.png') })
+    await page.getByRole('button', { name: 'Create my vault with a passkey' }).click()
+    await page.getByText('Providers can now send records to your vault.').waitFor({ timeout: 180_000 })
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+    assert.equal(credentials.length, 1, 'one passkey made')
+
+    // Only the sealed vault is kept: no passphrase file, no keys in the clear.
+    const stored = await page.evaluate(() => ({ ...(globalThis as any).localStorage }) as Record<string, string>)
+    assert.deepEqual(
+      Object.keys(stored).filter((k) => k.startsWith('medvault.keystores')),
+      [],
+    )
+    const vault = JSON.parse(stored['medvault.passkey-vaults.v1']!)[0]
+    assert.ok(!/privateKey|encryptionSeed/.test(JSON.stringify(stored)))
+
+    // Its recovery kit: the same vault sealed under a passphrase chosen for the kit; the CLI opens it.
+    await page.getByLabel('A passphrase for the kit').fill(EVE)
+    await page.getByLabel('Type it again').fill(EVE)
+    await page.getByRole('button', { name: 'Make my recovery kit' }).click()
+    const download = page.waitForEvent('download')
+    await page.getByRole('link', { name: 'Download my recovery kit' }).click()
+    await (await download).saveAs(join(s.home, 'accounts', 'pat.json'))
+    const pat = await s.mv.keystore.unlock('pat', EVE)
+    assert.equal(pat.address, vault.address)
+
+    // Signing out and back in takes the passkey only.
+    await page.getByRole('link', { name: 'Go to my records' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Welcome back, pat' }).waitFor()
+    assert.equal(await page.getByLabel('Passphrase').count(), 1, 'the file path stays for other vaults')
+    await page.screenshot({ path: join(SHOTS, 'signin-passkey.png') })
+    await page.getByRole('button', { name: 'Open pat’s vault with my passkey' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 60_000 })
+    assert.equal(
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount,
+      2,
+      'asked twice: made and opened',
+    )
+    assert.deepEqual(tab.errors, [])
+
+    // Without PRF the passkey cannot lock a vault: the page says so and the passphrase stays.
+    const plain = await newTab(url)
+    await virtualAuthenticator(plain.page, false)
+    await plain.page.getByRole('button', { name: 'Create my vault' }).click()
+    await plain.page.getByLabel('Your first name').fill('Quinn')
+    await plain.page.getByLabel(/A passkey/).check()
+    await plain.page.getByRole('button', { name: 'Create my vault with a passkey' }).click()
+    await plain.page.getByText('cannot lock a vault. Choose a passphrase instead.').waitFor({ timeout: 60_000 })
+    assert.ok(await plain.page.getByLabel(/A passphrase I choose/).isChecked())
+    await plain.page.getByLabel('Choose a passphrase').fill(EVE)
+    await plain.page.getByLabel('Type it again').fill(EVE)
+    await plain.page.getByRole('button', { name: 'Create my vault' }).click()
+    await plain.page.getByText('Providers can now send records to your vault.').waitFor({ timeout: 180_000 })
+  })
 })

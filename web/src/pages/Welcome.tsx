@@ -6,7 +6,7 @@
 import { type FormEvent, useEffect, useMemo, useState } from 'react'
 import { ErrorMessage, Link } from '../components.js'
 import { RECOVERY_DELAY_SECONDS, type RecoverySheet, makeRecoverySheets } from '../lib/guardians.js'
-import { rememberedKeystores } from '../lib/keystore.js'
+import { type KeystoreFile, rememberedKeystores } from '../lib/keystore.js'
 import { useSession } from '../session.js'
 
 type Registration = { state: 'working' } | { state: 'done' } | { state: 'needs-funds' } | { state: 'failed'; error: unknown }
@@ -17,7 +17,10 @@ export function Welcome() {
     (memory.get('registration') as Registration | undefined) ?? { state: 'working' },
   )
   const [kitSaved, setKitSaved] = useState(false)
-  const file = rememberedKeystores().find((f) => f.address.toLowerCase() === me.address.toLowerCase())
+  const remembered = rememberedKeystores().find((f) => f.address.toLowerCase() === me.address.toLowerCase())
+  // A passkey's vault has no file: its kit is the same keys sealed under a passphrase chosen for the kit.
+  const [resealed, setResealed] = useState<KeystoreFile | undefined>(memory.get('kit') as KeystoreFile | undefined)
+  const file = remembered ?? resealed
 
   useEffect(() => {
     if (memory.has('registration')) return
@@ -90,6 +93,15 @@ export function Welcome() {
           <li>Save the kit somewhere safe: a USB stick, a password manager, or print it.</li>
           <li>Keep your passphrase apart from the kit. The kit alone does not open your vault.</li>
         </ul>
+        {!file && api.account.reseal && (
+          <KitPassphrase
+            reseal={api.account.reseal}
+            onSealed={(f) => {
+              memory.set('kit', f)
+              setResealed(f)
+            }}
+          />
+        )}
         {kitUrl && file && (
           <p>
             <a className="button" href={kitUrl} download={`medvault-recovery-kit-${file.name}.json`} onClick={() => setKitSaved(true)}>
@@ -119,11 +131,70 @@ export function Welcome() {
           </dd>
           <dt>Account name (for the medvault program)</dt>
           <dd>
-            <code>{file?.name}</code>: save the kit as <code>~/.medvault/accounts/{file?.name}.json</code> to use it there.
+            <code>{api.account.name}</code>: save the kit as <code>~/.medvault/accounts/{api.account.name}.json</code> to use it there.
           </dd>
         </dl>
       </details>
     </>
+  )
+}
+
+/** A passkey's vault: the kit needs a passphrase of its own, typed twice. */
+function KitPassphrase({
+  reseal,
+  onSealed,
+}: {
+  reseal: (passphrase: string) => Promise<KeystoreFile>
+  onSealed: (file: KeystoreFile) => void
+}) {
+  const [passphrase, setPassphrase] = useState('')
+  const [again, setAgain] = useState('')
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>()
+  async function submit(event: FormEvent) {
+    event.preventDefault()
+    setError(undefined)
+    if (passphrase !== again) return setError(new Error('The two passphrases differ. Type the same one twice.'))
+    setBusy(true)
+    try {
+      onSealed(await reseal(passphrase))
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <form onSubmit={submit} className="guardians">
+      <p>Your passkey stays on this device. The kit is locked with a passphrase instead: choose one for it.</p>
+      <p>
+        <label htmlFor="kit-passphrase">A passphrase for the kit</label>
+        <input
+          id="kit-passphrase"
+          type="password"
+          autoComplete="new-password"
+          minLength={8}
+          required
+          value={passphrase}
+          onChange={(e) => setPassphrase(e.target.value)}
+        />
+      </p>
+      <p>
+        <label htmlFor="kit-again">Type it again</label>
+        <input
+          id="kit-again"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={again}
+          onChange={(e) => setAgain(e.target.value)}
+        />
+      </p>
+      <ErrorMessage error={error} />
+      <button type="submit" disabled={busy}>
+        {busy ? 'Making the kit…' : 'Make my recovery kit'}
+      </button>
+    </form>
   )
 }
 
