@@ -100,7 +100,7 @@ describe('signing up in the browser, and keeping the vault', () => {
     assert.equal(sheets.length, 3)
     assert.doesNotMatch(await visibleText(page), /\bkeys?\b|signature|0x[0-9a-f]{4,}/i, 'the welcome page speaks plainly')
     await checkAccessible(page)
-    await page.locator('.sheet').first().scrollIntoViewIfNeeded()
+    await page.getByRole('heading', { name: 'Or name guardians' }).evaluate((h) => h.scrollIntoView({ block: 'start' }))
     await page.screenshot({ path: join(SHOTS, 'welcome-guardians.png') })
     const saved = page.waitForEvent('download')
     await page.getByRole('link', { name: 'Save the sheet for Ben' }).click()

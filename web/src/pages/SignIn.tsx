@@ -69,8 +69,10 @@ function CreateVault({ onCreated, onCancel }: { onCreated: (account: BrowserAcco
     <form onSubmit={submit}>
       <h2>Create my vault</h2>
       <p className="help">
-        Your vault is made here, in this browser. It is locked with a passphrase that only you know: nobody, not even the people running
-        this service, can open it or reset the passphrase for you.
+        Your vault is made here, in this browser.{' '}
+        {lock === 'passkey'
+          ? 'It is locked with a passkey: only your fingerprint, face or screen lock on this device opens it. Nobody, not even the people running this service, can open it for you.'
+          : 'It is locked with a passphrase that only you know: nobody, not even the people running this service, can open it or reset the passphrase for you.'}
       </p>
       <div className="field">
         <label htmlFor="new-name">Your first name</label>

@@ -232,8 +232,8 @@ function Guardians() {
       <h3>Or name guardians</h3>
       <p>
         Guardians are two to five people you trust: family, a friend, your doctor. Each gets a <strong>recovery sheet</strong> to keep. If
-        you lose your passphrase, enough of them together can move your records to a new vault for you. None of them alone can open your
-        records, and if someone starts a recovery you did not ask for, you have {days} days to stop it.
+        you lose your passphrase or this device, enough of them together can move your records to a new vault for you. None of them alone
+        can open your records, and if someone starts a recovery you did not ask for, you have {days} days to stop it.
       </p>
       {state.step !== 'done' && (
         <form onSubmit={submit} className="guardians">
