@@ -9,7 +9,7 @@
  * nonce) and truncation fails (only the final segment carries the flag). Nonces never repeat
  * because every record has a fresh key.
  */
-import { webcrypto } from 'node:crypto'
+import type { webcrypto } from 'node:crypto'
 
 type CryptoKey = webcrypto.CryptoKey
 import { TamperedRecordError } from '../errors.js'
@@ -25,7 +25,9 @@ const KEY_LENGTH = 32
  */
 const IN_FLIGHT = 2
 
-const { subtle } = webcrypto
+// The global WebCrypto (Node 20 and browsers), not node:crypto's export: the portal bundles this
+// module (through the key slip format) and node:crypto is an empty stub there.
+const subtle = globalThis.crypto.subtle as webcrypto.SubtleCrypto
 
 /** The AES-GCM parameters of segment `counter` (WebCrypto appends the 16-byte tag, as the format wants). */
 const gcm = (counter: number, last: boolean, aad: Uint8Array): webcrypto.AesGcmParams => ({

@@ -14,6 +14,7 @@ import type { Observation } from '@medplum/fhirtypes'
 import { authorizeProvider, encryptionKeyOf } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../../src/import/index.js'
+import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { PASSPHRASE, type TestStack, issueExample, openTestStack } from '../integration/stack.js'
 import { sessionToken } from '../integration/server.js'
@@ -24,6 +25,18 @@ const SHOTS = join(ROOT, 'docs', 'screenshots')
 const OWN = { alice: 'alice-own-passphrase', cardio: 'cardio-own-passphrase', bob: 'bob-own-passphrase' }
 const HISTORY = 1000
 const DANA = 'lamp river orange seven'
+/** A heart rate as an EHR sends it: the vital-signs category, a LOINC code and its display. */
+const HEART_RATE = {
+  resourceType: 'Observation',
+  status: 'final',
+  category: [
+    { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] },
+  ],
+  code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }], text: 'Heart rate' },
+  subject: { reference: 'Patient/example' },
+  effectiveDateTime: '2026-11-21T09:15:00Z',
+  valueQuantity: { value: 72, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
+}
 
 type Tab = { context: BrowserContext; page: Page; errors: string[]; expectRefusals: boolean }
 
@@ -39,7 +52,7 @@ describe("a patient's first hour in the portal", () => {
   before(async () => {
     webRoot = mkdtempSync(join(tmpdir(), 'medvault-web-'))
     await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'error', build: { outDir: webRoot, emptyOutDir: true } })
-    s = await openTestStack({ providers: { lab: 'City Lab' } })
+    s = await openTestStack({ providers: { lab: 'City Lab', clinic: 'Heart Clinic' } })
     for (const [name, passphrase] of Object.entries(OWN)) {
       await createAccount(s.mv, name, passphrase)
       s.accounts[name] = await s.mv.keystore.unlock(name, passphrase)
@@ -266,7 +279,7 @@ describe("a patient's first hour in the portal", () => {
     assert.deepEqual(alice.errors, [])
   })
 
-  it('lets a new patient create a vault with no file, receive a record under its clinical date, and sign back in with the passphrase', async () => {
+  it('lets a new patient create a vault with no file, receive a record under its clinical date, share lab results (vital signs apart) and sign back in with the passphrase', async () => {
     const tab = await newTab()
     const { page } = tab
     await shot(page, 'signin-new')
@@ -292,12 +305,54 @@ describe("a patient's first hour in the portal", () => {
     assert.ok(!/privateKey|encryptionSeed/.test(stored), 'only the sealed vault is kept')
 
     // A provider sends her a lab result taken on 20 Nov 2026.
-    await issueExample(s, 'glucose.json', 'lab', 'dana')
+    const glucoseId = await issueExample(s, 'glucose.json', 'lab', 'dana')
     await page.getByRole('link', { name: 'Go to my records' }).click()
     const row = page.locator('.entry', { hasText: 'Glucose' })
     await row.locator('.badge-ok').waitFor({ timeout: 60_000 })
     assert.match((await row.locator('time.clinical').textContent()) ?? '', /^20 Nov 2026$/)
     assert.match((await row.textContent()) ?? '', /added on \d{1,2} \w{3} 20\d\d/)
+
+    // A heart rate taken the next day is filed with the vital signs, not as a note or a lab result.
+    const heartRate = documentFromFhir(new TextEncoder().encode(JSON.stringify(HEART_RATE)))
+    assert.equal(heartRate.category, 'vital-signs')
+    const { tokenId: heartRateId } = await issueRecord(s.mv, {
+      issuer: a('lab').chainAccount,
+      patient: a('dana'),
+      content: heartRate.content,
+      contentType: heartRate.contentType,
+      category: heartRate.category,
+      sensitivity: heartRate.sensitivity,
+      consent: { patient: a('dana').chainAccount },
+    })
+    await page.reload()
+    await page.getByLabel('Passphrase').fill(DANA)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    const pulse = page.locator('.entry', { hasText: 'Heart rate' })
+    await pulse.locator('.badge-ok').waitFor({ timeout: 60_000 })
+    assert.equal(await pulse.locator('.category').textContent(), 'Vital signs')
+    assert.match((await pulse.locator('time.clinical').textContent()) ?? '', /^21 Nov 2026$/)
+
+    // She shares her lab results with the heart clinic: the glucose goes, the heart rate does not;
+    // then her vital signs, and the heart rate goes with them.
+    const clinic = await sessionToken(server.url, a('clinic').chainAccount)
+    const canRead = async (tokenId: bigint) => {
+      const res = await fetch(`${server.url}/api/records/${tokenId}`, { headers: { authorization: `Bearer ${clinic}` } })
+      await res.arrayBuffer()
+      return res.status
+    }
+    await go(tab, '/share')
+    await page.getByLabel('Who').selectOption({ label: 'Heart Clinic' })
+    assert.equal(await page.getByLabel('Lab result').isChecked(), true)
+    assert.equal(await page.getByLabel('Vital signs').isChecked(), false)
+    await page.getByRole('button', { name: 'Share', exact: true }).click()
+    await page.getByText(/Heart Clinic can now open your lab results until .* \(1 record today/).waitFor({ timeout: 60_000 })
+    assert.deepEqual([await canRead(glucoseId), await canRead(heartRateId)], [200, 403])
+    await page.getByLabel('Lab result').uncheck()
+    await page.getByLabel('Vital signs').check()
+    await page.getByRole('button', { name: 'Share', exact: true }).click()
+    await page.getByText(/Heart Clinic can now open your vital signs until .* \(1 record today/).waitFor({ timeout: 60_000 })
+    assert.equal(await canRead(heartRateId), 200)
+    await go(tab, '/')
 
     // Signing in again on this device takes the passphrase only.
     await page.getByRole('button', { name: 'Sign out' }).click()

@@ -96,6 +96,27 @@ export function chainside(api: Api, config: WebConfig) {
     async publishEncryptionKey(key: Hex) {
       await send(await wallet.writeContract({ address: records, abi: medicalRecordAbi, functionName: 'setEncryptionKey', args: [key] }))
     },
+    /** Names the signed-in patient's guardians, how many must agree and the delay (MedicalRecord.setGuardians), as `medvault recovery setup` does. */
+    async setGuardians(guardians: Address[], threshold: number, delaySeconds: number) {
+      await send(
+        await wallet.writeContract({
+          address: records,
+          abi: medicalRecordAbi,
+          functionName: 'setGuardians',
+          args: [guardians, threshold, delaySeconds],
+        }),
+      )
+    },
+    /** The signed-in patient's guardians on chain and how many of them must agree (MedicalRecord.guardiansOf). */
+    async guardians(): Promise<{ guardians: Address[]; threshold: number }> {
+      const [guardians, threshold] = await publicClient.readContract({
+        address: records,
+        abi: medicalRecordAbi,
+        functionName: 'guardiansOf',
+        args: [api.account.address],
+      })
+      return { guardians: [...guardians], threshold }
+    },
     grantCovers(grantId: bigint, tokenId: bigint): Promise<boolean> {
       return publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'grantCovers', args: [grantId, tokenId] })
     },

@@ -90,7 +90,22 @@ export function patientCategory(chain: string, inferred: string | undefined): st
 }
 
 export const SENSITIVE = ['mental-health', 'substance-use', 'sexual-health', 'genetic'] as const
-export const ORDINARY = ['laboratory', 'imaging', 'immunization', 'medication', 'clinical-note', 'other'] as const
+/** What a patient can share by kind, in the order a patient looks for them: every category that is not sensitive (codes 10-16 too). */
+export const ORDINARY = [
+  'laboratory',
+  'vital-signs',
+  'condition',
+  'medication',
+  'immunization',
+  'allergy',
+  'procedure',
+  'imaging',
+  'encounter',
+  'care-plan',
+  'clinical-note',
+  'billing',
+  'other',
+] as const
 
 const dateFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric' })
 const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {

@@ -19,6 +19,8 @@ export type BrowserAccount = {
   encryptionPublicKey: Hex
   chainAccount: PrivateKeyAccount
   encryptionSeed: Uint8Array
+  /** Seals this account under a passphrase (a passkey's vault only: its recovery kit). */
+  reseal?: (passphrase: string) => Promise<KeystoreFile>
 }
 
 const STORAGE_KEY = 'medvault.keystores.v1'
@@ -95,10 +97,18 @@ export function accountName(typed: string): string {
  * keys never leave the browser unsealed.
  */
 export async function createKeystore(typedName: string, passphrase: string): Promise<{ file: KeystoreFile; account: BrowserAccount }> {
-  if (passphrase.length < 8) throw new KeystoreError('Choose a passphrase of at least 8 characters; a few unrelated words are best.')
   const privateKey = generatePrivateKey()
   const seed = generateEncryptionSeed()
-  const { publicKey } = await encryptionKeyPairFromSeed(seed)
+  const file = await sealKeystore(typedName, { privateKey, encryptionSeed: seed }, passphrase)
+  return { file, account: accountFromSecrets(file.name, privateKey, seed, file.encryptionPublicKey as Hex) }
+}
+
+export type AccountSecrets = { privateKey: Hex; encryptionSeed: Uint8Array }
+
+/** Seals an account's secrets under a passphrase, in the CLI's keystore format and scrypt cost. */
+export async function sealKeystore(typedName: string, secrets: AccountSecrets, passphrase: string): Promise<KeystoreFile> {
+  if (passphrase.length < 8) throw new KeystoreError('Choose a passphrase of at least 8 characters; a few unrelated words are best.')
+  const { publicKey } = await encryptionKeyPairFromSeed(secrets.encryptionSeed)
   const salt = crypto.getRandomValues(new Uint8Array(32))
   const iv = crypto.getRandomValues(new Uint8Array(12))
   const derived = await scryptAsync(new TextEncoder().encode(passphrase.normalize('NFKC')), salt, {
@@ -107,14 +117,13 @@ export async function createKeystore(typedName: string, passphrase: string): Pro
   })
   const key = await crypto.subtle.importKey('raw', derived as BufferSource, 'AES-GCM', false, ['encrypt'])
   derived.fill(0)
-  const plaintext = new TextEncoder().encode(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed) }))
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, tagLength: 128 }, key, plaintext))
+  const plaintext = secretsJson(secrets)
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, tagLength: 128 }, key, plaintext as BufferSource))
   plaintext.fill(0)
-  const chainAccount = privateKeyToAccount(privateKey)
-  const file: KeystoreFile = {
+  return {
     version: 1,
     name: accountName(typedName),
-    address: chainAccount.address,
+    address: privateKeyToAccount(secrets.privateKey).address,
     encryptionPublicKey: bytesToHex(publicKey),
     createdAt: new Date().toISOString(),
     crypto: {
@@ -127,15 +136,38 @@ export async function createKeystore(typedName: string, passphrase: string): Pro
       tag: bytesToHex(sealed.subarray(sealed.length - 16)),
     },
   }
+}
+
+/** The sealed plaintext, as the CLI writes it (src/accounts/keystore.ts). */
+export function secretsJson(secrets: AccountSecrets): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ privateKey: secrets.privateKey, encryptionSeed: bytesToHex(secrets.encryptionSeed) }))
+}
+
+/** Reads the sealed plaintext back. */
+export function parseSecrets(plaintext: Uint8Array): AccountSecrets {
+  const secrets = keystoreSecretsSchema.parse(JSON.parse(new TextDecoder().decode(plaintext)))
+  return { privateKey: secrets.privateKey as Hex, encryptionSeed: hexToBytes(secrets.encryptionSeed as Hex) }
+}
+
+/**
+ * An opened account. `reseal` is kept only for vaults a passkey locks: it seals the same secrets
+ * under a passphrase, for a recovery kit the CLI and other browsers can open.
+ */
+export function accountFromSecrets(
+  name: string,
+  privateKey: Hex,
+  seed: Uint8Array,
+  encryptionPublicKey: Hex,
+  reseal = false,
+): BrowserAccount {
+  const chainAccount = privateKeyToAccount(privateKey)
   return {
-    file,
-    account: {
-      name: file.name,
-      address: chainAccount.address,
-      encryptionPublicKey: file.encryptionPublicKey as Hex,
-      chainAccount,
-      encryptionSeed: seed,
-    },
+    name,
+    address: chainAccount.address,
+    encryptionPublicKey,
+    chainAccount,
+    encryptionSeed: seed,
+    ...(reseal ? { reseal: (passphrase: string) => sealKeystore(name, { privateKey, encryptionSeed: seed }, passphrase) } : {}),
   }
 }
 

@@ -10,6 +10,15 @@ import {
   rememberedKeystores,
   unlockKeystore,
 } from '../lib/keystore.js'
+import {
+  type PasskeyVault,
+  createPasskeyVault,
+  forgetPasskeyVault,
+  passkeysAvailable,
+  rememberPasskeyVault,
+  rememberedPasskeyVaults,
+  unlockPasskeyVault,
+} from '../lib/passkey.js'
 
 type Mode = 'open' | 'create' | 'file'
 
@@ -20,10 +29,27 @@ function CreateVault({ onCreated, onCancel }: { onCreated: (account: BrowserAcco
   const [again, setAgain] = useState('')
   const [busy, setBusy] = useState<string>()
   const [error, setError] = useState<unknown>()
+  const [lock, setLock] = useState<'passphrase' | 'passkey'>('passphrase')
+  const offerPasskey = passkeysAvailable()
 
   async function submit(e: FormEvent) {
     e.preventDefault()
     setError(undefined)
+    if (lock === 'passkey') {
+      setBusy('Follow your browser: it asks for your fingerprint, face or screen lock…')
+      try {
+        const { vault, account } = await createPasskeyVault(name)
+        rememberPasskeyVault(vault)
+        setBusy('Opening your vault…')
+        await onCreated(account)
+      } catch (err) {
+        // No PRF on this browser or passkey: the passphrase is the way.
+        setLock('passphrase')
+        setError(err)
+        setBusy(undefined)
+      }
+      return
+    }
     if (passphrase !== again) return setError(new Error('The two passphrases differ. Type the same one twice.'))
     setBusy('Making your vault in this browser (this takes a few seconds)…')
     try {
@@ -43,41 +69,60 @@ function CreateVault({ onCreated, onCancel }: { onCreated: (account: BrowserAcco
     <form onSubmit={submit}>
       <h2>Create my vault</h2>
       <p className="help">
-        Your vault is made here, in this browser. It is locked with a passphrase that only you know: nobody, not even the people running
-        this service, can open it or reset the passphrase for you.
+        Your vault is made here, in this browser.{' '}
+        {lock === 'passkey'
+          ? 'It is locked with a passkey: only your fingerprint, face or screen lock on this device opens it. Nobody, not even the people running this service, can open it for you.'
+          : 'It is locked with a passphrase that only you know: nobody, not even the people running this service, can open it or reset the passphrase for you.'}
       </p>
       <div className="field">
         <label htmlFor="new-name">Your first name</label>
         <input id="new-name" autoComplete="given-name" required value={name} onChange={(e) => setName(e.target.value)} />
         <p className="help">Shown only on this device, to greet you.</p>
       </div>
-      <div className="field">
-        <label htmlFor="new-passphrase">Choose a passphrase</label>
-        <input
-          id="new-passphrase"
-          type="password"
-          autoComplete="new-password"
-          minLength={8}
-          required
-          aria-describedby="new-passphrase-help"
-          value={passphrase}
-          onChange={(e) => setPassphrase(e.target.value)}
-        />
-        <p id="new-passphrase-help" className="help">
-          At least 8 characters. Four unrelated words are easy to remember and hard to guess, for example “lamp river orange seven”.
-        </p>
-      </div>
-      <div className="field">
-        <label htmlFor="new-again">Type it again</label>
-        <input
-          id="new-again"
-          type="password"
-          autoComplete="new-password"
-          required
-          value={again}
-          onChange={(e) => setAgain(e.target.value)}
-        />
-      </div>
+      {offerPasskey && (
+        <fieldset className="lock">
+          <legend>Lock it with</legend>
+          <label className="choice">
+            <input type="radio" name="lock" value="passphrase" checked={lock === 'passphrase'} onChange={() => setLock('passphrase')} />A
+            passphrase I choose
+          </label>
+          <label className="choice">
+            <input type="radio" name="lock" value="passkey" checked={lock === 'passkey'} onChange={() => setLock('passkey')} />A passkey: my
+            fingerprint, face or screen lock on this device
+          </label>
+        </fieldset>
+      )}
+      {lock === 'passphrase' && (
+        <>
+          <div className="field">
+            <label htmlFor="new-passphrase">Choose a passphrase</label>
+            <input
+              id="new-passphrase"
+              type="password"
+              autoComplete="new-password"
+              minLength={8}
+              required
+              aria-describedby="new-passphrase-help"
+              value={passphrase}
+              onChange={(e) => setPassphrase(e.target.value)}
+            />
+            <p id="new-passphrase-help" className="help">
+              At least 8 characters. Four unrelated words are easy to remember and hard to guess, for example “lamp river orange seven”.
+            </p>
+          </div>
+          <div className="field">
+            <label htmlFor="new-again">Type it again</label>
+            <input
+              id="new-again"
+              type="password"
+              autoComplete="new-password"
+              required
+              value={again}
+              onChange={(e) => setAgain(e.target.value)}
+            />
+          </div>
+        </>
+      )}
       <ErrorMessage error={error} />
       {busy && (
         <p className="message" role="status" aria-live="polite">
@@ -85,7 +130,7 @@ function CreateVault({ onCreated, onCancel }: { onCreated: (account: BrowserAcco
         </p>
       )}
       <button type="submit" disabled={busy !== undefined}>
-        Create my vault
+        {lock === 'passkey' ? 'Create my vault with a passkey' : 'Create my vault'}
       </button>
       <button type="button" className="link" onClick={onCancel}>
         Back
@@ -96,6 +141,7 @@ function CreateVault({ onCreated, onCancel }: { onCreated: (account: BrowserAcco
 
 export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount, created?: boolean) => Promise<void> }) {
   const [remembered, setRemembered] = useState(rememberedKeystores)
+  const [passkeyVaults, setPasskeyVaults] = useState(rememberedPasskeyVaults)
   const [mode, setMode] = useState<Mode>(remembered.length > 0 ? 'open' : 'file')
   const [creating, setCreating] = useState(false)
   const [choice, setChoice] = useState<string | undefined>(remembered.at(-1)?.address)
@@ -124,16 +170,58 @@ export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount, c
     }
   }
 
+  async function openWithPasskey(vault: PasskeyVault) {
+    setError(undefined)
+    setBusy(true)
+    try {
+      await onSignedIn(await unlockPasskeyVault(vault))
+    } catch (err) {
+      setError(err)
+      setBusy(false)
+    }
+  }
+
   const chosen = remembered.find((f) => f.address === choice)
+  const passkeyOnly = remembered.length === 0 && passkeyVaults.length > 0
   return (
     <main className="signin" id="main">
       <div className="card">
-        <h1>{mode === 'open' && chosen && !creating ? `Welcome back, ${chosen.name}` : 'Your health records, kept by you'}</h1>
+        <h1>
+          {creating
+            ? 'Your health records, kept by you'
+            : mode === 'open' && chosen
+              ? `Welcome back, ${chosen.name}`
+              : passkeyOnly
+                ? `Welcome back, ${passkeyVaults.at(-1)!.name}`
+                : 'Your health records, kept by you'}
+        </h1>
         {creating ? (
           <CreateVault onCreated={(account) => onSignedIn(account, true)} onCancel={() => setCreating(false)} />
         ) : (
           <>
-            {remembered.length === 0 && (
+            {passkeyVaults.length > 0 && (
+              <section aria-labelledby="passkey-h" className="start">
+                <h2 id="passkey-h">Open your vault with your passkey</h2>
+                {passkeyVaults.map((vault) => (
+                  <p key={vault.address}>
+                    <button type="button" disabled={busy} onClick={() => openWithPasskey(vault)}>
+                      {busy ? 'Opening…' : `Open ${vault.name}’s vault with my passkey`}
+                    </button>{' '}
+                    <button
+                      type="button"
+                      className="link"
+                      onClick={() => {
+                        forgetPasskeyVault(vault.address)
+                        setPasskeyVaults(rememberedPasskeyVaults())
+                      }}
+                    >
+                      Forget {vault.name}’s vault on this browser
+                    </button>
+                  </p>
+                ))}
+              </section>
+            )}
+            {remembered.length === 0 && passkeyVaults.length === 0 && (
               <section aria-labelledby="new-h" className="start">
                 <h2 id="new-h">New here?</h2>
                 <p>Make your own vault in a minute. No file, no app to install.</p>
@@ -166,7 +254,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount, c
                 </>
               ) : (
                 <>
-                  <h2>{remembered.length === 0 ? 'Already have a vault?' : 'Open a vault from its file'}</h2>
+                  <h2>{remembered.length === 0 && !passkeyOnly ? 'Already have a vault?' : 'Open a vault from its file'}</h2>
                   <div className="field">
                     <label htmlFor="keystore">Account file</label>
                     <input
@@ -210,6 +298,13 @@ export function SignIn({ onSignedIn }: { onSignedIn: (account: BrowserAccount, c
                 {busy ? 'Opening…' : 'Sign in'}
               </button>
             </form>
+            {passkeyOnly && (
+              <p className="other-ways">
+                <button type="button" className="link" onClick={() => setCreating(true)}>
+                  Create a new vault
+                </button>
+              </p>
+            )}
             {remembered.length > 0 && (
               <p className="other-ways">
                 {mode === 'open' ? (
