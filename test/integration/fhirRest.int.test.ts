@@ -194,12 +194,11 @@ describe('the FHIR REST API as the spec has it', () => {
       })
     }
 
-    it('GET [base], history and vread are 405', async () => {
+    it('GET [base], type and system history, and Patient history are 405', async () => {
       const base = await send('GET', '/fhir', 'alice')
       await outcomeOf(base, 405)
       assert.equal(base.headers.get('allow'), 'POST')
-      await outcomeOf(await send('GET', `/fhir/Observation/${created[0]!.id}/_history`, 'alice'), 405)
-      await outcomeOf(await send('GET', `/fhir/Observation/${created[0]!.id}/_history/1`, 'alice'), 405)
+      await outcomeOf(await send('GET', '/fhir/_history', 'alice'), 405)
       await outcomeOf(await send('GET', '/fhir/Observation/_history', 'alice'), 405)
       await outcomeOf(await send('GET', `/fhir/Patient/${a('alice').address}/_history`, 'alice'), 405)
     })
@@ -381,7 +380,7 @@ describe('the FHIR REST API as the spec has it', () => {
           const [method, path] = request[interaction]
           if (listed.has(interaction)) {
             if (interaction === 'create') continue // done above
-            if (interaction === 'read' && !id) continue // no Binary record here to read
+            if (['read', 'vread', 'history-instance'].includes(interaction) && !id) continue // no Binary record here to read
             const res = await send(method, path, 'alice')
             assert.equal(res.status, 200, `${interaction} ${type}: ${await res.clone().text()}`)
           } else {
@@ -407,6 +406,79 @@ describe('the FHIR REST API as the spec has it', () => {
       for (const op of rest.resource!.flatMap((r) => (r.operation ?? []).map((o) => [r.type!, o.name!] as const))) {
         assert.equal((await send('GET', `/fhir/${op[0]}/${a('alice').address}/$${op[1]}`, 'alice')).status, 200)
       }
+    })
+  })
+
+  describe('versions: an amendment is a new version of the same logical resource', () => {
+    let id = ''
+    let amendment = ''
+    before(async () => {
+      const res = await create(heartRate('alice', '2020-05-05', 80))
+      id = ((await res.json()) as Resource).id!
+      const amended = await send('POST', '/api/records', 'lab', {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ patient: a('alice').address, resource: heartRate('alice', '2020-05-05', 88), supersedes: id }),
+      })
+      assert.equal(amended.status, 201, await amended.clone().text())
+      amendment = ((await amended.json()) as { tokenId: string }).tokenId
+    })
+
+    it('read serves the current version under the logical id, with versionId, ETag and Last-Modified', async () => {
+      const res = await send('GET', `/fhir/Observation/${id}`, 'alice')
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as Observation
+      assert.equal(body.id, id)
+      assert.equal(body.valueQuantity?.value, 88)
+      assert.equal(body.meta?.versionId, '2')
+      assert.equal(res.headers.get('etag'), 'W/"2"')
+      assert.ok(!Number.isNaN(Date.parse(res.headers.get('last-modified')!)))
+      assert.ok(!body.meta?.tag?.some((t) => t.code === 'superseded'))
+    })
+
+    it('If-None-Match with the current version is 304; with an older one, 200', async () => {
+      const same = await send('GET', `/fhir/Observation/${id}`, 'alice', { headers: { 'if-none-match': 'W/"2"' } })
+      assert.equal(same.status, 304)
+      assert.equal(same.headers.get('etag'), 'W/"2"')
+      assert.equal(await same.text(), '')
+      assert.equal((await send('GET', `/fhir/Observation/${id}`, 'alice', { headers: { 'if-none-match': 'W/"1"' } })).status, 200)
+    })
+
+    it('vread serves each version; the superseded one says so', async () => {
+      const first = (await fhir('alice').vread({ resourceType: 'Observation', id, version: '1' })) as unknown as Observation
+      assert.equal(first.id, id)
+      assert.equal(first.valueQuantity?.value, 80)
+      assert.equal(first.meta?.versionId, '1')
+      assert.ok(first.meta?.tag?.some((t) => t.code === 'superseded'))
+      const second = await send('GET', `/fhir/Observation/${id}/_history/2`, 'alice')
+      assert.equal(second.headers.get('etag'), 'W/"2"')
+      assert.equal(((await second.json()) as Observation).valueQuantity?.value, 88)
+      await outcomeOf(await send('GET', `/fhir/Observation/${id}/_history/3`, 'alice'), 404)
+    })
+
+    it('_history lists the versions, newest first', async () => {
+      const history = (await fhir('alice').history({ resourceType: 'Observation', id })) as unknown as Bundle
+      assert.equal(history.type, 'history')
+      assert.deepEqual(
+        history.entry!.map((e) => [e.resource!.meta!.versionId, e.response!.etag, e.fullUrl]),
+        [
+          ['2', 'W/"2"', `${server.url}/fhir/Observation/${id}`],
+          ['1', 'W/"1"', `${server.url}/fhir/Observation/${id}`],
+        ],
+      )
+    })
+
+    it('search returns the current version only, under the logical id', async () => {
+      const bundle = (await fhir('alice').search({ resourceType: 'Observation', searchParams: { _id: id } })) as unknown as Bundle
+      assert.deepEqual(idsOf(bundle), [id])
+      assert.equal((bundle.entry![0]!.resource as Observation).valueQuantity?.value, 88)
+      const all = (await fhir('alice').search({ resourceType: 'Observation', searchParams: { _count: '500' } })) as unknown as Bundle
+      assert.ok(!idsOf(all).includes(amendment), 'the amendment is not a resource of its own')
+      assert.equal(idsOf(all).filter((x) => x === id).length, 1)
+    })
+
+    it("a later version's token id is not a logical id: 404 naming the resource", async () => {
+      const outcome = await outcomeOf(await send('GET', `/fhir/Observation/${amendment}`, 'alice'), 404)
+      assert.match(JSON.stringify(outcome), new RegExp(`Observation/${id}`))
     })
   })
 })

@@ -20,7 +20,7 @@ export const LISTED_TYPES = [
 export const CREATABLE_TYPES = LISTED_TYPES.filter((t) => t !== 'Binary')
 
 export const SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
-  { name: '_id', type: 'token', documentation: 'The record’s token id; comma-separated for OR' },
+  { name: '_id', type: 'token', documentation: 'The logical id (the token id of the first version); comma-separated for OR' },
   { name: 'patient', type: 'reference', documentation: 'The patient (Patient/0x… or the address); defaults to the caller' },
   { name: 'subject', type: 'reference', documentation: 'The same as patient' },
   {
@@ -54,7 +54,7 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
     rest: [
       {
         mode: 'server',
-        documentation: `Every read checks the patient’s consent on chain first and is written to the audit trail. Records are immutable: no update, patch or delete (405). ${SEARCH_DOCUMENTATION}`,
+        documentation: `Every read checks the patient’s consent on chain first and is written to the audit trail. Records are immutable: an amendment is a new version of the same logical resource (id = the token id of its first version; meta.versionId, ETag, Last-Modified, If-None-Match, vread, _history); no update, patch or delete (405). ${SEARCH_DOCUMENTATION}`,
         security: {
           description:
             'Sign-In with Ethereum (EIP-4361): GET /auth/nonce, sign the message, POST /auth/login, then send `Authorization: Bearer <token>`.',
@@ -71,9 +71,14 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
             type,
             interaction: [
               { code: 'read' as const },
+              { code: 'vread' as const },
+              { code: 'history-instance' as const },
               { code: 'search-type' as const },
               ...((CREATABLE_TYPES as readonly string[]).includes(type) ? [{ code: 'create' as const }] : []),
             ],
+            versioning: 'versioned' as const,
+            readHistory: true,
+            conditionalRead: 'not-match' as const,
             searchParam: SEARCH_PARAMS,
           })),
         ],
