@@ -130,13 +130,13 @@ describe('linked histories from real Synthea bundles', () => {
       const patient = a(patients[i]!)
       const token = i === 0 ? session : await sessionToken(server.url, patient.chainAccount)
       const fhir = new Client({ baseUrl: `${server.url}/fhir`, bearerToken: token })
-      const everything = (await fhir.request(`Patient/${patient.address}/$everything`)) as unknown as unknown as Bundle
+      const everything = (await fhir.request(`Patient/${patient.address}/$everything`)) as unknown as Bundle
       assert.equal(everything.entry?.length, imported[i]!.entries + 1)
       assert.deepEqual(danglingReferences(everything), [], fixture.name)
       if (i >= 2) continue
 
       // A page of search results links into the whole history: each reference reads.
-      const page = (await fhir.search({ resourceType: 'Observation', searchParams: { _count: '5' } })) as unknown as unknown as Bundle
+      const page = (await fhir.search({ resourceType: 'Observation', searchParams: { _count: '5' } })) as unknown as Bundle
       const observation = page.entry![0]!.resource as Observation
       assert.match(observation.encounter!.reference!, /^Encounter\/\d+$/)
       assert.equal(observation.subject!.reference, `Patient/${patient.address}`)
