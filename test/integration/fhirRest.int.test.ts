@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Bundle, CapabilityStatement, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes'
+import type { Bundle, CapabilityStatement, Consent, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes'
 import { Client } from 'fhir-kit-client'
+import { getGrant, listGrants } from '../../src/consent/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { sessionToken } from './server.js'
@@ -32,6 +33,27 @@ describe('the FHIR REST API as the spec has it', () => {
     subject: patientRef(name),
     effectiveDateTime: date,
     valueQuantity: { value: bpm, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  })
+  const consentOf = (patient: string, grantee: string, provision: Record<string, unknown> = {}) => ({
+    resourceType: 'Consent',
+    status: 'active',
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: `Patient/${patient}` },
+    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+    provision: {
+      type: 'permit',
+      period: { end: new Date(Date.now() + 86_400_000).toISOString() },
+      actor: [
+        {
+          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+          reference: { reference: `Practitioner/${grantee}` },
+        },
+      ],
+      purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }],
+      code: [{ coding: [{ system: 'https://medvault.dev/fhir/CodeSystem/category', code: 'laboratory' }] }],
+      ...provision,
+    },
   })
   const created: { id: string; date: string }[] = []
 
@@ -334,6 +356,7 @@ describe('the FHIR REST API as the spec has it', () => {
       const code = { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] }
       return {
         Observation: { status: 'final', code, subject },
+        Consent: consentOf(patient, a('bob').address),
         DiagnosticReport: { status: 'final', code, subject },
         Condition: { subject, code },
         Immunization: { status: 'completed', vaccineCode: code, patient: subject, occurrenceDateTime: '2024-01-01' },
@@ -360,7 +383,10 @@ describe('the FHIR REST API as the spec has it', () => {
         const listed = new Set(resource.interaction!.map((i) => i.code))
         let id: string | undefined = type === 'Patient' ? a('alice').address : undefined
         if (listed.has('create')) {
-          const res = await create({ resourceType: type, ...examples(a('alice').address)[type] } as Resource)
+          const res = await create(
+            { resourceType: type, ...examples(a('alice').address)[type] } as Resource,
+            type === 'Consent' ? 'alice' : 'lab',
+          )
           assert.equal(res.status, 201, `create ${type}: ${await res.clone().text()}`)
           id = ((await res.json()) as Resource).id!
         }
@@ -381,7 +407,8 @@ describe('the FHIR REST API as the spec has it', () => {
           if (listed.has(interaction)) {
             if (interaction === 'create') continue // done above
             if (['read', 'vread', 'history-instance'].includes(interaction) && !id) continue // no Binary record here to read
-            const res = await send(method, path, 'alice')
+            const update = { resourceType: type, ...examples(a('alice').address)[type], id, status: 'inactive' }
+            const res = await send(method, path, 'alice', method === 'PUT' ? { body: JSON.stringify(update) } : {})
             assert.equal(res.status, 200, `${interaction} ${type}: ${await res.clone().text()}`)
           } else {
             const res = await send(method, path, method === 'POST' ? 'lab' : 'alice', method === 'GET' ? {} : { body: '{}' })
@@ -396,6 +423,8 @@ describe('the FHIR REST API as the spec has it', () => {
             category: 'laboratory',
             code: '38341003',
             date: 'ge2020',
+            actor: a('bob').address,
+            status: 'active',
           }[param.name!]
           assert.ok(value, `a test value for ${param.name}`)
           if (type === 'Patient') continue
@@ -479,6 +508,75 @@ describe('the FHIR REST API as the spec has it', () => {
     it("a later version's token id is not a logical id: 404 naming the resource", async () => {
       const outcome = await outcomeOf(await send('GET', `/fhir/Observation/${amendment}`, 'alice'), 404)
       assert.match(JSON.stringify(outcome), new RegExp(`Observation/${id}`))
+    })
+  })
+  describe('Consent: grants as R4 Consent resources', () => {
+    let consentId = ''
+    let observationId = ''
+    before(async () => {
+      const res = await create(heartRate('alice', '2019-09-09', 61))
+      observationId = ((await res.json()) as Resource).id!
+    })
+
+    it('a patient creates a grant with POST /fhir/Consent; medvault grants (listGrants) shows it; the grantee can read', async () => {
+      const denied = await send('GET', `/fhir/Observation/${observationId}`, 'bob')
+      assert.equal(denied.status, 403)
+      const body = consentOf(a('alice').address, a('bob').address, {
+        code: undefined,
+        data: [{ meaning: 'instance', reference: { reference: `Observation/${observationId}` } }],
+      })
+      const res = await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(body) })
+      assert.equal(res.status, 201, await res.clone().text())
+      const location = res.headers.get('location')!
+      consentId = location.split('/').at(-1)!
+      const read = (await (await send('GET', new URL(location).pathname, 'alice')).json()) as Consent
+      assert.equal(read.status, 'active')
+      assert.equal(read.patient?.reference, `Patient/${a('alice').address}`)
+      assert.equal(read.provision?.actor?.[0]?.reference.identifier?.value, `eip155:${s.mv.deployment.chainId}:${a('bob').address}`)
+      assert.equal(read.provision?.purpose?.[0]?.code, 'TREAT')
+      assert.ok(read.provision?.period?.end)
+      assert.equal(
+        read.provision?.data?.[0]?.reference.identifier?.value,
+        `eip155:${s.mv.deployment.chainId}:${s.mv.deployment.records}/${observationId}`,
+      )
+      const grants = await listGrants(s.mv, a('alice').address)
+      const grant = grants.find((g) => g.grantId.toString() === consentId)
+      assert.ok(grant?.active)
+      assert.equal(grant.grantee, a('bob').address)
+      assert.equal(grant.scope, 'records')
+      assert.equal((await send('GET', `/fhir/Observation/${observationId}`, 'bob')).status, 200)
+    })
+
+    it('is searchable by the patient and by the grantee, by status and actor', async () => {
+      const mine = (await (await send('GET', `/fhir/Consent?status=active&actor=${a('bob').address}`, 'alice')).json()) as Bundle
+      assert.ok(mine.entry!.some((e) => e.resource!.id === consentId))
+      const toBob = (await (await send('GET', '/fhir/Consent', 'bob')).json()) as Bundle
+      assert.ok(toBob.entry!.some((e) => e.resource!.id === consentId))
+      const inactive = (await (await send('GET', '/fhir/Consent?status=inactive', 'alice')).json()) as Bundle
+      assert.ok(!inactive.entry!.some((e) => e.resource!.id === consentId))
+      assert.equal((await send('GET', `/fhir/Consent/${consentId}`, 'lab')).status, 404, 'not the patient nor the grantee')
+    })
+
+    it('refuses what a grant cannot say, and grants for someone else', async () => {
+      const noEnd = consentOf(a('alice').address, a('bob').address, { period: undefined })
+      await outcomeOf(await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(noEnd) }), 422)
+      const forAlice = consentOf(a('alice').address, a('bob').address)
+      await outcomeOf(await send('POST', '/fhir/Consent', 'bob', { body: JSON.stringify(forAlice) }), 422)
+      const inactive = { ...consentOf(a('alice').address, a('bob').address), status: 'inactive' }
+      await outcomeOf(await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(inactive) }), 422)
+    })
+
+    it('revokes by an update to status inactive; other updates are refused', async () => {
+      const path = `/fhir/Consent/${consentId}`
+      const current = (await (await send('GET', path, 'alice')).json()) as Consent
+      await outcomeOf(await send('PUT', path, 'alice', { body: JSON.stringify(current) }), 422)
+      await outcomeOf(await send('PUT', path, 'bob', { body: JSON.stringify({ ...current, status: 'inactive' }) }), 403)
+      const res = await send('PUT', path, 'alice', { body: JSON.stringify({ ...current, status: 'inactive' }) })
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.equal(((await res.json()) as Consent).status, 'inactive')
+      assert.equal((await getGrant(s.mv, BigInt(consentId))).active, false)
+      assert.equal((await send('GET', `/fhir/Observation/${observationId}`, 'bob')).status, 403)
+      await outcomeOf(await send('DELETE', path, 'alice'), 405)
     })
   })
 })

@@ -129,7 +129,7 @@ describe('bulk import on a real chain', () => {
     let tokens: Map<number, bigint>
 
     before(async () => {
-      bundle = parseImportBundle(generated(1000, 1000))
+      bundle = parseImportBundle(generated(1000, 1000), { patient: a('alice').address })
       lastBefore = await mv().publicClient.readContract({
         address: mv().deployment.records,
         abi: medicalRecordAbi,

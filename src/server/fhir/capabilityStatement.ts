@@ -32,6 +32,12 @@ export const SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
   { name: 'date', type: 'date', documentation: 'The clinical date, with eq, ne, gt, lt, ge, le prefixes; repeat for a range' },
 ]
 
+export const CONSENT_SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
+  { name: 'patient', type: 'reference', documentation: 'The patient who gave it (Patient/0x… or the address)' },
+  { name: 'actor', type: 'reference', documentation: 'The grantee (Practitioner/0x… or the address)' },
+  { name: 'status', type: 'token', documentation: 'active or inactive (revoked or expired)' },
+]
+
 const SEARCH_DOCUMENTATION =
   'Search takes GET [type]?…, POST [type]/_search (form body) and the Patient compartment (Patient/[id]/[type]). ' +
   'No modifiers and no chaining. Result parameters: _count (default 50, at most 500), _sort (date, -date, _id, -_id), ' +
@@ -66,6 +72,13 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
             type: 'Patient',
             interaction: [{ code: 'read' }],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
+          },
+          {
+            type: 'Consent',
+            documentation:
+              'Grants on chain as Consents. create (a patient): a grant, as medvault grant makes it; update: only status "inactive", which revokes it. provision.data names records, provision.code medvault categories, neither: all records.',
+            interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'update' }],
+            searchParam: CONSENT_SEARCH_PARAMS,
           },
           ...LISTED_TYPES.map((type) => ({
             type,

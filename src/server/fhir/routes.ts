@@ -29,6 +29,7 @@ import { FHIR_CONTENT_TYPE, audit, custodialAccount, custodialProvider, fhirResp
 import { HttpError } from '../outcomes.js'
 import { visibleRecords } from '../routes/records.js'
 import { errorResponses, secured } from '../routes/schemas.js'
+import { consentRoutes } from './consent.js'
 import { CREATABLE_TYPES, LISTED_TYPES, capabilityStatement } from './capabilityStatement.js'
 import { clinicalDate, matchesSearch, parseFhirSearch } from './search.js'
 import { type SearchQuery, type SortKey, compareKeys, formatCursor, page, parseSearchQuery, strictHandling } from './searchQuery.js'
@@ -267,6 +268,8 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
     checkFormat(c)
     await next()
   })
+
+  consentRoutes(app, deps)
 
   // Instance history and vread (https://hl7.org/fhir/R4/http.html#history, #vread); type and system
   // history are not offered. Registered first so `Patient/x/_history` is not read as a compartment search.
