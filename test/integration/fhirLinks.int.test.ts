@@ -4,8 +4,9 @@
  * calls it makes) and by the FHIR server's $everything and search: every entry has a fullUrl and
  * every reference resolves within the Bundle, or by a read.
  *
- * All six fixtures are imported, exported through the library and fetched with $everything over
- * HTTP; search and reads use the two smallest (66 and 126 entries). About 90 s on a shared machine.
+ * All six fixtures (1,365 records) are imported and exported through the library; the four
+ * smallest are fetched with $everything over HTTP, and search and reads use the two smallest (66
+ * and 126 entries). About 110 s on the shared 2-core machine.
  */
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
@@ -126,7 +127,7 @@ describe('linked histories from real Synthea bundles', () => {
   })
 
   it('$everything and search over HTTP: fullUrls, references resolving within the Bundle, and by a read', async () => {
-    for (const [i, fixture] of fixtures.entries()) {
+    for (const [i, fixture] of fixtures.slice(0, 4).entries()) {
       const patient = a(patients[i]!)
       const token = i === 0 ? session : await sessionToken(server.url, patient.chainAccount)
       const fhir = new Client({ baseUrl: `${server.url}/fhir`, bearerToken: token })
