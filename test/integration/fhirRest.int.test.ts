@@ -555,6 +555,10 @@ describe('the FHIR REST API as the spec has it', () => {
       const inactive = (await (await send('GET', '/fhir/Consent?status=inactive', 'alice')).json()) as Bundle
       assert.ok(!inactive.entry!.some((e) => e.resource!.id === consentId))
       assert.equal((await send('GET', `/fhir/Consent/${consentId}`, 'lab')).status, 404, 'not the patient nor the grantee')
+      const post = await send('POST', '/fhir/Consent/_search', 'alice', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+      await outcomeOf(post, 405)
     })
 
     it('refuses what a grant cannot say, and grants for someone else', async () => {

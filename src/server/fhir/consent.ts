@@ -227,6 +227,12 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       })
     })
 
+  app.post('/fhir/Consent/_search', () => {
+    throw new HttpError(405, 'not-supported', 'Consents are searched with GET /fhir/Consent?patient=&actor=&status=.', {
+      headers: { allow: 'GET' },
+    })
+  })
+
   /** A grant the caller may see: their own (as the patient) or one made to them. */
   async function visibleGrant(caller: Address, grantId: bigint): Promise<GrantInfo> {
     const grant = await getGrant(deps.ctx, grantId).catch(() => {
