@@ -5,6 +5,7 @@ import { MedvaultError } from '../errors.js'
 import { FHIR_JSON, type RecordReader, readRecord } from '../records/index.js'
 import type { RecordsContext } from '../core/index.js'
 import type { RecordMeta, OnChainRecord } from '../records/index.js'
+import { type RecordVersion, versionsOf } from './versions.js'
 
 export type HistoryEntry = {
   record: OnChainRecord
@@ -13,6 +14,8 @@ export type HistoryEntry = {
   resource?: Resource
   /** The document's bytes, for binaries (images, PDFs). */
   binary?: Buffer
+  /** Its place among the versions of its logical resource (absent: a first version of its own). */
+  version?: RecordVersion
 }
 
 export type HistoryFailure = { tokenId: bigint; code: string; message: string }
@@ -48,6 +51,7 @@ export async function assembleHistory(ctx: RecordsContext, params: AssembleHisto
   const entries: (HistoryEntry | undefined)[] = new Array(params.records.length)
   const failures: HistoryFailure[] = []
   let hidden = 0
+  const versions = versionsOf(params.records)
 
   await forEachLimited(params.records, params.concurrency ?? 32, async (record, i) => {
     const { tokenId } = record
@@ -58,10 +62,11 @@ export async function assembleHistory(ctx: RecordsContext, params: AssembleHisto
     }
     try {
       const { meta, bytes } = await readRecord(ctx, { tokenId, reader: params.reader })
+      const version = versions.get(tokenId)!
       entries[i] =
         meta.contentType === FHIR_JSON
-          ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }
-          : { record, meta, binary: bytes }
+          ? { record, meta, version, resource: JSON.parse(bytes.toString('utf8')) as Resource }
+          : { record, meta, version, binary: bytes }
     } catch (error) {
       if (!(error instanceof MedvaultError)) throw error
       failures.push({ tokenId, code: error.code, message: error.shortMessage })

@@ -1,3 +1,6 @@
 export { assembleHistory } from './assembleHistory.js'
 export type { AssembleHistoryParameters, AssembleHistoryReturnType, HistoryEntry, HistoryFailure } from './assembleHistory.js'
-export { historyBundle, patientResource, recordResource, VERIFIED_TAG } from './historyBundle.js'
+export { historyBundle, historyLinks, patientResource, recordResource, SUPERSEDED_TAG, VERIFIED_TAG } from './historyBundle.js'
+export type { HistoryLinks } from './historyBundle.js'
+export { recordVersions, versionsOf } from './versions.js'
+export type { RecordVersion } from './versions.js'

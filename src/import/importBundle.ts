@@ -1,4 +1,5 @@
-import { checkPatientOf } from '../fhir/index.js'
+import type { Resource } from '@medplum/fhirtypes'
+import { canonicalFhirBytes, checkPatientOf, mapReferences } from '../fhir/index.js'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'
@@ -146,7 +147,8 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
   const issuer = params.issuer.chainAccount
   const issuerAddress = getAddress(issuer.address)
   const patient = getAddress(params.patient.address)
-  const { bundle } = params
+  const bundle = linkToPatient(params.bundle, patient)
+  params = { ...params, bundle }
   // A Bundle without a Patient entry is not checked by parseImportBundle: its entries' subjects are, here.
   for (const entry of bundle.entries) {
     try {
@@ -184,6 +186,25 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
   } finally {
     journal.close()
   }
+}
+
+/**
+ * The entries with their references to the Bundle's Patient pointed at the patient's account
+ * (`Patient/0x…`), the Patient resource medvault serves for them, before anything is sealed.
+ * Deterministic, so a resumed import seals the same bytes.
+ */
+function linkToPatient(bundle: ParsedImportBundle, patient: Address): ParsedImportBundle {
+  const from = bundle.patientReference
+  const to = `Patient/${patient}`
+  if (!from || from === to) return bundle
+  const entries = bundle.entries.map((entry): ImportEntry => {
+    const text = Buffer.from(entry.content).toString('utf8')
+    if (!text.includes(`"${from}"`)) return entry
+    const resource = mapReferences(JSON.parse(text) as Resource, (ref) => (ref === from ? to : undefined))
+    const content = canonicalFhirBytes(resource)
+    return { ...entry, content, digest: `0x${createHash('sha256').update(content).digest('hex')}` }
+  })
+  return { ...bundle, entries, patientReference: to }
 }
 
 /**

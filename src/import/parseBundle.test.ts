@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import type { Bundle, Observation } from '@medplum/fhirtypes'
 import { MalformedBundleError } from '../errors.js'
-import { canonicalFhirBytes } from '../fhir/index.js'
+import { canonicalFhirBytes, mapReferences } from '../fhir/index.js'
 import { Sensitivity } from '../records/index.js'
 import { parseImportBundle } from './parseBundle.js'
 import { syntheticPatientBundle } from './syntheticBundle.js'
@@ -53,10 +53,13 @@ describe('parseImportBundle', () => {
       parsed.entries.map((e) => e.index),
       Array.from({ length: 120 }, (_, i) => i + 1),
     )
+    const target = new Map(bundle.entry!.map((e) => [e.fullUrl!, `${e.resource!.resourceType}/${e.resource!.id}`]))
     for (const entry of parsed.entries) {
       const resource = bundle.entry![entry.index]!.resource!
       assert.equal(entry.resourceType, resource.resourceType)
-      assert.deepEqual(entry.content, canonicalFhirBytes(resource), 'content is the canonical form')
+      // Its references resolved as a transaction resolves them (the generator's ids are its fullUrls').
+      const linked = mapReferences(resource, (ref) => target.get(ref))
+      assert.deepEqual(entry.content, canonicalFhirBytes(linked), 'content is the canonical form')
       assert.equal(entry.digest, `0x${createHash('sha256').update(entry.content).digest('hex')}`)
     }
   })
@@ -198,5 +201,64 @@ describe('parseImportBundle', () => {
       ],
     }
     assert.equal(parseImportBundle(bytes(bundle)).entries.length, 4)
+  })
+})
+
+describe('references between entries (resolved as a transaction resolves them)', () => {
+  const patientAddress = '0x00000000000000000000000000000000000000aA'
+  const linked = () =>
+    new TextEncoder().encode(
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111',
+            resource: { resourceType: 'Patient', id: '11111111-1111-4111-8111-111111111111' },
+          },
+          {
+            fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222',
+            resource: {
+              resourceType: 'Encounter',
+              status: 'finished',
+              class: { code: 'AMB' },
+              subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' },
+            },
+          },
+          {
+            fullUrl: 'urn:uuid:33333333-3333-4333-8333-333333333333',
+            resource: {
+              resourceType: 'Observation',
+              id: 'obs-1',
+              status: 'final',
+              code: { text: 'x' },
+              subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' },
+              encounter: { reference: 'urn:uuid:22222222-2222-4222-8222-222222222222' },
+              hasMember: [{ reference: 'urn:uuid:99999999-9999-4999-8999-999999999999' }],
+            },
+          },
+        ],
+      }),
+    )
+  const resources = (parsed: ReturnType<typeof parseImportBundle>) =>
+    parsed.entries.map((e) => JSON.parse(Buffer.from(e.content).toString('utf8')) as Record<string, { reference?: string } & unknown>)
+
+  it('gives each resource the id of its urn:uuid fullUrl (or keeps its own) and points references at Type/id', () => {
+    const [encounter, observation] = resources(parseImportBundle(linked()))
+    assert.equal(encounter!.id, '22222222-2222-4222-8222-222222222222')
+    assert.equal(observation!.id, 'obs-1')
+    assert.deepEqual(observation!.encounter, { reference: 'Encounter/22222222-2222-4222-8222-222222222222' })
+    assert.deepEqual(observation!.subject, { reference: 'Patient/11111111-1111-4111-8111-111111111111' })
+    assert.deepEqual(
+      observation!.hasMember,
+      [{ reference: 'urn:uuid:99999999-9999-4999-8999-999999999999' }],
+      'not in the Bundle: left as it is',
+    )
+  })
+
+  it("points references to the Bundle's Patient at the patient's account when it is known", () => {
+    const parsed = parseImportBundle(linked(), { patient: patientAddress })
+    assert.equal(parsed.patientReference, `Patient/${patientAddress}`)
+    for (const r of resources(parsed)) assert.deepEqual(r.subject, { reference: `Patient/${patientAddress}` })
   })
 })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import { InvalidInputError, MalformedBundleError } from '../errors.js'
+import { mapReferences, parseReference } from '../fhir/index.js'
 import { type Category, type DocumentInput, documentFromFhir } from '../records/index.js'
 
 /** Bundle types whose entries are separate resources (a `document` or `message` Bundle is one record: `medvault record add`). */
@@ -38,6 +39,11 @@ export type ParsedImportBundle = {
   bundleDigest: Hex
   entries: ImportEntry[]
   skipped: SkippedEntry[]
+  /**
+   * How the entries refer to the Bundle's Patient once their references are resolved
+   * (`Patient/<its id>`): `importBundle` points these at the patient's account.
+   */
+  patientReference?: string
 }
 
 type JsonObject = Record<string, unknown>
@@ -54,12 +60,17 @@ const isObject = (value: unknown): value is JsonObject => typeof value === 'obje
  * JSON, not a Bundle, another Bundle type, no entries, an entry without a resource, invalid
  * resources, more than one Patient, or a resource whose subject is another patient.
  *
+ * References between entries are resolved as a FHIR server resolves a transaction's, before
+ * anything is sealed: see `bundleLinks`.
+ *
  * @param bytes - The Bundle file's bytes (UTF-8 JSON).
+ * @param options.patient - The account the history is imported for: references to the Bundle's
+ *   Patient become `Patient/<account>` (else `importBundle` does it).
  * @example
  * const bundle = parseImportBundle(readFileSync('synthea/alice.json'))
  * console.log(bundle.entries.length, bundle.skipped)
  */
-export function parseImportBundle(bytes: Uint8Array): ParsedImportBundle {
+export function parseImportBundle(bytes: Uint8Array, options: { patient?: Address } = {}): ParsedImportBundle {
   const bundleDigest: Hex = `0x${createHash('sha256').update(bytes).digest('hex')}`
   const bundle = parseJson(bytes)
   if (!isObject(bundle) || bundle.resourceType !== 'Bundle') {
@@ -101,6 +112,7 @@ export function parseImportBundle(bytes: Uint8Array): ParsedImportBundle {
     )
   }
   const patientRefs = referencesTo(patients[0], rawEntries)
+  const links = bundleLinks(resources, rawEntries, patientRefs, options.patient)
 
   const entries: ImportEntry[] = []
   for (const { index, resource } of resources) {
@@ -121,7 +133,7 @@ export function parseImportBundle(bytes: Uint8Array): ParsedImportBundle {
     }
     let doc: DocumentInput
     try {
-      doc = documentFromFhir(JSON.stringify(resource))
+      doc = documentFromFhir(JSON.stringify(links.resolve(resource)))
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error
       problems.push(`entry[${index}]: ${error.shortMessage.replace(/\.$/, '')}`)
@@ -147,7 +159,66 @@ export function parseImportBundle(bytes: Uint8Array): ParsedImportBundle {
     })
   }
   if (entries.length === 0) throw new MalformedBundleError('The Bundle holds no resources to import besides the Patient.')
-  return { type: type as ImportBundleType, bundleDigest, entries, skipped }
+  return {
+    type: type as ImportBundleType,
+    bundleDigest,
+    entries,
+    skipped,
+    ...(links.patientReference ? { patientReference: links.patientReference } : {}),
+  }
+}
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/
+
+/**
+ * Resolves the references between a Bundle's entries as a FHIR server resolves a transaction's
+ * (https://hl7.org/fhir/R4/http.html#trules): each resource keeps its id, or takes the one its
+ * `urn:uuid:` fullUrl carries, and every reference to an entry's fullUrl becomes `Type/id`;
+ * references to the Patient become `Patient/<account>` (`Patient/<its id>` until the account is known).
+ * The server serves each record under its logical id and maps these ids to it.
+ */
+function bundleLinks(
+  resources: { index: number; resource: JsonObject }[],
+  rawEntries: unknown[],
+  patient: { id?: string; fullUrl?: string },
+  account: Address | undefined,
+): { resolve: (resource: JsonObject) => JsonObject; patientReference?: string } {
+  const idOf = new Map<number, string>()
+  const target = new Map<string, string>()
+  const patientId = patient.id ?? (patient.fullUrl?.startsWith('urn:uuid:') ? patient.fullUrl.slice(9) : undefined)
+  const patientReference = account ? `Patient/${account}` : patientId && FHIR_ID.test(patientId) ? `Patient/${patientId}` : undefined
+  for (const { index, resource } of resources) {
+    const type = resource.resourceType
+    if (typeof type !== 'string') continue
+    const entry = rawEntries[index] as JsonObject
+    const fullUrl = typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined
+    if (type === 'Patient') {
+      if (patientReference && fullUrl) target.set(fullUrl, patientReference)
+      continue
+    }
+    const fromUrl = fullUrl?.startsWith('urn:uuid:') ? fullUrl.slice(9) : fullUrl ? parseReference(fullUrl)?.id : undefined
+    const id =
+      typeof resource.id === 'string' && FHIR_ID.test(resource.id) ? resource.id : fromUrl && FHIR_ID.test(fromUrl) ? fromUrl : undefined
+    if (!id) continue
+    idOf.set(index, id)
+    if (fullUrl) target.set(fullUrl, `${type}/${id}`)
+  }
+  const byResource = new Map(resources.map(({ index, resource }) => [resource, index]))
+  return {
+    ...(patientReference ? { patientReference } : {}),
+    resolve(resource) {
+      const id = idOf.get(byResource.get(resource)!)
+      const resolved = mapReferences(resource, (reference) => {
+        const found = target.get(reference)
+        if (found) return found
+        const rest = parseReference(reference)
+        if (rest?.type === 'Patient' && patientReference && (rest.id === patientId || reference === patient.fullUrl))
+          return patientReference
+        return undefined
+      })
+      return id ? { ...resolved, id } : resolved
+    },
+  }
 }
 
 function parseJson(bytes: Uint8Array): unknown {

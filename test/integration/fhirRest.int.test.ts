@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Bundle, CapabilityStatement, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes'
+import type { Bundle, CapabilityStatement, Consent, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes'
 import { Client } from 'fhir-kit-client'
+import { getGrant, listGrants } from '../../src/consent/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { sessionToken } from './server.js'
@@ -32,6 +33,27 @@ describe('the FHIR REST API as the spec has it', () => {
     subject: patientRef(name),
     effectiveDateTime: date,
     valueQuantity: { value: bpm, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  })
+  const consentOf = (patient: string, grantee: string, provision: Record<string, unknown> = {}) => ({
+    resourceType: 'Consent',
+    status: 'active',
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: `Patient/${patient}` },
+    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+    provision: {
+      type: 'permit',
+      period: { end: new Date(Date.now() + 86_400_000).toISOString() },
+      actor: [
+        {
+          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+          reference: { reference: `Practitioner/${grantee}` },
+        },
+      ],
+      purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }],
+      code: [{ coding: [{ system: 'https://medvault.dev/fhir/CodeSystem/category', code: 'laboratory' }] }],
+      ...provision,
+    },
   })
   const created: { id: string; date: string }[] = []
 
@@ -194,12 +216,11 @@ describe('the FHIR REST API as the spec has it', () => {
       })
     }
 
-    it('GET [base], history and vread are 405', async () => {
+    it('GET [base], type and system history, and Patient history are 405', async () => {
       const base = await send('GET', '/fhir', 'alice')
       await outcomeOf(base, 405)
       assert.equal(base.headers.get('allow'), 'POST')
-      await outcomeOf(await send('GET', `/fhir/Observation/${created[0]!.id}/_history`, 'alice'), 405)
-      await outcomeOf(await send('GET', `/fhir/Observation/${created[0]!.id}/_history/1`, 'alice'), 405)
+      await outcomeOf(await send('GET', '/fhir/_history', 'alice'), 405)
       await outcomeOf(await send('GET', '/fhir/Observation/_history', 'alice'), 405)
       await outcomeOf(await send('GET', `/fhir/Patient/${a('alice').address}/_history`, 'alice'), 405)
     })
@@ -335,6 +356,7 @@ describe('the FHIR REST API as the spec has it', () => {
       const code = { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] }
       return {
         Observation: { status: 'final', code, subject },
+        Consent: consentOf(patient, a('bob').address),
         DiagnosticReport: { status: 'final', code, subject },
         Condition: { subject, code },
         Immunization: { status: 'completed', vaccineCode: code, patient: subject, occurrenceDateTime: '2024-01-01' },
@@ -361,7 +383,10 @@ describe('the FHIR REST API as the spec has it', () => {
         const listed = new Set(resource.interaction!.map((i) => i.code))
         let id: string | undefined = type === 'Patient' ? a('alice').address : undefined
         if (listed.has('create')) {
-          const res = await create({ resourceType: type, ...examples(a('alice').address)[type] } as Resource)
+          const res = await create(
+            { resourceType: type, ...examples(a('alice').address)[type] } as Resource,
+            type === 'Consent' ? 'alice' : 'lab',
+          )
           assert.equal(res.status, 201, `create ${type}: ${await res.clone().text()}`)
           id = ((await res.json()) as Resource).id!
         }
@@ -381,8 +406,9 @@ describe('the FHIR REST API as the spec has it', () => {
           const [method, path] = request[interaction]
           if (listed.has(interaction)) {
             if (interaction === 'create') continue // done above
-            if (interaction === 'read' && !id) continue // no Binary record here to read
-            const res = await send(method, path, 'alice')
+            if (['read', 'vread', 'history-instance'].includes(interaction) && !id) continue // no Binary record here to read
+            const update = { resourceType: type, ...examples(a('alice').address)[type], id, status: 'inactive' }
+            const res = await send(method, path, 'alice', method === 'PUT' ? { body: JSON.stringify(update) } : {})
             assert.equal(res.status, 200, `${interaction} ${type}: ${await res.clone().text()}`)
           } else {
             const res = await send(method, path, method === 'POST' ? 'lab' : 'alice', method === 'GET' ? {} : { body: '{}' })
@@ -397,6 +423,8 @@ describe('the FHIR REST API as the spec has it', () => {
             category: 'laboratory',
             code: '38341003',
             date: 'ge2020',
+            actor: a('bob').address,
+            status: 'active',
           }[param.name!]
           assert.ok(value, `a test value for ${param.name}`)
           if (type === 'Patient') continue
@@ -407,6 +435,152 @@ describe('the FHIR REST API as the spec has it', () => {
       for (const op of rest.resource!.flatMap((r) => (r.operation ?? []).map((o) => [r.type!, o.name!] as const))) {
         assert.equal((await send('GET', `/fhir/${op[0]}/${a('alice').address}/$${op[1]}`, 'alice')).status, 200)
       }
+    })
+  })
+
+  describe('versions: an amendment is a new version of the same logical resource', () => {
+    let id = ''
+    let amendment = ''
+    before(async () => {
+      const res = await create(heartRate('alice', '2020-05-05', 80))
+      id = ((await res.json()) as Resource).id!
+      const amended = await send('POST', '/api/records', 'lab', {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ patient: a('alice').address, resource: heartRate('alice', '2020-05-05', 88), supersedes: id }),
+      })
+      assert.equal(amended.status, 201, await amended.clone().text())
+      amendment = ((await amended.json()) as { tokenId: string }).tokenId
+    })
+
+    it('read serves the current version under the logical id, with versionId, ETag and Last-Modified', async () => {
+      const res = await send('GET', `/fhir/Observation/${id}`, 'alice')
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as Observation
+      assert.equal(body.id, id)
+      assert.equal(body.valueQuantity?.value, 88)
+      assert.equal(body.meta?.versionId, '2')
+      assert.equal(res.headers.get('etag'), 'W/"2"')
+      assert.ok(!Number.isNaN(Date.parse(res.headers.get('last-modified')!)))
+      assert.ok(!body.meta?.tag?.some((t) => t.code === 'superseded'))
+    })
+
+    it('If-None-Match with the current version is 304; with an older one, 200', async () => {
+      const same = await send('GET', `/fhir/Observation/${id}`, 'alice', { headers: { 'if-none-match': 'W/"2"' } })
+      assert.equal(same.status, 304)
+      assert.equal(same.headers.get('etag'), 'W/"2"')
+      assert.equal(await same.text(), '')
+      assert.equal((await send('GET', `/fhir/Observation/${id}`, 'alice', { headers: { 'if-none-match': 'W/"1"' } })).status, 200)
+    })
+
+    it('vread serves each version; the superseded one says so', async () => {
+      const first = (await fhir('alice').vread({ resourceType: 'Observation', id, version: '1' })) as unknown as Observation
+      assert.equal(first.id, id)
+      assert.equal(first.valueQuantity?.value, 80)
+      assert.equal(first.meta?.versionId, '1')
+      assert.ok(first.meta?.tag?.some((t) => t.code === 'superseded'))
+      const second = await send('GET', `/fhir/Observation/${id}/_history/2`, 'alice')
+      assert.equal(second.headers.get('etag'), 'W/"2"')
+      assert.equal(((await second.json()) as Observation).valueQuantity?.value, 88)
+      await outcomeOf(await send('GET', `/fhir/Observation/${id}/_history/3`, 'alice'), 404)
+    })
+
+    it('_history lists the versions, newest first', async () => {
+      const history = (await fhir('alice').history({ resourceType: 'Observation', id })) as unknown as Bundle
+      assert.equal(history.type, 'history')
+      assert.deepEqual(
+        history.entry!.map((e) => [e.resource!.meta!.versionId, e.response!.etag, e.fullUrl]),
+        [
+          ['2', 'W/"2"', `${server.url}/fhir/Observation/${id}`],
+          ['1', 'W/"1"', `${server.url}/fhir/Observation/${id}`],
+        ],
+      )
+    })
+
+    it('search returns the current version only, under the logical id', async () => {
+      const bundle = (await fhir('alice').search({ resourceType: 'Observation', searchParams: { _id: id } })) as unknown as Bundle
+      assert.deepEqual(idsOf(bundle), [id])
+      assert.equal((bundle.entry![0]!.resource as Observation).valueQuantity?.value, 88)
+      const all = (await fhir('alice').search({ resourceType: 'Observation', searchParams: { _count: '500' } })) as unknown as Bundle
+      assert.ok(!idsOf(all).includes(amendment), 'the amendment is not a resource of its own')
+      assert.equal(idsOf(all).filter((x) => x === id).length, 1)
+    })
+
+    it("a later version's token id is not a logical id: 404 naming the resource", async () => {
+      const outcome = await outcomeOf(await send('GET', `/fhir/Observation/${amendment}`, 'alice'), 404)
+      assert.match(JSON.stringify(outcome), new RegExp(`Observation/${id}`))
+    })
+  })
+  describe('Consent: grants as R4 Consent resources', () => {
+    let consentId = ''
+    let observationId = ''
+    before(async () => {
+      const res = await create(heartRate('alice', '2019-09-09', 61))
+      observationId = ((await res.json()) as Resource).id!
+    })
+
+    it('a patient creates a grant with POST /fhir/Consent; medvault grants (listGrants) shows it; the grantee can read', async () => {
+      const denied = await send('GET', `/fhir/Observation/${observationId}`, 'bob')
+      assert.equal(denied.status, 403)
+      const body = consentOf(a('alice').address, a('bob').address, {
+        code: undefined,
+        data: [{ meaning: 'instance', reference: { reference: `Observation/${observationId}` } }],
+      })
+      const res = await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(body) })
+      assert.equal(res.status, 201, await res.clone().text())
+      const location = res.headers.get('location')!
+      consentId = location.split('/').at(-1)!
+      const read = (await (await send('GET', new URL(location).pathname, 'alice')).json()) as Consent
+      assert.equal(read.status, 'active')
+      assert.equal(read.patient?.reference, `Patient/${a('alice').address}`)
+      assert.equal(read.provision?.actor?.[0]?.reference.identifier?.value, `eip155:${s.mv.deployment.chainId}:${a('bob').address}`)
+      assert.equal(read.provision?.purpose?.[0]?.code, 'TREAT')
+      assert.ok(read.provision?.period?.end)
+      assert.equal(
+        read.provision?.data?.[0]?.reference.identifier?.value,
+        `eip155:${s.mv.deployment.chainId}:${s.mv.deployment.records}/${observationId}`,
+      )
+      const grants = await listGrants(s.mv, a('alice').address)
+      const grant = grants.find((g) => g.grantId.toString() === consentId)
+      assert.ok(grant?.active)
+      assert.equal(grant.grantee, a('bob').address)
+      assert.equal(grant.scope, 'records')
+      assert.equal((await send('GET', `/fhir/Observation/${observationId}`, 'bob')).status, 200)
+    })
+
+    it('is searchable by the patient and by the grantee, by status and actor', async () => {
+      const mine = (await (await send('GET', `/fhir/Consent?status=active&actor=${a('bob').address}`, 'alice')).json()) as Bundle
+      assert.ok(mine.entry!.some((e) => e.resource!.id === consentId))
+      const toBob = (await (await send('GET', '/fhir/Consent', 'bob')).json()) as Bundle
+      assert.ok(toBob.entry!.some((e) => e.resource!.id === consentId))
+      const inactive = (await (await send('GET', '/fhir/Consent?status=inactive', 'alice')).json()) as Bundle
+      assert.ok(!inactive.entry!.some((e) => e.resource!.id === consentId))
+      assert.equal((await send('GET', `/fhir/Consent/${consentId}`, 'lab')).status, 404, 'not the patient nor the grantee')
+      const post = await send('POST', '/fhir/Consent/_search', 'alice', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+      await outcomeOf(post, 405)
+    })
+
+    it('refuses what a grant cannot say, and grants for someone else', async () => {
+      const noEnd = consentOf(a('alice').address, a('bob').address, { period: undefined })
+      await outcomeOf(await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(noEnd) }), 422)
+      const forAlice = consentOf(a('alice').address, a('bob').address)
+      await outcomeOf(await send('POST', '/fhir/Consent', 'bob', { body: JSON.stringify(forAlice) }), 422)
+      const inactive = { ...consentOf(a('alice').address, a('bob').address), status: 'inactive' }
+      await outcomeOf(await send('POST', '/fhir/Consent', 'alice', { body: JSON.stringify(inactive) }), 422)
+    })
+
+    it('revokes by an update to status inactive; other updates are refused', async () => {
+      const path = `/fhir/Consent/${consentId}`
+      const current = (await (await send('GET', path, 'alice')).json()) as Consent
+      await outcomeOf(await send('PUT', path, 'alice', { body: JSON.stringify(current) }), 422)
+      await outcomeOf(await send('PUT', path, 'bob', { body: JSON.stringify({ ...current, status: 'inactive' }) }), 403)
+      const res = await send('PUT', path, 'alice', { body: JSON.stringify({ ...current, status: 'inactive' }) })
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.equal(((await res.json()) as Consent).status, 'inactive')
+      assert.equal((await getGrant(s.mv, BigInt(consentId))).active, false)
+      assert.equal((await send('GET', `/fhir/Observation/${observationId}`, 'bob')).status, 403)
+      await outcomeOf(await send('DELETE', path, 'alice'), 405)
     })
   })
 })

@@ -129,7 +129,7 @@ describe('bulk import on a real chain', () => {
     let tokens: Map<number, bigint>
 
     before(async () => {
-      bundle = parseImportBundle(generated(1000, 1000))
+      bundle = parseImportBundle(generated(1000, 1000), { patient: a('alice').address })
       lastBefore = await mv().publicClient.readContract({
         address: mv().deployment.records,
         abi: medicalRecordAbi,
@@ -318,7 +318,7 @@ describe('bulk import on a real chain', () => {
 
     it('a chain restored from an older state: confirmed batches no longer on chain are re-sent under their nonces', async () => {
       const test = createTestClient({ mode: 'anvil', chain: mv().chain, transport: http(mv().rpcUrl) })
-      const bundle = parseImportBundle(generated(40, 5))
+      const bundle = parseImportBundle(generated(40, 5), { patient: a('p5').address })
       const snapshot = await test.snapshot()
       const first = await run('p5', bundle, { batchSize: 10 })
       assert.equal((await onChain('p5')).length, 40)

@@ -20,7 +20,7 @@ export const LISTED_TYPES = [
 export const CREATABLE_TYPES = LISTED_TYPES.filter((t) => t !== 'Binary')
 
 export const SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
-  { name: '_id', type: 'token', documentation: 'The record’s token id; comma-separated for OR' },
+  { name: '_id', type: 'token', documentation: 'The logical id (the token id of the first version); comma-separated for OR' },
   { name: 'patient', type: 'reference', documentation: 'The patient (Patient/0x… or the address); defaults to the caller' },
   { name: 'subject', type: 'reference', documentation: 'The same as patient' },
   {
@@ -30,6 +30,12 @@ export const SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
   },
   { name: 'code', type: 'token', documentation: 'system|code or code, comma-separated for OR' },
   { name: 'date', type: 'date', documentation: 'The clinical date, with eq, ne, gt, lt, ge, le prefixes; repeat for a range' },
+]
+
+export const CONSENT_SEARCH_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
+  { name: 'patient', type: 'reference', documentation: 'The patient who gave it (Patient/0x… or the address)' },
+  { name: 'actor', type: 'reference', documentation: 'The grantee (Practitioner/0x… or the address)' },
+  { name: 'status', type: 'token', documentation: 'active or inactive (revoked or expired)' },
 ]
 
 const SEARCH_DOCUMENTATION =
@@ -54,7 +60,7 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
     rest: [
       {
         mode: 'server',
-        documentation: `Every read checks the patient’s consent on chain first and is written to the audit trail. Records are immutable: no update, patch or delete (405). ${SEARCH_DOCUMENTATION}`,
+        documentation: `Every read checks the patient’s consent on chain first and is written to the audit trail. Records are immutable: an amendment is a new version of the same logical resource (id = the token id of its first version; meta.versionId, ETag, Last-Modified, If-None-Match, vread, _history); no update, patch or delete (405). ${SEARCH_DOCUMENTATION}`,
         security: {
           description:
             'Sign-In with Ethereum (EIP-4361): GET /auth/nonce, sign the message, POST /auth/login, then send `Authorization: Bearer <token>`.',
@@ -67,13 +73,25 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
             interaction: [{ code: 'read' }],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
           },
+          {
+            type: 'Consent',
+            documentation:
+              'Grants on chain as Consents. create (a patient): a grant, as medvault grant makes it; update: only status "inactive", which revokes it. provision.data names records, provision.code medvault categories, neither: all records.',
+            interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'update' }],
+            searchParam: CONSENT_SEARCH_PARAMS,
+          },
           ...LISTED_TYPES.map((type) => ({
             type,
             interaction: [
               { code: 'read' as const },
+              { code: 'vread' as const },
+              { code: 'history-instance' as const },
               { code: 'search-type' as const },
               ...((CREATABLE_TYPES as readonly string[]).includes(type) ? [{ code: 'create' as const }] : []),
             ],
+            versioning: 'versioned' as const,
+            readHistory: true,
+            conditionalRead: 'not-match' as const,
             searchParam: SEARCH_PARAMS,
           })),
         ],

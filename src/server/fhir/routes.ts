@@ -11,7 +11,17 @@ import { encryptionKeyOf } from '../../directory/index.js'
 import { InvalidInputError } from '../../errors.js'
 import { isFhirResourceType } from '../../fhir/index.js'
 import { checkPatientOf, patientAccountOf } from '../../fhir/index.js'
-import { type HistoryEntry, assembleHistory, historyBundle, patientResource, recordResource } from '../../history/index.js'
+import {
+  type AssembleHistoryReturnType,
+  type HistoryEntry,
+  type HistoryLinks,
+  assembleHistory,
+  historyBundle,
+  historyLinks,
+  patientResource,
+  recordResource,
+  recordVersions,
+} from '../../history/index.js'
 import { issueRecordOnce } from '../../operations/index.js'
 import { FHIR_JSON, checkReadAccess, documentFromFhir, getOnChainRecord, readRecord } from '../../records/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
@@ -19,6 +29,7 @@ import { FHIR_CONTENT_TYPE, audit, custodialAccount, custodialProvider, fhirResp
 import { HttpError } from '../outcomes.js'
 import { visibleRecords } from '../routes/records.js'
 import { errorResponses, secured } from '../routes/schemas.js'
+import { consentRoutes } from './consent.js'
 import { CREATABLE_TYPES, LISTED_TYPES, capabilityStatement } from './capabilityStatement.js'
 import { clinicalDate, matchesSearch, parseFhirSearch } from './search.js'
 import { type SearchQuery, type SortKey, compareKeys, formatCursor, page, parseSearchQuery, strictHandling } from './searchQuery.js'
@@ -41,12 +52,45 @@ function resourceType(value: string): string {
   return value
 }
 
-/** A patient's history as the caller may see it, verified and decrypted with the caller's keys. */
-async function historyFor(deps: ServerDeps, caller: Address, patient: Address, currentOnly = false) {
+/** The links of each caller's view of a patient's history, kept while the records it saw stay the same. */
+const LINK_CACHE_SIZE = 64
+type CachedLinks = { seen: string; links: HistoryLinks }
+const linkCaches = new WeakMap<ServerDeps, Map<string, CachedLinks>>()
+const seenOf = (records: { tokenId: bigint; supersededBy: bigint }[]) => records.map((r) => `${r.tokenId}:${r.supersededBy}`).join(',')
+
+function cacheLinks(deps: ServerDeps, key: string, value: CachedLinks): void {
+  const cache = linkCaches.get(deps) ?? new Map<string, CachedLinks>()
+  linkCaches.set(deps, cache)
+  cache.delete(key)
+  cache.set(key, value)
+  if (cache.size > LINK_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+}
+
+/**
+ * A patient's history as the caller may see it (every version), verified and decrypted with the
+ * caller's keys, and its links (kept for later reads of single resources).
+ */
+async function historyFor(
+  deps: ServerDeps,
+  caller: Address,
+  patient: Address,
+): Promise<{ history: AssembleHistoryReturnType; links: HistoryLinks }> {
   const records = await visibleRecords(deps, caller, patient)
   const reader = await custodialAccount(deps, caller)
-  return assembleHistory(deps.ctx, { patient, reader, records, currentOnly })
+  const history = await assembleHistory(deps.ctx, { patient, reader, records })
+  const links = historyLinks(history, { ...chainOf(deps), baseUrl: `${deps.baseUrl}/fhir` })
+  cacheLinks(deps, `${caller}|${history.patient}`, { seen: seenOf(records), links })
+  return { history, links }
 }
+
+/** The links a single read resolves its references with: the cached ones while the caller's view is unchanged. */
+async function linksFor(deps: ServerDeps, caller: Address, patient: Address): Promise<HistoryLinks> {
+  const cached = linkCaches.get(deps)?.get(`${caller}|${patient}`)
+  if (cached && cached.seen === seenOf(await visibleRecords(deps, caller, patient))) return cached.links
+  return (await historyFor(deps, caller, patient)).links
+}
+
+const chainOf = (deps: ServerDeps) => ({ chainId: deps.ctx.deployment.chainId, records: deps.ctx.deployment.records })
 
 const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json'])
 
@@ -125,13 +169,15 @@ async function searchBundle(
   if (params.compartment && patientParam && patientId(patientParam) !== params.compartment)
     throw new HttpError(400, 'invalid', 'The patient parameter names another patient than the compartment.')
   const patient = params.compartment ?? (patientParam ? patientId(patientParam) : caller)
-  // Search shows current versions only: a record an amendment replaced is history, not a finding.
-  const history = await historyFor(deps, caller, patient, true)
+  // Search shows current versions only: a version an amendment replaced is history, not a finding.
+  // The whole history is read all the same, so references to any of its records resolve.
+  const { history, links } = await historyFor(deps, caller, patient)
   const wanted = query.ids ? new Set(query.ids) : undefined
   const matches = history.entries
     .filter((e) => {
+      if (e.record.supersededBy !== 0n) return false
       if ((e.resource?.resourceType ?? 'Binary') !== params.type) return false
-      if (wanted && !wanted.has(e.record.tokenId)) return false
+      if (wanted && !wanted.has(e.version?.logicalId ?? e.record.tokenId)) return false
       return e.resource ? matchesSearch(e.resource, e.record.category, search) : search.code.length === 0
     })
     .map((entry) => ({ entry, key: sortKey(entry, query.sort.by) }))
@@ -150,7 +196,7 @@ async function searchBundle(
   const paged = page(matches, (m) => m.key, query)
   const bundle = historyBundle(
     { ...history, entries: paged.items.map((m) => m.entry), failures: query.cursor ? [] : history.failures },
-    { type: 'searchset', baseUrl: fhirBase, ...chain },
+    { type: 'searchset', baseUrl: fhirBase, ...chain, links },
   )
   bundle.total = matches.length
   if (query.elements) {
@@ -160,16 +206,59 @@ async function searchBundle(
         e.resource && e.resource.resourceType !== 'OperationOutcome' ? { ...e, resource: subset(e.resource, elements) } : e,
     )
   }
-  const links: BundleLink[] = [{ relation: 'self', url: link(selfCursor) }]
-  if (paged.next) links.push({ relation: 'next', url: link(formatCursor('after', paged.next)) })
-  if (paged.previous) links.push({ relation: 'previous', url: link(formatCursor('before', paged.previous)) })
-  bundle.link = links
+  const paging: BundleLink[] = [{ relation: 'self', url: link(selfCursor) }]
+  if (paged.next) paging.push({ relation: 'next', url: link(formatCursor('after', paged.next)) })
+  if (paged.previous) paging.push({ relation: 'previous', url: link(formatCursor('before', paged.previous)) })
+  bundle.link = paging
   return bundle
 }
 
 export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, version: string) {
   const chain = { chainId: deps.ctx.deployment.chainId, records: deps.ctx.deployment.records }
   const fhirBase = `${deps.baseUrl}/fhir`
+
+  /** The versions of the logical resource `[type]/[id]` names; the id must be its logical id. */
+  async function versionsFor(type: string, id: string) {
+    resourceType(type)
+    const tokenId = parseTokenIdParam(id)
+    const line = await recordVersions(deps.ctx, tokenId)
+    const logicalId = line[0]!.tokenId
+    if (logicalId !== tokenId)
+      throw new HttpError(404, 'not-found', `Record ${tokenId} is not a logical id: it is a later version of ${type}/${logicalId}.`, {
+        hint: `Read ${type}/${logicalId} (its current version) or ${type}/${logicalId}/_history.`,
+      })
+    return { logicalId, versions: line.map((record, index) => ({ record, index })) }
+  }
+
+  /** One version of a record as the caller may read it, its references resolved within the patient's history. */
+  async function serveVersion(caller: Address, type: string, tokenId: bigint, logicalId: bigint, versionId: number) {
+    const reader = await deps.keyring.get(caller)
+    if (!reader) {
+      // Consent first (audited), so a stranger learns "no consent", not "no keys here".
+      await checkReadAccess(deps.ctx, await getOnChainRecord(deps.ctx, tokenId), caller)
+      await custodialAccount(deps, caller)
+    }
+    const { record, meta, bytes } = await readRecord(deps.ctx, { tokenId, reader: reader! })
+    const entry: HistoryEntry =
+      meta.contentType === FHIR_JSON
+        ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }
+        : { record, meta, binary: bytes }
+    const served = entry.resource?.resourceType ?? 'Binary'
+    if (served !== type) throw new HttpError(404, 'not-found', `Record ${logicalId} is not a ${type}.`, { hint: `It is a ${served}.` })
+    const links = await linksFor(deps, caller, record.owner)
+    const version = { logicalId, versionId, superseded: record.supersededBy !== 0n }
+    return { resource: recordResource({ ...entry, version }, chain, links), record, versionId }
+  }
+
+  /** A read or vread: the resource with its ETag and Last-Modified, or 304 when If-None-Match names this version. */
+  function versionResponse(c: Context<ServerEnv>, v: { resource: Resource; record: { issuedAt: Date }; versionId: number }): Response {
+    const etag = `W/"${v.versionId}"`
+    const headers = { etag, 'last-modified': v.record.issuedAt.toUTCString() }
+    const ifNoneMatch = c.req.header('if-none-match')
+    if (ifNoneMatch?.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${v.versionId}"` || t.trim() === '*'))
+      return c.body(null, 304, headers)
+    return c.body(JSON.stringify(v.resource), 200, { ...headers, 'content-type': FHIR_CONTENT_TYPE })
+  }
 
   app.use('/fhir', async (c, next) => {
     checkFormat(c)
@@ -180,9 +269,53 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
     await next()
   })
 
-  // History and vread are not offered; registered first so `Patient/x/_history` is not read as a compartment search.
+  consentRoutes(app, deps)
+
+  // Instance history and vread (https://hl7.org/fhir/R4/http.html#history, #vread); type and system
+  // history are not offered. Registered first so `Patient/x/_history` is not read as a compartment search.
+  app.get('/fhir/:type/:id/_history', async (c) => {
+    const { type, id } = c.req.param()
+    if (type === 'Patient') notAllowed('', 'History of a Patient')
+    const { versions, logicalId } = await versionsFor(type, id)
+    const caller = sessionOf(c).address
+    const served = await Promise.all(versions.map((v) => serveVersion(caller, type, v.record.tokenId, logicalId, v.index + 1)))
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'history',
+      timestamp: new Date().toISOString(),
+      total: served.length,
+      link: [{ relation: 'self', url: `${fhirBase}/${type}/${logicalId}/_history` }],
+      entry: served.reverse().map(
+        ({ resource, record, versionId }): BundleEntry => ({
+          fullUrl: `${fhirBase}/${type}/${logicalId}`,
+          resource,
+          request: versionId === 1 ? { method: 'POST', url: type } : { method: 'PUT', url: `${type}/${logicalId}` },
+          response: {
+            status: versionId === 1 ? '201' : '200',
+            etag: `W/"${versionId}"`,
+            lastModified: record.issuedAt.toISOString(),
+          },
+        }),
+      ),
+    }
+    return fhirResponse(c, bundle)
+  })
+  app.get('/fhir/:type/:id/_history/:vid', async (c) => {
+    const { type, id, vid } = c.req.param()
+    if (type === 'Patient') notAllowed('', 'vread of a Patient')
+    const { versions, logicalId } = await versionsFor(type, id)
+    const n = /^[1-9]\d{0,5}$/.test(vid) ? Number(vid) : 0
+    const version = versions[n - 1]
+    if (!version)
+      throw new HttpError(404, 'not-found', `${type}/${logicalId} has no version "${vid}".`, {
+        hint: `Its versions are 1 to ${versions.length}.`,
+      })
+    return versionResponse(c, await serveVersion(sessionOf(c).address, type, version.record.tokenId, logicalId, n))
+  })
   for (const path of ['/fhir/_history', '/fhir/:type/_history', '/fhir/:type/:id/_history', '/fhir/:type/:id/_history/:vid'])
-    app.all(path, (c) => notAllowed('', `${c.req.method} ${path.replace('/fhir', '').replace(/:(\w+)/g, '[$1]')} (history)`))
+    app.all(path, (c) =>
+      notAllowed(path.includes(':id') ? 'GET' : '', `${c.req.method} ${path.replace('/fhir', '').replace(/:(\w+)/g, '[$1]')} (history)`),
+    )
 
   app.openapi(
     createRoute({
@@ -209,8 +342,8 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
       }),
       async (c) => {
         const caller = sessionOf(c).address
-        const history = await historyFor(deps, caller, patientId(c.req.valid('param').id))
-        const bundle = historyBundle(history, { type: 'searchset', baseUrl: fhirBase, ...chain, includePatient: true })
+        const { history, links } = await historyFor(deps, caller, patientId(c.req.valid('param').id))
+        const bundle = historyBundle(history, { type: 'searchset', baseUrl: fhirBase, ...chain, includePatient: true, links })
         bundle.link = [{ relation: 'self', url: `${fhirBase}/Patient/${history.patient}/$everything` }]
         return fhirResponse(c, bundle)
       },
@@ -267,26 +400,10 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
       responses: { ...fhirOk('The resource'), ...errorResponses },
     }),
     async (c) => {
-      const caller = sessionOf(c).address
       const { type, id } = c.req.valid('param')
-      resourceType(type)
-      const tokenId = parseTokenIdParam(id)
-      const reader = await deps.keyring.get(caller)
-      if (!reader) {
-        // Consent first (audited), so a stranger learns "no consent", not "no keys here".
-        await checkReadAccess(deps.ctx, await getOnChainRecord(deps.ctx, tokenId), caller)
-        await custodialAccount(deps, caller)
-      }
-      const { record, meta, bytes } = await readRecord(deps.ctx, { tokenId, reader: reader! })
-      const resource = recordResource(
-        meta.contentType === FHIR_JSON
-          ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }
-          : { record, meta, binary: bytes },
-        chain,
-      )
-      if (resource.resourceType !== type)
-        throw new HttpError(404, 'not-found', `Record ${tokenId} is not a ${type}.`, { hint: `It is a ${resource.resourceType}.` })
-      return fhirResponse(c, resource)
+      const { versions, logicalId } = await versionsFor(type, id)
+      const latest = versions.at(-1)!
+      return versionResponse(c, await serveVersion(sessionOf(c).address, type, latest.record.tokenId, logicalId, versions.length))
     },
   )
 

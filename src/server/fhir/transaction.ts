@@ -101,7 +101,7 @@ export function transactionRoute(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) 
       }
       const tokenOf = new Map<number, bigint>()
       if (kept.some((i) => (entries[i]?.resource as JsonObject | undefined)?.resourceType !== 'Patient')) {
-        const parsed = parseImportBundle(toImport)
+        const parsed = parseImportBundle(toImport, { patient })
         const result = await importBundle(deps.ctx, {
           issuer: { chainAccount: issuer.chainAccount, encryptionSeed: issuer.encryptionSeed },
           patient: { address: patient, encryptionPublicKey },
