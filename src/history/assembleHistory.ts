@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes'
 import { type Address, getAddress } from 'viem'
-import { canAccess } from '../consent/index.js'
+import { canAccessNow } from '../consent/index.js'
 import { MedvaultError } from '../errors.js'
 import { FHIR_JSON, type RecordReader, readRecord } from '../records/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -49,15 +49,20 @@ export async function assembleHistory(ctx: RecordsContext, params: AssembleHisto
   const failures: HistoryFailure[] = []
   let hidden = 0
 
-  await forEachLimited(params.records, params.concurrency ?? 32, async (record, i) => {
+  await forEachLimited(params.records, params.concurrency ?? 32, async (listed, i) => {
+    let record = listed
     const { tokenId } = record
     if (record.owner !== patient || (params.currentOnly && record.supersededBy !== 0n)) return
-    if (record.owner !== reader && !(await canAccess(ctx, reader, tokenId))) {
+    if (record.owner !== reader && !(await canAccessNow(ctx, reader, tokenId))) {
       hidden++
       return
     }
     try {
-      const { meta, bytes } = await readRecord(ctx, { tokenId, reader: params.reader })
+      const read = await readRecord(ctx, { tokenId, reader: params.reader })
+      // The chain's answer now, not the list's: amended or transferred since the list was made.
+      if (read.record.owner !== patient || (params.currentOnly && read.record.supersededBy !== 0n)) return
+      const { meta, bytes } = read
+      record = read.record
       entries[i] =
         meta.contentType === FHIR_JSON
           ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }

@@ -13,9 +13,26 @@ import { isFhirResourceType } from '../../fhir/index.js'
 import { checkPatientOf, patientAccountOf } from '../../fhir/index.js'
 import { type HistoryEntry, assembleHistory, historyBundle, patientResource, recordResource } from '../../history/index.js'
 import { issueRecordOnce } from '../../operations/index.js'
-import { FHIR_JSON, checkReadAccess, documentFromFhir, getOnChainRecord, readRecord } from '../../records/index.js'
+import {
+  FHIR_JSON,
+  type OnChainRecord,
+  checkReadAccess,
+  currentRecord,
+  documentFromFhir,
+  getOnChainRecord,
+  readRecord,
+} from '../../records/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
-import { FHIR_CONTENT_TYPE, audit, custodialAccount, custodialProvider, fhirResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import {
+  FHIR_CONTENT_TYPE,
+  audit,
+  custodialAccount,
+  custodialProvider,
+  fhirResponse,
+  parseTokenIdParam,
+  requestContext,
+  sessionOf,
+} from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { visibleRecords } from '../routes/records.js'
 import { errorResponses, secured } from '../routes/schemas.js'
@@ -41,11 +58,20 @@ function resourceType(value: string): string {
   return value
 }
 
-/** A patient's history as the caller may see it, verified and decrypted with the caller's keys. */
-async function historyFor(deps: ServerDeps, caller: Address, patient: Address, currentOnly = false) {
-  const records = await visibleRecords(deps, caller, patient)
+/**
+ * A patient's history as the caller may see it, verified and decrypted with the caller's keys;
+ * `select` narrows the visible records before any is opened.
+ */
+async function historyFor(
+  deps: ServerDeps,
+  caller: Address,
+  patient: Address,
+  currentOnly = false,
+  select: (records: OnChainRecord[]) => OnChainRecord[] = (records) => records,
+) {
+  const records = select(await visibleRecords(deps, caller, patient))
   const reader = await custodialAccount(deps, caller)
-  return assembleHistory(deps.ctx, { patient, reader, records, currentOnly })
+  return assembleHistory(await requestContext(deps), { patient, reader, records, currentOnly })
 }
 
 const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json'])
@@ -126,8 +152,17 @@ async function searchBundle(
     throw new HttpError(400, 'invalid', 'The patient parameter names another patient than the compartment.')
   const patient = params.compartment ?? (patientParam ? patientId(patientParam) : caller)
   // Search shows current versions only: a record an amendment replaced is history, not a finding.
-  const history = await historyFor(deps, caller, patient, true)
   const wanted = query.ids ? new Set(query.ids) : undefined
+  // Records this caller opened before are narrowed by their searchable fields, kept in memory
+  // since: only the ones that may match are opened (access checked and audited) again.
+  const cache = deps.ctx.readCache
+  const mayMatch = (r: OnChainRecord): boolean => {
+    if (wanted && !wanted.has(r.tokenId)) return false
+    const summary = cache?.content(r.tokenId, caller, `${r.cid}:${r.commitment}`)?.summary as Resource | undefined
+    if (!summary || summary.resourceType === 'Binary') return true
+    return summary.resourceType === params.type && matchesSearch(summary, r.category, search)
+  }
+  const history = await historyFor(deps, caller, patient, true, (records) => records.filter(mayMatch))
   const matches = history.entries
     .filter((e) => {
       if ((e.resource?.resourceType ?? 'Binary') !== params.type) return false
@@ -272,12 +307,13 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
       resourceType(type)
       const tokenId = parseTokenIdParam(id)
       const reader = await deps.keyring.get(caller)
+      const ctx = await requestContext(deps)
       if (!reader) {
         // Consent first (audited), so a stranger learns "no consent", not "no keys here".
-        await checkReadAccess(deps.ctx, await getOnChainRecord(deps.ctx, tokenId), caller)
+        await checkReadAccess(ctx, await currentRecord(ctx, tokenId), caller)
         await custodialAccount(deps, caller)
       }
-      const { record, meta, bytes } = await readRecord(deps.ctx, { tokenId, reader: reader! })
+      const { record, meta, bytes } = await readRecord(ctx, { tokenId, reader: reader! })
       const resource = recordResource(
         meta.contentType === FHIR_JSON
           ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }
