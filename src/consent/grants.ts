@@ -30,7 +30,7 @@ export type GrantInfo = {
   active: boolean
 }
 
-type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
+type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment' | 'readCache'>
 
 export function parsePurpose(value: string): Purpose {
   if ((PURPOSES as readonly string[]).includes(value)) return value as Purpose
@@ -140,14 +140,35 @@ export async function openEmergency(
   return { until: new Date(Number(opened.args.until) * 1000), reasonHash, reasonSalt, txHash: receipt.transactionHash }
 }
 
-/** Whether `reader` may read `tokenId` now, per the chain. */
-export function canAccess(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, reader: Address, tokenId: bigint): Promise<boolean> {
+/** Whether `reader` may read `tokenId` now (or at `blockNumber`), per the chain. */
+export function canAccess(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment'>,
+  reader: Address,
+  tokenId: bigint,
+  at: { blockNumber?: bigint } = {},
+): Promise<boolean> {
   return ctx.publicClient.readContract({
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
     functionName: 'canAccess',
     args: [getAddress(reader), tokenId],
+    ...(at.blockNumber === undefined ? {} : { blockNumber: at.blockNumber }),
   })
+}
+
+/**
+ * Whether `reader` may read `tokenId` per the chain's head block. With a read cache, asked once
+ * per head block: a revocation (or an expiry on chain time) bites from the first block that has it.
+ */
+export async function canAccessNow(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment' | 'readCache'>,
+  reader: Address,
+  tokenId: bigint,
+): Promise<boolean> {
+  const cache = ctx.readCache
+  if (!cache) return canAccess(ctx, reader, tokenId)
+  const head = await cache.head()
+  return cache.atBlock(head, `access:${reader.toLowerCase()}:${tokenId}`, (blockNumber) => canAccess(ctx, reader, tokenId, { blockNumber }))
 }
 
 /** Every grant a patient gave or took over by recovery, oldest first, with its state now (not those a successor took over). */

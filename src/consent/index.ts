@@ -3,6 +3,7 @@ export { createFileKeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.j
 export type { EmergencyAccess, GrantInfo, GrantTerms, Purpose, Scope } from './grants.js'
 export {
   canAccess,
+  canAccessNow,
   createGrant,
   getGrant,
   grantCallArgs,

@@ -44,6 +44,38 @@ export type RecordsContext = {
   keyRelease?: KeyReleaseService
   /** Remembers records whose issuer signature and registry status checked out (a long-running server's). */
   verified?: VerifiedRecords
+  /** A long-running server's read cache (records/readCache.ts): chain answers per head block, verified content per token. */
+  readCache?: ReadCache
+}
+
+/** A block the chain had as its head: answers read at it hold until the next block. */
+export type HeadBlock = { number: bigint; hash: Hex }
+
+/** What a read cache keeps of a verified, decrypted record: never written anywhere but memory. */
+export type CachedContent<S = unknown> = { meta: unknown; bytes: Buffer; summary: S | undefined }
+
+/**
+ * Caches what reads ask again and again, never past the block that could change it. Chain answers
+ * (a record's owner, amendment and erasure; a consent decision) are kept for one head block and
+ * read at that block; a record's verified, decrypted content is kept by token (it is fixed once
+ * minted) for the readers who opened it, and dropped when the record is erased.
+ */
+export interface ReadCache {
+  /** A head block the chain had at or after the moment of the call (a pinned cache: its pinned head). */
+  head(): Promise<HeadBlock>
+  /** The same cache, with `head()` answering `head`: one request sees one block throughout. */
+  pin(head: HeadBlock): ReadCache
+  /**
+   * `load(block)` once per head block and key. With `token`, the answer depends only on that record's
+   * events (transfer, amendment, erasure) and carries over to a next block that has none of them;
+   * without it, it is forgotten when the head moves on.
+   */
+  atBlock<T>(head: HeadBlock, key: string, load: (blockNumber: bigint) => Promise<T>, token?: bigint): Promise<T>
+  /** The content `reader` opened before, if `version` (the record's immutable fields) still matches. */
+  content(tokenId: bigint, reader: Address, version: string): CachedContent | undefined
+  putContent(tokenId: bigint, reader: Address, version: string, content: Omit<CachedContent, 'summary'>): void
+  /** Drops a record's content (it was erased). */
+  forget(tokenId: bigint): void
 }
 
 /**

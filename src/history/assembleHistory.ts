@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes'
 import { type Address, getAddress } from 'viem'
-import { canAccess } from '../consent/index.js'
+import { canAccessNow } from '../consent/index.js'
 import { MedvaultError } from '../errors.js'
 import { FHIR_JSON, type RecordReader, readRecord } from '../records/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -34,6 +34,11 @@ export type AssembleHistoryParameters = {
   reader: RecordReader
   /** The patient's records, e.g. from the index; each one's access is checked against the chain now. */
   records: OnChainRecord[]
+  /**
+   * Open only these (e.g. the ones a search may match); versions are still counted over all
+   * `records`, so a narrowed read numbers them as the whole history does.
+   */
+  select?: (record: OnChainRecord) => boolean
   /** Leave out records an amendment replaced. */
   currentOnly?: boolean
   /** Records read at once (default 32: the work is mostly waiting on the chain and the blockstore). */
@@ -53,15 +58,21 @@ export async function assembleHistory(ctx: RecordsContext, params: AssembleHisto
   let hidden = 0
   const versions = versionsOf(params.records)
 
-  await forEachLimited(params.records, params.concurrency ?? 32, async (record, i) => {
+  await forEachLimited(params.records, params.concurrency ?? 32, async (listed, i) => {
+    let record = listed
     const { tokenId } = record
     if (record.owner !== patient || (params.currentOnly && record.supersededBy !== 0n)) return
-    if (record.owner !== reader && !(await canAccess(ctx, reader, tokenId))) {
+    if (params.select && !params.select(record)) return
+    if (record.owner !== reader && !(await canAccessNow(ctx, reader, tokenId))) {
       hidden++
       return
     }
     try {
-      const { meta, bytes } = await readRecord(ctx, { tokenId, reader: params.reader })
+      const read = await readRecord(ctx, { tokenId, reader: params.reader })
+      // The chain's answer now, not the list's: amended or transferred since the list was made.
+      if (read.record.owner !== patient || (params.currentOnly && read.record.supersededBy !== 0n)) return
+      const { meta, bytes } = read
+      record = read.record
       const version = versions.get(tokenId)!
       entries[i] =
         meta.contentType === FHIR_JSON

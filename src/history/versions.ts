@@ -1,5 +1,5 @@
 import type { RecordsContext } from '../core/index.js'
-import { type OnChainRecord, getOnChainRecord } from '../records/index.js'
+import { type OnChainRecord, currentRecord } from '../records/index.js'
 
 /**
  * A record's place among the versions of its logical resource: an amendment is a new version of
@@ -44,15 +44,18 @@ export function versionsOf(records: readonly OnChainRecord[]): Map<bigint, Recor
  * Every version of the logical resource a token belongs to, first to latest, read from the chain
  * (an amendment line is short: each step is one read).
  */
-export async function recordVersions(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, tokenId: bigint): Promise<OnChainRecord[]> {
-  const start = await getOnChainRecord(ctx, tokenId)
+export async function recordVersions(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'readCache'>,
+  tokenId: bigint,
+): Promise<OnChainRecord[]> {
+  const start = await currentRecord(ctx, tokenId)
   const line = [start]
   for (let r = start; r.supersedes !== 0n; ) {
-    r = await getOnChainRecord(ctx, r.supersedes)
+    r = await currentRecord(ctx, r.supersedes)
     line.unshift(r)
   }
   for (let r = start; r.supersededBy !== 0n; ) {
-    r = await getOnChainRecord(ctx, r.supersededBy)
+    r = await currentRecord(ctx, r.supersededBy)
     line.push(r)
   }
   return line

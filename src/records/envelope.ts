@@ -25,7 +25,9 @@ export type { EnvelopeHeader, RecordMeta }
 
 // Sealing loads neither viem nor zod (together ~60 MiB of RSS and a second of loading, measured in
 // bench section 3): hex is done with Buffer here, and the schemas are loaded when an envelope is opened.
-const schemas = () => import('./envelopeFormat.js')
+// Loaded once, on first use (a store-only process never needs zod); not re-imported per envelope.
+let schemasModule: Promise<typeof import('./envelopeFormat.js')> | undefined
+const schemas = () => (schemasModule ??= import('./envelopeFormat.js'))
 const toHex = (bytes: Uint8Array): Hex => `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
 function fromHex(hex: string): Uint8Array {
   if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new TypeError('expected 0x-prefixed hex of whole bytes')

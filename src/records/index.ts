@@ -12,7 +12,17 @@ export {
 } from '../core/index.js'
 export type { Category, SensitivityName } from '../core/index.js'
 export { verifiedRecords } from '../core/index.js'
-export type { AccessAttempt, AccessRecorder, OnProgress, Progress, RecordsContext, VerifiedRecords } from '../core/index.js'
+export type {
+  AccessAttempt,
+  AccessRecorder,
+  CachedContent,
+  HeadBlock,
+  OnProgress,
+  Progress,
+  ReadCache,
+  RecordsContext,
+  VerifiedRecords,
+} from '../core/index.js'
 export { openEnvelope, readEnvelopeHeader, sealEnvelope } from './envelope.js'
 export { recordMetaSchema } from './envelopeFormat.js'
 export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
@@ -26,7 +36,9 @@ export { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips
 export type { WriteNewRecordSlipsParameters } from './writeNewRecordSlips.js'
 export { listRecords } from './listRecords.js'
 export type { RecordSummary } from './listRecords.js'
-export { cidFromChain, getOnChainRecord } from './onChainRecord.js'
+export { cidFromChain, currentRecord, getOnChainRecord } from './onChainRecord.js'
+export { createReadCache } from './readCache.js'
+export type { CreateReadCacheParameters } from './readCache.js'
 // Kept here for callers that read a record's issuer with it; it lives with the registry.
 export { getProvider } from '../directory/index.js'
 export type { ProviderInfo } from '../directory/index.js'

@@ -29,14 +29,22 @@ export function cidFromChain(codec: number, digest: Hex): CID {
   return CID.createV1(codec, createDigest(SHA2_256, Buffer.from(digest.slice(2), 'hex')))
 }
 
-/** Reads one record's on-chain fields, and whether it was erased. Throws NotFoundError for an unknown token. */
-export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, tokenId: bigint): Promise<OnChainRecord> {
+/**
+ * Reads one record's on-chain fields, and whether it was erased, at the head or at `blockNumber`.
+ * Throws NotFoundError for an unknown token.
+ */
+export async function getOnChainRecord(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
+  tokenId: bigint,
+  at: { blockNumber?: bigint } = {},
+): Promise<OnChainRecord> {
   const address = ctx.deployment.records
+  const block = at.blockNumber === undefined ? {} : { blockNumber: at.blockNumber }
   try {
     const [r, owner, erasedAt] = await Promise.all([
-      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] }),
-      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'ownerOf', args: [tokenId] }),
-      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'erasedAt', args: [tokenId] }),
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId], ...block }),
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'ownerOf', args: [tokenId], ...block }),
+      ctx.publicClient.readContract({ address, abi: medicalRecordAbi, functionName: 'erasedAt', args: [tokenId], ...block }),
     ])
     return {
       tokenId,
@@ -55,4 +63,20 @@ export async function getOnChainRecord(ctx: Pick<RecordsContext, 'publicClient' 
   } catch (error) {
     throw toMedvaultError(error)
   }
+}
+
+/**
+ * A record as the chain has it now. With a read cache, read once per head block (and carried over
+ * blocks without an event about it); an erased record's cached content is dropped on the spot.
+ */
+export async function currentRecord(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'readCache'>,
+  tokenId: bigint,
+): Promise<OnChainRecord> {
+  const cache = ctx.readCache
+  if (!cache) return getOnChainRecord(ctx, tokenId)
+  const head = await cache.head()
+  const record = await cache.atBlock(head, `record:${tokenId}`, (blockNumber) => getOnChainRecord(ctx, tokenId, { blockNumber }), tokenId)
+  if (record.erasedAt) cache.forget(tokenId)
+  return record
 }

@@ -6,10 +6,10 @@ import { AccessDeniedError, RecordErasedError, TamperedRecordError, UntrustedIss
 
 export { checkAttestation }
 import { checkAttestation } from './checkAttestation.js'
-import { canAccess, unwrapKeySlip } from '../consent/index.js'
+import { canAccessNow, unwrapKeySlip } from '../consent/index.js'
 import type { AccessAttempt, OnProgress, RecordsContext } from '../core/index.js'
 import { type EnvelopeOpener, type RecordMeta, openEnvelope } from './envelope.js'
-import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
+import { type OnChainRecord, currentRecord } from './onChainRecord.js'
 
 export type RecordReader = { address: Address; encryptionSeed: Uint8Array }
 
@@ -30,7 +30,7 @@ export type OpenRecordReturnType = {
  * record is refused to everyone, its owner included, with RecordErasedError.
  */
 export async function checkReadAccess(
-  ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'audit'>,
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'audit' | 'readCache'>,
   record: OnChainRecord,
   reader: Address,
   action: AccessAttempt['action'] = 'read',
@@ -49,7 +49,7 @@ export async function checkReadAccess(
     })
   }
   const owner = getAddress(reader) === record.owner
-  const allowed = owner || (await canAccess(ctx, reader, record.tokenId))
+  const allowed = owner || (await canAccessNow(ctx, reader, record.tokenId))
   await ctx.audit?.record({
     actor: getAddress(reader),
     action,
@@ -134,25 +134,51 @@ export async function openRecord(
   ctx: RecordsContext,
   params: { tokenId: bigint; reader: RecordReader; onProgress?: OnProgress },
 ): Promise<OpenRecordReturnType> {
-  const record = await getOnChainRecord(ctx, params.tokenId)
+  const record = await currentRecord(ctx, params.tokenId)
   const via = await checkReadAccess(ctx, record, params.reader.address)
+  return openChecked(ctx, record, via, params)
+}
+
+/** Opens a record whose access was just checked. */
+async function openChecked(
+  ctx: RecordsContext,
+  record: OnChainRecord,
+  via: 'owner' | 'grant',
+  params: { reader: RecordReader; onProgress?: OnProgress },
+): Promise<OpenRecordReturnType> {
   const { meta, content } = await openEnvelope(ctx.store.cat(record.cid), await openerFor(ctx, record, params.reader, via))
   const verifiedKey = `${record.tokenId}:${record.cid}:${record.commitment}:${meta.attestation}`
   if (!ctx.verified?.has(verifiedKey)) {
-    await checkAttestation(ctx, record, meta)
-    await checkIssuerStatus(ctx, record)
+    // The registry's answer for an issuer at a past second is fixed: records issued in one block share it.
+    const statusKey = `issuer:${record.issuer}:${Math.floor(record.issuedAt.getTime() / 1000)}`
+    await Promise.all([
+      checkAttestation(ctx, record, meta),
+      ctx.verified?.has(statusKey) ? undefined : checkIssuerStatus(ctx, record).then(() => ctx.verified?.add(statusKey)),
+    ])
     ctx.verified?.add(verifiedKey)
   }
   return { record, meta, content: checkedContent(content, meta, record, params.onProgress) }
 }
 
-/** Opens a record and reads it whole into memory (for FHIR documents; stream large binaries instead). */
+/**
+ * Opens a record and reads it whole into memory (for FHIR documents; stream large binaries instead).
+ * With a read cache, access is still checked (and audited) against the chain's head block on every
+ * call, and only the content, verified on its first read and fixed since the record was minted,
+ * comes from memory, and only for a reader who opened it before.
+ */
 export async function readRecord(
   ctx: RecordsContext,
   params: { tokenId: bigint; reader: RecordReader },
 ): Promise<{ record: OnChainRecord; meta: RecordMeta; bytes: Buffer }> {
-  const { record, meta, content } = await openRecord(ctx, params)
+  const record = await currentRecord(ctx, params.tokenId)
+  const via = await checkReadAccess(ctx, record, params.reader.address)
+  const version = `${record.cid}:${record.commitment}`
+  const cached = ctx.readCache?.content(record.tokenId, params.reader.address, version)
+  if (cached) return { record, meta: cached.meta as RecordMeta, bytes: cached.bytes }
+  const { meta, content } = await openChecked(ctx, record, via, params)
   const parts: Uint8Array[] = []
   for await (const part of content) parts.push(part)
-  return { record, meta, bytes: Buffer.concat(parts) }
+  const bytes = Buffer.concat(parts)
+  ctx.readCache?.putContent(record.tokenId, params.reader.address, version, { meta, bytes })
+  return { record, meta, bytes }
 }

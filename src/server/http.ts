@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { Address } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import type { AuditEvent } from '../audit/index.js'
+import type { RecordsContext } from '../records/index.js'
 import { getProvider } from '../directory/index.js'
 import type { Session } from './auth/sessionToken.js'
 import type { ServerDeps, ServerEnv } from './context.js'
@@ -65,4 +66,13 @@ export function parseTokenIdParam(value: string): bigint {
   if (!/^[1-9]\d{0,30}$/.test(value))
     throw new HttpError(404, 'not-found', `There is no record "${value}".`, { hint: 'Record ids are token ids, e.g. 7.' })
   return BigInt(value)
+}
+
+/**
+ * The records context of one request: with a read cache, one head block throughout, fetched after
+ * the request arrived, so every chain answer it uses is at least as new as the request.
+ */
+export async function requestContext(deps: ServerDeps): Promise<RecordsContext> {
+  const cache = deps.ctx.readCache
+  return cache ? { ...deps.ctx, readCache: cache.pin(await cache.head()) } : deps.ctx
 }

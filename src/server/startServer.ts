@@ -5,10 +5,11 @@ import { EMBEDDED_FUNDING, chainTime, freePort } from '../chain/index.js'
 import type { Medvault } from '../home/index.js'
 import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
-import { type OnChainRecord, verifiedRecords } from '../records/index.js'
+import { type OnChainRecord, type ReadCache, createReadCache, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { createApp } from './app.js'
+import { searchSummary } from './fhir/search.js'
 import { createSiweAuth } from './auth/siwe.js'
 import { createSessionTokens, loadSessionSecret } from './auth/sessionToken.js'
 import type { RecordIndex, ServerLimits } from './context.js'
@@ -48,13 +49,23 @@ export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 16 * 1024 * 1024, reque
 
 /**
  * The index as the server reads it: synced from the chain first whenever it is older than
- * `maxAgeMs`, with concurrent requests sharing one sync.
+ * `maxAgeMs`, or behind the chain's head block, with concurrent requests sharing one sync.
  */
-function freshIndex(indexer: Indexer, store: IndexStore, maxAgeMs: number, mv: Pick<Medvault, 'publicClient' | 'deployment'>): RecordIndex {
+function freshIndex(
+  indexer: Indexer,
+  store: IndexStore,
+  maxAgeMs: number,
+  mv: Pick<Medvault, 'publicClient' | 'deployment'>,
+  cache: ReadCache,
+): RecordIndex {
   let syncedAt = 0
   let syncing: Promise<unknown> | undefined
   const fresh = async () => {
-    if (Date.now() - syncedAt <= maxAgeMs && syncedAt > 0) return
+    if (Date.now() - syncedAt <= maxAgeMs && syncedAt > 0) {
+      // Recent, but a block since (an amendment, an erasure) must not be missed: compare with the head.
+      const [head, cursor] = await Promise.all([cache.head(), store.cursor()])
+      if (cursor && cursor.block >= head.number) return
+    }
     if (!syncing) {
       const started = Date.now()
       // Only a sync that succeeded counts: after a failed one (the chain down) the next request
@@ -137,10 +148,11 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   const baseUrl = params.publicUrl?.replace(/\/$/, '') ?? localUrl
   const webRoot = params.webRoot === false ? undefined : (params.webRoot ?? defaultWebRoot())
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
+  const readCache = createReadCache({ publicClient: mv.publicClient, records: mv.deployment.records, summarize: searchSummary })
   const app = createApp({
-    ctx: { ...mv, verified: verifiedRecords() },
+    ctx: { ...mv, verified: verifiedRecords(), readCache },
     auditLog: mv.auditLog,
-    index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000, mv),
+    index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000, mv, readCache),
     keyring: createKeyring(mv.keystore, params.passphrase),
     siwe: createSiweAuth({
       publicClient: mv.publicClient,

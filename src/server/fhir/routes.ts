@@ -23,9 +23,26 @@ import {
   recordVersions,
 } from '../../history/index.js'
 import { issueRecordOnce } from '../../operations/index.js'
-import { FHIR_JSON, checkReadAccess, documentFromFhir, getOnChainRecord, readRecord } from '../../records/index.js'
+import {
+  FHIR_JSON,
+  type OnChainRecord,
+  checkReadAccess,
+  currentRecord,
+  documentFromFhir,
+  getOnChainRecord,
+  readRecord,
+} from '../../records/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
-import { FHIR_CONTENT_TYPE, audit, custodialAccount, custodialProvider, fhirResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import {
+  FHIR_CONTENT_TYPE,
+  audit,
+  custodialAccount,
+  custodialProvider,
+  fhirResponse,
+  parseTokenIdParam,
+  requestContext,
+  sessionOf,
+} from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { visibleRecords } from '../routes/records.js'
 import { errorResponses, secured } from '../routes/schemas.js'
@@ -68,25 +85,28 @@ function cacheLinks(deps: ServerDeps, key: string, value: CachedLinks): void {
 
 /**
  * A patient's history as the caller may see it (every version), verified and decrypted with the
- * caller's keys, and its links (kept for later reads of single resources).
+ * caller's keys, and its links (kept for later reads of single resources). `select` narrows the
+ * records opened (a search's candidates); the links then come from the whole history, cached.
  */
 async function historyFor(
   deps: ServerDeps,
   caller: Address,
   patient: Address,
+  select?: (record: OnChainRecord) => boolean,
 ): Promise<{ history: AssembleHistoryReturnType; links: HistoryLinks }> {
   const records = await visibleRecords(deps, caller, patient)
   const reader = await custodialAccount(deps, caller)
-  const history = await assembleHistory(deps.ctx, { patient, reader, records })
+  const history = await assembleHistory(await requestContext(deps), { patient, reader, records, ...(select && { select }) })
+  if (select) return { history, links: await linksFor(deps, caller, history.patient, records) }
   const links = historyLinks(history, { ...chainOf(deps), baseUrl: `${deps.baseUrl}/fhir` })
   cacheLinks(deps, `${caller}|${history.patient}`, { seen: seenOf(records), links })
   return { history, links }
 }
 
 /** The links a single read resolves its references with: the cached ones while the caller's view is unchanged. */
-async function linksFor(deps: ServerDeps, caller: Address, patient: Address): Promise<HistoryLinks> {
+async function linksFor(deps: ServerDeps, caller: Address, patient: Address, visible?: OnChainRecord[]): Promise<HistoryLinks> {
   const cached = linkCaches.get(deps)?.get(`${caller}|${patient}`)
-  if (cached && cached.seen === seenOf(await visibleRecords(deps, caller, patient))) return cached.links
+  if (cached && cached.seen === seenOf(visible ?? (await visibleRecords(deps, caller, patient)))) return cached.links
   return (await historyFor(deps, caller, patient)).links
 }
 
@@ -170,9 +190,18 @@ async function searchBundle(
     throw new HttpError(400, 'invalid', 'The patient parameter names another patient than the compartment.')
   const patient = params.compartment ?? (patientParam ? patientId(patientParam) : caller)
   // Search shows current versions only: a version an amendment replaced is history, not a finding.
-  // The whole history is read all the same, so references to any of its records resolve.
-  const { history, links } = await historyFor(deps, caller, patient)
   const wanted = query.ids ? new Set(query.ids) : undefined
+  // Records this caller opened before are narrowed by their searchable fields, kept in memory
+  // since: only the ones that may match are opened (access checked and audited) again.
+  const cache = deps.ctx.readCache
+  const mayMatch = (r: OnChainRecord): boolean => {
+    // Superseded versions are never findings; `_id` names logical ids, checked once opened.
+    if (r.supersededBy !== 0n) return false
+    const summary = cache?.content(r.tokenId, caller, `${r.cid}:${r.commitment}`)?.summary as Resource | undefined
+    if (!summary || summary.resourceType === 'Binary') return true
+    return summary.resourceType === params.type && matchesSearch(summary, r.category, search)
+  }
+  const { history, links } = await historyFor(deps, caller, patient, mayMatch)
   const matches = history.entries
     .filter((e) => {
       if (e.record.supersededBy !== 0n) return false
@@ -221,7 +250,7 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
   async function versionsFor(type: string, id: string) {
     resourceType(type)
     const tokenId = parseTokenIdParam(id)
-    const line = await recordVersions(deps.ctx, tokenId)
+    const line = await recordVersions(await requestContext(deps), tokenId)
     const logicalId = line[0]!.tokenId
     if (logicalId !== tokenId)
       throw new HttpError(404, 'not-found', `Record ${tokenId} is not a logical id: it is a later version of ${type}/${logicalId}.`, {
@@ -233,12 +262,13 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
   /** One version of a record as the caller may read it, its references resolved within the patient's history. */
   async function serveVersion(caller: Address, type: string, tokenId: bigint, logicalId: bigint, versionId: number) {
     const reader = await deps.keyring.get(caller)
+    const ctx = await requestContext(deps)
     if (!reader) {
       // Consent first (audited), so a stranger learns "no consent", not "no keys here".
-      await checkReadAccess(deps.ctx, await getOnChainRecord(deps.ctx, tokenId), caller)
+      await checkReadAccess(ctx, await currentRecord(ctx, tokenId), caller)
       await custodialAccount(deps, caller)
     }
-    const { record, meta, bytes } = await readRecord(deps.ctx, { tokenId, reader: reader! })
+    const { record, meta, bytes } = await readRecord(ctx, { tokenId, reader: reader! })
     const entry: HistoryEntry =
       meta.contentType === FHIR_JSON
         ? { record, meta, resource: JSON.parse(bytes.toString('utf8')) as Resource }

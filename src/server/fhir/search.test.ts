@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Observation } from '@medplum/fhirtypes'
 import { HttpError } from '../outcomes.js'
-import { dateRange, matchesSearch, parseFhirSearch } from './search.js'
+import { dateRange, matchesSearch, parseFhirSearch, searchSummary } from './search.js'
 
 const glucose: Observation = {
   resourceType: 'Observation',
@@ -53,5 +53,44 @@ describe('FHIR search matching', () => {
       () => search('date=last-week'),
       (e: unknown) => e instanceof HttpError && e.status === 400,
     )
+  })
+
+  it("keeps, in a record's search summary, every field a search matches on, and no value", () => {
+    const immunization = {
+      resourceType: 'Immunization',
+      status: 'completed',
+      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
+      occurrenceDateTime: '2021-05-02',
+      patient: { reference: 'Patient/x' },
+    }
+    const procedure = {
+      resourceType: 'Procedure',
+      status: 'completed',
+      code: { coding: [{ code: '80146002' }] },
+      performedPeriod: { start: '2019-07' },
+    }
+    const meta = { contentType: 'application/fhir+json' }
+    for (const resource of [glucose, immunization, procedure]) {
+      const summary = searchSummary({ meta, bytes: Buffer.from(JSON.stringify(resource)) })!
+      for (const q of [
+        'code=2345-7',
+        'code=208',
+        'code=80146002',
+        'category=vital-signs',
+        'category=laboratory',
+        'date=2024',
+        'date=lt2020',
+        'date=ge2021-05',
+        'code=http://loinc.org|2345-7&date=2024-03',
+      ]) {
+        assert.equal(
+          matchesSearch(summary, 'laboratory', search(q)),
+          matchesSearch(resource as never, 'laboratory', search(q)),
+          `${resource.resourceType} ${q}`,
+        )
+      }
+      assert.ok(!('valueQuantity' in summary) && !('patient' in summary))
+    }
+    assert.deepEqual(searchSummary({ meta: { contentType: 'application/pdf' }, bytes: Buffer.from('%PDF') }), { resourceType: 'Binary' })
   })
 })

@@ -4,6 +4,7 @@
  * each record was opened for the caller. https://hl7.org/fhir/R4/search.html
  */
 import type { CodeableConcept, Coding, Resource } from '@medplum/fhirtypes'
+import { FHIR_JSON } from '../../records/index.js'
 import { HttpError } from '../outcomes.js'
 
 export type TokenParam = { system?: string; code: string }
@@ -141,4 +142,42 @@ export function matchesSearch(resource: Resource, recordCategory: string, search
     if (!matchesToken(codings, search.code)) return false
   }
   return matchesDate(clinicalDate(r), search.date)
+}
+
+/** The elements `matchesSearch`, `clinicalDate` and the status of a resource are read from. */
+const SEARCHED_ELEMENTS = [
+  'resourceType',
+  'status',
+  'category',
+  'code',
+  'vaccineCode',
+  'medicationCodeableConcept',
+  'type',
+  'effectiveDateTime',
+  'effectiveInstant',
+  'occurrenceDateTime',
+  'performedDateTime',
+  'onsetDateTime',
+  'recordedDate',
+  'authoredOn',
+  'issued',
+  'date',
+  'effectivePeriod',
+  'performedPeriod',
+  'period',
+] as const
+
+/**
+ * A record's searchable fields (type, status, category, codes, clinical date), taken from its
+ * content on first decrypt, for the read cache to keep in memory beside it: a search then opens only
+ * the records whose fields match. Binaries are `{ resourceType: 'Binary' }`.
+ */
+export function searchSummary(content: { meta: unknown; bytes: Buffer }): Resource | undefined {
+  if ((content.meta as { contentType?: string }).contentType !== FHIR_JSON) return { resourceType: 'Binary' } as Resource
+  try {
+    const resource = JSON.parse(content.bytes.toString('utf8')) as AnyResource
+    return Object.fromEntries(SEARCHED_ELEMENTS.filter((k) => k in resource).map((k) => [k, resource[k]])) as unknown as Resource
+  } catch {
+    return undefined
+  }
 }

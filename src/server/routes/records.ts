@@ -1,7 +1,7 @@
 import { checkPatientOf } from '../../fhir/index.js'
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
-import { canAccess } from '../../consent/index.js'
+import { canAccessNow } from '../../consent/index.js'
 import { parseCategory, requiredSensitivity } from '../../core/index.js'
 import {
   type DocumentInput,
@@ -15,7 +15,7 @@ import {
 import { issueRecordOnce, operationFault } from '../../operations/index.js'
 import { getProvider, encryptionKeyOf } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
-import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, sessionOf } from '../http.js'
+import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, requestContext, sessionOf } from '../http.js'
 import { checkIdempotencyKey } from '../idempotency.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
@@ -49,7 +49,8 @@ export async function visibleRecords(deps: ServerDeps, caller: Address, patient:
   // The index says which records there are; whether the caller may see each is asked of the chain now.
   const owned = await deps.index.recordsOf(patient)
   if (caller === patient) return owned
-  const allowed = await Promise.all(owned.map((r) => canAccess(deps.ctx, caller, r.tokenId)))
+  const ctx = await requestContext(deps)
+  const allowed = await Promise.all(owned.map((r) => canAccessNow(ctx, caller, r.tokenId)))
   const visible = owned.filter((_, i) => allowed[i])
   await audit(deps, {
     actor: caller,
