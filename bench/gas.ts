@@ -35,6 +35,7 @@ import {
   startAnvil,
 } from '../src/index.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../src/import/index.js'
+import { createGrant, revokeGrant } from '../src/consent/index.js'
 import { measureResearchGas } from './researchGas.js'
 import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
 
@@ -165,6 +166,26 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       record('amend', issued.gasUsed)
     }
 
+    // grant: the consent patient grants each provider two categories (a new patient-grantee pair each
+    // time; the first grant also starts the patient's grant list), then revokes every grant.
+    progress(`gas: ${GAS_MINTS} category grants and their revocations`)
+    const grantIds: bigint[] = []
+    for (const provider of providers) {
+      const { grantId, txHash } = await createGrant(ctx, {
+        grantor: consentPatient.account,
+        patient: consentPatient.account.address,
+        grantee: provider.account.address,
+        terms: { scope: 'categories', categories: ['laboratory', 'immunization'] },
+        expiresAt: until,
+        purpose: 'treatment',
+      })
+      record('grant', (await receipt(txHash)).gasUsed)
+      grantIds.push(grantId)
+    }
+    for (const grantId of grantIds) {
+      record('revoke', (await receipt(await revokeGrant(ctx, { grantor: consentPatient.account, grantId }))).gasUsed)
+    }
+
     // mintBatch through the import, per record, at each batch size: a fresh patient per size.
     for (const size of BATCH_SIZES) {
       progress(`gas: mintBatch of ${size}, ${batchesFor(size)} batches (through importBundle)`)
@@ -240,6 +261,13 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
         value: median(series('authorizeProvider')),
         basis: 'median, all (new pair)',
       },
+      {
+        key: 'grant',
+        label: 'ConsentRegistry.grant (2 categories)',
+        value: steady(series('grant')),
+        basis: `median of 2..${GAS_MINTS} (new grantee)`,
+      },
+      { key: 'revoke', label: 'ConsentRegistry.revoke', value: median(series('revoke')), basis: 'median, all' },
       {
         key: 'setEncryptionKey',
         label: 'MedicalRecord.setEncryptionKey',

@@ -107,8 +107,6 @@ contract ConsentRegistry {
         address grantor,
         Scope scope,
         uint256[] tokenIds,
-        uint32 categories,
-        uint8 sensitive,
         uint40 expiresAt,
         Purpose purpose
     );
@@ -198,8 +196,6 @@ contract ConsentRegistry {
             msg.sender,
             scope,
             scope == Scope.Records ? tokenIds : new uint256[](0),
-            categories,
-            sensitive,
             expiresAt,
             purpose
         );

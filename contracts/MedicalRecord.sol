@@ -139,8 +139,6 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         bytes32 commitment,
         bytes32 cidDigest,
         uint8 cidCodec,
-        uint8 category,
-        uint8 sensitivity,
         uint256 supersedes
     );
     event RecordAmended(uint256 indexed tokenId, uint256 indexed supersededBy);
@@ -344,7 +342,9 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         return true;
     }
 
-    /// @notice A data: URI with the category, issuer name, issue date and status (current, amended or erased); never content.
+    /// @notice A data: URI with the record number, issuer address, issue date and status (current, amended or erased).
+    /// @dev Says nothing about care: no category, no sensitivity, not even the issuer's registered name
+    /// (a clinic's name can say what it treats). Explorers and wallets index this text.
     /// @param tokenId The record.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
@@ -355,10 +355,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             '{"name":"medvault record #',
             tokenId.toString(),
             '","description":"An encrypted medical record held by its patient. Content is off-chain and encrypted.",',
-            '"attributes":[{"trait_type":"category","value":"',
-            _categoryName(r.category),
-            '"},{"trait_type":"issuer","value":"',
-            registry.providerOf(r.issuer).name,
+            '"attributes":[{"trait_type":"issuer","value":"',
+            Strings.toHexString(r.issuer),
             '"},{"display_type":"date","trait_type":"issued","value":',
             uint256(r.issuedAt).toString(),
             '},{"trait_type":"status","value":"',
@@ -463,8 +461,6 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             request.commitment,
             request.cidDigest,
             request.cidCodec,
-            request.category,
-            request.sensitivity,
             supersedes
         );
         emit Locked(tokenId);
@@ -495,28 +491,5 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         if (category == CATEGORY_SEXUAL_HEALTH) return SENSITIVE_SEXUAL_HEALTH;
         if (category == CATEGORY_GENETIC) return SENSITIVE_GENETIC;
         return 0;
-    }
-
-    function _categoryName(uint8 category) private pure returns (string memory) {
-        string[17] memory names = [
-            "laboratory",
-            "imaging",
-            "immunization",
-            "medication",
-            "clinical-note",
-            "mental-health",
-            "substance-use",
-            "sexual-health",
-            "genetic",
-            "other",
-            "vital-signs",
-            "condition",
-            "procedure",
-            "encounter",
-            "care-plan",
-            "billing",
-            "allergy"
-        ];
-        return names[category];
     }
 }

@@ -112,8 +112,6 @@ export type IssuedRecord = {
   commitment: Hex
   cidDigest: Hex
   cidCodec: number
-  category: number
-  sensitivity: number
   supersedes: bigint
   blockNumber: bigint
   transactionHash: Hex
@@ -127,8 +125,6 @@ function toIssued(log: {
     commitment?: Hex | undefined
     cidDigest?: Hex | undefined
     cidCodec?: number | undefined
-    category?: number | undefined
-    sensitivity?: number | undefined
     supersedes?: bigint | undefined
   }
   blockNumber: bigint | null
@@ -142,8 +138,6 @@ function toIssued(log: {
     commitment: args.commitment!,
     cidDigest: args.cidDigest!,
     cidCodec: args.cidCodec!,
-    category: args.category!,
-    sensitivity: args.sensitivity!,
     supersedes: args.supersedes!,
     blockNumber: log.blockNumber ?? 0n,
     transactionHash: log.transactionHash ?? '0x',
@@ -181,7 +175,11 @@ export function issuedInReceipt(ctx: Pick<RecordsContext, 'deployment'>, receipt
   return new Map(logs.map((log) => [log.args.commitment.toLowerCase() as Hex, toIssued(log)]))
 }
 
-/** True when an on-chain record is exactly what `issuer` asked to mint: every field of the request, and not an amendment. */
+/**
+ * True when an on-chain record is exactly what `issuer` asked to mint, and not an amendment. The
+ * event no longer carries the category (logs say nothing about care); the salted commitment names
+ * this request's content alone, and only this request's transaction could mint it.
+ */
 export function matchesRequest(issued: IssuedRecord, request: MintRequest, issuer: Address): boolean {
   return (
     issued.patient.toLowerCase() === request.patient.toLowerCase() &&
@@ -189,8 +187,6 @@ export function matchesRequest(issued: IssuedRecord, request: MintRequest, issue
     issued.commitment.toLowerCase() === request.commitment.toLowerCase() &&
     issued.cidDigest.toLowerCase() === request.cidDigest.toLowerCase() &&
     issued.cidCodec === request.cidCodec &&
-    issued.category === request.category &&
-    issued.sensitivity === request.sensitivity &&
     issued.supersedes === 0n
   )
 }

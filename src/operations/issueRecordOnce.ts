@@ -307,8 +307,6 @@ async function findIssued(
       (l) =>
         l.args.commitment?.toLowerCase() === request.commitment.toLowerCase() &&
         l.args.cidDigest?.toLowerCase() === request.cidDigest.toLowerCase() &&
-        l.args.category === request.category &&
-        l.args.sensitivity === request.sensitivity &&
         l.args.supersedes === params.supersedes,
     )
     if (!log) return undefined

@@ -476,7 +476,11 @@ describe('ConsentRegistry (model-based property)', () => {
             assert.deepEqual(event.tokenIds, a.scope === 0 ? tokens : [])
             assert.equal(event.expiresAt, Number(expiresAt))
             assert.equal(event.purpose, a.purpose)
-            if (a.scope !== 0) assert.equal(event.sensitive, named, 'GrantCreated.sensitive = the flags the grant names')
+            assert.ok(!('sensitive' in event) && !('categories' in event), 'GrantCreated says nothing about care')
+            if (a.scope !== 0) {
+              const stored = await view.read.grantOf([id])
+              assert.equal(stored.sensitive, named, 'the grant stores the flags it names')
+            }
             m.grants.push({ id, patient, grantee, scope: a.scope, tokens: new Set(tokens), categories, named, expiresAt, revoked: false })
           }
           return what

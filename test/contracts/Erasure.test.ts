@@ -71,7 +71,7 @@ describe('Erasure', () => {
     it('is not erased before: erasedAt 0, accessInfo says so, tokenURI status "current"', async () => {
       assert.equal(await d.records.read.erasedAt([tokenId]), 0)
       assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, false])
-      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[3], { trait_type: 'status', value: 'current' })
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'current' })
     })
 
     it('the owner erases it: RecordErased(tokenId, patient), only that event, erasedAt = block time', async () => {
@@ -87,7 +87,7 @@ describe('Erasure', () => {
       assert.equal(await d.records.read.locked([tokenId]), true)
       assert.notEqual((await d.records.read.recordOf([tokenId])).commitment, `0x${'00'.repeat(32)}`)
       assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, true])
-      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[3], { trait_type: 'status', value: 'erased' })
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'erased' })
     })
 
     it('refuses erasing it again (MedicalRecordErased with the time)', async () => {

@@ -88,8 +88,6 @@ describe('MedicalRecord.mintBatch', () => {
           commitment: r.commitment,
           cidDigest: r.cidDigest,
           cidCodec: r.cidCodec,
-          category: r.category,
-          sensitivity: r.sensitivity,
           supersedes: 0n,
         })),
       )

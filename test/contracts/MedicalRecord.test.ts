@@ -154,7 +154,7 @@ describe('MedicalRecord', () => {
       })
     })
 
-    it('emits RecordIssued with the request, the issuer and supersedes = 0', () => {
+    it('emits RecordIssued with the request, the issuer and supersedes = 0, and nothing about care (no category, no flags)', () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued'), {
         tokenId: 1n,
         patient: patient.address,
@@ -162,8 +162,6 @@ describe('MedicalRecord', () => {
         commitment: request.commitment,
         cidDigest: request.cidDigest,
         cidCodec: request.cidCodec,
-        category: request.category,
-        sensitivity: request.sensitivity,
         supersedes: 0n,
       })
     })
@@ -631,11 +629,15 @@ describe('MedicalRecord', () => {
         })
         const receipt = await env.mined(d.recordsAs(provider).write.mint([request, 0n, '0x']))
         const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
-        assert.equal(issued.category, code)
-        const json = decodeTokenURI(await d.records.read.tokenURI([issued.tokenId as bigint])) as {
-          attributes: { trait_type: string; value: unknown }[]
-        }
-        assert.equal(json.attributes.find((a) => a.trait_type === 'category')?.value, category)
+        assert.equal((await d.records.read.recordOf([issued.tokenId as bigint])).category, code)
+        const uri = await d.records.read.tokenURI([issued.tokenId as bigint])
+        const json = decodeTokenURI(uri) as { attributes: { trait_type: string; value: unknown }[] }
+        assert.deepEqual(
+          json.attributes.map((a) => a.trait_type),
+          ['issuer', 'issued', 'status'],
+          `tokenURI of a ${category} record says no more than issuer, date and status`,
+        )
+        assert.ok(!JSON.stringify(json).includes(category), `tokenURI of a ${category} record names its category`)
       }
     })
 
@@ -680,8 +682,6 @@ describe('MedicalRecord', () => {
         commitment: correctionRequest.commitment,
         cidDigest: correctionRequest.cidDigest,
         cidCodec: correctionRequest.cidCodec,
-        category: correctionRequest.category,
-        sensitivity: correctionRequest.sensitivity,
         supersedes: original,
       })
     })
@@ -920,14 +920,13 @@ describe('MedicalRecord', () => {
       issuedAt = (await d.records.read.recordOf([tokenId])).issuedAt
     })
 
-    it('is a base64 JSON data URI with the category, issuer name, issue time and status "current"', async () => {
+    it('is a base64 JSON data URI with the issuer address, issue time and status "current", and no category', async () => {
       const json = decodeTokenURI(await d.records.read.tokenURI([tokenId]))
       assert.deepEqual(json, {
         name: `medvault record #${tokenId}`,
         description: 'An encrypted medical record held by its patient. Content is off-chain and encrypted.',
         attributes: [
-          { trait_type: 'category', value: 'mental-health' },
-          { trait_type: 'issuer', value: 'St. Mary Hospital' },
+          { trait_type: 'issuer', value: provider.address.toLowerCase() },
           { display_type: 'date', trait_type: 'issued', value: issuedAt },
           { trait_type: 'status', value: 'current' },
         ],
@@ -941,12 +940,11 @@ describe('MedicalRecord', () => {
       assert.ok(!text.includes(record.cidDigest.slice(2)))
     })
 
-    it('shows the issuer name the registry holds now (after updateProfile)', async () => {
-      await env.mined(d.registryAs(provider).write.updateProfile(['St. Mary Hospital North', bytes32(7)]))
-      const json = decodeTokenURI(await d.records.read.tokenURI([tokenId])) as {
-        attributes: { trait_type: string; value: unknown }[]
-      }
-      assert.equal(json.attributes[1]?.value, 'St. Mary Hospital North')
+    it("never names the issuer (a clinic's name can say what it treats), whatever the registry holds", async () => {
+      await env.mined(d.registryAs(provider).write.updateProfile(['St. Mary Psychiatric Unit', bytes32(7)]))
+      const text = Buffer.from((await d.records.read.tokenURI([tokenId])).split(',')[1]!, 'base64').toString('utf8')
+      assert.ok(!text.includes('St. Mary'), text)
+      assert.ok(!text.includes('mental'), text)
     })
 
     it('changes the status to "amended" once the record is amended; the correction is "current"', async () => {
@@ -961,13 +959,13 @@ describe('MedicalRecord', () => {
       const oldJson = decodeTokenURI(await d.records.read.tokenURI([tokenId])) as {
         attributes: { trait_type: string; value: unknown }[]
       }
-      assert.deepEqual(oldJson.attributes[3], { trait_type: 'status', value: 'amended' })
+      assert.deepEqual(oldJson.attributes[2], { trait_type: 'status', value: 'amended' })
       const newJson = decodeTokenURI(await d.records.read.tokenURI([correction])) as {
         name: string
         attributes: { trait_type: string; value: unknown }[]
       }
       assert.equal(newJson.name, `medvault record #${correction}`)
-      assert.deepEqual(newJson.attributes[3], { trait_type: 'status', value: 'current' })
+      assert.deepEqual(newJson.attributes[2], { trait_type: 'status', value: 'current' })
     })
   })
 

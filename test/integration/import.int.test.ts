@@ -43,7 +43,7 @@ function readJournal(path: string): JournalEntry[] {
 type Issued = { tokenId: bigint; commitment: Hex; category: number; sensitivity: number }
 
 async function issuedTo(
-  client: Pick<PublicClient, 'getContractEvents'>,
+  client: Pick<PublicClient, 'getContractEvents' | 'readContract'>,
   records: Address,
   fromBlock: bigint,
   patient: Address,
@@ -57,12 +57,18 @@ async function issuedTo(
     fromBlock,
     toBlock: 'latest',
   })
-  return logs.map((l) => ({
-    tokenId: l.args.tokenId!,
-    commitment: l.args.commitment!.toLowerCase() as Hex,
-    category: l.args.category!,
-    sensitivity: l.args.sensitivity!,
-  }))
+  // The event says nothing about care; the category and flags are read from the token.
+  return Promise.all(
+    logs.map(async (l) => {
+      const [, category, sensitivity] = await client.readContract({
+        address: records,
+        abi: medicalRecordAbi,
+        functionName: 'accessInfo',
+        args: [l.args.tokenId!],
+      })
+      return { tokenId: l.args.tokenId!, commitment: l.args.commitment!.toLowerCase() as Hex, category, sensitivity }
+    }),
+  )
 }
 
 /**
