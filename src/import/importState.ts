@@ -1,5 +1,6 @@
 import type { Hex } from 'viem'
 import { ImportJournalError } from '../errors.js'
+import { foldJournal } from '../journal/index.js'
 import type { BeginEntry, JournalEntry, SealedEntry } from './journal.js'
 
 /** Where one bundle entry stands, per the journal. */
@@ -38,16 +39,14 @@ export type ImportState = {
  */
 export function replayJournal(entries: readonly JournalEntry[]): ImportState {
   const state: ImportState = { begin: undefined, items: new Map(), batches: new Map(), nextBatch: 1 }
-  for (const [n, entry] of entries.entries()) {
-    const fail = (what: string): never => {
-      throw new ImportJournalError(`The import journal is inconsistent at line ${n + 1}: ${what}.`, {
-        hint: 'Restore it from a backup; do not delete it (the import would then mint every record again).',
-      })
-    }
-    if (n === 0 && entry.t !== 'begin') fail('it does not start with a begin entry')
+  const journal = {
+    label: 'import',
+    hint: 'Restore it from a backup; do not delete it (the import would then mint every record again).',
+    error: (message: string, options: { hint: string }) => new ImportJournalError(message, options),
+  }
+  foldJournal(entries, journal, (entry, fail) => {
     switch (entry.t) {
       case 'begin':
-        if (n !== 0) fail('a second begin entry')
         state.begin = entry
         break
       case 'sealed': {
@@ -119,6 +118,6 @@ export function replayJournal(entries: readonly JournalEntry[]): ImportState {
         break
       }
     }
-  }
+  })
   return state
 }

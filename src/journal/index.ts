@@ -15,3 +15,5 @@ export {
   uintField,
   withoutKeys,
 } from './entryFields.js'
+export type { FoldJournalParameters } from './foldJournal.js'
+export { foldJournal } from './foldJournal.js'

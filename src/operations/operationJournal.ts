@@ -19,6 +19,7 @@ import {
   addressField as address,
   confirmedFields,
   droppedReason,
+  foldJournal,
   hexField as hex,
   openAppendJournal,
   sealedFields,
@@ -118,16 +119,14 @@ export function openOperationJournal(path: string): OperationJournal {
 /** Folds a journal into the operation's state; a transition the journal cannot hold means it was damaged, and throws. */
 export function replayOperation(entries: readonly OperationEntry[]): OperationState {
   const state: OperationState = { begin: undefined, sealed: undefined, inFlight: [], confirmed: undefined, slips: false, done: false }
-  for (const [n, entry] of entries.entries()) {
-    const fail = (what: string): never => {
-      throw new OperationJournalError(`The operation journal is inconsistent at line ${n + 1}: ${what}.`, {
-        hint: 'Restore it from a backup; do not delete it while the operation may be in flight.',
-      })
-    }
-    if (n === 0 && entry.t !== 'begin') fail('it does not start with a begin entry')
+  const journal = {
+    label: 'operation',
+    hint: 'Restore it from a backup; do not delete it while the operation may be in flight.',
+    error: (message: string, options: { hint: string }) => new OperationJournalError(message, options),
+  }
+  foldJournal(entries, journal, (entry, fail) => {
     switch (entry.t) {
       case 'begin':
-        if (n !== 0) fail('a second begin entry')
         state.begin = entry
         break
       case 'sealed':
@@ -157,7 +156,7 @@ export function replayOperation(entries: readonly OperationEntry[]): OperationSt
         state.done = true
         break
     }
-  }
+  })
   return state
 }
 

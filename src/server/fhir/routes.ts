@@ -7,7 +7,6 @@ import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes'
 import type { Context } from 'hono'
 import { type Address, getAddress, isAddress } from 'viem'
-import { encryptionKeyOf } from '../../directory/index.js'
 import { InvalidInputError } from '../../errors.js'
 import { isFhirResourceType } from '../../fhir/index.js'
 import { checkPatientOf, patientAccountOf } from '../../fhir/index.js'
@@ -22,7 +21,7 @@ import {
   recordResource,
   recordVersions,
 } from '../../history/index.js'
-import { issueRecordOnce } from '../../operations/index.js'
+import { issueForPatient } from '../issueForPatient.js'
 import {
   FHIR_JSON,
   type OnChainRecord,
@@ -35,7 +34,6 @@ import {
 import type { ServerDeps, ServerEnv } from '../context.js'
 import {
   FHIR_CONTENT_TYPE,
-  audit,
   custodialAccount,
   custodialProvider,
   fhirResponse,
@@ -491,22 +489,7 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
           hint: 'Set its subject (or patient) to the patient: {"reference": "Patient/0x…"}.',
         })
       checkPatientOf(json, patient, chain.chainId)
-      const encryptionPublicKey = await encryptionKeyOf(deps.ctx, patient)
-      if (!encryptionPublicKey)
-        throw new HttpError(422, 'invalid', 'This patient has not published an encryption key, so no record can be sealed for them.')
-      const result = await issueRecordOnce(deps.ctx, {
-        issuer,
-        patient: { address: patient, encryptionPublicKey },
-        content: doc.content,
-        contentType: doc.contentType,
-        category: doc.category,
-        sensitivity: doc.sensitivity,
-        consent: { standing: true },
-        journalDir: deps.operationsDir,
-        ...(deps.syncIndex ? { syncIndex: deps.syncIndex } : {}),
-      })
-      if (result.outcome !== 'done-before')
-        await audit(deps, { actor: issuer.address, action: 'issue', tokenId: result.tokenId, patient, outcome: 'allowed' })
+      const result = await issueForPatient(deps, { issuer, patient, doc })
       const record = await getOnChainRecord(deps.ctx, result.tokenId)
       // The resource as stored (canonical form), served as a read would serve it.
       const stored = 'bytes' in doc.content ? (JSON.parse(Buffer.from(doc.content.bytes).toString('utf8')) as Resource) : undefined

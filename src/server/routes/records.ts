@@ -3,20 +3,12 @@ import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
 import { canAccessNow } from '../../consent/index.js'
 import { parseCategory, requiredSensitivity } from '../../core/index.js'
-import {
-  type DocumentInput,
-  documentFromFhir,
-  type OnChainRecord,
-  getOnChainRecord,
-  checkReadAccess,
-  openRecord,
-  verifyRecord,
-} from '../../records/index.js'
-import { issueRecordOnce, operationFault } from '../../operations/index.js'
-import { getProvider, encryptionKeyOf } from '../../directory/index.js'
+import { documentFromFhir, type OnChainRecord, getOnChainRecord, checkReadAccess, openRecord, verifyRecord } from '../../records/index.js'
+import { getProvider } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, requestContext, sessionOf } from '../http.js'
 import { checkIdempotencyKey } from '../idempotency.js'
+import { type IssueForPatientParameters, issueForPatient } from '../issueForPatient.js'
 import { HttpError } from '../outcomes.js'
 import { addressSchema, errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
 
@@ -257,10 +249,7 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       checkIdempotencyKey(deps.operationsDir, issuer.address, c.req.header('idempotency-key'), body)
       if (!body.resource === !body.binary) throw new HttpError(422, 'invalid', 'Send exactly one of `resource` (FHIR) or `binary`.')
       const patient = getAddress(body.patient)
-      const encryptionPublicKey = await encryptionKeyOf(deps.ctx, patient)
-      if (!encryptionPublicKey)
-        throw new HttpError(422, 'invalid', 'This patient has not published an encryption key, so no record can be sealed for them.')
-      let doc: Pick<DocumentInput, 'content' | 'contentType' | 'category' | 'sensitivity'>
+      let doc: IssueForPatientParameters['doc']
       if (body.resource) {
         doc = documentFromFhir(JSON.stringify(body.resource))
         checkPatientOf(body.resource, patient, deps.ctx.deployment.chainId)
@@ -273,24 +262,12 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
           sensitivity: requiredSensitivity(category),
         }
       }
-      // The CLI's journaled operation: a retried request (a lost answer, a timeout, a server restarted
-      // mid-way) finishes the first one or returns its record; it never mints a second token.
-      const checkpoint = operationFault(process.env.MEDVAULT_FAULT, body.supersedes ? 'record-amend' : 'record-add')
-      const result = await issueRecordOnce(deps.ctx, {
+      const result = await issueForPatient(deps, {
         issuer,
-        patient: { address: patient, encryptionPublicKey },
-        content: doc.content,
-        contentType: doc.contentType,
-        category: doc.category,
-        sensitivity: doc.sensitivity,
-        consent: { standing: true },
-        journalDir: deps.operationsDir,
-        ...(checkpoint ? { checkpoint } : {}),
-        ...(deps.syncIndex ? { syncIndex: deps.syncIndex } : {}),
+        patient,
+        doc,
         ...(body.supersedes ? { supersedes: BigInt(body.supersedes) } : {}),
       })
-      if (result.outcome !== 'done-before')
-        await audit(deps, { actor: issuer.address, action: 'issue', tokenId: result.tokenId, patient, outcome: 'allowed' })
       return jsonResponse(
         c,
         { tokenId: result.tokenId, cid: result.cid.toString(), txHash: result.txHash, gasUsed: result.gasUsed, outcome: result.outcome },
