@@ -70,7 +70,7 @@ export async function readRange(
   }
   if ((await header(params.to)).hash !== last.hash) throw new ChainMovedError(`Block ${params.to} changed while it was read.`)
 
-  const details = await readDetails(client, scope, detailsNeeded(scope, logs), params.to)
+  const details = await readDetails(client, scope, detailsNeeded(scope, logs))
   const timestamps = new Map([...headers].map(([n, h]) => [n, h.timestamp]))
   const withEvents = new Set(logs.map((l) => l.blockNumber!))
   withEvents.add(params.to)
@@ -82,15 +82,15 @@ export async function readRange(
 }
 
 /**
- * A new record's category and a new grant's scope, from the contracts' views at block `at`: the
- * events leave them out (see decodeLogs). Both are fixed when the record or grant is created, so
- * any block from then on gives the same answer.
+ * A new record's category and a new grant's scope, from the contracts' views: the events leave
+ * them out (see decodeLogs). Both are fixed when the record or grant is created, so the latest
+ * state gives the answer any later block would; reading at the range's own block would need an
+ * archive node (a pruned node, or anvil restarted from its state file, keeps no old state).
  */
 async function readDetails(
   client: RangeReader,
   scope: Pick<IndexScope, 'records' | 'consent'>,
   needed: { tokenIds: bigint[]; grantIds: bigint[] },
-  at: bigint,
 ): Promise<LogDetails> {
   const records = new Map<bigint, { category: number; sensitivity: number }>()
   const grants = new Map<bigint, { categories: number; sensitive: number }>()
@@ -103,7 +103,6 @@ async function readDetails(
           abi: medicalRecordAbi,
           functionName: 'accessInfo',
           args: [tokenId],
-          blockNumber: at,
         }),
       ),
     )
@@ -113,7 +112,7 @@ async function readDetails(
     const chunk = needed.grantIds.slice(i, i + HEADER_CONCURRENCY)
     const infos = await Promise.all(
       chunk.map((grantId) =>
-        client.readContract({ address: scope.consent, abi: consentRegistryAbi, functionName: 'grantOf', args: [grantId], blockNumber: at }),
+        client.readContract({ address: scope.consent, abi: consentRegistryAbi, functionName: 'grantOf', args: [grantId] }),
       ),
     )
     for (const [j, grantId] of chunk.entries()) grants.set(grantId, { categories: infos[j]!.categories, sensitive: infos[j]!.sensitive })

@@ -311,19 +311,31 @@ describe('the medvault CLI, end to end', () => {
     const bundle = JSON.parse(readFileSync(out, 'utf8')) as {
       resourceType: string
       type: string
-      entry: { resource: { resourceType: string; id: string } }[]
+      entry: { resource: { resourceType: string; id: string; meta: { versionId: string } } }[]
     }
     assert.equal(bundle.resourceType, 'Bundle')
     assert.equal(bundle.type, 'collection')
     const list = await mv('record', 'list', '--patient', 'alice', '--json')
     assert.equal(r.json.records, list.json.records.length)
+    // Every record once, as a version of its logical resource: an amendment is version 2 of the
+    // record it corrects (its logical id is the first version's token id).
+    type Listed = { tokenId: string; supersedes: string }
+    const records = new Map((list.json.records as Listed[]).map((x) => [x.tokenId, x]))
+    const amends = (x: Listed) => x.supersedes !== '0'
+    const versionOf = (x: Listed): [string, number] => {
+      const before = amends(x) ? records.get(x.supersedes) : undefined
+      if (!before) return [x.tokenId, 1]
+      const [id, n] = versionOf(before)
+      return [id, n + 1]
+    }
     assert.deepEqual(
       bundle.entry
         .filter((e) => e.resource.resourceType !== 'Patient')
-        .map((e) => e.resource.id)
+        .map((e) => `${e.resource.id}/_history/${e.resource.meta.versionId}`)
         .sort(),
-      list.json.records.map((x: { tokenId: string }) => x.tokenId).sort(),
+      [...records.values()].map((x) => versionOf(x).join('/_history/')).sort(),
     )
+    assert.ok([...records.values()].some(amends), 'the history holds an amendment (its versions are what this checks)')
     const refused = await mv('export', '--patient', 'alice', '--as', 'bob', '--out', join(work, 'nope.json'))
     assert.equal(refused.code, 3, refused.stderr)
     assert.equal(existsSync(join(work, 'nope.json')), false)
