@@ -114,4 +114,31 @@ describe('the read cache', () => {
     assert.ok(!matchIds((await (await get(everything, 'alice')).json()) as Bundle).includes(`Immunization/${erased}`))
     assert.deepEqual(matchIds((await (await get(`/fhir/Immunization?_id=${erased}`, 'alice')).json()) as Bundle), [])
   })
+
+  it("lists a grantee's view of the history once per head block, not on every read, and again after a block", async () => {
+    const tokenId = await issueExample(s, 'glucose.json', 'lab', 'alice')
+    await createGrant(s.mv, {
+      grantor: a('alice').chainAccount,
+      patient: a('alice').address,
+      grantee: a('cardio').address,
+      terms: { scope: 'records', tokenIds: [tokenId] },
+      expiresAt: new Date(Date.now() + 3600_000),
+      purpose: 'treatment',
+    })
+    await releasePendingKeys(s.mv, a('alice'))
+    const lists = async (since: number) =>
+      (await s.mv.auditLog.entries()).slice(since).filter((e) => e.action === 'list' && e.actor === a('cardio').address).length
+    const since = (await s.mv.auditLog.entries()).length
+    for (let i = 0; i < 3; i++) assert.equal((await get(`/fhir/Observation/${tokenId}`, 'cardio')).status, 200)
+    // The view (which records the grantee may see, for resolving references) is the same within a block.
+    assert.equal(await lists(since), 1)
+    await issueExample(s, 'immunization.json', 'lab', 'alice') // a new block: the view is listed again
+    assert.equal((await get(`/fhir/Observation/${tokenId}`, 'cardio')).status, 200)
+    assert.equal(await lists(since), 2)
+    // Every read is still audited, one entry each.
+    const reads = (await s.mv.auditLog.entries())
+      .slice(since)
+      .filter((e) => e.action === 'read' && e.tokenId === String(tokenId) && e.actor === a('cardio').address)
+    assert.equal(reads.length, 4)
+  })
 })
