@@ -75,8 +75,10 @@ describe('the read cache', () => {
     // Every attempt, allowed or denied, is in the audit trail.
     const entries = (await s.mv.auditLog.entries()).slice(auditBefore)
     const reads = entries.filter((e) => e.action === 'read' && e.tokenId === String(tokenId) && e.actor === a('cardio').address)
-    assert.equal(reads.length, results.length)
     assert.equal(reads.filter((e) => e.outcome === 'denied').length, results.filter((r) => r.status === 403).length)
+    // One more allowed read than 200s: the first read at the block opened the grantee's view of the
+    // history once (to resolve references), shared by the reads that came with it.
+    assert.equal(reads.filter((e) => e.outcome === 'allowed').length, results.filter((r) => r.status === 200).length + 1)
   })
 
   it('never serves an amended record as current, nor an erased one at all, though both were cached', async () => {
@@ -135,10 +137,10 @@ describe('the read cache', () => {
     await issueExample(s, 'immunization.json', 'lab', 'alice') // a new block: the view is listed again
     assert.equal((await get(`/fhir/Observation/${tokenId}`, 'cardio')).status, 200)
     assert.equal(await lists(since), 2)
-    // Every read is still audited, one entry each.
+    // Every read is still audited, one entry each, and the view once more when it was opened to resolve references.
     const reads = (await s.mv.auditLog.entries())
       .slice(since)
       .filter((e) => e.action === 'read' && e.tokenId === String(tokenId) && e.actor === a('cardio').address)
-    assert.equal(reads.length, 4)
+    assert.equal(reads.length, 4 + 1)
   })
 })

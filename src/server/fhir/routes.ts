@@ -105,9 +105,10 @@ async function historyFor(
   patient: Address,
   select?: (record: OnChainRecord) => boolean,
   pinned?: RecordsContext,
+  listed?: OnChainRecord[],
 ): Promise<{ history: AssembleHistoryReturnType; links: HistoryLinks }> {
   const ctx = pinned ?? (await requestContext(deps))
-  const records = await visibleRecords(deps, caller, patient, ctx)
+  const records = listed ?? (await visibleRecords(deps, caller, patient, ctx))
   const reader = await custodialAccount(deps, caller)
   const history = await assembleHistory(ctx, { patient, reader, records, ...(select && { select }) })
   if (select) return { history, links: await linksFor(deps, ctx, caller, history.patient, records) }
@@ -127,12 +128,22 @@ async function linksFor(
   const cached = linkCaches.get(deps)?.get(`${caller}|${patient}`)
   const at = await pinnedAt(ctx)
   if (cached && !visible && at !== undefined && cached.at === at) return cached.links
-  if (cached && cached.seen === seenOf(visible ?? (await visibleRecords(deps, caller, patient, ctx)))) {
+  // Listed once per request: a changed view is assembled from the same list (one audit entry).
+  const listed = visible ?? (cached ? await visibleRecords(deps, caller, patient, ctx) : undefined)
+  if (cached && listed && cached.seen === seenOf(listed)) {
     cached.at = at
     return cached.links
   }
-  return (await historyFor(deps, caller, patient, undefined, ctx)).links
+  // Concurrent reads at one block share one assembly: one opening (and audit entry) per record.
+  const key = `${caller}|${patient}|${at}`
+  const assembling = linksInFlight.get(key) ?? historyFor(deps, caller, patient, undefined, ctx, listed).then((h) => h.links)
+  if (at !== undefined && !linksInFlight.has(key)) {
+    linksInFlight.set(key, assembling)
+    void assembling.catch(() => undefined).finally(() => linksInFlight.delete(key))
+  }
+  return assembling
 }
+const linksInFlight = new Map<string, Promise<HistoryLinks>>()
 
 const chainOf = (deps: ServerDeps) => ({ chainId: deps.ctx.deployment.chainId, records: deps.ctx.deployment.records })
 
