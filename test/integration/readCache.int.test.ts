@@ -103,11 +103,15 @@ describe('the read cache', () => {
       supersedes: old,
     })
     // At once, within the index's 1 s: the search shows the amendment, not the record it replaced.
-    const found = matchIds((await (await get(search, 'alice')).json()) as Bundle)
-    assert.ok(found.includes(`Observation/${amended}`), `the amendment is found: ${found}`)
-    assert.ok(!found.includes(`Observation/${old}`), 'the amended record is not served as current')
-    // The old version stays readable by its id, as history.
-    assert.equal((await get(`/fhir/Observation/${old}`, 'alice')).status, 200)
+    // Both are versions of one logical resource (its first token id): the match is its version 2.
+    const bundle = (await (await get(search, 'alice')).json()) as Bundle
+    const match = (bundle.entry ?? []).find((e) => e.search?.mode === 'match' && e.resource?.id === String(old))
+    assert.equal(match?.resource?.meta?.versionId, '2', `the amendment (token ${amended}) is found as the current version`)
+    assert.ok(!matchIds(bundle).includes(`Observation/${amended}`), 'an amendment is not a resource of its own')
+    // The current read is the amendment; the old version stays readable, as history.
+    const current = (await (await get(`/fhir/Observation/${old}`, 'alice')).json()) as { meta?: { versionId?: string } }
+    assert.equal(current.meta?.versionId, '2')
+    assert.equal((await get(`/fhir/Observation/${old}/_history/1`, 'alice')).status, 200)
 
     // Erased on chain only: its ciphertext and keys are still there, so only the chain can say no.
     await markErased(s.mv, { patient: a('alice').chainAccount, tokenIds: [erased] })
