@@ -8,7 +8,8 @@
  *       each request checking the session, the grant on chain, and the record's signature and
  *       commitment: req/s, p50, p99, errors (which must be zero).
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import type { Bundle } from '@medplum/fhirtypes'
 import { createGrant } from '../src/consent/grants.js'
@@ -28,6 +29,28 @@ export const HISTORY_RECORDS = 1000
 const LOAD_SECONDS = 10
 const LOAD_CONNECTIONS = 16
 const PASSPHRASE = 'bench-passphrase'
+
+/**
+ * With MEDVAULT_BENCH_CPU_PROFILE=DIR, each phase's CPU profile of this (the server's) process is
+ * written to DIR/<phase>.cpuprofile, so a profile shows one phase rather than the whole bench.
+ */
+async function profiled<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+  const dir = process.env.MEDVAULT_BENCH_CPU_PROFILE
+  if (!dir) return fn()
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 500 })
+  await session.post('Profiler.start')
+  try {
+    return await fn()
+  } finally {
+    const { profile } = await session.post('Profiler.stop')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, `${phase}.cpuprofile`), JSON.stringify(profile))
+    session.disconnect()
+  }
+}
 
 async function signIn(baseUrl: string, account: LocalAccount): Promise<string> {
   const { nonce, domain, uri, chainId } = (await (await fetch(`${baseUrl}/auth/nonce`)).json()) as {
@@ -95,8 +118,10 @@ export async function measureServer() {
         return ms
       }
       // The first request verifies every signature; later ones find them in the server's verified set.
-      const coldMs = await everything()
-      const everythingMs = Math.min(await everything(), await everything(), await everything())
+      const coldMs = await profiled('everything-cold', everything)
+      const everythingMs = await profiled('everything-warm', async () =>
+        Math.min(await everything(), await everything(), await everything()),
+      )
 
       // A FHIR search over the same history, after $everything opened it: the searchable fields are in memory.
       const searchUrl = `${server.url}/fhir/Observation?code=http://loinc.org|2339-0&date=ge2010`
@@ -121,17 +146,22 @@ export async function measureServer() {
       const plainMs = Math.min(...plainTimes)
 
       const cardioToken = await signIn(server.url, cardio!.chainAccount)
-      const load = await runChild<{
-        requests: number
-        reqPerSec: number
-        p50: number
-        p99: number
-        non2xx: number
-        errors: number
-        timeouts: number
-      }>('serverLoadChild.ts', {
-        args: [`${server.url}/fhir/Observation/${firstToken}`, cardioToken, String(LOAD_SECONDS), String(LOAD_CONNECTIONS)],
-      })
+      // One read first, so a refused read is reported with its reason rather than as failed load.
+      const probe = await fetch(`${server.url}/fhir/Observation/${firstToken}`, { headers: { authorization: `Bearer ${cardioToken}` } })
+      if (probe.status !== 200) throw new Error(`the grantee's read was refused (${probe.status}): ${await probe.text()}`)
+      const load = await profiled('reads', () =>
+        runChild<{
+          requests: number
+          reqPerSec: number
+          p50: number
+          p99: number
+          non2xx: number
+          errors: number
+          timeouts: number
+        }>('serverLoadChild.ts', {
+          args: [`${server.url}/fhir/Observation/${firstToken}`, cardioToken, String(LOAD_SECONDS), String(LOAD_CONNECTIONS)],
+        }),
+      )
       const failed = load.non2xx + load.errors + load.timeouts
       if (failed > 0) throw new Error(`${failed} of ${load.requests} requests under load failed`)
 

@@ -8,6 +8,7 @@ import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtyp
 import type { Context } from 'hono'
 import { type Address, getAddress, isAddress } from 'viem'
 import { InvalidInputError } from '../../errors.js'
+import type { RecordsContext } from '../../core/index.js'
 import { isFhirResourceType } from '../../fhir/index.js'
 import { checkPatientOf, patientAccountOf } from '../../fhir/index.js'
 import {
@@ -67,9 +68,13 @@ function resourceType(value: string): string {
   return value
 }
 
-/** The links of each caller's view of a patient's history, kept while the records it saw stay the same. */
+/**
+ * The links of each caller's view of a patient's history, kept while the records it saw stay the
+ * same. `at` is the head block the view was last checked at: within one block the index and every
+ * consent decision are what they were, so a read at that block need not list the view again.
+ */
 const LINK_CACHE_SIZE = 64
-type CachedLinks = { seen: string; links: HistoryLinks }
+type CachedLinks = { seen: string; links: HistoryLinks; at: string | undefined }
 const linkCaches = new WeakMap<ServerDeps, Map<string, CachedLinks>>()
 const seenOf = (records: { tokenId: bigint; supersededBy: bigint }[]) => records.map((r) => `${r.tokenId}:${r.supersededBy}`).join(',')
 
@@ -81,32 +86,62 @@ function cacheLinks(deps: ServerDeps, key: string, value: CachedLinks): void {
   if (cache.size > LINK_CACHE_SIZE) cache.delete(cache.keys().next().value!)
 }
 
+/** The hash of the head block a request's context is pinned to, or undefined without a read cache. */
+async function pinnedAt(ctx: RecordsContext): Promise<string | undefined> {
+  return ctx.readCache ? (await ctx.readCache.head()).hash : undefined
+}
+
 /**
  * A patient's history as the caller may see it (every version), verified and decrypted with the
  * caller's keys, and its links (kept for later reads of single resources). `select` narrows the
  * records opened (a search's candidates); the links then come from the whole history, cached.
+ * The view is listed and opened at one head block (`ctx`, pinned).
  */
 async function historyFor(
   deps: ServerDeps,
   caller: Address,
   patient: Address,
   select?: (record: OnChainRecord) => boolean,
+  pinned?: RecordsContext,
+  listed?: OnChainRecord[],
 ): Promise<{ history: AssembleHistoryReturnType; links: HistoryLinks }> {
-  const records = await visibleRecords(deps, caller, patient)
+  const ctx = pinned ?? (await requestContext(deps))
+  const records = listed ?? (await visibleRecords(deps, caller, patient, ctx))
   const reader = await custodialAccount(deps, caller)
-  const history = await assembleHistory(await requestContext(deps), { patient, reader, records, ...(select && { select }) })
-  if (select) return { history, links: await linksFor(deps, caller, history.patient, records) }
+  const history = await assembleHistory(ctx, { patient, reader, records, ...(select && { select }) })
+  if (select) return { history, links: await linksFor(deps, ctx, caller, history.patient, records) }
   const links = historyLinks(history, { ...chainOf(deps), baseUrl: `${deps.baseUrl}/fhir` })
-  cacheLinks(deps, `${caller}|${history.patient}`, { seen: seenOf(records), links })
+  cacheLinks(deps, `${caller}|${history.patient}`, { seen: seenOf(records), links, at: await pinnedAt(ctx) })
   return { history, links }
 }
 
 /** The links a single read resolves its references with: the cached ones while the caller's view is unchanged. */
-async function linksFor(deps: ServerDeps, caller: Address, patient: Address, visible?: OnChainRecord[]): Promise<HistoryLinks> {
+async function linksFor(
+  deps: ServerDeps,
+  ctx: RecordsContext,
+  caller: Address,
+  patient: Address,
+  visible?: OnChainRecord[],
+): Promise<HistoryLinks> {
   const cached = linkCaches.get(deps)?.get(`${caller}|${patient}`)
-  if (cached && cached.seen === seenOf(visible ?? (await visibleRecords(deps, caller, patient)))) return cached.links
-  return (await historyFor(deps, caller, patient)).links
+  const at = await pinnedAt(ctx)
+  if (cached && !visible && at !== undefined && cached.at === at) return cached.links
+  // Listed once per request: a changed view is assembled from the same list (one audit entry).
+  const listed = visible ?? (cached ? await visibleRecords(deps, caller, patient, ctx) : undefined)
+  if (cached && listed && cached.seen === seenOf(listed)) {
+    cached.at = at
+    return cached.links
+  }
+  // Concurrent reads at one block share one assembly: one opening (and audit entry) per record.
+  const key = `${caller}|${patient}|${at}`
+  const assembling = linksInFlight.get(key) ?? historyFor(deps, caller, patient, undefined, ctx, listed).then((h) => h.links)
+  if (at !== undefined && !linksInFlight.has(key)) {
+    linksInFlight.set(key, assembling)
+    void assembling.catch(() => undefined).finally(() => linksInFlight.delete(key))
+  }
+  return assembling
 }
+const linksInFlight = new Map<string, Promise<HistoryLinks>>()
 
 const chainOf = (deps: ServerDeps) => ({ chainId: deps.ctx.deployment.chainId, records: deps.ctx.deployment.records })
 
@@ -273,7 +308,7 @@ export function fhirRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps, versio
         : { record, meta, binary: bytes }
     const served = entry.resource?.resourceType ?? 'Binary'
     if (served !== type) throw new HttpError(404, 'not-found', `Record ${logicalId} is not a ${type}.`, { hint: `It is a ${served}.` })
-    const links = await linksFor(deps, caller, record.owner)
+    const links = await linksFor(deps, ctx, caller, record.owner)
     const version = { logicalId, versionId, superseded: record.supersededBy !== 0n }
     return { resource: recordResource({ ...entry, version }, chain, links), record, versionId }
   }

@@ -2,7 +2,7 @@ import { checkPatientOf } from '../../fhir/index.js'
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
 import { canAccessNow } from '../../consent/index.js'
-import { parseCategory, requiredSensitivity } from '../../core/index.js'
+import { type RecordsContext, parseCategory, requiredSensitivity } from '../../core/index.js'
 import { documentFromFhir, type OnChainRecord, getOnChainRecord, checkReadAccess, openRecord, verifyRecord } from '../../records/index.js'
 import { getProvider } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
@@ -37,11 +37,16 @@ function summary(record: OnChainRecord, issuerName: string) {
  * The records a caller may see of a patient's: all of them for the patient, those an active grant
  * or emergency window covers for anyone else. Refuses (and audits) a caller who may see none.
  */
-export async function visibleRecords(deps: ServerDeps, caller: Address, patient: Address): Promise<OnChainRecord[]> {
+export async function visibleRecords(
+  deps: ServerDeps,
+  caller: Address,
+  patient: Address,
+  pinned?: RecordsContext,
+): Promise<OnChainRecord[]> {
   // The index says which records there are; whether the caller may see each is asked of the chain now.
   const owned = await deps.index.recordsOf(patient)
   if (caller === patient) return owned
-  const ctx = await requestContext(deps)
+  const ctx = pinned ?? (await requestContext(deps))
   const allowed = await Promise.all(owned.map((r) => canAccessNow(ctx, caller, r.tokenId)))
   const visible = owned.filter((_, i) => allowed[i])
   await audit(deps, {
