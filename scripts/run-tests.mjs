@@ -1,19 +1,91 @@
 // Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no --test globs).
+//
+// Speed (docs/tests.md, "How the suite is organised for speed"): files run in processes of their
+// own, MEDVAULT_TEST_CONCURRENCY at a time (default below), slowest first, so that the long
+// end-to-end files do not start last and leave one core idle at the end. The order comes from the
+// file times of the last run on this machine (.test-times.json, written by the reporter in
+// scripts/test-times.mjs), or, on a fresh clone, from SLOW_FIRST.
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+
+const root = join(import.meta.dirname, '..')
+const TIMES = join(root, '.test-times.json')
+
+// The slowest files of a full run on a 2-core machine, slowest first; every other file follows in
+// path order. Only the schedule depends on this list: a file missing from it still runs.
+const SLOW_FIRST = [
+  'test/integration/restCrash.int.test.ts',
+  'test/integration/backup.int.test.ts',
+  'test/integration/cli.int.test.ts',
+  'test/integration/archive.int.test.ts',
+  'test/privacy/privacyScan.test.ts',
+  'test/integration/crashMatrix.int.test.ts',
+  'test/integration/recovery.int.test.ts',
+  'test/integration/accountKeystore.int.test.ts',
+  'test/integration/study.int.test.ts',
+  'test/integration/ipfsPeers.int.test.ts',
+  'test/integration/import.int.test.ts',
+  'test/web/firstHour.test.ts',
+  'test/integration/serviceFaults.int.test.ts',
+  'test/integration/fhirLinks.int.test.ts',
+  'test/integration/concurrentIssuers.int.test.ts',
+  'test/integration/externalChain.int.test.ts',
+  'test/security/paths.test.ts',
+  'test/contracts/ResearchMarket.test.ts',
+  'test/contracts/ResearchMarket.property.test.ts',
+  'test/integration/server.int.test.ts',
+]
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? find(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
   )
 }
+
+function lastTimes() {
+  if (!existsSync(TIMES)) return undefined
+  try {
+    const byPath = JSON.parse(readFileSync(TIMES, 'utf8'))
+    return new Map(Object.entries(byPath).map(([file, t]) => [relative(root, file), Number(t.ms) || 0]))
+  } catch {
+    return undefined
+  }
+}
+
+/** Slowest first: by the last run's times where there are any, else SLOW_FIRST, then path order. */
+function schedule(files) {
+  const times = lastTimes()
+  const rank = (f) => {
+    if (times?.has(f)) return -times.get(f)
+    const i = SLOW_FIRST.indexOf(f)
+    return i >= 0 ? -1e9 + i : 0
+  }
+  return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+}
+
 const only = process.argv.slice(2)
-const files = only.length > 0 ? only : ['src', 'test'].flatMap(find).sort()
+const files =
+  only.length > 0
+    ? only.map((f) => resolve(f))
+    : schedule(['src', 'test'].flatMap((d) => find(join(root, d))).map((f) => relative(root, f)))
+const concurrency = Number(process.env.MEDVAULT_TEST_CONCURRENCY ?? 2)
 // Test homes are throwaway: accounts get a light scrypt (see src/accounts/keystore.ts), which saves
 // ~0.6 s per account created or unlocked; src/accounts/keystore.test.ts checks the default cost.
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, MEDVAULT_LIGHT_KDF: '1' },
-})
+const result = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    // What a plain `node --test` prints (spec on a terminal, TAP otherwise), and the file times.
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'test-times.mjs')}`,
+    `--test-reporter-destination=${only.length > 0 ? join(root, '.test-times.partial.json') : TIMES}`,
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, MEDVAULT_LIGHT_KDF: '1' } },
+)
 process.exit(result.status ?? 1)

@@ -36,6 +36,21 @@ export function createChainClients(rpcUrl: string, chainId: number, options: { p
   }
 }
 
+/**
+ * How often to poll an external node for blocks and receipts: every 100 ms (as the embedded chain)
+ * when the node runs on this machine, where a poll costs a loopback round trip, and every second
+ * for a remote one, whose provider may count or rate-limit requests.
+ */
+export function pollingIntervalFor(rpcUrl: string): number {
+  let host: string
+  try {
+    host = new URL(rpcUrl).hostname
+  } catch {
+    return 1000
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host) ? 100 : 1000
+}
+
 /** How long one JSON-RPC request may take: `MEDVAULT_RPC_TIMEOUT_MS`, default 30 s. */
 function rpcTimeoutMs(): number {
   const ms = Number(process.env.MEDVAULT_RPC_TIMEOUT_MS)

@@ -12,6 +12,7 @@ import {
   deployResearchMarket,
   EMBEDDED_DEV_KEY,
   EMBEDDED_FUNDING,
+  pollingIntervalFor,
 } from '../chain/index.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { createTestClient, http } from 'viem'
@@ -126,7 +127,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
       rpcUrl = config.chain.rpcUrl
     }
 
-    const clients = createChainClients(rpcUrl, config.chain.chainId, embedded ? {} : { pollingInterval: 1000 })
+    const clients = createChainClients(rpcUrl, config.chain.chainId, embedded ? {} : { pollingInterval: pollingIntervalFor(rpcUrl) })
     const deployment = await ensureDeployment(paths, config, clients, embedded)
     config = { ...config, deployment }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { readPassphrase } from '../../accounts/index.js'
-import { freePort, createChainClients, deployContracts } from '../../chain/index.js'
+import { freePort, createChainClients, deployContracts, pollingIntervalFor } from '../../chain/index.js'
 import { medicalRecordAbi } from '../../contracts/index.js'
 import { listProviders, registerProvider, getProvider } from '../../directory/index.js'
 import { HomeError, InvalidInputError } from '../../errors.js'
@@ -87,7 +87,9 @@ export function systemCommands(program: Command, run: Run) {
         }
         const { openKeystore } = await import('../../accounts/index.js')
         const account = await openKeystore(paths.accounts).unlock(opts.as, await readPassphrase(`Passphrase for ${opts.as}: `))
-        const clients = createChainClients(config.chain.rpcUrl, config.chain.chainId, { pollingInterval: 1000 })
+        const clients = createChainClients(config.chain.rpcUrl, config.chain.chainId, {
+          pollingInterval: pollingIntervalFor(config.chain.rpcUrl),
+        })
         const deployment = await deployContracts(clients.walletFor(account.chainAccount), clients.publicClient)
         saveConfig(paths, { ...config, deployment })
         emit(o, { deployment }, () => [

@@ -1,0 +1,23 @@
+// A node:test reporter that records each test file's wall time (from the moment the runner starts
+// its process to the moment that process is done) and test count, and writes them as JSON when the
+// run ends. scripts/run-tests.mjs starts the slowest files first on the next run from it.
+export default async function* testTimes(source) {
+  const files = {}
+  const started = new Map()
+  for await (const event of source) {
+    const { file, name, nesting } = event.data ?? {}
+    if (!file) continue
+    files[file] ??= { ms: 0, tests: 0, failed: 0 }
+    const f = files[file]
+    // The runner reports each file as a test of its own (nesting 0, named by its path): dequeued when
+    // its process starts, complete when the process has ended.
+    if (nesting === 0 && name === file) {
+      if (event.type === 'test:dequeue') started.set(file, Date.now())
+      if (event.type === 'test:complete' && started.has(file)) f.ms = Date.now() - started.get(file)
+    } else if ((event.type === 'test:pass' || event.type === 'test:fail') && event.data.details?.type !== 'suite') {
+      f.tests++
+      if (event.type === 'test:fail') f.failed++
+    }
+  }
+  yield `${JSON.stringify(files, null, 1)}\n`
+}
