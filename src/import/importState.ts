@@ -1,7 +1,5 @@
 import type { Hex } from 'viem'
-import { ImportJournalError } from '../errors.js'
-import { foldJournal } from '../journal/index.js'
-import type { BeginEntry, JournalEntry, SealedEntry } from './journal.js'
+import { type BeginEntry, type JournalEntry, type SealedEntry, importJournal } from './journal.js'
 
 /** Where one bundle entry stands, per the journal. */
 export type ItemState =
@@ -39,12 +37,7 @@ export type ImportState = {
  */
 export function replayJournal(entries: readonly JournalEntry[]): ImportState {
   const state: ImportState = { begin: undefined, items: new Map(), batches: new Map(), nextBatch: 1 }
-  const journal = {
-    label: 'import',
-    hint: 'Restore it from a backup; do not delete it (the import would then mint every record again).',
-    error: (message: string, options: { hint: string }) => new ImportJournalError(message, options),
-  }
-  foldJournal(entries, journal, (entry, fail) => {
+  importJournal.fold(entries, (entry, fail) => {
     switch (entry.t) {
       case 'begin':
         state.begin = entry

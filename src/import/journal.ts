@@ -18,8 +18,8 @@ import {
   addressField as address,
   confirmedFields,
   droppedReason,
+  defineJournal,
   hexField as hex,
-  openAppendJournal,
   sealedFields,
   submittedFields,
   uintField as uint,
@@ -89,21 +89,21 @@ export type ConfirmedEntry = z.infer<typeof confirmedSchema>
 
 export type ImportJournal = AppendJournal<JournalEntry>
 
+export const importJournal = defineJournal<JournalEntry>({
+  schema: journalEntrySchema,
+  label: 'import',
+  error: (message, options) => new ImportJournalError(message, options),
+  damagedHint:
+    'Restore it from a backup. Deleting it loses track of what was imported: running the import again would then mint every record again.',
+  inconsistentHint: 'Restore it from a backup; do not delete it (the import would then mint every record again).',
+})
+
 /**
  * Opens (or creates) an import journal and takes its lock. A torn last line from a crash is cut
  * off; any other unreadable line means the journal is damaged and throws ImportJournalError.
  */
 export function openImportJournal(path: string): ImportJournal {
-  return openAppendJournal(path, {
-    parse: (value) => {
-      const parsed = journalEntrySchema.safeParse(value)
-      return parsed.success ? parsed.data : undefined
-    },
-    error: (message, options) => new ImportJournalError(message, options),
-    label: 'import',
-    damagedHint:
-      'Restore it from a backup. Deleting it loses track of what was imported: running the import again would then mint every record again.',
-  })
+  return importJournal.open(path)
 }
 
 /** Where an import's journal lives: `<dir>/<key>.jsonl`. */

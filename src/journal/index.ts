@@ -17,3 +17,5 @@ export {
 } from './entryFields.js'
 export type { FoldJournalParameters } from './foldJournal.js'
 export { foldJournal } from './foldJournal.js'
+export type { JournalKind, JournalKindParameters } from './journalKind.js'
+export { defineJournal } from './journalKind.js'

@@ -18,10 +18,9 @@ import {
   type AppendJournal,
   addressField as address,
   confirmedFields,
+  defineJournal,
   droppedReason,
-  foldJournal,
   hexField as hex,
-  openAppendJournal,
   sealedFields,
   submittedFields,
   uintField as uint,
@@ -102,29 +101,24 @@ export function operationJournalPath(dir: string, op: Operation, key: string): s
   return join(dir, `${op}-${key}.jsonl`)
 }
 
+const operationJournal = defineJournal<OperationEntry>({
+  schema: operationEntrySchema,
+  label: 'operation',
+  error: (message, options) => new OperationJournalError(message, options),
+  damagedHint:
+    'Restore it from a backup, or move it away and check on chain (`medvault record list`, `medvault grants`) whether the operation happened before running it again.',
+  inconsistentHint: 'Restore it from a backup; do not delete it while the operation may be in flight.',
+})
+
 /** Opens an operation's journal and takes its lock (a second run of the same command at once is refused). */
 export function openOperationJournal(path: string): OperationJournal {
-  return openAppendJournal(path, {
-    parse: (value) => {
-      const parsed = operationEntrySchema.safeParse(value)
-      return parsed.success ? parsed.data : undefined
-    },
-    error: (message, options) => new OperationJournalError(message, options),
-    label: 'operation',
-    damagedHint:
-      'Restore it from a backup, or move it away and check on chain (`medvault record list`, `medvault grants`) whether the operation happened before running it again.',
-  })
+  return operationJournal.open(path)
 }
 
 /** Folds a journal into the operation's state; a transition the journal cannot hold means it was damaged, and throws. */
 export function replayOperation(entries: readonly OperationEntry[]): OperationState {
   const state: OperationState = { begin: undefined, sealed: undefined, inFlight: [], confirmed: undefined, slips: false, done: false }
-  const journal = {
-    label: 'operation',
-    hint: 'Restore it from a backup; do not delete it while the operation may be in flight.',
-    error: (message: string, options: { hint: string }) => new OperationJournalError(message, options),
-  }
-  foldJournal(entries, journal, (entry, fail) => {
+  operationJournal.fold(entries, (entry, fail) => {
     switch (entry.t) {
       case 'begin':
         state.begin = entry
