@@ -9,15 +9,15 @@ import {
   openOperationJournal,
   operationJournalPath,
   operationKey,
+  finishOperation,
   replayOperation,
-  withoutKeys,
 } from './operationJournal.js'
-import { type Made, type OperationPoint, submitOnce } from './submitOnce.js'
+import { type Made, type OnceOptions, type OnceOutcome, countedCheckpoint, submitOnce } from './submitOnce.js'
 
 /** An event of the operation's contract, decoded. */
 export type DecodedEvent = { args: Record<string, unknown>; transactionHash: Hex; blockNumber: bigint; address: Address }
 
-export type CallOnceParameters = {
+export type CallOnceParameters = OnceOptions & {
   op: Operation
   /** What makes two runs the same operation, besides the operation, the chain and the contract. */
   keyParts: readonly (string | number | bigint)[]
@@ -39,21 +39,14 @@ export type CallOnceParameters = {
   stillDone?: (id: bigint, begin: OperationBegin) => Promise<boolean>
   /** The step after the transaction (key slips), journaled as done once it ran; returns a count to report. */
   after?: (id: bigint, begin: OperationBegin) => Promise<number>
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
-  checkpoint?: ((point: OperationPoint, count: number) => void) | undefined
-  receiptTimeoutMs?: number | undefined
 }
 
-export type CallOnceReturnType = {
+export type CallOnceReturnType = OnceOutcome & {
   id: bigint
   txHash: Hex
   begin: OperationBegin
   /** What `after` returned in this run (0 when it ran before or there is none). */
   afterCount: number
-  /** `new`: done by this run; `resumed`: finished what a stopped run began; `done-before`: a completed run's result still stands. */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
 }
 
 /**
@@ -66,12 +59,7 @@ export type CallOnceReturnType = {
 export async function callOnce(ctx: RecordsContext, p: CallOnceParameters): Promise<CallOnceReturnType> {
   const sender = getAddress(p.sender.address)
   const contract = getAddress(p.contract)
-  const counts = new Map<OperationPoint, number>()
-  const checkpoint = (point: OperationPoint) => {
-    const n = (counts.get(point) ?? 0) + 1
-    counts.set(point, n)
-    p.checkpoint?.(point, n)
-  }
+  const checkpoint = countedCheckpoint(p.checkpoint)
   const key = operationKey(p.op, [ctx.deployment.chainId, contract, sender, ...p.keyParts])
   const path = operationJournalPath(p.journalDir, p.op, key)
   const journal = openOperationJournal(path)
@@ -162,7 +150,7 @@ export async function callOnce(ctx: RecordsContext, p: CallOnceParameters): Prom
       state.slips = true
       checkpoint('after-slips')
     }
-    journal.rewrite([...withoutKeys(journal.entries), { t: 'done', at: new Date().toISOString() }])
+    finishOperation(journal)
     return { id, txHash: confirmed.txHash as Hex, begin, afterCount, outcome: resumed ? 'resumed' : 'new', journal: path }
   } finally {
     journal.close()

@@ -4,24 +4,17 @@ import { consentRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import { callOnce } from './callOnce.js'
-import type { OperationPoint } from './submitOnce.js'
+import { type OnceOptions, type OnceOutcome, onceOptions } from './submitOnce.js'
 
-export type DelegateOnceParameters = {
+export type DelegateOnceParameters = OnceOptions & {
   patient: LocalAccount
   delegate: Address
   /** true: name the delegate; false: remove them. */
   enabled: boolean
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
-  checkpoint?: ((point: OperationPoint, count: number) => void) | undefined
-  receiptTimeoutMs?: number | undefined
 }
 
-export type DelegateOnceReturnType = {
+export type DelegateOnceReturnType = OnceOutcome & {
   txHash: Hex
-  /** `done-before`: a run of the same command did it and it still stands (the delegate is still named, or still removed). */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
 }
 
 /**
@@ -63,9 +56,7 @@ export async function delegateOnce(ctx: RecordsContext, params: DelegateOncePara
         functionName: 'isDelegate',
         args: [patient, delegate],
       })) === params.enabled,
-    journalDir: params.journalDir,
-    checkpoint: params.checkpoint,
-    receiptTimeoutMs: params.receiptTimeoutMs,
+    ...onceOptions(params),
   })
   return { txHash: done.txHash, outcome: done.outcome, journal: done.journal }
 }

@@ -5,27 +5,20 @@ import { commitEmergencyReason, newReasonSalt } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import type { RecordsContext } from '../records/index.js'
 import { callOnce } from './callOnce.js'
-import type { OperationPoint } from './submitOnce.js'
+import { type OnceOptions, type OnceOutcome, onceOptions } from './submitOnce.js'
 
-export type EmergencyOnceParameters = {
+export type EmergencyOnceParameters = OnceOptions & {
   provider: LocalAccount
   patient: Address
   /** Why; only a salted commitment to it goes on chain (the salt is journaled, so a re-run commits to the same). */
   reason: string
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
-  checkpoint?: ((point: OperationPoint, count: number) => void) | undefined
-  receiptTimeoutMs?: number | undefined
 }
 
-export type EmergencyOnceReturnType = {
+export type EmergencyOnceReturnType = OnceOutcome & {
   until: Date
   reasonHash: Hex
   reasonSalt: Hex
   txHash: Hex
-  /** `done-before`: a run of the same command opened the window and it is still open. */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
 }
 
 /**
@@ -55,9 +48,7 @@ export async function emergencyOnce(ctx: RecordsContext, params: EmergencyOncePa
       match: (event, begin) => (event.args.reasonHash === begin.params.reasonHash ? BigInt(event.args.until as number) : undefined),
     },
     stillDone: async (until) => until * 1000n > BigInt((await chainTime(ctx.publicClient)).getTime()),
-    journalDir: params.journalDir,
-    checkpoint: params.checkpoint,
-    receiptTimeoutMs: params.receiptTimeoutMs,
+    ...onceOptions(params),
   })
   return {
     until: new Date(Number(done.id) * 1000),

@@ -5,10 +5,10 @@ import { consentRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import { callOnce } from './callOnce.js'
+import { type OnceOptions, type OnceOutcome, onceOptions } from './submitOnce.js'
 import type { OperationBegin } from './operationJournal.js'
-import type { OperationPoint } from './submitOnce.js'
 
-export type GrantOnceParameters = {
+export type GrantOnceParameters = OnceOptions & {
   /** The patient, or a delegate the patient named. */
   grantor: LocalAccount
   patient: Address
@@ -21,22 +21,15 @@ export type GrantOnceParameters = {
   durationSeconds?: number
   expiresAt?: Date
   purpose: Purpose
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
   /** Wraps the covered records' keys to the grantee (the patient's own key; a delegate has none): the step after the grant. */
   releaseKeys?: (grantId: bigint) => Promise<number>
-  checkpoint?: (point: OperationPoint, count: number) => void
-  receiptTimeoutMs?: number
 }
 
-export type GrantOnceReturnType = {
+export type GrantOnceReturnType = OnceOutcome & {
   grantId: bigint
   txHash: Hex
   /** Key slips written by this run. */
   keysReleased: number
-  /** `new`: done by this run; `resumed`: finished what a stopped run began; `done-before`: the same grant is already active. */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
 }
 
 /**
@@ -102,9 +95,7 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     // A grant revoked or expired since: the same command now makes a new one.
     stillDone: async (grantId) => (await getGrant(ctx, grantId).catch(() => undefined))?.active === true,
     after: async (grantId) => (params.releaseKeys ? params.releaseKeys(grantId) : 0),
-    journalDir: params.journalDir,
-    checkpoint: params.checkpoint,
-    receiptTimeoutMs: params.receiptTimeoutMs,
+    ...onceOptions(params),
   })
   return { grantId: done.id, txHash: done.txHash, keysReleased: done.afterCount, outcome: done.outcome, journal: done.journal }
 }

@@ -7,12 +7,9 @@ import { ChainError } from '../errors.js'
 import { type JournalKeyBox, journalKeyOf, openJournalKey, sealJournalKey } from '../import/index.js'
 import { signContractCall } from '../journal/index.js'
 import {
-  type Category,
+  type IssueRecordParameters,
+  type IssueRecordReturnType,
   type MintRequest,
-  type OnProgress,
-  type PatientConsent,
-  type Recipient,
-  type RecordContent,
   type RecordsContext,
   commitContent,
   getOnChainRecord,
@@ -22,53 +19,34 @@ import {
   mintConsent,
   mintRequestFor,
   preflightMint,
-  sealRecord,
+  sealForIssue,
   writeNewRecordSlips,
 } from '../records/index.js'
 import {
-  type OperationJournal,
+  type OperationConfirmed,
+  type OperationSealed,
   type OperationState,
+  finishOperation,
   openOperationJournal,
   operationJournalPath,
   operationKey,
   replayOperation,
-  withoutKeys,
 } from './operationJournal.js'
-import { type Made, type OperationPoint, submitOnce } from './submitOnce.js'
+import { type Made, type OnceOptions, type OnceOutcome, countedCheckpoint, submitOnce } from './submitOnce.js'
 
-export type IssueRecordOnceParameters = {
-  /** The issuing provider: signs and pays; its encryption seed keeps the record key in the journal readable only to it. */
-  issuer: { chainAccount: LocalAccount; encryptionSeed: Uint8Array }
-  patient: Recipient
-  content: RecordContent
-  contentType: string
-  category: Category
-  sensitivity?: number
-  consent: PatientConsent
-  /** Token this record corrects (amendment). */
-  supersedes?: bigint
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
-  /** Brings the home's index up to the chain (the last step); a failure is reported, not thrown: the index is a cache. */
-  syncIndex?: () => Promise<void>
-  checkpoint?: (point: OperationPoint, count: number) => void
-  onProgress?: OnProgress
-  /** How long to wait for the mint to be mined (default 2 minutes). */
-  receiptTimeoutMs?: number
-}
+export type IssueRecordOnceParameters = OnceOptions &
+  Omit<IssueRecordParameters, 'issuer'> & {
+    /** The issuing provider: signs and pays; its encryption seed keeps the record key in the journal readable only to it. */
+    issuer: { chainAccount: LocalAccount; encryptionSeed: Uint8Array }
+    /** Brings the home's index up to the chain (the last step); a failure is reported, not thrown: the index is a cache. */
+    syncIndex?: () => Promise<void>
+  }
 
-export type IssueRecordOnceReturnType = {
-  tokenId: bigint
-  cid: CID
-  commitment: Hex
-  txHash: Hex
-  gasUsed: bigint
-  /** `new`: done by this run; `resumed`: finished what a stopped run began; `done-before`: an earlier run had done it all. */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
-  /** Why the index could not be brought up to date, if it could not (the server catches up by itself). */
-  indexError?: string
-}
+export type IssueRecordOnceReturnType = OnceOutcome &
+  IssueRecordReturnType & {
+    /** Why the index could not be brought up to date, if it could not (the server catches up by itself). */
+    indexError?: string
+  }
 
 /**
  * Issues a record exactly once, crash-safe: `issueRecord`'s steps (seal and store the ciphertext,
@@ -90,12 +68,7 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
   const terms = issueTerms(params)
   const { category, sensitivity, supersedes } = terms
   const op = supersedes === 0n ? 'record-add' : 'record-amend'
-  const counts = new Map<OperationPoint, number>()
-  const checkpoint = (point: OperationPoint) => {
-    const n = (counts.get(point) ?? 0) + 1
-    counts.set(point, n)
-    params.checkpoint?.(point, n)
-  }
+  const checkpoint = countedCheckpoint(params.checkpoint)
 
   const committed = await commitContent(params.content, params.onProgress)
   const sha256 = `0x${Buffer.from(committed.sha256).toString('hex')}`
@@ -173,17 +146,7 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
     // Seal and store, unless an earlier run did and the ciphertext is still there.
     const sealedStored = state.sealed && (await ctx.store.has(CID.parse(state.sealed.cid)))
     if (!state.confirmed && state.inFlight.length === 0 && !sealedStored) {
-      const sealed = await sealRecord(ctx, {
-        issuer,
-        patient: params.patient,
-        content: params.content,
-        contentType: params.contentType,
-        category,
-        sensitivity,
-        supersedes,
-        committed,
-        ...(params.onProgress ? { onProgress: params.onProgress } : {}),
-      })
+      const sealed = await sealForIssue(ctx, { issuer, input: params, terms, committed })
       recordKey = sealed.recordKey
       const cid = sealed.cid.toString()
       journal.append({
@@ -247,13 +210,9 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
     let indexError: string | undefined
     if (params.syncIndex)
       await params.syncIndex().catch((error: unknown) => (indexError = error instanceof Error ? error.message : String(error)))
-    finish(journal)
+    finishOperation(journal)
     return {
-      tokenId,
-      cid: CID.parse(sealed.cid),
-      commitment: sealed.commitment as Hex,
-      txHash: confirmed.txHash as Hex,
-      gasUsed: BigInt(confirmed.gasUsed),
+      ...issuedRecord(sealed, confirmed),
       outcome: resumed ? 'resumed' : 'new',
       journal: path,
       ...(indexError ? { indexError } : {}),
@@ -265,11 +224,6 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
   }
 }
 
-/** Marks the operation done and drops the record key from the journal, in one atomic rewrite. */
-function finish(journal: OperationJournal): void {
-  journal.rewrite([...withoutKeys(journal.entries), { t: 'done', at: new Date().toISOString() }])
-}
-
 /** A completed operation's record, if it is still on chain, the patient's and not erased. */
 async function completed(ctx: RecordsContext, state: OperationState, patient: Address) {
   const { confirmed, sealed } = state
@@ -278,8 +232,13 @@ async function completed(ctx: RecordsContext, state: OperationState, patient: Ad
   const record = await getOnChainRecord(ctx, tokenId).catch(() => undefined)
   if (!record || record.erasedAt || record.owner !== patient || record.commitment.toLowerCase() !== sealed.commitment.toLowerCase())
     return undefined
+  return issuedRecord(sealed, confirmed)
+}
+
+/** The record an operation issued, per its journal. */
+function issuedRecord(sealed: OperationSealed, confirmed: OperationConfirmed): IssueRecordReturnType {
   return {
-    tokenId,
+    tokenId: BigInt(confirmed.id),
     cid: CID.parse(sealed.cid),
     commitment: sealed.commitment as Hex,
     txHash: confirmed.txHash as Hex,

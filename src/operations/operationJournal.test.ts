@@ -7,11 +7,11 @@ import { InvalidInputError, OperationJournalError } from '../errors.js'
 import { operationFault } from './faults.js'
 import {
   type OperationEntry,
+  finishOperation,
   openOperationJournal,
   operationJournalPath,
   operationKey,
   replayOperation,
-  withoutKeys,
 } from './operationJournal.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'medvault-ops-'))
@@ -77,9 +77,13 @@ describe('operation journal', () => {
     appendFileSync(path, '{"t":"submi')
     const again = openOperationJournal(path)
     assert.deepEqual(again.entries, [begin, sealed])
-    again.rewrite(withoutKeys(again.entries))
+    finishOperation(again)
     assert.equal((again.entries[1] as { key?: unknown }).key, undefined)
+    assert.equal(again.entries.at(-1)?.t, 'done')
     again.close()
+    const reread = openOperationJournal(path)
+    assert.equal((reread.entries[1] as { key?: unknown }).key, undefined)
+    reread.close()
   })
 
   it('MEDVAULT_FAULT names an operation and one of its points', () => {

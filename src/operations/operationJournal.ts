@@ -154,4 +154,7 @@ export function replayOperation(entries: readonly OperationEntry[]): OperationSt
   return state
 }
 
-export { withoutKeys }
+/** Marks the operation done and drops the record key from the journal, in one atomic rewrite. */
+export function finishOperation(journal: OperationJournal): void {
+  journal.rewrite([...withoutKeys(journal.entries), { t: 'done', at: new Date().toISOString() }])
+}

@@ -3,23 +3,16 @@ import type { LocalAccount } from 'viem/accounts'
 import { consentRegistryAbi } from '../contracts/index.js'
 import type { RecordsContext } from '../records/index.js'
 import { callOnce } from './callOnce.js'
-import type { OperationPoint } from './submitOnce.js'
+import { type OnceOptions, type OnceOutcome, onceOptions } from './submitOnce.js'
 
-export type RevokeOnceParameters = {
+export type RevokeOnceParameters = OnceOptions & {
   /** The patient, or a delegate the patient named. */
   grantor: LocalAccount
   grantId: bigint
-  /** Where operation journals live (`<home>/operations`). */
-  journalDir: string
-  checkpoint?: (point: OperationPoint, count: number) => void
-  receiptTimeoutMs?: number
 }
 
-export type RevokeOnceReturnType = {
+export type RevokeOnceReturnType = OnceOutcome & {
   txHash: Hex
-  /** `new`: revoked by this run; `resumed`: finished what a stopped run began; `done-before`: a run of this command revoked it already. */
-  outcome: 'new' | 'resumed' | 'done-before'
-  journal: string
 }
 
 /**
@@ -43,9 +36,7 @@ export async function revokeOnce(ctx: RecordsContext, params: RevokeOnceParamete
       filter: () => ({ grantId }),
       match: (event) => (event.args.grantId === grantId ? grantId : undefined),
     },
-    journalDir: params.journalDir,
-    checkpoint: params.checkpoint,
-    receiptTimeoutMs: params.receiptTimeoutMs,
+    ...onceOptions(params),
   })
   return { txHash: done.txHash, outcome: done.outcome, journal: done.journal }
 }

@@ -11,6 +11,38 @@ export type Made = { id: bigint; txHash: Hex; block: bigint; gasUsed: bigint }
 /** Named points of an operation, for fault injection (`MEDVAULT_FAULT=record-add:after-submit`). */
 export type OperationPoint = 'after-seal' | 'before-send' | 'after-submit' | 'after-confirm' | 'after-slips'
 
+/** How a crash-safe operation is journaled and waited for: the same for every `*Once` operation. */
+export type OnceOptions = {
+  /** Where operation journals live (`<home>/operations`). */
+  journalDir: string
+  checkpoint?: ((point: OperationPoint, count: number) => void) | undefined
+  /** How long to wait for the transaction to be mined (default 2 minutes). */
+  receiptTimeoutMs?: number | undefined
+}
+
+/** What every `*Once` operation reports besides its result. */
+export type OnceOutcome = {
+  /** `new`: done by this run; `resumed`: finished what a stopped run began; `done-before`: a completed run's result still stands. */
+  outcome: 'new' | 'resumed' | 'done-before'
+  /** The operation's journal file. */
+  journal: string
+}
+
+/** The OnceOptions of a wider parameter object (so an operation passes on exactly these). */
+export function onceOptions(p: OnceOptions): OnceOptions {
+  return { journalDir: p.journalDir, checkpoint: p.checkpoint, receiptTimeoutMs: p.receiptTimeoutMs }
+}
+
+/** A checkpoint that counts how often each point was reached in this run, for `MEDVAULT_FAULT=op:point:n`. */
+export function countedCheckpoint(report?: (point: OperationPoint, count: number) => void): (point: OperationPoint) => void {
+  const counts = new Map<OperationPoint, number>()
+  return (point) => {
+    const n = (counts.get(point) ?? 0) + 1
+    counts.set(point, n)
+    report?.(point, n)
+  }
+}
+
 export type SubmitOnceParameters = {
   journal: OperationJournal
   state: OperationState

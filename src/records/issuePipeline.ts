@@ -13,7 +13,9 @@ import { laterOfChainAndWallSeconds, toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import { type Category, type RecordsContext, categoryCode, mintConsentTypes, recordsDomain, requiredSensitivity } from '../core/index.js'
-import type { MintRequest } from './sealRecord.js'
+import type { OnProgress } from '../core/index.js'
+import type { Recipient } from './envelope.js'
+import { type ContentCommitment, type MintRequest, type RecordContent, type SealRecordReturnType, sealRecord } from './sealRecord.js'
 
 export type PatientConsent =
   /** The patient's key is at hand: sign an EIP-712 MintConsent for this one record. */
@@ -138,4 +140,32 @@ export async function preflightMint(
   } catch (error) {
     throw toMedvaultError(error)
   }
+}
+
+/** What a record to issue is, as every entry point gives it (before its terms are resolved). */
+export type IssueInput = {
+  patient: Recipient
+  content: RecordContent
+  contentType: string
+  onProgress?: OnProgress | undefined
+}
+
+/**
+ * The seal step: the record's content, committed to by `committed`, sealed for the patient under
+ * the resolved `terms`, signed by the issuer and stored.
+ */
+export function sealForIssue(
+  ctx: RecordsContext,
+  params: { issuer: LocalAccount; input: IssueInput; terms: IssueTerms; committed: ContentCommitment },
+): Promise<SealRecordReturnType> {
+  const { input } = params
+  return sealRecord(ctx, {
+    issuer: params.issuer,
+    patient: input.patient,
+    content: input.content,
+    contentType: input.contentType,
+    ...params.terms,
+    committed: params.committed,
+    ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+  })
 }

@@ -7,8 +7,8 @@ import { ChainError } from '../errors.js'
 import type { Category } from '../core/index.js'
 import type { OnProgress, RecordsContext } from '../core/index.js'
 import type { Recipient } from './envelope.js'
-import { type PatientConsent, issueTerms, mintCall, mintConsent, preflightMint } from './issuePipeline.js'
-import { type RecordContent, commitContent, sealRecord } from './sealRecord.js'
+import { type PatientConsent, issueTerms, mintCall, mintConsent, preflightMint, sealForIssue } from './issuePipeline.js'
+import { type RecordContent, commitContent } from './sealRecord.js'
 import { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips.js'
 
 export type { RecordContent } from './sealRecord.js'
@@ -50,7 +50,7 @@ export type IssueRecordReturnType = {
 export async function issueRecord(ctx: RecordsContext, params: IssueRecordParameters): Promise<IssueRecordReturnType> {
   const { issuer, patient, onProgress } = params
   const terms = issueTerms(params)
-  const { category, sensitivity, supersedes } = terms
+  const { category, sensitivity } = terms
 
   const committed = await commitContent(params.content, onProgress)
   const { commitment } = committed
@@ -59,17 +59,7 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
   const { deadline, consent } = await mintConsent(ctx, { consent: params.consent, issuer: issuer.address, commitment, terms })
   await preflightMint(ctx, { issuer, patient: patient.address, commitment, terms, deadline, consent })
 
-  const { request, cid, recordKey } = await sealRecord(ctx, {
-    issuer,
-    patient,
-    content: params.content,
-    contentType: params.contentType,
-    category,
-    sensitivity,
-    supersedes,
-    committed,
-    ...(onProgress ? { onProgress } : {}),
-  })
+  const { request, cid, recordKey } = await sealForIssue(ctx, { issuer, input: params, terms, committed })
   try {
     // Grantees whose category or "all" grants cover this new record get its key now, from the
     // issuer, so they can read it while their grant lasts without the patient being online.
