@@ -2,17 +2,18 @@ import { createHash } from 'node:crypto'
 import { type Hex, getAddress } from 'viem'
 import { archiveAnchorAbi, providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
-import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
+import { TamperedRecordError } from '../errors.js'
 import {
-  ByteReader,
   attestationSigner,
   type RecordMeta,
   type RecordReader,
   type RecordsContext,
+  checkReason,
+  ciphertextCheck,
   cidFromChain,
+  failedReadCheck,
   getProvider,
   openEnvelope,
-  readEnvelopeHeader,
 } from '../records/index.js'
 import { type ArchiveInfo, getArchive } from './archiveContract.js'
 import { type ArchivedRecord, verifyArchivedLeaf } from './leaf.js'
@@ -47,8 +48,6 @@ export type VerifyArchivedRecordReturnType = {
   /** The decrypted document, with `returnContent` and a reader, when valid. */
   content?: Uint8Array
 }
-
-const reason = (error: unknown) => (error instanceof MedvaultError ? error.shortMessage : String(error))
 
 function cached<T>(cache: Map<string, Promise<unknown>> | undefined, key: string, load: () => Promise<T>): Promise<T> {
   if (!cache) return load()
@@ -108,7 +107,7 @@ export async function verifyArchivedRecord(
   try {
     archive = await cached(cache, `archive:${proof.archiveId}`, () => getArchive(ctx, proof.archiveId))
   } catch (error) {
-    checks.push({ id: 'archive', ok: false, message: reason(error) })
+    checks.push({ id: 'archive', ok: false, message: checkReason(error) })
     return done()
   }
   if (!archive) {
@@ -169,16 +168,7 @@ export async function verifyArchivedRecord(
 
   const cid = cidFromChain(record.cidCodec, record.cidDigest)
   if (!params.reader) {
-    try {
-      const bytes = new ByteReader(ctx.store.cat(cid))
-      await readEnvelopeHeader(bytes)
-      for await (const _ of bytes.rest()) {
-        // draining checks every block against its hash
-      }
-      checks.push({ id: 'ciphertext', ok: true, message: `The encrypted document ${cid} is available and matches its content address.` })
-    } catch (error) {
-      checks.push({ id: 'ciphertext', ok: false, message: reason(error) })
-    }
+    checks.push(await ciphertextCheck(ctx, cid))
     return done(archive, provider.name)
   }
 
@@ -213,13 +203,7 @@ export async function verifyArchivedRecord(
     })
     if (matches && params.returnContent) content = Buffer.concat(parts)
   } catch (error) {
-    const failed: ArchiveCheck['id'] =
-      error instanceof AccessDeniedError
-        ? 'access'
-        : error instanceof TamperedRecordError && error.details === 'issuer-signature'
-          ? 'issuer-signature'
-          : 'ciphertext'
-    checks.push({ id: failed, ok: false, message: reason(error) })
+    checks.push({ id: failedReadCheck(error), ok: false, message: checkReason(error) })
   }
   return done(archive, provider.name)
 }

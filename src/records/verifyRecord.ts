@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto'
-import { AccessDeniedError, MedvaultError, TamperedRecordError } from '../errors.js'
 import type { RecordsContext } from '../core/index.js'
-import { ByteReader } from './byteReader.js'
-import { readEnvelopeHeader } from './envelope.js'
 import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
 import { getProvider } from '../directory/index.js'
 import { type RecordReader, checkIssuerStatus, openRecord } from './openRecord.js'
+import { checkReason, ciphertextCheck, failedReadCheck } from './verifyChecks.js'
 
 export type VerificationCheck = {
   id: 'token' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment' | 'file'
@@ -22,8 +20,6 @@ export type VerifyRecordReturnType = {
   /** Set when the record was corrected by a newer one (not a failure: the old version stays valid and readable). */
   supersededBy: bigint | undefined
 }
-
-const reason = (error: unknown) => (error instanceof MedvaultError ? error.shortMessage : String(error))
 
 /**
  * Verifies a record without asking its issuer. Anyone: the token exists, its issuer was an active
@@ -58,7 +54,7 @@ export async function verifyRecord(
     }
     checks.push({ id: 'token', ok: true, message: `Record #${record.tokenId} exists on chain, owned by ${record.owner}.` })
   } catch (error) {
-    checks.push({ id: 'token', ok: false, message: reason(error) })
+    checks.push({ id: 'token', ok: false, message: checkReason(error) })
     return done(undefined)
   }
 
@@ -72,25 +68,11 @@ export async function verifyRecord(
       message: `Issued by ${provider.name} (${record.issuer}), an active registered provider at the time.${now}`,
     })
   } catch (error) {
-    checks.push({ id: 'issuer', ok: false, message: reason(error) })
+    checks.push({ id: 'issuer', ok: false, message: checkReason(error) })
   }
 
   if (!params.reader) {
-    // Read every block through the verifying blockstore and parse the public header.
-    try {
-      const bytes = new ByteReader(ctx.store.cat(record.cid))
-      await readEnvelopeHeader(bytes)
-      for await (const _ of bytes.rest()) {
-        // draining checks every block's hash
-      }
-      checks.push({
-        id: 'ciphertext',
-        ok: true,
-        message: `The encrypted document ${record.cid} is available and matches its content address.`,
-      })
-    } catch (error) {
-      checks.push({ id: 'ciphertext', ok: false, message: reason(error) })
-    }
+    checks.push(await ciphertextCheck(ctx, record.cid))
     return done(record, provider.name)
   }
 
@@ -114,13 +96,7 @@ export async function verifyRecord(
       })
     }
   } catch (error) {
-    const failed =
-      error instanceof AccessDeniedError
-        ? 'access'
-        : error instanceof TamperedRecordError && (error.details === 'issuer-signature' || error.details === 'commitment')
-          ? error.details
-          : 'ciphertext'
-    checks.push({ id: failed, ok: false, message: reason(error) })
+    checks.push({ id: failedReadCheck(error), ok: false, message: checkReason(error) })
   }
   return done(record, provider.name)
 }
