@@ -4,12 +4,11 @@
  * one issuer to one patient.
  */
 import { CID } from 'multiformats/cid'
-import { type Address, type Hex, type TransactionReceipt, bytesToHex, encodeFunctionData, keccak256, parseEventLogs } from 'viem'
+import { type Address, type Hex, type TransactionReceipt, bytesToHex, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import { ChainError } from '../errors.js'
-import { type SignedOutcome, sendSigned, settleSigned, signedKnown } from '../journal/index.js'
+import { type SignedOutcome, sendSigned, settleSigned, signContractCall, signedKnown } from '../journal/index.js'
 import type { MintRequest, RecordsContext } from '../records/index.js'
 import type { BatchState, BatchTx } from './importState.js'
 import type { SealedEntry } from './journal.js'
@@ -30,54 +29,24 @@ export function requestOf(patient: Address, sealed: SealedEntry): MintRequest {
 }
 
 /**
- * Signs `mintBatch(requests)` with `nonce`. Gas is estimated (so a batch the contract would refuse,
- * say after the patient revoked the authorisation, throws here, before anything is journaled or
- * sent) with a 20% margin; fees are the node's estimate, raised above `replacing` when this
- * re-signs a batch whose earlier version may still be in a mempool.
+ * Signs `mintBatch(requests)` with `nonce` (see signContractCall): a batch the contract would
+ * refuse, say after the patient revoked the authorisation, throws before anything is journaled or
+ * sent; `replacing` is the batch's earlier version, whose fees a re-signed one must beat.
  */
-export async function signBatch(
+export function signBatch(
   ctx: ChainContext,
   params: { issuer: LocalAccount; requests: MintRequest[]; nonce: number; replacing?: BatchTx },
 ): Promise<BatchTx & { serialized: Hex }> {
-  const { issuer, requests, nonce, replacing } = params
-  const data = encodeFunctionData({ abi: medicalRecordAbi, functionName: 'mintBatch', args: [requests] })
-  let gas: bigint
-  let fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
-  try {
-    gas = await ctx.publicClient.estimateContractGas({
-      address: ctx.deployment.records,
-      abi: medicalRecordAbi,
-      functionName: 'mintBatch',
-      args: [requests],
-      account: issuer,
-    })
-    fees = await ctx.publicClient.estimateFeesPerGas()
-  } catch (error) {
-    throw toMedvaultError(error)
-  }
-  if (replacing) {
-    // A replacement must pay at least 10% more than the transaction it replaces; 12.5% to be safe.
-    const bump = (old: bigint) => (old * 1125n) / 1000n + 1n
-    fees = {
-      maxFeePerGas: max(fees.maxFeePerGas, bump(replacing.maxFeePerGas)),
-      maxPriorityFeePerGas: max(fees.maxPriorityFeePerGas, bump(replacing.maxPriorityFeePerGas)),
-    }
-  }
-  if (!issuer.signTransaction) throw new ChainError('The issuer account cannot sign transactions.')
-  const serialized = await issuer.signTransaction({
-    chainId: ctx.deployment.chainId,
-    type: 'eip1559',
-    to: ctx.deployment.records,
-    data,
-    value: 0n,
-    nonce,
-    gas: (gas * 12n) / 10n,
-    ...fees,
+  return signContractCall(ctx, {
+    account: params.issuer,
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    functionName: 'mintBatch',
+    args: [params.requests],
+    nonce: params.nonce,
+    replacing: params.replacing,
   })
-  return { hash: keccak256(serialized), serialized, ...fees }
 }
-
-const max = (a: bigint, b: bigint) => (a > b ? a : b)
 
 /**
  * Broadcasts a signed batch. A node that refuses it because it already has it, or because the nonce

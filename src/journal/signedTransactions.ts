@@ -26,9 +26,14 @@ export type { ChainContext }
 
 export type SignedTx = { hash: Hex; serialized: Hex; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
 
+/** The fees of a signed transaction. */
+export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+
 /**
- * Signs a contract call with `nonce`. Gas is estimated first, so a call the contract would refuse
- * throws here (as a MedvaultError naming the reason), before anything is journaled or sent.
+ * Signs a contract call with `nonce`. Gas is estimated first (with a 20% margin), so a call the
+ * contract would refuse throws here (as a MedvaultError naming the reason), before anything is
+ * journaled or sent. Fees are the node's estimate, raised above `replacing` when this re-signs a
+ * transaction whose earlier version, with the same nonce, may still be in a mempool.
  */
 export async function signContractCall<const abi extends Abi, functionName extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
   ctx: Pick<ChainContext, 'publicClient' | 'deployment'>,
@@ -39,17 +44,26 @@ export async function signContractCall<const abi extends Abi, functionName exten
     functionName: functionName
     args: ContractFunctionArgs<abi, 'nonpayable' | 'payable', functionName>
     nonce: number
+    replacing?: Fees | undefined
   },
 ): Promise<SignedTx> {
-  const { account, address, abi, functionName, args, nonce } = params
+  const { account, address, abi, functionName, args, nonce, replacing } = params
   const data = encodeFunctionData({ abi, functionName, args } as never)
   let gas: bigint
-  let fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  let fees: Fees
   try {
     gas = await ctx.publicClient.estimateContractGas({ address, abi, functionName, args, account } as never)
     fees = await ctx.publicClient.estimateFeesPerGas()
   } catch (error) {
     throw toMedvaultError(error)
+  }
+  if (replacing) {
+    // A replacement must pay at least 10% more than the transaction it replaces; 12.5% to be safe.
+    const bump = (old: bigint) => (old * 1125n) / 1000n + 1n
+    fees = {
+      maxFeePerGas: max(fees.maxFeePerGas, bump(replacing.maxFeePerGas)),
+      maxPriorityFeePerGas: max(fees.maxPriorityFeePerGas, bump(replacing.maxPriorityFeePerGas)),
+    }
   }
   if (!account.signTransaction) throw new ChainError('This account cannot sign transactions.')
   const serialized = await account.signTransaction({
@@ -64,6 +78,8 @@ export async function signContractCall<const abi extends Abi, functionName exten
   })
   return { hash: keccak256(serialized), serialized, ...fees }
 }
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b)
 
 /**
  * Broadcasts a signed transaction. A node that refuses it because it already has it, or because
