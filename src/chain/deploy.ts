@@ -13,7 +13,7 @@ import {
   researchMarketAbi,
   researchMarketBytecode,
 } from '../contracts/index.js'
-import { ChainError } from '../errors.js'
+import { confirmDeployment, deployAndWait, sendDeployment } from './write.js'
 
 export type Deployment = {
   chainId: number
@@ -42,48 +42,39 @@ export async function deployContracts(
   params: DeployContractsParameters = {},
 ): Promise<Deployment> {
   const admin = params.admin ?? wallet.account.address
-  const registryHash = await wallet.deployContract({
+  const registry = await deployAndWait(wallet, publicClient, 'ProviderRegistry', {
     abi: providerRegistryAbi,
     bytecode: providerRegistryBytecode,
     args: [admin],
   })
-  const registryReceipt = await publicClient.waitForTransactionReceipt({ hash: registryHash })
-  if (!registryReceipt.contractAddress) throw new ChainError('Deploying ProviderRegistry failed.')
-  const recordsHash = await wallet.deployContract({
+  const records = await deployAndWait(wallet, publicClient, 'MedicalRecord', {
     abi: medicalRecordAbi,
     bytecode: medicalRecordBytecode,
-    args: [registryReceipt.contractAddress],
+    args: [registry.address],
   })
-  const recordsReceipt = await publicClient.waitForTransactionReceipt({ hash: recordsHash })
-  if (!recordsReceipt.contractAddress) throw new ChainError('Deploying MedicalRecord failed.')
-  const consentHash = await wallet.deployContract({
+  const consentHash = await sendDeployment(wallet, {
     abi: consentRegistryAbi,
     bytecode: consentRegistryBytecode,
-    args: [recordsReceipt.contractAddress, registryReceipt.contractAddress],
+    args: [records.address, registry.address],
   })
-  const auditHash = await wallet.deployContract({ abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
+  const auditHash = await sendDeployment(wallet, { abi: auditAnchorAbi, bytecode: auditAnchorBytecode })
   // One send after another: a wallet without medvault's nonce management (any viem wallet a caller
   // passes) takes each nonce from the node, and concurrent sends would take the same one.
-  const research = await deployResearchMarket(wallet, publicClient, {
-    registry: registryReceipt.contractAddress,
-    records: recordsReceipt.contractAddress,
-  })
-  const archive = await deployArchiveAnchor(wallet, publicClient, registryReceipt.contractAddress)
-  const [consentReceipt, auditReceipt] = await Promise.all([
-    publicClient.waitForTransactionReceipt({ hash: consentHash }),
-    publicClient.waitForTransactionReceipt({ hash: auditHash }),
+  const research = await deployResearchMarket(wallet, publicClient, { registry: registry.address, records: records.address })
+  const archive = await deployArchiveAnchor(wallet, publicClient, registry.address)
+  const [consent, audit] = await Promise.all([
+    confirmDeployment(publicClient, 'ConsentRegistry', consentHash),
+    confirmDeployment(publicClient, 'AuditAnchor', auditHash),
   ])
-  if (!consentReceipt.contractAddress || !auditReceipt.contractAddress)
-    throw new ChainError('Deploying ConsentRegistry or AuditAnchor failed.')
   return {
     chainId: wallet.chain.id,
-    registry: registryReceipt.contractAddress,
-    records: recordsReceipt.contractAddress,
-    consent: consentReceipt.contractAddress,
-    audit: auditReceipt.contractAddress,
+    registry: registry.address,
+    records: records.address,
+    consent: consent.address,
+    audit: audit.address,
     research,
     archive,
-    deployedAtBlock: registryReceipt.blockNumber.toString(),
+    deployedAtBlock: registry.receipt.blockNumber.toString(),
   }
 }
 
@@ -96,14 +87,12 @@ export async function deployResearchMarket(
   publicClient: PublicClient,
   deployment: Pick<Deployment, 'registry' | 'records'>,
 ): Promise<Address> {
-  const hash = await wallet.deployContract({
+  const { address } = await deployAndWait(wallet, publicClient, 'ResearchMarket', {
     abi: researchMarketAbi,
     bytecode: researchMarketBytecode,
     args: [deployment.registry, deployment.records],
   })
-  const receipt = await publicClient.waitForTransactionReceipt({ hash })
-  if (!receipt.contractAddress) throw new ChainError('Deploying ResearchMarket failed.')
-  return receipt.contractAddress
+  return address
 }
 
 /** Deploys ArchiveAnchor for an existing registry (a home deployed before it existed gets it this way). */
@@ -112,8 +101,10 @@ export async function deployArchiveAnchor(
   publicClient: PublicClient,
   registry: Address,
 ): Promise<Address> {
-  const hash = await wallet.deployContract({ abi: archiveAnchorAbi, bytecode: archiveAnchorBytecode, args: [registry] })
-  const receipt = await publicClient.waitForTransactionReceipt({ hash })
-  if (!receipt.contractAddress) throw new ChainError('Deploying ArchiveAnchor failed.')
-  return receipt.contractAddress
+  const { address } = await deployAndWait(wallet, publicClient, 'ArchiveAnchor', {
+    abi: archiveAnchorAbi,
+    bytecode: archiveAnchorBytecode,
+    args: [registry],
+  })
+  return address
 }

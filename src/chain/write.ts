@@ -3,8 +3,9 @@
  * account's wallet (in a home, the managed wallet of ./transactions.ts: nonce under a per-account
  * lock, re-broadcast while the node does not know the transaction), wait for the receipt, and
  * refuse a receipt whose status is not `success`. Every failure comes out of the one error table
- * (./errors.ts). Journaled operations (src/journal, src/operations) sign with an explicit nonce
- * instead, so their hash is on disk before the transaction leaves the process.
+ * (./errors.ts). Contract creations (./deploy.ts) go the same way through `deployAndWait`.
+ * Journaled operations (src/journal, src/operations) sign with an explicit nonce instead, so their
+ * hash is on disk before the transaction leaves the process.
  */
 import {
   type Abi,
@@ -15,6 +16,8 @@ import {
   type ContractFunctionArgs,
   type ContractFunctionName,
   ContractFunctionRevertedError,
+  type DeployContractParameters,
+  type Hex,
   type PublicClient,
   type TransactionReceipt,
   type Transport,
@@ -95,4 +98,53 @@ async function revertReason(
     }
   }
   return fallback
+}
+
+/** Sends a contract creation through the wallet; wait for it with `confirmDeployment`. */
+export async function sendDeployment<const abi extends Abi | readonly unknown[]>(
+  wallet: WalletClient<Transport, Chain, Account>,
+  request: DeployContractParameters<abi, Chain, Account>,
+): Promise<Hex> {
+  try {
+    return await wallet.deployContract(request)
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+}
+
+/**
+ * Waits for a contract creation and returns the new contract's address. A creation mined but
+ * reverted (out of gas, a constructor that refused) throws: its receipt may still name the address
+ * the contract would have had, but no code is there.
+ */
+export async function confirmDeployment(
+  publicClient: PublicClient,
+  name: string,
+  hash: Hex,
+): Promise<{ address: Address; receipt: TransactionReceipt }> {
+  let receipt: TransactionReceipt
+  try {
+    receipt = await publicClient.waitForTransactionReceipt({ hash })
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
+  if (receipt.status !== 'success' || !receipt.contractAddress) {
+    throw new ChainError(
+      `Deploying ${name} failed: transaction ${hash} ${receipt.status === 'success' ? 'created no contract' : 'was mined but reverted'}.`,
+      {
+        hint: 'Nothing was deployed. Check that the deploying account has enough funds and that the chain accepts contracts of this size, then deploy again.',
+      },
+    )
+  }
+  return { address: receipt.contractAddress, receipt }
+}
+
+/** Deploys one contract and waits for it (sendDeployment, then confirmDeployment). */
+export async function deployAndWait<const abi extends Abi | readonly unknown[]>(
+  wallet: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  name: string,
+  request: DeployContractParameters<abi, Chain, Account>,
+): Promise<{ address: Address; receipt: TransactionReceipt }> {
+  return confirmDeployment(publicClient, name, await sendDeployment(wallet, request))
 }

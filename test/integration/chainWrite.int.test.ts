@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Account, Chain, Transport, WalletClient } from 'viem'
 import { deployContracts, type Deployment } from '../../src/chain/deploy.js'
-import { providerRegistryAbi } from '../../src/contracts/index.js'
+import { deployAndWait } from '../../src/chain/index.js'
+import { medicalRecordAbi, medicalRecordBytecode, providerRegistryAbi } from '../../src/contracts/index.js'
 import { registerProvider, setProviderStatus } from '../../src/directory/index.js'
 import { ChainError, InvalidInputError } from '../../src/errors.js'
 import { type Env, startEnv } from '../contracts/fixture.js'
@@ -66,5 +67,20 @@ describe('writeAndWait: every write checks its receipt', () => {
     await assert.rejects(setProviderStatus(ctx(), env.admin, stranger.address, 'suspend'), (error: unknown) => {
       return error instanceof Error && /is not in the provider registry/.test(error.message)
     })
+  })
+
+  it('a contract creation mined but reverted (out of gas) raises, though its receipt names an address', async () => {
+    const wallet = env.wallet(env.admin)
+    // Above the intrinsic cost of the creation, far below storing MedicalRecord's code: mined, reverted.
+    const request = { abi: medicalRecordAbi, bytecode: medicalRecordBytecode, args: [deployment.registry], gas: 1_500_000n } as const
+    await assert.rejects(
+      deployAndWait(wallet, env.publicClient, 'MedicalRecord', request),
+      (error: unknown) => error instanceof ChainError && /Deploying MedicalRecord failed: .* was mined but reverted/.test(error.message),
+    )
+    // What the deploy code used to look at: the receipt, which names an address where no code is.
+    const hash = await wallet.deployContract(request)
+    const receipt = await env.publicClient.waitForTransactionReceipt({ hash })
+    assert.equal(receipt.status, 'reverted')
+    if (receipt.contractAddress) assert.equal(await env.publicClient.getCode({ address: receipt.contractAddress }), undefined)
   })
 })
