@@ -92,38 +92,23 @@ const ENCODING_V2 = parseAbiParameters(
 
 /** The canonical hash of an entry's body (see the module comment for the encoding). */
 export function hashAuditEntry(body: AuditEntryBody): Hex {
-  if (body.salt !== undefined) {
-    return keccak256(
-      encodeAbiParameters(ENCODING_V2, [
-        AUDIT_ENTRY_TAG_V2,
-        body.salt,
-        BigInt(body.seq),
-        body.at,
-        body.actor,
-        body.action,
-        body.tokenId ?? '',
-        body.patient ?? zeroAddress,
-        body.purpose ?? '',
-        body.outcome,
-        body.reason ?? '',
-        body.prev,
-      ]),
-    )
-  }
+  // Version 2 adds the salt after the tag; the fields after it are the same in both.
+  const fields = [
+    BigInt(body.seq),
+    body.at,
+    body.actor,
+    body.action,
+    body.tokenId ?? '',
+    body.patient ?? zeroAddress,
+    body.purpose ?? '',
+    body.outcome,
+    body.reason ?? '',
+    body.prev,
+  ] as const
   return keccak256(
-    encodeAbiParameters(ENCODING, [
-      AUDIT_ENTRY_TAG,
-      BigInt(body.seq),
-      body.at,
-      body.actor,
-      body.action,
-      body.tokenId ?? '',
-      body.patient ?? zeroAddress,
-      body.purpose ?? '',
-      body.outcome,
-      body.reason ?? '',
-      body.prev,
-    ]),
+    body.salt !== undefined
+      ? encodeAbiParameters(ENCODING_V2, [AUDIT_ENTRY_TAG_V2, body.salt, ...fields])
+      : encodeAbiParameters(ENCODING, [AUDIT_ENTRY_TAG, ...fields]),
   )
 }
 

@@ -79,19 +79,22 @@ function matchesToken(codings: Coding[], wanted: TokenParam[]): boolean {
   return wanted.some((w) => codings.some((c) => c.code === w.code && (w.system === undefined || c.system === w.system)))
 }
 
+/** The elements a clinical date is read from, in order: when it happened, then when it was recorded. */
+const CLINICAL_DATE_ELEMENTS = [
+  'effectiveDateTime',
+  'effectiveInstant',
+  'occurrenceDateTime',
+  'performedDateTime',
+  'onsetDateTime',
+  'recordedDate',
+  'authoredOn',
+  'issued',
+  'date',
+] as const
+
 /** The resource's clinical date: when it happened, else when it was recorded. */
 export function clinicalDate(resource: AnyResource): string | undefined {
-  for (const f of [
-    'effectiveDateTime',
-    'effectiveInstant',
-    'occurrenceDateTime',
-    'performedDateTime',
-    'onsetDateTime',
-    'recordedDate',
-    'authoredOn',
-    'issued',
-    'date',
-  ]) {
+  for (const f of CLINICAL_DATE_ELEMENTS) {
     if (typeof resource[f] === 'string') return resource[f] as string
   }
   for (const f of ['effectivePeriod', 'performedPeriod', 'period']) {
@@ -153,15 +156,7 @@ const SEARCHED_ELEMENTS = [
   'vaccineCode',
   'medicationCodeableConcept',
   'type',
-  'effectiveDateTime',
-  'effectiveInstant',
-  'occurrenceDateTime',
-  'performedDateTime',
-  'onsetDateTime',
-  'recordedDate',
-  'authoredOn',
-  'issued',
-  'date',
+  ...CLINICAL_DATE_ELEMENTS,
   'effectivePeriod',
   'performedPeriod',
   'period',
