@@ -4,28 +4,25 @@
  * one issuer to one patient.
  */
 import { CID } from 'multiformats/cid'
-import { type Address, type Hex, type TransactionReceipt, bytesToHex, parseEventLogs } from 'viem'
+import { type Address, type Hex, type TransactionReceipt, parseEventLogs } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { type SignedOutcome, sendSigned, settleSigned, signContractCall, signedKnown } from '../journal/index.js'
-import type { MintRequest, RecordsContext } from '../records/index.js'
+import { type MintRequest, type RecordsContext, mintRequestFor } from '../records/index.js'
 import type { BatchState, BatchTx } from './importState.js'
 import type { SealedEntry } from './journal.js'
 
 export type ChainContext = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
 
-/** The mint request a journaled sealed entry stands for. */
+/** The mint request a journaled sealed entry stands for (a new record: an import amends nothing). */
 export function requestOf(patient: Address, sealed: SealedEntry): MintRequest {
-  const cid = CID.parse(sealed.cid)
-  return {
+  return mintRequestFor({
     patient,
     commitment: sealed.commitment as Hex,
-    cidDigest: bytesToHex(cid.multihash.digest),
-    cidCodec: cid.code,
-    category: sealed.category,
-    sensitivity: sealed.sensitivity,
-  }
+    cid: CID.parse(sealed.cid),
+    terms: { category: sealed.category, sensitivity: sealed.sensitivity, supersedes: 0n },
+  })
 }
 
 /**

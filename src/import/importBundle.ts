@@ -1,22 +1,19 @@
-import type { Resource } from '@medplum/fhirtypes'
-import { canonicalFhirBytes, checkPatientOf, mapReferences } from '../fhir/index.js'
-import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, type TransactionReceipt, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
-import { withoutKeys } from '../journal/index.js'
-import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { ChainError, ImportJournalError, InvalidInputError, NotAProviderError, StandingAuthorizationError } from '../errors.js'
+import { medicalRecordAbi } from '../contracts/index.js'
+import { ChainError, ImportJournalError, InvalidInputError } from '../errors.js'
 import {
   FHIR_JSON,
   type MintRequest,
   type Recipient,
   type RecordsContext,
-  categoryCode,
+  checkStandingAuthorisation,
   commitContent,
   granteesForNewRecord,
-  sealRecord,
+  issueTerms,
+  sealForIssue,
   writeNewRecordSlips,
 } from '../records/index.js'
 import {
@@ -30,7 +27,9 @@ import {
   settleBatch,
   signBatch,
 } from './batchTransactions.js'
+import { beginJournal, compactJournal, importKey } from './beginImport.js'
 import { type BatchState, type ImportState, replayJournal } from './importState.js'
+import { checkSubjects, linkToPatient } from './linkBundle.js'
 import { type JournalKeyBox, journalKeyOf, openJournalKey, sealJournalKey } from './journalKeys.js'
 import { type BeginEntry, type ImportJournal, type SealedEntry, importJournalPath, openImportJournal } from './journal.js'
 import type { ImportEntry, ParsedImportBundle, SkippedEntry } from './parseBundle.js'
@@ -108,17 +107,6 @@ export type ImportBundleReturnType = {
   records: { entry: number; tokenId: bigint }[]
 }
 
-/** The name of an import's journal: sha256 over the bundle, the patient, the issuer and the deployment. */
-export function importKey(params: { bundleDigest: Hex; patient: Address; issuer: Address; chainId: number; records: Address }): string {
-  return createHash('sha256')
-    .update(
-      ['medvault.import.v1', params.bundleDigest, params.patient, params.issuer, String(params.chainId), params.records]
-        .map((part) => part.toLowerCase())
-        .join('|'),
-    )
-    .digest('hex')
-}
-
 type Ready = { index: number; sealed: SealedEntry; request: MintRequest; recordKey?: Uint8Array }
 
 /**
@@ -149,16 +137,7 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
   const patient = getAddress(params.patient.address)
   const bundle = linkToPatient(params.bundle, patient)
   params = { ...params, bundle }
-  // A Bundle without a Patient entry is not checked by parseImportBundle: its entries' subjects are, here.
-  for (const entry of bundle.entries) {
-    try {
-      checkPatientOf(JSON.parse(Buffer.from(entry.content).toString('utf8')), patient, ctx.deployment.chainId)
-    } catch (error) {
-      if (error instanceof InvalidInputError)
-        throw new InvalidInputError(`Entry ${entry.index}: ${error.shortMessage}`, { hint: 'Nothing was imported.' })
-      throw error
-    }
-  }
+  checkSubjects(bundle, patient, ctx.deployment.chainId)
   const path = importJournalPath(
     params.journalDir,
     importKey({
@@ -186,75 +165,6 @@ export async function importBundle(ctx: RecordsContext, params: ImportBundlePara
   } finally {
     journal.close()
   }
-}
-
-/**
- * The entries with their references to the Bundle's Patient pointed at the patient's account
- * (`Patient/0x…`), the Patient resource medvault serves for them, before anything is sealed.
- * Deterministic, so a resumed import seals the same bytes.
- */
-function linkToPatient(bundle: ParsedImportBundle, patient: Address): ParsedImportBundle {
-  const from = bundle.patientReference
-  const to = `Patient/${patient}`
-  if (!from || from === to) return bundle
-  const entries = bundle.entries.map((entry): ImportEntry => {
-    const text = Buffer.from(entry.content).toString('utf8')
-    if (!text.includes(`"${from}"`)) return entry
-    const resource = mapReferences(JSON.parse(text) as Resource, (ref) => (ref === from ? to : undefined))
-    const content = canonicalFhirBytes(resource)
-    return { ...entry, content, digest: `0x${createHash('sha256').update(content).digest('hex')}` }
-  })
-  return { ...bundle, entries, patientReference: to }
-}
-
-/**
- * Once every entry is confirmed, the journal's only job is to say so: it is rewritten without the
- * record keys, so no copy of a record key outlives the import in the home (erasure destroys the
- * others: the envelope's and the key slips).
- */
-function compactJournal(journal: ImportJournal): void {
-  if (!journal.entries.some((e) => e.t === 'sealed' && e.key)) return
-  journal.rewrite(withoutKeys(journal.entries))
-}
-
-async function beginJournal(
-  ctx: RecordsContext,
-  journal: ImportJournal,
-  state: ImportState,
-  params: { bundle: ParsedImportBundle; patient: Address; issuer: Address },
-): Promise<BeginEntry> {
-  const expected = {
-    bundle: params.bundle.bundleDigest,
-    patient: params.patient,
-    issuer: params.issuer,
-    chainId: ctx.deployment.chainId,
-    records: getAddress(ctx.deployment.records),
-    entries: params.bundle.entries.length,
-  }
-  if (state.begin) {
-    const b = state.begin
-    if (
-      b.bundle.toLowerCase() !== expected.bundle.toLowerCase() ||
-      getAddress(b.patient) !== expected.patient ||
-      getAddress(b.issuer) !== expected.issuer ||
-      b.chainId !== expected.chainId ||
-      getAddress(b.records) !== expected.records ||
-      b.entries !== expected.entries
-    ) {
-      throw new ImportJournalError(`The import journal ${journal.path} belongs to another import.`, {
-        hint: 'Move it away only if you are sure it is not this import’s.',
-      })
-    }
-    return b
-  }
-  const fromBlock = await ctx.publicClient.getBlockNumber().catch((error: unknown) => {
-    throw toMedvaultError(error)
-  })
-  const begin: BeginEntry = { t: 'begin', v: 1, ...expected, fromBlock: fromBlock.toString(), at: new Date().toISOString() }
-  journal.append(begin)
-  journal.sync()
-  state.begin = begin
-  return begin
 }
 
 type RunContext = {
@@ -536,50 +446,16 @@ function createRun(ctx: RecordsContext, params: ImportBundleParameters, run: Run
   }
 
   /** The issuer is active and the patient's standing authorisation holds: checked before anything new is minted. */
-  async function preflight() {
-    try {
-      const [active, until, block] = await Promise.all([
-        ctx.publicClient.readContract({
-          address: ctx.deployment.registry,
-          abi: providerRegistryAbi,
-          functionName: 'isActive',
-          args: [issuerAddress],
-        }),
-        ctx.publicClient.readContract({
-          address: ctx.deployment.records,
-          abi: medicalRecordAbi,
-          functionName: 'authorizationOf',
-          args: [patient, issuerAddress],
-        }),
-        ctx.publicClient.getBlock({ blockTag: 'latest' }),
-      ])
-      if (!active) {
-        throw new NotAProviderError(`${issuerAddress} is not an active provider in the registry, so it cannot issue records.`, {
-          hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
-        })
-      }
-      if (BigInt(until) < block.timestamp) {
-        throw new StandingAuthorizationError(
-          `${patient} has not authorised ${issuerAddress} to issue records to them${until > 0n ? ' any more (the authorisation ended)' : ''}; an import needs that standing authorisation.`,
-          { hint: 'The patient runs `medvault provider authorize PROVIDER --as PATIENT` first.' },
-        )
-      }
-    } catch (error) {
-      throw toMedvaultError(error)
-    }
-  }
+  const preflight = () => checkStandingAuthorisation(ctx, { issuer: issuerAddress, patient })
 
   async function sealEntry(entry: ImportEntry): Promise<Ready> {
     const content = { bytes: entry.content }
+    const terms = issueTerms({ category: entry.category, sensitivity: entry.sensitivity })
     const committed = await commitContent(content)
-    const { request, cid, recordKey } = await sealRecord(ctx, {
+    const { request, cid, recordKey } = await sealForIssue(ctx, {
       issuer,
-      patient: params.patient,
-      content,
-      contentType: FHIR_JSON,
-      category: categoryCode(entry.category),
-      sensitivity: entry.sensitivity,
-      supersedes: 0n,
+      input: { patient: params.patient, content, contentType: FHIR_JSON },
+      terms,
       committed,
     })
     const sealed: SealedEntry = {

@@ -1,5 +1,6 @@
 /** Bulk import of a patient's history from a FHIR Bundle: parse, seal, mint in batches, resume after a crash. */
-export { DEFAULT_BATCH_SIZE, importBundle, importKey, MAX_BATCH_SIZE } from './importBundle.js'
+export { DEFAULT_BATCH_SIZE, importBundle, MAX_BATCH_SIZE } from './importBundle.js'
+export { importKey } from './beginImport.js'
 export type {
   ImportBundleParameters,
   ImportBundleReturnType,

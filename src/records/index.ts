@@ -27,7 +27,16 @@ export { openEnvelope, readEnvelopeHeader, sealEnvelope } from './envelope.js'
 export { recordMetaSchema } from './envelopeFormat.js'
 export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
 export { issueRecord } from './issueRecord.js'
-export { issueTerms, mintCall, mintConsent, mintRequestFor, preflightMint, sealForIssue, signMintConsent } from './issuePipeline.js'
+export {
+  checkStandingAuthorisation,
+  issueTerms,
+  mintCall,
+  mintConsent,
+  mintRequestFor,
+  preflightMint,
+  sealForIssue,
+  signMintConsent,
+} from './issuePipeline.js'
 export type { IssueInput, IssueTerms } from './issuePipeline.js'
 export type { IssueRecordParameters, IssueRecordReturnType, PatientConsent } from './issueRecord.js'
 export { commitContent, sealRecord, signAttestation } from './sealRecord.js'

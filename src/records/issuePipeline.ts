@@ -4,14 +4,15 @@
  * the record's terms (category code, sensitivity with the category's own flag, the record it
  * amends), the patient's consent (an EIP-712 signature, or a standing authorisation), the mint or
  * amend call for those terms, the dry run before anything is stored, and the mint request from a
- * stored ciphertext's CID. Bulk import and archive sealing are to follow (issue 16).
+ * stored ciphertext's CID. A bulk import (src/import) takes the same terms, seal step and mint
+ * request, with its consent checked once per batch (`checkStandingAuthorisation`).
  */
 import type { Address, Hex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
 import { laterOfChainAndWallSeconds, toMedvaultError } from '../chain/index.js'
-import { medicalRecordAbi } from '../contracts/index.js'
-import { InvalidInputError } from '../errors.js'
+import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
+import { InvalidInputError, NotAProviderError, StandingAuthorizationError } from '../errors.js'
 import { type Category, type RecordsContext, categoryCode, mintConsentTypes, recordsDomain, requiredSensitivity } from '../core/index.js'
 import type { OnProgress } from '../core/index.js'
 import type { Recipient } from './envelope.js'
@@ -168,4 +169,46 @@ export function sealForIssue(
     committed: params.committed,
     ...(input.onProgress ? { onProgress: input.onProgress } : {}),
   })
+}
+
+/**
+ * The consent step of a batch under a standing authorisation: the issuer is an active provider and
+ * the patient's authorisation of it has not ended. Checked before anything new is sealed or sent,
+ * since a batch has no per-record consent to dry-run.
+ */
+export async function checkStandingAuthorisation(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
+  params: { issuer: Address; patient: Address },
+): Promise<void> {
+  const { issuer, patient } = params
+  try {
+    const [active, until, block] = await Promise.all([
+      ctx.publicClient.readContract({
+        address: ctx.deployment.registry,
+        abi: providerRegistryAbi,
+        functionName: 'isActive',
+        args: [issuer],
+      }),
+      ctx.publicClient.readContract({
+        address: ctx.deployment.records,
+        abi: medicalRecordAbi,
+        functionName: 'authorizationOf',
+        args: [patient, issuer],
+      }),
+      ctx.publicClient.getBlock({ blockTag: 'latest' }),
+    ])
+    if (!active) {
+      throw new NotAProviderError(`${issuer} is not an active provider in the registry, so it cannot issue records.`, {
+        hint: 'Ask the registrar to register or reinstate it (`medvault provider register|reinstate`).',
+      })
+    }
+    if (BigInt(until) < block.timestamp) {
+      throw new StandingAuthorizationError(
+        `${patient} has not authorised ${issuer} to issue records to them${until > 0n ? ' any more (the authorisation ended)' : ''}; an import needs that standing authorisation.`,
+        { hint: 'The patient runs `medvault provider authorize PROVIDER --as PATIENT` first.' },
+      )
+    }
+  } catch (error) {
+    throw toMedvaultError(error)
+  }
 }
