@@ -1,9 +1,24 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { bytesToHex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { Sensitivity, categoryCode } from '../core/index.js'
-import { issueTerms, mintCall, mintConsent, mintRequestFor } from './issuePipeline.js'
+import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
+import { createHeliaStore } from '../storage/index.js'
+import { openEnvelope } from './envelope.js'
+import { issueTerms, mintCall, mintConsent, mintRequestFor, sealForIssue } from './issuePipeline.js'
+import { commitContent } from './sealRecord.js'
+
+async function collect(source: AsyncIterable<Uint8Array>) {
+  const parts: Uint8Array[] = []
+  for await (const p of source) parts.push(p)
+  return Buffer.concat(parts)
+}
 
 const patient = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 const commitment = `0x${'ab'.repeat(32)}` as const
@@ -43,5 +58,51 @@ describe('the issue pipeline steps', () => {
         consent: '0x',
       },
     )
+  })
+
+  describe('the seal step', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medvault-pipeline-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+
+    it('seals an amendment for the patient under the resolved terms, and its request names the stored ciphertext', async () => {
+      const store = await createHeliaStore(dir)
+      try {
+        const ctx = { deployment: { chainId: 31337, records: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const }, store }
+        const issuer = privateKeyToAccount(generatePrivateKey())
+        const patientAccount = privateKeyToAccount(generatePrivateKey())
+        const seed = generateEncryptionSeed()
+        const patientRecipient = {
+          address: patientAccount.address,
+          encryptionPublicKey: bytesToHex((await encryptionKeyPairFromSeed(seed)).publicKey),
+        }
+        const bytes = new TextEncoder().encode('{"resourceType":"Observation","status":"final"}')
+        const terms = issueTerms({ category: 'mental-health', supersedes: 4n })
+        const committed = await commitContent({ bytes })
+        const sealed = await sealForIssue(ctx as never, {
+          issuer,
+          input: { patient: patientRecipient, content: { bytes }, contentType: 'application/json' },
+          terms,
+          committed,
+        })
+        try {
+          assert.equal(sealed.commitment, committed.commitment)
+          assert.deepEqual(
+            sealed.request,
+            mintRequestFor({ patient: patientAccount.address, commitment: committed.commitment, cid: sealed.cid, terms }),
+          )
+          const opened = await openEnvelope(store.cat(sealed.cid), { address: patientAccount.address, encryptionSeed: seed })
+          assert.equal(opened.meta.category, categoryCode('mental-health'))
+          assert.equal(opened.meta.sensitivity, Sensitivity.mentalHealth)
+          assert.equal(opened.meta.supersedes, '4')
+          assert.equal(opened.meta.issuer, issuer.address)
+          assert.equal(opened.meta.contentType, 'application/json')
+          assert.deepEqual(await collect(opened.content), Buffer.from(bytes))
+        } finally {
+          sealed.recordKey.fill(0)
+        }
+      } finally {
+        await store.close()
+      }
+    })
   })
 })
