@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import type { Deployment } from '../chain/index.js'
-import type { Purpose, Scope } from '../consent/index.js'
+import type { GrantInfo, Purpose, Scope } from '../consent/index.js'
 import type { Category } from '../core/index.js'
 
 /** A record token as the index holds it: the on-chain fields only, never content. */
@@ -28,24 +28,15 @@ export type IndexedRecord = {
   txHash: Hex
 }
 
-/** A consent grant as the index holds it. */
-export type IndexedGrant = {
-  grantId: bigint
-  patient: Address
-  grantee: Address
+/**
+ * A consent grant as the index holds it: the chain's grant (categories as a bitmask, bit n = code
+ * n; sensitivity flags named explicitly), with who signed it and revoked it, and where.
+ */
+export type IndexedGrant = Omit<GrantInfo, 'active'> & {
   /** Who signed the grant: the patient or their delegate. */
   grantor: Address
-  scope: Scope
   /** Records scope: the records named. */
   tokenIds: bigint[]
-  /** Bitmask of category codes, bit n = code n. */
-  categories: number
-  /** Sensitivity flags named explicitly. */
-  sensitive: number
-  purpose: Purpose
-  createdAt: Date
-  expiresAt: Date
-  revokedAt: Date | undefined
   revokedBy: Address | undefined
   blockNumber: bigint
   txHash: Hex
