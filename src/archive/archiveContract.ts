@@ -1,8 +1,8 @@
 /** Reading and writing ArchiveAnchor: anchoring, revocation, an archive's state, and its errors in plain words. */
-import { type Account, type Address, type Hex, getAddress, parseEventLogs } from 'viem'
-import { toMedvaultError, writeAndWait } from '../chain/index.js'
+import { type Account, type Address, type Hex, getAddress } from 'viem'
+import { toMedvaultError, writeAndWait, writeForEvent } from '../chain/index.js'
 import { archiveAnchorAbi } from '../contracts/index.js'
-import { ChainError, HomeError } from '../errors.js'
+import { HomeError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
 import { archiveIdOf } from './leaf.js'
 
@@ -87,15 +87,18 @@ export async function preflightAnchor(ctx: Ctx, issuer: Account): Promise<void> 
 export async function anchorArchive(ctx: RecordsContext, params: AnchorArchiveParameters): Promise<AnchorArchiveReturnType> {
   const address = archiveAddress(ctx)
   try {
-    const receipt = await writeAndWait(ctx, params.issuer, {
-      address,
-      abi: archiveAnchorAbi,
-      functionName: 'anchor',
-      args: [params.root, params.count, params.manifest.digest, params.manifest.codec],
-    })
+    const { event, receipt } = await writeForEvent(
+      ctx,
+      params.issuer,
+      {
+        address,
+        abi: archiveAnchorAbi,
+        functionName: 'anchor',
+        args: [params.root, params.count, params.manifest.digest, params.manifest.codec],
+      },
+      'ArchiveAnchored',
+    )
     const txHash = receipt.transactionHash
-    const [event] = parseEventLogs({ abi: archiveAnchorAbi, logs: receipt.logs, eventName: 'ArchiveAnchored' })
-    if (!event) throw new ChainError('The anchoring transaction emitted no ArchiveAnchored event.')
     const block = await ctx.publicClient.getBlock({ blockNumber: receipt.blockNumber })
     return {
       archiveId: event.args.archiveId,

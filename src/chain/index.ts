@@ -1,7 +1,7 @@
 /** The chain: an embedded anvil or an external node, clients, deployment, the one writer and the one error table. */
 export { toMedvaultError } from './errors.js'
 export { chainTime, laterOfChainAndWallSeconds } from './chainTime.js'
-export { confirmDeployment, deployAndWait, sendDeployment, writeAndWait } from './write.js'
+export { confirmDeployment, deployAndWait, sendDeployment, writeAndWait, writeForEvent } from './write.js'
 export type { Deployment } from './deploy.js'
 export { deployArchiveAnchor, deployContracts, deployResearchMarket } from './deploy.js'
 export { EMBEDDED_DEV_KEY, EMBEDDED_FUNDING } from './embedded.js'

@@ -14,6 +14,7 @@ import {
   BaseError,
   type Chain,
   type ContractFunctionArgs,
+  type ContractEventName,
   type ContractFunctionName,
   ContractFunctionRevertedError,
   type DeployContractParameters,
@@ -23,6 +24,8 @@ import {
   type Transport,
   type WalletClient,
   type WriteContractParameters,
+  type ParseEventLogsReturnType,
+  parseEventLogs,
 } from 'viem'
 import { ChainError, MedvaultError } from '../errors.js'
 import { toMedvaultError } from './errors.js'
@@ -59,6 +62,34 @@ export async function writeAndWait<
   }
   if (receipt.status === 'success') return receipt
   throw await revertReason(ctx, account, request as RevertedCall, receipt)
+}
+
+/**
+ * writeAndWait, then the first `eventName` event the called contract emitted in the transaction:
+ * what most writes report (the new id, the amount paid). A successful transaction without it
+ * throws, since the contract did not do what was asked.
+ */
+export async function writeForEvent<
+  const abi extends Abi,
+  functionName extends ContractFunctionName<abi, Mutability>,
+  args extends ContractFunctionArgs<abi, Mutability, functionName>,
+  eventName extends ContractEventName<abi>,
+>(
+  ctx: ChainWriter,
+  account: Account,
+  request: WriteContractParameters<abi, functionName, args, Chain, Account>,
+  eventName: eventName,
+): Promise<{ event: ParseEventLogsReturnType<abi, eventName, true>[number]; receipt: TransactionReceipt }> {
+  const receipt = await writeAndWait(ctx, account, request)
+  const address = (request as { address: Address }).address.toLowerCase()
+  const logs = receipt.logs.filter((log) => log.address.toLowerCase() === address)
+  const [event] = parseEventLogs({ abi: request.abi, logs, eventName } as never) as ParseEventLogsReturnType<abi, eventName, true>
+  if (!event) {
+    throw new ChainError(`The ${request.functionName} transaction ${receipt.transactionHash} emitted no ${eventName} event.`, {
+      hint: 'The contract did not do what was asked; check the deployment the home points at.',
+    })
+  }
+  return { event, receipt }
 }
 
 type RevertedCall = { address: Address; abi: Abi; functionName: string; args?: readonly unknown[]; value?: bigint }

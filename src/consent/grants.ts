@@ -1,7 +1,7 @@
-import { type Account, type Address, type Hex, getAddress, parseEventLogs } from 'viem'
-import { writeAndWait } from '../chain/index.js'
+import { type Account, type Address, type Hex, getAddress } from 'viem'
+import { writeAndWait, writeForEvent } from '../chain/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
-import { ChainError, InvalidInputError } from '../errors.js'
+import { InvalidInputError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 import { type Category, categoryCode } from '../core/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -68,14 +68,12 @@ export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'>) {
 
 /** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
 export async function createGrant(ctx: Ctx, params: CreateGrantParameters): Promise<{ grantId: bigint; txHash: Hex }> {
-  const receipt = await writeAndWait(ctx, params.grantor, {
-    address: ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    functionName: 'grant',
-    args: grantCallArgs(params),
-  })
-  const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
-  if (!created) throw new ChainError('The grant transaction emitted no GrantCreated event.')
+  const { event: created, receipt } = await writeForEvent(
+    ctx,
+    params.grantor,
+    { address: ctx.deployment.consent, abi: consentRegistryAbi, functionName: 'grant', args: grantCallArgs(params) },
+    'GrantCreated',
+  )
   return { grantId: created.args.grantId, txHash: receipt.transactionHash }
 }
 
@@ -129,14 +127,17 @@ export async function openEmergency(
 ): Promise<{ until: Date; reasonHash: Hex; reasonSalt: Hex; txHash: Hex }> {
   const reasonSalt = params.reasonSalt ?? newReasonSalt()
   const reasonHash = commitEmergencyReason(params.reason, reasonSalt)
-  const receipt = await writeAndWait(ctx, params.provider, {
-    address: ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    functionName: 'openEmergency',
-    args: [getAddress(params.patient), reasonHash],
-  })
-  const [opened] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'EmergencyAccessOpened' })
-  if (!opened) throw new ChainError('The emergency transaction emitted no EmergencyAccessOpened event.')
+  const { event: opened, receipt } = await writeForEvent(
+    ctx,
+    params.provider,
+    {
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'openEmergency',
+      args: [getAddress(params.patient), reasonHash],
+    },
+    'EmergencyAccessOpened',
+  )
   return { until: new Date(Number(opened.args.until) * 1000), reasonHash, reasonSalt, txHash: receipt.transactionHash }
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Account, Chain, Transport, WalletClient } from 'viem'
 import { deployContracts, type Deployment } from '../../src/chain/deploy.js'
-import { deployAndWait } from '../../src/chain/index.js'
+import { deployAndWait, writeForEvent } from '../../src/chain/index.js'
 import { medicalRecordAbi, medicalRecordBytecode, providerRegistryAbi } from '../../src/contracts/index.js'
 import { registerProvider, setProviderStatus } from '../../src/directory/index.js'
 import { ChainError, InvalidInputError } from '../../src/errors.js'
@@ -82,5 +82,29 @@ describe('writeAndWait: every write checks its receipt', () => {
     const receipt = await env.publicClient.waitForTransactionReceipt({ hash })
     assert.equal(receipt.status, 'reverted')
     if (receipt.contractAddress) assert.equal(await env.publicClient.getCode({ address: receipt.contractAddress }), undefined)
+  })
+
+  it("writeForEvent returns the called contract's event, and raises when the transaction emitted none", async () => {
+    const provider = await env.newAccount()
+    const request = (name: string) =>
+      ({
+        address: deployment.registry,
+        abi: providerRegistryAbi,
+        functionName: 'register',
+        args: [provider.address, name, `0x${'ef'.repeat(32)}`],
+      }) as const
+    const { event, receipt } = await writeForEvent(ctx(), env.admin, request('Event Clinic'), 'ProviderRegistered')
+    assert.equal(event.args.provider, provider.address)
+    assert.equal(event.transactionHash, receipt.transactionHash)
+    const other = await env.newAccount()
+    await assert.rejects(
+      writeForEvent(
+        ctx(),
+        env.admin,
+        { ...request('Other Clinic'), args: [other.address, 'Other Clinic', `0x${'ef'.repeat(32)}`] },
+        'ProviderSuspended',
+      ),
+      (error: unknown) => error instanceof ChainError && /register transaction .* emitted no ProviderSuspended event/.test(error.message),
+    )
   })
 })

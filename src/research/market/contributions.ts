@@ -1,8 +1,8 @@
-import { type Account, type Address, bytesToHex, getAddress, type Hex, hexToBytes, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/index.js'
+import { type Account, type Address, bytesToHex, getAddress, type Hex, hexToBytes } from 'viem'
+import { writeForEvent } from '../../chain/index.js'
 import { CID } from 'multiformats/cid'
 import { researchMarketAbi } from '../../contracts/index.js'
-import { ChainError, InvalidInputError, NotFoundError } from '../../errors.js'
+import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { fromBlock, type MarketContext, type MarketReadContext, marketAddress } from './context.js'
 
 export type ContributionStatus = 'reserved' | 'withdrawn' | 'delivered'
@@ -42,14 +42,12 @@ export async function joinStudy(
   params: { patient: Account; studyId: bigint; tokenIds: readonly bigint[] },
 ): Promise<{ contributionId: bigint; amount: bigint; txHash: Hex }> {
   if (params.tokenIds.length === 0) throw new InvalidInputError('Name at least one record to contribute.')
-  const receipt = await writeAndWait(ctx, params.patient, {
-    address: marketAddress(ctx),
-    abi: researchMarketAbi,
-    functionName: 'join',
-    args: [params.studyId, [...params.tokenIds]],
-  })
-  const [reserved] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'ContributionReserved' })
-  if (!reserved) throw new ChainError('The join transaction emitted no ContributionReserved event.')
+  const { event: reserved, receipt } = await writeForEvent(
+    ctx,
+    params.patient,
+    { address: marketAddress(ctx), abi: researchMarketAbi, functionName: 'join', args: [params.studyId, [...params.tokenIds]] },
+    'ContributionReserved',
+  )
   return { contributionId: reserved.args.contributionId, amount: reserved.args.amount, txHash: receipt.transactionHash }
 }
 
@@ -61,14 +59,12 @@ export async function withdrawContribution(
   ctx: MarketContext,
   params: { patient: Account; contributionId: bigint },
 ): Promise<{ refundedToResearcher: bigint; txHash: Hex }> {
-  const receipt = await writeAndWait(ctx, params.patient, {
-    address: marketAddress(ctx),
-    abi: researchMarketAbi,
-    functionName: 'withdrawContribution',
-    args: [params.contributionId],
-  })
-  const [withdrawn] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'ContributionWithdrawn' })
-  if (!withdrawn) throw new ChainError('The withdrawal emitted no ContributionWithdrawn event.')
+  const { event: withdrawn, receipt } = await writeForEvent(
+    ctx,
+    params.patient,
+    { address: marketAddress(ctx), abi: researchMarketAbi, functionName: 'withdrawContribution', args: [params.contributionId] },
+    'ContributionWithdrawn',
+  )
   return { refundedToResearcher: withdrawn.args.refundedToResearcher, txHash: receipt.transactionHash }
 }
 
@@ -81,14 +77,17 @@ export async function deliver(
   ctx: MarketContext,
   params: { patient: Account; contributionId: bigint; datasetCid: CID; datasetCommitment: Hex },
 ): Promise<{ amount: bigint; txHash: Hex }> {
-  const receipt = await writeAndWait(ctx, params.patient, {
-    address: marketAddress(ctx),
-    abi: researchMarketAbi,
-    functionName: 'deliver',
-    args: [params.contributionId, bytesToHex(params.datasetCid.bytes), params.datasetCommitment],
-  })
-  const [delivered] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'ContributionDelivered' })
-  if (!delivered) throw new ChainError('The delivery emitted no ContributionDelivered event.')
+  const { event: delivered, receipt } = await writeForEvent(
+    ctx,
+    params.patient,
+    {
+      address: marketAddress(ctx),
+      abi: researchMarketAbi,
+      functionName: 'deliver',
+      args: [params.contributionId, bytesToHex(params.datasetCid.bytes), params.datasetCommitment],
+    },
+    'ContributionDelivered',
+  )
   return { amount: delivered.args.amount, txHash: receipt.transactionHash }
 }
 

@@ -1,7 +1,6 @@
-import { type Account, type Address, getAddress, type Hex, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/index.js'
+import { type Account, type Address, getAddress, type Hex } from 'viem'
+import { writeForEvent } from '../../chain/index.js'
 import { researchMarketAbi } from '../../contracts/index.js'
-import { ChainError } from '../../errors.js'
 import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET } from './context.js'
 
 export type Earnings = {
@@ -48,13 +47,11 @@ export async function earnings(ctx: MarketReadContext, account: Address): Promis
 
 /** Pays out the account's whole balance of `asset` (patients' payments, researchers' refunds). */
 export async function withdraw(ctx: MarketContext, params: { account: Account; asset: Address }): Promise<{ amount: bigint; txHash: Hex }> {
-  const receipt = await writeAndWait(ctx, params.account, {
-    address: marketAddress(ctx),
-    abi: researchMarketAbi,
-    functionName: 'withdraw',
-    args: [getAddress(params.asset)],
-  })
-  const [paid] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'Withdrawn' })
-  if (!paid) throw new ChainError('The withdrawal emitted no Withdrawn event.')
+  const { event: paid, receipt } = await writeForEvent(
+    ctx,
+    params.account,
+    { address: marketAddress(ctx), abi: researchMarketAbi, functionName: 'withdraw', args: [getAddress(params.asset)] },
+    'Withdrawn',
+  )
   return { amount: paid.args.amount, txHash: receipt.transactionHash }
 }

@@ -1,8 +1,8 @@
-import { type Account, type Address, erc20Abi, getAddress, type Hex, parseEventLogs } from 'viem'
-import { writeAndWait } from '../../chain/index.js'
+import { type Account, type Address, erc20Abi, getAddress, type Hex } from 'viem'
+import { writeAndWait, writeForEvent } from '../../chain/index.js'
 import type { CID } from 'multiformats/cid'
 import { researchMarketAbi } from '../../contracts/index.js'
-import { ChainError, InvalidInputError, NotFoundError } from '../../errors.js'
+import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { CATEGORIES, type Category, categoryCode } from '../../core/index.js'
 import { cidFromChain } from '../../records/index.js'
 import { fromBlock, type MarketContext, type MarketReadContext, marketAddress, NATIVE_ASSET, toDate } from './context.js'
@@ -115,15 +115,12 @@ export async function postStudy(ctx: MarketContext, params: PostStudyParameters)
     maxRecords: params.maxRecords,
     deadline: Math.floor(params.deadline.getTime() / 1000),
   }
-  const receipt = await writeAndWait(ctx, params.researcher, {
-    address: market,
-    abi: researchMarketAbi,
-    functionName: 'postStudy',
-    args: [terms],
-    value: asset === NATIVE_ASSET ? budget : 0n,
-  })
-  const [posted] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'StudyPosted' })
-  if (!posted) throw new ChainError('The study transaction emitted no StudyPosted event.')
+  const { event: posted, receipt } = await writeForEvent(
+    ctx,
+    params.researcher,
+    { address: market, abi: researchMarketAbi, functionName: 'postStudy', args: [terms], value: asset === NATIVE_ASSET ? budget : 0n },
+    'StudyPosted',
+  )
   return { studyId: posted.args.studyId, budget, txHash: receipt.transactionHash }
 }
 
@@ -193,13 +190,11 @@ export async function closeStudy(
   ctx: MarketContext,
   params: { researcher: Account; studyId: bigint },
 ): Promise<{ refund: bigint; settled: boolean; txHash: Hex }> {
-  const receipt = await writeAndWait(ctx, params.researcher, {
-    address: marketAddress(ctx),
-    abi: researchMarketAbi,
-    functionName: 'closeStudy',
-    args: [params.studyId],
-  })
-  const [closed] = parseEventLogs({ abi: researchMarketAbi, logs: receipt.logs, eventName: 'StudyClosed' })
-  if (!closed) throw new ChainError('The close transaction emitted no StudyClosed event.')
+  const { event: closed, receipt } = await writeForEvent(
+    ctx,
+    params.researcher,
+    { address: marketAddress(ctx), abi: researchMarketAbi, functionName: 'closeStudy', args: [params.studyId] },
+    'StudyClosed',
+  )
   return { refund: closed.args.refund, settled: closed.args.settled, txHash: receipt.transactionHash }
 }
