@@ -4,6 +4,7 @@ import { archiveAnchorAbi, providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { TamperedRecordError } from '../errors.js'
 import {
+  type Check,
   attestationSigner,
   type RecordMeta,
   type RecordReader,
@@ -19,11 +20,7 @@ import { type ArchiveInfo, getArchive } from './archiveContract.js'
 import { type ArchivedRecord, verifyArchivedLeaf } from './leaf.js'
 import type { ArchiveProof } from './proofFile.js'
 
-export type ArchiveCheck = {
-  id: 'archive' | 'proof' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment'
-  ok: boolean
-  message: string
-}
+export type ArchiveCheck = Check<'archive' | 'proof' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment'>
 
 export type VerifyArchivedRecordParameters = {
   proof: ArchiveProof

@@ -56,6 +56,7 @@ export { checkIssuerStatus, checkReadAccess, openRecord, readRecord } from './op
 export type { OpenRecordReturnType, RecordReader } from './openRecord.js'
 export { verifyRecord } from './verifyRecord.js'
 export { checkReason, ciphertextCheck, failedReadCheck } from './verifyChecks.js'
+export type { Check } from './verifyChecks.js'
 export type { VerificationCheck, VerifyRecordReturnType } from './verifyRecord.js'
 export { documentFromFhir, documentFromFile, FHIR_JSON } from './documentInput.js'
 export type { DocumentInput } from './documentInput.js'

@@ -9,6 +9,9 @@ import type { RecordsContext } from '../core/index.js'
 import { ByteReader } from './byteReader.js'
 import { readEnvelopeHeader } from './envelope.js'
 
+/** One check of a verification: which, whether it passed, and what it found, in words. */
+export type Check<Id extends string> = { id: Id; ok: boolean; message: string }
+
 /** A failed check's message: the error's own short message. */
 export const checkReason = (error: unknown): string => (error instanceof MedvaultError ? error.shortMessage : String(error))
 
@@ -16,10 +19,7 @@ export const checkReason = (error: unknown): string => (error instanceof Medvaul
  * The `ciphertext` check without a reader: every block is read through the verifying blockstore
  * (each checked against its hash) and the envelope's public header parsed.
  */
-export async function ciphertextCheck(
-  ctx: Pick<RecordsContext, 'store'>,
-  cid: CID,
-): Promise<{ id: 'ciphertext'; ok: boolean; message: string }> {
+export async function ciphertextCheck(ctx: Pick<RecordsContext, 'store'>, cid: CID): Promise<Check<'ciphertext'>> {
   try {
     const bytes = new ByteReader(ctx.store.cat(cid))
     await readEnvelopeHeader(bytes)

@@ -3,13 +3,9 @@ import type { RecordsContext } from '../core/index.js'
 import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
 import { getProvider } from '../directory/index.js'
 import { type RecordReader, checkIssuerStatus, openRecord } from './openRecord.js'
-import { checkReason, ciphertextCheck, failedReadCheck } from './verifyChecks.js'
+import { type Check, checkReason, ciphertextCheck, failedReadCheck } from './verifyChecks.js'
 
-export type VerificationCheck = {
-  id: 'token' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment' | 'file'
-  ok: boolean
-  message: string
-}
+export type VerificationCheck = Check<'token' | 'issuer' | 'ciphertext' | 'access' | 'issuer-signature' | 'commitment' | 'file'>
 
 export type VerifyRecordReturnType = {
   tokenId: bigint
