@@ -167,15 +167,14 @@ describe('audit burst signature', () => {
       const entries = await signAuditBurst(signer, bodies(n))
       assert.equal(new Set(entries.map((e) => e.sig)).size, 1)
       const root = auditBurstRoot(entries[0]!.hash, entries[0]!.proof!)
-      if (n > 1)
-        assert.equal(
-          root,
-          SimpleMerkleTree.of(
-            entries.map((e) => e.hash),
-            { sortLeaves: false },
-          ).root,
+      if (n > 1) {
+        const library = SimpleMerkleTree.of(
+          entries.map((e) => e.hash),
+          { sortLeaves: false },
         )
-      else assert.equal(root, entries[0]!.hash)
+        assert.equal(root, library.root)
+        for (const [i, e] of entries.entries()) assert.deepEqual(e.proof, library.getProof(i))
+      } else assert.equal(root, entries[0]!.hash)
       assert.equal(entries[0]!.sig, await signer.signMessage({ message: { raw: auditBurstDigest(root) } }))
       for (const e of entries) {
         assert.equal(e.hash, hashAuditEntry(auditEntryBody(e)))

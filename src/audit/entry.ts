@@ -41,7 +41,6 @@ import {
   zeroHash,
 } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { SimpleMerkleTree } from '@openzeppelin/merkle-tree'
 
 export const AUDIT_ACTIONS = ['read', 'verify', 'key-release', 'grant', 'revoke', 'emergency', 'issue', 'amend', 'list', 'erase'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
@@ -310,7 +309,7 @@ export function auditBurstDigest(root: Hex): Hex {
 /** The root `proof` leads to from leaf `hash`: OpenZeppelin's MerkleProof.processProof (sorted pairs). */
 export function auditBurstRoot(hash: Hex, proof: readonly Hex[]): Hex {
   let node = hash
-  for (const sibling of proof) node = keccak256(node < sibling ? concatHex([node, sibling]) : concatHex([sibling, node]))
+  for (const sibling of proof) node = hashPair(node, sibling)
   return node
 }
 
@@ -318,13 +317,39 @@ export function auditBurstRoot(hash: Hex, proof: readonly Hex[]): Hex {
  * Signs one burst of chained bodies (in seq order, each `prev` the hash before it) with a single
  * signature over their Merkle root; each entry gets that signature and its own proof.
  */
-export async function signAuditBurst(signer: LocalAccount, bodies: readonly AuditEntryBody[]): Promise<AuditEntry[]> {
+export async function signAuditBurst(
+  signer: LocalAccount,
+  bodies: readonly AuditEntryBody[],
+  hashes: readonly Hex[] = bodies.map(hashAuditEntry),
+): Promise<AuditEntry[]> {
   if (bodies.length === 0) return []
-  const hashes = bodies.map(hashAuditEntry)
-  const tree = hashes.length > 1 ? SimpleMerkleTree.of(hashes, { sortLeaves: false }) : undefined
-  const root = tree ? (tree.root as Hex) : hashes[0]!
-  const sig = await signer.signMessage({ message: { raw: auditBurstDigest(root) } })
-  return bodies.map((body, i) => ({ ...body, hash: hashes[i]!, sig, proof: tree ? (tree.getProof(i) as Hex[]) : [] }))
+  const tree = burstTree(hashes)
+  const sig = await signer.signMessage({ message: { raw: auditBurstDigest(tree[0]!) } })
+  return bodies.map((body, i) => ({ ...body, hash: hashes[i]!, sig, proof: burstProof(tree, tree.length - 1 - i) }))
+}
+
+/*
+ * The tree as OpenZeppelin's SimpleMerkleTree.of(hashes, { sortLeaves: false }) lays it out (the
+ * tests compare the two): an array of 2n - 1 nodes, root first, leaf i at index length - 1 - i,
+ * node k over nodes 2k + 1 and 2k + 2. Built here because the library's input checks and
+ * conversions cost more than the hashing, and the log builds one tree per group commit.
+ */
+function burstTree(hashes: readonly Hex[]): Hex[] {
+  const tree = new Array<Hex>(2 * hashes.length - 1)
+  for (const [i, hash] of hashes.entries()) tree[tree.length - 1 - i] = hash
+  for (let k = tree.length - 1 - hashes.length; k >= 0; k--) tree[k] = hashPair(tree[2 * k + 1]!, tree[2 * k + 2]!)
+  return tree
+}
+
+function burstProof(tree: readonly Hex[], index: number): Hex[] {
+  const proof: Hex[] = []
+  for (let k = index; k > 0; k = (k - 1) >> 1) proof.push(tree[k % 2 === 1 ? k + 1 : k - 1]!)
+  return proof
+}
+
+/** OpenZeppelin's sorted-pair node hash (hex strings of equal length sort as their bytes do). */
+function hashPair(a: Hex, b: Hex): Hex {
+  return keccak256(a < b ? concatHex([a, b]) : concatHex([b, a]))
 }
 
 /**

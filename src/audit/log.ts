@@ -122,12 +122,14 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
           const written: AuditEntry[] = []
           for (let start = 0; start < group.length; start += AUDIT_BURST_MAX) {
             const bodies: AuditEntryBody[] = []
+            const hashes: Hex[] = []
             for (const { fields } of group.slice(start, start + AUDIT_BURST_MAX)) {
               const body = { seq: seq++, at: new Date().toISOString(), ...fields, salt: newEntrySalt(), prev }
               prev = hashAuditEntry(body)
               bodies.push(body)
+              hashes.push(prev)
             }
-            written.push(...(await signAuditBurst(signer, bodies)))
+            written.push(...(await signAuditBurst(signer, bodies, hashes)))
           }
           const lines = written.map(auditEntryLine)
           assertHeld()
