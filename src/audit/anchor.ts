@@ -10,7 +10,7 @@ import { toMedvaultError, writeAndWait } from '../chain/index.js'
 import { auditAnchorAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import { type AnchoredBatch, type AuditReadContext, type AuditWriteContext, anchoredBatch, anchoredBatchCount } from './chain.js'
-import { type AuditEntry, GENESIS_PREV, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
+import { type AuditEntry, GENESIS_PREV, hashAuditEntry, isAuditEntrySignedBy, parseAuditLine } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { type LogLine, auditPaths, readJson, readLogLines, withLock, writeJsonAtomic } from './files.js'
 import type { AuditLog, AuditLogSource } from './log.js'
@@ -78,13 +78,14 @@ export async function anchorPending(
       prev = previous.head
     }
     const batch: AuditEntry[] = []
+    const signatures = new Map<string, boolean>()
     for (let seq = firstSeq; seq < lines.length && batch.length < maxBatch; seq++) {
       const entry = entryAt(lines, seq)
       const intact =
         entry !== undefined &&
         entry.prev === prev &&
         hashAuditEntry(entry) === entry.hash &&
-        (await isAuditSignatureBy(entry.hash, entry.sig, log.address))
+        (await isAuditEntrySignedBy(entry, log.address, signatures))
       if (!intact) {
         throw new AuditLogError(`Audit log entry ${seq} is damaged, out of place or not signed by the log's key; it was not anchored.`, {
           hint: 'Run verifyAuditLog.',

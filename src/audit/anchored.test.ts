@@ -363,6 +363,29 @@ describe('receipts', () => {
     assert.deepEqual(await failing({ ...receipt, log: 'nobody' as Address }), ['signature'])
   })
 
+  it('proves an entry of a burst signed once, with its own Merkle proof to the burst', async () => {
+    const burstLog = await newLog()
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => burstLog.append({ actor, action: 'read', tokenId: BigInt(i + 1), patient, outcome: 'allowed' })),
+    )
+    assert.ok(new Set(burst.map((e) => e.sig)).size < burst.length)
+    await anchorPending(ctx, burstLog)
+    const receipt = await receiptFor(ctx, burstLog, 3)
+    assert.ok(receipt.entry.proof && receipt.entry.proof.length > 0)
+    const result = await verifyReceipt(ctx, JSON.parse(JSON.stringify(receipt)) as AuditReceipt, { signerAddress: burstLog.address })
+    assert.deepEqual(
+      result.checks.filter((c) => !c.ok),
+      [],
+    )
+    // Another entry's burst proof in this entry: the signature no longer covers it.
+    const neighbour = await receiptFor(ctx, burstLog, 4)
+    const swapped = await verifyReceipt(ctx, { ...receipt, entry: { ...receipt.entry, proof: neighbour.entry.proof! } })
+    assert.deepEqual(
+      swapped.checks.filter((c) => !c.ok).map((c) => c.id),
+      ['signature'],
+    )
+  })
+
   it('has no receipt for a pending entry, nor from a log that no longer matches its anchor', async () => {
     await assert.rejects(receiptFor(ctx, log, 7), NotFoundError)
     await assert.rejects(receiptFor(ctx, log, 70), NotFoundError)

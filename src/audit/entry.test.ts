@@ -2,16 +2,21 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encodeAbiParameters, keccak256, parseAbiParameters, toBytes, zeroAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { SimpleMerkleTree } from '@openzeppelin/merkle-tree'
 import {
   type AuditEntryBody,
   AUDIT_ENTRY_TAG,
   GENESIS_PREV,
+  auditBurstDigest,
+  auditBurstRoot,
   auditEntryBody,
   auditEntryLine,
   hashAuditEntry,
+  isAuditEntrySignedBy,
   isAuditSignatureBy,
   normalizeAuditEvent,
   parseAuditLine,
+  signAuditBurst,
   signAuditEntry,
 } from './entry.js'
 
@@ -146,5 +151,71 @@ describe('audit entry signature', () => {
     const v = Number.parseInt(entry.sig.slice(130), 16)
     const twin = `${entry.sig.slice(0, 66)}${(n - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}` as const
     assert.equal(await isAuditSignatureBy(entry.hash, twin as `0x${string}`, signer.address), false)
+  })
+})
+
+describe('audit burst signature', () => {
+  const bodies = (n: number): AuditEntryBody[] => {
+    const out: AuditEntryBody[] = []
+    for (let i = 0; i < n; i++)
+      out.push({ ...body, seq: i, tokenId: String(i), prev: i === 0 ? GENESIS_PREV : hashAuditEntry(out[i - 1]!) })
+    return out
+  }
+
+  it("signs the burst's OpenZeppelin Merkle root once; each entry's proof reaches it", async () => {
+    for (const n of [1, 2, 5, 64]) {
+      const entries = await signAuditBurst(signer, bodies(n))
+      assert.equal(new Set(entries.map((e) => e.sig)).size, 1)
+      const root = auditBurstRoot(entries[0]!.hash, entries[0]!.proof!)
+      if (n > 1) {
+        const library = SimpleMerkleTree.of(
+          entries.map((e) => e.hash),
+          { sortLeaves: false },
+        )
+        assert.equal(root, library.root)
+        for (const [i, e] of entries.entries()) assert.deepEqual(e.proof, library.getProof(i))
+      } else assert.equal(root, entries[0]!.hash)
+      assert.equal(entries[0]!.sig, await signer.signMessage({ message: { raw: auditBurstDigest(root) } }))
+      for (const e of entries) {
+        assert.equal(e.hash, hashAuditEntry(auditEntryBody(e)))
+        assert.equal(auditBurstRoot(e.hash, e.proof!), root)
+        assert.ok(SimpleMerkleTree.verify(root, e.hash, e.proof!))
+        assert.equal(await isAuditEntrySignedBy(e, signer.address), true)
+        assert.equal(await isAuditEntrySignedBy(e, actor), false)
+        const parsed = parseAuditLine(auditEntryLine(e))
+        assert.ok(parsed.ok)
+        assert.deepEqual(parsed.entry, e)
+      }
+    }
+  })
+
+  it('never lets a burst signature pass for an entry signature, nor the reverse', async () => {
+    const [burstSigned] = await signAuditBurst(signer, bodies(1))
+    assert.ok(burstSigned)
+    // Same root as the entry hash, yet a different message: the tag separates them.
+    assert.equal(await isAuditSignatureBy(burstSigned.hash, burstSigned.sig, signer.address), false)
+    const { proof: _proof, ...withoutProof } = burstSigned
+    assert.equal(await isAuditEntrySignedBy(withoutProof, signer.address), false)
+    const entrySigned = await signAuditEntry(signer, auditEntryBody(burstSigned))
+    assert.equal(await isAuditEntrySignedBy({ ...entrySigned, proof: [] }, signer.address), false)
+    assert.equal(await isAuditEntrySignedBy(entrySigned, signer.address), true)
+  })
+
+  it('recovers a burst signature once for all its entries when given a shared map', async () => {
+    const entries = await signAuditBurst(signer, bodies(8))
+    const verified = new Map<string, boolean>()
+    for (const e of entries) assert.equal(await isAuditEntrySignedBy(e, signer.address, verified), true)
+    assert.equal(verified.size, 1)
+  })
+
+  it('rejects malformed proofs in a line', () => {
+    const line = (proof: unknown) =>
+      JSON.stringify({ ...JSON.parse(auditEntryLine({ ...body, hash: GENESIS_PREV, sig: `0x${'1b'.repeat(65)}` })), proof })
+    for (const proof of ['0x00', [1], ['0xAB'], [`0x${'AB'.repeat(32)}`], Array.from({ length: 33 }, () => GENESIS_PREV)]) {
+      const parsed = parseAuditLine(line(proof))
+      assert.equal(parsed.ok, false)
+      if (!parsed.ok) assert.equal(parsed.error, 'proof is not a list of lower-case 32-byte hex hashes')
+    }
+    assert.equal(parseAuditLine(line([GENESIS_PREV])).ok, true)
   })
 })

@@ -14,10 +14,22 @@
  * a millisecond time in the batch's minute), so an unsalted hash could be confirmed by guessing
  * "who read which record when". The salt is in the log line, which only the node and the patient
  * see. Entries without a salt (written before version 2) still verify under version 1.
+ *
+ * Signatures. An entry without `proof` carries the log key's EIP-191 signature over its own hash
+ * (every entry written before burst signing). The log now signs once per burst of appends (its group
+ * commit, at most {@link AUDIT_BURST_MAX} entries): the entries' hashes are the leaves of an
+ * OpenZeppelin SimpleMerkleTree (sorted pairs, leaves not re-hashed: each is already the keccak256 of
+ * a long ABI encoding, never of 64 bytes, so no leaf can pass for an inner node), the key signs
+ * `keccak256(abi.encode(keccak256("medvault.audit.burst.v1"), root))` once, and each entry carries
+ * that signature and its own `proof` to the root. One secp256k1 signature per burst instead of one
+ * per entry, and each entry still proves on its own that the key wrote it: change a field and its
+ * hash no longer recomputes; recompute the hash and the proof no longer reaches a signed root. The
+ * tag keeps a burst signature from ever passing for an entry signature, and the reverse.
  */
 import {
   type Address,
   type Hex,
+  concatHex,
   encodeAbiParameters,
   getAddress,
   isAddress,
@@ -74,13 +86,23 @@ export type AuditEntryBody = {
 export type AuditEntry = AuditEntryBody & {
   /** {@link hashAuditEntry} of the body. */
   hash: Hex
-  /** The log signer's EIP-191 signature over the 32 hash bytes. */
+  /** The log signer's EIP-191 signature: over the 32 hash bytes, or with `proof`, over its burst's digest. */
   sig: Hex
+  /** Burst-signed entries: the Merkle proof from `hash` to the root of the burst `sig` signs (see the module comment). */
+  proof?: Hex[]
 }
 
 export const GENESIS_PREV: Hex = zeroHash
 export const AUDIT_ENTRY_TAG: Hex = keccak256(toBytes('medvault.audit.entry.v1'))
 export const AUDIT_ENTRY_TAG_V2: Hex = keccak256(toBytes('medvault.audit.entry.v2'))
+export const AUDIT_BURST_TAG: Hex = keccak256(toBytes('medvault.audit.burst.v1'))
+/**
+ * The most entries one burst signature covers. A proof grows by one hash (67 bytes of JSON) each time
+ * a burst doubles; 64 keeps it at 6 hashes, while 1,000 appends at once still cost 16 signatures.
+ */
+export const AUDIT_BURST_MAX = 64
+/** Deeper than any burst the log writes needs; bounds the work a crafted line can ask of a reader. */
+const MAX_PROOF_LENGTH = 32
 
 const ENCODING = parseAbiParameters(
   'bytes32 tag, uint256 seq, string at, address actor, string action, string tokenId, address patient, string purpose, string outcome, string reason, bytes32 prev',
@@ -89,6 +111,8 @@ const ENCODING = parseAbiParameters(
 const ENCODING_V2 = parseAbiParameters(
   'bytes32 tag, bytes32 salt, uint256 seq, string at, address actor, string action, string tokenId, address patient, string purpose, string outcome, string reason, bytes32 prev',
 )
+
+const BURST_ENCODING = parseAbiParameters('bytes32 tag, bytes32 root')
 
 /** The canonical hash of an entry's body (see the module comment for the encoding). */
 export function hashAuditEntry(body: AuditEntryBody): Hex {
@@ -136,6 +160,10 @@ const checks = {
   prev: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'prev is not a lower-case 32-byte hex hash'),
   hash: (v: unknown) => (typeof v === 'string' && BYTES32.test(v) ? undefined : 'hash is not a lower-case 32-byte hex hash'),
   sig: (v: unknown) => (typeof v === 'string' && SIGNATURE.test(v) ? undefined : 'sig is not a 65-byte hex signature'),
+  proof: (v: unknown) =>
+    Array.isArray(v) && v.length <= MAX_PROOF_LENGTH && v.every((h) => typeof h === 'string' && BYTES32.test(h))
+      ? undefined
+      : 'proof is not a list of lower-case 32-byte hex hashes',
 } as const
 
 function checksummed(v: unknown, field: string): string | undefined {
@@ -144,12 +172,12 @@ function checksummed(v: unknown, field: string): string | undefined {
 }
 
 const REQUIRED = ['seq', 'at', 'actor', 'action', 'outcome', 'prev', 'hash', 'sig'] as const
-const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason', 'salt'] as const
+const OPTIONAL = ['tokenId', 'patient', 'purpose', 'reason', 'salt', 'proof'] as const
 const KNOWN_KEYS = new Set<string>([...REQUIRED, ...OPTIONAL])
 const EVENT_KEYS = new Set<string>(['actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason'])
 
 /** The parts of a line the chain and the anchors need; readable even when other fields are not. */
-export type AuditFrame = { seq: number; prev: Hex; hash: Hex; sig: Hex }
+export type AuditFrame = { seq: number; prev: Hex; hash: Hex; sig: Hex; proof?: Hex[] }
 
 export type ParsedLine =
   | { ok: true; entry: AuditEntry }
@@ -168,7 +196,17 @@ export function parseAuditLine(text: string): ParsedLine {
     return { ok: false, error: 'the line is not a JSON object', frame: undefined }
   const o = json as Record<string, unknown>
   const frameOk = !checks.seq(o.seq) && !checks.prev(o.prev) && !checks.hash(o.hash) && !checks.sig(o.sig)
-  const frame = frameOk ? { seq: o.seq as number, prev: o.prev as Hex, hash: o.hash as Hex, sig: o.sig as Hex } : undefined
+  const proofOk = o.proof === undefined || !checks.proof(o.proof)
+  const frame: AuditFrame | undefined =
+    frameOk && proofOk
+      ? {
+          seq: o.seq as number,
+          prev: o.prev as Hex,
+          hash: o.hash as Hex,
+          sig: o.sig as Hex,
+          ...(o.proof === undefined ? {} : { proof: o.proof as Hex[] }),
+        }
+      : undefined
   const fail = (error: string): ParsedLine => ({ ok: false, error, frame })
   for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) return fail('the entry has an unexpected field')
   for (const key of REQUIRED) {
@@ -188,7 +226,22 @@ export function parseAuditLine(text: string): ParsedLine {
 /** Builds an entry with the fields in their canonical order (also the order of the JSON line). */
 function toEntry(o: Record<string, unknown>): AuditEntry {
   const entry: Record<string, unknown> = {}
-  for (const key of ['seq', 'at', 'actor', 'action', 'tokenId', 'patient', 'purpose', 'outcome', 'reason', 'salt', 'prev', 'hash', 'sig']) {
+  for (const key of [
+    'seq',
+    'at',
+    'actor',
+    'action',
+    'tokenId',
+    'patient',
+    'purpose',
+    'outcome',
+    'reason',
+    'salt',
+    'prev',
+    'hash',
+    'sig',
+    'proof',
+  ]) {
     if (o[key] !== undefined) entry[key] = o[key]
   }
   return entry as AuditEntry
@@ -218,17 +271,92 @@ export function normalizeAuditEvent(
   return { ok: true, fields: toEntry(o) }
 }
 
-/** The body of an entry (everything but hash and sig). */
+/** The body of an entry (everything but hash, sig and proof). */
 export function auditEntryBody(entry: AuditEntry): AuditEntryBody {
-  const { hash: _hash, sig: _sig, ...body } = entry
+  const { hash: _hash, sig: _sig, proof: _proof, ...body } = entry
   return body
 }
 
 /** Hashes and signs a body with the log's key. */
-export async function signAuditEntry(signer: LocalAccount, body: AuditEntryBody): Promise<AuditEntry> {
+export async function signAuditEntry(signer: LocalAccount, fields: AuditEntryBody): Promise<AuditEntry> {
+  // A caller may hand in a whole entry to re-sign: its old hash, signature and burst proof go.
+  const body = auditEntryBody(fields as AuditEntry)
   const hash = hashAuditEntry(body)
   const sig = await signer.signMessage({ message: { raw: hash } })
   return { ...body, hash, sig }
+}
+
+/** What the log key signs for a burst whose Merkle root is `root`. */
+export function auditBurstDigest(root: Hex): Hex {
+  return keccak256(encodeAbiParameters(BURST_ENCODING, [AUDIT_BURST_TAG, root]))
+}
+
+/** The root `proof` leads to from leaf `hash`: OpenZeppelin's MerkleProof.processProof (sorted pairs). */
+export function auditBurstRoot(hash: Hex, proof: readonly Hex[]): Hex {
+  let node = hash
+  for (const sibling of proof) node = hashPair(node, sibling)
+  return node
+}
+
+/**
+ * Signs one burst of chained bodies (in seq order, each `prev` the hash before it) with a single
+ * signature over their Merkle root; each entry gets that signature and its own proof.
+ */
+export async function signAuditBurst(
+  signer: LocalAccount,
+  bodies: readonly AuditEntryBody[],
+  hashes: readonly Hex[] = bodies.map(hashAuditEntry),
+): Promise<AuditEntry[]> {
+  if (bodies.length === 0) return []
+  const tree = burstTree(hashes)
+  const sig = await signer.signMessage({ message: { raw: auditBurstDigest(tree[0]!) } })
+  return bodies.map((body, i) => ({ ...body, hash: hashes[i]!, sig, proof: burstProof(tree, tree.length - 1 - i) }))
+}
+
+/*
+ * The tree as OpenZeppelin's SimpleMerkleTree.of(hashes, { sortLeaves: false }) lays it out (the
+ * tests compare the two): an array of 2n - 1 nodes, root first, leaf i at index length - 1 - i,
+ * node k over nodes 2k + 1 and 2k + 2. Built here because the library's input checks and
+ * conversions cost more than the hashing, and the log builds one tree per group commit.
+ */
+function burstTree(hashes: readonly Hex[]): Hex[] {
+  const tree = new Array<Hex>(2 * hashes.length - 1)
+  for (const [i, hash] of hashes.entries()) tree[tree.length - 1 - i] = hash
+  for (let k = tree.length - 1 - hashes.length; k >= 0; k--) tree[k] = hashPair(tree[2 * k + 1]!, tree[2 * k + 2]!)
+  return tree
+}
+
+function burstProof(tree: readonly Hex[], index: number): Hex[] {
+  const proof: Hex[] = []
+  for (let k = index; k > 0; k = (k - 1) >> 1) proof.push(tree[k % 2 === 1 ? k + 1 : k - 1]!)
+  return proof
+}
+
+/** OpenZeppelin's sorted-pair node hash (hex strings of equal length sort as their bytes do). */
+function hashPair(a: Hex, b: Hex): Hex {
+  return keccak256(a < b ? concatHex([a, b]) : concatHex([b, a]))
+}
+
+/**
+ * Whether the log key `signer` signed this entry: its own signature over `hash`, or with a `proof`,
+ * its burst's signature. Pass the same `verified` map for the entries of one log, so a burst's
+ * signature is recovered once, not once per entry. It does not recompute the hash from the fields
+ * (hashAuditEntry does).
+ */
+export async function isAuditEntrySignedBy(
+  frame: Pick<AuditFrame, 'hash' | 'sig' | 'proof'>,
+  signer: Address,
+  verified?: Map<string, boolean>,
+): Promise<boolean> {
+  if (frame.proof === undefined) return isAuditSignatureBy(frame.hash, frame.sig, signer)
+  if (frame.proof.length > MAX_PROOF_LENGTH) return false
+  const digest = auditBurstDigest(auditBurstRoot(frame.hash, frame.proof))
+  const key = `${digest}${frame.sig}${signer}`
+  const known = verified?.get(key)
+  if (known !== undefined) return known
+  const ok = await isAuditSignatureBy(digest, frame.sig, signer)
+  verified?.set(key, ok)
+  return ok
 }
 
 /**

@@ -5,13 +5,19 @@ export { anchoredBatch, anchoredBatchCount, anchoredBatches, findAnchoredBatch }
 export type { AnchoredBatch, AuditReadContext, AuditWriteContext } from './chain.js'
 export {
   AUDIT_ACTIONS,
+  AUDIT_BURST_MAX,
+  AUDIT_BURST_TAG,
   AUDIT_ENTRY_TAG,
   AUDIT_OUTCOMES,
   GENESIS_PREV,
+  auditBurstDigest,
+  auditBurstRoot,
   auditEntryBody,
   hashAuditEntry,
+  isAuditEntrySignedBy,
   isAuditSignatureBy,
   parseAuditLine,
+  signAuditBurst,
   signAuditEntry,
 } from './entry.js'
 export type { AuditAction, AuditEntry, AuditEntryBody, AuditEvent, AuditOutcome } from './entry.js'

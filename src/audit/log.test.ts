@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Address, getAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError } from '../errors.js'
-import { GENESIS_PREV, hashAuditEntry, isAuditSignatureBy } from './entry.js'
+import { AUDIT_BURST_MAX, GENESIS_PREV, hashAuditEntry, isAuditEntrySignedBy } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { openAuditLog } from './log.js'
 import { verifyAuditLogLocally } from './verify.js'
@@ -53,7 +53,7 @@ describe('openAuditLog / append', () => {
     assert.equal(first.prev, GENESIS_PREV)
     assert.equal(second.seq, 1)
     assert.equal(second.prev, first.hash)
-    assert.ok(await isAuditSignatureBy(second.hash, second.sig, signer.address))
+    assert.ok(await isAuditEntrySignedBy(second, signer.address))
     assert.ok(Math.abs(Date.parse(second.at) - Date.now()) < 60_000)
     assert.deepEqual(await log.entries(), [first, second])
     assert.deepEqual(await log.last(), second)
@@ -120,6 +120,38 @@ describe('openAuditLog / append', () => {
     const log3 = await openAuditLog({ dir: tempDir(), signer })
     writeFileSync(join(log3.dir, 'log.jsonl'), readFileSync(join(foreign, 'log.jsonl')))
     await assert.rejects(log3.append({ actor, action: 'read', outcome: 'allowed' }), /not signed by this log's key/)
+  })
+
+  it('signs each burst of appends once, at most AUDIT_BURST_MAX entries to a signature', async () => {
+    const dir = tempDir()
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const log = await openAuditLog({ dir, signer })
+    // The first append starts a write alone; the 129 that arrive meanwhile go in the next one.
+    const written = await Promise.all(
+      Array.from({ length: 130 }, (_, i) => log.append({ actor, action: 'read', tokenId: BigInt(i), outcome: 'allowed' })),
+    )
+    const bySig = new Map<string, number[]>()
+    for (const e of written) bySig.set(e.sig, [...(bySig.get(e.sig) ?? []), e.seq])
+    assert.deepEqual(
+      [...bySig.values()].map((seqs) => seqs.length),
+      [1, AUDIT_BURST_MAX, AUDIT_BURST_MAX, 1],
+    )
+    for (const e of written) assert.ok(await isAuditEntrySignedBy(e, signer.address))
+    assertSingleChain(logLines(dir), 130)
+    assert.deepEqual((await verifyAuditLogLocally({ dir, signerAddress: signer.address })).problems, [])
+  })
+
+  it('refuses to chain onto a last line whose burst proof was changed', async () => {
+    const signer = privateKeyToAccount(generatePrivateKey())
+    const dir = tempDir()
+    const log = await openAuditLog({ dir, signer })
+    await Promise.all(Array.from({ length: 4 }, () => log.append({ actor, action: 'read', outcome: 'allowed' })))
+    const lines = logLines(dir)
+    const last = JSON.parse(lines.at(-1)!) as { proof: string[] }
+    assert.ok(last.proof.length > 0)
+    last.proof[0] = `${last.proof[0]!.slice(0, -1)}${last.proof[0]!.endsWith('0') ? '1' : '0'}`
+    writeFileSync(join(dir, 'log.jsonl'), `${[...lines.slice(0, -1), JSON.stringify(last)].join('\n')}\n`)
+    await assert.rejects(openAuditLog({ dir, signer }), /not signed by this log's key/)
   })
 
   it('keeps one unbroken chain under many concurrent appends, from one handle and from two', async () => {

@@ -1,6 +1,6 @@
 /**
  * The append-only, hash-chained, signed access log: `openAuditLog({ dir, signer })`, then `append()`
- * one entry per access attempt. Appends take the directory's lock, re-read the last line under it
+ * one entry per access attempt. Each burst of appends is signed once (see entry.ts). Appends take the directory's lock, re-read the last line under it
  * and check that line's hash and signature before chaining onto it, so concurrent writers (in this
  * process or others) never interleave or fork the chain, and nobody can slip a forged tail under it.
  */
@@ -12,13 +12,14 @@ import {
   type AuditEntry,
   type AuditEntryBody,
   type AuditEvent,
+  AUDIT_BURST_MAX,
   GENESIS_PREV,
   auditEntryLine,
   hashAuditEntry,
-  isAuditSignatureBy,
+  isAuditEntrySignedBy,
   normalizeAuditEvent,
   parseAuditLine,
-  signAuditEntry,
+  signAuditBurst,
 } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { appendToLog, auditPaths, ensureAuditDir, readLastLine, withLock } from './files.js'
@@ -84,7 +85,7 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
     if (hashAuditEntry(last) !== last.hash) {
       throw new AuditLogError(`Audit log entry ${last.seq} was changed after it was written.`, { hint: 'Run verifyAuditLog.' })
     }
-    if (!(await isAuditSignatureBy(last.hash, last.sig, signer.address))) {
+    if (!(await isAuditEntrySignedBy(last, signer.address))) {
       throw new AuditLogError(`Audit log entry ${last.seq} is not signed by this log's key ${signer.address}.`, {
         hint: 'Open the log with the key that writes it; each key keeps its own log directory.',
       })
@@ -97,8 +98,9 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
 
   /*
    * Group commit: appends that arrive while a write is in progress wait for the next one, which
-   * takes them all under one lock, chains and signs them in arrival order, and writes them with
-   * one append and one fsync. Each caller still resolves only once its entry is on disk.
+   * takes them all under one lock, chains them in arrival order, signs each run of up to
+   * AUDIT_BURST_MAX of them with one signature, and writes them with one append and one fsync.
+   * Each caller still resolves only once its entry is on disk.
    */
   type Pending = {
     fields: Omit<AuditEntryBody, 'seq' | 'at' | 'prev'>
@@ -114,18 +116,20 @@ export async function openAuditLog(params: OpenAuditLogParameters): Promise<Audi
       queue = []
       try {
         const entries = await withLock(paths.appendLockTarget, APPEND_LOCK, async (assertHeld) => {
-          let last = await tail()
+          const last = await tail()
+          let seq = last ? last.seq + 1 : 0
+          let prev = last ? last.hash : GENESIS_PREV
           const written: AuditEntry[] = []
-          for (const { fields } of group) {
-            const body = {
-              seq: last ? last.seq + 1 : 0,
-              at: new Date().toISOString(),
-              ...fields,
-              salt: newEntrySalt(),
-              prev: last ? last.hash : GENESIS_PREV,
+          for (let start = 0; start < group.length; start += AUDIT_BURST_MAX) {
+            const bodies: AuditEntryBody[] = []
+            const hashes: Hex[] = []
+            for (const { fields } of group.slice(start, start + AUDIT_BURST_MAX)) {
+              const body = { seq: seq++, at: new Date().toISOString(), ...fields, salt: newEntrySalt(), prev }
+              prev = hashAuditEntry(body)
+              bodies.push(body)
+              hashes.push(prev)
             }
-            last = await signAuditEntry(signer, body)
-            written.push(last)
+            written.push(...(await signAuditBurst(signer, bodies, hashes)))
           }
           const lines = written.map(auditEntryLine)
           assertHeld()

@@ -6,7 +6,7 @@
 import { type Address, type Hex, getAddress, isAddress } from 'viem'
 import { NotFoundError } from '../errors.js'
 import { type AuditReadContext, anchoredBatch, anchoredBatchCount, findAnchoredBatch } from './chain.js'
-import { type AuditEntry, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
+import { type AuditEntry, hashAuditEntry, isAuditEntrySignedBy, parseAuditLine } from './entry.js'
 import { AuditLogError } from './errors.js'
 import { auditPaths, readLogLines } from './files.js'
 import type { AuditLogSource } from './log.js'
@@ -74,7 +74,8 @@ export async function receiptFor(ctx: AuditReadContext, log: AuditLogSource, seq
 }
 
 /**
- * Checks a receipt: the entry's fields give its hash, the log's key signed it, the proof puts
+ * Checks a receipt: the entry's fields give its hash, the log's key signed it (the entry, or its
+ * burst through the entry's own proof), the proof puts
  * `[seq, hash]` under the root, and that root is the one AuditAnchor holds for this log and batch
  * (which covers the entry's seq). Pass `signerAddress` to insist on a particular log, not just the
  * one the receipt names.
@@ -110,7 +111,7 @@ export async function verifyReceipt(
   if (expected && expected.toLowerCase() !== receipt.log.toLowerCase()) {
     checks.push({ id: 'signature', ok: false, message: `The receipt is for log ${receipt.log}, not ${expected}.` })
   } else {
-    const sigOk = await isAuditSignatureBy(entry.hash, entry.sig, receipt.log)
+    const sigOk = await isAuditEntrySignedBy(parsed.entry, receipt.log)
     checks.push({
       id: 'signature',
       ok: sigOk,

@@ -1,11 +1,12 @@
 /** Local verification (no chain): what hashes, signatures, order and links alone reveal. */
 import assert from 'node:assert/strict'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { hashAuditEntry, signAuditEntry } from './entry.js'
+import type { Hex } from 'viem'
+import { type AuditEntry, GENESIS_PREV, auditEntryBody, auditEntryLine, hashAuditEntry, signAuditBurst, signAuditEntry } from './entry.js'
 import { type AuditLog, openAuditLog } from './log.js'
 import { type AuditProblemKind, verifyAuditLogLocally } from './verify.js'
 
@@ -156,5 +157,111 @@ describe('verifyAuditLogLocally', () => {
     }
     assert.notEqual(hashAuditEntry(rewritten[3]!), entries[3]!.hash)
     assert.deepEqual(await problemsOf(tampered(() => rewritten)), [])
+  })
+})
+
+describe('verifyAuditLogLocally on burst-signed entries', () => {
+  /** A log with two entries in the old format (each signed on its own), then bursts of 1 and 9. */
+  let mixed: string
+  before(async () => {
+    mixed = join(root, 'mixed')
+    const legacy = [
+      await signAuditEntry(signer, { seq: 0, at: new Date().toISOString(), actor, action: 'read', outcome: 'allowed', prev: GENESIS_PREV }),
+    ]
+    legacy.push(
+      await signAuditEntry(signer, {
+        seq: 1,
+        at: new Date().toISOString(),
+        actor,
+        action: 'list',
+        outcome: 'denied',
+        prev: legacy[0]!.hash,
+      }),
+    )
+    mkdirSync(mixed, { recursive: true, mode: 0o700 })
+    writeFileSync(join(mixed, 'log.jsonl'), `${legacy.map(auditEntryLine).join('\n')}\n`, { mode: 0o600 })
+    const log = await openAuditLog({ dir: mixed, signer })
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => log.append({ actor, action: 'read', tokenId: BigInt(i + 1), patient, outcome: 'allowed' })),
+    )
+  })
+
+  /** The mixed log's lines, passed through `edit`, in a fresh copy. */
+  async function problemsAfter(edit: (lines: Record<string, unknown>[]) => Record<string, unknown>[]) {
+    const dir = join(root, `copy-${copies++}`)
+    cpSync(mixed, dir, { recursive: true })
+    const file = join(dir, 'log.jsonl')
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    writeFileSync(
+      file,
+      `${edit(lines)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}\n`,
+    )
+    return problemsOf(dir)
+  }
+
+  it('reads the old format and the new in one log; a burst shares one signature, each entry its own proof', async () => {
+    const lines = readFileSync(join(mixed, 'log.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry)
+    assert.equal(lines.length, 12)
+    assert.equal(lines[0]!.proof, undefined)
+    assert.equal(lines[1]!.proof, undefined)
+    assert.deepEqual(lines[2]!.proof, [])
+    const burst = lines.slice(3)
+    assert.equal(new Set(burst.map((e) => e.sig)).size, 1)
+    assert.notEqual(burst[0]!.sig, lines[2]!.sig)
+    for (const e of burst) assert.ok([3, 4].includes(e.proof!.length)) // 9 leaves: depth 3 or 4
+    assert.deepEqual(await problemsOf(mixed), [])
+  })
+
+  it('finds a tampered entry inside a signed burst, however it was tampered with', async () => {
+    const lines = readFileSync(join(mixed, 'log.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry)
+    // A field changed: its hash no longer recomputes.
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 6 ? { ...l, outcome: 'denied' } : l))), [['changed', 6]])
+    // A field changed and the hash recomputed: the proof no longer reaches the signed root, and the next entry's link breaks.
+    const rehashed = { ...lines[6]!, outcome: 'denied' as const }
+    rehashed.hash = hashAuditEntry(rehashed)
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 6 ? rehashed : l))), [
+      ['bad-signature', 6],
+      ['broken-chain', 7],
+    ])
+    // A proof altered, cut short, or borrowed from a neighbour.
+    const flip = (h: Hex): Hex => `0x${h.slice(2, 65)}${h.endsWith('0') ? '1' : '0'}`
+    const proof = lines[8]!.proof!
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 8 ? { ...l, proof: [flip(proof[0]!), ...proof.slice(1)] } : l))), [
+      ['bad-signature', 8],
+    ])
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 8 ? { ...l, proof: proof.slice(1) } : l))), [['bad-signature', 8]])
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 8 ? { ...l, proof: lines[9]!.proof } : l))), [
+      ['bad-signature', 8],
+    ])
+    // The signature of another burst, or an entry presented as signed on its own.
+    assert.deepEqual(await problemsAfter((ls) => ls.map((l, i) => (i === 8 ? { ...l, sig: lines[2]!.sig } : l))), [['bad-signature', 8]])
+    assert.deepEqual(
+      await problemsAfter((ls) =>
+        ls.map((l, i) => {
+          if (i !== 8) return l
+          const { proof: _proof, ...rest } = l
+          return rest
+        }),
+      ),
+      [['bad-signature', 8]],
+    )
+    // A burst signed by another key.
+    const forger = privateKeyToAccount(generatePrivateKey())
+    const forged = await signAuditBurst(forger, lines.slice(3).map(auditEntryBody))
+    assert.deepEqual(
+      await problemsAfter((ls) => [...ls.slice(0, 3), ...forged]),
+      [3, 4, 5, 6, 7, 8, 9, 10, 11].map((s) => ['bad-signature', s]),
+    )
   })
 })

@@ -1,6 +1,6 @@
 /**
  * Verifying a whole audit log: every line parses and its hash recomputes ('changed'), is signed by
- * the log's key ('bad-signature'), sits in seq order ('reordered'), no seq is missing up to the
+ * the log's key, itself or through its burst's proof and signature ('bad-signature'), sits in seq order ('reordered'), no seq is missing up to the
  * newest entry or the newest anchored one ('dropped'), each entry's prev is its predecessor's hash
  * and no seq appears twice ('broken-chain'), and each batch anchored on chain has the Merkle root
  * ('root-mismatch') and head ('head-mismatch') the log gives. Each tampering is reported once, under
@@ -8,7 +8,7 @@
  */
 import type { Address } from 'viem'
 import { type AnchoredBatch, type AuditReadContext, anchoredBatches } from './chain.js'
-import { type AuditFrame, GENESIS_PREV, hashAuditEntry, isAuditSignatureBy, parseAuditLine } from './entry.js'
+import { type AuditFrame, GENESIS_PREV, hashAuditEntry, isAuditEntrySignedBy, parseAuditLine } from './entry.js'
 import { auditPaths, readLogLines } from './files.js'
 import { auditBatchRoot } from './merkle.js'
 
@@ -65,6 +65,8 @@ async function check(params: VerifyAuditLogParameters, batches: AnchoredBatch[] 
   const unreadable = new Set<number>()
   const order: Located[] = []
   let lastSeq = -1
+  /** Burst signatures already recovered: one recovery per burst, not per entry. */
+  const signatures = new Map<string, boolean>()
 
   for (const { line, text } of lines) {
     const parsed = parseAuditLine(text)
@@ -90,7 +92,7 @@ async function check(params: VerifyAuditLogParameters, batches: AnchoredBatch[] 
       continue
     }
     lastSeq = frame.seq
-    if (!(await isAuditSignatureBy(frame.hash, frame.sig, params.signerAddress))) {
+    if (!(await isAuditEntrySignedBy(frame, params.signerAddress, signatures))) {
       problems.push({
         seq: frame.seq,
         kind: 'bad-signature',
