@@ -12,29 +12,33 @@ import { join, relative, resolve } from 'node:path'
 const root = join(import.meta.dirname, '..')
 const TIMES = join(root, '.test-times.json')
 
-// The slowest files of a full run on a 2-core machine, slowest first; every other file follows in
-// path order. Only the schedule depends on this list: a file missing from it still runs.
+// The slowest files of a full run on a 2-core machine (concurrency 2), slowest first; every other
+// file follows in path order. Only the schedule depends on this list: a file missing from it still runs.
 const SLOW_FIRST = [
-  'test/integration/restCrash.int.test.ts',
-  'test/integration/backup.int.test.ts',
   'test/integration/cli.int.test.ts',
-  'test/integration/archive.int.test.ts',
-  'test/privacy/privacyScan.test.ts',
+  'test/integration/restCrash.int.test.ts',
   'test/integration/crashMatrix.int.test.ts',
-  'test/integration/recovery.int.test.ts',
-  'test/integration/accountKeystore.int.test.ts',
-  'test/integration/study.int.test.ts',
-  'test/integration/ipfsPeers.int.test.ts',
+  'test/privacy/privacyScan.test.ts',
   'test/integration/import.int.test.ts',
+  'test/integration/recovery.int.test.ts',
+  'test/integration/ipfsPeers.int.test.ts',
   'test/web/firstHour.test.ts',
-  'test/integration/serviceFaults.int.test.ts',
+  'test/integration/backup.int.test.ts',
+  'test/integration/archive.int.test.ts',
   'test/integration/fhirLinks.int.test.ts',
-  'test/integration/concurrentIssuers.int.test.ts',
+  'test/integration/study.int.test.ts',
+  'test/integration/serviceFaults.int.test.ts',
+  'test/web/signup.test.ts',
+  'test/web/portal.test.ts',
   'test/integration/externalChain.int.test.ts',
+  'test/web/portalVerify.test.ts',
+  'test/integration/accountKeystore.int.test.ts',
+  'test/integration/concurrentIssuers.int.test.ts',
+  'test/integration/publicUrl.int.test.ts',
+  'test/web/studies.test.ts',
   'test/security/paths.test.ts',
-  'test/contracts/ResearchMarket.test.ts',
-  'test/contracts/ResearchMarket.property.test.ts',
-  'test/integration/server.int.test.ts',
+  'test/integration/fhirRest.int.test.ts',
+  'test/report/accessReport.int.test.ts',
 ]
 
 function find(dir) {

@@ -1,6 +1,7 @@
+import type { BlobStore } from './blobStore.js'
+import { lazyBlobStore } from './lazyStore.js'
+
 export type { BlobStore } from './blobStore.js'
-export { createHeliaStore } from './heliaStore.js'
-export { createKuboStore } from './kuboStore.js'
 export { lazyBlobStore } from './lazyStore.js'
 
 /**
@@ -14,3 +15,15 @@ export async function loadPeering() {
   return { ...key, ...peering }
 }
 export type { HeliaBlobStore, HeliaNetworkOptions } from './heliaStore.js'
+
+/**
+ * The stores' constructors, loading their modules on the call: a static re-export here would load
+ * Helia and the Kubo client (~500 module files, about a second of CPU) into every CLI command and
+ * every module that imports this folder, whatever it does.
+ */
+export async function createHeliaStore(...args: Parameters<typeof import('./heliaStore.js').createHeliaStore>) {
+  return (await loadHeliaStore()).createHeliaStore(...args)
+}
+export function createKuboStore(url: string): BlobStore {
+  return lazyBlobStore(async () => (await loadKuboStore()).createKuboStore(url))
+}
