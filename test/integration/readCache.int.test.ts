@@ -19,6 +19,19 @@ describe('the read cache', () => {
   let server: MedvaultServer
   const a = (name: string) => s.accounts[name]!
   const sessions: Record<string, string> = {}
+  /** Alice shares one record with cardio for an hour, and cardio's key slip is released. */
+  async function shareWithCardio(tokenId: bigint): Promise<bigint> {
+    const { grantId } = await createGrant(s.mv, {
+      grantor: a('alice').chainAccount,
+      patient: a('alice').address,
+      grantee: a('cardio').address,
+      terms: { scope: 'records', tokenIds: [tokenId] },
+      expiresAt: new Date(Date.now() + 3600_000),
+      purpose: 'treatment',
+    })
+    await releasePendingKeys(s.mv, a('alice'))
+    return grantId
+  }
   const get = (path: string, who: string) => fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${sessions[who]}` } })
   const matchIds = (bundle: Bundle) =>
     (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
@@ -36,15 +49,7 @@ describe('the read cache', () => {
 
   it('refuses every read sent after the revoking block, while 16 connections read as the grantee', async () => {
     const tokenId = await issueExample(s, 'glucose.json', 'lab', 'alice')
-    const { grantId } = await createGrant(s.mv, {
-      grantor: a('alice').chainAccount,
-      patient: a('alice').address,
-      grantee: a('cardio').address,
-      terms: { scope: 'records', tokenIds: [tokenId] },
-      expiresAt: new Date(Date.now() + 3600_000),
-      purpose: 'treatment',
-    })
-    await releasePendingKeys(s.mv, a('alice'))
+    const grantId = await shareWithCardio(tokenId)
     const auditBefore = (await s.mv.auditLog.entries()).length
 
     const results: { sentAt: number; status: number }[] = []
@@ -123,15 +128,7 @@ describe('the read cache', () => {
 
   it("lists a grantee's view of the history once per head block, not on every read, and again after a block", async () => {
     const tokenId = await issueExample(s, 'glucose.json', 'lab', 'alice')
-    await createGrant(s.mv, {
-      grantor: a('alice').chainAccount,
-      patient: a('alice').address,
-      grantee: a('cardio').address,
-      terms: { scope: 'records', tokenIds: [tokenId] },
-      expiresAt: new Date(Date.now() + 3600_000),
-      purpose: 'treatment',
-    })
-    await releasePendingKeys(s.mv, a('alice'))
+    await shareWithCardio(tokenId)
     const lists = async (since: number) =>
       (await s.mv.auditLog.entries()).slice(since).filter((e) => e.action === 'list' && e.actor === a('cardio').address).length
     const since = (await s.mv.auditLog.entries()).length
