@@ -5,7 +5,7 @@ import { computeCommitment } from '../crypto/index.js'
 import { TamperedRecordError } from '../errors.js'
 import {
   type Check,
-  attestationSigner,
+  isAttestationBy,
   type RecordMeta,
   type RecordReader,
   type RecordsContext,
@@ -222,7 +222,7 @@ async function checkArchivedAttestation(ctx: Pick<RecordsContext, 'deployment'>,
       },
     )
   }
-  const signer = await attestationSigner(
+  const signed = await isAttestationBy(
     ctx,
     {
       patient: getAddress(record.patient),
@@ -232,8 +232,9 @@ async function checkArchivedAttestation(ctx: Pick<RecordsContext, 'deployment'>,
       supersedes: 0n,
     },
     meta.attestation as Hex,
+    getAddress(record.issuer),
   )
-  if (signer !== getAddress(record.issuer)) {
+  if (!signed) {
     throw new TamperedRecordError('The issuer signature on this archived record is not valid for its leaf.', {
       details: 'issuer-signature',
       hint: 'The record was not signed by the provider that anchored it, or its content was swapped. Do not trust it.',

@@ -57,7 +57,8 @@ export async function checkAttestation(
 
 /**
  * Who signed an issuer attestation (EIP-712 `RecordAttestation` in this deployment's domain), or the
- * zero address for a signature that does not even parse. Tokens and archive leaves both check it.
+ * zero address for a signature that does not even parse: the plain recovery that `isAttestationBy`
+ * must agree with (its tests hold it to this).
  */
 export async function attestationSigner(
   ctx: Pick<RecordsContext, 'deployment'>,
@@ -88,7 +89,7 @@ const SIGNATURE_65 = /^0x[0-9a-fA-F]{130}$/
 
 /**
  * Whether `issuer` signed the attestation `message` (EIP-712 `RecordAttestation` in this
- * deployment's domain): the same answer as `attestationSigner(...) === issuer`, faster for an
+ * deployment's domain), for tokens and archive leaves alike: the same answer as `attestationSigner(...) === issuer`, faster for an
  * issuer met before (see the module comment).
  */
 export async function isAttestationBy(

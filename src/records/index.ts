@@ -61,6 +61,6 @@ export type { VerificationCheck, VerifyRecordReturnType } from './verifyRecord.j
 export { documentFromFhir, documentFromFile, FHIR_JSON } from './documentInput.js'
 export type { DocumentInput } from './documentInput.js'
 export { ByteReader } from './byteReader.js'
-export { attestationSigner } from './checkAttestation.js'
+export { isAttestationBy } from './checkAttestation.js'
 export { releasePendingKeys } from './releaseKeys.js'
 export { ownerRecordKey } from './ownerRecordKey.js'
