@@ -1,5 +1,5 @@
 import { faultPoint } from '../journal/index.js'
-import type { ImportCheckpoint } from './importBundle.js'
+import type { ImportCheckpoint } from './importTypes.js'
 
 const POINTS: readonly ImportCheckpoint[] = ['after-seal', 'before-send', 'after-submit', 'after-confirm']
 

@@ -1,5 +1,6 @@
 /** Bulk import of a patient's history from a FHIR Bundle: parse, seal, mint in batches, resume after a crash. */
-export { DEFAULT_BATCH_SIZE, importBundle, MAX_BATCH_SIZE } from './importBundle.js'
+export { importBundle } from './importBundle.js'
+export { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './importTypes.js'
 export { importKey } from './beginImport.js'
 export type {
   ImportBundleParameters,
@@ -8,7 +9,7 @@ export type {
   ImportIssuer,
   ImportProgress,
   ImportedBatch,
-} from './importBundle.js'
+} from './importTypes.js'
 export { IMPORT_BUNDLE_TYPES, parseImportBundle } from './parseBundle.js'
 export type { ImportBundleType, ImportEntry, ParsedImportBundle, SkippedEntry } from './parseBundle.js'
 export { syntheticPatientBundle } from './syntheticBundle.js'
