@@ -2,7 +2,15 @@ import { type Address, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import { encryptionKeyOf } from '../directory/index.js'
 import { InvalidInputError } from '../errors.js'
-import { FHIR_JSON, type Recipient, type RecordsContext, categoryCode, commitContent, sealRecord } from '../records/index.js'
+import {
+  FHIR_JSON,
+  type Recipient,
+  type RecordsContext,
+  type SealRecordReturnType,
+  commitContent,
+  issueTerms,
+  sealForIssue,
+} from '../records/index.js'
 import type { ArchivedRecord } from './leaf.js'
 import type { ArchiveEntry } from './parseArchiveBundle.js'
 
@@ -58,11 +66,31 @@ export async function archiveRecipients(
 }
 
 /**
- * Seals every entry of an archive exactly as a single record is sealed (`commitContent` then
- * `sealRecord`: a fresh record key, AES-256-GCM, the key wrapped to the patient, the issuer's
- * attestation inside, stored on IPFS), several at once, and returns each record's leaf. Nothing is
- * sent to the chain. The record keys are zeroed at once: the patient's copy in the envelope is the
- * only one.
+ * The archive's end of the issue pipeline: where a token's mint request goes to the chain, an
+ * archived record's leaf carries the same fields, plus the issuer and the issue time a token's
+ * mint would record.
+ */
+function leafOf(sealed: SealRecordReturnType, issuer: Address, issuedAt: number): ArchivedRecord {
+  const { request } = sealed
+  return {
+    patient: request.patient,
+    commitment: request.commitment,
+    cidDigest: request.cidDigest,
+    cidCodec: request.cidCodec,
+    issuer,
+    issuedAt,
+    category: request.category,
+    sensitivity: request.sensitivity,
+  }
+}
+
+/**
+ * Seals every entry of an archive through the issue pipeline's steps, exactly as a single record is
+ * sealed: its terms (`issueTerms`: the category code, the category's own sensitivity flag added),
+ * `commitContent`, then `sealForIssue` (a fresh record key, AES-256-GCM, the key wrapped to the
+ * patient, the issuer's attestation inside, stored on IPFS), several at once, and returns each
+ * record's leaf. There is no consent step (nothing is minted to the patient) and nothing is sent
+ * to the chain. The record keys are zeroed at once: the patient's copy in the envelope is the only one.
  */
 export async function sealArchive(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment' | 'store'>,
@@ -77,6 +105,7 @@ export async function sealArchive(
     ))
   const issuedAt = params.issuedAt ?? Number((await ctx.publicClient.getBlock({ blockTag: 'latest' })).timestamp)
   const concurrency = Math.max(1, params.concurrency ?? 8)
+  const issuerAddress = getAddress(issuer.address)
   const out: SealedArchiveRecord[] = new Array(entries.length)
   let next = 0
   let sealed = 0
@@ -85,34 +114,15 @@ export async function sealArchive(
     const patient = recipients.get(getAddress(entry.patient))
     if (!patient) throw new InvalidInputError(`Entry ${entry.index} is for a patient without an encryption key.`)
     const content = { bytes: entry.content }
-    const category = categoryCode(entry.category)
     const committed = await commitContent(content)
-    const result = await sealRecord(ctx, {
+    const result = await sealForIssue(ctx, {
       issuer,
-      patient,
-      content,
-      contentType: FHIR_JSON,
-      category,
-      sensitivity: entry.sensitivity,
-      supersedes: 0n,
+      input: { patient, content, contentType: FHIR_JSON },
+      terms: issueTerms({ category: entry.category, sensitivity: entry.sensitivity }),
       committed,
     })
     result.recordKey.fill(0)
-    const { request } = result
-    return {
-      entry: entry.index,
-      cid: result.cid.toString(),
-      record: {
-        patient: request.patient,
-        commitment: request.commitment,
-        cidDigest: request.cidDigest,
-        cidCodec: request.cidCodec,
-        issuer: getAddress(issuer.address),
-        issuedAt,
-        category: request.category,
-        sensitivity: request.sensitivity,
-      },
-    }
+    return { entry: entry.index, cid: result.cid.toString(), record: leafOf(result, issuerAddress, issuedAt) }
   }
 
   let failed = false

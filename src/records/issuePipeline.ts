@@ -156,7 +156,7 @@ export type IssueInput = {
  * the resolved `terms`, signed by the issuer and stored.
  */
 export function sealForIssue(
-  ctx: RecordsContext,
+  ctx: Pick<RecordsContext, 'deployment' | 'store'>,
   params: { issuer: LocalAccount; input: IssueInput; terms: IssueTerms; committed: ContentCommitment },
 ): Promise<SealRecordReturnType> {
   const { input } = params
