@@ -1,8 +1,9 @@
 /**
- * The append-only, hash-chained, signed access log: `openAuditLog({ dir, signer })`, then `append()`
- * one entry per access attempt. Each burst of appends is signed once (see entry.ts). Appends take the directory's lock, re-read the last line under it
- * and check that line's hash and signature before chaining onto it, so concurrent writers (in this
- * process or others) never interleave or fork the chain, and nobody can slip a forged tail under it.
+ * The append-only, hash-chained, signed access log: `openAuditLog({ dir, signer })`, then
+ * `append()` one entry per access attempt. Each burst of appends is signed once (see entry.ts).
+ * Appends take the directory's lock, re-read the last line under it and check that line's hash and
+ * signature before chaining onto it, so concurrent writers (in this process or others) never
+ * interleave or fork the chain, and nobody can slip a forged tail under it.
  */
 import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
