@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Address, type Hex, getAddress, isAddress } from 'viem'
 import { InvalidInputError, MalformedBundleError } from '../errors.js'
-import { IMPORT_BUNDLE_TYPES, type ImportBundleType, type SkippedEntry } from '../import/index.js'
+import { IMPORT_BUNDLE_TYPES, type ImportBundleType, type SkippedEntry, bundleEntriesError, safeResourceType } from '../import/index.js'
 import { type Category, documentFromFhir } from '../records/index.js'
 
 /**
@@ -37,7 +37,6 @@ export type ParsedArchiveBundle = {
 
 type JsonObject = Record<string, unknown>
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value)
-const safeType = (type: unknown) => (typeof type === 'string' && /^[A-Z][A-Za-z]{1,63}$/.test(type) ? type : 'unknown type')
 
 /**
  * Parses a FHIR R4 Bundle holding a provider's archive for several patients (collection,
@@ -108,7 +107,9 @@ export function parseArchiveBundle(bytes: Uint8Array, options: { chainId: number
     }
     const patient = subjectOf(resource, refs)
     if (!patient) {
-      problems.push(`entry[${index}] (${safeType(resource.resourceType)}): its subject or patient names none of the Bundle's Patients`)
+      problems.push(
+        `entry[${index}] (${safeResourceType(resource.resourceType)}): its subject or patient names none of the Bundle's Patients`,
+      )
       continue
     }
     try {
@@ -120,10 +121,8 @@ export function parseArchiveBundle(bytes: Uint8Array, options: { chainId: number
   }
 
   if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED).join('; ')
-    const more = problems.length > MAX_LISTED ? `; and ${problems.length - MAX_LISTED} more` : ''
-    throw new MalformedBundleError(`${problems.length} of ${raw.length} Bundle entries cannot be archived: ${listed}${more}.`, {
-      details: problems.join('\n'),
+    throw bundleEntriesError(problems, raw.length, {
+      verb: 'archived',
       hint: 'Nothing was stored or anchored. Fix the Bundle and run it again.',
     })
   }

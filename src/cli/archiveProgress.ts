@@ -1,14 +1,11 @@
-import { Presets, SingleBar } from 'cli-progress'
 import type { ArchiveProgress } from '../archive/index.js'
 import type { GlobalOptions } from './output.js'
+import { LINE_INTERVAL_MS, recordsPerSecond, terminalBar } from './progressBar.js'
 
 export type ArchiveProgressReporter = {
   update(progress: ArchiveProgress): void
   stop(): void
 }
-
-/** Plain progress lines at most this often when stderr is not a terminal. */
-const LINE_INTERVAL_MS = 2000
 
 /**
  * Archive progress on stderr, as `medvault import` shows it: a progress bar over the sealing at a
@@ -18,10 +15,7 @@ const LINE_INTERVAL_MS = 2000
 export function archiveProgressReporter(options: GlobalOptions, stream: NodeJS.WriteStream = process.stderr): ArchiveProgressReporter {
   if (options.json) return { update() {}, stop() {} }
   const started = Date.now()
-  const rate = (p: ArchiveProgress) => {
-    const seconds = (Date.now() - started) / 1000
-    return seconds > 0 ? p.sealed / seconds : 0
-  }
+  const rate = (p: ArchiveProgress) => recordsPerSecond(p.sealed, started)
   let anchoringShown = false
   const anchoring = (p: ArchiveProgress) => {
     if (p.stage !== 'anchoring' || anchoringShown) return
@@ -30,35 +24,14 @@ export function archiveProgressReporter(options: GlobalOptions, stream: NodeJS.W
   }
 
   if (stream.isTTY) {
-    const bar = new SingleBar(
-      {
-        stream,
-        format: 'sealing {bar} {percentage}% | {value}/{total} records | {rate} records/s | ETA {eta_formatted}',
-        hideCursor: true,
-        etaBuffer: 200,
-        fps: 10,
-      },
-      Presets.shades_classic,
-    )
-    let running = false
-    const stop = () => {
-      if (running) bar.stop()
-      running = false
-    }
+    const bar = terminalBar(stream, 'sealing {bar} {percentage}% | {value}/{total} records | {rate} records/s | ETA {eta_formatted}')
     return {
       update(p) {
-        if (p.stage === 'sealing') {
-          const payload = { rate: rate(p).toFixed(1) }
-          if (!running) {
-            bar.start(p.total, p.sealed, payload)
-            running = true
-          } else bar.update(p.sealed, payload)
-          return
-        }
-        stop()
+        if (p.stage === 'sealing') return bar.show(p.sealed, p.total, { rate: rate(p).toFixed(1) })
+        bar.stop()
         anchoring(p)
       },
-      stop,
+      stop: bar.stop,
     }
   }
 

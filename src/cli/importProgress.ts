@@ -1,14 +1,11 @@
-import { Presets, SingleBar } from 'cli-progress'
 import type { ImportProgress } from '../import/index.js'
 import type { GlobalOptions } from './output.js'
+import { LINE_INTERVAL_MS, recordsPerSecond, terminalBar } from './progressBar.js'
 
 export type ImportProgressReporter = {
   update(progress: ImportProgress): void
   stop(): void
 }
-
-/** Plain progress lines at most this often when stderr is not a terminal. */
-const LINE_INTERVAL_MS = 2000
 
 /**
  * Import progress on stderr: a progress bar (cli-progress) at a terminal; otherwise (a pipe, a CI
@@ -17,35 +14,16 @@ const LINE_INTERVAL_MS = 2000
 export function importProgressReporter(options: GlobalOptions, stream: NodeJS.WriteStream = process.stderr): ImportProgressReporter {
   if (options.json) return { update() {}, stop() {} }
   const started = Date.now()
-  const rate = (p: ImportProgress) => {
-    const seconds = (Date.now() - started) / 1000
-    return seconds > 0 ? (p.confirmed - p.alreadyImported) / seconds : 0
-  }
+  const rate = (p: ImportProgress) => recordsPerSecond(p.confirmed - p.alreadyImported, started)
 
   if (stream.isTTY) {
-    const bar = new SingleBar(
-      {
-        stream,
-        format: 'importing {bar} {percentage}% | {value}/{total} records | {batches} batches | {rate} records/s | ETA {eta_formatted}',
-        hideCursor: true,
-        etaBuffer: 200,
-        fps: 10,
-      },
-      Presets.shades_classic,
+    const bar = terminalBar(
+      stream,
+      'importing {bar} {percentage}% | {value}/{total} records | {batches} batches | {rate} records/s | ETA {eta_formatted}',
     )
-    let running = false
     return {
-      update(p) {
-        const payload = { batches: p.batches, rate: rate(p).toFixed(1) }
-        if (!running) {
-          bar.start(p.total, p.confirmed, payload)
-          running = true
-        } else bar.update(p.confirmed, payload)
-      },
-      stop() {
-        if (running) bar.stop()
-        running = false
-      },
+      update: (p) => bar.show(p.confirmed, p.total, { batches: String(p.batches), rate: rate(p).toFixed(1) }),
+      stop: bar.stop,
     }
   }
 

@@ -10,7 +10,7 @@ export type {
   ImportProgress,
   ImportedBatch,
 } from './importTypes.js'
-export { IMPORT_BUNDLE_TYPES, parseImportBundle } from './parseBundle.js'
+export { IMPORT_BUNDLE_TYPES, bundleEntriesError, parseImportBundle, safeResourceType } from './parseBundle.js'
 export type { ImportBundleType, ImportEntry, ParsedImportBundle, SkippedEntry } from './parseBundle.js'
 export { syntheticPatientBundle } from './syntheticBundle.js'
 export type { SyntheticBundleParameters } from './syntheticBundle.js'

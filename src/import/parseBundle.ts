@@ -128,7 +128,7 @@ export function parseImportBundle(bytes: Uint8Array, options: { patient?: Addres
     }
     const foreign = foreignSubject(resource, patientRefs)
     if (foreign) {
-      problems.push(`entry[${index}] (${safeType(resourceType)}): its ${foreign} refers to another Patient than the Bundle's`)
+      problems.push(`entry[${index}] (${safeResourceType(resourceType)}): its ${foreign} refers to another Patient than the Bundle's`)
       continue
     }
     let doc: DocumentInput
@@ -151,10 +151,8 @@ export function parseImportBundle(bytes: Uint8Array, options: { patient?: Addres
   }
 
   if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED).join('; ')
-    const more = problems.length > MAX_LISTED ? `; and ${problems.length - MAX_LISTED} more` : ''
-    throw new MalformedBundleError(`${problems.length} of ${rawEntries.length} Bundle entries cannot be imported: ${listed}${more}.`, {
-      details: problems.join('\n'),
+    throw bundleEntriesError(problems, rawEntries.length, {
+      verb: 'imported',
       hint: 'Nothing was imported. Fix the Bundle and run the import again.',
     })
   }
@@ -238,7 +236,24 @@ function parseJson(bytes: Uint8Array): unknown {
 }
 
 /** A resource type is echoed only when it looks like one (it is input too). */
-const safeType = (type: string) => (/^[A-Z][A-Za-z]{1,63}$/.test(type) ? type : 'unknown type')
+export const safeResourceType = (type: unknown) => (typeof type === 'string' && /^[A-Z][A-Za-z]{1,63}$/.test(type) ? type : 'unknown type')
+
+/**
+ * The error for a Bundle some of whose entries cannot become records (import or archive): how
+ * many, the first few problems in the message, all of them in `details`.
+ */
+export function bundleEntriesError(
+  problems: readonly string[],
+  total: number,
+  params: { verb: string; hint: string },
+): MalformedBundleError {
+  const listed = problems.slice(0, MAX_LISTED).join('; ')
+  const more = problems.length > MAX_LISTED ? `; and ${problems.length - MAX_LISTED} more` : ''
+  return new MalformedBundleError(`${problems.length} of ${total} Bundle entries cannot be ${params.verb}: ${listed}${more}.`, {
+    details: problems.join('\n'),
+    hint: params.hint,
+  })
+}
 
 /** The ways entries may refer to the Bundle's Patient: its fullUrl, `Patient/<id>` and absolute URLs ending so. */
 function referencesTo(

@@ -96,104 +96,74 @@ export async function renderAccessReportPdf(report: AccessReport): Promise<Buffe
   )
 
   // ------------------------------------------------------------------ records
-  section(doc, `Records (${report.records.length})`)
-  if (report.records.length === 0) none(doc)
-  else
-    table(
-      doc,
-      width,
-      [0.5, 1.4, 2.2, 1.4, 2.2],
-      ['#', 'category', 'issued by', 'issued', 'status'],
-      report.records.map((r) => [
-        r.tokenId,
-        `${r.category}${r.sensitive.length ? ` (sensitive: ${r.sensitive.join(', ')})` : ''}`,
-        who(r.issuer, patient),
-        when(r.issuedAt),
-        [
-          r.erasedAt ? `erased ${when(r.erasedAt)}` : r.amendedBy ? `amended by #${r.amendedBy}` : 'current',
-          r.amends ? `corrects #${r.amends}` : '',
-        ]
-          .filter(Boolean)
-          .join('; '),
-      ]),
-    )
+  listSection(doc, width, 'Records', report.records, {
+    weights: [0.5, 1.4, 2.2, 1.4, 2.2],
+    header: ['#', 'category', 'issued by', 'issued', 'status'],
+    row: (r) => [
+      r.tokenId,
+      `${r.category}${r.sensitive.length ? ` (sensitive: ${r.sensitive.join(', ')})` : ''}`,
+      who(r.issuer, patient),
+      when(r.issuedAt),
+      [
+        r.erasedAt ? `erased ${when(r.erasedAt)}` : r.amendedBy ? `amended by #${r.amendedBy}` : 'current',
+        r.amends ? `corrects #${r.amends}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    ],
+  })
 
   // ------------------------------------------------------------------ grants
-  section(doc, `Grants (${report.grants.length})`)
-  if (report.grants.length === 0) none(doc)
-  else
-    table(
-      doc,
-      width,
-      [0.4, 1.8, 1.9, 0.9, 1.3, 1.3, 1.5],
-      ['#', 'who may read', 'what', 'purpose', 'from', 'until', 'revoked'],
-      report.grants.map((g) => [
-        g.grantId,
-        `${who(g.grantee, patient)}${g.grantedBy.address !== patient ? `\ngranted by delegate ${who(g.grantedBy, patient)}` : ''}`,
-        (g.scope === 'records'
-          ? `records ${(g.records ?? []).map((t) => `#${t}`).join(', ')}`
-          : g.scope === 'all'
-            ? 'all records'
-            : (g.categories ?? []).join(', ')) +
-          (g.scope === 'records' ? '' : g.sensitive.length ? ` (including ${g.sensitive.join(', ')})` : ' (no sensitive records)'),
-        g.purpose,
-        when(g.from),
-        when(g.until),
-        g.revokedAt
-          ? `${when(g.revokedAt)}${g.revokedBy && g.revokedBy.address !== patient ? ` by ${who(g.revokedBy, patient)}` : ''}`
-          : g.status,
-      ]),
-    )
+  listSection(doc, width, 'Grants', report.grants, {
+    weights: [0.4, 1.8, 1.9, 0.9, 1.3, 1.3, 1.5],
+    header: ['#', 'who may read', 'what', 'purpose', 'from', 'until', 'revoked'],
+    row: (g) => [
+      g.grantId,
+      `${who(g.grantee, patient)}${g.grantedBy.address !== patient ? `\ngranted by delegate ${who(g.grantedBy, patient)}` : ''}`,
+      (g.scope === 'records'
+        ? `records ${(g.records ?? []).map((t) => `#${t}`).join(', ')}`
+        : g.scope === 'all'
+          ? 'all records'
+          : (g.categories ?? []).join(', ')) +
+        (g.scope === 'records' ? '' : g.sensitive.length ? ` (including ${g.sensitive.join(', ')})` : ' (no sensitive records)'),
+      g.purpose,
+      when(g.from),
+      when(g.until),
+      g.revokedAt
+        ? `${when(g.revokedAt)}${g.revokedBy && g.revokedBy.address !== patient ? ` by ${who(g.revokedBy, patient)}` : ''}`
+        : g.status,
+    ],
+  })
 
   // ------------------------------------------------------------------ emergencies
-  section(doc, `Emergency access (${report.emergencies.length})`, report.emergencies.length > 0 ? ALERT : undefined)
-  if (report.emergencies.length === 0) none(doc)
-  else {
-    doc.font('Helvetica').fontSize(BODY).fillColor(GREY)
-    doc.text('A flagged emergency provider may read your non-sensitive records for 24 hours without asking you. Each window is on chain.', {
-      width,
-    })
-    doc.fillColor('black').moveDown(0.3)
-    table(
-      doc,
-      width,
-      [2.4, 1.5, 1.5, 0.9, 1.3],
-      ['provider', 'opened', 'until', 'reads', 'reason (hash)'],
-      report.emergencies.map((e) => [
-        who(e.provider, patient),
-        when(e.openedAt),
-        `${when(e.until)}${e.open ? ' (open)' : ''}`,
-        String(e.accesses),
-        `${e.reasonHash.slice(0, 10)}…`,
-      ]),
-    )
-  }
+  listSection(doc, width, 'Emergency access', report.emergencies, {
+    alert: true,
+    note: 'A flagged emergency provider may read your non-sensitive records for 24 hours without asking you. Each window is on chain.',
+    weights: [2.4, 1.5, 1.5, 0.9, 1.3],
+    header: ['provider', 'opened', 'until', 'reads', 'reason (hash)'],
+    row: (e) => [
+      who(e.provider, patient),
+      when(e.openedAt),
+      `${when(e.until)}${e.open ? ' (open)' : ''}`,
+      String(e.accesses),
+      `${e.reasonHash.slice(0, 10)}…`,
+    ],
+  })
 
   // ------------------------------------------------------------------ access log
-  section(doc, `Access log (${report.accesses.length})`)
-  if (report.accesses.length === 0) none(doc)
-  else {
-    doc.font('Helvetica').fontSize(BODY).fillColor(GREY)
-    doc.text(
-      'Every attempt this medvault node logged to reach your records, allowed or denied, from its signed, hash-chained access log. Other nodes keep their own logs.',
-      { width },
-    )
-    doc.fillColor('black').moveDown(0.3)
-    table(
-      doc,
-      width,
-      [1.75, 2.6, 0.9, 0.6, 0.8, 1.2],
-      ['when', 'who', 'action', 'record', 'outcome', 'why'],
-      report.accesses.map((a) => [
-        when(a.at),
-        who(a.actor, patient),
-        a.action,
-        a.tokenId ? `#${a.tokenId}` : '',
-        a.outcome === 'denied' ? 'DENIED' : 'allowed',
-        [a.reason ?? '', a.purpose ?? '', a.emergency ? 'EMERGENCY' : ''].filter(Boolean).join(', '),
-      ]),
-    )
-  }
+  listSection(doc, width, 'Access log', report.accesses, {
+    note: 'Every attempt this medvault node logged to reach your records, allowed or denied, from its signed, hash-chained access log. Other nodes keep their own logs.',
+    weights: [1.75, 2.6, 0.9, 0.6, 0.8, 1.2],
+    header: ['when', 'who', 'action', 'record', 'outcome', 'why'],
+    row: (a) => [
+      when(a.at),
+      who(a.actor, patient),
+      a.action,
+      a.tokenId ? `#${a.tokenId}` : '',
+      a.outcome === 'denied' ? 'DENIED' : 'allowed',
+      [a.reason ?? '', a.purpose ?? '', a.emergency ? 'EMERGENCY' : ''].filter(Boolean).join(', '),
+    ],
+  })
 
   // ------------------------------------------------------------------ page footers
   const range = doc.bufferedPageRange()
@@ -232,6 +202,30 @@ function section(doc: PDFKit.PDFDocument, title: string, color = 'black'): void 
 
 function none(doc: PDFKit.PDFDocument): void {
   doc.font('Helvetica').fontSize(BODY).fillColor(GREY).text('None.').fillColor('black')
+}
+
+/**
+ * A section listing `items` (its title counts them): "None." when there are none, else an optional
+ * note and a table of one row an item. `alert` colours the title when there are any.
+ */
+function listSection<T>(
+  doc: PDFKit.PDFDocument,
+  width: number,
+  title: string,
+  items: readonly T[],
+  list: { weights: number[]; header: string[]; row: (item: T) => string[]; note?: string; alert?: boolean },
+): void {
+  section(doc, `${title} (${items.length})`, list.alert && items.length > 0 ? ALERT : undefined)
+  if (items.length === 0) {
+    none(doc)
+    return
+  }
+  if (list.note) {
+    doc.font('Helvetica').fontSize(BODY).fillColor(GREY)
+    doc.text(list.note, { width })
+    doc.fillColor('black').moveDown(0.3)
+  }
+  table(doc, width, list.weights, list.header, items.map(list.row))
 }
 
 function keyValues(doc: PDFKit.PDFDocument, rows: [string, string][]): void {
