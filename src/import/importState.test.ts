@@ -3,29 +3,8 @@ import { describe, it } from 'node:test'
 import { ImportJournalError } from '../errors.js'
 import { replayJournal } from './importState.js'
 import type { JournalEntry } from './journal.js'
+import { begin, sealed } from '../../test/fixtures/importJournal.js'
 
-const begin: JournalEntry = {
-  t: 'begin',
-  v: 1,
-  bundle: `0x${'ab'.repeat(32)}`,
-  patient: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-  issuer: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-  chainId: 31337,
-  records: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
-  entries: 4,
-  fromBlock: '7',
-  at: '2026-01-01T00:00:00.000Z',
-}
-const sealed = (i: number, commitment = i): JournalEntry => ({
-  t: 'sealed',
-  i,
-  digest: `0x${'11'.repeat(32)}`,
-  cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
-  commitment: `0x${String(commitment).padStart(64, '0')}`,
-  category: 0,
-  sensitivity: 0,
-  key: { iv: '0x00', ct: '0x00' },
-})
 const submitted = (batch: number, items: number[], nonce: number, hash = batch): JournalEntry => ({
   t: 'submitted',
   batch,
