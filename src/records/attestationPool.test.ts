@@ -61,6 +61,7 @@ describe('the attestation pool', () => {
     assert.ok(expected.includes(true) && expected.includes(false))
     const pool = createAttestationPool({ size: 2 })
     try {
+      await pool.ready()
       assert.equal(pool.workers, 2)
       // Twice: the workers learn the issuer's key in the first round and take the fast check in the second.
       for (let round = 0; round < 2; round++) {
@@ -76,21 +77,35 @@ describe('the attestation pool', () => {
     }
   })
 
-  it('answers on the main thread when its worker cannot start, or exits with checks owed', async () => {
+  it('answers on the main thread when its worker cannot start, exits with checks owed, or cannot answer', async () => {
     const all = await cases()
     const expected = await Promise.all(all.map((c) => isAttestationBy({ deployment }, c.message, c.signature, c.issuer)))
-    const missing = createAttestationPool({ size: 1, workerUrl: new URL('./noSuchWorker.js', import.meta.url) })
-    const exits = createAttestationPool({ size: 1, workerUrl: new URL('data:text/javascript,process.exit(3)') })
+    const worker = (source: string) => new URL(`data:text/javascript,${encodeURIComponent(source)}`)
+    const ready = "import { parentPort } from 'node:worker_threads'; parentPort.postMessage('ready');"
+    const pools = {
+      missing: createAttestationPool({ size: 1, workerUrl: new URL('./noSuchWorker.js', import.meta.url) }),
+      'exits at once': createAttestationPool({ size: 1, workerUrl: worker('process.exit(3)') }),
+      'exits with checks owed': createAttestationPool({
+        size: 1,
+        workerUrl: worker(`${ready} parentPort.on('message', () => process.exit(3))`),
+      }),
+      'throws on every check': createAttestationPool({
+        size: 1,
+        workerUrl: worker(`${ready} parentPort.on('message', (jobs) => parentPort.postMessage(jobs.map((j) => ({ id: j.id }))))`),
+      }),
+    }
     try {
-      for (const pool of [missing, exits]) {
+      for (const [name, pool] of Object.entries(pools)) {
+        await pool.ready()
         const got = await Promise.all(all.map((c) => pool.isAttestationBy(deployment, c.message, c.signature, c.issuer)))
-        assert.deepEqual(got, expected)
-        assert.equal(pool.workers, 0)
-        // Once its workers are gone, the pool checks on the main thread from the start.
-        assert.equal(await pool.isAttestationBy(deployment, all[0]!.message, all[0]!.signature, issuer), expected[0])
+        assert.deepEqual(got, expected, name)
+        // Once a worker is gone the pool checks on the main thread from the start.
+        assert.equal(await pool.isAttestationBy(deployment, all[0]!.message, all[0]!.signature, issuer), expected[0], name)
       }
+      assert.equal(pools['exits with checks owed'].workers, 0)
+      assert.equal(pools['throws on every check'].workers, 1, 'a worker that answers is kept, and its unanswered checks rerun here')
     } finally {
-      await Promise.all([missing.close(), exits.close()])
+      await Promise.all(Object.values(pools).map((p) => p.close()))
     }
   })
 

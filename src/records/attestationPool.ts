@@ -25,8 +25,10 @@ export type AttestationJob = {
 export type AttestationReply = { id: number; signed: boolean | undefined }
 
 export type AttestationPool = AttestationChecker & {
-  /** Workers still running (those that failed are not replaced: their work is done on the main thread). */
+  /** Workers running and ready (those that failed are not replaced: their work is done on the main thread). */
   readonly workers: number
+  /** Resolves once every worker is ready or has failed. */
+  ready(): Promise<void>
   close(): Promise<void>
 }
 
@@ -38,7 +40,16 @@ export type CreateAttestationPoolParameters = {
 }
 
 type Pending = { job: AttestationJob; resolve: (signed: boolean) => void }
-type Slot = { worker: Worker; pending: Map<number, Pending>; batch: AttestationJob[]; alive: boolean }
+type Slot = {
+  worker: Worker
+  pending: Map<number, Pending>
+  batch: AttestationJob[]
+  alive: boolean
+  ready: boolean
+  /** Settles once the worker is ready or has failed. */
+  started: Promise<void>
+  settle: () => void
+}
 
 /**
  * The worker beside this module. Built, that is dist's .js. Run from the .ts source (tests, the
@@ -75,6 +86,7 @@ export function createAttestationPool(params: CreateAttestationPoolParameters = 
   const fail = (slot: Slot) => {
     if (!slot.alive) return
     slot.alive = false
+    slot.settle()
     // Every job it was given, sent or still batched, is in `pending` until answered.
     const owed = [...slot.pending.values()]
     slot.pending.clear()
@@ -84,8 +96,19 @@ export function createAttestationPool(params: CreateAttestationPoolParameters = 
 
   const slots: Slot[] = Array.from({ length: size }, () => {
     const worker = startWorker(params.workerUrl)
-    const slot: Slot = { worker, pending: new Map(), batch: [], alive: true }
-    worker.on('message', (replies: AttestationReply[]) => {
+    let settle = () => {}
+    const started = new Promise<void>((resolve) => {
+      settle = resolve
+    })
+    const slot: Slot = { worker, pending: new Map(), batch: [], alive: true, ready: false, started, settle }
+    worker.on('message', (replies: AttestationReply[] | 'ready') => {
+      if (replies === 'ready') {
+        slot.ready = true
+        slot.settle()
+        // An idle worker does not keep the process alive; one loading or with checks owed does.
+        worker.unref()
+        return
+      }
       for (const { id, signed } of replies) {
         const pending = slot.pending.get(id)
         if (!pending) continue
@@ -97,8 +120,6 @@ export function createAttestationPool(params: CreateAttestationPoolParameters = 
     })
     worker.on('error', () => fail(slot))
     worker.on('exit', () => fail(slot))
-    // An idle worker does not keep the process alive; one with checks owed does (see isAttestationBy).
-    worker.unref()
     return slot
   })
 
@@ -115,8 +136,9 @@ export function createAttestationPool(params: CreateAttestationPoolParameters = 
 
   return {
     get workers() {
-      return slots.filter((s) => s.alive).length
+      return slots.filter((s) => s.alive && s.ready).length
     },
+    ready: () => Promise.all(slots.map((s) => s.started)).then(() => undefined),
     isAttestationBy(deployment, message, signature, issuer) {
       const job: AttestationJob = {
         id: nextId++,
@@ -126,7 +148,8 @@ export function createAttestationPool(params: CreateAttestationPoolParameters = 
         issuer,
       }
       let slot: Slot | undefined
-      for (const s of slots) if (s.alive && (!slot || s.pending.size < slot.pending.size)) slot = s
+      // A worker still loading (its modules take a while to load) would make the first reads wait for it.
+      for (const s of slots) if (s.alive && s.ready && (!slot || s.pending.size < slot.pending.size)) slot = s
       if (closed || !slot) return local(job)
       const chosen = slot
       return new Promise<boolean>((resolve) => {

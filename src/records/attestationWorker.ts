@@ -26,3 +26,5 @@ port.on('message', async (jobs: AttestationJob[]) => {
   )
   port.postMessage(replies)
 })
+// Until this arrives, the pool checks on the main thread rather than wait for a worker to load.
+port.postMessage('ready')
