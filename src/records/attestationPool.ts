@@ -1,7 +1,8 @@
 /**
  * Issuer attestation checks in worker threads. The first read of a long history checks one
  * secp256k1 signature per record, about a fifth of its main-thread time (docs/benchmarks.md#reads);
- * a pool moves that work off the event loop, which meanwhile unwraps keys, decrypts and audits.
+ * a pool moves that work off the event loop, which meanwhile unwraps keys, decrypts and audits,
+ * where there are cores to spare.
  *
  * A worker runs exactly `isAttestationBy`, so it gives exactly its answers. Whatever goes wrong
  * with a worker (it cannot start, it exits, a check throws in it) is answered on the main thread
@@ -33,7 +34,11 @@ export type AttestationPool = AttestationChecker & {
 }
 
 export type CreateAttestationPoolParameters = {
-  /** Worker threads (default: one less than the cores, at least 1, at most 4). */
+  /**
+   * Worker threads. Default: one per core beyond two, at most 4. On two shared cores a worker only
+   * took CPU from the main thread: the first `$everything` was 13.3–16.8 s with one, 12.1–12.4 s
+   * without (docs/benchmarks.md#reads), so there the checks stay on the main thread.
+   */
   size?: number
   /** The worker's module; by default attestationWorker beside this file (tests pass a failing one). */
   workerUrl?: URL
@@ -76,7 +81,7 @@ function startWorker(url: URL | undefined): Worker {
  * await attestations.close()
  */
 export function createAttestationPool(params: CreateAttestationPoolParameters = {}): AttestationPool {
-  const size = params.size ?? Math.min(4, Math.max(1, availableParallelism() - 1))
+  const size = params.size ?? Math.min(4, Math.max(0, availableParallelism() - 2))
   let nextId = 0
   let closed = false
 
