@@ -35,9 +35,9 @@ export type AttestationPool = AttestationChecker & {
 
 export type CreateAttestationPoolParameters = {
   /**
-   * Worker threads. Default: one per core beyond two, at most 4. On two shared cores a worker only
-   * took CPU from the main thread: the first `$everything` was 13.3–16.8 s with one, 12.1–12.4 s
-   * without (docs/benchmarks.md#reads), so there the checks stay on the main thread.
+   * Worker threads. Default: one per core beyond two, at most 4. On two shared cores one worker
+   * showed no gain (the first `$everything`: 13.3–16.8 s with it, 12.1–16.9 s without, load
+   * average 9–20; docs/benchmarks.md#reads), so there the checks stay on the main thread.
    */
   size?: number
   /** The worker's module; by default attestationWorker beside this file (tests pass a failing one). */
