@@ -26,7 +26,9 @@ const started = Date.now()
 // Chunk names are content hashes: without a clean slate every build would leave the last one's behind.
 rmSync('dist/cli-bundle', { recursive: true, force: true })
 const result = await build({
-  entryPoints: ['dist/cli/main.js'],
+  // The attestation pool's worker thread (records/attestationPool.ts) is loaded beside the chunk
+  // that starts it: an entry of its own, so it lands at dist/cli-bundle/attestationWorker.js.
+  entryPoints: { main: 'dist/cli/main.js', attestationWorker: 'dist/records/attestationWorker.js' },
   outdir: 'dist/cli-bundle',
   bundle: true,
   splitting: true,

@@ -12,6 +12,7 @@ import {
   auditEntryBody,
   auditEntryLine,
   hashAuditEntry,
+  hashAuditEntryByViem,
   isAuditEntrySignedBy,
   isAuditSignatureBy,
   normalizeAuditEvent,
@@ -70,6 +71,60 @@ describe('audit entry hash', () => {
       hashes.add(hashAuditEntry(without))
     }
     assert.equal(hashes.size, 1 + variants.length + 4)
+  })
+
+  it('the hand-laid encoding hashes exactly as viem encodes, versions 1 and 2, any field lengths and characters', () => {
+    // A small deterministic generator, so a failure names a case that comes back.
+    let state = 0x2545f491
+    const next = () => {
+      state ^= state << 13
+      state ^= state >>> 17
+      state ^= state << 5
+      return state >>> 0
+    }
+    const pieces = ['a', 'Z', '9', '.', ':', '-', '_', 'é', '€', '💊', ' ', '\u0000', '\ud800']
+    const text = () => Array.from({ length: next() % 80 }, () => pieces[next() % pieces.length]).join('')
+    const hex32 = () => `0x${Array.from({ length: 32 }, () => (next() % 256).toString(16).padStart(2, '0')).join('')}` as const
+    for (let i = 0; i < 400; i++) {
+      const b: AuditEntryBody = {
+        seq: i % 7 === 0 ? Number.MAX_SAFE_INTEGER - i : next() % 1_000_000,
+        at: i % 3 === 0 ? text() : new Date(next() * 1000).toISOString(),
+        actor: i % 5 === 0 ? (actor.toLowerCase() as typeof actor) : actor,
+        action: text() as AuditEntryBody['action'],
+        outcome: (i % 2 ? 'allowed' : 'denied') as AuditEntryBody['outcome'],
+        prev: i % 4 === 0 ? (hex32().toUpperCase().replace('0X', '0x') as typeof body.prev) : hex32(),
+        ...(next() % 2 ? { tokenId: String(next()) } : {}),
+        ...(next() % 2 ? { patient } : {}),
+        ...(next() % 2 ? { purpose: text() } : {}),
+        ...(next() % 2 ? { reason: text() } : {}),
+        ...(next() % 2 ? { salt: hex32() } : {}),
+      }
+      assert.equal(hashAuditEntry(b), hashAuditEntryByViem(b), `case ${i}`)
+    }
+  })
+
+  it('leaves a body outside the layout to viem, which refuses what it refused before', () => {
+    const badChecksum = `${actor.slice(0, 2)}${actor[2] === 'a' ? 'A' : actor[2] === 'A' ? 'a' : actor[2]}${actor.slice(3)}`
+    const bodies: AuditEntryBody[] = [
+      { ...body, seq: -1 },
+      { ...body, seq: 1.5 },
+      { ...body, prev: '0x1234' },
+      { ...body, prev: `0x${'zz'.repeat(32)}` },
+      { ...body, salt: '0x12' },
+      { ...body, actor: '0x0000' as typeof actor },
+      { ...body, actor: `${actor.slice(0, 41)}${actor[41] === 'a' ? 'b' : 'a'}`.toUpperCase().replace('0X', '0x') as typeof actor },
+      { ...body, actor: badChecksum as typeof actor },
+    ]
+    for (const [i, b] of bodies.entries()) {
+      let expected: string
+      try {
+        expected = hashAuditEntryByViem(b)
+      } catch (error) {
+        assert.throws(() => hashAuditEntry(b), { name: (error as Error).name }, `case ${i}`)
+        continue
+      }
+      assert.equal(hashAuditEntry(b), expected, `case ${i}`)
+    }
   })
 })
 

@@ -46,6 +46,16 @@ export type RecordsContext = {
   verified?: VerifiedRecords
   /** A long-running server's read cache (records/readCache.ts): chain answers per head block, verified content per token. */
   readCache?: ReadCache
+  /** Checks issuers' attestations off the main thread (records/attestationPool.ts); without it, on the caller's thread. */
+  attestations?: AttestationChecker
+}
+
+/**
+ * Answers `isAttestationBy` (records/checkAttestation.ts) somewhere else, e.g. in worker threads:
+ * the same answer for the same arguments, only not on the caller's thread.
+ */
+export type AttestationChecker = {
+  isAttestationBy(deployment: Pick<Deployment, 'chainId' | 'records'>, message: object, signature: Hex, issuer: Address): Promise<boolean>
 }
 
 /** A block the chain had as its head: answers read at it hold until the next block. */

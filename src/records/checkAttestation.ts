@@ -21,7 +21,7 @@ import type { OnChainRecord } from './onChainRecord.js'
 
 /** Checks the issuer's EIP-712 attestation inside the envelope against the token. */
 export async function checkAttestation(
-  ctx: Pick<RecordsContext, 'deployment'>,
+  ctx: Pick<RecordsContext, 'deployment' | 'attestations'>,
   record: Pick<OnChainRecord, 'tokenId' | 'commitment' | 'issuer' | 'categoryCode' | 'sensitivity' | 'supersedes'>,
   meta: RecordMeta,
 ) {
@@ -35,18 +35,18 @@ export async function checkAttestation(
       hint: 'Its sealed description differs from the token (category, issuer or amendment link). Do not trust it.',
     })
   }
-  const signed = await isAttestationBy(
-    ctx,
-    {
-      patient: getAddress(meta.patient),
-      commitment: record.commitment,
-      category: record.categoryCode,
-      sensitivity: record.sensitivity,
-      supersedes: record.supersedes,
-    },
-    meta.attestation as Hex,
-    record.issuer,
-  )
+  const message: AttestationMessage = {
+    patient: getAddress(meta.patient),
+    commitment: record.commitment,
+    category: record.categoryCode,
+    sensitivity: record.sensitivity,
+    supersedes: record.supersedes,
+  }
+  const signature = meta.attestation as Hex
+  // A server checks them in worker threads (attestationPool.ts), with the same answers.
+  const signed = ctx.attestations
+    ? await ctx.attestations.isAttestationBy(ctx.deployment, message, signature, record.issuer)
+    : await isAttestationBy(ctx, message, signature, record.issuer)
   if (!signed) {
     throw new TamperedRecordError(`The issuer signature on record #${record.tokenId} is not valid for this token.`, {
       details: 'issuer-signature',
@@ -78,7 +78,7 @@ export async function attestationSigner(
   }
 }
 
-type AttestationMessage = { patient: Address; commitment: Hex; category: number; sensitivity: number; supersedes: bigint }
+export type AttestationMessage = { patient: Address; commitment: Hex; category: number; sensitivity: number; supersedes: bigint }
 type PublicKey = ReturnType<typeof secp256k1.Point.fromHex>
 
 /** Issuers' public keys, each learnt from a full recovery that gave the issuer's address. Public facts that never change. */
@@ -93,7 +93,7 @@ const SIGNATURE_65 = /^0x[0-9a-fA-F]{130}$/
  * issuer met before (see the module comment).
  */
 export async function isAttestationBy(
-  ctx: Pick<RecordsContext, 'deployment'>,
+  ctx: { deployment: Pick<RecordsContext['deployment'], 'chainId' | 'records'> },
   message: AttestationMessage,
   signature: Hex,
   issuer: Address,

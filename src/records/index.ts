@@ -47,6 +47,8 @@ export { listRecords } from './listRecords.js'
 export type { RecordSummary } from './listRecords.js'
 export { cidFromChain, currentRecord, getOnChainRecord } from './onChainRecord.js'
 export { createReadCache } from './readCache.js'
+export { createAttestationPool } from './attestationPool.js'
+export type { AttestationPool, CreateAttestationPoolParameters } from './attestationPool.js'
 export type { CreateReadCacheParameters } from './readCache.js'
 // Kept here for callers that read a record's issuer with it; it lives with the registry.
 export { getProvider } from '../directory/index.js'

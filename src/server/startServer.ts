@@ -5,7 +5,7 @@ import { EMBEDDED_FUNDING, chainTime, freePort } from '../chain/index.js'
 import type { Medvault } from '../home/index.js'
 import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
-import { type OnChainRecord, type ReadCache, createReadCache, verifiedRecords } from '../records/index.js'
+import { type OnChainRecord, type ReadCache, createAttestationPool, createReadCache, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { createApp } from './app.js'
@@ -149,8 +149,9 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   const webRoot = params.webRoot === false ? undefined : (params.webRoot ?? defaultWebRoot())
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
   const readCache = createReadCache({ publicClient: mv.publicClient, records: mv.deployment.records, summarize: searchSummary })
+  const attestations = createAttestationPool()
   const app = createApp({
-    ctx: { ...mv, verified: verifiedRecords(), readCache },
+    ctx: { ...mv, verified: verifiedRecords(), readCache, attestations },
     auditLog: mv.auditLog,
     index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000, mv, readCache),
     keyring: createKeyring(mv.keystore, params.passphrase),
@@ -197,6 +198,7 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await indexer.stop()
       await store.close()
+      await attestations.close()
     },
   }
 }

@@ -64,10 +64,16 @@ describe('the read cache', () => {
       }
     }
     const connections = Array.from({ length: 16 }, connection)
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // At least 1.5 s of reads each side, and enough of them to count even on a busy machine.
+    const readFor = async (enough: () => boolean) => {
+      const until = performance.now() + 1500
+      const limit = performance.now() + 60_000
+      while ((performance.now() < until || !enough()) && performance.now() < limit) await new Promise((r) => setTimeout(r, 50))
+    }
+    await readFor(() => results.filter((r) => r.status === 200).length > 60)
     await revokeGrant(s.mv, { grantor: a('alice').chainAccount, grantId }) // resolves once the block is mined
     revokedAt = performance.now()
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await readFor(() => results.filter((r) => r.sentAt > revokedAt).length > 60)
     stop = true
     await Promise.all(connections)
 
