@@ -85,14 +85,13 @@ const result = spawnSync(
   [
     // Failures point at TypeScript lines (the compiled files carry inline source maps).
     '--enable-source-maps',
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    // What a plain `node --test` prints (spec on a terminal, TAP otherwise), and the file times.
-    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'scripts', 'test-times.mjs')}`,
-    `--test-reporter-destination=${only.length > 0 ? join(root, '.test-times.partial.json') : TIMES}`,
-    ...files.map((f) => join(OUT, f.replace(/\.ts$/, '.js'))),
+    join(root, 'scripts', 'test-files.mjs'),
+    JSON.stringify({
+      files: files.map((f) => join(OUT, f.replace(/\.ts$/, '.js'))),
+      concurrency,
+      // What a plain `node --test` prints (spec on a terminal, TAP otherwise), and the file times.
+      timesFile: only.length > 0 ? join(root, '.test-times.partial.json') : TIMES,
+    }),
   ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, MEDVAULT_LIGHT_KDF: '1' } },
 )
