@@ -4,10 +4,12 @@
 // own, MEDVAULT_TEST_CONCURRENCY at a time (default below), slowest first, so that the long
 // end-to-end files do not start last and leave one core idle at the end. The order comes from the
 // file times of the last run on this machine (.test-times.json, written by the reporter in
-// scripts/test-times.mjs), or, on a fresh clone, from SLOW_FIRST.
+// scripts/test-times.mjs), or, on a fresh clone, from SLOW_FIRST. Each file runs compiled to
+// JavaScript (scripts/compile-tests.mjs, into .test-build/), in a node process without tsx.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
+import { OUT, compileTests, removeCompiledTests, sourceOf } from './compile-tests.mjs'
 
 const root = join(import.meta.dirname, '..')
 const TIMES = join(root, '.test-times.json')
@@ -51,7 +53,7 @@ function lastTimes() {
   if (!existsSync(TIMES)) return undefined
   try {
     const byPath = JSON.parse(readFileSync(TIMES, 'utf8'))
-    return new Map(Object.entries(byPath).map(([file, t]) => [relative(root, file), Number(t.ms) || 0]))
+    return new Map(Object.entries(byPath).map(([file, t]) => [sourceOf(relative(root, file)), Number(t.ms) || 0]))
   } catch {
     return undefined
   }
@@ -71,25 +73,27 @@ function schedule(files) {
 const only = process.argv.slice(2)
 const files =
   only.length > 0
-    ? only.map((f) => resolve(f))
+    ? only.map((f) => relative(root, resolve(f)))
     : schedule(['src', 'test'].flatMap((d) => find(join(root, d))).map((f) => relative(root, f)))
+const { files: compiled, ms } = await compileTests()
+console.log(`# ${compiled} TypeScript files compiled into ${relative(root, OUT)}/ in ${ms} ms`)
 const concurrency = Number(process.env.MEDVAULT_TEST_CONCURRENCY ?? 2)
 // Test homes are throwaway: accounts get a light scrypt (see src/accounts/keystore.ts), which saves
 // ~0.6 s per account created or unlocked; src/accounts/keystore.test.ts checks the default cost.
 const result = spawnSync(
   process.execPath,
   [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    // What a plain `node --test` prints (spec on a terminal, TAP otherwise), and the file times.
-    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'scripts', 'test-times.mjs')}`,
-    `--test-reporter-destination=${only.length > 0 ? join(root, '.test-times.partial.json') : TIMES}`,
-    ...files,
+    // Failures point at TypeScript lines (the compiled files carry inline source maps).
+    '--enable-source-maps',
+    join(root, 'scripts', 'test-files.mjs'),
+    JSON.stringify({
+      files: files.map((f) => join(OUT, f.replace(/\.ts$/, '.js'))),
+      concurrency,
+      // What a plain `node --test` prints (spec on a terminal, TAP otherwise), and the file times.
+      timesFile: only.length > 0 ? join(root, '.test-times.partial.json') : TIMES,
+    }),
   ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, MEDVAULT_LIGHT_KDF: '1' } },
 )
+removeCompiledTests()
 process.exit(result.status ?? 1)

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
@@ -14,28 +16,52 @@ function running(pid: number): boolean {
   }
 }
 
+/** Runs a command that starts anvil, prints its pid and is killed at once, with no chance to clean up. */
+function startAndDie(statePath?: string): number {
+  const anvil = fileURLToPath(new URL('./anvil.ts', import.meta.url))
+  const params = statePath ? JSON.stringify({ statePath }) : '{}'
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `const { startAnvil } = await import(${JSON.stringify(anvil)}); const c = await startAnvil(${params}); process.stdout.write(String(c.pid)); process.kill(process.pid, 'SIGKILL')`,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  )
+  assert.equal(child.signal, 'SIGKILL', child.stderr)
+  const pid = Number(child.stdout)
+  assert.ok(pid > 0, `anvil's pid: ${child.stdout}`)
+  return pid
+}
+
+async function waitGone(pid: number): Promise<boolean> {
+  const deadline = Date.now() + 15_000
+  while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  const left = running(pid)
+  if (left) process.kill(pid, 'SIGKILL')
+  return !left
+}
+
 describe('the embedded chain of a killed command', () => {
   it('is stopped by its watchdog when the process that started it dies by SIGKILL', async () => {
-    const anvil = fileURLToPath(new URL('./anvil.ts', import.meta.url))
-    // A command that starts anvil, prints its pid and is killed at once, with no chance to clean up.
-    const child = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `const { startAnvil } = await import(${JSON.stringify(anvil)}); const c = await startAnvil({}); process.stdout.write(String(c.pid)); process.kill(process.pid, 'SIGKILL')`,
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
-    )
-    assert.equal(child.signal, 'SIGKILL', child.stderr)
-    const pid = Number(child.stdout)
-    assert.ok(pid > 0, `anvil's pid: ${child.stdout}`)
-    const deadline = Date.now() + 15_000
-    while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-    const left = running(pid)
-    if (left) process.kill(pid, 'SIGKILL')
-    assert.equal(left, false, 'anvil outlived the command that started it')
+    const pid = startAndDie()
+    assert.equal(await waitGone(pid), true, 'anvil outlived the command that started it')
+  })
+
+  it('is stopped gracefully, so it writes its state file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medvault-watchdog-'))
+    try {
+      const statePath = join(dir, 'state.json')
+      const pid = startAndDie(statePath)
+      assert.equal(await waitGone(pid), true, 'anvil outlived the command that started it')
+      // anvil dumps its state only on a graceful stop (SIGTERM); a SIGKILL leaves no file.
+      const state = JSON.parse(readFileSync(statePath, 'utf8')) as { block?: unknown }
+      assert.ok(state.block, 'the state file holds the chain')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

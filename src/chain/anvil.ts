@@ -89,36 +89,39 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Emb
 }
 
 /**
- * The watchdog of an anvil this process started: a small detached node process that holds a pipe
- * from us. When this process dies in any way, SIGKILL included, the kernel closes our end of the
- * pipe; the watchdog then stops anvil with SIGTERM (so it writes its state file), SIGKILL after
- * 10 s. It leaves by itself when anvil exits. Without it, a command killed while it owns the
- * embedded chain would leave anvil running, holding the port and the state file.
+ * The watchdog of an anvil this process started: a small detached shell that holds a pipe from us.
+ * When this process dies in any way, SIGKILL included, the kernel closes our end of the pipe; the
+ * watchdog's `read` then returns and it stops anvil with SIGTERM (so it writes its state file),
+ * SIGKILL after 10 s. When anvil exits first, this process kills the watchdog. Without it, a
+ * command killed while it owns the embedded chain would leave anvil running, holding the port and
+ * the state file. A POSIX shell, not node: every CLI command that opens a home starts one, and a
+ * shell costs about 2 ms of CPU where a node process cost about 0.1 s (docs/tests.md).
  */
 function watchParent(anvilPid: number): ChildProcess {
-  const watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(anvilPid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true })
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'medvault-anvil-watchdog', String(anvilPid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  })
   watchdog.unref()
   // Our end of the pipe must not keep this process alive; it is closed only when we die.
   ;(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  watchdog.stdin?.on('error', () => undefined)
   watchdog.on('error', () => undefined)
   return watchdog
 }
 
+// `read` is a shell builtin: it blocks without a child process until the pipe closes (EOF), so
+// killing the shell ends the watchdog. `sleep 0.1` only runs once the owner is gone.
 const WATCHDOG = `
-const pid = Number(process.argv[1])
-const alive = () => { try { process.kill(pid, 0); return true } catch { return false } }
-const gone = setInterval(() => { if (!alive()) process.exit(0) }, 1000)
-process.stdin.on('data', () => {})
-process.stdin.on('error', () => {})
-process.stdin.on('close', () => {
-  clearInterval(gone)
-  try { process.kill(pid, 'SIGTERM') } catch { process.exit(0) }
-  const deadline = Date.now() + 10000
-  setInterval(() => {
-    if (!alive()) process.exit(0)
-    if (Date.now() > deadline) { try { process.kill(pid, 'SIGKILL') } catch {} process.exit(0) }
-  }, 100)
-})
+pid="$1"
+while read -r _; do :; done
+kill -TERM "$pid" 2>/dev/null || exit 0
+i=0
+while kill -0 "$pid" 2>/dev/null; do
+  i=$((i + 1))
+  if [ "$i" -gt 100 ]; then kill -KILL "$pid" 2>/dev/null; exit 0; fi
+  sleep 0.1
+done
 `
 
 async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {

@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG, type Medvault, homePaths, openMedvault, saveConfig } fr
 import { createGrant } from '../../src/consent/index.js'
 import { OPERATION_POINTS } from '../../src/operations/index.js'
 import { openRecord } from '../../src/records/index.js'
+import { nodeArgsFor } from './childScript.js'
 import { sessionToken } from './server.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
@@ -33,7 +34,7 @@ function startServerProcess(home: string, port: number, fault?: string): Promise
   const env: NodeJS.ProcessEnv = { ...process.env }
   if (fault) env.MEDVAULT_FAULT = fault
   else delete env.MEDVAULT_FAULT
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, home, String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgsFor(SERVER), home, String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
   return new Promise((resolve, reject) => {
     let out = ''

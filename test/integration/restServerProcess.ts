@@ -1,7 +1,7 @@
 /**
  * The REST server in a process of its own, over an existing home, for crash tests: killed by
  * `MEDVAULT_FAULT` (SIGKILL at a journal point) while the chain, in the test's process, runs on.
- * Usage: node --import tsx restServerProcess.ts <home> <port>. Prints `ready <url>` once it serves.
+ * Usage: node --import tsx restServerProcess.ts <home> <port> (or its compiled .js, see childScript.ts). Prints `ready <url>` once it serves.
  */
 import { openMedvault } from '../../src/home/index.js'
 import { startServer } from '../../src/server/index.js'
