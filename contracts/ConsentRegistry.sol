@@ -11,13 +11,18 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// than the record format, the record contract stays small (EIP-170), and `canAccess` is one view
 /// that the server, other contracts and the key release all call.
 ///
-/// Sensitivity rule (42 CFR Part 2, HIPAA psychotherapy notes): a grant covers a record only if
-/// every sensitivity flag of the record was named in the grant. A grant for listed records names
-/// them one by one, so it covers them whatever their flags. A category grant names the sensitive
-/// categories it lists (granting "mental-health" names mental health) plus any flags passed
-/// explicitly. An "all" grant names only the flags passed explicitly. So "all my records" and
-/// "my lab results" never silently include a psychiatric note or an HIV test. Only the patient
-/// may name sensitive records at all: a delegate's grants never cover them.
+/// Blinded categories: a record carries an opaque per-patient tag (MedicalRecord), never a category
+/// or a sensitivity in clear, and so do grants. A category grant lists the tags it covers. Each
+/// patient publishes the tags of their non-sensitive classes as "open" ({setOpenTags}); the tags
+/// themselves say nothing, but note that the open list tells which of a patient's records are
+/// sensitive as a class (docs/privacy.md, "What remains visible").
+///
+/// Sensitivity rule (42 CFR Part 2, HIPAA psychotherapy notes): an "all" grant and a break-glass
+/// window cover only records with an open tag, plus (for an "all" grant) tags the patient listed
+/// in it. A grant for listed records names them one by one, so it covers them whatever their tag.
+/// So "all my records" never silently includes a psychiatric note or an HIV test. Only the patient
+/// may share sensitive records at all: a delegate's grants may name open tags and records with an
+/// open tag, nothing else.
 ///
 /// Erased records (MedicalRecord.erase): no grant may name one, and `canAccess` is false for
 /// everyone, the patient included, since nothing readable is left.
@@ -41,6 +46,7 @@ contract ConsentRegistry {
         Other
     }
 
+    /// @dev Two slots; the tags a grant lists are kept apart, in `_grantTags`.
     struct Grant {
         address patient;
         uint40 createdAt;
@@ -49,23 +55,22 @@ contract ConsentRegistry {
         Purpose purpose;
         address grantee;
         uint40 revokedAt;
-        uint32 categories;
-        uint8 sensitive;
     }
 
     /// @notice Longest grant allowed: an expiry is required and bounded.
     uint40 public constant MAX_GRANT_DURATION = 3650 days;
     /// @notice Length of a break-glass window; it cannot be extended, only reopened after it ends.
     uint40 public constant EMERGENCY_WINDOW = 24 hours;
-    /// @dev One bit per category code (MedicalRecord.CATEGORY_COUNT = 17): a uint32 mask, still within the grant's second slot.
-    uint32 private constant ALL_CATEGORIES = (uint32(1) << 17) - 1;
-    uint8 private constant ALL_FLAGS = 31;
+    /// @notice Most tags one grant, or one {setOpenTags} call, may list.
+    uint256 public constant MAX_TAGS = 256;
 
     IMedicalRecord public immutable records;
     IProviderRegistry public immutable registry;
 
     mapping(uint256 grantId => Grant) private _grants;
     mapping(uint256 grantId => mapping(uint256 tokenId => bool)) private _grantRecords;
+    mapping(uint256 grantId => mapping(bytes8 tag => bool)) private _grantTags;
+    mapping(address patient => mapping(bytes8 tag => bool)) private _openTags;
     mapping(address patient => mapping(address grantee => uint256[] grantIds)) private _grantsByGrantee;
     mapping(address patient => uint256[] grantIds) private _grantsByPatient;
     mapping(address patient => mapping(address delegate => bool)) private _delegates;
@@ -77,7 +82,7 @@ contract ConsentRegistry {
     error ConsentUnauthorized(address caller, address patient);
     /// @notice Expiry missing, in the past, or beyond MAX_GRANT_DURATION.
     error ConsentInvalidExpiry(uint40 expiresAt);
-    /// @notice Grantee is zero or the patient; no records or categories named; unknown category bits.
+    /// @notice Grantee is zero or the patient; no records or tags named, a zero tag, or too many tags.
     error ConsentInvalidGrant();
     /// @notice A listed record does not belong to the patient.
     error ConsentNotOwner(uint256 tokenId, address patient);
@@ -107,6 +112,7 @@ contract ConsentRegistry {
         address grantor,
         Scope scope,
         uint256[] tokenIds,
+        bytes8[] tags,
         uint40 expiresAt,
         Purpose purpose
     );
@@ -116,6 +122,7 @@ contract ConsentRegistry {
     event DelegateRemoved(address indexed patient, address indexed delegate);
     event EmergencyProviderSet(address indexed provider, bool allowed);
     event EmergencyAccessOpened(address indexed patient, address indexed provider, uint40 until, bytes32 reasonHash);
+    event OpenTagsChanged(address indexed patient, bytes8[] opened, bytes8[] closed);
 
     /// @param records_ The record contract whose tokens grants refer to.
     /// @param registry_ The provider registry (registrar role, provider status).
@@ -129,13 +136,14 @@ contract ConsentRegistry {
     /// @notice Grants `grantee` read access to some of `patient`'s records until `expiresAt`.
     /// @dev Requires the caller to be the patient or their delegate; `expiresAt` in the future and
     /// at most MAX_GRANT_DURATION away. Records scope: `tokenIds` non-empty, all owned by the
-    /// patient and none erased. Categories scope: `categories` a non-empty bitmask of category codes. Emits {GrantCreated}.
+    /// patient and none erased. Categories scope: `tags` non-empty. All scope: every record with an
+    /// open tag, plus `tags`. At most MAX_TAGS tags, none zero. A delegate may name only open tags
+    /// and records with an open tag. Emits {GrantCreated}.
     /// @param patient Whose records.
     /// @param grantee Who may read them.
-    /// @param scope Listed records, categories, or all records.
+    /// @param scope Listed records, categories (as the patient's tags), or all records.
     /// @param tokenIds The records (Records scope; ignored otherwise).
-    /// @param categories Bitmask of category codes, bit n = code n (Categories scope; ignored otherwise).
-    /// @param sensitive Sensitivity flags named explicitly (see the contract's sensitivity rule).
+    /// @param tags The patient's category tags covered (Categories scope; extra tags for All; ignored for Records).
     /// @param expiresAt Unix time at which access ends.
     /// @param purpose Why access is given.
     /// @return grantId The new grant.
@@ -144,8 +152,7 @@ contract ConsentRegistry {
         address grantee,
         Scope scope,
         uint256[] calldata tokenIds,
-        uint32 categories,
-        uint8 sensitive,
+        bytes8[] calldata tags,
         uint40 expiresAt,
         Purpose purpose
     ) external returns (uint256 grantId) {
@@ -153,29 +160,12 @@ contract ConsentRegistry {
         if (expiresAt <= block.timestamp || expiresAt > block.timestamp + MAX_GRANT_DURATION) {
             revert ConsentInvalidExpiry(expiresAt);
         }
-        if (grantee == address(0) || grantee == patient || sensitive & ~ALL_FLAGS != 0) revert ConsentInvalidGrant();
+        if (grantee == address(0) || grantee == patient) revert ConsentInvalidGrant();
         grantId = ++_lastGrantId;
-        bool byDelegate = msg.sender != patient;
-        if (scope == Scope.Records) {
-            if (tokenIds.length == 0) revert ConsentInvalidGrant();
-            for (uint256 i; i < tokenIds.length; ++i) {
-                (address owner,, uint8 flags, bool erased) = _recordInfo(tokenIds[i]);
-                if (owner != patient) revert ConsentNotOwner(tokenIds[i], patient);
-                if (erased) revert ConsentRecordErased(tokenIds[i]);
-                if (byDelegate && flags != 0) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
-                _grantRecords[grantId][tokenIds[i]] = true;
-            }
-            categories = 0;
-            sensitive = byDelegate ? 0 : ALL_FLAGS;
-        } else if (scope == Scope.Categories) {
-            if (categories == 0 || categories & ~ALL_CATEGORIES != 0) revert ConsentInvalidGrant();
-            sensitive |= _namedFlags(categories);
-        } else {
-            categories = ALL_CATEGORIES;
-        }
         // 42 CFR Part 2 and the psychotherapy-notes rule want the patient's own consent for sensitive
         // records: a guardian or carer may share everything else, never those.
-        if (byDelegate && sensitive != 0) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
+        if (scope == Scope.Records) _listRecords(grantId, patient, tokenIds);
+        else _listTags(grantId, patient, scope, tags);
         _grants[grantId] = Grant({
             patient: patient,
             createdAt: uint40(block.timestamp),
@@ -183,22 +173,11 @@ contract ConsentRegistry {
             scope: scope,
             purpose: purpose,
             grantee: grantee,
-            revokedAt: 0,
-            categories: categories,
-            sensitive: sensitive
+            revokedAt: 0
         });
         _grantsByGrantee[patient][grantee].push(grantId);
         _grantsByPatient[patient].push(grantId);
-        emit GrantCreated(
-            grantId,
-            patient,
-            grantee,
-            msg.sender,
-            scope,
-            scope == Scope.Records ? tokenIds : new uint256[](0),
-            expiresAt,
-            purpose
-        );
+        _emitGrantCreated(grantId, patient, grantee, scope, tokenIds, tags, expiresAt, purpose);
     }
 
     /// @notice Ends a grant now: `canAccess` is false for it from the next block on.
@@ -235,6 +214,29 @@ contract ConsentRegistry {
         }
     }
 
+    // ---------------------------------------------------------------- open tags
+
+    /// @notice Marks some of the caller's category tags open (non-sensitive) and others not.
+    /// @dev Only the patient, never a delegate: a delegate that opened a sensitive tag would hand it to
+    /// every "all" grant and break-glass window. A retired account may not. Closing applies after
+    /// opening, so a tag in both lists ends closed. At most MAX_TAGS tags per list. Emits {OpenTagsChanged}.
+    /// @param opened Tags to mark open.
+    /// @param closed Tags to mark not open.
+    function setOpenTags(bytes8[] calldata opened, bytes8[] calldata closed) external {
+        if (opened.length > MAX_TAGS || closed.length > MAX_TAGS) revert ConsentInvalidGrant();
+        address successor = records.successorOf(msg.sender);
+        if (successor != address(0)) revert ConsentAccountRetired(msg.sender, successor);
+        mapping(bytes8 tag => bool) storage open = _openTags[msg.sender];
+        for (uint256 i; i < opened.length; ++i) {
+            if (opened[i] == bytes8(0)) revert ConsentInvalidGrant();
+            open[opened[i]] = true;
+        }
+        for (uint256 i; i < closed.length; ++i) {
+            delete open[closed[i]];
+        }
+        emit OpenTagsChanged(msg.sender, opened, closed);
+    }
+
     // ---------------------------------------------------------------- delegates
 
     /// @notice Names a delegate (a guardian or carer) who may grant and revoke for the caller.
@@ -266,7 +268,7 @@ contract ConsentRegistry {
         emit EmergencyProviderSet(provider, allowed);
     }
 
-    /// @notice Opens a 24-hour window on `patient`'s non-sensitive records for the calling provider, without the patient.
+    /// @notice Opens a 24-hour window on `patient`'s records with an open tag for the calling provider, without the patient.
     /// @dev Requires an active provider flagged for emergencies and no window still open for this
     /// pair (never silently renewable). The reason text stays off chain; its hash is logged. Emits {EmergencyAccessOpened}.
     /// @param patient The patient in need of care.
@@ -285,20 +287,21 @@ contract ConsentRegistry {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Whether `reader` may read record `tokenId` now: its owner, an active grant covering it, or an open break-glass window on a non-sensitive record.
+    /// @notice Whether `reader` may read record `tokenId` now: its owner, an active grant covering it, or an open break-glass window on a record with an open tag.
     /// @param reader The account asking.
     /// @param tokenId The record; false if it does not exist or was erased (for everyone, its owner too).
     function canAccess(address reader, uint256 tokenId) external view returns (bool) {
-        (address owner, uint8 category, uint8 sensitivity, bool erased) = records.accessInfo(tokenId);
+        (address owner, bytes8 tag, bool erased) = records.accessInfo(tokenId);
         if (owner == address(0) || erased) return false;
         if (reader == owner) return true;
+        bool open = _openTags[owner][tag];
         if (
-            sensitivity == 0 && _emergencyUntil[owner][reader] > block.timestamp && _emergencyProviders[reader]
+            open && _emergencyUntil[owner][reader] > block.timestamp && _emergencyProviders[reader]
                 && registry.isActive(reader)
         ) return true;
         uint256[] storage ids = _grantsByGrantee[owner][reader];
         for (uint256 i; i < ids.length; ++i) {
-            if (_covers(ids[i], tokenId, category, sensitivity)) return true;
+            if (_covers(ids[i], tokenId, tag, open)) return true;
         }
         return false;
     }
@@ -308,22 +311,26 @@ contract ConsentRegistry {
     /// @param grantId The grant.
     /// @param tokenId The record.
     function grantCovers(uint256 grantId, uint256 tokenId) external view returns (bool) {
-        (address owner, uint8 category, uint8 sensitivity, bool erased) = _recordInfo(tokenId);
-        return !erased && _grants[grantId].patient == owner && _covers(grantId, tokenId, category, sensitivity);
+        (address owner, bytes8 tag, bool erased) = _recordInfo(tokenId);
+        return !erased && _grants[grantId].patient == owner && _covers(grantId, tokenId, tag, _openTags[owner][tag]);
     }
 
-    /// @notice Grantees whose active category or "all" grants would cover a new record of `patient` with this category and sensitivity.
+    /// @notice Grantees whose active category or "all" grants would cover a new record of `patient` with this tag.
     /// @dev Used by an issuer to wrap a new record's key to them at issue time, so the patient need not be online.
     /// @param patient The patient.
-    /// @param category The new record's category code.
-    /// @param sensitivity The new record's sensitivity flags.
-    function granteesFor(address patient, uint8 category, uint8 sensitivity) external view returns (address[] memory grantees) {
+    /// @param tag The new record's category tag.
+    function granteesFor(address patient, bytes8 tag) external view returns (address[] memory grantees) {
         uint256[] storage ids = _grantsByPatient[patient];
         grantees = new address[](ids.length);
+        bool open = _openTags[patient][tag];
         uint256 n;
         for (uint256 i; i < ids.length; ++i) {
-            Grant storage g = _grants[ids[i]];
-            if (g.scope != Scope.Records && _isActive(g) && _coversClass(g, category, sensitivity)) grantees[n++] = g.grantee;
+            uint256 grantId = ids[i];
+            Grant storage g = _grants[grantId];
+            // A moved grant stays listed under its old patient; only the current patient's count.
+            if (g.scope != Scope.Records && g.patient == patient && _isActive(g) && _coversTag(grantId, g, tag, open)) {
+                grantees[n++] = g.grantee;
+            }
         }
         // Shortens the array to the grantees found, instead of copying them into a second one.
         // solhint-disable-next-line no-inline-assembly
@@ -357,6 +364,20 @@ contract ConsentRegistry {
         return _delegates[patient][delegate];
     }
 
+    /// @notice Whether `tag` is one of `patient`'s open (non-sensitive) tags.
+    /// @param patient The patient.
+    /// @param tag The tag.
+    function isOpenTag(address patient, bytes8 tag) external view returns (bool) {
+        return _openTags[patient][tag];
+    }
+
+    /// @notice Whether grant `grantId` lists `tag` (Categories and All scopes).
+    /// @param grantId The grant.
+    /// @param tag The tag.
+    function grantListsTag(uint256 grantId, bytes8 tag) external view returns (bool) {
+        return _grantTags[grantId][tag];
+    }
+
     /// @notice Whether `provider` may open break-glass windows.
     /// @param provider The provider.
     function isEmergencyProvider(address provider) external view returns (bool) {
@@ -377,10 +398,63 @@ contract ConsentRegistry {
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev A record's owner, category, flags and erasure in one call; reverts like `ownerOf` for a token that does not exist.
-    function _recordInfo(uint256 tokenId) private view returns (address owner, uint8 category, uint8 sensitivity, bool erased) {
-        (owner, category, sensitivity, erased) = records.accessInfo(tokenId);
+    /// @dev A record's owner, tag and erasure in one call; reverts like `ownerOf` for a token that does not exist.
+    function _recordInfo(uint256 tokenId) private view returns (address owner, bytes8 tag, bool erased) {
+        (owner, tag, erased) = records.accessInfo(tokenId);
         if (owner == address(0)) revert IERC721Errors.ERC721NonexistentToken(tokenId);
+    }
+
+    /// @dev The Records scope of {grant}: each record the patient's, not erased, open if a delegate grants.
+    function _listRecords(uint256 grantId, address patient, uint256[] calldata tokenIds) private {
+        if (tokenIds.length == 0) revert ConsentInvalidGrant();
+        bool byDelegate = msg.sender != patient;
+        for (uint256 i; i < tokenIds.length; ++i) {
+            uint256 tokenId = tokenIds[i];
+            (address owner, bytes8 tag, bool erased) = _recordInfo(tokenId);
+            if (owner != patient) revert ConsentNotOwner(tokenId, patient);
+            if (erased) revert ConsentRecordErased(tokenId);
+            if (byDelegate && !_openTags[patient][tag]) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
+            _grantRecords[grantId][tokenId] = true;
+        }
+    }
+
+    /// @dev The Categories and All scopes of {grant}: non-zero tags, open ones only if a delegate grants.
+    function _listTags(uint256 grantId, address patient, Scope scope, bytes8[] calldata tags) private {
+        uint256 count = tags.length;
+        if ((scope == Scope.Categories && count == 0) || count > MAX_TAGS) revert ConsentInvalidGrant();
+        bool byDelegate = msg.sender != patient;
+        mapping(bytes8 tag => bool) storage open = _openTags[patient];
+        for (uint256 i; i < count; ++i) {
+            bytes8 tag = tags[i];
+            if (tag == bytes8(0)) revert ConsentInvalidGrant();
+            if (byDelegate && !open[tag]) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
+            _grantTags[grantId][tag] = true;
+        }
+    }
+
+    /// @dev Apart from {grant} to keep its stack shallow.
+    function _emitGrantCreated(
+        uint256 grantId,
+        address patient,
+        address grantee,
+        Scope scope,
+        uint256[] calldata tokenIds,
+        bytes8[] calldata tags,
+        uint40 expiresAt,
+        Purpose purpose
+    ) private {
+        bool listsRecords = scope == Scope.Records;
+        emit GrantCreated(
+            grantId,
+            patient,
+            grantee,
+            msg.sender,
+            scope,
+            listsRecords ? tokenIds : new uint256[](0),
+            listsRecords ? new bytes8[](0) : tags,
+            expiresAt,
+            purpose
+        );
     }
 
     function _checkGrantor(address patient) private view {
@@ -393,20 +467,15 @@ contract ConsentRegistry {
         return g.patient != address(0) && g.revokedAt == 0 && g.expiresAt > block.timestamp;
     }
 
-    function _covers(uint256 grantId, uint256 tokenId, uint8 category, uint8 sensitivity) private view returns (bool) {
+    /// @dev `open`: whether `tag` is open for the record's owner, read once by the caller.
+    function _covers(uint256 grantId, uint256 tokenId, bytes8 tag, bool open) private view returns (bool) {
         Grant storage g = _grants[grantId];
         if (!_isActive(g)) return false;
         if (g.scope == Scope.Records) return _grantRecords[grantId][tokenId];
-        return _coversClass(g, category, sensitivity);
+        return _coversTag(grantId, g, tag, open);
     }
 
-    function _coversClass(Grant storage g, uint8 category, uint8 sensitivity) private view returns (bool) {
-        return g.categories & (uint32(1) << category) != 0 && sensitivity & ~g.sensitive == 0;
-    }
-
-    /// @dev The sensitivity flags of the sensitive categories named in a category bitmask
-    /// (codes 5-8: mental-health, substance-use, sexual-health, genetic map to flags 1, 2, 4, 8).
-    function _namedFlags(uint32 categories) private pure returns (uint8) {
-        return uint8((categories >> 5) & 0x0f);
+    function _coversTag(uint256 grantId, Grant storage g, bytes8 tag, bool open) private view returns (bool) {
+        return (g.scope == Scope.All && open) || _grantTags[grantId][tag];
     }
 }

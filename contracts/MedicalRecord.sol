@@ -21,9 +21,14 @@ interface IERC5192 {
 
 /// @title MedicalRecord
 /// @notice One non-transferable ERC-721 token per medical document, owned by the patient.
-/// @dev The token holds no personal data: a salted commitment to the content, the SHA-256 digest and
-/// codec of the ciphertext's CIDv1, the issuer, a coarse category, sensitivity flags, the issue time
-/// and the token it amends.
+/// @dev The token holds no personal data and nothing about care: a salted commitment to the
+/// content, the SHA-256 digest and codec of the ciphertext's CIDv1, the issuer, the issue time, the
+/// token it amends, and a blinded category tag. The tag is 8 bytes of an HMAC under a secret only the
+/// patient holds, over the record's category and sensitivity flags (src/core/categoryTags.ts), so it
+/// differs between patients and tells a stranger nothing; the patient shares the mapping with the
+/// providers and grantees they choose, off chain. The contract never learns a category: it keeps
+/// sensitive records out of "all" grants and break-glass by the patient's own list of open tags
+/// (ConsentRegistry.setOpenTags).
 ///
 /// Patient consent to a mint comes in two forms, and both are kept on purpose:
 /// - an EIP-712 `MintConsent` signature per record (nonce, deadline, chain id, contract), for the
@@ -32,9 +37,9 @@ interface IERC5192 {
 ///   issues results while the patient is away (a lab posting results overnight), and the only
 ///   form `mintBatch` accepts (a bulk import of a patient's history).
 /// `_checkIssuer` and `_checkStanding` (through `_checkConsent` for single mints) guard every mint,
-/// and every token is created by `_issue`; nothing else mints. The signature covers the category and
-/// sensitivity as well as the content commitment, so a provider cannot relabel a psychiatric note
-/// as a lab result under the patient's consent.
+/// and every token is created by `_issue`; nothing else mints. The signature covers the category tag
+/// as well as the content commitment, so a provider cannot relabel a psychiatric note as a lab
+/// result under the patient's consent.
 ///
 /// Erasure (GDPR art. 17, by crypto-shredding): the patient marks a record erased with {erase} or
 /// {eraseBatch}, both through `_erase`. Off chain, medvault then destroys every wrapped copy of the
@@ -56,41 +61,28 @@ interface IERC5192 {
 contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, MedicalRecordRecovery {
     using Strings for uint256;
 
-    /// @notice Number of categories; codes are 0..CATEGORY_COUNT-1 (see `_categoryName`).
-    uint8 public constant CATEGORY_COUNT = 17;
-    uint8 internal constant CATEGORY_MENTAL_HEALTH = 5;
-    uint8 internal constant CATEGORY_SUBSTANCE_USE = 6;
-    uint8 internal constant CATEGORY_SEXUAL_HEALTH = 7;
-    uint8 internal constant CATEGORY_GENETIC = 8;
-
-    /// @notice Sensitivity flag bits. A sensitive category must carry its own flag; any record may carry more.
-    uint8 public constant SENSITIVE_MENTAL_HEALTH = 1;
-    uint8 public constant SENSITIVE_SUBSTANCE_USE = 2;
-    uint8 public constant SENSITIVE_SEXUAL_HEALTH = 4;
-    uint8 public constant SENSITIVE_GENETIC = 8;
-    uint8 public constant SENSITIVE_RESTRICTED = 16;
-    uint8 internal constant SENSITIVE_ALL = 31;
-
     /// @notice Most records one {mintBatch} call may mint (about 12M gas at ~117k per record).
     uint256 public constant MAX_BATCH_SIZE = 100;
 
     bytes32 private constant MINT_CONSENT_TYPEHASH = keccak256(
-        "MintConsent(address patient,address provider,bytes32 commitment,uint8 category,uint8 sensitivity,uint256 supersedes,uint256 nonce,uint256 deadline)"
+        "MintConsent(address patient,address provider,bytes32 commitment,bytes8 tag,uint256 supersedes,uint256 nonce,uint256 deadline)"
     );
 
-    /// @dev Packed into four slots; the fourth is only written by an amendment.
+    /// @dev Packed into four slots; the fourth is only written by an amendment, an erasure, or a
+    /// CID codec other than raw. `issuedAt` is a uint32 (enough until 2106) so that the tag fits
+    /// beside the issuer.
     struct Record {
         bytes32 commitment;
         bytes32 cidDigest;
         address issuer;
-        uint40 issuedAt;
-        uint8 category;
-        uint8 sensitivity;
-        uint8 cidCodec;
+        uint32 issuedAt;
+        bytes8 tag;
         uint64 supersedes;
         uint64 supersededBy;
         // In the slot of the amendment links, so the checks that read those get it warm.
         uint40 erasedAt;
+        // Stored as `codec ^ RAW_CODEC`, so the usual raw codec leaves the fourth slot unwritten.
+        uint8 cidCodecDelta;
     }
 
     /// @notice What a provider asks to mint. `cidCodec` and `cidDigest` describe a CIDv1 with a sha2-256 multihash.
@@ -99,9 +91,11 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         bytes32 commitment;
         bytes32 cidDigest;
         uint8 cidCodec;
-        uint8 category;
-        uint8 sensitivity;
+        bytes8 tag;
     }
+
+    /// @dev The multicodec of medvault's ciphertext CIDs (raw bytes); see `Record.cidCodecDelta`.
+    uint8 private constant RAW_CODEC = 0x55;
 
     IProviderRegistry public immutable registry;
 
@@ -116,7 +110,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     error MedicalRecordInactiveIssuer(address issuer);
     /// @notice The patient's consent signature is missing, malformed, from someone else, or was already used.
     error MedicalRecordInvalidConsent(address patient, address provider);
-    /// @notice Bad category code, zero commitment or CID, unsupported codec, or flags that contradict the category.
+    /// @notice Zero commitment, CID or tag, or an unsupported codec.
     error MedicalRecordInvalidRequest();
     /// @notice Record tokens cannot be transferred, approved or burnt.
     error MedicalRecordSoulbound(uint256 tokenId);
@@ -139,6 +133,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         bytes32 commitment,
         bytes32 cidDigest,
         uint8 cidCodec,
+        bytes8 tag,
         uint256 supersedes
     );
     event RecordAmended(uint256 indexed tokenId, uint256 indexed supersededBy);
@@ -286,12 +281,12 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     }
 
     /// @notice What an access check needs in one call: owner (zero if the token does not exist),
-    /// category, sensitivity flags, and whether the record was erased. Never reverts.
+    /// blinded category tag, and whether the record was erased. Never reverts.
     /// @param tokenId The record.
-    function accessInfo(uint256 tokenId) external view returns (address owner, uint8 category, uint8 sensitivity, bool erased) {
+    function accessInfo(uint256 tokenId) external view returns (address owner, bytes8 tag, bool erased) {
         owner = _ownerOf(tokenId);
         Record storage r = _records[tokenId];
-        return (owner, r.category, r.sensitivity, r.erasedAt != 0);
+        return (owner, r.tag, r.erasedAt != 0);
     }
 
     /// @notice The ciphertext's CIDv1 in binary form (version, codec, sha2-256 multihash).
@@ -299,7 +294,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     function cidOf(uint256 tokenId) external view returns (bytes memory) {
         _requireOwned(tokenId);
         Record storage r = _records[tokenId];
-        return abi.encodePacked(uint8(1), r.cidCodec, uint8(0x12), uint8(0x20), r.cidDigest);
+        return abi.encodePacked(uint8(1), r.cidCodecDelta ^ RAW_CODEC, uint8(0x12), uint8(0x20), r.cidDigest);
     }
 
     /// @notice Until when `provider` may mint to `patient` without a signature (0 if never).
@@ -418,8 +413,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
                     request.patient,
                     msg.sender,
                     request.commitment,
-                    request.category,
-                    request.sensitivity,
+                    request.tag,
                     supersedes,
                     _useNonce(request.patient),
                     deadline
@@ -448,10 +442,10 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         r.commitment = request.commitment;
         r.cidDigest = request.cidDigest;
         r.issuer = msg.sender;
-        r.issuedAt = uint40(block.timestamp);
-        r.category = request.category;
-        r.sensitivity = request.sensitivity;
-        r.cidCodec = request.cidCodec;
+        r.issuedAt = uint32(block.timestamp);
+        r.tag = request.tag;
+        uint8 codecDelta = request.cidCodec ^ RAW_CODEC;
+        if (codecDelta != 0) r.cidCodecDelta = codecDelta;
         if (supersedes != 0) r.supersedes = supersedes;
         _mint(request.patient, tokenId);
         emit RecordIssued(
@@ -461,6 +455,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             request.commitment,
             request.cidDigest,
             request.cidCodec,
+            request.tag,
             supersedes
         );
         emit Locked(tokenId);
@@ -477,19 +472,13 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         emit RecordErased(tokenId, owner);
     }
 
+    /// @dev Whether a tag names a valid category for its flags cannot be checked here (the contract
+    /// cannot read tags); the patient's consent signature, or their standing authorisation of this
+    /// issuer, covers it.
     function _checkRequest(MintRequest calldata request) private pure {
         if (
-            request.commitment == bytes32(0) || request.cidDigest == bytes32(0) || request.category >= CATEGORY_COUNT
-                || request.sensitivity & ~SENSITIVE_ALL != 0 || request.cidCodec >= 0x80
-                || request.sensitivity & _requiredFlag(request.category) != _requiredFlag(request.category)
+            request.commitment == bytes32(0) || request.cidDigest == bytes32(0) || request.tag == bytes8(0)
+                || request.cidCodec >= 0x80
         ) revert MedicalRecordInvalidRequest();
-    }
-
-    function _requiredFlag(uint8 category) private pure returns (uint8) {
-        if (category == CATEGORY_MENTAL_HEALTH) return SENSITIVE_MENTAL_HEALTH;
-        if (category == CATEGORY_SUBSTANCE_USE) return SENSITIVE_SUBSTANCE_USE;
-        if (category == CATEGORY_SEXUAL_HEALTH) return SENSITIVE_SEXUAL_HEALTH;
-        if (category == CATEGORY_GENETIC) return SENSITIVE_GENETIC;
-        return 0;
     }
 }

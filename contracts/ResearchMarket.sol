@@ -43,9 +43,10 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// the owed balances. Tokens that take a fee on transfer are refused at posting (the balance delta
 /// must equal the budget).
 ///
-/// Eligibility: a record qualifies if it exists, is owned by the caller, is not erased and its
-/// category is in the study's category bitmask. The coded criteria (LOINC, SNOMED CT, CVX...) are
-/// in an off-chain document named by `criteriaHash`; the patient's client checks them.
+/// Eligibility: a record qualifies if it exists, is owned by the caller and is not erased. Its
+/// category is blinded on chain (MedicalRecord's tags), so whether it is one of the study's
+/// categories (the public bitmask) is checked by the patient's client, as are the coded criteria
+/// (LOINC, SNOMED CT, CVX...) in the off-chain document named by `criteriaHash`.
 contract ResearchMarket is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -145,8 +146,6 @@ contract ResearchMarket is ReentrancyGuard {
     error ResearchMarketNotRecordOwner(uint256 tokenId, address caller);
     /// @notice The record was erased by its patient.
     error ResearchMarketRecordErased(uint256 tokenId);
-    /// @notice The record's category is not one the study asks for.
-    error ResearchMarketIneligibleRecord(uint256 tokenId, uint8 category);
     /// @notice The record is already in a live (reserved or delivered) contribution to this study.
     error ResearchMarketAlreadyContributed(uint256 studyId, uint256 tokenId, uint256 contributionId);
     /// @notice No contribution has this id.
@@ -323,7 +322,7 @@ contract ResearchMarket is ReentrancyGuard {
     /// revocable until delivery. Each record reserves `pricePerRecord` of the unreserved budget.
     /// @dev Requires: the study open (not closed, deadline not passed) and its researcher approved;
     /// 1 to MAX_RECORDS_PER_CONTRIBUTION records, each existing, owned by the caller, not erased,
-    /// in one of the study's categories, and not in another live contribution to this study (so no
+    /// and not in another live contribution to this study (so no
     /// record twice); enough unreserved budget for all of them. Emits {ContributionReserved}.
     /// @param studyId The study.
     /// @param tokenIds The records.
@@ -338,14 +337,12 @@ contract ResearchMarket is ReentrancyGuard {
         uint256 available = s.maxRecords - s.reserved - s.delivered;
         if (count > available) revert ResearchMarketBudgetExhausted(studyId, count, available);
         contributionId = ++_lastContributionId;
-        uint32 categories = s.categories;
         mapping(uint256 tokenId => uint256 contributionId) storage taken = _contributionOf[studyId];
         for (uint256 i; i < count; ++i) {
             uint256 tokenId = tokenIds[i];
-            (address owner, uint8 category,, bool erased) = records.accessInfo(tokenId);
+            (address owner,, bool erased) = records.accessInfo(tokenId);
             if (owner != msg.sender) revert ResearchMarketNotRecordOwner(tokenId, msg.sender);
             if (erased) revert ResearchMarketRecordErased(tokenId);
-            if (categories & (uint32(1) << category) == 0) revert ResearchMarketIneligibleRecord(tokenId, category);
             uint256 previous = taken[tokenId];
             // A withdrawn contribution frees its records; a reserved or delivered one keeps them
             // (a record listed twice in this call finds itself here too).

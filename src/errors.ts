@@ -59,6 +59,15 @@ export class StorageError extends defineError('StorageError', 'STORAGE', 7) {}
 /** The home is missing, misconfigured or locked by another process. */
 export class HomeError extends defineError('HomeError', 'HOME', 8) {}
 
+/**
+ * The reader does not know the patient's category tags (issue 22): the patient never shared their
+ * tag table with this account, so it can neither issue a record of that category nor tell which of
+ * the patient's records are of it.
+ */
+export class MissingTagsError extends AccessDeniedError {
+  override name = 'MissingTagsError'
+  override readonly code = 'NO_TAG_TABLE'
+}
 /** A bundle given to `medvault import` that cannot be imported: not a Bundle, the wrong type, invalid entries, several patients. */
 export class MalformedBundleError extends InvalidInputError {
   override name = 'MalformedBundleError'

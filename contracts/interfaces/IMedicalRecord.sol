@@ -6,9 +6,9 @@ pragma solidity ^0.8.28;
 /// record and how it may be shared, and where a recovered or rotated account's records went.
 interface IMedicalRecord {
     /// @notice What an access check needs in one call: owner (zero if the token does not exist),
-    /// category, sensitivity flags, and whether the record was erased. Never reverts.
+    /// blinded category tag, and whether the record was erased. Never reverts.
     /// @param tokenId The record.
-    function accessInfo(uint256 tokenId) external view returns (address owner, uint8 category, uint8 sensitivity, bool erased);
+    function accessInfo(uint256 tokenId) external view returns (address owner, bytes8 tag, bool erased);
 
     /// @notice The account `account`'s records moved to by a completed recovery or rotation (zero if none).
     /// @param account The old account.

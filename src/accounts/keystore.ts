@@ -11,6 +11,7 @@ import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress }
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
+import { deriveTagSecret } from '../core/index.js'
 import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
 
 const SCRYPT = KEYSTORE_SCRYPT
@@ -42,6 +43,8 @@ export type UnlockedAccount = PublicAccount & {
   encryptionSeed: Uint8Array
   /** Seed of the account's SMART Health Card signing key (P-256), derived from its chain key with HKDF. */
   healthCardSeed: Uint8Array
+  /** The secret the account's blinded category tags come from (core/categoryTags.ts). */
+  tagSecret: Uint8Array
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,39}$/
@@ -116,9 +119,11 @@ export function openKeystore(dir: string) {
 
     /**
      * Creates a new account sealed under `passphrase`, with fresh keys, or with the given chain key
-     * (an imported one; its encryption seed is still fresh). Refuses to overwrite.
+     * (an imported one; its encryption seed is still fresh). Refuses to overwrite. `tagSecret`: the
+     * tag secret of an account whose records this one takes over (rotation, recovery); by default the
+     * one derived from the new encryption seed.
      */
-    async create(name: string, passphrase: string, options: { privateKey?: Hex } = {}): Promise<PublicAccount> {
+    async create(name: string, passphrase: string, options: { privateKey?: Hex; tagSecret?: Uint8Array } = {}): Promise<PublicAccount> {
       checkAccountName(name)
       if (passphrase.length < 8) {
         throw new InvalidInputError('The passphrase is too short.', { hint: 'Use at least 8 characters.' })
@@ -142,7 +147,8 @@ export function openKeystore(dir: string) {
       const kdf = creationKdf()
       const key = await deriveKey(passphrase, salt, kdf)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
-      const plaintext = Buffer.from(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed) }))
+      const tagSecret = options.tagSecret ? { tagSecret: bytesToHex(options.tagSecret) } : {}
+      const plaintext = Buffer.from(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed), ...tagSecret }))
       const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
       plaintext.fill(0)
       const content: KeystoreFile = {
@@ -176,7 +182,9 @@ export function openKeystore(dir: string) {
       const healthCardSeed = new Uint8Array(
         hkdfSync('sha256', hexToBytes(s.privateKey as Hex), new Uint8Array(0), 'medvault/shc-issuer/v1', 32),
       )
-      return { ...toPublic(f), chainAccount, encryptionSeed: hexToBytes(s.encryptionSeed as Hex), healthCardSeed }
+      const encryptionSeed = hexToBytes(s.encryptionSeed as Hex)
+      const tagSecret = s.tagSecret ? hexToBytes(s.tagSecret as Hex) : deriveTagSecret(encryptionSeed)
+      return { ...toPublic(f), chainAccount, encryptionSeed, healthCardSeed, tagSecret }
     },
 
     /**

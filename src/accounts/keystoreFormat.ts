@@ -30,4 +30,9 @@ export type KeystoreFile = z.infer<typeof keystoreFileSchema>
 export const KEYSTORE_SCRYPT = { N: 1 << 17, r: 8, p: 1, dkLen: 32 } as const
 
 /** The sealed secrets, once decrypted. */
-export const keystoreSecretsSchema = z.object({ privateKey: hex, encryptionSeed: hex })
+/**
+ * The sealed secrets, once decrypted. `tagSecret` (issue 22) is there only when it is not the one
+ * derived from `encryptionSeed`: an account that took over another's records (rotation, recovery)
+ * keeps the tag secret of the records' first account, so their tags still resolve.
+ */
+export const keystoreSecretsSchema = z.object({ privateKey: hex, encryptionSeed: hex, tagSecret: hex.optional() })

@@ -18,8 +18,8 @@ export {
   setEmergencyProvider,
 } from './grants.js'
 export { createKeyReleaseService } from './keyRelease.js'
-export type { TagTableStore } from './tagTables.js'
-export { createFileTagTableStore, shareTagTable, sharedTagTable } from './tagTables.js'
+export type { TagReader } from './tagTables.js'
+export { createFileTagTableStore, requireTag, shareTagTable, sharedTagTable, tagTableFor } from './tagTables.js'
 export { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 export type { EmergencyReasonEntry } from './emergencyReasons.js'
 export { emergencyReasonEntrySchema, emergencyReasonsInvolving, emergencyReasonsOf, saveEmergencyReason } from './emergencyReasons.js'

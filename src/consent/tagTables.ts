@@ -9,13 +9,20 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, type Hex, getAddress } from 'viem'
-import { type Category, type TagTable, buildTagTable, deriveTagSecret, openTagTable, sealTagTable } from '../core/index.js'
-
-/** Sealed tag tables, one per patient and reader. */
-export interface TagTableStore {
-  put(patient: Address, reader: Address, sealed: Uint8Array): Promise<void>
-  get(patient: Address, reader: Address): Promise<Uint8Array | undefined>
-}
+import {
+  type Category,
+  type CategoryTag,
+  type RecordsContext,
+  type TagTable,
+  type TagTableStore,
+  buildTagTable,
+  categoryName,
+  categoryTag,
+  openTagTable,
+  sealTagTable,
+  tagOf,
+} from '../core/index.js'
+import { MissingTagsError } from '../errors.js'
 
 /** Sealed tables as files under `<dir>/<patient>/<reader>.bin`, written atomically. */
 export function createFileTagTableStore(dir: string): TagTableStore {
@@ -41,9 +48,9 @@ export function createFileTagTableStore(dir: string): TagTableStore {
  */
 export async function shareTagTable(
   store: TagTableStore,
-  params: { patient: Address; patientSeed: Uint8Array; reader: Address; readerPublicKey: Hex; categories?: readonly Category[] },
+  params: { patient: Address; tagSecret: Uint8Array; reader: Address; readerPublicKey: Hex; categories?: readonly Category[] },
 ): Promise<TagTable> {
-  const table = buildTagTable(deriveTagSecret(params.patientSeed), params.categories)
+  const table = buildTagTable(params.tagSecret, params.categories)
   const sealed = await sealTagTable(table, { patient: params.patient, reader: params.reader, readerPublicKey: params.readerPublicKey })
   await store.put(params.patient, params.reader, sealed)
   return table
@@ -57,4 +64,43 @@ export async function sharedTagTable(
   const sealed = await store.get(params.patient, params.reader)
   if (!sealed) return undefined
   return openTagTable(params.readerSeed, sealed, { patient: params.patient, reader: params.reader })
+}
+
+/** Whose tags a reader may resolve: an account's own (with its tag secret) or another's, from a shared table. */
+export type TagReader = { address: Address; encryptionSeed: Uint8Array; tagSecret: Uint8Array }
+
+/**
+ * The table `reader` knows of `patient`'s tags: all of them when the reader is the patient, else
+ * the table the patient sealed to the reader (undefined when none was shared).
+ */
+export async function tagTableFor(
+  ctx: Pick<RecordsContext, 'tagTables'>,
+  params: { patient: Address; reader: TagReader },
+): Promise<TagTable | undefined> {
+  const { patient, reader } = params
+  if (getAddress(patient) === getAddress(reader.address)) return buildTagTable(reader.tagSecret)
+  if (!ctx.tagTables) return undefined
+  return sharedTagTable(ctx.tagTables, { patient, reader: reader.address, readerSeed: reader.encryptionSeed })
+}
+
+/**
+ * The tag of a record of `patient` with this category code and full sensitivity, as `reader` (an
+ * issuer, or the patient) knows it. Refuses with a clear error when the patient never shared it.
+ */
+export async function requireTag(
+  ctx: Pick<RecordsContext, 'tagTables'>,
+  params: { patient: Address; reader: TagReader; category: number; sensitivity: number },
+): Promise<CategoryTag> {
+  const category = categoryName(params.category)
+  if (getAddress(params.patient) === getAddress(params.reader.address)) {
+    return categoryTag(params.reader.tagSecret, category, params.sensitivity)
+  }
+  const table = await tagTableFor(ctx, params)
+  const tag = table && tagOf(table, category, params.sensitivity)
+  if (!tag) {
+    throw new MissingTagsError(`Patient ${params.patient} has not shared the tag of ${category} records with ${params.reader.address}.`, {
+      hint: 'Ask the patient to authorise this provider (`medvault provider authorize`) or to consent to this record, which shares their category tags.',
+    })
+  }
+  return tag
 }

@@ -11,8 +11,7 @@ export const mintConsentTypes = {
     { name: 'patient', type: 'address' },
     { name: 'provider', type: 'address' },
     { name: 'commitment', type: 'bytes32' },
-    { name: 'category', type: 'uint8' },
-    { name: 'sensitivity', type: 'uint8' },
+    { name: 'tag', type: 'bytes8' },
     { name: 'supersedes', type: 'uint256' },
     { name: 'nonce', type: 'uint256' },
     { name: 'deadline', type: 'uint256' },
@@ -21,7 +20,10 @@ export const mintConsentTypes = {
 
 /**
  * The issuer's signed statement about a record, carried inside the encrypted envelope so that
- * whoever can open the record can check who issued it without asking the issuer.
+ * whoever can open the record can check who issued it without asking the issuer. It covers both
+ * the category and sensitivity in clear and the blinded tag the chain holds, so a reader who opened
+ * the record learns its category from the issuer's word and checks the tag against the token,
+ * without the patient's tag table.
  */
 export const recordAttestationTypes = {
   RecordAttestation: [
@@ -29,6 +31,7 @@ export const recordAttestationTypes = {
     { name: 'commitment', type: 'bytes32' },
     { name: 'category', type: 'uint8' },
     { name: 'sensitivity', type: 'uint8' },
+    { name: 'tag', type: 'bytes8' },
     { name: 'supersedes', type: 'uint256' },
   ],
 } as const
@@ -38,5 +41,6 @@ export type RecordAttestation = {
   commitment: Hex
   category: number
   sensitivity: number
+  tag: Hex
   supersedes: bigint
 }

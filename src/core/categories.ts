@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js'
 
-/** Coarse record categories, in on-chain code order (MedicalRecord.sol `_categoryName`). */
+/** Coarse record categories, in code order (the codes index tag tables and research study masks; the chain holds only blinded tags). */
 export const CATEGORIES = [
   'laboratory',
   'imaging',

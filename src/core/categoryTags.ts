@@ -34,6 +34,12 @@ const ENTRY_BYTES = 2 + TAG_BYTES
 const TABLE_VERSION = 1
 const encoder = new TextEncoder()
 
+/** Sealed tag tables, one per patient and reader (consent/tagTables.ts keeps them as files). */
+export interface TagTableStore {
+  put(patient: Address, reader: Address, sealed: Uint8Array): Promise<void>
+  get(patient: Address, reader: Address): Promise<Uint8Array | undefined>
+}
+
 /** A record's blinded class on chain: 8 bytes, as `0x` hex. */
 export type CategoryTag = Hex
 

@@ -1,6 +1,7 @@
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem'
 import type { Deployment } from '../chain/index.js'
 import type { KeySlip, KeySlipStore } from './keySlipFormat.js'
+import type { TagTableStore } from './categoryTags.js'
 import type { BlobStore } from '../storage/index.js'
 
 /** One attempt to reach a record, allowed or denied, for the audit trail. Never content. */
@@ -38,6 +39,8 @@ export type RecordsContext = {
   store: BlobStore
   /** Where grantees' wrapped record keys live; without it only owners can read. */
   keySlips?: KeySlipStore
+  /** Patients' tag tables sealed to their readers (consent/tagTables.ts); without it a reader knows only its own tags. */
+  tagTables?: TagTableStore
   /** Receives every access attempt, allowed or denied. */
   audit?: AccessRecorder
   /** The emergency key escrow of this medvault node. */
