@@ -26,6 +26,8 @@ import {
   syntheticArchiveBundle,
 } from '../src/archive/index.js'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
+import { createFileTagTableStore } from '../src/consent/index.js'
+import { deriveTagSecret } from '../src/core/index.js'
 import { archiveAnchorAbi } from '../src/contracts/index.js'
 import {
   type BlobStore,
@@ -51,7 +53,12 @@ const SLOT_FLOOR = 22_100
 const MINTS = 5
 const PATIENTS = 4
 
-type Party = { account: PrivateKeyAccount; recipient: Recipient }
+/** `keys`: an unlocked account's keys, what the library's issuer and patient parameters take. */
+type Party = {
+  account: PrivateKeyAccount
+  recipient: Recipient
+  keys: { address: Address; chainAccount: PrivateKeyAccount; encryptionSeed: Uint8Array; encryptionPublicKey: Hex; tagSecret: Uint8Array }
+}
 
 export type ArchiveDetails = {
   mintGas: number[]
@@ -70,17 +77,31 @@ export async function measureArchive(): Promise<{ metrics: Metrics; details: Arc
     const registrar = privateKeyToAccount(EMBEDDED_DEV_KEY)
     const deployment = await deployContracts(clients.walletFor(registrar), publicClient)
     store = await createHeliaStore(join(dir.path, 'ipfs'))
-    const ctx: RecordsContext = { publicClient, walletFor: clients.walletFor, deployment, store }
+    const ctx: RecordsContext = {
+      publicClient,
+      walletFor: clients.walletFor,
+      deployment,
+      store,
+      tagTables: createFileTagTableStore(join(dir.path, 'tag-tables')),
+    }
     const testClient = createTestClient({ mode: 'anvil', chain: clients.chain, transport: http(chain.rpcUrl) })
     const archive = deployment.archive as Address
 
     async function party(): Promise<Party> {
       const account = privateKeyToAccount(generatePrivateKey())
       await testClient.setBalance({ address: account.address, value: parseEther('100') })
-      const { publicKey } = await encryptionKeyPairFromSeed(generateEncryptionSeed())
+      const seed = generateEncryptionSeed()
+      const { publicKey } = await encryptionKeyPairFromSeed(seed)
       const recipient = { address: account.address, encryptionPublicKey: bytesToHex(publicKey) }
       await publicClient.waitForTransactionReceipt({ hash: await publishEncryptionKey(ctx, account, recipient.encryptionPublicKey) })
-      return { account, recipient }
+      const keys = {
+        address: account.address,
+        chainAccount: account,
+        encryptionSeed: seed,
+        encryptionPublicKey: recipient.encryptionPublicKey,
+        tagSecret: deriveTagSecret(seed),
+      }
+      return { account, recipient, keys }
     }
 
     const lab = await party()
@@ -98,7 +119,7 @@ export async function measureArchive(): Promise<{ metrics: Metrics; details: Arc
     progress(`archive: ${MINTS} single mints (the reference)`)
     const first = patients[0]!
     await publicClient.waitForTransactionReceipt({
-      hash: await authorizeProvider(ctx, first.account, lab.account.address, new Date(Date.now() + 86_400_000)),
+      hash: await authorizeProvider(ctx, first.keys, lab.account.address, new Date(Date.now() + 86_400_000)),
     })
     const reference = parseArchiveBundle(
       new TextEncoder().encode(
@@ -111,7 +132,7 @@ export async function measureArchive(): Promise<{ metrics: Metrics; details: Arc
     const mintGas: number[] = []
     for (const entry of reference.entries) {
       const issued = await issueRecord(ctx, {
-        issuer: lab.account,
+        issuer: lab.keys,
         patient: first.recipient,
         content: { bytes: entry.content },
         contentType: 'application/fhir+json',

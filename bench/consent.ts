@@ -1,7 +1,8 @@
 /**
  * Consent and audit on a real anvil chain (throwaway, no state file):
  *   (a) gas per ConsentRegistry.grant (Records of 1 and of 10 records, Categories, All) and revoke,
- *       sent with medvault's own createGrant/revokeGrant, from receipts' gasUsed;
+ *       grants sent straight to the contract with the patient's tags, revocations with medvault's
+ *       revokeGrant, from receipts' gasUsed;
  *   (b) the audit trail: appending N signed entries to a log (sync: false), building the batch's
  *       Merkle tree, and anchorPending (which re-checks every entry's hash, link and signature,
  *       rebuilds the tree and sends AuditAnchor.anchor) at N = 1, 100 and 10,000, with the anchor
@@ -26,9 +27,11 @@ import {
   createTestClient,
   encodeFunctionData,
   getAddress,
+  hexToBytes,
   http,
   keccak256,
   parseEther,
+  parseEventLogs,
   toHex,
 } from 'viem'
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
@@ -41,10 +44,11 @@ import {
   openAuditLog,
 } from '../src/audit/index.js'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
-import { type GrantTerms, canAccess, createGrant, revokeGrant } from '../src/consent/grants.js'
+import { canAccess, revokeGrant } from '../src/consent/grants.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../src/contracts/index.js'
-import { authorizeProvider, registerProvider } from '../src/directory/index.js'
-import { type Category, type EmbeddedChain, categoryCode, createChainClients, deployContracts, startAnvil } from '../src/index.js'
+import { type Category, buildTagTable, categoryTag, requiredSensitivity, tagsForCategories } from '../src/core/index.js'
+import { registerProvider } from '../src/directory/index.js'
+import { type EmbeddedChain, createChainClients, deployContracts, startAnvil } from '../src/index.js'
 import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
 
 /** Grants of each kind (each to a new grantee); the steady figure is the median of 2..N. */
@@ -69,6 +73,12 @@ export type ConsentDetails = {
 
 /** A deterministic account for `label`: same address on every run, so calldata gas is stable. */
 const labelled = (label: string): PrivateKeyAccount => privateKeyToAccount(keccak256(toHex(`medvault-bench-consent:${label}`)))
+
+/** A patient's tag secret, deterministic per address for the same reason. */
+const tagSecretOf = (patient: Address) => hexToBytes(keccak256(toHex(`medvault-bench-consent:tags:${getAddress(patient)}`)))
+
+/** What a bench grant shares, in a patient's words (the chain gets the patient's tags for it). */
+type BenchTerms = { scope: 'records'; tokenIds: bigint[] } | { scope: 'categories'; categories: Category[] } | { scope: 'all' }
 
 const steady = (series: readonly number[]) => median(series.slice(1))
 const since = (t0: number) => performance.now() - t0
@@ -144,8 +154,7 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
               commitment: keccak256(toHex(`commitment ${patient} ${before + BigInt(i)}`)),
               cidDigest: keccak256(toHex(`cid ${patient} ${before + BigInt(i)}`)),
               cidCodec: 0x55,
-              category: categoryCode(category),
-              sensitivity: 0,
+              tag: categoryTag(tagSecretOf(patient), category, requiredSensitivity(category)),
             },
             0n,
             '0x',
@@ -174,10 +183,44 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
       return Array.from({ length: count }, (_, i) => before + 1n + BigInt(i))
     }
 
+    /**
+     * ConsentRegistry.grant as the patient, straight to the contract with the patient's tags for the
+     * terms: the figure is the contract's. (createGrant also seals the granted tags to the grantee
+     * off chain, which needs the grantee's published key; these grantees are bare addresses.)
+     */
+    async function grantOnChain(
+      patient: PrivateKeyAccount,
+      grantee: Address,
+      terms: BenchTerms,
+    ): Promise<{ grantId: bigint; txHash: Hex }> {
+      const scope = ['records', 'categories', 'all'].indexOf(terms.scope)
+      const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
+      const tags = terms.scope === 'categories' ? tagsForCategories(buildTagTable(tagSecretOf(patient.address)), terms.categories, 0) : []
+      const txHash = await clients.walletFor(patient).writeContract({
+        address: deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'grant',
+        args: [patient.address, grantee, scope, tokenIds, tags, Math.floor(until.getTime() / 1000), 0],
+      })
+      const mined = await publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 10 })
+      if (mined.status !== 'success') throw new Error(`grant ${txHash} reverted`)
+      const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: mined.logs, eventName: 'GrantCreated' })
+      return { grantId: created!.args.grantId, txHash }
+    }
+
     /** A funded patient who authorised the bulk provider. */
     async function patientWith(label: string): Promise<PrivateKeyAccount> {
       const patient = await funded(label)
-      await authorizeProvider(ctx, patient, provider, until)
+      // Straight to the contract: the library's authorizeProvider also seals the patient's tag table
+      // to the provider, which is off chain and not what this section measures.
+      const hash = await clients.walletFor(patient).writeContract({
+        address: deployment.records,
+        abi: medicalRecordAbi,
+        functionName: 'authorizeProvider',
+        args: [provider, BigInt(Math.floor(until.getTime() / 1000))],
+      })
+      const mined = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10 })
+      if (mined.status !== 'success') throw new Error(`authorizeProvider ${hash} reverted`)
       return patient
     }
 
@@ -198,7 +241,7 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     progress('consent: minting 10 records to the granting patient')
     const granting = await patientWith('granting patient')
     const tokens = await mintBulk(granting.address, 10)
-    const grantKinds: { key: string; label: string; terms: GrantTerms }[] = [
+    const grantKinds: { key: string; label: string; terms: BenchTerms }[] = [
       {
         key: 'grantRecords1',
         label: 'ConsentRegistry.grant (Records, 1 record)',
@@ -212,14 +255,7 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     for (const kind of grantKinds) {
       progress(`consent: ${GRANT_SERIES} x ${kind.label}, each to a new grantee`)
       for (let i = 0; i < GRANT_SERIES; i++) {
-        const { grantId, txHash } = await createGrant(ctx, {
-          grantor: granting,
-          patient: granting.address,
-          grantee: labelled(`${kind.key} grantee ${i}`).address,
-          terms: kind.terms,
-          expiresAt: until,
-          purpose: 'treatment',
-        })
+        const { grantId, txHash } = await grantOnChain(granting, labelled(`${kind.key} grantee ${i}`).address, kind.terms)
         record(kind.key, (await receipt(txHash)).gasUsed)
         if (kind.key === 'grantCategories') toRevoke.push(grantId)
       }
@@ -236,14 +272,7 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
       for (let i = 1; i <= grants; i++) {
         // Only the last grant covers the laboratory record: canAccess walks all of them.
         const categories: Category[] = i === grants ? ['laboratory'] : ['imaging']
-        await createGrant(ctx, {
-          grantor: patient,
-          patient: patient.address,
-          grantee: reader,
-          terms: { scope: 'categories', categories },
-          expiresAt: until,
-          purpose: 'treatment',
-        })
+        await grantOnChain(patient, reader, { scope: 'categories', categories })
       }
       if (!(await canAccess(ctx, reader, token!))) throw new Error(`canAccess is false with ${grants} grants`)
       // canAccess is a view, so estimateContractGas does not take it: estimate the eth_call's data.
@@ -266,14 +295,7 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     details.mint = { records: ACCESS_RECORDS, ms: since(t0) }
     progress(`consent: minted ${fmtInt(ACCESS_RECORDS)} records in ${fmt(details.mint.ms / 1000)} s; one Categories grant to the reader`)
     const bulkReader = labelled('bulk reader').address
-    await createGrant(ctx, {
-      grantor: bulkPatient,
-      patient: bulkPatient.address,
-      grantee: bulkReader,
-      terms: { scope: 'categories', categories: ['laboratory'] },
-      expiresAt: until,
-      purpose: 'treatment',
-    })
+    await grantOnChain(bulkPatient, bulkReader, { scope: 'categories', categories: ['laboratory'] })
 
     let httpRequests = 0
     const countingTransport = (batch: boolean) =>

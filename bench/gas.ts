@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { type Hex, type TransactionReceipt, bytesToHex, createTestClient, http, parseEther } from 'viem'
+import { type Address, type Hex, type TransactionReceipt, bytesToHex, createTestClient, http, parseEther } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
 import { baselineRecordAbi, baselineRecordBytecode } from '../src/contracts/testing.js'
@@ -35,7 +35,8 @@ import {
   startAnvil,
 } from '../src/index.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../src/import/index.js'
-import { createGrant, revokeGrant } from '../src/consent/index.js'
+import { createFileTagTableStore, createGrant, revokeGrant } from '../src/consent/index.js'
+import { deriveTagSecret } from '../src/core/index.js'
 import { measureResearchGas } from './researchGas.js'
 import { type Metrics, fmt, fmtInt, median, progress, table, tempDir } from './util.js'
 
@@ -44,7 +45,13 @@ const GAS_MINTS = 5
 export const BATCH_SIZES = [1, 10, 50] as const
 const batchesFor = (size: number) => (size === 1 ? 5 : 3)
 
-type Party = { account: PrivateKeyAccount; recipient: Recipient; encryptionSeed: Uint8Array }
+/** `keys` is what the library's issuer, patient and grantor parameters take: an unlocked account's keys. */
+type Party = {
+  account: PrivateKeyAccount
+  recipient: Recipient
+  encryptionSeed: Uint8Array
+  keys: { address: Address; chainAccount: PrivateKeyAccount; encryptionSeed: Uint8Array; encryptionPublicKey: Hex; tagSecret: Uint8Array }
+}
 
 export type GasDetails = Record<string, number[]>
 
@@ -77,7 +84,14 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     const registrar = privateKeyToAccount(EMBEDDED_DEV_KEY)
     const deployment = await deployContracts(clients.walletFor(registrar), publicClient)
     store = await createHeliaStore(dir.path)
-    const ctx: RecordsContext = { publicClient, walletFor: clients.walletFor, deployment, store }
+    // The tag tables a patient seals to the providers it authorises and the grantees it names.
+    const ctx: RecordsContext = {
+      publicClient,
+      walletFor: clients.walletFor,
+      deployment,
+      store,
+      tagTables: createFileTagTableStore(join(dir.path, 'tag-tables')),
+    }
     const testClient = createTestClient({ mode: 'anvil', chain: clients.chain, transport: http(chain.rpcUrl) })
     const receipt = async (hash: Hex): Promise<TransactionReceipt> => {
       const r = await publicClient.getTransactionReceipt({ hash })
@@ -90,7 +104,15 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
       await testClient.setBalance({ address: account.address, value: parseEther('100') })
       const encryptionSeed = generateEncryptionSeed()
       const { publicKey } = await encryptionKeyPairFromSeed(encryptionSeed)
-      return { account, recipient: { address: account.address, encryptionPublicKey: bytesToHex(publicKey) }, encryptionSeed }
+      const encryptionPublicKey = bytesToHex(publicKey)
+      const keys = {
+        address: account.address,
+        chainAccount: account,
+        encryptionSeed,
+        encryptionPublicKey,
+        tagSecret: deriveTagSecret(encryptionSeed),
+      }
+      return { account, recipient: { address: account.address, encryptionPublicKey: bytesToHex(publicKey) }, encryptionSeed, keys }
     }
 
     const details: GasDetails = {}
@@ -128,18 +150,18 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     progress(`gas: ${GAS_MINTS} standing authorisations`)
     const until = new Date(Date.now() + 30 * 24 * 3600 * 1000)
     for (const provider of providers) {
-      const hash = await authorizeProvider(ctx, standingPatient.account, provider.account.address, until)
+      const hash = await authorizeProvider(ctx, standingPatient.keys, provider.account.address, until)
       record('authorizeProvider', (await receipt(hash)).gasUsed)
     }
 
     const issue = (issuer: Party, patient: Party, n: number, consent: 'signature' | 'standing', supersedes?: bigint) =>
       issueRecord(ctx, {
-        issuer: issuer.account,
+        issuer: issuer.keys,
         patient: patient.recipient,
         content: { bytes: document(n) },
         contentType: 'application/fhir+json',
         category: 'laboratory' satisfies Category,
-        consent: consent === 'signature' ? { patient: patient.account } : { standing: true },
+        consent: consent === 'signature' ? { patient: patient.keys } : { standing: true },
         ...(supersedes ? { supersedes } : {}),
       })
 
@@ -172,7 +194,7 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     const grantIds: bigint[] = []
     for (const provider of providers) {
       const { grantId, txHash } = await createGrant(ctx, {
-        grantor: consentPatient.account,
+        grantor: consentPatient.keys,
         patient: consentPatient.account.address,
         grantee: provider.account.address,
         terms: { scope: 'categories', categories: ['laboratory', 'immunization'] },
@@ -190,14 +212,14 @@ export async function measureGas(): Promise<{ metrics: Metrics; details: GasDeta
     for (const size of BATCH_SIZES) {
       progress(`gas: mintBatch of ${size}, ${batchesFor(size)} batches (through importBundle)`)
       const patient = await party()
-      await receipt(await authorizeProvider(ctx, patient.account, standingLab.account.address, until))
+      await receipt(await authorizeProvider(ctx, patient.keys, standingLab.account.address, until))
       const bundle = parseImportBundle(
         new TextEncoder().encode(
           JSON.stringify(syntheticPatientBundle({ resources: size * batchesFor(size), seed: size, sensitiveShare: 0 })),
         ),
       )
       const imported = await importBundle(ctx, {
-        issuer: { chainAccount: standingLab.account, encryptionSeed: standingLab.encryptionSeed },
+        issuer: { chainAccount: standingLab.account, encryptionSeed: standingLab.encryptionSeed, tagSecret: standingLab.keys.tagSecret },
         patient: patient.recipient,
         bundle,
         journalDir: join(dir.path, 'imports'),

@@ -41,7 +41,7 @@ export async function measureImport(): Promise<{ metrics: Metrics; details: Impo
       name: 'Bench Lab',
       encryptionKey: lab.encryptionPublicKey,
     })
-    await authorizeProvider(mv, patient.chainAccount, lab.address, new Date(Date.now() + 86_400_000))
+    await authorizeProvider(mv, patient, lab.address, new Date(Date.now() + 86_400_000))
 
     const bytes = new TextEncoder().encode(JSON.stringify(syntheticPatientBundle({ resources: IMPORT_RESOURCES, seed: 1000 })))
     progress(`import: parsing and validating a ${IMPORT_RESOURCES}-resource bundle (${fmt(bytes.byteLength / 1e6, 2)} MB)`)

@@ -34,6 +34,8 @@ export type ResearchGasOp = { key: string; label: string; value: number; basis: 
 
 const cid = (n: number) => CID.createV1(0x55, createDigest(0x12, new Uint8Array(32).fill(n + 1)))
 const bytes32 = (n: number): Hex => `0x${(n + 1).toString(16).padStart(64, '0')}`
+/** A record's blinded category tag: the market never reads it, so any non-zero value is as good as a patient's real one. */
+const tag = (n: number): Hex => `0x${(n + 1).toString(16).padStart(16, '0')}`
 
 export async function measureResearchGas(
   ctx: RecordsContext,
@@ -76,8 +78,7 @@ export async function measureResearchGas(
       commitment: bytes32(1000 + p * 11 + i),
       cidDigest: bytes32(2000 + p * 11 + i),
       cidCodec: 0x55,
-      category: 0,
-      sensitivity: 0,
+      tag: tag(p),
     })),
   )
   const minted = await receipt(

@@ -80,7 +80,7 @@ export async function measureServer() {
       }),
     )
     await registerProvider(mv, registrar, { provider: lab!.address, name: 'Bench Lab', encryptionKey: lab!.encryptionPublicKey })
-    await authorizeProvider(mv, alice!.chainAccount, lab!.address, new Date(Date.now() + 86_400_000))
+    await authorizeProvider(mv, alice!, lab!.address, new Date(Date.now() + 86_400_000))
     progress(`importing a ${HISTORY_RECORDS}-resource history`)
     const bundle = syntheticPatientBundle({ resources: HISTORY_RECORDS, seed: 42, sensitiveShare: 0 })
     const bundleBytes = Buffer.from(JSON.stringify(bundle))
@@ -93,7 +93,7 @@ export async function measureServer() {
     const observations = imported.records.filter((r) => bundle.entry![r.entry]!.resource!.resourceType === 'Observation')
     const firstToken = observations[0]!.tokenId
     await createGrant(mv, {
-      grantor: alice!.chainAccount,
+      grantor: alice!,
       patient: alice!.address,
       grantee: cardio!.address,
       terms: { scope: 'categories', categories: ['laboratory'] },

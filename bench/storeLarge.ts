@@ -87,6 +87,7 @@ async function main() {
     issuer: address(),
     category: 1,
     sensitivity: 0,
+    tag: bytesToHex(randomBytes(8)),
     supersedes: '0',
     attestation: bytesToHex(randomBytes(65)),
   }

@@ -69,6 +69,7 @@ export async function measureThroughputHere(): Promise<ThroughputResult> {
     issuer,
     category: 1,
     sensitivity: 0,
+    tag: bytesToHex(randomBytes(8)),
     supersedes: '0',
     attestation: bytesToHex(randomBytes(65)), // not checked by the envelope layer
   }

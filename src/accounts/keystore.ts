@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes, isAddress } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import type { z } from 'zod'
 import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from './keystoreFormat.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
 import { deriveTagSecret } from '../core/index.js'
@@ -28,6 +29,7 @@ function creationKdf() {
 
 const keystoreFile = keystoreFileSchema
 const secrets = keystoreSecretsSchema
+type KeystoreSecrets = z.infer<typeof keystoreSecretsSchema>
 export type { KeystoreFile }
 
 /** What anyone may know about an account. */
@@ -90,6 +92,30 @@ export function openKeystore(dir: string) {
     encryptionPublicKey: f.encryptionPublicKey as Hex,
   })
 
+  /** Seals an account's secrets under `passphrase` (fresh salt and IV) with the given scrypt cost. */
+  async function seal(
+    plain: KeystoreSecrets,
+    passphrase: string,
+    kdf: { N: number; r: number; p: number; dkLen: 32 },
+  ): Promise<KeystoreFile['crypto']> {
+    const salt = randomBytes(32)
+    const iv = randomBytes(12)
+    const key = await deriveKey(passphrase, salt, kdf)
+    const cipher = createCipheriv('aes-256-gcm', key, iv)
+    const plaintext = Buffer.from(JSON.stringify(plain))
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
+    plaintext.fill(0)
+    key.fill(0)
+    return {
+      kdf: 'scrypt',
+      kdfparams: { ...kdf, salt: bytesToHex(salt) },
+      cipher: 'aes-256-gcm',
+      iv: bytesToHex(iv),
+      ciphertext: bytesToHex(ciphertext),
+      tag: bytesToHex(cipher.getAuthTag()),
+    }
+  }
+
   /** Decrypts an account's secrets. Throws WrongKeyError for a wrong passphrase. */
   async function open(name: string, passphrase: string) {
     const f = read(name)
@@ -142,29 +168,14 @@ export function openKeystore(dir: string) {
       }
       const seed = generateEncryptionSeed()
       const { publicKey } = await encryptionKeyPairFromSeed(seed)
-      const salt = randomBytes(32)
-      const iv = randomBytes(12)
-      const kdf = creationKdf()
-      const key = await deriveKey(passphrase, salt, kdf)
-      const cipher = createCipheriv('aes-256-gcm', key, iv)
       const tagSecret = options.tagSecret ? { tagSecret: bytesToHex(options.tagSecret) } : {}
-      const plaintext = Buffer.from(JSON.stringify({ privateKey, encryptionSeed: bytesToHex(seed), ...tagSecret }))
-      const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
-      plaintext.fill(0)
       const content: KeystoreFile = {
         version: 1,
         name,
         address,
         encryptionPublicKey: bytesToHex(publicKey),
         createdAt: new Date().toISOString(),
-        crypto: {
-          kdf: 'scrypt',
-          kdfparams: { ...kdf, salt: bytesToHex(salt) },
-          cipher: 'aes-256-gcm',
-          iv: bytesToHex(iv),
-          ciphertext: bytesToHex(ciphertext),
-          tag: bytesToHex(cipher.getAuthTag()),
-        },
+        crypto: await seal({ privateKey, encryptionSeed: bytesToHex(seed), ...tagSecret }, passphrase, creationKdf()),
       }
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       // Write then rename, with 'wx' on the temporary file: a crash leaves no half-written keystore,
@@ -185,6 +196,32 @@ export function openKeystore(dir: string) {
       const encryptionSeed = hexToBytes(s.encryptionSeed as Hex)
       const tagSecret = s.tagSecret ? hexToBytes(s.tagSecret as Hex) : deriveTagSecret(encryptionSeed)
       return { ...toPublic(f), chainAccount, encryptionSeed, healthCardSeed, tagSecret }
+    },
+
+    /**
+     * Makes `tagSecret` the account's tag secret (core/categoryTags.ts), re-sealed under the same
+     * passphrase: the new account of a rotation or recovery keeps the tags of the records it takes
+     * over. A fresh salt and IV, the same KDF cost; written as a whole new file then renamed, so a
+     * crash leaves the old file or the new one. Setting the secret the account already has writes nothing.
+     */
+    async setTagSecret(name: string, passphrase: string, tagSecret: Uint8Array): Promise<void> {
+      if (tagSecret.length !== 32) throw new InvalidInputError('A tag secret is 32 bytes.')
+      const { f, s } = await open(name, passphrase)
+      const encryptionSeed = hexToBytes(s.encryptionSeed as Hex)
+      const current = s.tagSecret ? hexToBytes(s.tagSecret as Hex) : deriveTagSecret(encryptionSeed)
+      if (bytesToHex(current) === bytesToHex(tagSecret)) return
+      // Stored only when it is not the derived one, as `create` does.
+      const derived = bytesToHex(deriveTagSecret(encryptionSeed)) === bytesToHex(tagSecret)
+      const { salt: _salt, ...kdf } = f.crypto.kdfparams
+      const sealed = await seal(
+        { privateKey: s.privateKey, encryptionSeed: s.encryptionSeed, ...(derived ? {} : { tagSecret: bytesToHex(tagSecret) }) },
+        passphrase,
+        kdf,
+      )
+      const file = fileOf(name)
+      const tmp = `${file}.${process.pid}.tmp`
+      writeFileSync(tmp, `${JSON.stringify({ ...f, crypto: sealed }, null, 2)}\n`, { mode: 0o600 })
+      renameSync(tmp, file)
     },
 
     /**

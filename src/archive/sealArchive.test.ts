@@ -8,7 +8,7 @@ import { bytesToHex, getAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { Sensitivity, categoryCode } from '../core/index.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
-import { issueTerms, mintRequestFor, openEnvelope } from '../records/index.js'
+import { NO_TAG, issueTerms, mintRequestFor, openEnvelope } from '../records/index.js'
 import { createHeliaStore } from '../storage/index.js'
 import { sealArchive } from './sealArchive.js'
 
@@ -34,15 +34,23 @@ describe('sealArchive', () => {
         issuedAt: 1_700_000_000,
       })
       assert.ok(sealed)
-      const terms = issueTerms({ category: 'mental-health' })
+      const terms = issueTerms({ category: 'mental-health', tag: NO_TAG })
       const cid = CID.parse(sealed.cid)
-      const request = mintRequestFor({ patient: patient.address, commitment: sealed.record.commitment, cid, terms })
+      const { tag: _none, ...request } = mintRequestFor({ patient: patient.address, commitment: sealed.record.commitment, cid, terms })
       assert.equal(sealed.entry, 3)
-      assert.deepEqual(sealed.record, { ...request, issuer: issuer.address, issuedAt: 1_700_000_000 })
+      assert.deepEqual(sealed.record, {
+        ...request,
+        category: terms.category,
+        sensitivity: terms.sensitivity,
+        issuer: issuer.address,
+        issuedAt: 1_700_000_000,
+      })
       const opened = await openEnvelope(store.cat(cid), { address: patient.address, encryptionSeed: seed })
       assert.equal(opened.meta.category, categoryCode('mental-health'))
       assert.equal(opened.meta.sensitivity, Sensitivity.mentalHealth)
       assert.equal(opened.meta.issuer, issuer.address)
+      // Never minted, so no tag: the zero tag the contract refuses, so it cannot pass as a token's content.
+      assert.equal(opened.meta.tag, NO_TAG)
     } finally {
       await store.close()
     }

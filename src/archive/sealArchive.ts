@@ -4,6 +4,8 @@ import { encryptionKeyOf } from '../directory/index.js'
 import { InvalidInputError } from '../errors.js'
 import {
   FHIR_JSON,
+  type IssueTerms,
+  NO_TAG,
   type Recipient,
   type RecordsContext,
   type SealRecordReturnType,
@@ -70,8 +72,10 @@ export async function archiveRecipients(
  * archived record's leaf carries the same fields, plus the issuer and the issue time a token's
  * mint would record.
  */
-function leafOf(sealed: SealRecordReturnType, issuer: Address, issuedAt: number): ArchivedRecord {
+function leafOf(sealed: SealRecordReturnType, terms: IssueTerms, issuer: Address, issuedAt: number): ArchivedRecord {
   const { request } = sealed
+  // The leaf keeps the category in clear, as before tags: it stays off chain (only the root is
+  // anchored), and the archive's issuer was never given the patients' tags.
   return {
     patient: request.patient,
     commitment: request.commitment,
@@ -79,8 +83,8 @@ function leafOf(sealed: SealRecordReturnType, issuer: Address, issuedAt: number)
     cidCodec: request.cidCodec,
     issuer,
     issuedAt,
-    category: request.category,
-    sensitivity: request.sensitivity,
+    category: terms.category,
+    sensitivity: terms.sensitivity,
   }
 }
 
@@ -115,14 +119,11 @@ export async function sealArchive(
     if (!patient) throw new InvalidInputError(`Entry ${entry.index} is for a patient without an encryption key.`)
     const content = { bytes: entry.content }
     const committed = await commitContent(content)
-    const result = await sealForIssue(ctx, {
-      issuer,
-      input: { patient, content, contentType: FHIR_JSON },
-      terms: issueTerms({ category: entry.category, sensitivity: entry.sensitivity }),
-      committed,
-    })
+    // No tag: an archived record is never minted (see NO_TAG).
+    const terms = issueTerms({ category: entry.category, sensitivity: entry.sensitivity, tag: NO_TAG })
+    const result = await sealForIssue(ctx, { issuer, input: { patient, content, contentType: FHIR_JSON }, terms, committed })
     result.recordKey.fill(0)
-    return { entry: entry.index, cid: result.cid.toString(), record: leafOf(result, issuerAddress, issuedAt) }
+    return { entry: entry.index, cid: result.cid.toString(), record: leafOf(result, terms, issuerAddress, issuedAt) }
   }
 
   let failed = false

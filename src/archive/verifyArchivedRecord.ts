@@ -4,6 +4,7 @@ import { archiveAnchorAbi, providerRegistryAbi } from '../contracts/index.js'
 import { computeCommitment } from '../crypto/index.js'
 import { TamperedRecordError } from '../errors.js'
 import {
+  NO_TAG,
   type Check,
   isAttestationBy,
   type RecordMeta,
@@ -212,6 +213,7 @@ async function checkArchivedAttestation(ctx: Pick<RecordsContext, 'deployment'>,
     getAddress(meta.issuer) !== getAddress(record.issuer) ||
     meta.category !== record.category ||
     meta.sensitivity !== record.sensitivity ||
+    meta.tag.toLowerCase() !== NO_TAG ||
     meta.supersedes !== '0'
   ) {
     throw new TamperedRecordError(
@@ -229,6 +231,7 @@ async function checkArchivedAttestation(ctx: Pick<RecordsContext, 'deployment'>,
       commitment: record.commitment,
       category: record.category,
       sensitivity: record.sensitivity,
+      tag: NO_TAG,
       supersedes: 0n,
     },
     meta.attestation as Hex,

@@ -2,9 +2,9 @@
  * The backup file format: one account's sealed keys and what a new machine needs to use them,
  * as one JSON document with a MAC over its RFC 8785 canonical form.
  *
- * Nothing in it is plaintext health data: the keystore is sealed under the passphrase, key slips
- * are HPKE-wrapped to the account, and record ciphertexts are the envelopes exactly as stored on
- * IPFS. The MAC key is derived (HKDF-SHA256) from the account's encryption seed, which only the
+ * Nothing in it is plaintext health data: the keystore (with the account's tag secret) is sealed
+ * under the passphrase, key slips and tag tables are HPKE-wrapped to their readers, and record
+ * ciphertexts are the envelopes exactly as stored on IPFS. The MAC key is derived (HKDF-SHA256) from the account's encryption seed, which only the
  * passphrase opens, so a person without the passphrase can neither read nor alter a backup unseen.
  */
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
@@ -47,6 +47,24 @@ export const backupBodySchema = z.object({
    * commitment. Absent in backups made before they were kept.
    */
   emergencyReasons: z.array(emergencyReasonEntrySchema).max(100_000).optional(),
+  /**
+   * Category tag tables (consent/tagTables.ts) the account sealed to its readers as a patient, or
+   * was given as a reader, each HPKE-sealed to its reader (base64). The account's own tag secret
+   * is in the sealed keystore. Absent in backups made before blinded categories.
+   */
+  tagTables: z
+    .array(
+      z.object({
+        patient: address,
+        reader: address,
+        sealed: z
+          .string()
+          .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+          .max(65_536),
+      }),
+    )
+    .max(100_000)
+    .optional(),
 })
 export type BackupBody = z.infer<typeof backupBodySchema>
 

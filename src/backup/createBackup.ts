@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Address, bytesToHex, getAddress } from 'viem'
 import { keystoreFileSchema } from '../accounts/index.js'
-import { emergencyReasonsInvolving } from '../consent/index.js'
+import { emergencyReasonsInvolving, tagTablesInvolving } from '../consent/index.js'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { keySlipSchema } from '../core/index.js'
 import { HomeError } from '../errors.js'
@@ -28,14 +28,15 @@ export type CreateBackupReturnType = {
     claimNonces: number
     crls: number
     emergencyReasons: number
+    tagTables: number
   }
 }
 
 /**
  * One account's backup: its sealed keystore file, the network (chain, RPC URL when external,
  * contract addresses), the key slips wrapped to it, the ciphertexts of its records as this home's
- * IPFS store holds them, its accepted claim nonces, its health card revocation lists and the
- * salts of break-glass reasons it was party to, with a MAC keyed from the account's own secret. No plaintext health data: every record byte in it is
+ * IPFS store holds them, its accepted claim nonces, its health card revocation lists, the
+ * salts of break-glass reasons it was party to and the sealed tag tables it made or was given, with a MAC keyed from the account's own secret. No plaintext health data: every record byte in it is
  * encrypted.
  *
  * @example
@@ -91,6 +92,11 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
     claimNoncesSeen,
     healthCardCrls,
     emergencyReasons: emergencyReasonsInvolving(mv.paths.emergencyReasons, address),
+    tagTables: tagTablesInvolving(mv.paths.tagTables, address).map((t) => ({
+      patient: t.patient,
+      reader: t.reader,
+      sealed: Buffer.from(t.sealed).toString('base64'),
+    })),
   }
   const salt = bytesToHex(randomBytes(32))
   const mac = bytesToHex(backupMac(backup, account.encryptionSeed, salt))
@@ -104,6 +110,7 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
       claimNonces: claimNoncesSeen.length,
       crls: healthCardCrls.length,
       emergencyReasons: backup.emergencyReasons?.length ?? 0,
+      tagTables: backup.tagTables?.length ?? 0,
     },
   }
 }

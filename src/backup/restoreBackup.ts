@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress } from 'viem'
 import { type UnlockedAccount, openKeystore, keystoreFileSchema } from '../accounts/index.js'
-import { type EmergencyReasonEntry, createFileKeySlipStore, saveEmergencyReason } from '../consent/index.js'
+import { type EmergencyReasonEntry, createFileKeySlipStore, createFileTagTableStore, saveEmergencyReason } from '../consent/index.js'
 import { HomeError, InvalidInputError, TamperedRecordError, WrongKeyError } from '../errors.js'
 import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, saveConfig } from '../home/index.js'
 import { createHeliaStore, createKuboStore } from '../storage/index.js'
@@ -32,6 +32,7 @@ export type RestoreBackupReturnType = {
   claimNonces: number
   crls: number
   emergencyReasons: number
+  tagTables: number
 }
 
 /**
@@ -98,6 +99,14 @@ export async function restoreBackup(params: RestoreBackupParameters): Promise<Re
   // Idempotent: a salt already kept is left as it is.
   for (const entry of body.emergencyReasons ?? []) saveEmergencyReason(paths.emergencyReasons, entry as EmergencyReasonEntry)
 
+  // A table the home already holds for the pair may be newer (a later grant): it stays.
+  const tables = createFileTagTableStore(paths.tagTables)
+  for (const t of body.tagTables ?? []) {
+    const patient = getAddress(t.patient)
+    const reader = getAddress(t.reader)
+    if (!(await tables.get(patient, reader))) await tables.put(patient, reader, new Uint8Array(Buffer.from(t.sealed, 'base64')))
+  }
+
   if (keysRestored) {
     mkdirSync(paths.accounts, { recursive: true, mode: 0o700 })
     const tmp = `${keystoreFile}.${process.pid}.tmp`
@@ -113,6 +122,7 @@ export async function restoreBackup(params: RestoreBackupParameters): Promise<Re
     claimNonces: body.claimNoncesSeen.length,
     crls: body.healthCardCrls.length,
     emergencyReasons: body.emergencyReasons?.length ?? 0,
+    tagTables: body.tagTables?.length ?? 0,
   }
 }
 
@@ -171,7 +181,8 @@ export async function openBackup(text: string, passphrase: string): Promise<{ bo
   if (
     getAddress(body.data.account.address) !== unlocked.address ||
     body.data.account.name !== unlocked.name ||
-    body.data.keySlips.some((s) => getAddress(s.grantee) !== unlocked.address)
+    body.data.keySlips.some((s) => getAddress(s.grantee) !== unlocked.address) ||
+    (body.data.tagTables ?? []).some((t) => getAddress(t.patient) !== unlocked.address && getAddress(t.reader) !== unlocked.address)
   ) {
     throw damaged('its parts name different accounts')
   }

@@ -184,8 +184,6 @@ const KNOWN: Record<string, Known> = {
     }),
   ResearchMarketRecordErased: ([tokenId]) =>
     new RecordErasedError(`Record #${String(tokenId)} was erased by its patient; it cannot be contributed.`, { hint: 'Leave it out.' }),
-  ResearchMarketIneligibleRecord: ([tokenId]) =>
-    new InvalidInputError(`Record #${String(tokenId)} is not in a category this study asks for.`, { hint: 'Leave it out.' }),
   ResearchMarketAlreadyContributed: ([id, tokenId, contributionId]) =>
     new InvalidInputError(`Record #${String(tokenId)} is already in contribution #${String(contributionId)} to study #${String(id)}.`, {
       hint: 'A record is contributed to a study once; list each record once.',

@@ -1,28 +1,43 @@
 import { type Account, type Address, type Hex, getAddress } from 'viem'
+import type { UnlockedAccount } from '../accounts/index.js'
 import { writeAndWait, writeForEvent } from '../chain/index.js'
-import { consentRegistryAbi } from '../contracts/index.js'
-import { InvalidInputError } from '../errors.js'
+import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
+import {
+  type Category,
+  type CategoryTag,
+  type RecordsContext,
+  type TagTable,
+  buildTagTable,
+  requiredSensitivity,
+  sealTagTable,
+} from '../core/index.js'
+import { readerKeyOf } from '../directory/index.js'
+import { AccessDeniedError, HomeError, InvalidInputError, MissingTagsError, NotFoundError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
-import { type Category, categoryCode } from '../core/index.js'
-import type { RecordsContext } from '../core/index.js'
+import { type GrantTerms, PURPOSES, type Purpose, SCOPES, type Scope, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
+import { type TagReader, tagTableFor } from './tagTables.js'
 
-export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
-export type Purpose = (typeof PURPOSES)[number]
-export const SCOPES = ['records', 'categories', 'all'] as const
-export type Scope = (typeof SCOPES)[number]
-
-export type GrantTerms =
-  | { scope: 'records'; tokenIds: bigint[] }
-  | { scope: 'categories'; categories: Category[]; sensitive?: number }
-  | { scope: 'all'; sensitive?: number }
+export type { GrantTerms, Purpose, Scope } from './grantTerms.js'
+export { PURPOSES, SCOPES, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
 
 export type GrantInfo = {
   grantId: bigint
   patient: Address
   grantee: Address
   scope: Scope
-  categories: number
+  /** Records scope: the records named. */
+  tokenIds: bigint[]
+  /** The patient's tags the grant lists (categories scope; for "all", the sensitive classes named besides the open ones). */
+  tags: CategoryTag[]
+  /**
+   * The categories the tags stand for, as the viewer's tag table maps them (categories scope);
+   * undefined when the viewer knows none of them (no table shared): never guessed.
+   */
+  categories: Category[] | undefined
+  /** Sensitivity flags the mapped tags include beyond each category's own flag. */
   sensitive: number
+  /** Listed tags the viewer's table does not map (none when it maps them all). */
+  unknownTags: CategoryTag[]
   purpose: Purpose
   createdAt: Date
   expiresAt: Date
@@ -30,7 +45,11 @@ export type GrantInfo = {
   active: boolean
 }
 
+/** What of an account making a grant is used: its chain key to sign, and what opens the patient's tags. */
+export type GrantorKeys = Pick<UnlockedAccount, 'address' | 'chainAccount' | 'encryptionSeed' | 'tagSecret'>
+
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment' | 'readCache'>
+type TagCtx = Pick<RecordsContext, 'publicClient' | 'deployment' | 'tagTables'>
 
 export function parsePurpose(value: string): Purpose {
   if ((PURPOSES as readonly string[]).includes(value)) return value as Purpose
@@ -38,7 +57,7 @@ export function parsePurpose(value: string): Purpose {
 }
 
 export type CreateGrantParameters = {
-  grantor: Account
+  grantor: GrantorKeys
   patient: Address
   grantee: Address
   terms: GrantTerms
@@ -46,35 +65,216 @@ export type CreateGrantParameters = {
   purpose: Purpose
 }
 
-/** The arguments of `ConsentRegistry.grant` for these terms. */
-export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'>) {
+const DELEGATE_SENSITIVE = () =>
+  new AccessDeniedError('A delegate cannot share sensitive records (mental health, substance use, sexual health, genetic, restricted).', {
+    hint: 'Only the patient can; ask them to make this grant.',
+  })
+
+/**
+ * The tags of `patient` a grant with these terms lists on chain. The patient uses their own table;
+ * a delegate holds no tag secret, so it uses the table the patient sealed to it when naming it
+ * (only open classes: a delegate may never share sensitive records). A grant of "all" without
+ * named sensitive kinds lists no tags (the contract covers the patient's open tags itself).
+ */
+export async function grantTags(
+  ctx: Pick<RecordsContext, 'tagTables'>,
+  params: { grantor: TagReader; patient: Address; terms: GrantTerms },
+): Promise<CategoryTag[]> {
+  const { terms } = params
+  if (terms.scope === 'records') return []
+  const sensitive = terms.sensitive ?? 0
+  const own = getAddress(params.grantor.address) === getAddress(params.patient)
+  if (!own && (sensitive !== 0 || (terms.scope === 'categories' && terms.categories.some((c) => requiredSensitivity(c) !== 0)))) {
+    throw DELEGATE_SENSITIVE()
+  }
+  if (terms.scope === 'all' && sensitive === 0) return []
+  const table = await grantorTable(ctx, params.grantor, params.patient)
+  if (terms.scope === 'all') return tagsForTerms(table, terms)
+  if (terms.categories.length === 0) throw new InvalidInputError('A grant of categories names at least one category.')
+  const tags = tagsForTerms(table, terms)
+  const missing = terms.categories.filter((c) => !table.some((e) => e.category === c))
+  if (missing.length > 0 || tags.length === 0) {
+    throw new MissingTagsError(
+      `Patient ${params.patient} has not shared the tags of ${missing.join(', ') || 'these categories'} with you.`,
+      {
+        hint: 'Ask the patient to name you as their delegate again (`medvault delegate`), which shares the tags a delegate may grant.',
+      },
+    )
+  }
+  return tags
+}
+
+/** The grantor's view of the patient's tags: the whole table for the patient, the shared one for a delegate. */
+async function grantorTable(ctx: Pick<RecordsContext, 'tagTables'>, grantor: TagReader, patient: Address): Promise<TagTable> {
+  const table = await tagTableFor(ctx, { patient, reader: grantor })
+  if (!table) {
+    throw new MissingTagsError(
+      `Patient ${patient} has not shared their category tags with ${grantor.address}, so it cannot grant by category.`,
+      {
+        hint: 'Ask the patient to name you as their delegate again (`medvault delegate`), which shares the tags a delegate may grant.',
+      },
+    )
+  }
+  return getAddress(grantor.address) === getAddress(patient) ? table : table.filter((e) => e.sensitivity === 0)
+}
+
+/** The arguments of `ConsentRegistry.grant` for these terms and the tags {@link grantTags} gave for them. */
+export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'> & { tags: readonly CategoryTag[] }) {
   const { terms } = params
   const scope = SCOPES.indexOf(terms.scope)
   const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
-  const categories = terms.scope === 'categories' ? terms.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0
-  const sensitive = terms.scope === 'records' ? 0 : (terms.sensitive ?? 0)
+  const tags = terms.scope === 'records' ? [] : [...params.tags].sort()
   const expiresAt = Math.floor(params.expiresAt.getTime() / 1000)
   return [
     getAddress(params.patient),
     getAddress(params.grantee),
     scope,
     tokenIds,
-    categories,
-    sensitive,
+    tags,
     expiresAt,
     PURPOSES.indexOf(params.purpose),
   ] as const
 }
 
-/** Creates a grant on chain as the patient or their delegate. Returns the grant id. */
-export async function createGrant(ctx: Ctx, params: CreateGrantParameters): Promise<{ grantId: bigint; txHash: Hex }> {
+/**
+ * Checks what a grant needs before anything is sent: its tags, and for a grant by category or of
+ * "all", somewhere to keep the grantee's tag table and the grantee's key to seal it to (a grantee
+ * without one could never list what it was given). Returns the tags and that key.
+ */
+export async function prepareGrant(
+  ctx: TagCtx,
+  params: Omit<CreateGrantParameters, 'expiresAt' | 'purpose'>,
+): Promise<{ tags: CategoryTag[]; readerPublicKey: Hex | undefined }> {
+  const tags = await grantTags(ctx, { grantor: params.grantor, patient: params.patient, terms: params.terms })
+  if (params.terms.scope === 'records') return { tags, readerPublicKey: undefined }
+  if (!ctx.tagTables) {
+    throw new HomeError('This medvault keeps no tag tables, so a grant by category cannot share its tags with the grantee.', {
+      hint: 'Open the home with `openMedvault`, which keeps them under <home>/tag-tables.',
+    })
+  }
+  const readerPublicKey = await readerKeyOf(ctx, params.grantee)
+  if (!readerPublicKey) {
+    throw new NotFoundError(
+      `${getAddress(params.grantee)} has no published encryption key, so it could not be told which records the grant covers.`,
+      {
+        hint: 'The grantee publishes its key first (`medvault account publish NAME`); or share listed records with --record.',
+      },
+    )
+  }
+  return { tags, readerPublicKey }
+}
+
+/** Creates a grant on chain as the patient or their delegate, then shares the granted tags with the grantee. Returns the grant id. */
+export async function createGrant(
+  ctx: Ctx & Pick<RecordsContext, 'tagTables'>,
+  params: CreateGrantParameters,
+): Promise<{ grantId: bigint; txHash: Hex }> {
+  const { tags, readerPublicKey } = await prepareGrant(ctx, params)
   const { event: created, receipt } = await writeForEvent(
     ctx,
-    params.grantor,
-    { address: ctx.deployment.consent, abi: consentRegistryAbi, functionName: 'grant', args: grantCallArgs(params) },
+    params.grantor.chainAccount,
+    { address: ctx.deployment.consent, abi: consentRegistryAbi, functionName: 'grant', args: grantCallArgs({ ...params, tags }) },
     'GrantCreated',
   )
+  if (readerPublicKey)
+    await shareGrantedTags(ctx, { grantor: params.grantor, patient: params.patient, grantee: params.grantee, readerPublicKey })
   return { grantId: created.args.grantId, txHash: receipt.transactionHash }
+}
+
+/**
+ * Seals to `grantee` the part of the patient's tag table its active grants cover, so it can list
+ * and search the records by category (core/categoryTags.ts): every class of the categories its
+ * category grants name (as `shareTagTable` with categories does), the open classes and the named
+ * sensitive ones for an "all" grant. A newer table replaces the older, so this seals the union of
+ * all its grants, never only the newest: and the whole table to a provider the patient authorised
+ * or that issued one of their records, which was given the whole table then.
+ *
+ * A delegate seals only what the patient shared with it (open classes), and only where the grantee
+ * has no table yet: it cannot see what the patient shared, and must not replace more with less.
+ */
+export async function shareGrantedTags(
+  ctx: TagCtx,
+  params: { grantor: TagReader; patient: Address; grantee: Address; readerPublicKey: Hex },
+): Promise<number> {
+  const store = ctx.tagTables
+  if (!store) return 0
+  const patient = getAddress(params.patient)
+  const grantee = getAddress(params.grantee)
+  const own = getAddress(params.grantor.address) === patient
+  if (!own && (await store.get(patient, grantee))) return 0
+  const table = await grantorTable(ctx, params.grantor, patient)
+  const entries = await tagsOwedTo(ctx, { table, patient, reader: grantee, own })
+  if (entries.length === 0) return 0
+  await store.put(patient, grantee, await sealTagTable(entries, { patient, reader: grantee, readerPublicKey: params.readerPublicKey }))
+  return entries.length
+}
+
+/** Whether the patient authorised `provider` or accepted a record from it: both seal the whole table to it. */
+async function wasGivenWholeTable(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, patient: Address, provider: Address) {
+  const authorised = await ctx.publicClient.readContract({
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    functionName: 'authorizationOf',
+    args: [patient, provider],
+  })
+  if (authorised > 0n) return true
+  const issued = await ctx.publicClient.getContractEvents({
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    eventName: 'RecordIssued',
+    args: { patient, issuer: provider },
+    fromBlock: BigInt(ctx.deployment.deployedAtBlock),
+    toBlock: 'latest',
+  })
+  return issued.length > 0
+}
+
+/**
+ * Seals the patient's open classes to a delegate they name: what a delegate may grant (never a
+ * sensitive record), so it can turn categories into the patient's tags. Nothing else of the
+ * patient's tags reaches it.
+ */
+export async function shareDelegateTags(
+  ctx: TagCtx,
+  params: { patient: Pick<UnlockedAccount, 'address' | 'tagSecret'>; delegate: Address },
+): Promise<void> {
+  if (!ctx.tagTables) {
+    throw new HomeError('This medvault keeps no tag tables, so the patient cannot share their category tags with a delegate.', {
+      hint: 'Open the home with `openMedvault`, which keeps them under <home>/tag-tables.',
+    })
+  }
+  const delegate = getAddress(params.delegate)
+  const readerPublicKey = await readerKeyOf(ctx, delegate)
+  if (!readerPublicKey) {
+    throw new NotFoundError(`${delegate} has no published encryption key, so your category tags cannot be shared with it.`, {
+      hint: 'The delegate publishes its key first (`medvault account publish NAME`).',
+    })
+  }
+  const patient = getAddress(params.patient.address)
+  const entries = await tagsOwedTo(ctx, { table: buildTagTable(params.patient.tagSecret), patient, reader: delegate, own: true })
+  await ctx.tagTables.put(patient, delegate, await sealTagTable(entries, { patient, reader: delegate, readerPublicKey }))
+}
+
+/**
+ * The classes of `table` a reader is owed: the whole table for a provider the patient authorised
+ * or accepted a record from (`own` only: what the patient shared then); else the union of what its
+ * active grants cover (every class of a category grant's categories, the open and listed classes
+ * of an "all" grant), and the open classes for a delegate of the patient.
+ */
+async function tagsOwedTo(
+  ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
+  params: { table: TagTable; patient: Address; reader: Address; own: boolean },
+): Promise<TagTable> {
+  const { table, patient, reader } = params
+  if (params.own && (await wasGivenWholeTable(ctx, patient, reader))) return table
+  const grants = (await readGrants(ctx, await grantIdsOf(ctx, patient))).filter((g) => g.patient === patient && g.grantee === reader)
+  const delegate = await ctx.publicClient.readContract({
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'isDelegate',
+    args: [patient, reader],
+  })
+  return owedEntries(table, grants, { delegate })
 }
 
 /** Ends a grant; `canAccess` is false for it from the next block on. */
@@ -88,8 +288,18 @@ export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId:
   return receipt.transactionHash
 }
 
-export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate: Address; enabled: boolean }): Promise<Hex> {
-  if (params.enabled && (getAddress(params.delegate) === getAddress(params.patient.address) || /^0x0{40}$/.test(params.delegate))) {
+/**
+ * Names or removes a delegate. Naming one also seals the patient's open classes to it (see
+ * {@link shareDelegateTags}), so naming needs the patient's tag secret; removing needs only the key.
+ */
+export async function setDelegate(
+  ctx: Ctx & Pick<RecordsContext, 'tagTables'>,
+  params:
+    | { patient: Account; delegate: Address; enabled: false }
+    | { patient: Pick<UnlockedAccount, 'address' | 'chainAccount' | 'tagSecret'>; delegate: Address; enabled: true },
+): Promise<Hex> {
+  const account = params.enabled ? params.patient.chainAccount : params.patient
+  if (params.enabled && (getAddress(params.delegate) === getAddress(account.address) || /^0x0{40}$/.test(params.delegate))) {
     throw new InvalidInputError(
       'A delegate must be another person: you cannot name your own account (or the zero address) as your delegate.',
       {
@@ -97,12 +307,13 @@ export async function setDelegate(ctx: Ctx, params: { patient: Account; delegate
       },
     )
   }
-  const receipt = await writeAndWait(ctx, params.patient, {
+  const receipt = await writeAndWait(ctx, account, {
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
     functionName: params.enabled ? 'addDelegate' : 'removeDelegate',
     args: [getAddress(params.delegate)],
   })
+  if (params.enabled) await shareDelegateTags(ctx, { patient: params.patient, delegate: params.delegate })
   return receipt.transactionHash
 }
 
@@ -172,35 +383,87 @@ export async function canAccessNow(
   return cache.atBlock(head, `access:${reader.toLowerCase()}:${tokenId}`, (blockNumber) => canAccess(ctx, reader, tokenId, { blockNumber }))
 }
 
-/** Every grant a patient gave or took over by recovery, oldest first, with its state now (not those a successor took over). */
-export async function listGrants(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<GrantInfo[]> {
-  const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
-  const ids = await ctx.publicClient.readContract({ ...read, functionName: 'grantsOf', args: [getAddress(patient)] })
-  const grants = await Promise.all(ids.map((id) => getGrant(ctx, id)))
-  return grants.filter((g) => g.patient === getAddress(patient))
+/** The ids of the grants a patient ever gave or took over, oldest first. */
+async function grantIdsOf(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<readonly bigint[]> {
+  return ctx.publicClient.readContract({
+    address: ctx.deployment.consent,
+    abi: consentRegistryAbi,
+    functionName: 'grantsOf',
+    args: [getAddress(patient)],
+  })
 }
 
-export async function getGrant(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, grantId: bigint): Promise<GrantInfo> {
+type ChainGrant = Omit<GrantInfo, 'categories' | 'sensitive' | 'unknownTags'>
+
+/**
+ * Grants as the chain holds them: terms from `grantOf`, the records and tags they list from their
+ * GrantCreated events (the contract keeps the tags as a set it cannot list; a moved grant keeps them).
+ */
+async function readGrants(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, ids: readonly bigint[]): Promise<ChainGrant[]> {
+  if (ids.length === 0) return []
   const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
-  const [g, active] = await Promise.all([
-    ctx.publicClient.readContract({ ...read, functionName: 'grantOf', args: [grantId] }),
-    ctx.publicClient.readContract({ ...read, functionName: 'isActive', args: [grantId] }),
+  const [logs, grants] = await Promise.all([
+    ctx.publicClient.getContractEvents({
+      ...read,
+      eventName: 'GrantCreated',
+      args: { grantId: [...ids] },
+      fromBlock: BigInt(ctx.deployment.deployedAtBlock),
+      toBlock: 'latest',
+    }),
+    Promise.all(
+      ids.map(async (id) => {
+        const [g, active] = await Promise.all([
+          ctx.publicClient.readContract({ ...read, functionName: 'grantOf', args: [id] }),
+          ctx.publicClient.readContract({ ...read, functionName: 'isActive', args: [id] }),
+        ])
+        return { id, g, active }
+      }),
+    ),
   ])
-  if (/^0x0+$/.test(g.patient))
-    throw new InvalidInputError(`There is no grant #${grantId}.`, { hint: 'List grants with `medvault grants --patient P`.' })
-  return {
-    grantId,
-    patient: getAddress(g.patient),
-    grantee: getAddress(g.grantee),
-    scope: SCOPES[g.scope] ?? 'records',
-    categories: g.categories,
-    sensitive: g.sensitive,
-    purpose: PURPOSES[g.purpose] ?? 'other',
-    createdAt: new Date(Number(g.createdAt) * 1000),
-    expiresAt: new Date(Number(g.expiresAt) * 1000),
-    revokedAt: g.revokedAt > 0 ? new Date(Number(g.revokedAt) * 1000) : undefined,
-    active,
-  }
+  const created = new Map(logs.map((l) => [l.args.grantId!, l.args]))
+  return grants.map(({ id, g, active }) => {
+    if (/^0x0+$/.test(g.patient))
+      throw new InvalidInputError(`There is no grant #${id}.`, { hint: 'List grants with `medvault grants --patient P`.' })
+    const event = created.get(id)
+    return {
+      grantId: id,
+      patient: getAddress(g.patient),
+      grantee: getAddress(g.grantee),
+      scope: SCOPES[g.scope] ?? 'records',
+      tokenIds: [...(event?.tokenIds ?? [])],
+      tags: (event?.tags ?? []).map((t) => t.toLowerCase() as CategoryTag),
+      purpose: PURPOSES[g.purpose] ?? 'other',
+      createdAt: new Date(Number(g.createdAt) * 1000),
+      expiresAt: new Date(Number(g.expiresAt) * 1000),
+      revokedAt: g.revokedAt > 0 ? new Date(Number(g.revokedAt) * 1000) : undefined,
+      active,
+    }
+  })
+}
+
+/**
+ * Every grant a patient gave or took over by recovery, oldest first, with its state now (not those
+ * a successor took over). With `viewer`, category tags are mapped back with the viewer's table.
+ */
+export async function listGrants(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment'> & Pick<RecordsContext, 'tagTables'>,
+  patient: Address,
+  viewer?: TagReader,
+): Promise<GrantInfo[]> {
+  const grants = (await readGrants(ctx, await grantIdsOf(ctx, patient))).filter((g) => g.patient === getAddress(patient))
+  const table = viewer ? await tagTableFor(ctx, { patient, reader: viewer }) : undefined
+  return grants.map((g) => ({ ...g, ...grantClasses(g, table) }))
+}
+
+/** One grant; with `viewer`, its tags mapped back with the viewer's table of the grant's patient. */
+export async function getGrant(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment'> & Pick<RecordsContext, 'tagTables'>,
+  grantId: bigint,
+  viewer?: TagReader,
+): Promise<GrantInfo> {
+  const [g] = await readGrants(ctx, [grantId])
+  const table = viewer ? await tagTableFor(ctx, { patient: g!.patient, reader: viewer }) : undefined
+  return { ...g!, ...grantClasses(g!, table) }
 }
 
 export type EmergencyAccess = { provider: Address; openedAt: Date; until: Date; reasonHash: Hex; txHash: Hex; open: boolean }

@@ -1,25 +1,31 @@
 /** Consent on chain: grants, delegates, emergency access, key slips and the node's key escrow. */
 export { createFileKeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
-export type { EmergencyAccess, GrantInfo, GrantTerms, Purpose, Scope } from './grants.js'
+export type { EmergencyAccess, GrantInfo, GrantorKeys, GrantTerms, Purpose, Scope } from './grants.js'
 export {
   canAccess,
   canAccessNow,
   createGrant,
   getGrant,
   grantCallArgs,
+  grantClasses,
+  grantTags,
   listEmergencies,
   listGrants,
+  owedEntries,
   openEmergency,
   parsePurpose,
+  prepareGrant,
   PURPOSES,
   revokeGrant,
   SCOPES,
   setDelegate,
+  shareDelegateTags,
+  shareGrantedTags,
   setEmergencyProvider,
 } from './grants.js'
 export { createKeyReleaseService } from './keyRelease.js'
-export type { TagReader } from './tagTables.js'
-export { createFileTagTableStore, requireTag, shareTagTable, sharedTagTable, tagTableFor } from './tagTables.js'
+export type { SealedTagTable, TagReader } from './tagTables.js'
+export { createFileTagTableStore, requireTag, shareTagTable, sharedTagTable, tagTableFor, tagTablesInvolving } from './tagTables.js'
 export { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 export type { EmergencyReasonEntry } from './emergencyReasons.js'
 export { emergencyReasonEntrySchema, emergencyReasonsInvolving, emergencyReasonsOf, saveEmergencyReason } from './emergencyReasons.js'

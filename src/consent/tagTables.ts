@@ -6,9 +6,9 @@
  * A newer table for the same pair replaces the older one: a grant that names more categories
  * shares more.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Address, type Hex, getAddress } from 'viem'
+import { type Address, type Hex, getAddress, isAddress } from 'viem'
 import {
   type Category,
   type CategoryTag,
@@ -40,6 +40,29 @@ export function createFileTagTableStore(dir: string): TagTableStore {
       return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined
     },
   }
+}
+
+/** A sealed table as a file store keeps it, for a backup. */
+export type SealedTagTable = { patient: Address; reader: Address; sealed: Uint8Array }
+
+/**
+ * The sealed tables under `dir` (a {@link createFileTagTableStore} folder) that `account` made as
+ * a patient or was given as a reader: what a backup of the account carries.
+ */
+export function tagTablesInvolving(dir: string, account: Address): SealedTagTable[] {
+  if (!existsSync(dir)) return []
+  const me = getAddress(account)
+  const out: SealedTagTable[] = []
+  for (const patient of readdirSync(dir).sort()) {
+    if (!isAddress(patient)) continue
+    for (const file of readdirSync(join(dir, patient)).sort()) {
+      const reader = file.endsWith('.bin') ? file.slice(0, -4) : ''
+      if (!isAddress(reader)) continue
+      if (getAddress(patient) !== me && getAddress(reader) !== me) continue
+      out.push({ patient: getAddress(patient), reader: getAddress(reader), sealed: new Uint8Array(readFileSync(join(dir, patient, file))) })
+    }
+  }
+  return out
 }
 
 /**

@@ -12,7 +12,7 @@ export const CATEGORIES = [
   'sexual-health',
   'genetic',
   'other',
-  // Appended (codes 10-16): the on-chain codes above never change meaning.
+  // Appended (codes 10-16): codes never change meaning (tag tables and study masks store them).
   'vital-signs',
   'condition',
   'procedure',
@@ -24,7 +24,7 @@ export const CATEGORIES = [
 
 export type Category = (typeof CATEGORIES)[number]
 
-/** Sensitivity flag bits, as in MedicalRecord.sol. */
+/** Sensitivity flag bits: part of a record's class, so of its tag (categoryTags.ts); never on chain in clear. */
 export const Sensitivity = {
   mentalHealth: 1,
   substanceUse: 2,

@@ -3,9 +3,11 @@ export {
   encryptionKeyOf,
   listProviders,
   publishEncryptionKey,
+  publishOpenTags,
+  readerKeyOf,
   registerProvider,
   revokeProvider,
   setProviderStatus,
 } from './directory.js'
 export { getProvider } from './directory.js'
-export type { ProviderInfo } from './directory.js'
+export type { PatientKeys, ProviderInfo } from './directory.js'

@@ -83,6 +83,8 @@ export function homePaths(dir: string) {
     ipfs: join(dir, 'ipfs'),
     run: join(dir, 'run.json'),
     keySlips: join(dir, 'keyslips'),
+    /** Patients' category tag tables sealed to their readers (consent/tagTables.ts). */
+    tagTables: join(dir, 'tag-tables'),
     nodeKey: join(dir, 'node-key.json'),
     audit: join(dir, 'audit'),
     healthCardCrls: join(dir, 'shc', 'crl'),

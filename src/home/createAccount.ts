@@ -2,11 +2,12 @@ import { type Hex, createTestClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { PublicAccount } from '../accounts/index.js'
 import { EMBEDDED_FUNDING } from '../chain/index.js'
-import { encryptionKeyOf, publishEncryptionKey } from '../directory/index.js'
+import { encryptionKeyOf, publishEncryptionKey, publishOpenTags } from '../directory/index.js'
 import type { Medvault } from './openMedvault.js'
 
 export type CreateAccountReturnType = PublicAccount & {
   funded: boolean
+  /** Its encryption key and its open tags (ConsentRegistry.setOpenTags) are on chain. */
   published: boolean
   /**
    * An imported key whose address already published another encryption key (it is a medvault
@@ -17,8 +18,9 @@ export type CreateAccountReturnType = PublicAccount & {
 
 /**
  * Creates a named account in the home's keystore. On the embedded chain it is also funded and its
- * encryption key published, so it can be used at once; on another chain the key is published when
- * the account already holds funds for gas.
+ * encryption key and open tags published (two transactions), so it can be used at once; on another
+ * chain they are published when the account already holds funds for gas. A crash between the two
+ * leaves what `medvault account publish` completes.
  *
  * With `privateKey` (`account import`) the account takes that chain key; its encryption key is
  * fresh, as for a new account: a V3 keystore carries no encryption key, and deriving one from the
@@ -46,6 +48,7 @@ export async function createAccount(
   if (funded && !otherKeyPublished) {
     const unlocked = await mv.keystore.unlock(name, passphrase)
     await publishEncryptionKey(mv, unlocked.chainAccount, account.encryptionPublicKey)
+    await publishOpenTags(mv, unlocked)
     published = true
   }
   return { ...account, funded, published, otherKeyPublished }

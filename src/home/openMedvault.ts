@@ -15,9 +15,10 @@ import {
   pollingIntervalFor,
 } from '../chain/index.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
-import { createTestClient, http } from 'viem'
+import { BaseError, ContractFunctionRevertedError, ContractFunctionZeroDataError, createTestClient, http, zeroAddress } from 'viem'
+import { consentRegistryAbi } from '../contracts/index.js'
 import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatus, openAuditLog, shouldAnchor } from '../audit/index.js'
-import { createKeyReleaseService, createFileKeySlipStore } from '../consent/index.js'
+import { createKeyReleaseService, createFileKeySlipStore, createFileTagTableStore } from '../consent/index.js'
 import { ChainUnavailableError, HomeError } from '../errors.js'
 import type { AccessRecorder, RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
@@ -153,6 +154,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
       deployment,
       store,
       keySlips,
+      tagTables: createFileTagTableStore(paths.tagTables),
       keyRelease,
       audit,
       auditLog,
@@ -189,13 +191,29 @@ async function openStore(paths: HomePaths, config: Config): Promise<BlobStore> {
 
 async function ensureDeployment(paths: HomePaths, config: Config, clients: ChainClients, embedded: boolean): Promise<Deployment> {
   if (config.deployment) {
-    const code = await clients.publicClient.getCode({ address: config.deployment.records })
+    const [code, tagged] = await Promise.all([
+      clients.publicClient.getCode({ address: config.deployment.records }),
+      hasBlindedCategories(clients, config.deployment),
+    ])
     if (!code || code === '0x') {
       throw new HomeError('The medvault contracts named in the config are not on this chain.', {
         hint: embedded
           ? `The embedded chain state (${paths.chainState}) was lost or replaced. Restore it from a backup; deleting config.json starts a new, empty chain.`
           : 'Check the RPC URL and chain id, or run `medvault deploy`.',
       })
+    }
+    if (!tagged) {
+      // Records of the old contracts carry their category and sensitivity in clear on chain, and
+      // their grants name categories: nothing here can read or write them, and no migration can
+      // take the clear categories off a chain. So the home is refused rather than half-used.
+      throw new HomeError(
+        'This home was deployed by an older medvault whose contracts keep record categories in clear on chain; this medvault cannot use it.',
+        {
+          hint: embedded
+            ? `Make a new home (\`medvault init --home NEW_DIR\`, or move ${paths.dir} away) and issue the records again there; back up what you need from this one with the older medvault first.`
+            : 'Deploy the current contracts (`medvault deploy --as ACCOUNT`) into a new home (`medvault init --home NEW_DIR --rpc-url URL --chain-id N`), and issue the records again there.',
+        },
+      )
     }
     if (embedded && (!config.deployment.research || !config.deployment.archive)) {
       // A home from before the research market or archive anchoring: the embedded chain is ours, so add what it lacks.
@@ -219,6 +237,29 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
   const deployment = await deployContracts(clients.walletFor(deployer), clients.publicClient)
   saveConfig(paths, { ...config, deployment })
   return deployment
+}
+
+/**
+ * Whether the deployment is of the contracts with blinded category tags (issue 22): their
+ * ConsentRegistry answers `isOpenTag`; an older one has no such function and reverts. One call,
+ * made beside the code check, so opening a home costs no extra round trip.
+ */
+async function hasBlindedCategories(clients: ChainClients, deployment: Deployment): Promise<boolean> {
+  try {
+    await clients.publicClient.readContract({
+      address: deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'isOpenTag',
+      args: [zeroAddress, '0x0000000000000001'],
+    })
+    return true
+  } catch (error) {
+    // A revert says "old contracts", no code at all "no contracts" (the code check reports that
+    // first); anything else, such as an unreachable chain, is thrown as it is.
+    const answered = (e: unknown) => e instanceof ContractFunctionRevertedError || e instanceof ContractFunctionZeroDataError
+    if (error instanceof BaseError && error.walk(answered)) return false
+    throw error
+  }
 }
 
 /** How long a command waits for a running `medvault start`'s chain to answer: `MEDVAULT_CHAIN_WAIT_MS`, default 20 s (a busy machine). */

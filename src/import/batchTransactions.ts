@@ -15,13 +15,13 @@ import type { SealedEntry } from './journal.js'
 
 export type ChainContext = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>
 
-/** The mint request a journaled sealed entry stands for (a new record: an import amends nothing). */
-export function requestOf(patient: Address, sealed: SealedEntry): MintRequest {
+/** The mint request a journaled sealed entry stands for (a new record: an import amends nothing), with the patient's tag of its class. */
+export function requestOf(patient: Address, sealed: SealedEntry, tag: Hex): MintRequest {
   return mintRequestFor({
     patient,
     commitment: sealed.commitment as Hex,
     cid: CID.parse(sealed.cid),
-    terms: { category: sealed.category, sensitivity: sealed.sensitivity, supersedes: 0n },
+    terms: { category: sealed.category, sensitivity: sealed.sensitivity, tag, supersedes: 0n },
   })
 }
 
@@ -78,6 +78,7 @@ export type IssuedRecord = {
   commitment: Hex
   cidDigest: Hex
   cidCodec: number
+  tag: Hex
   supersedes: bigint
   blockNumber: bigint
   transactionHash: Hex
@@ -91,6 +92,7 @@ function toIssued(log: {
     commitment?: Hex | undefined
     cidDigest?: Hex | undefined
     cidCodec?: number | undefined
+    tag?: Hex | undefined
     supersedes?: bigint | undefined
   }
   blockNumber: bigint | null
@@ -104,6 +106,7 @@ function toIssued(log: {
     commitment: args.commitment!,
     cidDigest: args.cidDigest!,
     cidCodec: args.cidCodec!,
+    tag: args.tag!,
     supersedes: args.supersedes!,
     blockNumber: log.blockNumber ?? 0n,
     transactionHash: log.transactionHash ?? '0x',
@@ -143,7 +146,7 @@ export function issuedInReceipt(ctx: Pick<RecordsContext, 'deployment'>, receipt
 
 /**
  * True when an on-chain record is exactly what `issuer` asked to mint, and not an amendment. The
- * event no longer carries the category (logs say nothing about care); the salted commitment names
+ * event carries only the blinded tag (logs say nothing about care); the salted commitment names
  * this request's content alone, and only this request's transaction could mint it.
  */
 export function matchesRequest(issued: IssuedRecord, request: MintRequest, issuer: Address): boolean {
@@ -153,6 +156,7 @@ export function matchesRequest(issued: IssuedRecord, request: MintRequest, issue
     issued.commitment.toLowerCase() === request.commitment.toLowerCase() &&
     issued.cidDigest.toLowerCase() === request.cidDigest.toLowerCase() &&
     issued.cidCodec === request.cidCodec &&
+    issued.tag.toLowerCase() === request.tag.toLowerCase() &&
     issued.supersedes === 0n
   )
 }

@@ -5,8 +5,10 @@
  */
 import { type Address, type Hex, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
+import { requireTag } from '../consent/tagTables.js'
+import type { CategoryTag } from '../core/index.js'
 import { ImportJournalError } from '../errors.js'
-import type { RecordsContext } from '../records/index.js'
+import { type RecordsContext, categoryCode, fullSensitivity } from '../records/index.js'
 import type { ImportState } from './importState.js'
 import type { ImportBundleParameters, ImportCheckpoint, ImportedBatch } from './importTypes.js'
 import { journalKeyOf } from './journalKeys.js'
@@ -30,7 +32,12 @@ export type ImportRun = {
   recordKeys: Map<number, Uint8Array>
   /** Opens the record keys the journal keeps (see journalKeys.ts); zeroed when the run ends. */
   journalKey: Uint8Array
-  /** The grantees of new records, per `category/sensitivity`, looked up once per run. */
+  /**
+   * The patient's tags of the bundle's classes, per `category/sensitivity` (code and full flags),
+   * from the table the patient shared with the issuer: read once per class per run, by {@link loadImportTags}.
+   */
+  tags: Map<string, CategoryTag>
+  /** The grantees of new records, per tag, looked up once per run. */
   grantees: Map<string, Promise<readonly Address[]>>
   /** Grantees' encryption keys, looked up once per run. */
   granteeKeys: Map<Address, Hex | undefined>
@@ -64,12 +71,39 @@ export function createImportRun(
     total: params.bundle.entries.length,
     recordKeys: new Map(),
     journalKey: journalKeyOf(params.issuer.encryptionSeed),
+    tags: new Map(),
     grantees: new Map(),
     granteeKeys: new Map(),
     confirmedBatches: [],
     counts: { sealed: 0, submitted: 0, recovered: 0, beforeSend: 0, afterSubmit: 0, afterConfirm: 0 },
     alreadyImported: 0,
   }
+}
+
+const classKey = (category: number, sensitivity: number) => `${category}/${sensitivity}`
+
+/**
+ * Reads the patient's tag of every class the bundle holds (one `requireTag` per class) from the
+ * table the patient shared with the issuer when they authorised it; MissingTagsError, before
+ * anything is sealed or sent, when they never did. Called before the first step that builds a mint
+ * request; a second call reads nothing.
+ */
+export async function loadImportTags(run: ImportRun): Promise<void> {
+  const issuer = run.params.issuer
+  const reader = { address: run.issuerAddress, encryptionSeed: issuer.encryptionSeed, tagSecret: issuer.tagSecret }
+  for (const entry of run.params.bundle.entries) {
+    const category = categoryCode(entry.category)
+    const sensitivity = fullSensitivity(entry.category, entry.sensitivity)
+    const key = classKey(category, sensitivity)
+    if (!run.tags.has(key)) run.tags.set(key, await requireTag(run.ctx, { patient: run.patient, reader, category, sensitivity }))
+  }
+}
+
+/** The tag of a sealed entry's class (see {@link loadImportTags}). */
+export function tagOfSealed(run: ImportRun, sealed: Pick<SealedEntry, 'category' | 'sensitivity'>): CategoryTag {
+  const tag = run.tags.get(classKey(sealed.category, sealed.sensitivity))
+  if (!tag) throw new ImportJournalError(`The import journal ${run.journal.path} holds a record of a class the bundle does not have.`)
+  return tag
 }
 
 export function sealedOf(run: ImportRun, i: number): SealedEntry {

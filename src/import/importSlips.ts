@@ -1,6 +1,6 @@
 /** The key slips of an imported record, written from the record key this run holds or the journal keeps. */
 import { granteesForNewRecord, writeNewRecordSlips } from '../records/index.js'
-import { type ImportRun, sealedOf } from './importRun.js'
+import { type ImportRun, sealedOf, tagOfSealed } from './importRun.js'
 import { type JournalKeyBox, openJournalKey } from './journalKeys.js'
 
 function recordKeyOf(run: ImportRun, i: number): Uint8Array | undefined {
@@ -18,9 +18,8 @@ export async function writeImportSlips(run: ImportRun, i: number, tokenId: bigin
   const { ctx, grantees } = run
   if (!ctx.keySlips) return
   const sealed = sealedOf(run, i)
-  const group = `${sealed.category}/${sealed.sensitivity}`
-  if (!grantees.has(group))
-    grantees.set(group, granteesForNewRecord(ctx, { patient: run.patient, category: sealed.category, sensitivity: sealed.sensitivity }))
+  const group = tagOfSealed(run, sealed)
+  if (!grantees.has(group)) grantees.set(group, granteesForNewRecord(ctx, { patient: run.patient, tag: group }))
   const recordKey = recordKeyOf(run, i)
   if (!recordKey) return
   try {

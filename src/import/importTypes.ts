@@ -9,7 +9,12 @@ export const MAX_BATCH_SIZE = 100
 export const DEFAULT_BATCH_SIZE = 50
 
 /** The issuing provider: signs and pays; its encryption seed keeps the record keys in the journal readable only to it. */
-export type ImportIssuer = { chainAccount: LocalAccount; encryptionSeed: Uint8Array }
+/**
+ * The importing provider's keys: the chain key signs the batches; the encryption seed keeps record
+ * keys in the journal for it alone and opens the tag table the patient shared with it (with the
+ * tag secret, that is what reading tags takes: consent/tagTables.ts).
+ */
+export type ImportIssuer = { chainAccount: LocalAccount; encryptionSeed: Uint8Array; tagSecret: Uint8Array }
 
 /**
  * Named points of an import, for fault injection in crash tests (`MEDVAULT_FAULT=import:after-submit:3`):

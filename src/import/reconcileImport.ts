@@ -6,7 +6,7 @@ import type { Hex } from 'viem'
 import { ChainError, ImportJournalError } from '../errors.js'
 import { type IssuedRecord, batchKnown, sendBatch, settleBatch } from './batchTransactions.js'
 import type { BatchState } from './importState.js'
-import { type ImportRun, confirmedCount, reportProgress, sealedOf } from './importRun.js'
+import { type ImportRun, confirmedCount, loadImportTags, reportProgress, sealedOf } from './importRun.js'
 import { preflightImport, signImportBatch } from './sendImportBatches.js'
 import { confirmFromEvents, issuedSinceBegin, lookUpBatch, settleImportBatch } from './settleImportBatch.js'
 
@@ -19,6 +19,8 @@ import { confirmFromEvents, issuedSinceBegin, lookUpBatch, settleImportBatch } f
  */
 export async function reconcileImport(run: ImportRun): Promise<void> {
   if (run.state.items.size === 0) return
+  // Journaled entries are matched to the chain by their whole mint request, tag included.
+  await loadImportTags(run)
   const issued = await issuedSinceBegin(run)
   reopenLostBatches(run, issued)
   run.alreadyImported = confirmedCount(run)

@@ -3,9 +3,9 @@
  * the issue pipeline (`sealForIssue`), then journaled with its record key boxed for the issuer.
  */
 import { CID } from 'multiformats/cid'
-import { FHIR_JSON, type MintRequest, commitContent, issueTerms, sealForIssue } from '../records/index.js'
+import { FHIR_JSON, type MintRequest, categoryCode, commitContent, fullSensitivity, issueTerms, sealForIssue } from '../records/index.js'
 import { requestOf } from './batchTransactions.js'
-import { type ImportRun, checkpoint, reportProgress } from './importRun.js'
+import { type ImportRun, checkpoint, reportProgress, tagOfSealed } from './importRun.js'
 import { sealJournalKey } from './journalKeys.js'
 import type { SealedEntry } from './journal.js'
 import type { ImportEntry } from './parseBundle.js'
@@ -16,7 +16,8 @@ export type ReadyEntry = { index: number; sealed: SealedEntry; request: MintRequ
 async function sealEntry(run: ImportRun, entry: ImportEntry): Promise<ReadyEntry> {
   const { ctx, journal, issuerAddress } = run
   const content = { bytes: entry.content }
-  const terms = issueTerms({ category: entry.category, sensitivity: entry.sensitivity })
+  const cls = { category: categoryCode(entry.category), sensitivity: fullSensitivity(entry.category, entry.sensitivity) }
+  const terms = issueTerms({ category: entry.category, sensitivity: entry.sensitivity, tag: tagOfSealed(run, cls) })
   const committed = await commitContent(content)
   const { request, cid, recordKey } = await sealForIssue(ctx, {
     issuer: run.issuer,
@@ -30,8 +31,8 @@ async function sealEntry(run: ImportRun, entry: ImportEntry): Promise<ReadyEntry
     digest: entry.digest,
     cid: cid.toString(),
     commitment: request.commitment,
-    category: request.category,
-    sensitivity: request.sensitivity,
+    category: terms.category,
+    sensitivity: terms.sensitivity,
     key: sealJournalKey(run.journalKey, recordKey, cid.toString(), issuerAddress),
   }
   // Written now, made durable with its batch's submitted line (nothing is sent before that).
@@ -48,7 +49,7 @@ async function sealEntry(run: ImportRun, entry: ImportEntry): Promise<ReadyEntry
 async function prepare(run: ImportRun, entry: ImportEntry): Promise<ReadyEntry> {
   const item = run.state.items.get(entry.index)
   if (item?.status === 'sealed' && (await run.ctx.store.has(CID.parse(item.sealed.cid)))) {
-    return { index: entry.index, sealed: item.sealed, request: requestOf(run.patient, item.sealed) }
+    return { index: entry.index, sealed: item.sealed, request: requestOf(run.patient, item.sealed, tagOfSealed(run, item.sealed)) }
   }
   return sealEntry(run, entry)
 }

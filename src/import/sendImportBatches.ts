@@ -8,7 +8,7 @@ import { ChainError } from '../errors.js'
 import { checkStandingAuthorisation } from '../records/index.js'
 import { requestOf, sendBatch, settleBatch, signBatch } from './batchTransactions.js'
 import type { BatchState } from './importState.js'
-import { type ImportRun, checkpoint, reportProgress, sealedOf } from './importRun.js'
+import { type ImportRun, checkpoint, loadImportTags, reportProgress, sealedOf, tagOfSealed } from './importRun.js'
 import { type ReadyEntry, sealImportEntries } from './sealImportEntries.js'
 import { revertReason, settleImportBatch } from './settleImportBatch.js'
 
@@ -20,7 +20,7 @@ export function preflightImport(run: ImportRun): Promise<void> {
 /** Signs a batch (again, same nonce and entries) and journals this version before sending it. */
 export async function signImportBatch(run: ImportRun, batch: BatchState) {
   const { journal } = run
-  const requests = batch.items.map((i) => requestOf(run.patient, sealedOf(run, i)))
+  const requests = batch.items.map((i) => requestOf(run.patient, sealedOf(run, i), tagOfSealed(run, sealedOf(run, i))))
   const replacing = batch.txs.at(-1)
   const tx = await signBatch(run.ctx, { issuer: run.issuer, requests, nonce: batch.nonce, ...(replacing ? { replacing } : {}) })
   journal.append({
@@ -69,6 +69,7 @@ export async function mintRemaining(run: ImportRun): Promise<void> {
   })
   if (todo.length === 0) return
   await preflightImport(run)
+  await loadImportTags(run)
   let nonce = await ctx.publicClient.getTransactionCount({ address: run.issuerAddress, blockTag: 'pending' }).catch((error: unknown) => {
     throw toMedvaultError(error)
   })

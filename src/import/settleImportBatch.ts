@@ -8,7 +8,7 @@ import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError, ImportJournalError } from '../errors.js'
 import { type BatchOutcome, type IssuedRecord, findIssued, issuedInReceipt, matchesRequest, requestOf } from './batchTransactions.js'
 import type { BatchState } from './importState.js'
-import { type ImportRun, checkpoint, reportProgress, sealedOf } from './importRun.js'
+import { type ImportRun, checkpoint, reportProgress, sealedOf, tagOfSealed } from './importRun.js'
 import { writeImportSlips } from './importSlips.js'
 
 /** Journals a batch as confirmed with the tokens the chain gave its entries, after writing their key slips. */
@@ -42,7 +42,7 @@ async function confirm(
 export function lookUpBatch(run: ImportRun, batch: BatchState, issued: Map<Hex, IssuedRecord>): Map<number, IssuedRecord> | undefined {
   const found = new Map<number, IssuedRecord>()
   for (const i of batch.items) {
-    const request = requestOf(run.patient, sealedOf(run, i))
+    const request = requestOf(run.patient, sealedOf(run, i), tagOfSealed(run, sealedOf(run, i)))
     const record = issued.get(request.commitment.toLowerCase() as Hex)
     if (!record) continue
     if (!matchesRequest(record, request, run.issuerAddress)) {
@@ -112,7 +112,7 @@ export async function settleImportBatch(
 
 /** Refused by the chain: the reason, from a dry run of the same batch now. */
 export async function revertReason(run: ImportRun, batch: BatchState): Promise<Error> {
-  const requests = batch.items.map((i) => requestOf(run.patient, sealedOf(run, i)))
+  const requests = batch.items.map((i) => requestOf(run.patient, sealedOf(run, i), tagOfSealed(run, sealedOf(run, i))))
   try {
     await run.ctx.publicClient.simulateContract({
       account: run.issuer,

@@ -41,7 +41,7 @@ export type Indexer = {
 }
 
 export type IndexerContext = {
-  publicClient: Pick<PublicClient, 'getBlock' | 'getBlockNumber' | 'getLogs' | 'readContract'>
+  publicClient: Pick<PublicClient, 'getBlock' | 'getBlockNumber' | 'getLogs'>
   deployment: Deployment
 }
 

@@ -16,36 +16,6 @@ export type RawLog = {
 type Base = { blockNumber: bigint; logIndex: number; txHash: Hex; timestamp: bigint }
 
 /**
- * What the events no longer say, read from the contracts' views by the caller (see readRange): the
- * category and sensitivity of each new record, the category mask and flags of each new grant. The
- * events leave them out so that logs, which explorers index, say nothing about care.
- */
-export type LogDetails = {
-  records: ReadonlyMap<bigint, { category: number; sensitivity: number }>
-  grants: ReadonlyMap<bigint, { categories: number; sensitive: number }>
-}
-
-/** The record tokens and grants whose details `decodeLogs` needs, from the same logs. */
-export function detailsNeeded(
-  deployment: Pick<IndexScope, 'records' | 'consent'>,
-  logs: readonly RawLog[],
-): { tokenIds: bigint[]; grantIds: bigint[] } {
-  const tokenIds: bigint[] = []
-  const grantIds: bigint[] = []
-  for (const log of logs) {
-    const from = getAddress(log.address)
-    if (from === getAddress(deployment.records)) {
-      const d = tryDecode(() => decodeEventLog({ abi: medicalRecordAbi, data: log.data, topics: log.topics }))
-      if (d?.eventName === 'RecordIssued') tokenIds.push(d.args.tokenId)
-    } else if (from === getAddress(deployment.consent)) {
-      const d = tryDecode(() => decodeEventLog({ abi: consentRegistryAbi, data: log.data, topics: log.topics }))
-      if (d?.eventName === 'GrantCreated') grantIds.push(d.args.grantId)
-    }
-  }
-  return { tokenIds, grantIds }
-}
-
-/**
  * Decodes the medvault contracts' logs into index events, in chain order. Logs of other
  * contracts, and events the index does not keep (Locked, EncryptionKeySet, roles…), are skipped.
  *
@@ -55,7 +25,6 @@ export function decodeLogs(
   deployment: Pick<IndexScope, 'records' | 'consent' | 'registry'>,
   logs: readonly RawLog[],
   timestamps: ReadonlyMap<bigint, bigint>,
-  details: LogDetails,
 ): IndexEvent[] {
   const sorted = [...logs].sort((a, b) =>
     a.blockNumber === b.blockNumber ? a.logIndex! - b.logIndex! : a.blockNumber! < b.blockNumber! ? -1 : 1,
@@ -68,9 +37,9 @@ export function decodeLogs(
     const from = getAddress(log.address)
     const event =
       from === getAddress(deployment.records)
-        ? recordEvent(log, base, details)
+        ? recordEvent(log, base)
         : from === getAddress(deployment.consent)
-          ? consentEvent(log, base, details)
+          ? consentEvent(log, base)
           : from === getAddress(deployment.registry)
             ? registryEvent(log, base)
             : undefined
@@ -88,14 +57,12 @@ function tryDecode<T>(decode: () => T): T | undefined {
   }
 }
 
-function recordEvent(log: RawLog, base: Base, details: LogDetails): IndexEvent | undefined {
+function recordEvent(log: RawLog, base: Base): IndexEvent | undefined {
   const decoded = tryDecode(() => decodeEventLog({ abi: medicalRecordAbi, data: log.data, topics: log.topics }))
   if (!decoded) return undefined
   switch (decoded.eventName) {
     case 'RecordIssued': {
       const a = decoded.args
-      const detail = details.records.get(a.tokenId)
-      if (!detail) throw new Error(`No category read for record ${a.tokenId}.`)
       return {
         ...base,
         type: 'RecordIssued',
@@ -104,8 +71,7 @@ function recordEvent(log: RawLog, base: Base, details: LogDetails): IndexEvent |
         issuer: getAddress(a.issuer),
         commitment: a.commitment,
         cid: cidFromChain(a.cidCodec, a.cidDigest).toString(),
-        category: detail.category,
-        sensitivity: detail.sensitivity,
+        tag: a.tag.toLowerCase() as Hex,
         supersedes: a.supersedes,
       }
     }
@@ -126,14 +92,12 @@ function recordEvent(log: RawLog, base: Base, details: LogDetails): IndexEvent |
   }
 }
 
-function consentEvent(log: RawLog, base: Base, details: LogDetails): IndexEvent | undefined {
+function consentEvent(log: RawLog, base: Base): IndexEvent | undefined {
   const decoded = tryDecode(() => decodeEventLog({ abi: consentRegistryAbi, data: log.data, topics: log.topics }))
   if (!decoded) return undefined
   switch (decoded.eventName) {
     case 'GrantCreated': {
       const a = decoded.args
-      const detail = details.grants.get(a.grantId)
-      if (!detail) throw new Error(`No scope read for grant ${a.grantId}.`)
       return {
         ...base,
         type: 'GrantCreated',
@@ -143,8 +107,7 @@ function consentEvent(log: RawLog, base: Base, details: LogDetails): IndexEvent 
         grantor: getAddress(a.grantor),
         scope: SCOPES[a.scope] ?? 'records',
         tokenIds: a.tokenIds,
-        categories: detail.categories,
-        sensitive: detail.sensitive,
+        tags: a.tags.map((t) => t.toLowerCase() as Hex),
         expiresAt: BigInt(a.expiresAt),
         purpose: PURPOSES[a.purpose] ?? 'other',
       }

@@ -1,4 +1,6 @@
 /** The indexer: the contracts' events in a database (SQLite or PostgreSQL) for fast listing and search. */
+export type { ClassifiedRecord } from './classify.js'
+export { classifyRecord, classifyRecords, tagsOfCategory } from './classify.js'
 export { createIndexer } from './createIndexer.js'
 export type { Indexer, IndexerContext, IndexerOptions, SyncProgress, SyncResult } from './createIndexer.js'
 export { IndexError } from './errors.js'

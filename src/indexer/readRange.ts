@@ -1,6 +1,5 @@
 import { BlockNotFoundError, type Hex, type PublicClient } from 'viem'
-import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
-import { type LogDetails, decodeLogs, detailsNeeded } from './decodeLogs.js'
+import { decodeLogs } from './decodeLogs.js'
 import type { IndexCursor, IndexEvent, IndexScope } from './types.js'
 
 /** The chain changed under the reader (a reorg): what was read may mix two forks. */
@@ -13,7 +12,7 @@ export class LogsRangeError extends Error {
   override name = 'LogsRangeError'
 }
 
-export type RangeReader = Pick<PublicClient, 'getBlock' | 'getLogs' | 'readContract'>
+export type RangeReader = Pick<PublicClient, 'getBlock' | 'getLogs'>
 
 export type ReadRangeReturnType = { toHash: Hex; blocks: IndexCursor[]; events: IndexEvent[] }
 
@@ -70,52 +69,12 @@ export async function readRange(
   }
   if ((await header(params.to)).hash !== last.hash) throw new ChainMovedError(`Block ${params.to} changed while it was read.`)
 
-  const details = await readDetails(client, scope, detailsNeeded(scope, logs))
   const timestamps = new Map([...headers].map(([n, h]) => [n, h.timestamp]))
   const withEvents = new Set(logs.map((l) => l.blockNumber!))
   withEvents.add(params.to)
   return {
     toHash: last.hash,
     blocks: [...withEvents].sort((a, b) => (a < b ? -1 : 1)).map((n) => ({ block: n, hash: headers.get(n)!.hash })),
-    events: decodeLogs(scope, logs, timestamps, details),
+    events: decodeLogs(scope, logs, timestamps),
   }
-}
-
-/**
- * A new record's category and a new grant's scope, from the contracts' views: the events leave
- * them out (see decodeLogs). Both are fixed when the record or grant is created, so the latest
- * state gives the answer any later block would; reading at the range's own block would need an
- * archive node (a pruned node, or anvil restarted from its state file, keeps no old state).
- */
-async function readDetails(
-  client: RangeReader,
-  scope: Pick<IndexScope, 'records' | 'consent'>,
-  needed: { tokenIds: bigint[]; grantIds: bigint[] },
-): Promise<LogDetails> {
-  const records = new Map<bigint, { category: number; sensitivity: number }>()
-  const grants = new Map<bigint, { categories: number; sensitive: number }>()
-  for (let i = 0; i < needed.tokenIds.length; i += HEADER_CONCURRENCY) {
-    const chunk = needed.tokenIds.slice(i, i + HEADER_CONCURRENCY)
-    const infos = await Promise.all(
-      chunk.map((tokenId) =>
-        client.readContract({
-          address: scope.records,
-          abi: medicalRecordAbi,
-          functionName: 'accessInfo',
-          args: [tokenId],
-        }),
-      ),
-    )
-    for (const [j, tokenId] of chunk.entries()) records.set(tokenId, { category: infos[j]![1], sensitivity: infos[j]![2] })
-  }
-  for (let i = 0; i < needed.grantIds.length; i += HEADER_CONCURRENCY) {
-    const chunk = needed.grantIds.slice(i, i + HEADER_CONCURRENCY)
-    const infos = await Promise.all(
-      chunk.map((grantId) =>
-        client.readContract({ address: scope.consent, abi: consentRegistryAbi, functionName: 'grantOf', args: [grantId] }),
-      ),
-    )
-    for (const [j, grantId] of chunk.entries()) grants.set(grantId, { categories: infos[j]!.categories, sensitive: infos[j]!.sensitive })
-  }
-  return { records, grants }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { describeIndexStore, history } from '../../test/integration/indexerStoreSuite.js'
+import { CLINIC, LAB, PATIENT, describeIndexStore, history } from '../../test/integration/indexerStoreSuite.js'
 import { homePaths, loadConfig } from '../home/config.js'
 import { openIndexStore } from './openIndexStore.js'
 import { redactUrl } from './postgresIndex.js'
@@ -23,9 +23,35 @@ describe('SQLite index file', () => {
     const db = new Database(path, { readonly: true })
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-      assert.deepEqual(db.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }])
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version ORDER BY version').all(), [
+        { version: 1 },
+        { version: 2 },
+        { version: 3 },
+      ])
     } finally {
       db.close()
+    }
+  })
+
+  it('brings a version-2 index (categories in clear) to version 3 by dropping its chain data, to be read again from the chain', async () => {
+    const path = join(dir, 'v2.sqlite')
+    const scope = { chainId: 31337, registry: PATIENT, records: LAB, consent: CLINIC, deployedAtBlock: '1' }
+    const store = await openSqliteIndex(path)
+    await store.bindScope(scope)
+    assert.equal(await store.applyBatch(history()), true)
+    await store.close()
+    const db = new Database(path)
+    db.prepare('DELETE FROM schema_version WHERE version = 3').run()
+    db.close()
+    const reopened = await openSqliteIndex(path)
+    try {
+      assert.equal(await reopened.cursor(), undefined, 'the next sync starts from the deployment again')
+      assert.deepEqual((await reopened.status()).counts, { records: 0, grants: 0, providers: 0 })
+      assert.equal(await reopened.bindScope(scope), false, 'still bound to its deployment')
+      assert.equal(await reopened.applyBatch(history()), true)
+      assert.equal((await reopened.recordsOf(PATIENT)).length, 3)
+    } finally {
+      await reopened.close()
     }
   })
 

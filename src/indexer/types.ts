@@ -1,18 +1,20 @@
 import type { Address, Hex } from 'viem'
 import type { Deployment } from '../chain/index.js'
 import type { GrantInfo, Purpose, Scope } from '../consent/index.js'
-import type { Category } from '../core/index.js'
+import type { CategoryTag } from '../core/index.js'
 
-/** A record token as the index holds it: the on-chain fields only, never content. */
+/**
+ * A record token as the index holds it: the on-chain fields only, never content. Its category is
+ * not among them: only the patient's blinded tag for it, which a reader maps back with the tag
+ * table the patient shared (see `classifyRecords`).
+ */
 export type IndexedRecord = {
   tokenId: bigint
   /** The current owner (the patient). */
   patient: Address
   issuer: Address
-  category: Category
-  categoryCode: number
-  /** Sensitivity flags (see `Sensitivity` in src/records/categories.ts). */
-  sensitivity: number
+  /** The patient's tag for the record's category and sensitivity (core/categoryTags.ts). */
+  tag: CategoryTag
   issuedAt: Date
   /** The ciphertext's content address (CIDv1, from the on-chain codec and digest). */
   cid: string
@@ -29,14 +31,12 @@ export type IndexedRecord = {
 }
 
 /**
- * A consent grant as the index holds it: the chain's grant (categories as a bitmask, bit n = code
- * n; sensitivity flags named explicitly), with who signed it and revoked it, and where.
+ * A consent grant as the index holds it: the chain's grant (the patient's tags it lists, never
+ * categories), with who signed it and revoked it, and where. `grantClasses` maps the tags back.
  */
-export type IndexedGrant = Omit<GrantInfo, 'active'> & {
+export type IndexedGrant = Omit<GrantInfo, 'active' | 'categories' | 'sensitive' | 'unknownTags'> & {
   /** Who signed the grant: the patient or their delegate. */
   grantor: Address
-  /** Records scope: the records named. */
-  tokenIds: bigint[]
   revokedBy: Address | undefined
   blockNumber: bigint
   txHash: Hex
@@ -74,7 +74,11 @@ export type IndexedEmergencyAccess = {
 export type SharingPatient = { patient: Address; grants: number; latestExpiry: Date }
 
 export type RecordFilter = {
-  category?: Category
+  /**
+   * Only records with one of these tags: a category, as the tags of its classes in the viewer's
+   * table of the patient (`tagsOfCategory`). An empty list matches nothing.
+   */
+  tags?: readonly CategoryTag[]
   /** Issued at or after. */
   issuedFrom?: Date
   /** Issued at or before. */
@@ -125,8 +129,7 @@ export type IndexEvent = EventBase &
         issuer: Address
         commitment: Hex
         cid: string
-        category: number
-        sensitivity: number
+        tag: CategoryTag
         supersedes: bigint
       }
     | { type: 'RecordAmended'; tokenId: bigint; supersededBy: bigint }
@@ -140,8 +143,7 @@ export type IndexEvent = EventBase &
         grantor: Address
         scope: Scope
         tokenIds: readonly bigint[]
-        categories: number
-        sensitive: number
+        tags: readonly CategoryTag[]
         expiresAt: bigint
         purpose: Purpose
       }

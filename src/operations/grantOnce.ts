@@ -1,6 +1,13 @@
 import { type Address, type Hex, getAddress } from 'viem'
-import type { LocalAccount } from 'viem/accounts'
-import { type GrantTerms, type Purpose, getGrant, grantCallArgs } from '../consent/index.js'
+import {
+  type GrantTerms,
+  type GrantorKeys,
+  type Purpose,
+  getGrant,
+  grantCallArgs,
+  prepareGrant,
+  shareGrantedTags,
+} from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError } from '../errors.js'
 import type { RecordsContext } from '../records/index.js'
@@ -9,8 +16,8 @@ import { type OnceOptions, type OnceOutcome, onceOptions } from './submitOnce.js
 import type { OperationBegin } from './operationJournal.js'
 
 export type GrantOnceParameters = OnceOptions & {
-  /** The patient, or a delegate the patient named. */
-  grantor: LocalAccount
+  /** The patient, or a delegate the patient named (its keys: a grant by category needs the patient's tags). */
+  grantor: GrantorKeys
   patient: Address
   grantee: Address
   terms: GrantTerms
@@ -46,7 +53,9 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     throw new InvalidInputError('A grant needs either a duration or an expiry time, not both.')
   }
   const fixedExpiry = params.expiresAt ? Math.floor(params.expiresAt.getTime() / 1000) : undefined
-  const [patient, grantee, scope, tokenIds, categories, sensitive, , purpose] = grantCallArgs({ ...params, expiresAt: new Date(0) })
+  // The tags and the grantee's key are checked before anything is journaled or sent.
+  const { tags: granted, readerPublicKey } = await prepareGrant(ctx, params)
+  const [patient, grantee, scope, tokenIds, tags, , purpose] = grantCallArgs({ ...params, tags: granted, expiresAt: new Date(0) })
   const expiryOf = (begin: OperationBegin) => Number(begin.params.expiresAt)
   const done = await callOnce(ctx, {
     op: 'grant',
@@ -55,12 +64,11 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
       grantee,
       scope,
       tokenIds.map(String).join(','),
-      categories,
-      sensitive,
+      tags.join(','),
       purpose,
       fixedExpiry === undefined ? params.durationSeconds! : `at:${fixedExpiry}`,
     ],
-    sender: params.grantor,
+    sender: params.grantor.chainAccount,
     contract: ctx.deployment.consent,
     abi: consentRegistryAbi,
     // A duration runs from when the operation first begins, on the later of the chain's clock and the wall clock.
@@ -69,24 +77,23 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
       grantee,
       scope,
       tokenIds: tokenIds.map(String),
-      categories,
-      sensitive,
+      tags: [...tags],
       purpose,
       expiresAt: fixedExpiry ?? Math.max(Math.floor(Date.now() / 1000), Number(latest.timestamp)) + params.durationSeconds!,
     }),
     call: (begin) => ({
       functionName: 'grant',
-      args: [patient, grantee, scope, tokenIds, categories, sensitive, expiryOf(begin), purpose],
+      args: [patient, grantee, scope, tokenIds, tags, expiryOf(begin), purpose],
     }),
     effect: {
       eventName: 'GrantCreated',
       filter: () => ({ patient, grantee }),
-      // The contract normalises categories and sensitivity in its event (a records grant covers all
-      // sensitivity flags of the named records), so those are not compared; the exact expiry is.
+      // The tags are compared as a set (the contract keeps the order sent, but a rerun sorts alike); the exact expiry too.
       match: ({ args: a }, begin) =>
         String(a.grantor).toLowerCase() === grantor.toLowerCase() &&
         a.scope === scope &&
         ((a.tokenIds as readonly bigint[] | undefined) ?? []).map(String).join() === tokenIds.map(String).join() &&
+        ((a.tags as readonly Hex[] | undefined) ?? []).map((t) => t.toLowerCase()).join() === tags.join() &&
         a.expiresAt === expiryOf(begin) &&
         a.purpose === purpose
           ? (a.grantId as bigint)
@@ -94,7 +101,11 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     },
     // A grant revoked or expired since: the same command now makes a new one.
     stillDone: async (grantId) => (await getGrant(ctx, grantId).catch(() => undefined))?.active === true,
-    after: async (grantId) => (params.releaseKeys ? params.releaseKeys(grantId) : 0),
+    // The grantee's tag table first (it may list what it was given), then the keys; both are idempotent.
+    after: async (grantId) => {
+      if (readerPublicKey) await shareGrantedTags(ctx, { grantor: params.grantor, patient, grantee, readerPublicKey })
+      return params.releaseKeys ? params.releaseKeys(grantId) : 0
+    },
     ...onceOptions(params),
   })
   return { grantId: done.id, txHash: done.txHash, keysReleased: done.afterCount, outcome: done.outcome, journal: done.journal }

@@ -1,6 +1,5 @@
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress, parseEventLogs } from 'viem'
-import type { LocalAccount } from 'viem/accounts'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { ChainError } from '../errors.js'
@@ -20,6 +19,8 @@ import {
   mintRequestFor,
   preflightMint,
   sealForIssue,
+  shareTagsWithIssuer,
+  tagForIssue,
   writeNewRecordSlips,
 } from '../records/index.js'
 import {
@@ -35,9 +36,7 @@ import {
 import { type Made, type OnceOptions, type OnceOutcome, countedCheckpoint, submitOnce } from './submitOnce.js'
 
 export type IssueRecordOnceParameters = OnceOptions &
-  Omit<IssueRecordParameters, 'issuer'> & {
-    /** The issuing provider: signs and pays; its encryption seed keeps the record key in the journal readable only to it. */
-    issuer: { chainAccount: LocalAccount; encryptionSeed: Uint8Array }
+  IssueRecordParameters & {
     /** Brings the home's index up to the chain (the last step); a failure is reported, not thrown: the index is a cache. */
     syncIndex?: () => Promise<void>
   }
@@ -52,7 +51,8 @@ export type IssueRecordOnceReturnType = OnceOutcome &
  * Issues a record exactly once, crash-safe: `issueRecord`'s steps (seal and store the ciphertext,
  * mint with the patient's consent, write key slips), each journaled before it has effects, then
  * the index synced. The journal is named by an idempotency key over the issuer, the patient, the
- * content's sha256, its type, category, sensitivity, the record it amends and the deployment: the
+ * content's sha256, its type, category, sensitivity, the record it amends and the deployment (the
+ * category tag follows from the patient and the class): the
  * same command run again after a crash finishes the operation (re-using the stored ciphertext and
  * the transaction in flight), and run again after it completed returns the same record. A record
  * the patient has since erased does not count: issuing it again makes a new one.
@@ -65,7 +65,9 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
   const issuer = params.issuer.chainAccount
   const issuerAddress = getAddress(issuer.address)
   const patient = getAddress(params.patient.address)
-  const terms = issueTerms(params)
+  // Computed afresh on every run (it is a function of the patient's secret and the class), so the journal need not keep it.
+  const tag = await tagForIssue(ctx, { ...params, patient })
+  const terms = issueTerms({ ...params, tag })
   const { category, sensitivity, supersedes } = terms
   const op = supersedes === 0n ? 'record-add' : 'record-amend'
   const checkpoint = countedCheckpoint(params.checkpoint)
@@ -119,6 +121,8 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
           throw toMedvaultError(error)
         })
       await preflightMint(ctx, { issuer, patient, commitment: committed.commitment, terms, deadline, consent })
+      // Shared again if a crash comes before the journal begins: a newer table replaces the same one.
+      await shareTagsWithIssuer(ctx, { consent: params.consent, issuer: params.issuer })
       journal.append({
         t: 'begin',
         v: 1,
@@ -198,7 +202,7 @@ export async function issueRecordOnce(ctx: RecordsContext, params: IssueRecordOn
       const box = sealed.key
       recordKey ??= box && box.ct !== '0x' ? openJournalKey(journalKey, box as JournalKeyBox, sealed.cid, issuerAddress) : undefined
       if (recordKey) {
-        const grantees = await granteesForNewRecord(ctx, { patient, category, sensitivity })
+        const grantees = await granteesForNewRecord(ctx, { patient, tag })
         await writeNewRecordSlips(ctx, { issuer: issuerAddress, recordKey, tokenId, cid: sealed.cid, sensitivity, grantees })
       }
       journal.append({ t: 'slips', count: 1 })

@@ -22,6 +22,7 @@ const message = (i: number): AttestationMessage => ({
   commitment: keccak256(toBytes(`record ${i}`)),
   category: 3,
   sensitivity: i % 2,
+  tag: `0x${(i + 1).toString(16).padStart(16, '0')}`,
   supersedes: BigInt(i % 3),
 })
 const attest = (key: Hex, i: number): Promise<Hex> =>

@@ -19,6 +19,7 @@ const message = (i: number) => ({
   commitment: keccak256(toBytes(`record ${i}`)),
   category: 3,
   sensitivity: 0,
+  tag: `0x${(i + 1).toString(16).padStart(16, '0')}` as Hex,
   supersedes: BigInt(i % 2),
 })
 
@@ -47,6 +48,8 @@ describe('isAttestationBy', () => {
       assert.equal(await attestationSigner(ctx, message(i), sig), issuer)
       // Another record's message, a flipped v, another key's signature, a high s: all refused, as recovery refuses them.
       assert.equal(await isAttestationBy(ctx, message(i + 100), sig, issuer), false)
+      // The same record with another tag: the signature binds the tag the chain holds.
+      assert.equal(await isAttestationBy(ctx, { ...message(i), tag: message(i + 1).tag }, sig, issuer), false)
       assert.notEqual(
         await recoverTypedDataAddress({
           domain: recordsDomain(31337, records),

@@ -15,31 +15,35 @@ import { type Address, type Hex, getAddress, hashTypedData, recoverPublicKey, re
 import { publicKeyToAddress } from 'viem/accounts'
 import { TamperedRecordError } from '../errors.js'
 import { recordAttestationTypes, recordsDomain } from '../core/index.js'
-import type { RecordsContext } from '../core/index.js'
+import type { RecordAttestation, RecordsContext } from '../core/index.js'
 import type { RecordMeta } from './envelopeFormat.js'
 import type { OnChainRecord } from './onChainRecord.js'
 
-/** Checks the issuer's EIP-712 attestation inside the envelope against the token. */
+/**
+ * Checks the issuer's EIP-712 attestation inside the envelope against the token. The chain holds
+ * only the patient's tag: the category and sensitivity are the issuer's signed word in the meta, and
+ * the tag they were signed with must be the token's.
+ */
 export async function checkAttestation(
   ctx: Pick<RecordsContext, 'deployment' | 'attestations'>,
-  record: Pick<OnChainRecord, 'tokenId' | 'commitment' | 'issuer' | 'categoryCode' | 'sensitivity' | 'supersedes'>,
+  record: Pick<OnChainRecord, 'tokenId' | 'commitment' | 'issuer' | 'tag' | 'supersedes'>,
   meta: RecordMeta,
 ) {
   if (
-    meta.category !== record.categoryCode ||
-    meta.sensitivity !== record.sensitivity ||
+    meta.tag.toLowerCase() !== record.tag.toLowerCase() ||
     BigInt(meta.supersedes) !== record.supersedes ||
     getAddress(meta.issuer) !== record.issuer
   ) {
     throw new TamperedRecordError(`The stored content does not belong to record #${record.tokenId}.`, {
-      hint: 'Its sealed description differs from the token (category, issuer or amendment link). Do not trust it.',
+      hint: 'Its sealed description differs from the token (category tag, issuer or amendment link). Do not trust it.',
     })
   }
   const message: AttestationMessage = {
     patient: getAddress(meta.patient),
     commitment: record.commitment,
-    category: record.categoryCode,
-    sensitivity: record.sensitivity,
+    category: meta.category,
+    sensitivity: meta.sensitivity,
+    tag: record.tag,
     supersedes: record.supersedes,
   }
   const signature = meta.attestation as Hex
@@ -62,7 +66,7 @@ export async function checkAttestation(
  */
 export async function attestationSigner(
   ctx: Pick<RecordsContext, 'deployment'>,
-  message: { patient: Address; commitment: Hex; category: number; sensitivity: number; supersedes: bigint },
+  message: AttestationMessage,
   signature: Hex,
 ): Promise<Address> {
   try {
@@ -78,7 +82,7 @@ export async function attestationSigner(
   }
 }
 
-export type AttestationMessage = { patient: Address; commitment: Hex; category: number; sensitivity: number; supersedes: bigint }
+export type AttestationMessage = RecordAttestation
 type PublicKey = ReturnType<typeof secp256k1.Point.fromHex>
 
 /** Issuers' public keys, each learnt from a full recovery that gave the issuer's address. Public facts that never change. */

@@ -28,6 +28,7 @@ const meta: RecordMeta = {
   issuer: patient,
   category: 1,
   sensitivity: 0,
+  tag: '0x0123456789abcdef',
   supersedes: '0',
   attestation: bytesToHex(randomBytes(65)),
 }

@@ -31,6 +31,8 @@ export const recordMetaSchema = z.object({
   issuer: hex,
   category: z.number().int(),
   sensitivity: z.number().int(),
+  /** The patient's blinded tag of the category and sensitivity, as the chain holds it (all zero for an archived record). */
+  tag: z.string().regex(/^0x[0-9a-fA-F]{16}$/),
   supersedes: z.string().regex(/^\d+$/),
   /** The issuer's EIP-712 RecordAttestation signature. */
   attestation: hex,

@@ -28,17 +28,21 @@ export { recordMetaSchema } from './envelopeFormat.js'
 export type { EnvelopeHeader, Recipient, RecordMeta } from './envelope.js'
 export { issueRecord } from './issueRecord.js'
 export {
+  NO_TAG,
   checkStandingAuthorisation,
+  fullSensitivity,
   issueTerms,
   mintCall,
   mintConsent,
   mintRequestFor,
   preflightMint,
   sealForIssue,
+  shareTagsWithIssuer,
   signMintConsent,
+  tagForIssue,
 } from './issuePipeline.js'
 export type { IssueInput, IssueTerms } from './issuePipeline.js'
-export type { IssueRecordParameters, IssueRecordReturnType, PatientConsent } from './issueRecord.js'
+export type { IssueRecordParameters, IssueRecordReturnType, IssuerAccount, PatientConsent, PatientSigner } from './issueRecord.js'
 export { commitContent, sealRecord, signAttestation } from './sealRecord.js'
 export type { ContentCommitment, MintRequest, RecordContent, SealRecordParameters, SealRecordReturnType } from './sealRecord.js'
 export { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips.js'

@@ -7,22 +7,47 @@
  * stored ciphertext's CID. A bulk import (src/import) takes the same terms, seal step and mint
  * request, with its consent checked once per batch (`checkStandingAuthorisation`).
  */
-import type { Address, Hex } from 'viem'
+import { type Address, type Hex, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
 import { laterOfChainAndWallSeconds, toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
 import { InvalidInputError, NotAProviderError, StandingAuthorizationError } from '../errors.js'
-import { type Category, type RecordsContext, categoryCode, mintConsentTypes, recordsDomain, requiredSensitivity } from '../core/index.js'
+import {
+  type Category,
+  type CategoryTag,
+  type RecordsContext,
+  categoryCode,
+  categoryTag,
+  mintConsentTypes,
+  recordsDomain,
+  requiredSensitivity,
+} from '../core/index.js'
+import { requireTag, shareTagTable } from '../consent/tagTables.js'
 import type { OnProgress } from '../core/index.js'
 import type { Recipient } from './envelope.js'
 import { type ContentCommitment, type MintRequest, type RecordContent, type SealRecordReturnType, sealRecord } from './sealRecord.js'
 
+/** The patient's keys, when at hand: the chain key signs the consent, the tag secret gives the record's tag. */
+export type PatientSigner = { address: Address; chainAccount: LocalAccount; tagSecret: Uint8Array }
+
 export type PatientConsent =
-  /** The patient's key is at hand: sign an EIP-712 MintConsent for this one record. */
-  | { patient: LocalAccount; validForSeconds?: number }
-  /** The patient authorised this provider on chain beforehand (`authorizeProvider`). */
+  /** The patient's keys are at hand: sign an EIP-712 MintConsent for this one record. */
+  | { patient: PatientSigner; validForSeconds?: number }
+  /** The patient authorised this provider on chain beforehand (`authorizeProvider`), which shared their tags with it. */
   | { standing: true }
+
+/**
+ * The issuing provider's keys: the chain key signs and pays; the encryption seed opens the tag table
+ * a patient shared with it (and its public key is what a consenting patient seals that table to).
+ */
+export type IssuerAccount = {
+  address: Address
+  chainAccount: LocalAccount
+  encryptionSeed: Uint8Array
+  encryptionPublicKey: Hex
+  tagSecret: Uint8Array
+}
 
 /** Signs the patient's consent to one mint (EIP-712 MintConsent) with the patient's current nonce. */
 export async function signMintConsent(
@@ -31,8 +56,7 @@ export async function signMintConsent(
     patient: LocalAccount
     provider: Address
     commitment: Hex
-    category: number
-    sensitivity: number
+    tag: CategoryTag
     supersedes?: bigint
     deadline: bigint
   },
@@ -52,8 +76,7 @@ export async function signMintConsent(
       patient: params.patient.address,
       provider: params.provider,
       commitment: params.commitment,
-      category: params.category,
-      sensitivity: params.sensitivity,
+      tag: params.tag,
       supersedes: params.supersedes ?? 0n,
       nonce,
       deadline: params.deadline,
@@ -61,16 +84,76 @@ export async function signMintConsent(
   })
 }
 
-/** A record's on-chain terms. */
-export type IssueTerms = { category: number; sensitivity: number; supersedes: bigint }
+/**
+ * A record's terms: its category code and full sensitivity flags (sealed in the envelope and signed
+ * by the issuer, never on chain), the patient's blinded tag for that pair (on chain) and the record
+ * it amends.
+ */
+export type IssueTerms = { category: number; sensitivity: number; tag: CategoryTag; supersedes: bigint }
 
-/** The terms for a category, extra sensitivity flags and the record amended (0: a new record). */
-export function issueTerms(params: { category: Category; sensitivity?: number | undefined; supersedes?: bigint | undefined }): IssueTerms {
+/**
+ * The terms for a category, extra sensitivity flags, the record amended (0: a new record) and the
+ * patient's tag of the resulting class (from {@link tagForIssue}, or an archive's {@link NO_TAG}).
+ */
+export function issueTerms(params: {
+  category: Category
+  sensitivity?: number | undefined
+  supersedes?: bigint | undefined
+  tag: CategoryTag
+}): IssueTerms {
   return {
     category: categoryCode(params.category),
-    sensitivity: (params.sensitivity ?? 0) | requiredSensitivity(params.category),
+    sensitivity: fullSensitivity(params.category, params.sensitivity),
+    tag: params.tag,
     supersedes: params.supersedes ?? 0n,
   }
+}
+
+/** A record's full sensitivity flags: the extra ones asked for and the category's own. */
+export function fullSensitivity(category: Category, sensitivity?: number | undefined): number {
+  return (sensitivity ?? 0) | requiredSensitivity(category)
+}
+
+/**
+ * The tag an archived record's attestation carries: archives are never minted, so their records
+ * have no tag on chain, and the issuer that seals them was never given the patients' tags. The
+ * contract refuses a zero tag, so an archived envelope can never pass as a token's content.
+ */
+export const NO_TAG: CategoryTag = '0x0000000000000000'
+
+/**
+ * The patient's tag of a record of `category` with these extra sensitivity flags: computed with the
+ * patient's tag secret when they consent now, else read from the table the patient shared with the
+ * issuer when they authorised it (MissingTagsError when they never did).
+ */
+export async function tagForIssue(
+  ctx: Pick<RecordsContext, 'tagTables'>,
+  params: { issuer: IssuerAccount; patient: Address; consent: PatientConsent; category: Category; sensitivity?: number | undefined },
+): Promise<CategoryTag> {
+  const sensitivity = fullSensitivity(params.category, params.sensitivity)
+  if ('patient' in params.consent) return categoryTag(params.consent.patient.tagSecret, params.category, sensitivity)
+  return requireTag(ctx, { patient: params.patient, reader: params.issuer, category: categoryCode(params.category), sensitivity })
+}
+
+/**
+ * After a consented issue passed its dry run: the patient seals their whole tag table to the
+ * issuer, as authorising it would, so the issuer can list the records it gave them (and issue more
+ * once authorised). Not before the dry run: a refused issue shares nothing. A home that keeps no
+ * tag tables, or a patient issuing to themself, has nothing to share.
+ */
+export async function shareTagsWithIssuer(
+  ctx: Pick<RecordsContext, 'tagTables'>,
+  params: { consent: PatientConsent; issuer: Pick<IssuerAccount, 'address' | 'encryptionPublicKey'> },
+): Promise<void> {
+  if (!('patient' in params.consent) || !ctx.tagTables) return
+  const { patient } = params.consent
+  if (getAddress(patient.address) === getAddress(params.issuer.address)) return
+  await shareTagTable(ctx.tagTables, {
+    patient: getAddress(patient.address),
+    tagSecret: patient.tagSecret,
+    reader: getAddress(params.issuer.address),
+    readerPublicKey: params.issuer.encryptionPublicKey,
+  })
 }
 
 /** The MedicalRecord call that issues a record with these terms: `mint`, or `amend` for a correction. */
@@ -87,8 +170,7 @@ export function mintRequestFor(params: { patient: MintRequest['patient']; commit
     commitment: params.commitment,
     cidDigest: `0x${Buffer.from(params.cid.multihash.digest).toString('hex')}`,
     cidCodec: params.cid.code,
-    category: params.terms.category,
-    sensitivity: params.terms.sensitivity,
+    tag: params.terms.tag,
   }
 }
 
@@ -104,11 +186,10 @@ export async function mintConsent(
   // On the chain's clock too: a dev chain moved forward by days would find a wall-clock deadline past.
   const deadline = (await laterOfChainAndWallSeconds(ctx.publicClient)) + BigInt(params.consent.validForSeconds ?? 3600)
   const consent = await signMintConsent(ctx, {
-    patient: params.consent.patient,
+    patient: params.consent.patient.chainAccount,
     provider: params.issuer,
     commitment: params.commitment,
-    category: params.terms.category,
-    sensitivity: params.terms.sensitivity,
+    tag: params.terms.tag,
     supersedes: params.terms.supersedes,
     deadline,
   })
@@ -128,8 +209,7 @@ export async function preflightMint(
     commitment: params.commitment,
     cidDigest: `0x${'11'.repeat(32)}`,
     cidCodec: 0x55,
-    category: params.terms.category,
-    sensitivity: params.terms.sensitivity,
+    tag: params.terms.tag,
   }
   try {
     await ctx.publicClient.simulateContract({

@@ -1,5 +1,4 @@
 import { type Hex, parseEventLogs } from 'viem'
-import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
 import { writeAndWait } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
@@ -7,17 +6,28 @@ import { ChainError } from '../errors.js'
 import type { Category } from '../core/index.js'
 import type { OnProgress, RecordsContext } from '../core/index.js'
 import type { Recipient } from './envelope.js'
-import { type PatientConsent, issueTerms, mintCall, mintConsent, preflightMint, sealForIssue } from './issuePipeline.js'
+import {
+  type IssuerAccount,
+  type PatientConsent,
+  issueTerms,
+  mintCall,
+  mintConsent,
+  preflightMint,
+  sealForIssue,
+  shareTagsWithIssuer,
+  tagForIssue,
+} from './issuePipeline.js'
 import { type RecordContent, commitContent } from './sealRecord.js'
 import { granteesForNewRecord, writeNewRecordSlips } from './writeNewRecordSlips.js'
 
 export type { RecordContent } from './sealRecord.js'
-export type { PatientConsent } from './issuePipeline.js'
+export type { IssuerAccount, PatientConsent, PatientSigner } from './issuePipeline.js'
 export { signMintConsent } from './issuePipeline.js'
 export { signAttestation } from './sealRecord.js'
 
 export type IssueRecordParameters = {
-  issuer: LocalAccount
+  /** The issuing provider (an unlocked account): signs and pays, and reads the tags the patient shared with it. */
+  issuer: IssuerAccount
   patient: Recipient
   content: RecordContent
   contentType: string
@@ -44,13 +54,15 @@ export type IssueRecordReturnType = {
  * patient with their consent.
  *
  * @example
- * const { tokenId } = await issueRecord(ctx, { issuer: lab.chainAccount, patient: alice, content: { bytes },
- *   contentType: 'application/fhir+json', category: 'laboratory', consent: { patient: alice.chainAccount } })
+ * const { tokenId } = await issueRecord(ctx, { issuer: lab, patient: alice, content: { bytes },
+ *   contentType: 'application/fhir+json', category: 'laboratory', consent: { patient: alice } })
  */
 export async function issueRecord(ctx: RecordsContext, params: IssueRecordParameters): Promise<IssueRecordReturnType> {
-  const { issuer, patient, onProgress } = params
-  const terms = issueTerms(params)
-  const { category, sensitivity } = terms
+  const { patient, onProgress } = params
+  const issuer = params.issuer.chainAccount
+  const tag = await tagForIssue(ctx, { ...params, patient: patient.address })
+  const terms = issueTerms({ ...params, tag })
+  const { sensitivity } = terms
 
   const committed = await commitContent(params.content, onProgress)
   const { commitment } = committed
@@ -58,12 +70,13 @@ export async function issueRecord(ctx: RecordsContext, params: IssueRecordParame
   // Consent and a dry run before anything is stored, so a refusal leaves no orphan blob behind.
   const { deadline, consent } = await mintConsent(ctx, { consent: params.consent, issuer: issuer.address, commitment, terms })
   await preflightMint(ctx, { issuer, patient: patient.address, commitment, terms, deadline, consent })
+  await shareTagsWithIssuer(ctx, { consent: params.consent, issuer: params.issuer })
 
   const { request, cid, recordKey } = await sealForIssue(ctx, { issuer, input: params, terms, committed })
   try {
     // Grantees whose category or "all" grants cover this new record get its key now, from the
     // issuer, so they can read it while their grant lasts without the patient being online.
-    const grantees = await granteesForNewRecord(ctx, { patient: patient.address, category, sensitivity })
+    const grantees = await granteesForNewRecord(ctx, { patient: patient.address, tag })
 
     onProgress?.({ stage: 'minting' })
     const base = { address: ctx.deployment.records, abi: medicalRecordAbi } as const

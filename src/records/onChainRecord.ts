@@ -3,7 +3,6 @@ import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
-import { type Category, categoryName } from '../core/index.js'
 import type { RecordsContext } from '../core/index.js'
 
 export type OnChainRecord = {
@@ -13,9 +12,12 @@ export type OnChainRecord = {
   cid: CID
   issuer: Address
   issuedAt: Date
-  category: Category
-  categoryCode: number
-  sensitivity: number
+  /**
+   * The patient's blinded tag of the record's category and sensitivity (core/categoryTags.ts): a
+   * reader maps it with the table the patient shared with it, or learns the category by opening the
+   * record (the issuer's signed word).
+   */
+  tag: Hex
   supersedes: bigint
   supersededBy: bigint
   /** When the patient erased the record (MedicalRecord.erase); absent while it is not erased. */
@@ -23,6 +25,8 @@ export type OnChainRecord = {
 }
 
 const SHA2_256 = 0x12
+/** The contract keeps a CID's codec as its difference from raw (0x55), so the common raw codec costs a zero byte. */
+const RAW_CODEC = 0x55
 
 /** The CIDv1 a record's on-chain codec and digest describe. */
 export function cidFromChain(codec: number, digest: Hex): CID {
@@ -50,12 +54,10 @@ export async function getOnChainRecord(
       tokenId,
       owner: getAddress(owner),
       commitment: r.commitment,
-      cid: cidFromChain(r.cidCodec, r.cidDigest),
+      cid: cidFromChain(r.cidCodecDelta ^ RAW_CODEC, r.cidDigest),
       issuer: getAddress(r.issuer),
       issuedAt: new Date(Number(r.issuedAt) * 1000),
-      category: categoryName(r.category),
-      categoryCode: r.category,
-      sensitivity: r.sensitivity,
+      tag: r.tag,
       supersedes: r.supersedes,
       supersededBy: r.supersededBy,
       ...(erasedAt > 0 ? { erasedAt: new Date(erasedAt * 1000) } : {}),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type Address, type Hex, bytesToHex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
-import { commitFields, recordFieldsTypes, recordAttestationTypes, recordsDomain } from '../core/index.js'
+import { type RecordAttestation, commitFields, recordFieldsTypes, recordAttestationTypes, recordsDomain } from '../core/index.js'
 import { computeCommitment, randomKey, randomSalt } from '../crypto/index.js'
 import { InvalidInputError } from '../errors.js'
 import type { OnProgress, RecordsContext } from '../core/index.js'
@@ -18,8 +18,8 @@ export type MintRequest = {
   commitment: Hex
   cidDigest: Hex
   cidCodec: number
-  category: number
-  sensitivity: number
+  /** The patient's blinded tag of the record's category and sensitivity (core/categoryTags.ts). */
+  tag: Hex
 }
 
 /** The salted content commitment of a document, before anything is stored. */
@@ -42,6 +42,8 @@ export type SealRecordParameters = {
   category: number
   /** The full sensitivity flags (the category's own flag included). */
   sensitivity: number
+  /** The patient's tag of that category and sensitivity: what the chain will hold. */
+  tag: Hex
   /** Token this record corrects (amendment), or 0. */
   supersedes: bigint
   /** From {@link commitContent}. */
@@ -91,7 +93,7 @@ export async function commitContent(content: RecordContent, onProgress?: OnProgr
 export async function signAttestation(
   ctx: Pick<RecordsContext, 'deployment'>,
   issuer: LocalAccount,
-  message: { patient: Address; commitment: Hex; category: number; sensitivity: number; supersedes: bigint },
+  message: RecordAttestation,
 ): Promise<Hex> {
   if (!issuer.signTypedData) throw new InvalidInputError('The issuer account cannot sign typed data.')
   return issuer.signTypedData({
@@ -111,15 +113,15 @@ export async function signAttestation(
  * @example
  * const committed = await commitContent({ bytes })
  * const sealed = await sealRecord(ctx, { issuer, patient, content: { bytes }, contentType: FHIR_JSON,
- *   category: categoryCode('laboratory'), sensitivity: 0, supersedes: 0n, committed })
+ *   category: categoryCode('laboratory'), sensitivity: 0, tag, supersedes: 0n, committed })
  */
 export async function sealRecord(
   ctx: Pick<RecordsContext, 'deployment' | 'store'>,
   params: SealRecordParameters,
 ): Promise<SealRecordReturnType> {
-  const { issuer, patient, category, sensitivity, supersedes, committed, onProgress } = params
+  const { issuer, patient, category, sensitivity, tag, supersedes, committed, onProgress } = params
   const { commitment } = committed
-  const attestation = await signAttestation(ctx, issuer, { patient: patient.address, commitment, category, sensitivity, supersedes })
+  const attestation = await signAttestation(ctx, issuer, { patient: patient.address, commitment, category, sensitivity, tag, supersedes })
 
   // FHIR documents also get per-field commitments, so the patient can later disclose single fields.
   let fields: RecordMeta['fields']
@@ -144,6 +146,7 @@ export async function sealRecord(
     issuer: issuer.address,
     category,
     sensitivity,
+    tag,
     supersedes: supersedes.toString(),
     attestation,
     ...(fields ? { fields } : {}),
@@ -166,8 +169,7 @@ export async function sealRecord(
       commitment,
       cidDigest: bytesToHex(cid.multihash.digest),
       cidCodec: cid.code,
-      category,
-      sensitivity,
+      tag,
     }
     return { request, cid, commitment, recordKey }
   } catch (error) {

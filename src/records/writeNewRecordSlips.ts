@@ -7,19 +7,16 @@ import type { RecordsContext } from '../core/index.js'
 type SlipContext = Pick<RecordsContext, 'publicClient' | 'deployment' | 'keySlips' | 'keyRelease'>
 
 /**
- * Grantees whose category or "all" grants cover a new record of `patient` with this category and
- * sensitivity (`ConsentRegistry.granteesFor`). Empty when the context keeps no key slips.
+ * Grantees whose category or "all" grants cover a new record of `patient` with this tag
+ * (`ConsentRegistry.granteesFor`). Empty when the context keeps no key slips.
  */
-export async function granteesForNewRecord(
-  ctx: SlipContext,
-  params: { patient: Address; category: number; sensitivity: number },
-): Promise<readonly Address[]> {
+export async function granteesForNewRecord(ctx: SlipContext, params: { patient: Address; tag: Hex }): Promise<readonly Address[]> {
   if (!ctx.keySlips) return []
   return ctx.publicClient.readContract({
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
     functionName: 'granteesFor',
-    args: [params.patient, params.category, params.sensitivity],
+    args: [params.patient, params.tag],
   })
 }
 

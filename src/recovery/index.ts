@@ -6,7 +6,7 @@ export {
   accountMoveFault,
   moveAccount,
 } from './moveAccount.js'
-export { rebuildSeed, recoverAccount, rotateAccount } from './recoverAccount.js'
+export { rebuildSecrets, recoverAccount, rotateAccount } from './recoverAccount.js'
 export {
   MOVE_BATCH,
   type RecoveryState,
@@ -22,4 +22,13 @@ export {
 export { createFileRecoveryStore, type RecoverySetup, type RecoveryStore } from './recoveryStore.js'
 export { releasePaperShare, releaseShare, type ReleaseShareReturnType } from './releaseShare.js'
 export { type GuardianSpec, setupRecovery, type SetupRecoveryParameters, type SetupRecoveryReturnType } from './setupRecovery.js'
-export { decodePaperSheet, encodePaperSheet, openShare, type PaperSheet, sealShare, type ShareBox } from './shareFormat.js'
+export {
+  decodePaperSheet,
+  encodePaperSheet,
+  openRecoverySecret,
+  openShare,
+  type PaperSheet,
+  recoverySecret,
+  sealShare,
+  type ShareBox,
+} from './shareFormat.js'

@@ -8,16 +8,16 @@ import type { RecordsContext } from '../core/index.js'
 import { type MoveAccountParameters, type MoveAccountReturnType, moveAccount } from './moveAccount.js'
 import { getRecoveryState } from './recoveryChain.js'
 import type { RecoveryStore } from './recoveryStore.js'
-import { openShare } from './shareFormat.js'
+import { openRecoverySecret, openShare } from './shareFormat.js'
 
 /**
- * Rebuilds `patient`'s encryption seed from the shares guardians released to `newAccount`, and
- * checks it against the patient's published key before anything uses it.
+ * Rebuilds `patient`'s encryption seed and tag secret from the shares guardians released to
+ * `newAccount`, and checks the seed against the patient's published key before anything uses it.
  */
-export async function rebuildSeed(
+export async function rebuildSecrets(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
   params: { patient: Address; newAccount: UnlockedAccount; store: RecoveryStore },
-): Promise<Uint8Array> {
+): Promise<{ encryptionSeed: Uint8Array; tagSecret: Uint8Array }> {
   const boxes = params.store.released(params.patient, params.newAccount.address)
   const threshold = boxes[0]?.threshold ?? params.store.getSetup(params.patient)?.threshold ?? 2
   if (boxes.length < threshold) {
@@ -29,27 +29,45 @@ export async function rebuildSeed(
     )
   }
   const shares = await Promise.all(boxes.map((box) => openShare(box, params.newAccount)))
-  const seed = await combine(shares)
+  const combined = await combine(shares)
   for (const share of shares) share.fill(0)
+  let secrets: { encryptionSeed: Uint8Array; tagSecret: Uint8Array }
+  try {
+    secrets = openRecoverySecret(combined)
+  } catch {
+    throw new WrongKeyError(`The released shares do not rebuild the key of ${params.patient}.`, {
+      hint: 'A share is from an older setup or was damaged; ask another guardian to release theirs.',
+    })
+  } finally {
+    combined.fill(0)
+  }
   const published = (await encryptionKeyOf(ctx, params.patient)) ?? boxes[0]!.patientKey
-  const rebuilt = bytesToHex((await encryptionKeyPairFromSeed(seed)).publicKey)
+  const rebuilt = bytesToHex((await encryptionKeyPairFromSeed(secrets.encryptionSeed)).publicKey)
   if (rebuilt.toLowerCase() !== published.toLowerCase()) {
-    seed.fill(0)
+    secrets.encryptionSeed.fill(0)
+    secrets.tagSecret.fill(0)
     throw new WrongKeyError(`The released shares do not rebuild the key of ${params.patient}.`, {
       hint: 'A share is from an older setup or was damaged; ask another guardian to release theirs.',
     })
   }
-  return seed
+  return secrets
 }
 
 /**
  * Completes a social recovery as the new account, once the guardians approved it on chain and the
- * delay passed: rebuilds the old seed from k released shares, wraps every record key to the new
+ * delay passed: rebuilds the old seed and tag secret from k released shares, wraps every record key to the new
  * account, moves the tokens, takes over the grants and re-issues the grantees' key slips.
  */
 export async function recoverAccount(
   ctx: RecordsContext,
-  params: { patient: Address; newAccount: UnlockedAccount; store: RecoveryStore; checkpoint?: MoveAccountParameters['checkpoint'] },
+  params: {
+    patient: Address
+    newAccount: UnlockedAccount
+    store: RecoveryStore
+    /** Keeps the recovered account's tag secret in the new account's keystore (see {@link MoveAccountParameters}). */
+    adoptTagSecret: MoveAccountParameters['adoptTagSecret']
+    checkpoint?: MoveAccountParameters['checkpoint']
+  },
 ): Promise<MoveAccountReturnType> {
   const patient = getAddress(params.patient)
   const state = await getRecoveryState(ctx, patient)
@@ -69,17 +87,19 @@ export async function recoverAccount(
   } else if (state.successor !== params.newAccount.address) {
     throw new InvalidInputError(`${patient} was moved to another account.`)
   }
-  const seed = await rebuildSeed(ctx, params)
+  const secrets = await rebuildSecrets(ctx, params)
   try {
     return await moveAccount(ctx, {
       mode: 'recovery',
-      from: { address: patient, encryptionSeed: seed },
+      from: { address: patient, ...secrets },
       to: params.newAccount,
       sender: params.newAccount.chainAccount,
+      adoptTagSecret: params.adoptTagSecret,
       ...(params.checkpoint ? { checkpoint: params.checkpoint } : {}),
     })
   } finally {
-    seed.fill(0)
+    secrets.encryptionSeed.fill(0)
+    secrets.tagSecret.fill(0)
   }
 }
 
@@ -89,6 +109,8 @@ export function rotateAccount(
   params: {
     patient: UnlockedAccount
     newAccount: UnlockedAccount
+    /** Keeps the patient's tag secret in the new account's keystore (see {@link MoveAccountParameters}). */
+    adoptTagSecret: MoveAccountParameters['adoptTagSecret']
     dropGrants?: bigint[]
     checkpoint?: MoveAccountParameters['checkpoint']
   },
@@ -98,6 +120,7 @@ export function rotateAccount(
     from: params.patient,
     to: params.newAccount,
     sender: params.patient.chainAccount,
+    adoptTagSecret: params.adoptTagSecret,
     ...(params.dropGrants ? { dropGrants: params.dropGrants } : {}),
     ...(params.checkpoint ? { checkpoint: params.checkpoint } : {}),
   })

@@ -7,7 +7,7 @@ import { InvalidInputError, NotFoundError } from '../errors.js'
 import type { RecordsContext } from '../core/index.js'
 import { setGuardians } from './recoveryChain.js'
 import type { RecoveryStore } from './recoveryStore.js'
-import { encodePaperSheet, sealShare } from './shareFormat.js'
+import { encodePaperSheet, recoverySecret, sealShare } from './shareFormat.js'
 
 export type GuardianSpec = { kind: 'account'; address: Address; name?: string } | { kind: 'paper' }
 
@@ -34,7 +34,7 @@ export const MIN_DELAY_SECONDS = 86_400
 export const MAX_DELAY_SECONDS = 30 * 86_400
 
 /**
- * Social recovery setup: splits the patient's encryption seed k-of-n (shamir-secret-sharing),
+ * Social recovery setup: splits the patient's encryption seed and tag secret k-of-n (shamir-secret-sharing),
  * seals each share to its guardian's published encryption key (or prints it for a paper guardian,
  * with a fresh signing key for its approval), and names the guardians, threshold and delay on chain.
  * Running it again replaces the guardians and voids any approval so far.
@@ -77,7 +77,9 @@ export async function setupRecovery(
     guardians.push({ kind: 'account', address, key, ...(g.name ? { name: g.name } : {}) })
   }
 
-  const shares = await split(patient.encryptionSeed, n, threshold)
+  const secret = recoverySecret(patient)
+  const shares = await split(secret, n, threshold)
+  secret.fill(0)
   const paperSheets: SetupRecoveryReturnType['paperSheets'] = []
   store.clearGuardianShares(patient.address)
   for (const [i, g] of guardians.entries()) {

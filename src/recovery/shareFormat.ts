@@ -2,15 +2,43 @@
  * Recovery shares without Node: what a guardian holds, how a share is sealed to an account (HPKE,
  * bound to the patient and the holder), and the printed form a paper guardian keeps.
  *
- * The recovery secret is the patient's 32-byte encryption seed: the one thing needed to open the
- * record keys wrapped to the patient (envelope headers and the patient's own key slips). The chain
- * key is never shared: the chain moves the tokens on the guardians' approvals instead, so guardians
- * cannot act as the patient on chain. The seed is split k-of-n with `shamir-secret-sharing`; fewer
- * than k shares say nothing about it.
+ * The recovery secret is the patient's 32-byte encryption seed, the one thing needed to open the
+ * record keys wrapped to the patient (envelope headers and the patient's own key slips), followed by
+ * the patient's 32-byte tag secret (issue 22), without which the new account could not tell its
+ * records' categories apart nor issue under the same tags. The tag secret is carried even when it
+ * is the one derived from the seed: one layout, and an account that took over another's records
+ * (a rotation, an earlier recovery) keeps a tag secret no seed gives back. The chain key is never
+ * shared: the chain moves the tokens on the guardians' approvals instead, so guardians cannot act
+ * as the patient on chain. The secret is split k-of-n with `shamir-secret-sharing`; fewer than k
+ * shares say nothing about it.
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
 import { z } from 'zod'
+import { deriveTagSecret } from '../core/categoryTags.js'
 import { unwrapKey, wrapKey } from '../crypto/index.js'
+import { InvalidInputError } from '../errors.js'
+
+/** The secret a patient's shares rebuild: encryption seed ‖ tag secret, 64 bytes. */
+export function recoverySecret(keys: { encryptionSeed: Uint8Array; tagSecret: Uint8Array }): Uint8Array {
+  if (keys.encryptionSeed.length !== 32 || keys.tagSecret.length !== 32)
+    throw new InvalidInputError('A recovery secret is two 32-byte keys.')
+  const out = new Uint8Array(64)
+  out.set(keys.encryptionSeed, 0)
+  out.set(keys.tagSecret, 32)
+  return out
+}
+
+/**
+ * The keys in a rebuilt recovery secret. A 32-byte secret (shares dealt before issue 22, or by a
+ * portal that splits the seed alone) is the seed only: its tag secret is the one derived from it.
+ */
+export function openRecoverySecret(secret: Uint8Array): { encryptionSeed: Uint8Array; tagSecret: Uint8Array } {
+  if (secret.length === 32) return { encryptionSeed: secret.slice(), tagSecret: deriveTagSecret(secret) }
+  if (secret.length === 64) return { encryptionSeed: secret.slice(0, 32), tagSecret: secret.slice(32) }
+  throw new InvalidInputError(`The released shares rebuild a ${secret.length}-byte secret, not a medvault recovery secret.`, {
+    hint: 'A share is damaged or from another setup; ask another guardian to release theirs.',
+  })
+}
 
 const hex = z.string().regex(/^0x[0-9a-f]*$/i)
 

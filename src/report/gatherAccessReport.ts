@@ -2,9 +2,9 @@ import { type Address, type Hex, getAddress } from 'viem'
 import { readAuditLog, verifyAuditLog } from '../audit/index.js'
 import type { AuditEntry } from '../audit/index.js'
 import { toMedvaultError } from '../chain/index.js'
-import { type EmergencyAccess, type GrantInfo, emergencyReasonsOf, listEmergencies, listGrants } from '../consent/index.js'
+import { type EmergencyAccess, type TagReader, emergencyReasonsOf, listEmergencies, listGrants } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
-import { CATEGORIES, sensitivityNames } from '../core/index.js'
+import { buildTagTable, classOf, sensitivityNames } from '../core/index.js'
 import type { RecordsContext } from '../core/index.js'
 import { listRecords } from '../records/index.js'
 import { getProvider } from '../directory/index.js'
@@ -20,6 +20,12 @@ import {
 
 export type GatherAccessReportParameters = {
   patient: Address
+  /**
+   * The patient's keys, when the caller holds them: the chain holds only blinded tags, and the
+   * patient's tag secret names their categories. Without them records and category grants show
+   * category "unknown" (never a guess).
+   */
+  keys?: TagReader
   /** The node's access log: its directory and the key that signs it. */
   auditLog: { dir: string; node: Address }
   /** Names of accounts this home holds, for people who are not registered providers. */
@@ -47,7 +53,7 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
   const [block, records, grants, emergencies, created, revoked, entries, verification] = await Promise.all([
     ctx.publicClient.getBlockNumber(),
     listRecords(ctx, { patient }),
-    listGrants(ctx, patient),
+    listGrants(ctx, patient, params.keys),
     listEmergencies(ctx, patient),
     grantEvents(ctx, 'GrantCreated', patient),
     grantEvents(ctx, 'GrantRevoked', patient),
@@ -68,11 +74,12 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
   const duringEmergency = (entry: AuditEntry) =>
     windows.some((w) => w.provider === entry.actor && Date.parse(entry.at) >= w.from && Date.parse(entry.at) < w.to)
 
+  const table = params.keys && getAddress(params.keys.address) === patient ? buildTagTable(params.keys.tagSecret) : undefined
   const reportRecords: ReportRecord[] = await Promise.all(
     records.map(async (r) => ({
       tokenId: r.tokenId.toString(),
-      category: r.category,
-      sensitive: sensitivityNames(r.sensitivity),
+      category: (table && classOf(table, r.tag)?.category) ?? 'unknown',
+      sensitive: sensitivityNames((table && classOf(table, r.tag)?.sensitivity) ?? 0),
       issuer: await party(r.issuer),
       issuedAt: r.issuedAt.toISOString(),
       ...(r.supersedes ? { amends: r.supersedes.toString() } : {}),
@@ -91,7 +98,7 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
         grantedBy: await party(made?.by ?? patient),
         scope: g.scope,
         ...(g.scope === 'records' ? { records: (made?.tokenIds ?? []).map(String) } : {}),
-        ...(g.scope === 'categories' ? { categories: categoriesOf(g) } : {}),
+        ...(g.scope === 'categories' ? { categories: [...(g.categories ?? []), ...g.unknownTags.map(() => 'unknown')] } : {}),
         sensitive: g.scope === 'records' ? [] : sensitivityNames(g.sensitive),
         purpose: g.purpose,
         from: g.createdAt.toISOString(),
@@ -169,10 +176,6 @@ export async function gatherAccessReport(ctx: Ctx, params: GatherAccessReportPar
     emergencies: reportEmergencies,
     accesses,
   }
-}
-
-function categoriesOf(g: GrantInfo): string[] {
-  return CATEGORIES.filter((_, code) => (g.categories & (1 << code)) !== 0)
 }
 
 /** Names accounts: a registered provider by its registry name, others by their name in this home. Each looked up once. */

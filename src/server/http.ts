@@ -3,6 +3,8 @@ import type { Address } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import type { AuditEvent } from '../audit/index.js'
 import type { RecordsContext } from '../records/index.js'
+import { tagTableFor } from '../consent/index.js'
+import type { TagTable } from '../core/index.js'
 import { getProvider } from '../directory/index.js'
 import type { Session } from './auth/sessionToken.js'
 import type { ServerDeps, ServerEnv } from './context.js'
@@ -15,6 +17,17 @@ export function sessionOf(c: Context<ServerEnv>): Session {
   const session = c.get('session')
   if (!session) throw new HttpError(401, 'login', 'Sign in first.', { hint: 'GET /auth/nonce, sign the message, POST /auth/login.' })
   return session
+}
+
+/**
+ * What `caller` knows of `patient`'s category tags, when this server holds the caller's keys: the
+ * whole table for the patient, the one the patient shared otherwise. Undefined for a caller whose
+ * keys stay on its side (it maps tags itself) or who was given no table: its records list as
+ * category "unknown", never a guess.
+ */
+export async function viewerTable(deps: ServerDeps, caller: Address, patient: Address): Promise<TagTable | undefined> {
+  const reader = await deps.keyring.get(caller)
+  return reader ? tagTableFor(deps.ctx, { patient, reader }) : undefined
 }
 
 /** The caller's keys, for what only they can do on the server side (decrypt, sign). */

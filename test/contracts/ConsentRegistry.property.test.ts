@@ -3,10 +3,17 @@
  * revocations, delegate changes, clock jumps and break-glass actions, each checked against a small
  * TypeScript model of the consent rules (written from the rules, not from the contract's code).
  *
+ * Records carry opaque category tags (the contracts never see a category); each patient keeps a list
+ * of open tags (setOpenTags). Two patients here share tag values on purpose: a tag means something
+ * only together with its patient.
+ *
  * After every step, canAccess(reader, token) must equal the model for every reader and token, and:
- * - no grant is created or revoked by anyone but the patient or a current delegate;
- * - no expired or revoked grant covers anything;
- * - a sensitive record is covered only by a grant that lists it or names all of its flags.
+ * - no grant is created or revoked by anyone but the patient or a current delegate (a non-owner can never grant);
+ * - no expired or revoked grant covers anything, so nothing is readable through one;
+ * - a record whose tag is not open for its patient is never covered by an "all" grant (unless the
+ *   grant lists the tag) or by break-glass: only a grant that lists the record or its tag reaches it;
+ * - a delegate's grant never lists a tag, nor a record with a tag, that was not open when it was made;
+ * - granteesFor, grantListsTag and isOpenTag agree with the model.
  *
  * Reproduce a failure with the seed fast-check prints: FC_SEED=<seed> [FC_PATH=<path>] node --import tsx --test <this file>.
  * FC_RUNS=<n> changes the number of runs.
@@ -23,6 +30,7 @@ import {
   getAddress,
   getContract,
   type Hash,
+  type Hex,
   http,
   keccak256,
   type TransactionReceipt,
@@ -30,7 +38,7 @@ import {
 } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
-import { type Deployed, type Env, expectEvent, mintRequest, registerProvider, startEnv, ZERO_ADDRESS } from './fixture.js'
+import { type Deployed, type Env, expectEvent, mintRequest, registerProvider, startEnv, tag8, ZERO_ADDRESS } from './fixture.js'
 
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 25)
 const MAX_STEPS = 12
@@ -38,11 +46,27 @@ const MAX_STEPS = 12
 const DAY = 86_400n
 const MAX_GRANT_DURATION = 3650n * DAY
 const EMERGENCY_WINDOW = DAY
-const CATEGORY_COUNT = 17
-/** The sensitivity flag each sensitive category names when a Categories grant lists it. */
-const FLAG_OF_CATEGORY: Record<number, number> = { 5: 1, 6: 2, 7: 4, 8: 8 }
-const ALL_FLAGS = 31
+const MAX_TAGS = 256
 const NONEXISTENT = 999n
+
+/**
+ * The tag values in play, by index; index ZERO is the zero tag, which no grant or open list may hold.
+ * The classes in the comments are what a patient's table would map them to (the contract never knows).
+ */
+const TAGS: Hex[] = [
+  tag8(0xa0), // 0 laboratory
+  tag8(0xa1), // 1 mental-health + mental-health flag
+  tag8(0xa2), // 2 laboratory + sexual-health flag
+  tag8(0xa3), // 3 genetic + genetic flag
+  tag8(0xa4), // 4 imaging + restricted flag
+  tag8(0xa5), // 5 clinical-note
+  tag8(0xa6), // 6 substance-use + substance-use and mental-health flags
+  tag8(0xa7), // 7 other (no record yet: what granteesFor is asked for a future record)
+  '0x0000000000000000',
+]
+const ZERO = TAGS.length - 1
+/** The tags a client would open for each patient: its classes without a flag. */
+const CLIENT_OPEN = [0, 5, 7]
 
 type RecordError = Extract<(typeof medicalRecordAbi)[number], { type: 'error' }>
 const consentAbi = [...consentRegistryAbi, ...medicalRecordAbi.filter((item): item is RecordError => item.type === 'error')] as const
@@ -60,16 +84,16 @@ const E = 6 // registered provider, may be flagged for emergencies
 const ACTOR_NAMES = ['P', 'Q', 'D', 'S', 'G1', 'G2', 'E'] as const
 type Actor = number
 
-/** Pre-minted records: [owner, category, sensitivity]. The last entry (index 8) is a token that does not exist. */
-const RECORDS: [Actor, number, number][] = [
-  [P, 0, 0], // lab result
-  [P, 5, 1], // psychiatric note
-  [P, 0, 4], // lab result flagged sexual-health
-  [P, 8, 8], // genetic test
-  [P, 1, 16], // imaging flagged restricted
-  [P, 4, 0], // clinical note
-  [Q, 0, 0], // Q's lab result
-  [Q, 6, 2 | 1], // Q's substance-use note, also flagged mental-health
+/** Pre-minted records: [owner, tag index]. The last token choice (index 8) is a token that does not exist. */
+const RECORDS: [Actor, number][] = [
+  [P, 0], // lab result
+  [P, 1], // psychiatric note
+  [P, 2], // lab result flagged sexual-health
+  [P, 3], // genetic test
+  [P, 4], // imaging flagged restricted
+  [P, 5], // clinical note
+  [Q, 0], // Q's lab result: the same tag value as P's, which must not matter
+  [Q, 6], // Q's substance-use note, also flagged mental-health
 ]
 const TOKEN_CHOICES = RECORDS.length + 1 // + the nonexistent token
 
@@ -86,8 +110,8 @@ type Action =
       grantee: Actor | 'zero' | 'self'
       scope: number
       tokens: number[]
-      categories: number
-      sensitive: number
+      /** Indices into TAGS, or more than MAX_TAGS tags. */
+      tags: number[] | 'tooMany'
       expiry: ExpiryChoice
       purpose: number
     }
@@ -100,6 +124,8 @@ type Action =
   | { t: 'flag'; by: 'registrar' | Actor; who: Actor; allowed: boolean }
   | { t: 'open'; by: Actor; patient: Actor }
   | { t: 'toggleSuspend' }
+  /** setOpenTags by `by` (for its own list, whoever it is). */
+  | { t: 'setOpen'; by: Actor; opened: number[]; closed: number[] }
 
 const actorArb = (...actors: Actor[]) => fc.constantFrom(...actors)
 
@@ -120,17 +146,15 @@ const expiryArb: fc.Arbitrary<ExpiryChoice> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tooFar' as const), by: fc.integer({ min: 1, max: 100_000 }) }) },
 )
 
-const categoriesArb = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 1, max: (1 << CATEGORY_COUNT) - 1 }) },
-  { weight: 4, arbitrary: fc.constantFrom(1 << 0, 1 << 1, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8, (1 << 0) | (1 << 4)) },
-  { weight: 1, arbitrary: fc.constant(0) },
-  { weight: 1, arbitrary: fc.integer({ min: 1 << CATEGORY_COUNT, max: 0x7fffffff }) },
+const tagIndexArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...CLIENT_OPEN) },
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: ZERO - 1 }) },
 )
 
-const sensitiveArb = fc.oneof(
-  { weight: 5, arbitrary: fc.constant(0) },
-  { weight: 5, arbitrary: fc.integer({ min: 0, max: ALL_FLAGS }) },
-  { weight: 1, arbitrary: fc.integer({ min: ALL_FLAGS + 1, max: 255 }) },
+const grantTagsArb: fc.Arbitrary<number[] | 'tooMany'> = fc.oneof(
+  { weight: 12, arbitrary: fc.array(tagIndexArb, { minLength: 0, maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.array(fc.constantFrom(0, 1, ZERO), { minLength: 1, maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.constant('tooMany' as const) },
 )
 
 const tokenIndexArb = fc.oneof(
@@ -155,8 +179,7 @@ const grantArb: fc.Arbitrary<Action> = fc.record({
     { weight: 9, arbitrary: fc.array(tokenIndexArb, { minLength: 1, maxLength: 3 }) },
     { weight: 1, arbitrary: fc.constant<number[]>([]) },
   ),
-  categories: categoriesArb,
-  sensitive: sensitiveArb,
+  tags: grantTagsArb,
   expiry: expiryArb,
   purpose: fc.integer({ min: 0, max: 4 }),
 })
@@ -212,19 +235,38 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('open' as const), by: actorArb(E, E, E, E, E, S, G1), patient: actorArb(P, P, Q) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'toggleSuspend' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('setOpen' as const),
+      by: fc.oneof({ weight: 5, arbitrary: actorArb(P, P, Q) }, { weight: 1, arbitrary: actorArb(D, S) }),
+      opened: fc.oneof(
+        { weight: 6, arbitrary: fc.array(tagIndexArb, { maxLength: 3 }) },
+        { weight: 1, arbitrary: fc.array(fc.constantFrom(1, 4, ZERO), { minLength: 1, maxLength: 2 }) },
+      ),
+      closed: fc.array(fc.integer({ min: 0, max: ZERO }), { maxLength: 2 }),
+    }),
+  },
 )
 
-/** Optional set-up steps (so delegate grants, revocations and emergency windows happen often), then the random steps. */
+/** Optional set-up steps (so delegate grants, open tags, revocations and emergency windows happen often), then the random steps. */
 const scenarioArb = fc
   .tuple(
+    fc.boolean(),
     fc.boolean(),
     fc.boolean(),
     fc.option(grantArb, { nil: undefined }),
     fc.array(actionArb, { minLength: 3, maxLength: MAX_STEPS, size: 'max' }),
   )
-  .map(([withDelegate, withFlag, firstGrant, steps]) => [
+  .map(([withDelegate, withFlag, withOpen, firstGrant, steps]) => [
     ...(withDelegate ? [{ t: 'addDelegate', from: P, delegate: D } as Action] : []),
     ...(withFlag ? [{ t: 'flag', by: 'registrar', who: E, allowed: true } as Action] : []),
+    ...(withOpen
+      ? [
+          { t: 'setOpen', by: P, opened: CLIENT_OPEN, closed: [] } as Action,
+          { t: 'setOpen', by: Q, opened: CLIENT_OPEN, closed: [] } as Action,
+        ]
+      : []),
     ...(firstGrant ? [firstGrant] : []),
     ...steps,
   ])
@@ -237,9 +279,8 @@ type ModelGrant = {
   grantee: Address
   scope: number
   tokens: Set<bigint>
-  categories: Set<number>
-  /** Sensitivity flags the grant names: passed explicitly, or implied by a listed sensitive category. */
-  named: number
+  /** Tag indices the grant lists (none for Records scope). */
+  tags: Set<number>
   expiresAt: bigint
   revoked: boolean
 }
@@ -251,6 +292,8 @@ type Model = {
   flagged: Set<Address>
   suspended: boolean
   emergencyUntil: Map<string, bigint>
+  /** Each account's open tag indices. */
+  open: Map<Address, Set<number>>
 }
 
 type Expected = { ok: true } | { ok: false; errors: { name: string; args: readonly unknown[] }[] }
@@ -269,6 +312,10 @@ function isActive(g: ModelGrant, at: bigint): boolean {
   return !g.revoked && at < g.expiresAt
 }
 
+function isOpen(m: Model, patient: Address, tag: number): boolean {
+  return m.open.get(patient)?.has(tag) ?? false
+}
+
 // ------------------------------------------------------------------------------------- the test
 
 describe('ConsentRegistry (model-based property)', () => {
@@ -276,7 +323,7 @@ describe('ConsentRegistry (model-based property)', () => {
   let d: Deployed
   let accounts: PrivateKeyAccount[]
   let tokenIds: bigint[] // per RECORDS index, then NONEXISTENT
-  let tokenInfo: Map<bigint, { owner: Address; category: number; sensitivity: number }>
+  let tokenInfo: Map<bigint, { owner: Address; tag: number }>
 
   before(async () => {
     env = await startEnv()
@@ -289,13 +336,13 @@ describe('ConsentRegistry (model-based property)', () => {
     tokenInfo = new Map()
     const until = (await env.latestTimestamp()) + 3600n
     for (const owner of [P, Q]) await env.mined(d.recordsAs(accounts[owner]!).write.authorizeProvider([lab.address, until]))
-    for (const [owner, category, sensitivity] of RECORDS) {
+    for (const [owner, tag] of RECORDS) {
       const patient = accounts[owner]!.address
-      const receipt = await env.mined(d.recordsAs(lab).write.mint([mintRequest(patient, { category, sensitivity }), 0n, '0x']))
+      const receipt = await env.mined(d.recordsAs(lab).write.mint([mintRequest(patient, { tag: TAGS[tag]! }), 0n, '0x']))
       const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
       const tokenId = issued.tokenId as bigint
       tokenIds.push(tokenId)
-      tokenInfo.set(tokenId, { owner: patient, category, sensitivity })
+      tokenInfo.set(tokenId, { owner: patient, tag })
     }
     tokenIds.push(NONEXISTENT)
   })
@@ -324,7 +371,7 @@ describe('ConsentRegistry (model-based property)', () => {
       if (!info) return false
       if (reader === info.owner) return true
       if (
-        info.sensitivity === 0 &&
+        isOpen(m, info.owner, info.tag) &&
         reader === addr(E) &&
         m.flagged.has(reader) &&
         !m.suspended &&
@@ -338,15 +385,17 @@ describe('ConsentRegistry (model-based property)', () => {
       const info = tokenInfo.get(tokenId)
       if (!info || !isActive(g, m.now) || g.patient !== info.owner) return false
       if (g.scope === 0) return g.tokens.has(tokenId)
-      return g.categories.has(info.category) && (info.sensitivity & ~g.named) === 0
+      return coversTag(m, g, info.tag)
     }
 
-    function modelGranteesFor(m: Model, patient: Address, category: number, sensitivity: number): Address[] {
+    /** Written from the rule: an "all" grant covers the patient's open tags, any tag grant the tags it lists. */
+    function coversTag(m: Model, g: ModelGrant, tag: number): boolean {
+      return (g.scope === 2 && isOpen(m, g.patient, tag)) || g.tags.has(tag)
+    }
+
+    function modelGranteesFor(m: Model, patient: Address, tag: number): Address[] {
       return m.grants
-        .filter(
-          (g) =>
-            g.patient === patient && g.scope !== 0 && isActive(g, m.now) && g.categories.has(category) && (sensitivity & ~g.named) === 0,
-        )
+        .filter((g) => g.patient === patient && g.scope !== 0 && isActive(g, m.now) && coversTag(m, g, tag))
         .map((g) => g.grantee)
     }
 
@@ -409,7 +458,9 @@ describe('ConsentRegistry (model-based property)', () => {
                 : a.expiry.kind === 'in'
                   ? txTime + a.expiry.seconds
                   : txTime + MAX_GRANT_DURATION + BigInt(a.expiry.by)
-          const what = `grant by ${ACTOR_NAMES[byActor]} for ${ACTOR_NAMES[a.patient]} to ${String(a.grantee)} scope ${a.scope} tokens [${tokens}] categories ${a.categories} sensitive ${a.sensitive} expiry ${expiresAt - txTime}s`
+          const tagIdx = a.tags === 'tooMany' ? [] : a.tags
+          const tags = a.tags === 'tooMany' ? Array.from({ length: MAX_TAGS + 1 }, (_, i) => tag8(0x1000 + i)) : a.tags.map((i) => TAGS[i]!)
+          const what = `grant by ${ACTOR_NAMES[byActor]} for ${ACTOR_NAMES[a.patient]} to ${String(a.grantee)} scope ${a.scope} tokens [${tokens}] tags ${a.tags === 'tooMany' ? 'tooMany' : `[${a.tags}]`} expiry ${expiresAt - txTime}s`
           // The rules, as the issue states them.
           let expected: Expected
           if (!mayActFor(m, by, patient)) {
@@ -418,7 +469,8 @@ describe('ConsentRegistry (model-based property)', () => {
             const errors: { name: string; args?: readonly unknown[] }[] = []
             if (expiresAt <= txTime || expiresAt > txTime + MAX_GRANT_DURATION)
               errors.push({ name: 'ConsentInvalidExpiry', args: [Number(expiresAt)] })
-            if (grantee === ZERO_ADDRESS || grantee === patient || a.sensitive > ALL_FLAGS) errors.push({ name: 'ConsentInvalidGrant' })
+            if (grantee === ZERO_ADDRESS || grantee === patient) errors.push({ name: 'ConsentInvalidGrant' })
+            const byDelegate = by !== patient
             if (a.scope === 0) {
               if (tokens.length === 0) errors.push({ name: 'ConsentInvalidGrant' })
               const bad = tokens.find((t) => tokenInfo.get(t)?.owner !== patient)
@@ -426,16 +478,15 @@ describe('ConsentRegistry (model-based property)', () => {
                 errors.push(
                   tokenInfo.has(bad) ? { name: 'ConsentNotOwner', args: [bad, patient] } : { name: 'ERC721NonexistentToken', args: [bad] },
                 )
-            } else if (a.scope === 1 && (a.categories === 0 || a.categories >= 1 << CATEGORY_COUNT)) {
-              errors.push({ name: 'ConsentInvalidGrant' })
-            }
-            // Only the patient may share sensitive records: a delegate's grant may not name or list any.
-            if (by !== patient) {
-              let namedFlags = a.scope === 0 ? 0 : a.sensitive
-              if (a.scope === 1) for (const c of bits(a.categories)) namedFlags |= FLAG_OF_CATEGORY[c] ?? 0
-              const listsSensitive =
-                a.scope === 0 && tokens.some((t) => tokenInfo.get(t)?.owner === patient && tokenInfo.get(t)!.sensitivity !== 0)
-              if (namedFlags !== 0 || listsSensitive) errors.push({ name: 'ConsentDelegateCannotShareSensitive', args: [by, patient] })
+              // Only the patient may share sensitive records: a delegate may list only records whose tag is open.
+              if (byDelegate && tokens.some((t) => tokenInfo.get(t)?.owner === patient && !isOpen(m, patient, tokenInfo.get(t)!.tag)))
+                errors.push({ name: 'ConsentDelegateCannotShareSensitive', args: [by, patient] })
+            } else {
+              if ((a.scope === 1 && tags.length === 0) || tags.length > MAX_TAGS || tagIdx.includes(ZERO))
+                errors.push({ name: 'ConsentInvalidGrant' })
+              // ...and only open tags.
+              if (byDelegate && (a.tags === 'tooMany' || tagIdx.some((i) => !isOpen(m, patient, i))))
+                errors.push({ name: 'ConsentDelegateCannotShareSensitive', args: [by, patient] })
             }
             expected = errors.length > 0 ? fail(...errors) : ok
           }
@@ -443,45 +494,32 @@ describe('ConsentRegistry (model-based property)', () => {
             m,
             txTime,
             what,
-            () =>
-              as(accounts[byActor]!).write.grant([
-                patient,
-                grantee,
-                a.scope,
-                tokens,
-                a.categories,
-                a.sensitive,
-                Number(expiresAt),
-                a.purpose,
-              ]),
+            () => as(accounts[byActor]!).write.grant([patient, grantee, a.scope, tokens, tags, Number(expiresAt), a.purpose]),
             expected,
           )
           if (receipt) {
             const id = BigInt(m.grants.length + 1)
-            const categories =
-              a.scope === 0
-                ? new Set<number>()
-                : a.scope === 2
-                  ? new Set(Array.from({ length: CATEGORY_COUNT }, (_, i) => i))
-                  : bits(a.categories)
-            let named = a.sensitive
-            if (a.scope === 1) for (const c of categories) named |= FLAG_OF_CATEGORY[c] ?? 0
             const event = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated')
             assert.equal(event.grantId, id)
             assert.equal(event.patient, patient)
             assert.equal(event.grantee, grantee)
             assert.equal(event.grantor, by)
+            // A non-owner can never grant: whoever did is the patient or the patient's delegate at this moment.
             assert.ok(mayActFor(m, event.grantor as Address, patient), 'a grant was created by someone who may not act for the patient')
             assert.equal(event.scope, a.scope)
             assert.deepEqual(event.tokenIds, a.scope === 0 ? tokens : [])
+            assert.deepEqual(event.tags, a.scope === 0 ? [] : tags)
             assert.equal(event.expiresAt, Number(expiresAt))
             assert.equal(event.purpose, a.purpose)
             assert.ok(!('sensitive' in event) && !('categories' in event), 'GrantCreated says nothing about care')
-            if (a.scope !== 0) {
-              const stored = await view.read.grantOf([id])
-              assert.equal(stored.sensitive, named, 'the grant stores the flags it names')
+            const listed = new Set(a.scope === 0 ? [] : tagIdx)
+            if (by !== patient) {
+              // A delegate can never cover a tag that was not open: every tag and record it listed was open now.
+              for (const i of listed) assert.ok(isOpen(m, patient, i), `delegate grant #${id} lists tag ${i}, not open`)
+              for (const t of a.scope === 0 ? tokens : [])
+                assert.ok(isOpen(m, patient, tokenInfo.get(t)!.tag), `delegate grant #${id} lists token ${t}, whose tag is not open`)
             }
-            m.grants.push({ id, patient, grantee, scope: a.scope, tokens: new Set(tokens), categories, named, expiresAt, revoked: false })
+            m.grants.push({ id, patient, grantee, scope: a.scope, tokens: new Set(tokens), tags: listed, expiresAt, revoked: false })
           }
           return what
         }
@@ -591,6 +629,23 @@ describe('ConsentRegistry (model-based property)', () => {
           }
           return what
         }
+        case 'setOpen': {
+          const by = addr(a.by)
+          const opened = a.opened.map((i) => TAGS[i]!)
+          const closed = a.closed.map((i) => TAGS[i]!)
+          const what = `setOpenTags([${a.opened}], [${a.closed}]) by ${ACTOR_NAMES[a.by]}`
+          const expected = a.opened.includes(ZERO) ? fail({ name: 'ConsentInvalidGrant' }) : ok
+          const receipt = await send(m, txTime, what, () => as(accounts[a.by]!).write.setOpenTags([opened, closed]), expected)
+          if (receipt) {
+            // Only ever the caller's own list.
+            assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'OpenTagsChanged'), { patient: by, opened, closed })
+            const open = m.open.get(by) ?? new Set<number>()
+            for (const i of a.opened) open.add(i)
+            for (const i of a.closed) open.delete(i)
+            m.open.set(by, open)
+          }
+          return what
+        }
         case 'toggleSuspend': {
           const er = addr(E)
           const what = m.suspended ? 'reinstate(E)' : 'suspend(E)'
@@ -604,15 +659,7 @@ describe('ConsentRegistry (model-based property)', () => {
     // ----------------------------------------------------------------- the check after every step
 
     const readers = accounts.map((a) => a.address)
-    const granteeClasses: [number, number][] = [
-      [0, 0],
-      [0, 4],
-      [1, 16],
-      [5, 1],
-      [6, 3],
-      [8, 8],
-      [9, 0],
-    ]
+    const tagIndices = TAGS.map((_, i) => i)
 
     async function check(m: Model, trace: string[]): Promise<void> {
       const where = () => `after:\n  ${trace.join('\n  ')}`
@@ -620,12 +667,15 @@ describe('ConsentRegistry (model-based property)', () => {
       const pairs = readers.flatMap((reader) => tokenIds.map((tokenId) => [reader, tokenId] as const))
       const inactive = m.grants.filter((g) => !isActive(g, m.now))
       const existing = tokenIds.filter((t) => tokenInfo.has(t))
-      const [access, active, stored, covers, grantees, lastId] = await Promise.all([
+      const patients = [addr(P), addr(Q)]
+      const [access, active, stored, covers, grantees, lists, open, lastId] = await Promise.all([
         Promise.all(pairs.map(([reader, tokenId]) => view.read.canAccess([reader, tokenId]))),
         Promise.all(m.grants.map((g) => view.read.isActive([g.id]))),
         Promise.all(m.grants.map((g) => view.read.grantOf([g.id]))),
         Promise.all(inactive.flatMap((g) => existing.map((t) => view.read.grantCovers([g.id, t])))),
-        Promise.all(granteeClasses.map(([c, s]) => view.read.granteesFor([addr(P), c, s]))),
+        Promise.all(patients.flatMap((p) => tagIndices.map((i) => view.read.granteesFor([p, TAGS[i]!])))),
+        Promise.all(m.grants.flatMap((g) => tagIndices.map((i) => view.read.grantListsTag([g.id, TAGS[i]!])))),
+        Promise.all(readers.flatMap((r) => tagIndices.map((i) => view.read.isOpenTag([r, TAGS[i]!])))),
         view.read.lastGrantId(),
       ])
       assert.equal(lastId, BigInt(m.grants.length), `lastGrantId ${where()}`)
@@ -634,18 +684,19 @@ describe('ConsentRegistry (model-based property)', () => {
         if (expected && reader !== tokenInfo.get(tokenId)?.owner) granted++
         const name = ACTOR_NAMES[readers.indexOf(reader)]
         assert.equal(access[i], expected, `canAccess(${name}, token ${tokenId}) should be ${expected} ${where()}`)
-        // Stated again as the issue's invariant: a sensitive record is covered only when named.
+        // Stated again as the issue's invariant: a record whose tag is not open is reached by no "all"
+        // grant and no break-glass window, only by an active grant that lists the record or its tag.
         const info = tokenInfo.get(tokenId)
-        if (access[i] && info && reader !== info.owner && info.sensitivity !== 0) {
+        if (access[i] && info && reader !== info.owner && !isOpen(m, info.owner, info.tag)) {
           assert.ok(
             m.grants.some(
               (g) =>
                 g.patient === info.owner &&
                 g.grantee === reader &&
                 isActive(g, m.now) &&
-                (g.scope === 0 ? g.tokens.has(tokenId) : (info.sensitivity & ~g.named) === 0),
+                (g.scope === 0 ? g.tokens.has(tokenId) : g.tags.has(info.tag)),
             ),
-            `sensitive token ${tokenId} readable by ${name} without a grant naming it ${where()}`,
+            `token ${tokenId} with a closed tag readable by ${name} without a grant listing it ${where()}`,
           )
         }
       })
@@ -661,8 +712,21 @@ describe('ConsentRegistry (model-based property)', () => {
         covers.every((c) => c === false),
         `an expired or revoked grant still covers a record ${where()}`,
       )
-      granteeClasses.forEach(([c, s], i) => {
-        assert.deepEqual(grantees[i], modelGranteesFor(m, addr(P), c, s), `granteesFor(P, ${c}, ${s}) ${where()}`)
+      patients.forEach((p, pi) => {
+        for (const t of tagIndices) {
+          const got = grantees[pi * tagIndices.length + t]
+          assert.deepEqual(got, modelGranteesFor(m, p, t), `granteesFor(${nameOf(p)}, tag ${t}) ${where()}`)
+        }
+      })
+      m.grants.forEach((g, gi) => {
+        for (const t of tagIndices) {
+          assert.equal(lists[gi * tagIndices.length + t], g.tags.has(t), `grantListsTag(#${g.id}, tag ${t}) ${where()}`)
+        }
+      })
+      readers.forEach((r, ri) => {
+        for (const t of tagIndices) {
+          assert.equal(open[ri * tagIndices.length + t], isOpen(m, r, t), `isOpenTag(${nameOf(r)}, tag ${t}) ${where()}`)
+        }
       })
     }
 
@@ -685,6 +749,7 @@ describe('ConsentRegistry (model-based property)', () => {
             flagged: new Set(),
             suspended: false,
             emergencyUntil: new Map(),
+            open: new Map(),
           }
           const trace: string[] = []
           for (const action of actions) {
@@ -710,12 +775,6 @@ describe('ConsentRegistry (model-based property)', () => {
     console.log(`outcomes: ${summary.join('; ')}`)
   })
 })
-
-function bits(mask: number): Set<number> {
-  const out = new Set<number>()
-  for (let i = 0; i < 16; i++) if (mask & (1 << i)) out.add(i)
-  return out
-}
 
 function deepEqual(a: unknown, b: unknown): boolean {
   try {

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test'
 import { type Account, type Address, getAddress, getContract, type Hex, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
+import { type Category, Sensitivity as Flag } from '../../src/core/categories.js'
+import { tagsForCategories } from '../../src/core/categoryTags.js'
 import {
   type Deployed,
   type Env,
@@ -10,9 +12,12 @@ import {
   expectRevert,
   mintRequest,
   mintWithConsent,
+  patientTags,
+  randomTag,
   registerProvider,
   signMintConsent,
   startEnv,
+  tag8,
   ZERO_ADDRESS,
 } from './fixture.js'
 
@@ -20,31 +25,35 @@ import {
 const Scope = { Records: 0, Categories: 1, All: 2 } as const
 /** ConsentRegistry.Purpose */
 const Purpose = { Treatment: 0, Payment: 1, Research: 2, Emergency: 3, Other: 4 } as const
-/** MedicalRecord category codes. */
-const Cat = {
-  laboratory: 0,
-  imaging: 1,
-  immunization: 2,
-  medication: 3,
-  clinicalNote: 4,
-  mentalHealth: 5,
-  substanceUse: 6,
-  sexualHealth: 7,
-  genetic: 8,
-  other: 9,
-} as const
-/** MedicalRecord sensitivity flags. */
-const Flag = { mentalHealth: 1, substanceUse: 2, sexualHealth: 4, genetic: 8, restricted: 16 } as const
-
 const DAY = 86_400n
 const MAX_GRANT_DURATION = 3650n * DAY
 const EMERGENCY_WINDOW = DAY
-const ALL_CATEGORIES = 0x1ffff
+const MAX_TAGS = 256
 const GAS = 1_000_000n
+const ZERO_TAG: Hex = '0x0000000000000000'
 
-/** Category bitmask with bit n set for each code n. */
-function mask(...codes: number[]): number {
-  return codes.reduce((m, c) => m | (1 << c), 0)
+type PatientTags = ReturnType<typeof patientTags>
+/** Each patient's own tag table, made on first use: tags differ between patients, as they do for real. */
+const tables = new Map<Address, PatientTags>()
+function tagsOf(patient: Address): PatientTags {
+  let tags = tables.get(patient)
+  if (!tags) {
+    tags = patientTags()
+    tables.set(patient, tags)
+  }
+  return tags
+}
+
+/** `patient`'s tags for a grant naming `categories` with `flags` allowed beyond each category's own (what a client lists). */
+function catTags(patient: Address, categories: readonly Category[], flags = 0): Hex[] {
+  return tagsForCategories(tagsOf(patient).table, categories, flags)
+}
+
+/** `patient`'s sensitive classes whose flags are all among `flags`: the extra tags of an "all" grant naming those flags. */
+function flagTags(patient: Address, flags: number): Hex[] {
+  return tagsOf(patient)
+    .table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~flags) === 0)
+    .map((e) => e.tag)
 }
 
 /** ConsentRegistry errors plus the MedicalRecord/ERC-721 errors it bubbles up (ownerOf of a missing token). */
@@ -68,16 +77,22 @@ describe('ConsentRegistry', () => {
     })
   }
 
-  /** Mints a record of `category` with `sensitivity` flags to `patient`, issued by `provider`. */
+  /** Mints a record of `category` with `sensitivity` flags (as the patient's tag) to `patient`, issued by `provider`. */
   async function issue(
     d: Deployed,
     provider: PrivateKeyAccount,
     patient: PrivateKeyAccount,
-    category: number,
+    category: Category,
     sensitivity = 0,
   ): Promise<bigint> {
-    const { tokenId } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address, { category, sensitivity }))
+    const tag = tagsOf(patient.address).tag(category, sensitivity)
+    const { tokenId } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address, { tag }))
     return tokenId
+  }
+
+  /** `patient` registers the tags of its classes without a flag as open, as its client does once. */
+  async function openOwnTags(d: Deployed, patient: PrivateKeyAccount): Promise<void> {
+    await env.mined(consentAs(d, patient).write.setOpenTags([tagsOf(patient.address).open, []]))
   }
 
   /** Pins the timestamp of the next block (and of gas estimation against it). */
@@ -96,8 +111,7 @@ describe('ConsentRegistry', () => {
   type GrantArgs = {
     scope: number
     tokenIds?: bigint[]
-    categories?: number
-    sensitive?: number
+    tags?: Hex[]
     expiresAt?: bigint
     purpose?: number
   }
@@ -111,19 +125,19 @@ describe('ConsentRegistry', () => {
         grantee,
         args.scope,
         args.tokenIds ?? [],
-        args.categories ?? 0,
-        args.sensitive ?? 0,
+        args.tags ?? [],
         Number(expiresAt),
         args.purpose ?? Purpose.Treatment,
       ]),
     )
-    const logged = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated')
-    // The event says nothing about care (no category mask, no sensitive flags): the terms it leaves
-    // out are read from storage, so the tests below check what the contract really holds.
-    assert.ok(!('categories' in logged) && !('sensitive' in logged), 'GrantCreated names no categories or sensitivity')
-    const stored = await consentAs(d, env.admin).read.grantOf([logged.grantId as bigint])
-    const event: Record<string, unknown> = { ...logged, categories: stored.categories, sensitive: stored.sensitive }
-    return { receipt, event, logged, grantId: event.grantId as bigint, expiresAt }
+    const event = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated')
+    // The event names blinded tags only, never a category or a flag in clear.
+    assert.ok(!('categories' in event) && !('sensitive' in event), 'GrantCreated names no categories or sensitivity')
+    const grantId = event.grantId as bigint
+    // What the event lists is what the contract holds.
+    const c = consentAs(d, env.admin)
+    for (const tag of event.tags as Hex[]) assert.equal(await c.read.grantListsTag([grantId, tag]), true, `grant ${grantId} lists ${tag}`)
+    return { receipt, event, grantId, expiresAt }
   }
 
   /** canAccess for each token, in order. */
@@ -154,7 +168,7 @@ describe('ConsentRegistry', () => {
     })
   })
 
-  describe('a cardiology grant (Categories: laboratory | clinical-note)', () => {
+  describe('a cardiology grant (Categories: the tags of laboratory | clinical-note)', () => {
     let d: Deployed
     let provider: PrivateKeyAccount
     let patient: PrivateKeyAccount
@@ -164,6 +178,7 @@ describe('ConsentRegistry', () => {
     let psychNote: bigint
     let hivLab: bigint
     let xray: bigint
+    let cardioTags: Hex[]
     let result: Awaited<ReturnType<typeof grant>>
 
     before(async () => {
@@ -171,29 +186,40 @@ describe('ConsentRegistry', () => {
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
       cardiologist = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      ekg = await issue(d, provider, patient, Cat.clinicalNote)
-      psychNote = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth)
-      hivLab = await issue(d, provider, patient, Cat.laboratory, Flag.sexualHealth)
-      xray = await issue(d, provider, patient, Cat.imaging)
+      lab = await issue(d, provider, patient, 'laboratory')
+      ekg = await issue(d, provider, patient, 'clinical-note')
+      psychNote = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth)
+      hivLab = await issue(d, provider, patient, 'laboratory', Flag.sexualHealth)
+      xray = await issue(d, provider, patient, 'imaging')
+      cardioTags = catTags(patient.address, ['laboratory', 'clinical-note'])
       result = await grant(d, patient, patient.address, cardiologist.address, {
         scope: Scope.Categories,
-        categories: mask(Cat.laboratory, Cat.clinicalNote),
+        tags: cardioTags,
         purpose: Purpose.Treatment,
       })
     })
 
-    it('emits GrantCreated with who, scope kind, expiry and coarse purpose, and nothing about care (no categories, no flags)', () => {
-      assert.deepEqual(result.logged, {
+    it('emits GrantCreated with who, scope kind, the blinded tags, expiry and coarse purpose, and no category in clear', () => {
+      assert.deepEqual(cardioTags, [tagsOf(patient.address).tag('laboratory'), tagsOf(patient.address).tag('clinical-note')])
+      assert.deepEqual(result.event, {
         grantId: 1n,
         patient: patient.address,
         grantee: cardiologist.address,
         grantor: patient.address,
         scope: Scope.Categories,
         tokenIds: [],
+        tags: cardioTags,
         expiresAt: Number(result.expiresAt),
         purpose: Purpose.Treatment,
       })
+    })
+
+    it('lists exactly its tags (grantListsTag)', async () => {
+      const c = consentAs(d, env.admin)
+      const t = tagsOf(patient.address)
+      const probes = [t.tag('laboratory'), t.tag('clinical-note'), t.tag('laboratory', Flag.sexualHealth), t.tag('imaging'), randomTag()]
+      assert.deepEqual(await Promise.all(probes.map((tag) => c.read.grantListsTag([1n, tag]))), [true, true, false, false, false])
+      assert.equal(await c.read.grantListsTag([999n, t.tag('laboratory')]), false, 'an unknown grant lists nothing')
     })
 
     it('stores the grant (grantOf, isActive, grantsOf, lastGrantId)', async () => {
@@ -206,8 +232,6 @@ describe('ConsentRegistry', () => {
         purpose: Purpose.Treatment,
         grantee: cardiologist.address,
         revokedAt: 0,
-        categories: mask(Cat.laboratory, Cat.clinicalNote),
-        sensitive: 0,
       })
       assert.equal(await c.read.isActive([1n]), true)
       assert.deepEqual(await c.read.grantsOf([patient.address]), [1n])
@@ -246,16 +270,31 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, env.admin.address, all), [false, false, false, false, false])
     })
 
-    it('covers only this patient: another patient’s lab result stays closed', async () => {
+    it('covers only this patient: another patient’s lab result stays closed, even under the very same tag', async () => {
       const other = await env.newAccount()
-      const otherLab = await issue(d, provider, other, Cat.laboratory)
-      assert.deepEqual(await access(d, cardiologist.address, [otherLab]), [false])
-      assert.equal(await consentAs(d, env.admin).read.grantCovers([1n, otherLab]), false)
+      const otherLab = await issue(d, provider, other, 'laboratory')
+      const sameTag = await mintWithConsent(
+        env,
+        d,
+        provider,
+        other,
+        mintRequest(other.address, { tag: tagsOf(patient.address).tag('laboratory') }),
+      )
+      assert.deepEqual(await access(d, cardiologist.address, [otherLab, sameTag.tokenId]), [false, false])
+      const c = consentAs(d, env.admin)
+      assert.equal(await c.read.grantCovers([1n, otherLab]), false)
+      assert.equal(await c.read.grantCovers([1n, sameTag.tokenId]), false)
     })
 
     it('covers a lab result issued after the grant', async () => {
-      const later = await issue(d, provider, patient, Cat.laboratory)
+      const later = await issue(d, provider, patient, 'laboratory')
       assert.deepEqual(await access(d, cardiologist.address, [later]), [true])
+    })
+
+    it('does not depend on open tags: closing the laboratory tag leaves the named category covered', async () => {
+      await openOwnTags(d, patient)
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [tagsOf(patient.address).tag('laboratory')]]))
+      assert.deepEqual(await access(d, cardiologist.address, [lab, ekg, psychNote]), [true, true, false])
     })
   })
 
@@ -277,107 +316,131 @@ describe('ConsentRegistry', () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      xray = await issue(d, provider, patient, Cat.imaging)
-      psychNote = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth)
-      restrictedPsych = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth | Flag.restricted)
-      rehab = await issue(d, provider, patient, Cat.substanceUse, Flag.substanceUse)
-      hivLab = await issue(d, provider, patient, Cat.laboratory, Flag.sexualHealth)
-      restrictedLab = await issue(d, provider, patient, Cat.laboratory, Flag.restricted)
-      genome = await issue(d, provider, patient, Cat.genetic, Flag.genetic)
+      lab = await issue(d, provider, patient, 'laboratory')
+      xray = await issue(d, provider, patient, 'imaging')
+      psychNote = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth)
+      restrictedPsych = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth | Flag.restricted)
+      rehab = await issue(d, provider, patient, 'substance-use', Flag.substanceUse)
+      hivLab = await issue(d, provider, patient, 'laboratory', Flag.sexualHealth)
+      restrictedLab = await issue(d, provider, patient, 'laboratory', Flag.restricted)
+      genome = await issue(d, provider, patient, 'genetic', Flag.genetic)
       all = [lab, xray, psychNote, restrictedPsych, rehab, hivLab, restrictedLab, genome]
     })
 
-    it('"All" without sensitive flags covers every non-sensitive record and no sensitive one', async () => {
+    it('"All" covers nothing before the patient opened any tag: the contract cannot tell a lab result from a psychiatric note', async () => {
+      const grantee = await env.newAccount()
+      await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
+      assert.deepEqual(
+        await access(d, grantee.address, all),
+        all.map(() => false),
+      )
+      await openOwnTags(d, patient)
+      assert.deepEqual(await access(d, grantee.address, all), [true, true, false, false, false, false, false, false], 'once opened')
+    })
+
+    it('"All" without extra tags covers every record with an open tag and no sensitive one', async () => {
       const grantee = await env.newAccount()
       const { event } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
-      assert.equal(event.categories, ALL_CATEGORIES)
-      assert.equal(event.sensitive, 0)
+      assert.deepEqual(event.tags, [])
       assert.deepEqual(await access(d, grantee.address, all), [true, true, false, false, false, false, false, false])
     })
 
-    it('"All" with mental-health | sexual-health named covers those records, and only those sensitive ones', async () => {
+    it('"All" plus the tags of mental-health | sexual-health classes covers those records, and only those sensitive ones', async () => {
       const grantee = await env.newAccount()
-      const { event } = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.All,
-        sensitive: Flag.mentalHealth | Flag.sexualHealth,
-      })
-      assert.equal(event.sensitive, Flag.mentalHealth | Flag.sexualHealth)
-      // restrictedPsych also carries "restricted", which was not named.
+      const extra = flagTags(patient.address, Flag.mentalHealth | Flag.sexualHealth)
+      const { event } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, tags: extra })
+      assert.deepEqual(event.tags, extra)
+      // restrictedPsych also carries "restricted", whose classes were not listed.
       assert.deepEqual(await access(d, grantee.address, all), [true, true, true, false, false, true, false, false])
     })
 
-    it('"All" with every flag named covers every record', async () => {
+    it('"All" plus the tag of every sensitive class the patient holds covers every record', async () => {
       const grantee = await env.newAccount()
-      await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, sensitive: 31 })
+      // Every sensitive class there is would be 467 tags, more than MAX_TAGS: a client lists the classes in use.
+      const t = tagsOf(patient.address)
+      const held = [
+        t.tag('mental-health', Flag.mentalHealth),
+        t.tag('mental-health', Flag.mentalHealth | Flag.restricted),
+        t.tag('substance-use', Flag.substanceUse),
+        t.tag('laboratory', Flag.sexualHealth),
+        t.tag('laboratory', Flag.restricted),
+        t.tag('genetic', Flag.genetic),
+      ]
+      await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, tags: held })
       assert.deepEqual(
         await access(d, grantee.address, all),
         all.map(() => true),
       )
     })
 
+    it('"All" follows the open list: closing a tag takes its records out of every "all" grant at once, reopening puts them back', async () => {
+      const grantee = await env.newAccount()
+      await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
+      const labTag = tagsOf(patient.address).tag('laboratory')
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [labTag]]))
+      assert.deepEqual(await access(d, grantee.address, [lab, xray]), [false, true])
+      await env.mined(consentAs(d, patient).write.setOpenTags([[labTag], []]))
+      assert.deepEqual(await access(d, grantee.address, [lab, xray]), [true, true])
+    })
+
     it('naming the mental-health category covers mental-health records (but not one also flagged restricted)', async () => {
       const grantee = await env.newAccount()
-      const { event } = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.Categories,
-        categories: mask(Cat.mentalHealth),
-      })
-      assert.equal(event.sensitive, Flag.mentalHealth, 'the named category names its flag')
+      const tags = catTags(patient.address, ['mental-health'])
+      assert.deepEqual(tags, [tagsOf(patient.address).tag('mental-health', Flag.mentalHealth)], 'the named category carries its flag')
+      await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags })
       assert.deepEqual(await access(d, grantee.address, all), [false, false, true, false, false, false, false, false])
     })
 
-    it('each sensitive category names exactly its own flag', async () => {
-      const stiTest = await issue(d, provider, patient, Cat.sexualHealth, Flag.sexualHealth)
-      const cases: [number, number, bigint][] = [
-        [Cat.mentalHealth, Flag.mentalHealth, psychNote],
-        [Cat.substanceUse, Flag.substanceUse, rehab],
-        [Cat.sexualHealth, Flag.sexualHealth, stiTest],
-        [Cat.genetic, Flag.genetic, genome],
+    it('each sensitive category covers exactly its own records', async () => {
+      const stiTest = await issue(d, provider, patient, 'sexual-health', Flag.sexualHealth)
+      const cases: [Category, bigint][] = [
+        ['mental-health', psychNote],
+        ['substance-use', rehab],
+        ['sexual-health', stiTest],
+        ['genetic', genome],
       ]
-      for (const [category, flag, token] of cases) {
+      for (const [category, token] of cases) {
         const grantee = await env.newAccount()
-        const { event } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, categories: mask(category) })
-        assert.equal(event.sensitive, flag, `category ${category}`)
+        await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags: catTags(patient.address, [category]) })
         const others = [psychNote, rehab, stiTest, genome].filter((t) => t !== token)
-        assert.deepEqual(await access(d, grantee.address, [token, ...others]), [true, false, false, false], `category ${category}`)
+        assert.deepEqual(await access(d, grantee.address, [token, ...others]), [true, false, false, false], category)
       }
     })
 
     it('naming the sexual-health category does not cover a laboratory record flagged sexual-health', async () => {
       const grantee = await env.newAccount()
-      await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, categories: mask(Cat.sexualHealth) })
+      await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.Categories,
+        tags: catTags(patient.address, ['sexual-health']),
+      })
       assert.deepEqual(await access(d, grantee.address, [hivLab, lab]), [false, false])
     })
 
     it('"laboratory" plus the sexual-health flag covers the HIV lab result but not the restricted one', async () => {
       const grantee = await env.newAccount()
-      const { event } = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.Categories,
-        categories: mask(Cat.laboratory),
-        sensitive: Flag.sexualHealth,
-      })
-      assert.equal(event.sensitive, Flag.sexualHealth)
+      const tags = catTags(patient.address, ['laboratory'], Flag.sexualHealth)
+      assert.equal(tags.length, 2)
+      await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags })
       assert.deepEqual(await access(d, grantee.address, all), [true, false, false, false, false, true, false, false])
     })
 
-    it('Records scope covers exactly the listed tokens, whatever their flags', async () => {
+    it('Records scope covers exactly the listed tokens, whatever their tags (GrantCreated.tags is empty)', async () => {
       const grantee = await env.newAccount()
       const listed = [restrictedPsych, hivLab, genome]
-      const { event } = await grant(d, patient, patient.address, grantee.address, {
+      const { event, grantId } = await grant(d, patient, patient.address, grantee.address, {
         scope: Scope.Records,
         tokenIds: listed,
-        categories: mask(Cat.laboratory, Cat.imaging),
-        sensitive: Flag.mentalHealth,
+        tags: catTags(patient.address, ['laboratory', 'imaging']),
       })
       assert.deepEqual(event.tokenIds, listed)
-      assert.equal(event.categories, 0, 'categories are ignored for Records scope')
-      assert.equal(event.sensitive, 31, 'listed records are named one by one')
+      assert.deepEqual(event.tags, [], 'tags are ignored for Records scope')
+      assert.equal(await consentAs(d, env.admin).read.grantListsTag([grantId, tagsOf(patient.address).tag('laboratory')]), false)
       assert.deepEqual(
         await access(d, grantee.address, all),
         all.map((t) => listed.includes(t)),
       )
-      // A record issued later is not covered, even of a listed record's category.
-      const laterLab = await issue(d, provider, patient, Cat.laboratory, Flag.sexualHealth)
+      // A record issued later is not covered, even under a listed record's tag.
+      const laterLab = await issue(d, provider, patient, 'laboratory', Flag.sexualHealth)
       assert.deepEqual(await access(d, grantee.address, [laterLab]), [false])
     })
 
@@ -386,14 +449,13 @@ describe('ConsentRegistry', () => {
       const { event } = await grant(d, patient, patient.address, grantee.address, {
         scope: Scope.Categories,
         tokenIds: [psychNote],
-        categories: mask(Cat.imaging),
+        tags: catTags(patient.address, ['imaging']),
       })
       assert.deepEqual(event.tokenIds, [])
       assert.deepEqual(await access(d, grantee.address, [psychNote, xray]), [false, true])
       const other = await env.newAccount()
-      const all2 = await grant(d, patient, patient.address, other.address, { scope: Scope.All, tokenIds: [genome], categories: 1 })
+      const all2 = await grant(d, patient, patient.address, other.address, { scope: Scope.All, tokenIds: [genome] })
       assert.deepEqual(all2.event.tokenIds, [])
-      assert.equal(all2.event.categories, ALL_CATEGORIES)
       assert.deepEqual(await access(d, other.address, [genome, xray]), [false, true])
     })
   })
@@ -408,7 +470,8 @@ describe('ConsentRegistry', () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
+      lab = await issue(d, provider, patient, 'laboratory')
+      await openOwnTags(d, patient)
     })
 
     it('ends access exactly at expiresAt (evm_setNextBlockTimestamp)', async () => {
@@ -460,7 +523,7 @@ describe('ConsentRegistry', () => {
       const before = await c.read.lastGrantId()
       const t = await pinNext((await env.latestTimestamp()) + 10n)
       const attempt = (expiresAt: bigint) =>
-        c.write.grant([patient.address, grantee.address, Scope.All, [], 0, 0, Number(expiresAt), Purpose.Treatment])
+        c.write.grant([patient.address, grantee.address, Scope.All, [], [], Number(expiresAt), Purpose.Treatment])
       for (const expiresAt of [0n, t - 100n, t - 1n, t, t + MAX_GRANT_DURATION + 1n, 2n ** 40n - 1n]) {
         await expectRevert(attempt(expiresAt), 'ConsentInvalidExpiry', [Number(expiresAt)])
       }
@@ -471,7 +534,7 @@ describe('ConsentRegistry', () => {
       const grantee = await env.newAccount()
       const t = await pinNext((await env.latestTimestamp()) + 10n)
       const hash = await consentAs(d, patient).write.grant(
-        [patient.address, grantee.address, Scope.All, [], 0, 0, Number(t), Purpose.Treatment],
+        [patient.address, grantee.address, Scope.All, [], [], Number(t), Purpose.Treatment],
         { gas: GAS },
       )
       const receipt = await env.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })
@@ -491,8 +554,9 @@ describe('ConsentRegistry', () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      psychNote = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth)
+      lab = await issue(d, provider, patient, 'laboratory')
+      psychNote = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth)
+      await openOwnTags(d, patient)
     })
 
     it('ends access in the very next block and emits GrantRevoked', async () => {
@@ -555,7 +619,10 @@ describe('ConsentRegistry', () => {
 
     it('revoking one grant leaves the grantee’s other grants in force', async () => {
       const grantee = await env.newAccount()
-      const first = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, categories: mask(Cat.laboratory) })
+      const first = await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.Categories,
+        tags: catTags(patient.address, ['laboratory']),
+      })
       const second = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Records, tokenIds: [lab] })
       await env.mined(consentAs(d, patient).write.revoke([first.grantId]))
       assert.deepEqual(await access(d, grantee.address, [lab, psychNote]), [true, false])
@@ -574,7 +641,7 @@ describe('ConsentRegistry', () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
+      lab = await issue(d, provider, patient, 'laboratory')
     })
 
     it('refuses a stranger, the would-be grantee, the issuing provider and the registrar (ConsentUnauthorized)', async () => {
@@ -583,12 +650,20 @@ describe('ConsentRegistry', () => {
       const before = await consentAs(d, env.admin).read.lastGrantId()
       for (const caller of [stranger, provider, env.admin] as Account[]) {
         await expectRevert(
-          consentAs(d, caller).write.grant([patient.address, caller.address, Scope.All, [], 0, 31, expiresAt, Purpose.Treatment]),
+          consentAs(d, caller).write.grant([
+            patient.address,
+            caller.address,
+            Scope.All,
+            [],
+            flagTags(patient.address, 31),
+            expiresAt,
+            Purpose.Treatment,
+          ]),
           'ConsentUnauthorized',
           [caller.address, patient.address],
         )
         await expectRevert(
-          consentAs(d, caller).write.grant([patient.address, caller.address, Scope.Records, [lab], 0, 0, expiresAt, Purpose.Other]),
+          consentAs(d, caller).write.grant([patient.address, caller.address, Scope.Records, [lab], [], expiresAt, Purpose.Other]),
           'ConsentUnauthorized',
           [caller.address, patient.address],
         )
@@ -600,7 +675,7 @@ describe('ConsentRegistry', () => {
     it('checks authorisation before anything else (an invalid grant by a stranger still says ConsentUnauthorized)', async () => {
       const stranger = await env.newAccount()
       await expectRevert(
-        consentAs(d, stranger).write.grant([patient.address, ZERO_ADDRESS, Scope.Records, [], 0, 255, 0, Purpose.Treatment]),
+        consentAs(d, stranger).write.grant([patient.address, ZERO_ADDRESS, Scope.Categories, [], [ZERO_TAG], 0, Purpose.Treatment]),
         'ConsentUnauthorized',
         [stranger.address, patient.address],
       )
@@ -623,55 +698,52 @@ describe('ConsentRegistry', () => {
       patient = await env.newAccount()
       other = await env.newAccount()
       grantee = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      othersLab = await issue(d, provider, other, Cat.laboratory)
+      lab = await issue(d, provider, patient, 'laboratory')
+      othersLab = await issue(d, provider, other, 'laboratory')
       expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
     })
 
-    function attempt(grantee_: Address, scope: number, tokenIds: bigint[], categories: number, sensitive: number) {
-      return consentAs(d, patient).write.grant([
-        patient.address,
-        grantee_,
-        scope,
-        tokenIds,
-        categories,
-        sensitive,
-        expiresAt,
-        Purpose.Treatment,
-      ])
+    function attempt(grantee_: Address, scope: number, tokenIds: bigint[], tags: Hex[]) {
+      return consentAs(d, patient).write.grant([patient.address, grantee_, scope, tokenIds, tags, expiresAt, Purpose.Treatment])
     }
 
     it('refuses the zero grantee and the patient as grantee (ConsentInvalidGrant)', async () => {
-      await expectRevert(attempt(ZERO_ADDRESS, Scope.All, [], 0, 0), 'ConsentInvalidGrant')
-      await expectRevert(attempt(patient.address, Scope.All, [], 0, 0), 'ConsentInvalidGrant')
-      await expectRevert(attempt(patient.address, Scope.Records, [lab], 0, 0), 'ConsentInvalidGrant')
+      await expectRevert(attempt(ZERO_ADDRESS, Scope.All, [], []), 'ConsentInvalidGrant')
+      await expectRevert(attempt(patient.address, Scope.All, [], []), 'ConsentInvalidGrant')
+      await expectRevert(attempt(patient.address, Scope.Records, [lab], []), 'ConsentInvalidGrant')
     })
 
     it('refuses an empty record list (ConsentInvalidGrant)', async () => {
-      await expectRevert(attempt(grantee.address, Scope.Records, [], 0, 0), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.Records, [], []), 'ConsentInvalidGrant')
     })
 
     it('refuses a record of another patient (ConsentNotOwner)', async () => {
-      await expectRevert(attempt(grantee.address, Scope.Records, [othersLab], 0, 0), 'ConsentNotOwner', [othersLab, patient.address])
-      await expectRevert(attempt(grantee.address, Scope.Records, [lab, othersLab], 0, 0), 'ConsentNotOwner', [othersLab, patient.address])
+      await expectRevert(attempt(grantee.address, Scope.Records, [othersLab], []), 'ConsentNotOwner', [othersLab, patient.address])
+      await expectRevert(attempt(grantee.address, Scope.Records, [lab, othersLab], []), 'ConsentNotOwner', [othersLab, patient.address])
     })
 
     it('refuses a record that does not exist (ERC721NonexistentToken from the record contract)', async () => {
-      await expectRevert(attempt(grantee.address, Scope.Records, [lab, 999n], 0, 0), 'ERC721NonexistentToken', [999n])
+      await expectRevert(attempt(grantee.address, Scope.Records, [lab, 999n], []), 'ERC721NonexistentToken', [999n])
     })
 
-    it('refuses an empty category mask or unknown category bits (ConsentInvalidGrant)', async () => {
-      for (const categories of [0, 1 << 17, (1 << 17) | 1, 2 ** 31, 0xffffffff]) {
-        await expectRevert(attempt(grantee.address, Scope.Categories, [], categories, 0), 'ConsentInvalidGrant')
+    it('refuses a Categories grant with no tag (ConsentInvalidGrant)', async () => {
+      await expectRevert(attempt(grantee.address, Scope.Categories, [], []), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.Categories, [lab], []), 'ConsentInvalidGrant')
+    })
+
+    it('refuses a zero tag, wherever it is in the list, for Categories and All (ConsentInvalidGrant)', async () => {
+      const labTag = tagsOf(patient.address).tag('laboratory')
+      for (const tags of [[ZERO_TAG], [labTag, ZERO_TAG], [ZERO_TAG, labTag]]) {
+        await expectRevert(attempt(grantee.address, Scope.Categories, [], tags), 'ConsentInvalidGrant')
+        await expectRevert(attempt(grantee.address, Scope.All, [], tags), 'ConsentInvalidGrant')
       }
     })
 
-    it('refuses sensitive flags above 31, whatever the scope (ConsentInvalidGrant)', async () => {
-      for (const sensitive of [32, 33, 64, 255]) {
-        await expectRevert(attempt(grantee.address, Scope.All, [], 0, sensitive), 'ConsentInvalidGrant')
-        await expectRevert(attempt(grantee.address, Scope.Categories, [], mask(Cat.laboratory), sensitive), 'ConsentInvalidGrant')
-        await expectRevert(attempt(grantee.address, Scope.Records, [lab], 0, sensitive), 'ConsentInvalidGrant')
-      }
+    it('refuses more than MAX_TAGS tags (ConsentInvalidGrant)', async () => {
+      assert.equal(await consentAs(d, env.admin).read.MAX_TAGS(), BigInt(MAX_TAGS))
+      const tooMany = Array.from({ length: MAX_TAGS + 1 }, (_, i) => tag8(i + 1))
+      await expectRevert(attempt(grantee.address, Scope.Categories, [], tooMany), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.All, [], tooMany), 'ConsentInvalidGrant')
     })
 
     it('none of the refusals created a grant', async () => {
@@ -681,16 +753,120 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, grantee.address, [lab, othersLab]), [false, false])
     })
 
-    it('accepts the edges: every category bit, sensitive = 31, a repeated token', async () => {
-      const a = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.Categories,
-        categories: ALL_CATEGORIES,
-        sensitive: 31,
-      })
-      assert.equal(a.event.categories, ALL_CATEGORIES)
-      assert.equal(a.event.sensitive, 31)
+    it('accepts the edges: exactly MAX_TAGS tags, a repeated tag, a repeated token', async () => {
+      const most = Array.from({ length: MAX_TAGS }, (_, i) => tag8(i + 1))
+      const a = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags: most })
+      assert.equal((a.event.tags as Hex[]).length, MAX_TAGS)
+      const labTag = tagsOf(patient.address).tag('laboratory')
+      const twice = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags: [labTag, labTag] })
+      assert.deepEqual(twice.event.tags, [labTag, labTag])
       const b = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Records, tokenIds: [lab, lab] })
       assert.deepEqual(b.event.tokenIds, [lab, lab])
+    })
+  })
+
+  describe('open tags (setOpenTags, isOpenTag)', () => {
+    let d: Deployed
+    let provider: PrivateKeyAccount
+    let patient: PrivateKeyAccount
+    let guardian: PrivateKeyAccount
+    let t: PatientTags
+
+    before(async () => {
+      d = await env.deploy()
+      provider = await registerProvider(env, d, 'General Hospital')
+      patient = await env.newAccount()
+      guardian = await env.newAccount()
+      t = tagsOf(patient.address)
+      await env.mined(consentAs(d, patient).write.addDelegate([guardian.address]))
+    })
+
+    async function isOpen(tags: readonly Hex[], who: Address = patient.address): Promise<boolean[]> {
+      const c = consentAs(d, env.admin)
+      return Promise.all(tags.map((tag) => c.read.isOpenTag([who, tag])))
+    }
+
+    it('starts with no open tag', async () => {
+      assert.deepEqual(
+        await isOpen(t.open),
+        t.open.map(() => false),
+      )
+    })
+
+    it('opens the caller’s own tags and emits OpenTagsChanged(patient, opened, closed)', async () => {
+      const receipt = await env.mined(consentAs(d, patient).write.setOpenTags([t.open, []]))
+      assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'OpenTagsChanged'), {
+        patient: patient.address,
+        opened: t.open,
+        closed: [],
+      })
+      assert.equal(t.open.length, 13, 'one open class per category without a flag of its own')
+      assert.deepEqual(
+        await isOpen(t.open),
+        t.open.map(() => true),
+      )
+      assert.deepEqual(await isOpen([t.tag('laboratory', Flag.restricted), t.tag('mental-health', Flag.mentalHealth)]), [false, false])
+    })
+
+    it('is per patient: the same tag value is not open for anyone else', async () => {
+      const other = await env.newAccount()
+      assert.deepEqual(
+        await isOpen(t.open, other.address),
+        t.open.map(() => false),
+      )
+    })
+
+    it('only ever changes the caller’s own list: a delegate or a stranger cannot open or close the patient’s tags', async () => {
+      const stranger = await env.newAccount()
+      const sensitive = t.tag('mental-health', Flag.mentalHealth)
+      for (const caller of [guardian, stranger, provider]) {
+        const receipt = await env.mined(consentAs(d, caller).write.setOpenTags([[sensitive], [t.tag('laboratory')]]))
+        assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'OpenTagsChanged'), {
+          patient: caller.address,
+          opened: [sensitive],
+          closed: [t.tag('laboratory')],
+        })
+        assert.deepEqual(await isOpen([sensitive], caller.address), [true])
+      }
+      assert.deepEqual(await isOpen([sensitive, t.tag('laboratory')]), [false, true], 'the patient’s list is unchanged')
+    })
+
+    it('closes tags, applying closing after opening (a tag in both lists ends closed); closing an unknown tag is harmless', async () => {
+      const [first, second] = t.open as [Hex, Hex]
+      const receipt = await env.mined(consentAs(d, patient).write.setOpenTags([[first], [first, second, randomTag(), ZERO_TAG]]))
+      assert.equal((expectEvent(receipt, consentRegistryAbi, d.consent, 'OpenTagsChanged').closed as Hex[]).length, 4)
+      assert.deepEqual(await isOpen([first, second]), [false, false])
+      await env.mined(consentAs(d, patient).write.setOpenTags([[first, second], []]))
+      assert.deepEqual(await isOpen([first, second]), [true, true])
+      // Opening an open tag again changes nothing.
+      await env.mined(consentAs(d, patient).write.setOpenTags([[first], []]))
+      assert.deepEqual(await isOpen([first, second]), [true, true])
+    })
+
+    it('refuses a zero tag to open, and more than MAX_TAGS in either list (ConsentInvalidGrant); accepts exactly MAX_TAGS', async () => {
+      const c = consentAs(d, patient)
+      await expectRevert(c.write.setOpenTags([[ZERO_TAG], []]), 'ConsentInvalidGrant')
+      await expectRevert(c.write.setOpenTags([[t.tag('imaging'), ZERO_TAG], []]), 'ConsentInvalidGrant')
+      const tooMany = Array.from({ length: MAX_TAGS + 1 }, (_, i) => tag8(i + 1))
+      await expectRevert(c.write.setOpenTags([tooMany, []]), 'ConsentInvalidGrant')
+      await expectRevert(c.write.setOpenTags([[], tooMany]), 'ConsentInvalidGrant')
+      await env.mined(c.write.setOpenTags([tooMany.slice(0, MAX_TAGS), tooMany.slice(0, MAX_TAGS)]))
+      assert.deepEqual(await isOpen([tag8(1), tag8(MAX_TAGS)]), [false, false])
+    })
+
+    it('refuses a retired account (ConsentAccountRetired): its records and tags live under its successor now', async () => {
+      const old = await env.newAccount()
+      const successor = await env.newAccount()
+      const tokenId = await issue(d, provider, old, 'laboratory')
+      await env.mined(consentAs(d, old).write.setOpenTags([tagsOf(old.address).open, []]))
+      await env.mined(d.recordsAs(old).write.rotate([successor.address, [tokenId]]))
+      await expectRevert(consentAs(d, old).write.setOpenTags([[], [tagsOf(old.address).tag('laboratory')]]), 'ConsentAccountRetired', [
+        old.address,
+        successor.address,
+      ])
+      await expectRevert(consentAs(d, old).write.setOpenTags([[], []]), 'ConsentAccountRetired', [old.address, successor.address])
+      // The successor's list is its own and starts empty: the moved record has no open tag until it opens one.
+      assert.deepEqual(await isOpen([tagsOf(old.address).tag('laboratory')], successor.address), [false])
     })
   })
 
@@ -709,8 +885,9 @@ describe('ConsentRegistry', () => {
       patient = await env.newAccount()
       guardian = await env.newAccount()
       grantee = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      psychNote = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth)
+      lab = await issue(d, provider, patient, 'laboratory')
+      psychNote = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth)
+      await openOwnTags(d, patient)
     })
 
     it('addDelegate emits DelegateAdded and isDelegate turns true', async () => {
@@ -733,7 +910,7 @@ describe('ConsentRegistry', () => {
     it('a delegate can grant for the patient (GrantCreated.grantor is the delegate)', async () => {
       const { event, grantId } = await grant(d, guardian, patient.address, grantee.address, {
         scope: Scope.Categories,
-        categories: mask(Cat.laboratory),
+        tags: catTags(patient.address, ['laboratory']),
       })
       assert.equal(event.patient, patient.address)
       assert.equal(event.grantor, guardian.address)
@@ -771,12 +948,14 @@ describe('ConsentRegistry', () => {
       const other = await env.newAccount()
       const expiry = (await env.latestTimestamp()) + 3600n
       const c = consentAs(d, guardian)
+      const p = patient.address
       const attempts = [
-        () => c.write.grant([patient.address, other.address, Scope.Records, [lab, psychNote], 0, 0, Number(expiry), 0]),
-        () => c.write.grant([patient.address, other.address, Scope.Categories, [], mask(Cat.mentalHealth), 0, Number(expiry), 0]),
-        () =>
-          c.write.grant([patient.address, other.address, Scope.Categories, [], mask(Cat.laboratory), Flag.mentalHealth, Number(expiry), 0]),
-        () => c.write.grant([patient.address, other.address, Scope.All, [], 0, Flag.mentalHealth, Number(expiry), 0]),
+        () => c.write.grant([p, other.address, Scope.Records, [lab, psychNote], [], Number(expiry), 0]),
+        () => c.write.grant([p, other.address, Scope.Categories, [], catTags(p, ['mental-health']), Number(expiry), 0]),
+        () => c.write.grant([p, other.address, Scope.Categories, [], catTags(p, ['laboratory'], Flag.mentalHealth), Number(expiry), 0]),
+        () => c.write.grant([p, other.address, Scope.All, [], flagTags(p, Flag.mentalHealth), Number(expiry), 0]),
+        // A tag the patient never opened is sensitive as far as the contract knows, whatever it stands for.
+        () => c.write.grant([p, other.address, Scope.Categories, [], [randomTag()], Number(expiry), 0]),
       ]
       for (const attempt of attempts) {
         await expectRevert(attempt(), 'ConsentDelegateCannotShareSensitive', [guardian.address, patient.address])
@@ -785,6 +964,31 @@ describe('ConsentRegistry', () => {
       // The patient may.
       await grant(d, patient, patient.address, other.address, { scope: Scope.Records, tokenIds: [psychNote] })
       assert.deepEqual(await access(d, other.address, [psychNote]), [true])
+    })
+
+    it('a delegate cannot share a record or category whose tag the patient closed, until the patient reopens it', async () => {
+      const other = await env.newAccount()
+      const expiry = Number((await env.latestTimestamp()) + 3600n)
+      const labTag = tagsOf(patient.address).tag('laboratory')
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [labTag]]))
+      const c = consentAs(d, guardian)
+      await expectRevert(
+        c.write.grant([patient.address, other.address, Scope.Records, [lab], [], expiry, 0]),
+        'ConsentDelegateCannotShareSensitive',
+        [guardian.address, patient.address],
+      )
+      await expectRevert(
+        c.write.grant([patient.address, other.address, Scope.Categories, [], [labTag], expiry, 0]),
+        'ConsentDelegateCannotShareSensitive',
+        [guardian.address, patient.address],
+      )
+      // An "all" grant with no extra tag names nothing sensitive: the delegate may make it, and it leaves the closed lab tag out.
+      const all = await grant(d, guardian, patient.address, other.address, { scope: Scope.All })
+      assert.deepEqual(await access(d, other.address, [lab, psychNote]), [false, false])
+      await openOwnTags(d, patient)
+      assert.deepEqual(await access(d, other.address, [lab, psychNote]), [true, false])
+      await env.mined(consentAs(d, patient).write.revoke([all.grantId]))
+      await grant(d, guardian, patient.address, other.address, { scope: Scope.Records, tokenIds: [lab] })
     })
 
     it('a delegate cannot add delegates for the patient: addDelegate only affects the delegate’s own account', async () => {
@@ -800,7 +1004,7 @@ describe('ConsentRegistry', () => {
       // Delegation is not transitive: the delegate's delegate cannot grant for the patient.
       const expiresAt = Number((await env.latestTimestamp()) + DAY)
       await expectRevert(
-        consentAs(d, friend).write.grant([patient.address, friend.address, Scope.All, [], 0, 31, expiresAt, Purpose.Other]),
+        consentAs(d, friend).write.grant([patient.address, friend.address, Scope.All, [], [], expiresAt, Purpose.Other]),
         'ConsentUnauthorized',
         [friend.address, patient.address],
       )
@@ -830,8 +1034,7 @@ describe('ConsentRegistry', () => {
           patient: patient.address,
           provider: provider.address,
           commitment: request.commitment,
-          category: request.category,
-          sensitivity: request.sensitivity,
+          tag: request.tag,
           supersedes: lab,
           nonce,
           deadline,
@@ -858,7 +1061,7 @@ describe('ConsentRegistry', () => {
       const otherPatient = await env.newAccount()
       const expiresAt = Number((await env.latestTimestamp()) + DAY)
       await expectRevert(
-        consentAs(d, guardian).write.grant([otherPatient.address, grantee.address, Scope.All, [], 0, 0, expiresAt, Purpose.Treatment]),
+        consentAs(d, guardian).write.grant([otherPatient.address, grantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
         'ConsentUnauthorized',
         [guardian.address, otherPatient.address],
       )
@@ -876,7 +1079,7 @@ describe('ConsentRegistry', () => {
       assert.equal(await c.read.isDelegate([patient.address, guardian.address]), false)
       const expiresAt = Number((await env.latestTimestamp()) + DAY)
       await expectRevert(
-        c.write.grant([patient.address, grantee.address, Scope.All, [], 0, 0, expiresAt, Purpose.Treatment]),
+        c.write.grant([patient.address, grantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
         'ConsentUnauthorized',
         [guardian.address, patient.address],
       )
@@ -911,13 +1114,15 @@ describe('ConsentRegistry', () => {
       er = await registerProvider(env, d, 'City ER')
       patient = await env.newAccount()
       otherPatient = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      xray = await issue(d, provider, patient, Cat.imaging)
-      restrictedLab = await issue(d, provider, patient, Cat.laboratory, Flag.restricted)
-      psychNote = await issue(d, provider, patient, Cat.mentalHealth, Flag.mentalHealth)
-      hivLab = await issue(d, provider, patient, Cat.laboratory, Flag.sexualHealth)
-      othersLab = await issue(d, provider, otherPatient, Cat.laboratory)
+      lab = await issue(d, provider, patient, 'laboratory')
+      xray = await issue(d, provider, patient, 'imaging')
+      restrictedLab = await issue(d, provider, patient, 'laboratory', Flag.restricted)
+      psychNote = await issue(d, provider, patient, 'mental-health', Flag.mentalHealth)
+      hivLab = await issue(d, provider, patient, 'laboratory', Flag.sexualHealth)
+      othersLab = await issue(d, provider, otherPatient, 'laboratory')
       tokens = [lab, xray, restrictedLab, psychNote, hivLab]
+      await openOwnTags(d, patient)
+      await openOwnTags(d, otherPatient)
     })
 
     it('only the registrar can flag emergency providers (ConsentNotRegistrar)', async () => {
@@ -978,15 +1183,26 @@ describe('ConsentRegistry', () => {
       assert.equal(await consentAs(d, env.admin).read.emergencyUntil([patient.address, er.address]), Number(until))
     })
 
-    it('covers only the patient’s records with sensitivity 0 (not restricted, mental-health or sexual-health ones)', async () => {
+    it('covers only the patient’s records with an open tag (not restricted, mental-health or sexual-health ones)', async () => {
       assert.deepEqual(await access(d, er.address, tokens), [true, true, false, false, false])
       assert.deepEqual(await access(d, er.address, [othersLab]), [false], 'the window is per patient')
       assert.deepEqual(await access(d, provider.address, tokens), [false, false, false, false, false], 'and per provider')
     })
 
+    it('follows the open list: a tag the patient closes drops out of the open window, even a sensitive tag opened by mistake shows', async () => {
+      const t = tagsOf(patient.address)
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [t.tag('imaging')]]))
+      assert.deepEqual(await access(d, er.address, tokens), [true, false, false, false, false])
+      // The contract trusts the patient's list: an open tag is open whatever class it stands for.
+      await env.mined(consentAs(d, patient).write.setOpenTags([[t.tag('imaging'), t.tag('laboratory', Flag.restricted)], []]))
+      assert.deepEqual(await access(d, er.address, tokens), [true, true, true, false, false])
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [t.tag('laboratory', Flag.restricted)]]))
+      assert.deepEqual(await access(d, er.address, tokens), [true, true, false, false, false])
+    })
+
     it('is not a grant: granteesFor stays empty and no grant id is used', async () => {
       const c = consentAs(d, env.admin)
-      assert.deepEqual(await c.read.granteesFor([patient.address, Cat.laboratory, 0]), [])
+      assert.deepEqual(await c.read.granteesFor([patient.address, tagsOf(patient.address).tag('laboratory')]), [])
       assert.equal(await c.read.lastGrantId(), 0n)
     })
 
@@ -1052,11 +1268,7 @@ describe('ConsentRegistry', () => {
     })
 
     it('the emergency window does not widen a grant: a mental-health grant still needs naming', async () => {
-      const { event } = await grant(d, patient, patient.address, er.address, {
-        scope: Scope.Categories,
-        categories: mask(Cat.mentalHealth),
-      })
-      assert.equal(event.sensitive, Flag.mentalHealth)
+      await grant(d, patient, patient.address, er.address, { scope: Scope.Categories, tags: catTags(patient.address, ['mental-health']) })
       assert.deepEqual(await access(d, er.address, tokens), [true, true, false, true, false])
     })
   })
@@ -1066,18 +1278,20 @@ describe('ConsentRegistry', () => {
     let provider: PrivateKeyAccount
     let patient: PrivateKeyAccount
     let cardio: PrivateKeyAccount // Categories: laboratory | clinical-note
-    let gp: PrivateKeyAccount // All, no sensitive flags
+    let gp: PrivateKeyAccount // All, no extra tags
     let psych: PrivateKeyAccount // Categories: mental-health
     let listed: PrivateKeyAccount // Records: [lab]
-    let clinic: PrivateKeyAccount // All + sexual-health, revoked
+    let clinic: PrivateKeyAccount // All + sexual-health classes, revoked
     let shortTerm: PrivateKeyAccount // Categories: laboratory, expired
     let geneticist: PrivateKeyAccount // Categories: laboratory + genetic flag
     let lab: bigint
+    let t: PatientTags
 
     before(async () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
+      t = tagsOf(patient.address)
       cardio = await env.newAccount()
       gp = await env.newAccount()
       psych = await env.newAccount()
@@ -1085,52 +1299,61 @@ describe('ConsentRegistry', () => {
       clinic = await env.newAccount()
       shortTerm = await env.newAccount()
       geneticist = await env.newAccount()
-      lab = await issue(d, provider, patient, Cat.laboratory)
-      const g = (who: PrivateKeyAccount, args: GrantArgs) => grant(d, patient, patient.address, who.address, args)
-      await g(cardio, { scope: Scope.Categories, categories: mask(Cat.laboratory, Cat.clinicalNote) })
+      lab = await issue(d, provider, patient, 'laboratory')
+      await openOwnTags(d, patient)
+      const p = patient.address
+      const g = (who: PrivateKeyAccount, args: GrantArgs) => grant(d, patient, p, who.address, args)
+      await g(cardio, { scope: Scope.Categories, tags: catTags(p, ['laboratory', 'clinical-note']) })
       await g(gp, { scope: Scope.All })
-      await g(psych, { scope: Scope.Categories, categories: mask(Cat.mentalHealth) })
+      await g(psych, { scope: Scope.Categories, tags: catTags(p, ['mental-health']) })
       await g(listed, { scope: Scope.Records, tokenIds: [lab] })
-      const revoked = await g(clinic, { scope: Scope.All, sensitive: Flag.sexualHealth })
+      const revoked = await g(clinic, { scope: Scope.All, tags: flagTags(p, Flag.sexualHealth) })
       await env.mined(consentAs(d, patient).write.revoke([revoked.grantId]))
-      await g(shortTerm, { scope: Scope.Categories, categories: mask(Cat.laboratory), expiresAt: (await env.latestTimestamp()) + 100n })
-      await g(geneticist, { scope: Scope.Categories, categories: mask(Cat.laboratory), sensitive: Flag.genetic })
+      await g(shortTerm, { scope: Scope.Categories, tags: catTags(p, ['laboratory']), expiresAt: (await env.latestTimestamp()) + 100n })
+      await g(geneticist, { scope: Scope.Categories, tags: catTags(p, ['laboratory'], Flag.genetic) })
     })
 
-    async function granteesFor(category: number, sensitivity: number, who: Address = patient.address): Promise<readonly Address[]> {
-      return consentAs(d, env.admin).read.granteesFor([who, category, sensitivity])
+    async function granteesFor(tag: Hex, who: Address = patient.address): Promise<readonly Address[]> {
+      return consentAs(d, env.admin).read.granteesFor([who, tag])
     }
 
-    it('returns the grantees of active category/all grants covering a new record, in grant order', async () => {
-      assert.deepEqual(await granteesFor(Cat.laboratory, 0), [cardio.address, gp.address, shortTerm.address, geneticist.address])
-      assert.deepEqual(await granteesFor(Cat.clinicalNote, 0), [cardio.address, gp.address])
-      assert.deepEqual(await granteesFor(Cat.imaging, 0), [gp.address])
-      assert.deepEqual(await granteesFor(Cat.other, 0), [gp.address])
+    it('returns the grantees of active category/all grants covering a new record with this tag, in grant order', async () => {
+      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, gp.address, shortTerm.address, geneticist.address])
+      assert.deepEqual(await granteesFor(t.tag('clinical-note')), [cardio.address, gp.address])
+      assert.deepEqual(await granteesFor(t.tag('imaging')), [gp.address])
+      assert.deepEqual(await granteesFor(t.tag('other')), [gp.address])
     })
 
-    it('applies the sensitivity rule', async () => {
-      assert.deepEqual(await granteesFor(Cat.mentalHealth, Flag.mentalHealth), [psych.address])
-      assert.deepEqual(await granteesFor(Cat.mentalHealth, Flag.mentalHealth | Flag.restricted), [])
-      assert.deepEqual(await granteesFor(Cat.laboratory, Flag.genetic), [geneticist.address])
-      assert.deepEqual(await granteesFor(Cat.laboratory, Flag.restricted), [])
+    it('applies the sensitivity rule through the tags: an "all" grant gets only open tags', async () => {
+      assert.deepEqual(await granteesFor(t.tag('mental-health', Flag.mentalHealth)), [psych.address])
+      assert.deepEqual(await granteesFor(t.tag('mental-health', Flag.mentalHealth | Flag.restricted)), [])
+      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.genetic)), [geneticist.address])
+      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.restricted)), [])
+    })
+
+    it('follows the open list for "all" grants, not for category grants', async () => {
+      await env.mined(consentAs(d, patient).write.setOpenTags([[], [t.tag('laboratory')]]))
+      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, shortTerm.address, geneticist.address])
+      await env.mined(consentAs(d, patient).write.setOpenTags([[t.tag('laboratory')], []]))
+      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, gp.address, shortTerm.address, geneticist.address])
     })
 
     it('never lists Records-scope grantees, revoked or expired grants', async () => {
       // Before the short grant expires it is listed (above); the revoked one never is.
-      assert.deepEqual(await granteesFor(Cat.laboratory, Flag.sexualHealth), [])
+      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.sexualHealth)), [])
       await env.advance(200)
-      const after = await granteesFor(Cat.laboratory, 0)
+      const after = await granteesFor(t.tag('laboratory'))
       assert.deepEqual(after, [cardio.address, gp.address, geneticist.address])
       for (const who of [listed, clinic, shortTerm]) assert.ok(!after.includes(who.address))
     })
 
-    it('returns nothing for an unknown category code, or for another patient', async () => {
-      assert.deepEqual(await granteesFor(17, 0), [])
-      assert.deepEqual(await granteesFor(31, 0), [])
-      assert.deepEqual(await granteesFor(32, 0), [])
-      assert.deepEqual(await granteesFor(255, 0), [])
+    it("returns nothing for a tag that is not one of the patient's, nor for another patient", async () => {
+      assert.deepEqual(await granteesFor(randomTag()), [])
+      assert.deepEqual(await granteesFor(ZERO_TAG), [])
+      // Another patient's laboratory tag is another value: the patient's grants do not know it.
+      assert.deepEqual(await granteesFor(patientTags().tag('laboratory')), [])
       const stranger = await env.newAccount()
-      assert.deepEqual(await granteesFor(Cat.laboratory, 0, stranger.address), [])
+      assert.deepEqual(await granteesFor(t.tag('laboratory'), stranger.address), [])
     })
   })
 
@@ -1141,9 +1364,13 @@ describe('ConsentRegistry', () => {
       d = await env.deploy()
       const provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
-      await issue(d, provider, patient, Cat.laboratory)
+      await issue(d, provider, patient, 'laboratory')
+      await openOwnTags(d, patient)
       const grantee = await env.newAccount()
-      await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, sensitive: 31 })
+      await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.All,
+        tags: [tagsOf(patient.address).tag('laboratory', Flag.restricted)],
+      })
     })
 
     it('is false, not a revert, for anyone (even a patient with an All grant out)', async () => {

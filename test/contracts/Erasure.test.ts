@@ -9,6 +9,7 @@ import { type Address, BaseError, ContractFunctionRevertedError, getAddress, kec
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import {
+  DEFAULT_TAG,
   type Deployed,
   type Env,
   eventNames,
@@ -39,7 +40,7 @@ describe('Erasure', () => {
 
   async function grantRecords(d: Deployed, patient: PrivateKeyAccount, grantee: Address, tokenIds: bigint[]) {
     const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
-    return d.consentAs(patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, 0, 0, expiresAt, Purpose.Treatment])
+    return d.consentAs(patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, [], expiresAt, Purpose.Treatment])
   }
 
   describe('MedicalRecord.erase', () => {
@@ -70,7 +71,7 @@ describe('Erasure', () => {
 
     it('is not erased before: erasedAt 0, accessInfo says so, tokenURI status "current"', async () => {
       assert.equal(await d.records.read.erasedAt([tokenId]), 0)
-      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, false])
+      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), DEFAULT_TAG, false])
       assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'current' })
     })
 
@@ -86,7 +87,7 @@ describe('Erasure', () => {
       assert.equal(await d.records.read.ownerOf([tokenId]), getAddress(patient.address))
       assert.equal(await d.records.read.locked([tokenId]), true)
       assert.notEqual((await d.records.read.recordOf([tokenId])).commitment, `0x${'00'.repeat(32)}`)
-      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), 0, 0, true])
+      assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), DEFAULT_TAG, true])
       assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'erased' })
     })
 
@@ -104,7 +105,7 @@ describe('Erasure', () => {
     })
 
     it('accessInfo of a token that does not exist: zero owner, never reverts', async () => {
-      assert.deepEqual(await d.records.read.accessInfo([999n]), ['0x0000000000000000000000000000000000000000', 0, 0, false])
+      assert.deepEqual(await d.records.read.accessInfo([999n]), ['0x0000000000000000000000000000000000000000', '0x0000000000000000', false])
     })
   })
 
@@ -180,6 +181,7 @@ describe('Erasure', () => {
     let kept: bigint
     let erased: bigint
     let grantId: bigint
+    let allGrantee: PrivateKeyAccount
 
     before(async () => {
       d = await env.deploy()
@@ -189,23 +191,32 @@ describe('Erasure', () => {
       grantee = await env.newAccount()
       ;({ tokenId: kept } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
       ;({ tokenId: erased } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
-      // Before erasure: a record grant, a category grant and an emergency window all cover it.
+      allGrantee = await env.newAccount()
+      // Before erasure: a record grant, a category grant, an "all" grant and an emergency window all cover it.
+      await env.mined(d.consentAs(patient).write.setOpenTags([[DEFAULT_TAG], []]))
       const receipt = await env.mined(grantRecords(d, patient, grantee.address, [kept, erased]))
       grantId = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
       const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
       await env.mined(
-        d.consentAs(patient).write.grant([patient.address, provider.address, Scope.Categories, [], 1, 0, expiresAt, Purpose.Treatment]),
+        d
+          .consentAs(patient)
+          .write.grant([patient.address, provider.address, Scope.Categories, [], [DEFAULT_TAG], expiresAt, Purpose.Treatment]),
+      )
+      await env.mined(
+        d.consentAs(patient).write.grant([patient.address, allGrantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
       )
       await env.mined(d.consentAs(env.admin).write.setEmergencyProvider([er.address, true]))
       await env.mined(d.consentAs(er).write.openEmergency([patient.address, keccak256(toHex('unconscious'))]))
       const consent = d.consentAs(env.admin)
-      for (const reader of [patient, grantee, provider, er]) assert.equal(await consent.read.canAccess([reader.address, erased]), true)
+      for (const reader of [patient, grantee, provider, allGrantee, er]) {
+        assert.equal(await consent.read.canAccess([reader.address, erased]), true)
+      }
       await env.mined(d.recordsAs(patient).write.erase([erased]))
     })
 
-    it('canAccess is false for everyone: the owner, a record grantee, a category grantee, an emergency provider', async () => {
+    it('canAccess is false for everyone: the owner, a record, category or "all" grantee, an emergency provider', async () => {
       const consent = d.consentAs(env.admin)
-      for (const reader of [patient, grantee, provider, er]) {
+      for (const reader of [patient, grantee, provider, allGrantee, er]) {
         assert.equal(await consent.read.canAccess([reader.address, erased]), false, reader.address)
         assert.equal(await consent.read.canAccess([reader.address, kept]), true, `${reader.address} still reads the kept record`)
       }

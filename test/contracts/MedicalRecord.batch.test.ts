@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Log, parseEventLogs } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
-import { categoryCode, Sensitivity } from '../../src/core/categories.js'
+import { Sensitivity } from '../../src/core/categories.js'
 import {
   type Deployed,
   type Env,
@@ -11,6 +11,7 @@ import {
   expectRevert,
   type MintRequest,
   mintRequest,
+  patientTags,
   registerProvider,
   skipGasFigures,
   startEnv,
@@ -55,10 +56,11 @@ describe('MedicalRecord.mintBatch', () => {
       await authorize(d, patient, provider)
       // One record first, so the batch does not start at token 1.
       await env.mined(d.recordsAs(provider).write.mint([mintRequest(patient.address), 0n, '0x']))
+      const tags = patientTags()
       requests = [
-        mintRequest(patient.address, { category: categoryCode('laboratory') }),
-        mintRequest(patient.address, { category: categoryCode('mental-health'), sensitivity: Sensitivity.mentalHealth }),
-        mintRequest(patient.address, { category: categoryCode('immunization'), sensitivity: Sensitivity.restricted, cidCodec: 0x70 }),
+        mintRequest(patient.address, { tag: tags.tag('laboratory') }),
+        mintRequest(patient.address, { tag: tags.tag('mental-health', Sensitivity.mentalHealth) }),
+        mintRequest(patient.address, { tag: tags.tag('immunization', Sensitivity.restricted), cidCodec: 0x70 }),
       ]
       nonceBefore = await d.records.read.nonces([patient.address])
       const simulated = await d.recordsAs(provider).simulate.mintBatch([requests], { account: provider })
@@ -88,6 +90,7 @@ describe('MedicalRecord.mintBatch', () => {
           commitment: r.commitment,
           cidDigest: r.cidDigest,
           cidCodec: r.cidCodec,
+          tag: r.tag,
           supersedes: 0n,
         })),
       )
@@ -114,12 +117,11 @@ describe('MedicalRecord.mintBatch', () => {
           cidDigest: r.cidDigest,
           issuer: provider.address,
           issuedAt,
-          category: r.category,
-          sensitivity: r.sensitivity,
-          cidCodec: r.cidCodec,
+          tag: r.tag,
           supersedes: 0n,
           supersededBy: 0n,
           erasedAt: 0,
+          cidCodecDelta: r.cidCodec ^ 0x55,
         })
       }
       assert.equal(await d.records.read.balanceOf([patient.address]), 4n)
@@ -251,7 +253,7 @@ describe('MedicalRecord.mintBatch', () => {
       const before = await d.records.read.lastTokenId()
       const bad: MintRequest[][] = [
         [mintRequest(patient.address), mintRequest(patient.address, { commitment: ZERO_BYTES32 })],
-        [mintRequest(patient.address), mintRequest(patient.address, { category: categoryCode('genetic'), sensitivity: 0 })],
+        [mintRequest(patient.address), mintRequest(patient.address, { tag: '0x0000000000000000' })],
         [mintRequest(patient.address, { cidCodec: 0x80 })],
       ]
       for (const requests of bad) {

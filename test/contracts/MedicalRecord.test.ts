@@ -5,7 +5,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { type Abi, concatHex, encodeAbiParameters, type Hex, hexToBytes, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
-import { CATEGORIES, categoryCode, requiredSensitivity, Sensitivity } from '../../src/core/categories.js'
+import { CATEGORIES, requiredSensitivity, Sensitivity } from '../../src/core/categories.js'
 import {
   bytes32,
   type Deployed,
@@ -16,7 +16,9 @@ import {
   type MintRequest,
   mintRequest,
   mintWithConsent,
+  patientTags,
   randomBytes32,
+  randomTag,
   registerProvider,
   signMintConsent,
   startEnv,
@@ -47,8 +49,7 @@ describe('MedicalRecord', () => {
       nonce?: bigint
       signer?: PrivateKeyAccount
       commitment?: Hex
-      category?: number
-      sensitivity?: number
+      tag?: Hex
     } = {},
   ): Promise<{ consent: Hex; deadline: bigint; nonce: bigint }> {
     const deadline = opts.deadline ?? (await env.latestTimestamp()) + 3600n
@@ -60,8 +61,7 @@ describe('MedicalRecord', () => {
         patient: patient.address,
         provider: provider.address,
         commitment: opts.commitment ?? request.commitment,
-        category: opts.category ?? request.category,
-        sensitivity: opts.sensitivity ?? request.sensitivity,
+        tag: opts.tag ?? request.tag,
         supersedes: opts.supersedes ?? 0n,
         nonce,
         deadline,
@@ -96,13 +96,19 @@ describe('MedicalRecord', () => {
       assert.equal(await d.records.read.lastTokenId(), 0n)
     })
 
-    it('has the category count and sensitivity flags the TypeScript side uses', async () => {
-      assert.equal(await d.records.read.CATEGORY_COUNT(), CATEGORIES.length)
-      assert.equal(await d.records.read.SENSITIVE_MENTAL_HEALTH(), Sensitivity.mentalHealth)
-      assert.equal(await d.records.read.SENSITIVE_SUBSTANCE_USE(), Sensitivity.substanceUse)
-      assert.equal(await d.records.read.SENSITIVE_SEXUAL_HEALTH(), Sensitivity.sexualHealth)
-      assert.equal(await d.records.read.SENSITIVE_GENETIC(), Sensitivity.genetic)
-      assert.equal(await d.records.read.SENSITIVE_RESTRICTED(), Sensitivity.restricted)
+    it('knows no category or sensitivity flag: its ABI names none', () => {
+      const names = medicalRecordAbi.flatMap((item) => ('name' in item ? [item.name] : []))
+      assert.deepEqual(
+        names.filter((name) => /categor|sensitiv/i.test(name)),
+        [],
+      )
+      const mintInputs = medicalRecordAbi.find((item) => item.type === 'function' && item.name === 'mint')
+      assert.ok(mintInputs && 'inputs' in mintInputs)
+      const request = mintInputs.inputs[0] as { components: readonly { name: string }[] }
+      assert.deepEqual(
+        request.components.map((c) => c.name),
+        ['patient', 'commitment', 'cidDigest', 'cidCodec', 'tag'],
+      )
     })
 
     it('uses the EIP-712 domain "medvault" version "1" on this chain and contract', async () => {
@@ -139,7 +145,7 @@ describe('MedicalRecord', () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'Lab A')
       patient = await env.newAccount()
-      request = mintRequest(patient.address, { category: categoryCode('laboratory'), sensitivity: Sensitivity.restricted })
+      request = mintRequest(patient.address, { tag: patientTags().tag('laboratory', Sensitivity.restricted) })
       const { consent, deadline, nonce } = await consentFor(d, patient, provider, request)
       nonceBefore = nonce
       receipt = await env.mined(d.recordsAs(provider).write.mint([request, deadline, consent]))
@@ -154,7 +160,7 @@ describe('MedicalRecord', () => {
       })
     })
 
-    it('emits RecordIssued with the request, the issuer and supersedes = 0, and nothing about care (no category, no flags)', () => {
+    it('emits RecordIssued with the request, its blinded tag, the issuer and supersedes = 0, and nothing about care in clear', () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued'), {
         tokenId: 1n,
         patient: patient.address,
@@ -162,6 +168,7 @@ describe('MedicalRecord', () => {
         commitment: request.commitment,
         cidDigest: request.cidDigest,
         cidCodec: request.cidCodec,
+        tag: request.tag,
         supersedes: 0n,
       })
     })
@@ -183,13 +190,19 @@ describe('MedicalRecord', () => {
         cidDigest: request.cidDigest,
         issuer: provider.address,
         issuedAt: Number(await env.timestampOf(receipt)),
-        category: request.category,
-        sensitivity: request.sensitivity,
-        cidCodec: request.cidCodec,
+        tag: request.tag,
         supersedes: 0n,
         supersededBy: 0n,
         erasedAt: 0,
+        // The raw codec is stored as a zero delta, so the usual record leaves its fourth slot unwritten.
+        cidCodecDelta: 0,
       })
+    })
+
+    it('gives an access check owner, tag and erasure in one call (accessInfo), and zeroes for a missing token', async () => {
+      assert.deepEqual(await d.records.read.accessInfo([1n]), [patient.address, request.tag, false])
+      assert.deepEqual(await d.records.read.accessInfo([999n]), [ZERO_ADDRESS, '0x0000000000000000', false])
+      assert.deepEqual(await d.records.read.accessInfo([0n]), [ZERO_ADDRESS, '0x0000000000000000', false])
     })
 
     it('returns the binary CIDv1 (cidOf = 0x01 || codec || 0x12 || 0x20 || digest)', async () => {
@@ -288,10 +301,11 @@ describe('MedicalRecord', () => {
       ])
     })
 
-    it('refuses a consent whose record was relabelled (a mental-health note minted as a lab result)', async () => {
-      const signed = mintRequest(patient.address, { category: 5, sensitivity: 1 })
+    it('refuses a consent whose record was relabelled (a mental-health note minted under the lab-result tag)', async () => {
+      const tags = patientTags()
+      const signed = mintRequest(patient.address, { tag: tags.tag('mental-health', Sensitivity.mentalHealth) })
       const { consent, deadline } = await consentFor(d, patient, provider, signed)
-      const relabelled = { ...signed, category: 0, sensitivity: 0 }
+      const relabelled = { ...signed, tag: tags.tag('laboratory') }
       await expectRevert(d.recordsAs(provider).write.mint([relabelled, deadline, consent]), 'MedicalRecordInvalidConsent', [
         patient.address,
         provider.address,
@@ -355,8 +369,7 @@ describe('MedicalRecord', () => {
         patient: patient.address,
         provider: provider.address,
         commitment: request.commitment,
-        category: request.category,
-        sensitivity: request.sensitivity,
+        tag: request.tag,
         supersedes: 0n,
         nonce,
         deadline,
@@ -589,17 +602,9 @@ describe('MedicalRecord', () => {
     })
 
     const invalid: [string, Partial<MintRequest>][] = [
-      ['category 17 (= CATEGORY_COUNT)', { category: 17 }],
-      ['category 255', { category: 255 }],
+      ['a zero tag', { tag: '0x0000000000000000' }],
       ['a zero commitment', { commitment: ZERO_BYTES32 }],
       ['a zero CID digest', { cidDigest: ZERO_BYTES32 }],
-      ['mental-health (5) without flag 1', { category: 5, sensitivity: 0 }],
-      ['mental-health (5) with only other flags', { category: 5, sensitivity: Sensitivity.substanceUse | 16 }],
-      ['substance-use (6) without flag 2', { category: 6, sensitivity: Sensitivity.mentalHealth }],
-      ['sexual-health (7) without flag 4', { category: 7, sensitivity: 0 }],
-      ['genetic (8) without flag 8', { category: 8, sensitivity: 0 }],
-      ['an unknown sensitivity bit (32)', { sensitivity: 32 }],
-      ['an unknown sensitivity bit (128)', { sensitivity: 128 }],
       ['codec 0x80 (needs a multi-byte varint)', { cidCodec: 0x80 }],
       ['codec 0xff', { cidCodec: 0xff }],
     ]
@@ -613,23 +618,22 @@ describe('MedicalRecord', () => {
     }
 
     it('also refuses an invalid request that comes with a valid signature', async () => {
-      const request = mintRequest(patient.address, { category: 5, sensitivity: 0 })
+      const request = mintRequest(patient.address, { tag: '0x0000000000000000' })
       const { consent, deadline, nonce } = await consentFor(d, patient, provider, request)
       await expectRevert(d.recordsAs(provider).write.mint([request, deadline, consent]), 'MedicalRecordInvalidRequest')
       assert.equal(await d.records.read.nonces([patient.address]), nonce)
     })
 
-    it('accepts every category with its required flag, and the highest single-byte codec', async () => {
+    it("accepts every category's tag with its required flag, and the highest single-byte codec", async () => {
+      const tags = patientTags()
       for (const category of CATEGORIES) {
-        const code = categoryCode(category)
-        const request = mintRequest(patient.address, {
-          category: code,
-          sensitivity: requiredSensitivity(category),
-          cidCodec: 0x7f,
-        })
+        const tag = tags.tag(category, requiredSensitivity(category))
+        const request = mintRequest(patient.address, { tag, cidCodec: 0x7f })
         const receipt = await env.mined(d.recordsAs(provider).write.mint([request, 0n, '0x']))
         const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
-        assert.equal((await d.records.read.recordOf([issued.tokenId as bigint])).category, code)
+        const record = await d.records.read.recordOf([issued.tokenId as bigint])
+        assert.equal(record.tag, tag)
+        assert.equal(record.cidCodecDelta, 0x7f ^ 0x55)
         const uri = await d.records.read.tokenURI([issued.tokenId as bigint])
         const json = decodeTokenURI(uri) as { attributes: { trait_type: string; value: unknown }[] }
         assert.deepEqual(
@@ -638,15 +642,17 @@ describe('MedicalRecord', () => {
           `tokenURI of a ${category} record says no more than issuer, date and status`,
         )
         assert.ok(!JSON.stringify(json).includes(category), `tokenURI of a ${category} record names its category`)
+        assert.ok(!JSON.stringify(json).includes(tag.slice(2)), `tokenURI of a ${category} record shows its tag`)
       }
     })
 
-    it('accepts extra and restricted flags on any category', async () => {
-      const receipt = await env.mined(
-        d.recordsAs(provider).write.mint([mintRequest(patient.address, { category: 0, sensitivity: 31 }), 0n, '0x']),
-      )
-      const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
-      assert.equal((await d.records.read.recordOf([issued.tokenId as bigint])).sensitivity, 31)
+    it('accepts any non-zero tag: whether it names a valid class is for the consent to cover, not the contract', async () => {
+      for (const tag of [randomTag(), '0xffffffffffffffff', '0x0000000000000001'] as const) {
+        const receipt = await env.mined(d.recordsAs(provider).write.mint([mintRequest(patient.address, { tag }), 0n, '0x']))
+        const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
+        assert.equal(issued.tag, tag)
+        assert.equal((await d.records.read.recordOf([issued.tokenId as bigint])).tag, tag)
+      }
     })
   })
 
@@ -664,7 +670,7 @@ describe('MedicalRecord', () => {
       provider = await registerProvider(env, d, 'Lab A')
       patient = await env.newAccount()
       ;({ tokenId: original } = await mintWithConsent(env, d, provider, patient, mintRequest(patient.address)))
-      correctionRequest = mintRequest(patient.address, { category: categoryCode('imaging') })
+      correctionRequest = mintRequest(patient.address, { tag: patientTags().tag('imaging') })
       ;({ receipt, tokenId: correction } = await mintWithConsent(env, d, provider, patient, correctionRequest, original))
     })
 
@@ -682,6 +688,7 @@ describe('MedicalRecord', () => {
         commitment: correctionRequest.commitment,
         cidDigest: correctionRequest.cidDigest,
         cidCodec: correctionRequest.cidCodec,
+        tag: correctionRequest.tag,
         supersedes: original,
       })
     })
@@ -710,7 +717,7 @@ describe('MedicalRecord', () => {
       assert.equal(old.supersedes, 0n)
       assert.equal(fresh.supersedes, original)
       assert.equal(fresh.supersededBy, 0n)
-      assert.equal(fresh.category, categoryCode('imaging'))
+      assert.equal(fresh.tag, correctionRequest.tag)
       assert.equal(await d.records.read.ownerOf([original]), patient.address)
       assert.equal(await d.records.read.locked([original]), true)
     })
@@ -905,6 +912,7 @@ describe('MedicalRecord', () => {
     let patient: PrivateKeyAccount
     let tokenId: bigint
     let issuedAt: number
+    const tags = patientTags()
 
     before(async () => {
       d = await env.deploy()
@@ -915,7 +923,7 @@ describe('MedicalRecord', () => {
         d,
         provider,
         patient,
-        mintRequest(patient.address, { category: categoryCode('mental-health'), sensitivity: Sensitivity.mentalHealth }),
+        mintRequest(patient.address, { tag: tags.tag('mental-health', Sensitivity.mentalHealth) }),
       ))
       issuedAt = (await d.records.read.recordOf([tokenId])).issuedAt
     })
@@ -953,7 +961,7 @@ describe('MedicalRecord', () => {
         d,
         provider,
         patient,
-        mintRequest(patient.address, { category: categoryCode('mental-health'), sensitivity: Sensitivity.mentalHealth }),
+        mintRequest(patient.address, { tag: tags.tag('mental-health', Sensitivity.mentalHealth) }),
         tokenId,
       )
       const oldJson = decodeTokenURI(await d.records.read.tokenURI([tokenId])) as {

@@ -9,12 +9,14 @@ import type { Address, Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import {
+  DEFAULT_TAG,
   type Deployed,
   type Env,
   expectEvent,
   expectRevert,
   mintRequest,
   mintWithConsent,
+  randomTag,
   registerProvider,
   skipGasFigures,
   startEnv,
@@ -408,9 +410,11 @@ describe('Recovery', () => {
       const lab = await env.newAccount()
       const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
       const consent = s.d.consentAs(s.patient)
-      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.Records, s.tokenIds.slice(0, 2), 0, 0, expiresAt, 0]))
-      await env.mined(consent.write.grant([s.patient.address, lab.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      await env.mined(consent.write.setOpenTags([[DEFAULT_TAG], []]))
+      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.Records, s.tokenIds.slice(0, 2), [], expiresAt, 0]))
+      await env.mined(consent.write.grant([s.patient.address, lab.address, Scope.All, [], [], expiresAt, 0]))
       const [recordsGrant, allGrant] = await consent.read.grantsOf([s.patient.address])
+      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), true)
       await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
 
       // Before moving the grants, the tokens' new owner has none: the grantee is cut off.
@@ -428,6 +432,12 @@ describe('Recovery', () => {
       })
       assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[0]!]), true)
       assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[2]!]), false, 'the listed records only')
+      // The open list is the old account's and did not move: the "all" grant covers nothing until
+      // the successor opens its tags (the same values: it took over the old tag secret).
+      assert.equal(await consent.read.isOpenTag([s.patient.address, DEFAULT_TAG]), true)
+      assert.equal(await consent.read.isOpenTag([s.newAccount.address, DEFAULT_TAG]), false)
+      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
+      await env.mined(s.d.consentAs(s.newAccount).write.setOpenTags([[DEFAULT_TAG], []]))
       assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), true)
       const moved = await consent.read.grantOf([recordsGrant!])
       assert.equal(moved.patient, s.newAccount.address)
@@ -440,7 +450,7 @@ describe('Recovery', () => {
 
       // The old key: no grant of any scope, no revoke.
       await expectRevert(
-        consent.write.grant([s.patient.address, thief.address, Scope.All, [], 0, 0, expiresAt, 0]),
+        consent.write.grant([s.patient.address, thief.address, Scope.All, [], [], expiresAt, 0]),
         'ConsentAccountRetired',
         [s.patient.address, s.newAccount.address],
       )
@@ -455,7 +465,7 @@ describe('Recovery', () => {
       const reader = await env.newAccount()
       const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
       const consent = s.d.consentAs(s.patient)
-      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.All, [], [], expiresAt, 0]))
       const [grantId] = await consent.read.grantsOf([s.patient.address])
       // No successor yet, so successorOf is zero: a call from the zero address (an eth_call can
       // claim it) must not count as the successor's.
@@ -464,7 +474,7 @@ describe('Recovery', () => {
         s.patient.address,
       ])
       // A grant to the successor itself cannot become the successor's grant to itself.
-      await env.mined(consent.write.grant([s.patient.address, s.newAccount.address, Scope.All, [], 0, 0, expiresAt, 0]))
+      await env.mined(consent.write.grant([s.patient.address, s.newAccount.address, Scope.All, [], [], expiresAt, 0]))
       const [, toSuccessor] = await consent.read.grantsOf([s.patient.address])
       await env.mined(consent.write.revoke([grantId!]))
       await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
@@ -472,6 +482,52 @@ describe('Recovery', () => {
       assert.equal((await consent.read.grantOf([grantId!])).patient, s.patient.address)
       await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [toSuccessor!]]), 'ConsentInvalidGrant')
       assert.equal((await consent.read.grantOf([toSuccessor!])).patient, s.patient.address)
+    })
+
+    it('granteesFor follows moved grants: listed under the successor, no longer under the old account; "all" only with the successor’s open tags', async () => {
+      const s = await setup(1)
+      const cardio = await env.newAccount()
+      const gp = await env.newAccount()
+      const left = await env.newAccount()
+      const psychTag = randomTag()
+      const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
+      const consent = s.d.consentAs(s.patient)
+      await env.mined(consent.write.setOpenTags([[DEFAULT_TAG], []]))
+      await env.mined(consent.write.grant([s.patient.address, cardio.address, Scope.Categories, [], [DEFAULT_TAG, psychTag], expiresAt, 0]))
+      await env.mined(consent.write.grant([s.patient.address, gp.address, Scope.All, [], [], expiresAt, 0]))
+      await env.mined(consent.write.grant([s.patient.address, left.address, Scope.Categories, [], [DEFAULT_TAG], expiresAt, 0]))
+      const [cardioGrant, gpGrant, leftGrant] = await consent.read.grantsOf([s.patient.address])
+      assert.deepEqual(await consent.read.granteesFor([s.patient.address, DEFAULT_TAG]), [cardio.address, gp.address, left.address])
+
+      await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
+      await env.mined(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [cardioGrant!, gpGrant!]]))
+      // The grant left behind stays the old account's; the moved ones, though still listed by grantsOf(old), are not.
+      assert.deepEqual(await consent.read.grantsOf([s.patient.address]), [cardioGrant, gpGrant, leftGrant])
+      assert.deepEqual(await consent.read.granteesFor([s.patient.address, DEFAULT_TAG]), [left.address])
+      assert.deepEqual(await consent.read.granteesFor([s.patient.address, psychTag]), [])
+      // Under the successor: the category grant at once, with the tags it lists; the "all" grant once the tag is open for it.
+      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, DEFAULT_TAG]), [cardio.address])
+      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, psychTag]), [cardio.address])
+      await env.mined(s.d.consentAs(s.newAccount).write.setOpenTags([[DEFAULT_TAG], []]))
+      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, DEFAULT_TAG]), [cardio.address, gp.address])
+      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, psychTag]), [cardio.address])
+      // The moved grant keeps its tags.
+      assert.equal(await consent.read.grantListsTag([cardioGrant!, psychTag]), true)
+    })
+
+    it('the old account can no longer change its open tags (ConsentAccountRetired); the successor sets its own', async () => {
+      const s = await setup(1)
+      const consent = s.d.consentAs(s.patient)
+      await env.mined(consent.write.setOpenTags([[DEFAULT_TAG], []]))
+      await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
+      await expectRevert(consent.write.setOpenTags([[], [DEFAULT_TAG]]), 'ConsentAccountRetired', [s.patient.address, s.newAccount.address])
+      const receipt = await env.mined(s.d.consentAs(s.newAccount).write.setOpenTags([[DEFAULT_TAG], []]))
+      assert.deepEqual(expectEvent(receipt, consentRegistryAbi, s.d.consent, 'OpenTagsChanged'), {
+        patient: s.newAccount.address,
+        opened: [DEFAULT_TAG],
+        closed: [],
+      })
+      assert.equal(await consent.read.isOpenTag([s.newAccount.address, DEFAULT_TAG]), true)
     })
   })
 })

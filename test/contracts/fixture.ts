@@ -32,6 +32,8 @@ import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 
 import { type EmbeddedChain, startAnvil } from '../../src/chain/anvil.js'
 import { deployContracts } from '../../src/chain/deploy.js'
 import { consentRegistryAbi, medicalRecordAbi, providerRegistryAbi } from '../../src/contracts/index.js'
+import type { Category } from '../../src/core/categories.js'
+import { buildTagTable, openTags, tagOf } from '../../src/core/categoryTags.js'
 
 /** anvil's first well-known dev key (account 0, funded with 10000 ETH at genesis). */
 export const ANVIL_DEV_KEY_0: Hex = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
@@ -216,8 +218,7 @@ export const MINT_CONSENT_TYPES = {
     { name: 'patient', type: 'address' },
     { name: 'provider', type: 'address' },
     { name: 'commitment', type: 'bytes32' },
-    { name: 'category', type: 'uint8' },
-    { name: 'sensitivity', type: 'uint8' },
+    { name: 'tag', type: 'bytes8' },
     { name: 'supersedes', type: 'uint256' },
     { name: 'nonce', type: 'uint256' },
     { name: 'deadline', type: 'uint256' },
@@ -228,8 +229,7 @@ export type MintConsentMessage = {
   patient: Address
   provider: Address
   commitment: Hex
-  category: number
-  sensitivity: number
+  tag: Hex
   supersedes: bigint
   nonce: bigint
   deadline: bigint
@@ -254,19 +254,48 @@ export type MintRequest = {
   commitment: Hex
   cidDigest: Hex
   cidCodec: number
-  category: number
-  sensitivity: number
+  tag: Hex
 }
 
-/** A valid laboratory-record request for `patient` with random commitment and digest. */
+/** The tag `mintRequest` uses unless told otherwise; the contracts treat every non-zero tag alike until a patient opens it. */
+export const DEFAULT_TAG: Hex = '0x1ab0000000000001'
+
+/** Deterministic non-zero 8-byte tag for readable tests. */
+export function tag8(n: number | bigint): Hex {
+  return `0x${BigInt(n).toString(16).padStart(16, '0')}`
+}
+
+/** A random non-zero 8-byte tag. */
+export function randomTag(): Hex {
+  const tag = `0x${randomBytes(8).toString('hex')}` as Hex
+  return BigInt(tag) === 0n ? randomTag() : tag
+}
+
+/**
+ * A patient's real tag table (src/core/categoryTags.ts) from a fresh random secret: `tag(category,
+ * flags)` and `open` (the classes without a flag, as a client registers them with setOpenTags).
+ */
+export function patientTags() {
+  const table = buildTagTable(randomBytes(32))
+  return {
+    table,
+    open: openTags(table),
+    tag(category: Category, sensitivity = 0): Hex {
+      const found = tagOf(table, category, sensitivity)
+      assert.ok(found, `no tag for ${category} with flags ${sensitivity}`)
+      return found
+    },
+  }
+}
+
+/** A valid request for `patient` with random commitment and digest, tagged DEFAULT_TAG. */
 export function mintRequest(patient: Address, overrides: Partial<MintRequest> = {}): MintRequest {
   return {
     patient,
     commitment: randomBytes32(),
     cidDigest: randomBytes32(),
     cidCodec: 0x55,
-    category: 0,
-    sensitivity: 0,
+    tag: DEFAULT_TAG,
     ...overrides,
   }
 }
@@ -296,8 +325,7 @@ export async function consentFor(
       patient: patient.address,
       provider: provider.address,
       commitment: request.commitment,
-      category: request.category,
-      sensitivity: request.sensitivity,
+      tag: request.tag,
       supersedes,
       nonce,
       deadline,

@@ -8,7 +8,8 @@ import { type Account, type Address, encodeFunctionData, getAddress, getContract
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { medicalRecordAbi, researchMarketAbi } from '../../src/contracts/index.js'
 import { reentrantTokenAbi, reentrantTokenBytecode, testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/testing.js'
-import { type Deployed, type Env, mintRequest, randomBytes32, registerProvider, ZERO_ADDRESS } from './fixture.js'
+import { categoryName, requiredSensitivity } from '../../src/core/categories.js'
+import { type Deployed, type Env, mintRequest, patientTags, randomBytes32, registerProvider, ZERO_ADDRESS } from './fixture.js'
 
 type TokenError = Extract<(typeof testStablecoinAbi)[number], { type: 'error' }>
 
@@ -19,8 +20,8 @@ export const NATIVE: Address = ZERO_ADDRESS
 export const DAY = 86_400n
 export const ContributionStatus = { None: 0, Reserved: 1, Withdrawn: 2, Delivered: 3 } as const
 
-/** Category codes (MedicalRecord). */
-export const Category = { laboratory: 0, imaging: 1, immunization: 3, note: 4, mentalHealth: 5 } as const
+/** Category codes (src/core/categories.ts): what study masks hold. Records carry only their patient's blinded tag. */
+export const Category = { laboratory: 0, imaging: 1, immunization: 2, note: 4, mentalHealth: 5 } as const
 export const bit = (...codes: number[]) => codes.reduce((mask, c) => mask | (1 << c), 0)
 
 export type Terms = {
@@ -89,10 +90,12 @@ export async function mintRecords(
 ): Promise<bigint[][]> {
   const until = (await env.latestTimestamp()) + 3650n * DAY
   await Promise.all(patients.map((p) => authorize(p, until)))
-  // A sensitive category (codes 5-8) must carry its own sensitivity flag.
-  const flagOf = (category: number) => (category >= 5 && category <= 8 ? 1 << (category - 5) : 0)
+  // Each record is tagged with its patient's tag for the category (a sensitive one with its own flag).
   const requests = patients.flatMap((p, i) =>
-    (categories[i] ?? []).map((category) => mintRequest(p, { category, sensitivity: flagOf(category) })),
+    (categories[i] ?? []).map((code) => {
+      const category = categoryName(code)
+      return mintRequest(p, { tag: tagTableOf(p).tag(category, requiredSensitivity(category)) })
+    }),
   )
   const out: bigint[][] = patients.map(() => [])
   for (let start = 0; start < requests.length; start += 100) {
@@ -102,6 +105,18 @@ export async function mintRecords(
     for (const log of issued) out[patients.findIndex((p) => getAddress(p) === getAddress(log.args.patient))]!.push(log.args.tokenId)
   }
   return out
+}
+
+const tables = new Map<Address, ReturnType<typeof patientTags>>()
+/** A patient's tag table (made on first use), as the patient's client knows it. */
+export function tagTableOf(patient: Address): ReturnType<typeof patientTags> {
+  const key = getAddress(patient)
+  let table = tables.get(key)
+  if (!table) {
+    table = patientTags()
+    tables.set(key, table)
+  }
+  return table
 }
 
 const accounts = new Map<Address, PrivateKeyAccount>()

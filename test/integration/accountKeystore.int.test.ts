@@ -2,7 +2,8 @@
  * `medvault account export` and `account import` end to end, with the real CLI (dist/) on the
  * embedded chain: an exported key opens in ethers and in foundry's cast (the binary from the
  * `@foundry-rs/cast` npm package) at the same address; keystores made by cast and by ethers come in
- * and the new account signs transactions; bad input is refused with nothing written.
+ * and the new account signs transactions; bad input is refused with nothing written. Also what an
+ * account publishes (issue 22): its open category tags, once; and a home of the old contracts is refused.
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -12,6 +13,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Wallet, decryptKeystoreJson, encryptKeystoreJson } from 'ethers'
+import { consentRegistryAbi } from '../../src/contracts/index.js'
+import { CATEGORIES, categoryTag, requiredSensitivity } from '../../src/core/index.js'
+import { openMedvault } from '../../src/home/openMedvault.js'
 import { medvault } from './cli.js'
 
 const PASS = 'correct-horse-battery' // what medvault() puts in MEDVAULT_PASSPHRASE
@@ -123,5 +127,47 @@ describe('account export and import (Ethereum V3 keystores)', () => {
     const human = await medvault(home, ['account', 'import', bad, '--name', 'eve'])
     assert.equal(human.stderr.trim().split('\n').length, 1)
     assert.deepEqual(accountFiles(), held)
+  })
+
+  it('an account publishes its open category tags once: "all" grants and break-glass may cover its non-sensitive classes only', async () => {
+    const again = await mv('account', 'publish', 'alice', '--json')
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(again.json.openTagsTxHash, null, '`account create` published them already; publishing again sends none')
+    const home_ = await openMedvault({ home })
+    try {
+      const secret = (await home_.keystore.unlock('alice', PASS)).tagSecret
+      const isOpen = (tag: `0x${string}`) =>
+        home_.publicClient.readContract({
+          address: home_.deployment.consent,
+          abi: consentRegistryAbi,
+          functionName: 'isOpenTag',
+          args: [alice as `0x${string}`, tag],
+        })
+      for (const category of CATEGORIES) {
+        const required = requiredSensitivity(category)
+        assert.equal(await isOpen(categoryTag(secret, category, required)), required === 0, `${category} with no extra flag`)
+        // A restricted record of any category is sensitive as a class: never open.
+        assert.equal(await isOpen(categoryTag(secret, category, required | 16)), false, `restricted ${category}`)
+      }
+    } finally {
+      await home_.close()
+    }
+  })
+
+  it('a home deployed by the old contracts (categories in clear) is refused: make a new home', async () => {
+    const configFile = join(home, 'config.json')
+    const config = readFileSync(configFile, 'utf8')
+    // The old ConsentRegistry has no isOpenTag: a contract without it stands in for one.
+    const parsed = JSON.parse(config)
+    writeFileSync(configFile, JSON.stringify({ ...parsed, deployment: { ...parsed.deployment, consent: parsed.deployment.records } }))
+    try {
+      const r = await mv('account', 'publish', 'alice', '--json')
+      assert.equal(r.code, 8, r.stdout + r.stderr)
+      assert.equal(r.json.error.code, 'HOME')
+      assert.match(r.json.error.message, /older medvault .* categories in clear.*Make a new home/)
+    } finally {
+      writeFileSync(configFile, config)
+    }
+    assert.equal((await mv('account', 'publish', 'alice', '--json')).code, 0)
   })
 })

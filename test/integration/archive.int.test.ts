@@ -122,11 +122,11 @@ describe('archive onboarding: 1,000 records in one anchoring transaction', () =>
 
     // A single mint measured as bench/gas.ts does: the median of mints 2..5 to one patient.
     const patient = stack.accounts.p0!
-    await authorizeProvider(stack.mv, patient.chainAccount, stack.accounts.lab!.address, new Date(Date.now() + 3_600_000))
+    await authorizeProvider(stack.mv, patient, stack.accounts.lab!.address, new Date(Date.now() + 3_600_000))
     const mints: bigint[] = []
     for (let i = 0; i < 5; i++) {
       const issued = await issueRecord(stack.mv, {
-        issuer: stack.accounts.lab!.chainAccount,
+        issuer: stack.accounts.lab!,
         patient,
         content: { bytes: parsed.entries[i]!.content },
         contentType: 'application/fhir+json',

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { createTestClient, http } from 'viem'
+import { createTestClient, getAddress, http } from 'viem'
+import { openKeystore } from '../../src/accounts/index.js'
 import { type EmbeddedChain, startAnvil } from '../../src/chain/anvil.js'
 import { formatFindings } from './chainScan.js'
 import { medvault } from './cli.js'
@@ -21,6 +23,10 @@ describe('backup, account remove and restore (the real CLI on a separately start
   let chain: EmbeddedChain
   let labToken: string
   let noteToken: string
+  const PASS = 'correct-horse-battery' // what medvault() puts in MEDVAULT_PASSPHRASE
+  /** A tag secret doc keeps as if it had taken over another account's records (a rotation or recovery). */
+  const docTagSecret = randomBytes(32)
+  const addressOf = (home: string, name: string) => getAddress(openKeystore(join(home, 'accounts')).get(name).address)
 
   before(async () => {
     chain = await startAnvil({ chainId: 4343 })
@@ -34,6 +40,10 @@ describe('backup, account remove and restore (the real CLI on a separately start
     assert.equal((await mvA('deploy', '--as', 'admin')).code, 0)
     for (const name of ['lab', 'pat', 'doc']) assert.equal((await mvA('account', 'publish', name)).code, 0)
     assert.equal((await mvA('provider', 'register', 'lab', '--name', 'Backup Lab', '--as', 'admin')).code, 0)
+    // A standing authorisation seals pat's tag table to lab: pat's backup must carry it.
+    const authorized = await mvA('provider', 'authorize', 'lab', '--as', 'pat', '--json')
+    assert.equal(authorized.code, 0, authorized.stderr)
+    await openKeystore(join(homeA, 'accounts')).setTagSecret('doc', PASS, docTagSecret)
     const lab = await mvA('record', 'add', example('glucose.json'), '--patient', 'pat', '--as', 'lab', '--json')
     assert.equal(lab.code, 0, lab.stderr)
     labToken = lab.json.tokenId
@@ -64,6 +74,13 @@ describe('backup, account remove and restore (the real CLI on a separately start
     assert.equal(doc.json.counts.ciphertexts, 1)
     assert.equal(made.json.counts.emergencyReasons, 1, 'the salt of the window opened on pat (a backup without it lost it)')
     assert.equal(doc.json.counts.emergencyReasons, 0, 'doc was party to no window')
+    assert.ok(made.json.counts.tagTables >= 1, 'the tag table pat sealed to lab')
+    const tables = JSON.parse(readFileSync(backupFile, 'utf8')).backup.tagTables as { patient: string; reader: string }[]
+    assert.ok(tables.some((t) => t.patient === addressOf(homeA, 'pat') && t.reader === addressOf(homeA, 'lab')))
+    assert.ok(
+      tables.every((t) => t.patient === addressOf(homeA, 'pat') || t.reader === addressOf(homeA, 'pat')),
+      "no one else's tables",
+    )
 
     const again = await mvA('backup', '--as', 'pat', '--out', backupFile)
     assert.equal(again.code, 2)
@@ -120,6 +137,9 @@ describe('backup, account remove and restore (the real CLI on a separately start
     const restored = await mvB('restore', backupFile, '--json')
     assert.equal(restored.code, 0, restored.stderr)
     assert.equal(restored.json.configWritten, true, 'the deployment comes from the backup')
+    // The sealed tag table pat gave lab came along, byte for byte.
+    const table = join('tag-tables', addressOf(homeA, 'pat'), `${addressOf(homeA, 'lab')}.bin`)
+    assert.deepEqual(readFileSync(join(homeB, table)), readFileSync(join(homeA, table)))
     const get = await mvB('record', 'get', noteToken, '--as', 'pat', '--json')
     assert.equal(get.code, 0, get.stderr)
     assert.equal(get.json.document.lotNumber, 'EW0150')
@@ -136,6 +156,9 @@ describe('backup, account remove and restore (the real CLI on a separately start
     const mvC = (...args: string[]) => medvault(homeC, args)
     const doc = await mvC('restore', docBackup, '--json')
     assert.equal(doc.code, 0, doc.stderr)
+    // A tag secret that is not the one its seed gives (taken over with records) comes back too.
+    const docRestored = await openKeystore(join(homeC, 'accounts')).unlock('doc', PASS)
+    assert.equal(Buffer.from(docRestored.tagSecret).toString('hex'), docTagSecret.toString('hex'))
     const shared = await mvC('record', 'get', labToken, '--as', 'doc', '--json')
     assert.equal(shared.code, 0, shared.stderr)
     assert.equal(shared.json.document.resourceType, 'Observation')

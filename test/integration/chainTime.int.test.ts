@@ -36,7 +36,7 @@ describe('chain time and chain state decide who lists a patient', () => {
   const grantForAnHour = async () =>
     (
       await createGrant(s.mv, {
-        grantor: a('alice').chainAccount,
+        grantor: a('alice'),
         patient: a('alice').address,
         grantee: a('cardio').address,
         terms: { scope: 'all' },

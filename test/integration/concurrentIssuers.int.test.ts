@@ -32,6 +32,7 @@ async function memoryAccount(name: string): Promise<UnlockedAccount> {
     chainAccount,
     encryptionSeed,
     healthCardSeed: crypto.getRandomValues(new Uint8Array(32)),
+    tagSecret: crypto.getRandomValues(new Uint8Array(32)),
   }
 }
 
@@ -53,7 +54,7 @@ describe(`${ISSUERS} concurrent issuers x ${RECORDS_EACH} records each`, () => {
       issuers.map((p) => registerProvider(mv, registrar, { provider: p.address, name: p.name, encryptionKey: p.encryptionPublicKey })),
     )
     const until = new Date(Date.now() + 86_400_000)
-    await Promise.all(patients.flatMap((pat) => issuers.map((p) => authorizeProvider(mv, pat.chainAccount, p.address, until))))
+    await Promise.all(patients.flatMap((pat) => issuers.map((p) => authorizeProvider(mv, pat, p.address, until))))
   })
   after(() => stack?.dispose())
 
@@ -72,7 +73,7 @@ describe(`${ISSUERS} concurrent issuers x ${RECORDS_EACH} records each`, () => {
             code: { text: `issuer ${i} record ${j}` },
           })
           const issued = await issueRecord(mv, {
-            issuer: issuer.chainAccount,
+            issuer,
             patient,
             content: { bytes: new TextEncoder().encode(body) },
             contentType: 'application/fhir+json',

@@ -6,7 +6,9 @@ import { commitEmergencyReason, newReasonSalt } from '../../src/consent/emergenc
 import {
   type GrantTerms,
   createGrant,
+  getGrant,
   listEmergencies,
+  listGrants,
   openEmergency,
   revokeGrant,
   setDelegate,
@@ -16,7 +18,10 @@ import { EMERGENCY_REASONS, emergencyReasonText } from '../../src/server/routes/
 import { releasePendingKeys } from '../../src/records/releaseKeys.js'
 import { queryAuditLog, verifyAuditLog } from '../../src/audit/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
-import { AccessDeniedError } from '../../src/errors.js'
+import { sharedTagTable } from '../../src/consent/tagTables.js'
+import { consentRegistryAbi } from '../../src/contracts/index.js'
+import { buildTagTable, categoryTag, classOf } from '../../src/core/index.js'
+import { AccessDeniedError, MissingTagsError } from '../../src/errors.js'
 import { documentFromFhir, issueRecord, readRecord } from '../../src/records/index.js'
 import { type TestStack, openTestStack, registrar } from './stack.js'
 
@@ -32,7 +37,7 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
   async function issue(file: string, category?: string) {
     const doc = documentFromFhir(example(file), category)
     const { tokenId } = await issueRecord(mv(), {
-      issuer: a('lab').chainAccount,
+      issuer: a('lab'),
       patient: a('alice'),
       content: doc.content,
       contentType: doc.contentType,
@@ -55,7 +60,7 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
 
   async function grant(to: string, terms: GrantTerms, seconds = 3600, grantor = 'alice') {
     const { grantId } = await createGrant(mv(), {
-      grantor: a(grantor).chainAccount,
+      grantor: a(grantor),
       patient: a('alice').address,
       grantee: a(to).address,
       terms,
@@ -80,7 +85,7 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
       providers: { lab: 'Lab A', er: 'City ER' },
       others: ['alice', 'cardio', 'all-doc', 'stranger', 'mum', 'later'],
     })
-    await authorizeProvider(mv(), a('alice').chainAccount, a('lab').address, new Date(Date.now() + 30 * 86_400_000))
+    await authorizeProvider(mv(), a('alice'), a('lab').address, new Date(Date.now() + 30 * 86_400_000))
     tokens.ekg = await issue('ekg.json')
     tokens.glucose = await issue('glucose.json')
     tokens.psych = await issue('therapy-note.json')
@@ -94,6 +99,51 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
     assert.equal(await canRead('cardio', tokens.glucose!), true)
     assert.equal(await canRead('cardio', tokens.psych!), false)
     assert.equal(await canRead('cardio', tokens.vaccine!), false, 'immunization was not granted')
+  })
+
+  it("a category grant lists the patient's tags, never category names, and seals just those categories to the grantee", async () => {
+    const [made] = (await listGrants(mv(), a('alice').address)).filter((g) => g.grantee === a('cardio').address)
+    const alice = buildTagTable(a('alice').tagSecret)
+    // On chain: the tags of every class of the two categories with no extra sensitivity flag.
+    assert.deepEqual(
+      [...made!.tags].sort(),
+      [categoryTag(a('alice').tagSecret, 'clinical-note', 0), categoryTag(a('alice').tagSecret, 'laboratory', 0)].sort(),
+    )
+    const [created] = await mv().publicClient.getContractEvents({
+      address: mv().deployment.consent,
+      abi: consentRegistryAbi,
+      eventName: 'GrantCreated',
+      args: { grantId: made!.grantId },
+      fromBlock: 0n,
+    })
+    assert.doesNotMatch(
+      JSON.stringify(created!.args, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      /laboratory|clinical/,
+    )
+    // The patient (and only a viewer with a table) names them; anyone else sees tags it cannot map.
+    assert.deepEqual((await getGrant(mv(), made!.grantId, a('alice'))).categories, ['laboratory', 'clinical-note'])
+    const blind = await getGrant(mv(), made!.grantId, a('stranger'))
+    assert.equal(blind.categories, undefined)
+    assert.equal(blind.unknownTags.length, 2)
+    // The grantee can map what it was given, and nothing else.
+    const table = await sharedTagTable(mv().tagTables!, {
+      patient: a('alice').address,
+      reader: a('cardio').address,
+      readerSeed: a('cardio').encryptionSeed,
+    })
+    assert.ok(table)
+    assert.deepEqual([...new Set(table.map((e) => e.category))].sort(), ['clinical-note', 'laboratory'])
+    assert.equal(classOf(table, categoryTag(a('alice').tagSecret, 'mental-health', 1)), undefined)
+    assert.deepEqual(classOf(table, categoryTag(a('alice').tagSecret, 'laboratory', 0)), { category: 'laboratory', sensitivity: 0 })
+    assert.ok(table.every((e) => alice.some((x) => x.tag === e.tag)))
+    assert.equal(
+      await sharedTagTable(mv().tagTables!, {
+        patient: a('alice').address,
+        reader: a('stranger').address,
+        readerSeed: a('stranger').encryptionSeed,
+      }),
+      undefined,
+    )
   })
 
   it('"all" excludes sensitive records unless they are named', async () => {
@@ -130,7 +180,7 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
   })
 
   it('a delegate can grant for the patient, but not sensitive records, and cannot transfer records or name delegates', async () => {
-    await setDelegate(mv(), { patient: a('alice').chainAccount, delegate: a('mum').address, enabled: true })
+    await setDelegate(mv(), { patient: a('alice'), delegate: a('mum').address, enabled: true })
     await grant('later', { scope: 'categories', categories: ['immunization'] }, 3600, 'mum')
     assert.equal(await canRead('later', tokens.vaccine!), true, 'released from the escrow after the chain check, without the patient')
     await assert.rejects(grant('later', { scope: 'categories', categories: ['mental-health'] }, 3600, 'mum'), AccessDeniedError)
@@ -147,10 +197,10 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
       })
     await assert.rejects(transfer, /MedicalRecordSoulbound|ERC721InsufficientApproval/)
     // addDelegate always acts for the caller: mum naming someone makes them mum's delegate, not alice's.
-    await setDelegate(mv(), { patient: a('mum').chainAccount, delegate: a('stranger').address, enabled: true })
+    await setDelegate(mv(), { patient: a('mum'), delegate: a('stranger').address, enabled: true })
     await assert.rejects(
       createGrant(mv(), {
-        grantor: a('stranger').chainAccount,
+        grantor: a('stranger'),
         patient: a('alice').address,
         grantee: a('stranger').address as Address,
         terms: { scope: 'all' },
@@ -159,6 +209,34 @@ describe('consent on a real chain: grants, sensitivity, expiry, revocation, dele
       }),
       AccessDeniedError,
     )
+  })
+
+  it('a delegate grants only with the open tags the patient sealed to it; without them it is told what is missing', async () => {
+    const mumTable = await sharedTagTable(mv().tagTables!, {
+      patient: a('alice').address,
+      reader: a('mum').address,
+      readerSeed: a('mum').encryptionSeed,
+    })
+    assert.ok(mumTable && mumTable.length > 0)
+    assert.ok(
+      mumTable.every((e) => e.sensitivity === 0),
+      'a delegate is given the open classes only',
+    )
+    // Named on chain without the tags being shared (as an old client would): grants by category are refused clearly.
+    await mv()
+      .walletFor(a('alice').chainAccount)
+      .writeContract({
+        address: mv().deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'addDelegate',
+        args: [a('stranger').address],
+      })
+      .then((hash) => mv().publicClient.waitForTransactionReceipt({ hash }))
+    await assert.rejects(grant('later', { scope: 'categories', categories: ['immunization'] }, 3600, 'stranger'), (error: Error) => {
+      assert.ok(error instanceof MissingTagsError, String(error))
+      assert.match(error.message, /not shared/)
+      return true
+    })
   })
 
   it('every refused attempt (stranger, expired, revoked) is in the audit trail as denied, and the log verifies on chain', async () => {

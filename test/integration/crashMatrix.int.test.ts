@@ -31,6 +31,7 @@ import { ACCOUNT_MOVE_POINTS, getRecoveryState } from '../../src/recovery/index.
 import { ERASE_POINTS } from '../../src/erasure/index.js'
 import { OPERATION_POINTS } from '../../src/operations/index.js'
 import { getGrant } from '../../src/consent/index.js'
+import { buildTagTable, openTags } from '../../src/core/index.js'
 import { medvault, startMedvault } from './cli.js'
 import { PASSPHRASE, registrar } from './stack.js'
 
@@ -141,13 +142,13 @@ describe('the crash matrix: each operation killed at each point, then run again'
   async function issueTo(patient: UnlockedAccount, issuer: string, name: string, value: number) {
     const d = documentFromFhir(readFileSync(doc(name, value)))
     const { tokenId } = await issueRecord(mv, {
-      issuer: accounts[issuer]!.chainAccount,
+      issuer: accounts[issuer]!,
       patient,
       content: d.content,
       contentType: d.contentType,
       category: d.category,
       sensitivity: d.sensitivity,
-      consent: { patient: patient.chainAccount },
+      consent: { patient },
     })
     return tokenId
   }
@@ -224,7 +225,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
       const patient = accounts[cellPatient('revoke', point)]!
       const tokenId = await issueTo(patient, 'lab-revoke', `revoked-${point}`, 60)
       const { grantId } = await createGrant(mv, {
-        grantor: patient.chainAccount,
+        grantor: patient,
         patient: patient.address,
         grantee: accounts.reader!.address,
         terms: { scope: 'records', tokenIds: [tokenId] },
@@ -313,7 +314,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
       const successor = accounts[`${cellPatient('account rotate', point)}-new`]!
       const tokens = [await issueTo(patient, 'lab-rotate', `rot1-${point}`, 70), await issueTo(patient, 'lab-rotate', `rot2-${point}`, 71)]
       const { grantId } = await createGrant(mv, {
-        grantor: patient.chainAccount,
+        grantor: patient,
         patient: patient.address,
         grantee: accounts.reader!.address,
         terms: { scope: 'records', tokenIds: [tokens[0]!] },
@@ -340,6 +341,30 @@ describe('the crash matrix: each operation killed at each point, then run again'
       )
       for (const tokenId of tokens) await readsAndVerifies(tokenId, successor)
       await readsAndVerifies(tokens[0]!, accounts.reader!)
+      // The successor took the old tag secret (sealed in its keystore) and published its open tags.
+      const kept = await mv.keystore.unlock(successor.name, PASSPHRASE)
+      assert.equal(Buffer.from(kept.tagSecret).toString('hex'), Buffer.from(patient.tagSecret).toString('hex'), 'the tag secret was kept')
+      const openTagsSet = await mv.publicClient.getContractEvents({
+        address: mv.deployment.consent,
+        abi: consentRegistryAbi,
+        eventName: 'OpenTagsChanged',
+        args: { patient: successor.address },
+        fromBlock: BigInt(mv.deployment.deployedAtBlock),
+        toBlock: 'latest',
+      })
+      // One at its creation, one when it took the old secret over: never twice for one secret.
+      assert.equal(openTagsSet.length, 2, 'open tags published exactly once for the kept secret')
+      for (const tag of openTags(buildTagTable(patient.tagSecret))) {
+        assert.equal(
+          await mv.publicClient.readContract({
+            address: mv.deployment.consent,
+            abi: consentRegistryAbi,
+            functionName: 'isOpenTag',
+            args: [successor.address, tag],
+          }),
+          true,
+        )
+      }
     },
     async import(point) {
       const patient = accounts[cellPatient('import', point)]!
@@ -398,7 +423,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
         await create(name)
         if (row === 'account rotate') await create(`${name}-new`)
         if (row === 'import') {
-          await authorizeProvider(mv, accounts[name]!.chainAccount, accounts['lab-import']!.address, new Date(Date.now() + 86_400_000))
+          await authorizeProvider(mv, accounts[name]!, accounts['lab-import']!.address, new Date(Date.now() + 86_400_000))
         }
       }
     }

@@ -61,7 +61,7 @@ describe('Erasure (crypto-shredding)', () => {
 
     // A bulk import that stops right after its batch is confirmed (a crash): its journal still keeps
     // the record key sealed to the issuer, for slips a re-run might have to write.
-    await authorizeProvider(mv, reader('patient').chainAccount, reader('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(mv, reader('patient'), reader('lab').address, new Date(Date.now() + 3600_000))
     const bundle = parseImportBundle(
       Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: example('glucose-corrected.json') }] })),
     )
@@ -87,7 +87,7 @@ describe('Erasure (crypto-shredding)', () => {
         contentType: doc.contentType,
         category: doc.category,
         sensitivity: doc.sensitivity,
-        consent: { patient: reader('patient').chainAccount },
+        consent: { patient: reader('patient') },
         journalDir: mv.paths.operations,
         ...(checkpoint ? { checkpoint } : {}),
       })
@@ -103,7 +103,7 @@ describe('Erasure (crypto-shredding)', () => {
 
     // Shared with a cardiologist (slips written by the patient's medvault) ...
     const { grantId } = await createGrant(mv, {
-      grantor: reader('patient').chainAccount,
+      grantor: reader('patient'),
       patient: reader('patient').address,
       grantee: reader('cardio').address,
       terms: { scope: 'records', tokenIds: [lab, ekg, imported, crashed] },
@@ -285,7 +285,7 @@ describe('Erasure (crypto-shredding)', () => {
   it('refuses a grant that names an erased record', async () => {
     await assert.rejects(
       createGrant(stack.mv, {
-        grantor: reader('patient').chainAccount,
+        grantor: reader('patient'),
         patient: reader('patient').address,
         grantee: reader('stranger').address,
         terms: { scope: 'records', tokenIds: [ekg, lab] },
@@ -349,15 +349,15 @@ describe('Erasure (crypto-shredding)', () => {
     const first = await issueExample(stack, 'glucose.json', 'lab', 'leaver')
     const second = await issueExample(stack, 'ekg.json', 'lab', 'leaver')
     await createGrant(mv, {
-      grantor: leaver.chainAccount,
+      grantor: leaver,
       patient: leaver.address,
       grantee: reader('cardio').address,
       terms: { scope: 'all' },
       expiresAt: new Date(Date.now() + 86_400_000),
       purpose: 'treatment',
     })
-    await authorizeProvider(mv, leaver.chainAccount, reader('lab').address, new Date(Date.now() + 86_400_000))
-    await setDelegate(mv, { patient: leaver.chainAccount, delegate: reader('carer').address, enabled: true })
+    await authorizeProvider(mv, leaver, reader('lab').address, new Date(Date.now() + 86_400_000))
+    await setDelegate(mv, { patient: leaver, delegate: reader('carer').address, enabled: true })
 
     const result = await eraseAccount(mv, { patient: leaver.chainAccount, importJournalDir: journalDir() })
     assert.deepEqual(

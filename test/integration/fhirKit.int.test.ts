@@ -50,7 +50,7 @@ describe('issue 18 acceptance with fhir-kit-client', () => {
 
   before(async () => {
     s = await openTestStack({ providers: { lab: 'City Lab' }, others: ['alice', 'bob'] })
-    await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(s.mv, a('alice'), a('lab').address, new Date(Date.now() + 3600_000))
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0 })
     for (const name of ['alice', 'bob', 'lab']) {
       tokens[name] = await sessionToken(server.url, a(name).chainAccount)

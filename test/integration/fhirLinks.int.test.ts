@@ -70,7 +70,7 @@ describe('linked histories from real Synthea bundles', () => {
     s = await openTestStack({ providers: { lab: 'City Lab' }, others: patients })
     for (const [i, fixture] of fixtures.entries()) {
       const patient = a(patients[i]!)
-      await authorizeProvider(s.mv, patient.chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+      await authorizeProvider(s.mv, patient, a('lab').address, new Date(Date.now() + 3600_000))
       const started = performance.now()
       const result = await importBundle(s.mv, {
         issuer: a('lab'),

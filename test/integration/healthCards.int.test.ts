@@ -51,7 +51,7 @@ describe('SMART Health Cards issued from records, trusted through the on-chain r
 
   it('issues a card that an independent path (jose + zlib + the registry key) and medvault both verify', async () => {
     await createGrant(mv(), {
-      grantor: s.accounts.alice!.chainAccount,
+      grantor: s.accounts.alice!,
       patient: s.accounts.alice!.address,
       grantee: s.accounts.clinic!.address,
       terms: { scope: 'records', tokenIds: [vaccine] },

@@ -26,7 +26,8 @@ import {
   replayJournal,
   syntheticPatientBundle,
 } from '../../src/import/index.js'
-import { FHIR_JSON, categoryCode, openRecord } from '../../src/records/index.js'
+import { categoryTag } from '../../src/core/index.js'
+import { FHIR_JSON, openRecord, requiredSensitivity } from '../../src/records/index.js'
 import { BIN, medvault, startMedvault } from './cli.js'
 import { type TestStack, openTestStack } from './stack.js'
 
@@ -40,7 +41,7 @@ function readJournal(path: string): JournalEntry[] {
     .map((line) => JSON.parse(line) as JournalEntry)
 }
 
-type Issued = { tokenId: bigint; commitment: Hex; category: number; sensitivity: number }
+type Issued = { tokenId: bigint; commitment: Hex; tag: Hex }
 
 async function issuedTo(
   client: Pick<PublicClient, 'getContractEvents' | 'readContract'>,
@@ -57,16 +58,17 @@ async function issuedTo(
     fromBlock,
     toBlock: 'latest',
   })
-  // The event says nothing about care; the category and flags are read from the token.
+  // The event says nothing about care, only the patient's blinded tag, which the token holds too.
   return Promise.all(
     logs.map(async (l) => {
-      const [, category, sensitivity] = await client.readContract({
+      const [, tag] = await client.readContract({
         address: records,
         abi: medicalRecordAbi,
         functionName: 'accessInfo',
         args: [l.args.tokenId!],
       })
-      return { tokenId: l.args.tokenId!, commitment: l.args.commitment!.toLowerCase() as Hex, category, sensitivity }
+      assert.equal(tag, l.args.tag, `token ${l.args.tokenId} holds the tag its event named`)
+      return { tokenId: l.args.tokenId!, commitment: l.args.commitment!.toLowerCase() as Hex, tag }
     }),
   )
 }
@@ -74,24 +76,31 @@ async function issuedTo(
 /**
  * The chain holds exactly one record per bundle entry, and it is the one the journal names: as
  * many RecordIssued events as entries (a duplicate, sealed afresh, would carry a new commitment
- * and show up in the count), each commitment the journal's for one entry, with its token.
+ * and show up in the count), each commitment the journal's for one entry, with its token. Each
+ * token's tag is the patient's tag of its entry's class: exactly, given the patient's tag secret;
+ * without it, one tag per class and no tag for two classes.
  */
-function assertExactlyOnce(issued: Issued[], bundle: ParsedImportBundle, journalPath: string): Map<number, bigint> {
+function assertExactlyOnce(issued: Issued[], bundle: ParsedImportBundle, journalPath: string, tagSecret?: Uint8Array): Map<number, bigint> {
   assert.equal(issued.length, bundle.entries.length, `records on chain: ${issued.length}, bundle entries: ${bundle.entries.length}`)
   const state = replayJournal(readJournal(journalPath))
   const byCommitment = new Map(issued.map((r) => [r.commitment, r]))
   assert.equal(byCommitment.size, issued.length, 'no commitment twice')
   const tokens = new Map<number, bigint>()
+  const tagOfClass = new Map<string, Hex>()
   for (const entry of bundle.entries) {
     const item = state.items.get(entry.index)
     assert.equal(item?.status, 'confirmed', `entry ${entry.index} is ${item?.status}`)
     const onChain = byCommitment.get(item.sealed.commitment.toLowerCase() as Hex)
     assert.ok(onChain, `entry ${entry.index}'s record is on chain`)
     assert.equal(onChain.tokenId, item.status === 'confirmed' ? item.tokenId : -1n)
-    assert.equal(onChain.category, categoryCode(entry.category))
-    assert.equal(onChain.sensitivity, entry.sensitivity)
+    const sensitivity = entry.sensitivity | requiredSensitivity(entry.category)
+    const cls = `${entry.category}/${sensitivity}`
+    if (tagSecret) assert.equal(onChain.tag, categoryTag(tagSecret, entry.category, sensitivity), `entry ${entry.index}'s tag`)
+    assert.equal(tagOfClass.get(cls) ?? onChain.tag, onChain.tag, `one tag for ${cls}`)
+    tagOfClass.set(cls, onChain.tag)
     tokens.set(entry.index, onChain.tokenId)
   }
+  assert.equal(new Set(tagOfClass.values()).size, tagOfClass.size, 'no tag for two classes')
   assert.equal(new Set(tokens.values()).size, bundle.entries.length, 'one token per entry')
   return tokens
 }
@@ -101,8 +110,7 @@ describe('bulk import on a real chain', () => {
   const mv = () => s.mv
   const a = (name: string) => s.accounts[name]!
   const journalDir = () => join(s.home, 'imports')
-  const authorize = (patient: string) =>
-    authorizeProvider(mv(), a(patient).chainAccount, a('lab-a').address, new Date(Date.now() + 30 * 86_400_000))
+  const authorize = (patient: string) => authorizeProvider(mv(), a(patient), a('lab-a').address, new Date(Date.now() + 30 * 86_400_000))
   const run = (
     patient: string,
     bundle: ParsedImportBundle,
@@ -116,7 +124,7 @@ describe('bulk import on a real chain', () => {
     for (const patient of ['alice', 'p1', 'p2', 'p3', 'p4', 'p5']) await authorize(patient)
     // Bob may read alice's lab results: the import must give him their keys, as record add does.
     await createGrant(mv(), {
-      grantor: a('alice').chainAccount,
+      grantor: a('alice'),
       patient: a('alice').address,
       grantee: a('bob').address,
       terms: { scope: 'categories', categories: ['laboratory'] },
@@ -160,7 +168,7 @@ describe('bulk import on a real chain', () => {
     })
 
     it('makes every resource exactly one record, owned by the patient', async () => {
-      tokens = assertExactlyOnce(await onChain('alice'), bundle, result.journal)
+      tokens = assertExactlyOnce(await onChain('alice'), bundle, result.journal, a('alice').tagSecret)
       const last = await mv().publicClient.readContract({
         address: mv().deployment.records,
         abi: medicalRecordAbi,
@@ -285,7 +293,7 @@ describe('bulk import on a real chain', () => {
         )!
       await between?.(journal)
       const resumed = await run(patient, bundle, { batchSize: 10 })
-      assertExactlyOnce(await onChain(patient), bundle, resumed.journal)
+      assertExactlyOnce(await onChain(patient), bundle, resumed.journal, a(patient).tagSecret)
       return { bundle, resumed, journal: readJournal(resumed.journal) }
     }
 
@@ -333,7 +341,7 @@ describe('bulk import on a real chain', () => {
       const resumed = await run('p5', bundle, { batchSize: 10 })
       assert.equal(resumed.alreadyImported, 0)
       assert.equal(resumed.recovered, 40)
-      const tokens = assertExactlyOnce(await onChain('p5'), bundle, resumed.journal)
+      const tokens = assertExactlyOnce(await onChain('p5'), bundle, resumed.journal, a('p5').tagSecret)
       assert.deepEqual(
         first.records.map((r) => r.tokenId),
         bundle.entries.map((e) => tokens.get(e.index)),

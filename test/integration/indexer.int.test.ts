@@ -21,7 +21,16 @@ import {
 } from '../../src/consent/grants.js'
 import { listProviders, setProviderStatus } from '../../src/directory/index.js'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
-import { type IndexStore, type Indexer, createIndexer, openPostgresIndex, openSqliteIndex } from '../../src/indexer/index.js'
+import { buildTagTable } from '../../src/core/index.js'
+import {
+  type IndexStore,
+  type Indexer,
+  classifyRecord,
+  createIndexer,
+  openPostgresIndex,
+  openSqliteIndex,
+  tagsOfCategory,
+} from '../../src/indexer/index.js'
 import { documentFromFhir, issueRecord, listRecords } from '../../src/records/index.js'
 import { snapshot } from './indexerStoreSuite.js'
 import { type TestPostgres, skipPostgres, startPostgres } from './postgres.js'
@@ -56,7 +65,7 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
 
   async function grant(from: string, to: string, terms: Parameters<typeof createGrant>[1]['terms'], seconds = 3600) {
     const { grantId } = await createGrant(mv(), {
-      grantor: a(from).chainAccount,
+      grantor: a(from),
       patient: a(from).address,
       grantee: a(to).address,
       terms,
@@ -69,13 +78,13 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
   async function amend(tokenId: bigint, file: string) {
     const doc = documentFromFhir(readFileSync(new URL(`../../examples/fhir/${file}`, import.meta.url)))
     const { tokenId: amended } = await issueRecord(mv(), {
-      issuer: a('lab').chainAccount,
+      issuer: a('lab'),
       patient: a('alice'),
       content: doc.content,
       contentType: doc.contentType,
       category: doc.category,
       sensitivity: doc.sensitivity,
-      consent: { patient: a('alice').chainAccount },
+      consent: { patient: a('alice') },
       supersedes: tokenId,
     })
     return amended
@@ -94,8 +103,7 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
           cid: r.cid,
           issuer: r.issuer,
           issuedAt: r.issuedAt.getTime(),
-          category: r.category,
-          sensitivity: r.sensitivity,
+          tag: r.tag,
           supersedes: r.supersedes ?? 0n,
           supersededBy: r.supersededBy ?? 0n,
         })),
@@ -106,21 +114,20 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
           cid: r.cid.toString(),
           issuer: r.issuer,
           issuedAt: r.issuedAt.getTime(),
-          category: r.category,
-          sensitivity: r.sensitivity,
+          tag: r.tag.toLowerCase(),
           supersedes: r.supersedes,
           supersededBy: r.supersededBy,
         })),
         `${label}: records of ${patient}`,
       )
       const chainGrants = await listGrants(mv(), patient)
-      const terms = (g: Omit<GrantInfo, 'active'>) => ({
+      const terms = (g: Omit<GrantInfo, 'active' | 'categories' | 'sensitive' | 'unknownTags'>) => ({
         grantId: g.grantId,
         patient: g.patient,
         grantee: g.grantee,
         scope: g.scope,
-        categories: g.categories,
-        sensitive: g.sensitive,
+        tokenIds: g.tokenIds,
+        tags: g.tags,
         purpose: g.purpose,
         createdAt: g.createdAt.getTime(),
         expiresAt: g.expiresAt.getTime(),
@@ -175,7 +182,7 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
     grantIds.push(await grant('alice', 'clinic', { scope: 'categories', categories: ['laboratory'] }, 7200))
     grantIds.push(await grant('bob', 'insurer', { scope: 'all' }))
     await revokeGrant(mv(), { grantor: a('alice').chainAccount, grantId: grantIds[0]! })
-    await setDelegate(mv(), { patient: a('alice').chainAccount, delegate: a('bob').address, enabled: true })
+    await setDelegate(mv(), { patient: a('alice'), delegate: a('bob').address, enabled: true })
     await setEmergencyProvider(mv(), { registrar, provider: a('clinic').address, allowed: true })
     await openEmergency(mv(), { provider: a('clinic').chainAccount, patient: a('bob').address, reason: 'unconscious in A&E' })
 
@@ -189,22 +196,26 @@ describe('indexer on a real chain (SQLite and PostgreSQL)', () => {
       await assertMatchesChain(store, name)
 
       const alice = a('alice').address
+      const aliceTable = buildTagTable(a('alice').tagSecret)
       assert.deepEqual(
         (await store.recordsOf(alice)).map((r) => r.tokenId),
         [tokens.ekg, tokens.therapy, tokens.corrected],
         `${name}: superseded records left out by default`,
       )
       assert.deepEqual(
-        (await store.recordsOf(alice, { category: 'laboratory', includeSuperseded: true })).map((r) => r.tokenId),
+        (await store.recordsOf(alice, { tags: tagsOfCategory(aliceTable, 'laboratory'), includeSuperseded: true })).map((r) => r.tokenId),
         [tokens.glucose, tokens.corrected],
       )
       assert.deepEqual(
         (await store.recordsOf(alice, { issuer: a('clinic').address })).map((r) => r.tokenId),
         [tokens.ekg, tokens.therapy],
       )
-      const therapy = await store.record(tokens.therapy!)
-      assert.equal(therapy?.category, 'mental-health')
-      assert.notEqual(therapy?.sensitivity, 0)
+      // The index holds tags: the patient's table names them, and a reader without it sees "unknown".
+      const therapy = classifyRecord((await store.record(tokens.therapy!))!, aliceTable)
+      assert.equal(therapy.category, 'mental-health')
+      assert.notEqual(therapy.sensitivity, 0)
+      assert.equal(classifyRecord((await store.record(tokens.therapy!))!, undefined).category, 'unknown')
+      assert.deepEqual(await store.recordsOf(alice, { tags: tagsOfCategory(undefined, 'laboratory') }), [])
       const [revoked, active] = await store.grantsOf(alice)
       assert.deepEqual(
         revoked?.tokenIds,

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type Address, type Hex, getAddress, keccak256, toHex } from 'viem'
-import type { IndexBatch, IndexEvent, IndexStore } from '../../src/indexer/index.js'
+import { type Category, buildTagTable, categoryTag } from '../../src/core/index.js'
+import { type IndexBatch, type IndexEvent, type IndexStore, classifyRecords, tagsOfCategory } from '../../src/indexer/index.js'
 
 const addr = (n: number): Address => getAddress(`0x${n.toString(16).padStart(2, '0').repeat(20)}`)
 const hash = (label: string): Hex => keccak256(toHex(label))
@@ -16,6 +17,11 @@ export const LAB = addr(0x1a)
 export const CLINIC = addr(0x1c)
 export const INSURER = addr(0x15)
 export const CARER = addr(0xca)
+
+/** The patient's tag secret: the index stores tags only, and a reader with this table maps them back. */
+const SECRET = new Uint8Array(32).fill(7)
+const TABLE = buildTagTable(SECRET)
+const tag = (category: Category, sensitivity = 0) => categoryTag(SECRET, category, sensitivity)
 
 const T0 = 1_700_000_000n
 /** Block n is mined at T0 + 10n seconds. */
@@ -68,7 +74,7 @@ const issued = (
   tokenId: bigint,
   patient: Address,
   issuer: Address,
-  category: number,
+  category: Category,
   extra: Partial<{ sensitivity: number; supersedes: bigint }> = {},
 ) =>
   ({
@@ -78,8 +84,7 @@ const issued = (
     issuer,
     commitment: hash(`commitment ${tokenId}`),
     cid: `bafkreitoken${tokenId}`,
-    category,
-    sensitivity: extra.sensitivity ?? 0,
+    tag: tag(category, extra.sensitivity ?? 0),
     supersedes: extra.supersedes ?? 0n,
   }) as const
 
@@ -94,8 +99,8 @@ export function history(): IndexBatch {
         { type: 'ProviderRegistered', provider: CLINIC, name: 'Clinic B', encryptionKey: hash('clinic key') },
         { type: 'EmergencyProviderSet', provider: CLINIC, allowed: true },
       ]),
-      ...eventsAt(3n, [issued(1n, PATIENT, LAB, 0), issued(2n, PATIENT, CLINIC, 4)]),
-      ...eventsAt(4n, [issued(3n, PATIENT, LAB, 5, { sensitivity: 1 }), issued(4n, OTHER_PATIENT, LAB, 0)]),
+      ...eventsAt(3n, [issued(1n, PATIENT, LAB, 'laboratory'), issued(2n, PATIENT, CLINIC, 'clinical-note')]),
+      ...eventsAt(4n, [issued(3n, PATIENT, LAB, 'mental-health', { sensitivity: 1 }), issued(4n, OTHER_PATIENT, LAB, 'laboratory')]),
       ...eventsAt(5n, [
         {
           type: 'GrantCreated',
@@ -105,8 +110,7 @@ export function history(): IndexBatch {
           grantor: PATIENT,
           scope: 'records',
           tokenIds: [2n, 1n],
-          categories: 0,
-          sensitive: 31,
+          tags: [],
           expiresAt: timeOf(5n) + 1000n,
           purpose: 'payment',
         },
@@ -118,8 +122,7 @@ export function history(): IndexBatch {
           grantor: PATIENT,
           scope: 'categories',
           tokenIds: [],
-          categories: 1,
-          sensitive: 0,
+          tags: [tag('laboratory')],
           expiresAt: timeOf(5n) + 500n,
           purpose: 'treatment',
         },
@@ -134,8 +137,7 @@ export function history(): IndexBatch {
           grantor: OTHER_PATIENT,
           scope: 'all',
           tokenIds: [],
-          categories: 1023,
-          sensitive: 0,
+          tags: [tag('genetic', 8)],
           expiresAt: timeOf(6n) + 3000n,
           purpose: 'research',
         },
@@ -153,7 +155,7 @@ export function changes(options: { fork?: string; finalBlock?: bigint } = {}): I
     20n,
     [
       ...eventsAt(12n, [
-        issued(5n, PATIENT, LAB, 0, { supersedes: 1n }),
+        issued(5n, PATIENT, LAB, 'laboratory', { supersedes: 1n }),
         { type: 'RecordAmended', tokenId: 1n, supersededBy: 5n },
         { type: 'GrantRevoked', grantId: 1n, revokedBy: PATIENT },
       ]),
@@ -216,9 +218,9 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
       const first = all[0]!
       assert.equal(first.patient, PATIENT)
       assert.equal(first.issuer, LAB)
-      assert.equal(first.category, 'laboratory')
-      assert.equal(first.categoryCode, 0)
-      assert.equal(first.sensitivity, 0)
+      // The index holds the tag only; the patient's table names it.
+      assert.equal(first.tag, tag('laboratory'))
+      assert.equal('category' in first, false)
       assert.deepEqual(first.issuedAt, new Date(Number(timeOf(3n)) * 1000))
       assert.equal(first.cid, 'bafkreitoken1')
       assert.equal(first.commitment, hash('commitment 1'))
@@ -227,12 +229,28 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
       assert.equal(first.blockNumber, 3n)
       assert.equal(first.logIndex, 0)
       assert.equal(first.txHash, hash('tx 3 0'))
-      assert.equal(all[2]!.category, 'mental-health')
-      assert.equal(all[2]!.sensitivity, 1)
+      const named = classifyRecords(all, TABLE)
+      assert.equal(named[0]!.category, 'laboratory')
+      assert.equal(named[2]!.category, 'mental-health')
+      assert.equal(named[2]!.sensitivity, 1)
+      // A reader without the patient's table sees "unknown", never a guess.
+      assert.deepEqual(
+        classifyRecords(all, undefined).map((r) => [r.category, r.sensitivity]),
+        [
+          ['unknown', undefined],
+          ['unknown', undefined],
+          ['unknown', undefined],
+        ],
+      )
+      assert.equal(classifyRecords(all, buildTagTable(new Uint8Array(32).fill(8)))[0]!.category, 'unknown')
 
       const ids = async (filter: Parameters<IndexStore['recordsOf']>[1]) => (await store.recordsOf(PATIENT, filter)).map((r) => r.tokenId)
-      assert.deepEqual(await ids({ category: 'laboratory' }), [1n])
-      assert.deepEqual(await ids({ category: 'clinical-note' }), [2n])
+      assert.deepEqual(await ids({ tags: tagsOfCategory(TABLE, 'laboratory') }), [1n])
+      assert.deepEqual(await ids({ tags: tagsOfCategory(TABLE, 'clinical-note') }), [2n])
+      assert.deepEqual(await ids({ tags: tagsOfCategory(TABLE, 'mental-health') }), [3n])
+      // No table: no tags to filter by, and nothing matches (not everything).
+      assert.deepEqual(await ids({ tags: tagsOfCategory(undefined, 'laboratory') }), [])
+      assert.deepEqual(await ids({ tags: [tag('laboratory').toUpperCase().replace('0X', '0x') as Hex] }), [1n])
       assert.deepEqual(await ids({ issuer: CLINIC }), [2n])
       assert.deepEqual(await ids({ issuedFrom: new Date(Number(timeOf(4n)) * 1000) }), [3n])
       assert.deepEqual(await ids({ issuedTo: new Date(Number(timeOf(3n)) * 1000) }), [1n, 2n])
@@ -240,7 +258,7 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
         await ids({ issuedFrom: new Date(Number(timeOf(3n)) * 1000), issuedTo: new Date(Number(timeOf(3n)) * 1000 + 999) }),
         [1n, 2n],
       )
-      assert.deepEqual(await ids({ category: 'laboratory', issuer: CLINIC }), [])
+      assert.deepEqual(await ids({ tags: tagsOfCategory(TABLE, 'laboratory'), issuer: CLINIC }), [])
       assert.deepEqual(
         (await store.recordsOf(OTHER_PATIENT)).map((r) => r.tokenId),
         [4n],
@@ -265,13 +283,13 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
       assert.equal(g1.scope, 'records')
       assert.deepEqual(g1.tokenIds, [1n, 2n])
       assert.equal(g1.purpose, 'payment')
-      assert.equal(g1.sensitive, 31)
+      assert.deepEqual(g1.tags, [])
       assert.deepEqual(g1.createdAt, new Date(Number(timeOf(5n)) * 1000))
       assert.deepEqual(g1.expiresAt, new Date(Number(timeOf(5n) + 1000n) * 1000))
       assert.equal(g1.revokedAt, undefined)
       assert.equal(g1.revokedBy, undefined)
       assert.equal(grants[1]!.scope, 'categories')
-      assert.equal(grants[1]!.categories, 1)
+      assert.deepEqual(grants[1]!.tags, [tag('laboratory')])
       assert.deepEqual(grants[1]!.tokenIds, [])
 
       const at = (seconds: bigint) => new Date(Number(seconds) * 1000)
@@ -386,9 +404,9 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
         1n,
         10n,
         [
-          ...eventsAt(3n, [issued(1n, PATIENT, LAB, 0)]),
+          ...eventsAt(3n, [issued(1n, PATIENT, LAB, 'laboratory')]),
           // Token ids are uint64 on chain; a larger one cannot be stored.
-          ...eventsAt(4n, [issued(2n ** 70n, PATIENT, LAB, 0)]),
+          ...eventsAt(4n, [issued(2n ** 70n, PATIENT, LAB, 'laboratory')]),
         ],
         { expectedCursor: undefined },
       )
@@ -418,7 +436,7 @@ export function describeIndexStore(name: string, open: () => Promise<IndexStore>
       )
 
       // A different fork of blocks 11..20: only a new record.
-      const fork = batch(11n, 20n, eventsAt(11n, [issued(5n, OTHER_PATIENT, CLINIC, 2)]), { fork: 'b' })
+      const fork = batch(11n, 20n, eventsAt(11n, [issued(5n, OTHER_PATIENT, CLINIC, 'immunization')]), { fork: 'b' })
       assert.equal(await store.applyBatch(fork), true)
       assert.equal((await store.record(5n))?.patient, OTHER_PATIENT)
       assert.equal((await store.record(1n))?.supersededBy, undefined)

@@ -18,6 +18,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Hex, getAddress, keccak256, toHex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { Bundle, DocumentReference, Immunization, Observation, Resource } from '@medplum/fhirtypes'
+import { categoryTag } from '../../src/core/index.js'
 import { EMBEDDED_DEV_KEY } from '../../src/chain/embedded.js'
 import {
   type DocumentInput,
@@ -197,13 +198,13 @@ describe('No PII on chain', () => {
     const issue = async (label: string, resource: Resource, consent: 'signature' | 'standing', supersedes = 0n) => {
       const doc = fhir(resource)
       const { tokenId } = await issueRecord(mv, {
-        issuer: provider.chainAccount,
+        issuer: provider,
         patient,
         content: doc.content,
         contentType: doc.contentType,
         category: doc.category,
         sensitivity: doc.sensitivity,
-        consent: consent === 'standing' ? { standing: true } : { patient: patient.chainAccount },
+        consent: consent === 'standing' ? { standing: true } : { patient },
         ...(supersedes ? { supersedes } : {}),
       })
       issued.push({ label, tokenId, doc, supersedes })
@@ -214,7 +215,7 @@ describe('No PII on chain', () => {
     await issue('Immunization', immunization, 'signature')
     await issue('DocumentReference (consult note, PSY)', consultNote, 'signature')
     await issue('Bundle (Patient + Observation)', bundle, 'signature')
-    await authorizeProvider(mv, patient.chainAccount, provider.address, new Date(Date.now() + 24 * 3600 * 1000))
+    await authorizeProvider(mv, patient, provider.address, new Date(Date.now() + 24 * 3600 * 1000))
     await issue('Observation (heart rate), standing authorisation', heartRate, 'standing')
     await issue('Observation (glucose, corrected), amendment', glucose(92, 'corrected'), 'signature', first)
     runMillis = Date.now() - started
@@ -238,7 +239,9 @@ describe('No PII on chain', () => {
       assert.ok(bytes.equals(expected), `${record.label}: the document read back differs from the one issued`)
       assert.equal(onChain.owner, getAddress(patient.address), record.label)
       assert.equal(onChain.issuer, getAddress(provider.address), record.label)
-      assert.equal(onChain.categoryCode, categoryCode(record.doc.category), record.label)
+      // The chain holds the patient's tag of the class; the category itself is the issuer's signed word inside.
+      assert.equal(meta.category, categoryCode(record.doc.category), record.label)
+      assert.equal(onChain.tag, categoryTag(patient.tagSecret, record.doc.category, meta.sensitivity), record.label)
       assert.equal(onChain.supersedes, record.supersedes, record.label)
       assert.equal(meta.contentType, 'application/fhir+json', record.label)
       // The identifiers really went through the system (so their absence on chain means something).

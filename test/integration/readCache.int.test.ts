@@ -22,7 +22,7 @@ describe('the read cache', () => {
   /** Alice shares one record with cardio for an hour, and cardio's key slip is released. */
   async function shareWithCardio(tokenId: bigint): Promise<bigint> {
     const { grantId } = await createGrant(s.mv, {
-      grantor: a('alice').chainAccount,
+      grantor: a('alice'),
       patient: a('alice').address,
       grantee: a('cardio').address,
       terms: { scope: 'records', tokenIds: [tokenId] },
@@ -105,12 +105,12 @@ describe('the read cache', () => {
 
     const doc = documentFromFhir(readFileSync(new URL('../../examples/fhir/glucose-corrected.json', import.meta.url)))
     const { tokenId: amended } = await issueRecord(s.mv, {
-      issuer: a('lab').chainAccount,
+      issuer: a('lab'),
       patient: a('alice'),
       content: doc.content,
       contentType: doc.contentType,
       category: doc.category,
-      consent: { patient: a('alice').chainAccount },
+      consent: { patient: a('alice') },
       supersedes: old,
     })
     // At once, within the index's 1 s: the search shows the amendment, not the record it replaced.

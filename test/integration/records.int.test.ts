@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test'
 import { type Hex, bytesToHex } from 'viem'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { computeCommitment, randomSalt } from '../../src/crypto/index.js'
+import { tagTableFor } from '../../src/consent/tagTables.js'
+import { buildTagTable, categoryTag } from '../../src/core/index.js'
 import { setProviderStatus } from '../../src/directory/index.js'
 import { toMedvaultError } from '../../src/chain/errors.js'
 import { AccessDeniedError, NotAProviderError, TamperedRecordError } from '../../src/errors.js'
@@ -43,13 +45,13 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
   async function issue(bytes: Uint8Array, issuer = 'lab-a', patient = 'alice') {
     const doc = documentFromFhir(bytes)
     const result = await issueRecord(mv(), {
-      issuer: s.accounts[issuer]!.chainAccount,
+      issuer: s.accounts[issuer]!,
       patient: s.accounts[patient]!,
       content: doc.content,
       contentType: doc.contentType,
       category: doc.category,
       sensitivity: doc.sensitivity,
-      consent: { patient: s.accounts[patient]!.chainAccount },
+      consent: { patient: s.accounts[patient]! },
     })
     if (patient === 'alice') honest.push(result.tokenId)
     return result
@@ -59,18 +61,26 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
    * Issues a record step by step, the way a dishonest provider could: `attestedBy` signs the
    * attestation, `minter` mints, and the token may point at a foreign ciphertext (`cidOverride`).
    */
-  async function issueCrafted(opts: { attestedBy: string; minter: string; cidOverride?: { code: number; digest: Uint8Array } }) {
+  async function issueCrafted(opts: {
+    attestedBy: string
+    minter: string
+    cidOverride?: { code: number; digest: Uint8Array }
+    /** The tag minted, when not the one attested (a provider relabelling a record on chain). */
+    mintTag?: Hex
+  }) {
     const patient = s.accounts.alice!
     const content = canonicalFhirBytes(parseFhirResource(immunization))
     const salt = randomSalt()
     const sha = createHash('sha256').update(content).digest()
     const commitment = computeCommitment(salt, sha)
     const category = categoryCode('immunization')
+    const tag = categoryTag(patient.tagSecret, 'immunization', 0)
     const attestation = await signAttestation(mv(), s.accounts[opts.attestedBy]!.chainAccount, {
       patient: patient.address,
       commitment,
       category,
       sensitivity: 0,
+      tag,
       supersedes: 0n,
     })
     const meta: RecordMeta = {
@@ -83,6 +93,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
       issuer: s.accounts[opts.minter]!.address,
       category,
       sensitivity: 0,
+      tag,
       supersedes: '0',
       attestation,
     }
@@ -98,12 +109,12 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     const target = opts.cidOverride ?? { code: cid.code, digest: cid.multihash.digest }
     const minter = s.accounts[opts.minter]!.chainAccount
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 600)
+    const mintTag = opts.mintTag ?? tag
     const consent = await signMintConsent(mv(), {
       patient: patient.chainAccount,
       provider: minter.address,
       commitment,
-      category,
-      sensitivity: 0,
+      tag: mintTag,
       deadline,
     })
     const hash = await mv()
@@ -113,7 +124,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
         abi: medicalRecordAbi,
         functionName: 'mint',
         args: [
-          { patient: patient.address, commitment, cidDigest: bytesToHex(target.digest), cidCodec: target.code, category, sensitivity: 0 },
+          { patient: patient.address, commitment, cidDigest: bytesToHex(target.digest), cidCodec: target.code, tag: mintTag },
           deadline,
           consent,
         ],
@@ -133,7 +144,10 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     assert.deepEqual(bytes, Buffer.from(canonicalFhirBytes(parseFhirResource(glucose))))
     assert.deepEqual(JSON.parse(bytes.toString()), JSON.parse(glucose.toString()))
     assert.equal(meta.contentType, 'application/fhir+json')
-    assert.equal(record.category, 'laboratory')
+    // The chain holds Alice's tag of the class; the category is the issuer's signed word inside.
+    assert.equal(meta.category, categoryCode('laboratory'))
+    assert.equal(meta.tag, record.tag)
+    assert.equal(record.tag, categoryTag(s.accounts.alice!.tagSecret, 'laboratory', 0))
     assert.equal(record.owner, s.accounts.alice!.address)
     assert.equal(record.issuer, s.accounts['lab-a']!.address)
     assert.equal(record.cid.toString(), cid.toString())
@@ -156,22 +170,57 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
     const first = await issue(immunization, 'lab-b')
     const doc = documentFromFhir(readFileSync(new URL('../../examples/fhir/glucose-corrected.json', import.meta.url)))
     const amended = await issueRecord(mv(), {
-      issuer: s.accounts['lab-b']!.chainAccount,
+      issuer: s.accounts['lab-b']!,
       patient: s.accounts.alice!,
       content: doc.content,
       contentType: doc.contentType,
       category: doc.category,
-      consent: { patient: s.accounts.alice!.chainAccount },
+      consent: { patient: s.accounts.alice! },
       supersedes: first.tokenId,
     })
     const old = await getOnChainRecord(mv(), first.tokenId)
     assert.equal(old.supersededBy, amended.tokenId)
     assert.equal((await getOnChainRecord(mv(), amended.tokenId)).supersedes, first.tokenId)
     assert.ok((await readRecord(mv(), { tokenId: first.tokenId, reader: s.accounts.alice! })).bytes.length > 0)
-    const list = await listRecords(mv(), { patient: s.accounts.alice!.address })
+    const list = await listRecords(mv(), { patient: s.accounts.alice!.address, viewer: s.accounts.alice! })
     const names = new Map(list.map((r) => [r.tokenId, r.issuerName]))
     assert.equal(names.get(first.tokenId), 'Lab B')
     assert.equal(list.find((r) => r.tokenId === first.tokenId)?.supersededBy, amended.tokenId)
+    // Categories come from the viewer's table of Alice's tags: her own, the one her consent gave
+    // Lab B, none for Bob (or for no viewer): never guessed.
+    const categoriesFor = async (viewer?: string) =>
+      new Map(
+        (await listRecords(mv(), { patient: s.accounts.alice!.address, viewer: viewer ? s.accounts[viewer] : undefined })).map((r) => [
+          r.tokenId,
+          r.category,
+        ]),
+      )
+    assert.equal(list.find((r) => r.tokenId === first.tokenId)?.category, 'immunization')
+    assert.equal(list.find((r) => r.tokenId === amended.tokenId)?.category, 'laboratory')
+    assert.equal((await categoriesFor('lab-b')).get(first.tokenId), 'immunization')
+    assert.deepEqual(new Set((await categoriesFor('bob')).values()), new Set(['unknown']))
+    assert.deepEqual(new Set((await categoriesFor()).values()), new Set(['unknown']))
+  })
+
+  it("a consented issue shares the patient's tags with the issuer, a refused one shares nothing", async () => {
+    const alice = s.accounts.alice!
+    const shared = await tagTableFor(mv(), { patient: alice.address, reader: s.accounts['lab-a']! })
+    assert.deepEqual(shared, buildTagTable(alice.tagSecret))
+    // Mallory is no provider: the dry run refuses her before anything is shared (or stored).
+    await assert.rejects(issue(glucose, 'mallory'), NotAProviderError)
+    assert.equal(await tagTableFor(mv(), { patient: alice.address, reader: s.accounts.mallory! }), undefined)
+  })
+
+  it('detects a token minted with another tag than the one the issuer attested (a relabelled record)', async () => {
+    const alice = s.accounts.alice!
+    const tokenId = await issueCrafted({ attestedBy: 'lab-a', minter: 'lab-a', mintTag: categoryTag(alice.tagSecret, 'laboratory', 0) })
+    await assert.rejects(readRecord(mv(), { tokenId, reader: alice }), (e: unknown) => {
+      assert.ok(e instanceof TamperedRecordError)
+      assert.match(e.message, /does not belong to record/)
+      return true
+    })
+    const verdict = await verifyRecord(mv(), { tokenId, reader: alice })
+    assert.equal(verdict.valid, false)
   })
 
   it('detects one flipped ciphertext byte on disk', async () => {
@@ -235,16 +284,17 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
   it("refuses a mint without the patient's consent, and allows it under a standing authorisation", async () => {
     const doc = documentFromFhir(glucose)
     const params = {
-      issuer: s.accounts['lab-a']!.chainAccount,
+      issuer: s.accounts['lab-a']!,
       patient: s.accounts.bob!,
       content: doc.content,
       contentType: doc.contentType,
       category: doc.category,
       consent: { standing: true } as const,
     }
+    // Without an authorisation Lab A was never given Bob's tags either: refused before the chain is asked.
     await assert.rejects(issueRecord(mv(), params), AccessDeniedError)
     const { authorizeProvider } = await import('../../src/directory/index.js')
-    await authorizeProvider(mv(), s.accounts.bob!.chainAccount, s.accounts['lab-a']!.address, new Date(Date.now() + 86_400_000))
+    await authorizeProvider(mv(), s.accounts.bob!, s.accounts['lab-a']!.address, new Date(Date.now() + 86_400_000))
     const { tokenId } = await issueRecord(mv(), params)
     assert.equal((await readRecord(mv(), { tokenId, reader: s.accounts.bob! })).record.owner, s.accounts.bob!.address)
   })
@@ -258,8 +308,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
       patient: patient.chainAccount,
       provider: lab.address,
       commitment,
-      category: 0,
-      sensitivity: 0,
+      tag: categoryTag(patient.tagSecret, 'laboratory', 0),
       deadline,
     })
     const request = {
@@ -267,8 +316,7 @@ describe('records on a real chain and a real on-disk IPFS repository', () => {
       commitment,
       cidDigest: `0x${'cd'.repeat(32)}` as Hex,
       cidCodec: 0x55,
-      category: 0,
-      sensitivity: 0,
+      tag: categoryTag(patient.tagSecret, 'laboratory', 0),
     }
     const send = () =>
       mv()

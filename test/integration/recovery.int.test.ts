@@ -14,7 +14,9 @@ import type { UnlockedAccount } from '../../src/accounts/index.js'
 import { createGrant, listGrants } from '../../src/consent/grants.js'
 import { unwrapKeySlip } from '../../src/consent/keySlips.js'
 import { releasePendingKeys } from '../../src/records/releaseKeys.js'
-import { medicalRecordAbi } from '../../src/contracts/index.js'
+import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
+import { tagTableFor } from '../../src/consent/tagTables.js'
+import { type Category, buildTagTable, categoryTag, deriveTagSecret, openTags, requiredSensitivity } from '../../src/core/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { AccessDeniedError, NotFoundError, WrongKeyError } from '../../src/errors.js'
 import { createAccount } from '../../src/home/createAccount.js'
@@ -25,7 +27,7 @@ import {
   createFileRecoveryStore,
   getRecoveryState,
   moveTokens,
-  rebuildSeed,
+  rebuildSecrets,
   recoverAccount,
   releasePaperShare,
   releaseShare,
@@ -56,15 +58,49 @@ describe('key recovery and rotation on a real chain', () => {
     await test.mine({ blocks: 1 })
   }
 
+  /** Keeps a moved account's tag secret in the keystore file of `name`, as the CLI does. */
+  const keep = (name: string) => (tagSecret: Uint8Array) => mv().keystore.setTagSecret(name, PASSPHRASE, tagSecret)
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+  /** Each issued record's class, to check the tag the chain holds for it. */
+  const classes = new Map<bigint, { category: Category; sensitivity: number }>()
+
+  /** The chain's tag of each record is the tag of its class under `tagSecret`: the records keep their categories. */
+  async function tagsResolveWith(tagSecret: Uint8Array, tokenIds: bigint[]) {
+    for (const tokenId of tokenIds) {
+      const [, tag] = await mv().publicClient.readContract({
+        address: mv().deployment.records,
+        abi: medicalRecordAbi,
+        functionName: 'accessInfo',
+        args: [tokenId],
+      })
+      const c = classes.get(tokenId)!
+      assert.equal(tag, categoryTag(tagSecret, c.category, c.sensitivity), `the tag of #${tokenId}`)
+    }
+  }
+
+  /** Whether every open tag of `tagSecret` is open on chain for `patient`. */
+  async function openOnChain(patient: UnlockedAccount['address'], tagSecret: Uint8Array): Promise<boolean[]> {
+    return Promise.all(
+      openTags(buildTagTable(tagSecret)).map((tag) =>
+        mv().publicClient.readContract({
+          address: mv().deployment.consent,
+          abi: consentRegistryAbi,
+          functionName: 'isOpenTag',
+          args: [patient, tag],
+        }),
+      ),
+    )
+  }
+
   /** Issues `count` records for `patient` under the lab's standing authorisation; returns token id → plaintext. */
   async function issueRecords(patient: string, count: number): Promise<Map<bigint, Buffer>> {
-    await authorizeProvider(mv(), a(patient).chainAccount, a('lab').address, new Date((await chainNow()) * 1000 + 365 * DAY * 1000))
+    await authorizeProvider(mv(), a(patient), a('lab').address, new Date((await chainNow()) * 1000 + 365 * DAY * 1000))
     const issued = new Map<bigint, Buffer>()
     for (let i = 0; i < count; i++) {
       const doc = documentFromFhir(example(EXAMPLES[i % EXAMPLES.length]!))
       const content = Buffer.from((doc.content as { bytes: Uint8Array }).bytes)
       const { tokenId } = await issueRecord(mv(), {
-        issuer: a('lab').chainAccount,
+        issuer: a('lab'),
         patient: a(patient),
         content: doc.content,
         contentType: doc.contentType,
@@ -73,6 +109,7 @@ describe('key recovery and rotation on a real chain', () => {
         consent: { standing: true },
       })
       issued.set(tokenId, content)
+      classes.set(tokenId, { category: doc.category, sensitivity: doc.sensitivity | requiredSensitivity(doc.category) })
     }
     return issued
   }
@@ -122,7 +159,7 @@ describe('key recovery and rotation on a real chain', () => {
         ['insurer', { scope: 'categories', categories: ['laboratory'] }],
       ] as const) {
         const { grantId } = await createGrant(mv(), {
-          grantor: a('alice').chainAccount,
+          grantor: a('alice'),
           patient: a('alice').address,
           grantee: a(grantee).address,
           terms:
@@ -156,8 +193,11 @@ describe('key recovery and rotation on a real chain', () => {
       await releaseShare(mv(), { guardian: a('g1'), patient: oldAlice.address, newAccount: newAlice.address, store })
       const state = await getRecoveryState(mv(), oldAlice.address)
       assert.equal(state.pending, undefined)
-      await assert.rejects(rebuildSeed(mv(), { patient: oldAlice.address, newAccount: newAlice, store }), AccessDeniedError)
-      await assert.rejects(recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store }), AccessDeniedError)
+      await assert.rejects(rebuildSecrets(mv(), { patient: oldAlice.address, newAccount: newAlice, store }), AccessDeniedError)
+      await assert.rejects(
+        recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store, adoptTagSecret: keep('alice-new') }),
+        AccessDeniedError,
+      )
     })
 
     it('a stranger cannot release a share nor approve: it holds none and is no guardian', async () => {
@@ -171,14 +211,22 @@ describe('key recovery and rotation on a real chain', () => {
       await releaseShare(mv(), { guardian: a('g3'), patient: oldAlice.address, newAccount: newAlice.address, store })
       const state = await getRecoveryState(mv(), oldAlice.address)
       assert.equal(state.pending?.newAccount, newAlice.address)
-      await assert.rejects(recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store }), /delay has not passed/)
+      await assert.rejects(
+        recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store, adoptTagSecret: keep('alice-new') }),
+        /delay has not passed/,
+      )
       for (const id of tokenIds) assert.equal(await ownerOf(id), oldAlice.address)
     })
 
     it('after the delay the new account recovers: 20 records re-wrapped and moved, both grants taken over', async () => {
       await advance(DAY)
       const started = performance.now()
-      const result = await recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store })
+      const result = await recoverAccount(mv(), {
+        patient: oldAlice.address,
+        newAccount: newAlice,
+        store,
+        adoptTagSecret: keep('alice-new'),
+      })
       console.log(
         `# recovery of 20 records and 2 grants: ${((performance.now() - started) / 1000).toFixed(1)} s, ${result.txHashes.length} transactions`,
       )
@@ -198,6 +246,27 @@ describe('key recovery and rotation on a real chain', () => {
         const { bytes } = await readRecord(mv(), { tokenId, reader: newAlice })
         assert.deepEqual(bytes, content, `record #${tokenId}`)
       }
+    })
+
+    it("the new account keeps the old account's category tags, publishes its open tags, and re-seals the grantee's table", async () => {
+      const kept = await mv().keystore.unlock('alice-new', PASSPHRASE)
+      assert.equal(hex(kept.tagSecret), hex(oldAlice.tagSecret), 'the tag secret came back from the shares')
+      assert.notEqual(hex(kept.tagSecret), hex(deriveTagSecret(kept.encryptionSeed)))
+      await tagsResolveWith(kept.tagSecret, tokenIds)
+      assert.ok((await openOnChain(newAlice.address, kept.tagSecret)).every(Boolean), 'open tags published for the new account')
+      assert.ok(
+        (await openOnChain(newAlice.address, newAlice.tagSecret)).every((open) => !open),
+        'the unused secret’s open tags were closed',
+      )
+      // The insurer's category grant moved; the table it had of the old account is sealed again for the new one.
+      const insurer = { address: a('insurer').address, encryptionSeed: a('insurer').encryptionSeed, tagSecret: a('insurer').tagSecret }
+      const before = await tagTableFor(mv(), { patient: oldAlice.address, reader: insurer })
+      const after = await tagTableFor(mv(), { patient: newAlice.address, reader: insurer })
+      assert.deepEqual(new Set(before?.map((e) => e.category)), new Set(['laboratory']), 'the category grant shared its tags')
+      assert.deepEqual(after, before, 'the same classes, under the new address')
+      // The doctor's grant names records, not categories: it had no table, and gets none.
+      const doctor = { address: a('doctor').address, encryptionSeed: a('doctor').encryptionSeed, tagSecret: a('doctor').tagSecret }
+      assert.equal(await tagTableFor(mv(), { patient: newAlice.address, reader: doctor }), undefined)
     })
 
     it('both grants still work for their grantees, under the new owner', async () => {
@@ -220,7 +289,7 @@ describe('key recovery and rotation on a real chain', () => {
       const expiresAt = new Date((await chainNow()) * 1000 + DAY * 1000)
       await assert.rejects(
         createGrant(mv(), {
-          grantor: oldAlice.chainAccount,
+          grantor: oldAlice,
           patient: oldAlice.address,
           grantee: a('reader').address,
           terms: { scope: 'all' },
@@ -231,7 +300,7 @@ describe('key recovery and rotation on a real chain', () => {
       )
       await assert.rejects(
         createGrant(mv(), {
-          grantor: oldAlice.chainAccount,
+          grantor: oldAlice,
           patient: newAlice.address,
           grantee: a('reader').address,
           terms: { scope: 'all' },
@@ -247,11 +316,21 @@ describe('key recovery and rotation on a real chain', () => {
         WrongKeyError,
       )
       await assert.rejects(cancelRecovery(mv(), oldAlice.chainAccount), /No recovery/)
-      await assert.rejects(rotateAccount(mv(), { patient: oldAlice, newAccount: a('reader') }), /recovered or rotated/)
+      await assert.rejects(
+        rotateAccount(mv(), { patient: oldAlice, newAccount: a('reader'), adoptTagSecret: keep('reader') }),
+        /recovered or rotated/,
+      )
+      // Refused before anything changed: the would-be new account keeps its own tags.
+      assert.equal(hex((await mv().keystore.unlock('reader', PASSPHRASE)).tagSecret), hex(a('reader').tagSecret))
     })
 
     it('running the recovery again changes nothing', async () => {
-      const again = await recoverAccount(mv(), { patient: oldAlice.address, newAccount: newAlice, store })
+      const again = await recoverAccount(mv(), {
+        patient: oldAlice.address,
+        newAccount: newAlice,
+        store,
+        adoptTagSecret: keep('alice-new'),
+      })
       assert.equal(again.records, 0)
       assert.equal(again.rewrapped, 0)
       assert.deepEqual(again.grantsMoved, [])
@@ -279,7 +358,10 @@ describe('key recovery and rotation on a real chain', () => {
       assert.equal((await getRecoveryState(mv(), a('reader').address)).pending?.newAccount, a('g2').address)
       await cancelRecovery(mv(), a('reader').chainAccount)
       await advance(DAY)
-      await assert.rejects(recoverAccount(mv(), { patient: a('reader').address, newAccount: a('g2'), store }), /No recovery/)
+      await assert.rejects(
+        recoverAccount(mv(), { patient: a('reader').address, newAccount: a('g2'), store, adoptTagSecret: keep('g2') }),
+        /No recovery/,
+      )
       // A typo in the sheet is caught by its checksum.
       await assert.rejects(
         releasePaperShare(mv(), {
@@ -293,7 +375,12 @@ describe('key recovery and rotation on a real chain', () => {
       await releaseShare(mv(), { guardian: a('g1'), patient: a('reader').address, newAccount: readerNew.address, store })
       await releasePaperShare(mv(), { sheet, newAccount: readerNew.address, submitter: readerNew.chainAccount, store })
       await advance(DAY)
-      const result = await recoverAccount(mv(), { patient: a('reader').address, newAccount: readerNew, store })
+      const result = await recoverAccount(mv(), {
+        patient: a('reader').address,
+        newAccount: readerNew,
+        store,
+        adoptTagSecret: keep('reader-new'),
+      })
       assert.equal(result.records, 2)
       for (const [tokenId, content] of issued) assert.deepEqual((await readRecord(mv(), { tokenId, reader: readerNew })).bytes, content)
     })
@@ -302,7 +389,7 @@ describe('key recovery and rotation on a real chain', () => {
       const issued = await issueRecords('bob', 3)
       const tokenIds = [...issued.keys()]
       const { grantId } = await createGrant(mv(), {
-        grantor: a('bob').chainAccount,
+        grantor: a('bob'),
         patient: a('bob').address,
         grantee: a('doctor').address,
         terms: { scope: 'records', tokenIds: tokenIds.slice(0, 2) },
@@ -318,7 +405,7 @@ describe('key recovery and rotation on a real chain', () => {
         /ERC721IncorrectOwner/,
       )
       assert.equal(await ownerOf(tokenIds[0]!), a('bob').address)
-      const result = await rotateAccount(mv(), { patient: a('bob'), newAccount: bobNew })
+      const result = await rotateAccount(mv(), { patient: a('bob'), newAccount: bobNew, adoptTagSecret: keep('bob-new') })
       assert.equal(result.records, 3)
       assert.deepEqual(result.grantsMoved, [grantId])
       for (const [tokenId, content] of issued) {
@@ -329,6 +416,34 @@ describe('key recovery and rotation on a real chain', () => {
       assert.equal(await canRead(a('doctor'), tokenIds[2]!), false)
       assert.equal(await canRead(a('bob'), tokenIds[0]!), false)
       assert.equal((await getRecoveryState(mv(), a('bob').address)).successor, bobNew.address)
+      const kept = await mv().keystore.unlock('bob-new', PASSPHRASE)
+      assert.equal(hex(kept.tagSecret), hex(a('bob').tagSecret), 'the new account keeps the old tag secret')
+      await tagsResolveWith(kept.tagSecret, tokenIds)
+      assert.ok((await openOnChain(bobNew.address, kept.tagSecret)).every(Boolean))
+    })
+
+    it("a guardian recovery of an account that took over another's records brings back that tag secret, not its seed's", async () => {
+      const bobNew = await mv().keystore.unlock('bob-new', PASSPHRASE)
+      assert.notEqual(hex(bobNew.tagSecret), hex(deriveTagSecret(bobNew.encryptionSeed)))
+      const tokenIds = (await listRecords(mv(), { patient: bobNew.address })).map((r) => r.tokenId)
+      await setupRecovery(mv(), {
+        patient: bobNew,
+        guardians: ['g1', 'g2'].map((g) => ({ kind: 'account' as const, address: a(g).address })),
+        threshold: 2,
+        delaySeconds: DAY,
+        store,
+      })
+      await createAccount(mv(), 'bob-third', PASSPHRASE)
+      const third = await mv().keystore.unlock('bob-third', PASSPHRASE)
+      for (const g of ['g1', 'g2']) await releaseShare(mv(), { guardian: a(g), patient: bobNew.address, newAccount: third.address, store })
+      const rebuilt = await rebuildSecrets(mv(), { patient: bobNew.address, newAccount: third, store })
+      assert.equal(hex(rebuilt.encryptionSeed), hex(bobNew.encryptionSeed))
+      assert.equal(hex(rebuilt.tagSecret), hex(a('bob').tagSecret))
+      await advance(DAY)
+      const result = await recoverAccount(mv(), { patient: bobNew.address, newAccount: third, store, adoptTagSecret: keep('bob-third') })
+      assert.equal(result.records, 3)
+      assert.equal(hex((await mv().keystore.unlock('bob-third', PASSPHRASE)).tagSecret), hex(a('bob').tagSecret))
+      await tagsResolveWith(a('bob').tagSecret, tokenIds)
     })
   })
 })

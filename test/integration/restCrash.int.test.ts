@@ -161,7 +161,7 @@ describe('the REST crash matrix: the server killed at each journal point, the re
     it(`POST /api/records killed at ${point}: exactly one record, readable`, async () => {
       const started = Date.now()
       const patient = await createFunded(`add-${point}`)
-      await authorizeProvider(mv, patient.chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+      await authorizeProvider(mv, patient, a('lab').address, new Date(Date.now() + 3600_000))
       const json = await killThenRetry(`record-add:${point}`, a('lab'), '/api/records', {
         patient: patient.address,
         resource: observation(OPERATION_POINTS['record-add'].indexOf(point)),
@@ -180,7 +180,7 @@ describe('the REST crash matrix: the server killed at each journal point, the re
     it(`POST /api/grants killed at ${point}: exactly one grant, keys released`, async () => {
       const started = Date.now()
       const patient = await createFunded(`grant-${point}`)
-      await authorizeProvider(mv, patient.chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+      await authorizeProvider(mv, patient, a('lab').address, new Date(Date.now() + 3600_000))
       const server = await startServerProcess(home, port)
       let tokenId: bigint
       try {
@@ -216,7 +216,7 @@ describe('the REST crash matrix: the server killed at each journal point, the re
       const started = Date.now()
       const patient = await createFunded(`revoke-${point}`)
       const { grantId } = await createGrant(mv, {
-        grantor: patient.chainAccount,
+        grantor: patient,
         patient: patient.address,
         grantee: a('reader').address,
         terms: { scope: 'all' },
@@ -261,7 +261,7 @@ describe('the REST crash matrix: the server killed at each journal point, the re
 
   it('the same POST /api/grants sent twice makes one grant (a retried request used to make a second one)', async () => {
     const patient = await createFunded('grant-twice')
-    await authorizeProvider(mv, patient.chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(mv, patient, a('lab').address, new Date(Date.now() + 3600_000))
     const server = await startServerProcess(home, port)
     try {
       const post = async (who: UnlockedAccount, path: string, body: unknown) =>

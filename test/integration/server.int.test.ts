@@ -36,14 +36,14 @@ describe('the medvault server over a real socket', () => {
     tokens.therapy = await issueExample(s, 'therapy-note.json', 'lab', 'alice')
     tokens.immunization = await issueExample(s, 'immunization.json', 'lab', 'alice')
     await createGrant(s.mv, {
-      grantor: a('alice').chainAccount,
+      grantor: a('alice'),
       patient: a('alice').address,
       grantee: a('cardio').address,
       terms: { scope: 'categories', categories: ['laboratory'] },
       expiresAt: new Date(Date.now() + 3600_000),
       purpose: 'treatment',
     })
-    await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(s.mv, a('alice'), a('lab').address, new Date(Date.now() + 3600_000))
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, limits: { bodyBytes: 64 * 1024 } })
     for (const name of ['alice', 'cardio', 'mallory', 'lab']) sessions[name] = await sessionToken(server.url, a(name).chainAccount)
   })
@@ -233,7 +233,7 @@ describe('the medvault server over a real socket', () => {
 
     it('stops serving a record the moment its grant is revoked', async () => {
       const s2 = await createGrant(s.mv, {
-        grantor: a('alice').chainAccount,
+        grantor: a('alice'),
         patient: a('alice').address,
         grantee: a('mallory').address,
         terms: { scope: 'records', tokenIds: [tokens.immunization!] },
@@ -320,6 +320,34 @@ describe('the medvault server over a real socket', () => {
         patients.patients.map((p) => p.patient),
         [a('alice').address],
       )
+    })
+
+    it("names categories from the caller's tag table: the patient all, a grantee what it was given, never a guess", async () => {
+      type Listed = { records: { tokenId: string; tag: string; category: string }[] }
+      const own = (await (await get(`/api/patients/${a('alice').address}/records`, 'alice')).json()) as Listed
+      const named = new Map(own.records.map((r) => [r.tokenId, r.category]))
+      assert.equal(named.get(tokens.glucose!.toString()), 'laboratory')
+      assert.equal(named.get(tokens.therapy!.toString()), 'mental-health')
+      assert.equal(named.get(tokens.immunization!.toString()), 'immunization')
+      assert.ok(
+        own.records.every((r) => /^0x[0-9a-f]{16}$/.test(r.tag)),
+        'each record carries its tag',
+      )
+      // A grant of listed records shares no tags: the grantee sees the record, not its category.
+      const { grantId } = await createGrant(s.mv, {
+        grantor: a('alice'),
+        patient: a('alice').address,
+        grantee: a('mallory').address,
+        terms: { scope: 'records', tokenIds: [tokens.immunization!] },
+        expiresAt: new Date(Date.now() + 3600_000),
+        purpose: 'treatment',
+      })
+      const theirs = (await (await get(`/api/patients/${a('alice').address}/records`, 'mallory')).json()) as Listed
+      assert.deepEqual(
+        theirs.records.map((r) => [r.tokenId, r.category]),
+        [[tokens.immunization!.toString(), 'unknown']],
+      )
+      await revokeGrant(s.mv, { grantor: a('alice').chainAccount, grantId })
     })
 
     it('lets a patient grant and revoke, and a provider issue, through the API', async () => {

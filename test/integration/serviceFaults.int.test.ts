@@ -111,11 +111,11 @@ describe('service faults on one external chain, stopped and restarted', () => {
       await publishEncryptionKey(mv, a(name).chainAccount, a(name).encryptionPublicKey)
     }
     await registerProvider(mv, registrar, { provider: a('lab').address, name: 'Fault Lab', encryptionKey: a('lab').encryptionPublicKey })
-    await authorizeProvider(mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(mv, a('alice'), a('lab').address, new Date(Date.now() + 3600_000))
     const doc = example('glucose.json')
     kept = (
       await issueRecord(mv, {
-        issuer: a('lab').chainAccount,
+        issuer: a('lab'),
         patient: a('alice'),
         content: doc.content,
         contentType: doc.contentType,
@@ -243,7 +243,7 @@ describe('service faults on one external chain, stopped and restarted', () => {
       await server.close()
       const doc = example('immunization.json')
       const whileStopped = await issueRecord(mv, {
-        issuer: a('lab').chainAccount,
+        issuer: a('lab'),
         patient: a('alice'),
         content: doc.content,
         contentType: doc.contentType,
@@ -283,7 +283,7 @@ describe('service faults on one external chain, stopped and restarted', () => {
       const onPeer = await issueRecord(
         { ...mv, store: writer },
         {
-          issuer: a('lab').chainAccount,
+          issuer: a('lab'),
           patient: a('alice'),
           content: doc.content,
           contentType: doc.contentType,

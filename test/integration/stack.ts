@@ -67,13 +67,13 @@ export async function openTestStack(params: { providers?: Record<string, string>
 export async function issueExample(stack: TestStack, file: string, issuer: string, patient: string): Promise<bigint> {
   const doc = documentFromFhir(readFileSync(new URL(`../../examples/fhir/${file}`, import.meta.url)))
   const { tokenId } = await issueRecord(stack.mv, {
-    issuer: stack.accounts[issuer]!.chainAccount,
+    issuer: stack.accounts[issuer]!,
     patient: stack.accounts[patient]!,
     content: doc.content,
     contentType: doc.contentType,
     category: doc.category,
     sensitivity: doc.sensitivity,
-    consent: { patient: stack.accounts[patient]!.chainAccount },
+    consent: { patient: stack.accounts[patient]! },
   })
   return tokenId
 }

@@ -11,7 +11,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { type Address, erc20Abi, getAddress, type Hex } from 'viem'
+import { medicalRecordAbi, researchMarketAbi } from '../../src/contracts/index.js'
 import { testStablecoinAbi, testStablecoinBytecode } from '../../src/contracts/testing.js'
+import { categoryTag, deriveTagSecret } from '../../src/core/categoryTags.js'
+import { authorizeProvider } from '../../src/directory/index.js'
 import { documentFromFhir, issueRecord } from '../../src/records/index.js'
 import { approveResearcher, closeStudy, earnings, getStudy, NATIVE_ASSET, postStudy, withdraw } from '../../src/research/market/index.js'
 import {
@@ -21,6 +24,7 @@ import {
   downloadStudy,
   eligibleCounts,
   joinAndDeliver,
+  recordEligibility,
   storeBytes,
 } from '../../src/research/studies/index.js'
 import { medvault } from './cli.js'
@@ -79,6 +83,7 @@ function ekg(name: string) {
 describe('research study: post, join and deliver, download, earnings', () => {
   let stack: TestStack
   const records: Record<string, { lab: bigint; vaccine: bigint; ekg: bigint }> = {}
+  let aliceNote: bigint
   const gasOf = async (hash: Hex) => {
     const receipt = await stack.mv.publicClient.getTransactionReceipt({ hash })
     return receipt.gasUsed * receipt.effectiveGasPrice
@@ -90,13 +95,13 @@ describe('research study: post, join and deliver, download, earnings', () => {
     const issue = async (patient: string, resource: object) => {
       const doc = documentFromFhir(JSON.stringify(resource))
       const { tokenId } = await issueRecord(stack.mv, {
-        issuer: stack.accounts.lab!.chainAccount,
+        issuer: stack.accounts.lab!,
         patient: stack.accounts[patient]!,
         content: doc.content,
         contentType: doc.contentType,
         category: doc.category,
         sensitivity: doc.sensitivity,
-        consent: { patient: stack.accounts[patient]!.chainAccount },
+        consent: { patient: stack.accounts[patient]! },
       })
       return tokenId
     }
@@ -107,6 +112,17 @@ describe('research study: post, join and deliver, download, earnings', () => {
         ekg: await issue(name, ekg(name)),
       }
     }
+    // A clinical note: FHIR, meets the coded criteria, but of a category the study does not ask for.
+    const note = documentFromFhir(JSON.stringify(glucose('alice', 99)))
+    ;({ tokenId: aliceNote } = await issueRecord(stack.mv, {
+      issuer: stack.accounts.lab!,
+      patient: stack.accounts.alice!,
+      content: note.content,
+      contentType: note.contentType,
+      category: 'clinical-note',
+      sensitivity: 0,
+      consent: { patient: stack.accounts.alice! },
+    }))
     await approveResearcher(stack.mv, { registrar, researcher: stack.accounts.researcher!.address })
   })
   after(() => stack?.dispose())
@@ -148,10 +164,70 @@ describe('research study: post, join and deliver, download, earnings', () => {
     assert.equal(study.unreservedBudget, PRICE * BigInt(MAX_RECORDS))
   })
 
-  it('counts records of the study categories before buying, suppressing counts under 11', async () => {
+  it('counts live records before buying, over every category (the chain has only blinded tags), suppressing counts under 11', async () => {
     const counts = await eligibleCounts(stack.mv, studyId)
-    assert.deepEqual(counts.records, { laboratory: '<11', immunization: '<11' })
-    assert.equal(counts.patients, '<11')
+    assert.deepEqual(counts, { studyId, categories: ['laboratory', 'immunization'], records: '<11', patients: '<11' })
+  })
+
+  it("refuses, before anything goes on chain, a record outside the study's categories: the patient's client checks, the contract cannot", async () => {
+    const study = await getStudy(stack.mv, studyId)
+    await assert.rejects(
+      joinAndDeliver(stack.mv, { patient: stack.accounts.alice!, studyId, tokenIds: [records.alice!.lab, aliceNote], deliver: false }),
+      (e: Error) =>
+        e.name === 'InvalidInputError' &&
+        e.message === `Record #${aliceNote} is clinical-note; study #${studyId} asks for laboratory, immunization.`,
+    )
+    // The same record as the market contract sees it: a tag it cannot read, so it would take it.
+    const { result } = await stack.mv.publicClient.simulateContract({
+      address: stack.mv.deployment.research!,
+      abi: researchMarketAbi,
+      functionName: 'join',
+      args: [studyId, [aliceNote]],
+      account: stack.accounts.alice!.address,
+    })
+    assert.ok(result > 0n)
+    const eligibility = await recordEligibility(stack.mv, {
+      patient: stack.accounts.alice!,
+      study,
+      // The listed category is not trusted: the patient's own table names the note's.
+      records: [{ tokenId: aliceNote, category: 'laboratory' }],
+    })
+    assert.deepEqual(eligibility, [
+      {
+        tokenId: aliceNote,
+        category: 'clinical-note',
+        eligible: false,
+        reason: `Study #${studyId} does not ask for clinical-note records.`,
+      },
+    ])
+    assert.equal((await getStudy(stack.mv, studyId)).reserved, study.reserved)
+  })
+
+  it("refuses a record whose tag is not one of the patient's own (another key's tag), before anything goes on chain", async () => {
+    const lab = stack.accounts.lab!
+    const alice = stack.accounts.alice!
+    await authorizeProvider(stack.mv, alice, lab.address, new Date(Date.now() + 3600_000))
+    const foreign = categoryTag(deriveTagSecret(new Uint8Array(32).fill(7)), 'laboratory', 0)
+    const hash = await stack.mv.walletFor(lab.chainAccount).writeContract({
+      address: stack.mv.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'mint',
+      args: [
+        { patient: alice.address, commitment: `0x${'ee'.repeat(32)}`, cidDigest: `0x${'ef'.repeat(32)}`, cidCodec: 0x55, tag: foreign },
+        0n,
+        '0x',
+      ],
+    })
+    await stack.mv.publicClient.waitForTransactionReceipt({ hash })
+    const tokenId = await stack.mv.publicClient.readContract({
+      address: stack.mv.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'lastTokenId',
+    })
+    await assert.rejects(
+      joinAndDeliver(stack.mv, { patient: alice, studyId, tokenIds: [tokenId], deliver: false }),
+      (e: Error) => e.name === 'InvalidInputError' && /carries a category tag this account does not know/.test(e.message),
+    )
   })
 
   it('refuses, before anything goes on chain, a record that does not meet the coded criteria', async () => {
@@ -404,7 +480,7 @@ describe('the study commands of the real medvault binary', () => {
     assert.equal(list.studies[0].description, 'Glucose after vaccination', 'the CLI wrote the description into the JSON protocol')
 
     const counts = await ok('study', 'eligible', posted.studyId)
-    assert.deepEqual(counts.records, { laboratory: '<11', immunization: '<11' })
+    assert.deepEqual([counts.categories, counts.records, counts.patients], [['laboratory', 'immunization'], '<11', '<11'])
 
     const joined = await ok('study', 'join', posted.studyId, '--records', `${lab.tokenId},${vaccine.tokenId}`, '--as', 'alice')
     assert.equal(joined.amount, '2000000')

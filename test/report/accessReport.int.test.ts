@@ -50,7 +50,7 @@ describe('Access report', () => {
       purpose: 'treatment' | 'payment' | 'research',
     ) => {
       const { grantId } = await createGrant(mv, {
-        grantor: account('patient').chainAccount,
+        grantor: account('patient'),
         patient: address('patient'),
         grantee: address(grantee),
         terms,
@@ -79,6 +79,7 @@ describe('Access report', () => {
 
     report = await gatherAccessReport(mv, {
       patient: address('patient'),
+      keys: account('patient'),
       auditLog: { dir: mv.paths.audit, node: mv.node.account.address },
       accountNames: new Map(mv.keystore.list().map((a) => [a.address, a.name] as const)),
     })
@@ -131,6 +132,16 @@ describe('Access report', () => {
     )
     assert.deepEqual(byToken.get(tokens.therapy!.toString())!.sensitive, ['mentalHealth'])
     for (const r of report.records) assert.ok(!Number.isNaN(Date.parse(r.issuedAt)))
+  })
+
+  it("without the patient's keys, names no category: the chain holds only blinded tags", async () => {
+    const blind = await gatherAccessReport(stack.mv, {
+      patient: address('patient'),
+      auditLog: { dir: stack.mv.paths.audit, node: stack.mv.node.account.address },
+    })
+    assert.ok(blind.records.every((r) => r.category === 'unknown' && r.sensitive.length === 0))
+    const category = blind.grants.find((g) => g.scope === 'categories')
+    assert.deepEqual(category?.categories, ['unknown'])
   })
 
   it('describes each grant: who, what, purpose, from when to when, revoked when and by whom', () => {

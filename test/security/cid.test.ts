@@ -122,15 +122,14 @@ describe('security: a record minted on chain with a codec medvault does not stor
   it('reading it fails with a clear error, and nothing is fetched', async () => {
     const lab = s.accounts.lab!
     const alice = s.accounts.alice!
-    await authorizeProvider(s.mv, alice.chainAccount, lab.address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(s.mv, alice, lab.address, new Date(Date.now() + 3600_000))
     const digest = await sha256.digest(bytes('a dag-cbor block that links elsewhere'))
     const request = {
       patient: alice.address,
       commitment: `0x${'cd'.repeat(32)}` as const,
       cidDigest: `0x${Buffer.from(digest.digest).toString('hex')}` as const,
       cidCodec: DAG_CBOR,
-      category: 0,
-      sensitivity: 0,
+      tag: '0x1ab0000000000001' as const,
     }
     const hash = await s.mv.walletFor(lab.chainAccount).writeContract({
       address: s.mv.deployment.records,
@@ -144,6 +143,25 @@ describe('security: a record minted on chain with a codec medvault does not stor
       abi: medicalRecordAbi,
       functionName: 'lastTokenId',
     })
+    // Mechanism: MedicalRecord keeps the codec as `codec ^ raw` (cidCodecDelta), so a raw CID costs no
+    // storage write; any other codec must still come back whole from cidOf, or the check below would
+    // see a raw CID and fetch it.
+    const stored = await s.mv.publicClient.readContract({
+      address: s.mv.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'recordOf',
+      args: [tokenId],
+    })
+    assert.equal(stored.cidCodecDelta, DAG_CBOR ^ RAW)
+    const cidBytes = await s.mv.publicClient.readContract({
+      address: s.mv.deployment.records,
+      abi: medicalRecordAbi,
+      functionName: 'cidOf',
+      args: [tokenId],
+    })
+    const cid = CID.decode(Buffer.from(cidBytes.slice(2), 'hex'))
+    assert.equal(cid.code, DAG_CBOR)
+    assert.deepEqual(cid.multihash.bytes, digest.bytes)
     await assert.rejects(readRecord(s.mv, { tokenId, reader: alice }), refusedAddress)
   })
 })

@@ -13,6 +13,7 @@ import { TamperedRecordError } from '../../src/errors.js'
 import { recordAttestationTypes, recordsDomain } from '../../src/core/attestation.js'
 import { checkAttestation } from '../../src/records/checkAttestation.js'
 import {
+  DEFAULT_TAG,
   type Deployed,
   type Env,
   type MintRequest,
@@ -50,8 +51,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
       patient: patient.address,
       provider: provider.address,
       commitment: request.commitment,
-      category: request.category,
-      sensitivity: request.sensitivity,
+      tag: request.tag,
       supersedes: 0n,
       nonce,
       deadline,
@@ -96,7 +96,14 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
 
   describe("the issuer's attestation inside a record (RecordAttestation, checked off chain)", () => {
     const attested = async (domain: { chainId: number; records: Address }) => {
-      const message = { patient: patient.address, commitment: `0x${'ab'.repeat(32)}` as Hex, category: 0, sensitivity: 0, supersedes: 0n }
+      const message = {
+        patient: patient.address,
+        commitment: `0x${'ab'.repeat(32)}` as Hex,
+        category: 0,
+        sensitivity: 0,
+        tag: DEFAULT_TAG,
+        supersedes: 0n,
+      }
       const attestation = await provider.signTypedData({
         domain: recordsDomain(domain.chainId, domain.records),
         types: recordAttestationTypes,
@@ -107,8 +114,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         tokenId: 1n,
         commitment: message.commitment,
         issuer: getAddress(provider.address),
-        categoryCode: 0,
-        sensitivity: 0,
+        tag: DEFAULT_TAG,
         supersedes: 0n,
       }
       const meta = {
@@ -121,6 +127,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         issuer: provider.address,
         category: 0,
         sensitivity: 0,
+        tag: DEFAULT_TAG,
         supersedes: '0',
         attestation,
       }
@@ -158,8 +165,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
             patient: patient.address,
             provider: by,
             commitment: request.commitment,
-            category: 0,
-            sensitivity: 0,
+            tag: request.tag,
             supersedes: 0n,
             nonce,
             deadline,
@@ -190,7 +196,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         client: { public: env.publicClient, wallet: env.wallet(mallory) },
       })
       const expiresAt = Number((await env.latestTimestamp()) + 3600n)
-      await expectRevert(consent.write.grant([patient.address, mallory.address, 0, [tokenId], 0, 0, expiresAt, 0]), 'ConsentUnauthorized', [
+      await expectRevert(consent.write.grant([patient.address, mallory.address, 0, [tokenId], [], expiresAt, 0]), 'ConsentUnauthorized', [
         mallory.address,
         patient.address,
       ])
@@ -200,7 +206,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         abi: consentRegistryAbi,
         client: { public: env.publicClient, wallet: env.wallet(provider) },
       })
-      await expectRevert(asProvider.write.grant([patient.address, provider.address, 2, [], 0, 0, expiresAt, 0]), 'ConsentUnauthorized', [
+      await expectRevert(asProvider.write.grant([patient.address, provider.address, 2, [], [], expiresAt, 0]), 'ConsentUnauthorized', [
         provider.address,
         patient.address,
       ])
@@ -220,8 +226,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
           patient: patient.address,
           provider: other.address,
           commitment: correction.commitment,
-          category: 0,
-          sensitivity: 0,
+          tag: correction.tag,
           supersedes: tokenId,
           nonce,
           deadline,

@@ -59,7 +59,7 @@ describe("a patient's first hour in the portal", () => {
     }
     await issueExample(s, 'glucose.json', 'lab', 'alice')
     // Bob's 1,000-record history, imported from a generated Synthea-shaped Bundle.
-    await authorizeProvider(s.mv, a('bob').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(s.mv, a('bob'), a('lab').address, new Date(Date.now() + 3600_000))
     history = syntheticPatientBundle({ resources: HISTORY, seed: 21, sensitiveShare: 0 })
     const imported = await importBundle(s.mv, {
       issuer: a('lab'),
@@ -316,13 +316,13 @@ describe("a patient's first hour in the portal", () => {
     const heartRate = documentFromFhir(new TextEncoder().encode(JSON.stringify(HEART_RATE)))
     assert.equal(heartRate.category, 'vital-signs')
     const { tokenId: heartRateId } = await issueRecord(s.mv, {
-      issuer: a('lab').chainAccount,
+      issuer: a('lab'),
       patient: a('dana'),
       content: heartRate.content,
       contentType: heartRate.contentType,
       category: heartRate.category,
       sensitivity: heartRate.sensitivity,
-      consent: { patient: a('dana').chainAccount },
+      consent: { patient: a('dana') },
     })
     await page.reload()
     await page.getByLabel('Passphrase').fill(DANA)

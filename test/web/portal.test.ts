@@ -96,7 +96,7 @@ describe('the web portal in chromium', () => {
     tokens.glucose = (await issueExample(s, 'glucose.json', 'lab', 'alice')).toString()
     tokens.therapy = (await issueExample(s, 'therapy-note.json', 'lab', 'alice')).toString()
     tokens.immunization = (await issueExample(s, 'immunization.json', 'lab', 'alice')).toString()
-    await authorizeProvider(s.mv, a('alice').chainAccount, a('lab').address, new Date(Date.now() + 3600_000))
+    await authorizeProvider(s.mv, a('alice'), a('lab').address, new Date(Date.now() + 3600_000))
     server = await startServer(s.mv, { port: 0, passphrase: PASSPHRASE, indexMaxAgeMs: 0, webRoot })
 
     mkdirSync(SHOTS, { recursive: true })

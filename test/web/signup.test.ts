@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { type Address, bytesToHex } from 'viem'
 import { build } from 'vite'
 import { createAccount } from '../../src/home/createAccount.js'
-import { createFileRecoveryStore, getRecoveryState, rebuildSeed, releasePaperShare } from '../../src/recovery/index.js'
+import { createFileRecoveryStore, getRecoveryState, rebuildSecrets, releasePaperShare } from '../../src/recovery/index.js'
 import { type MedvaultServer, startServer } from '../../src/server/index.js'
 import { PASSPHRASE, type TestStack, openTestStack } from '../integration/stack.js'
 import { checkAccessible, launchChromium } from './fixtures.js'
@@ -132,7 +132,7 @@ describe('signing up in the browser, and keeping the vault', () => {
     }
     const after = await getRecoveryState(s.mv, eve.address)
     assert.equal(after.pending?.newAccount, fresh.address as Address, 'two approvals make the recovery pending')
-    const seed = await rebuildSeed(s.mv, { patient: eve.address, newAccount: fresh, store })
+    const { encryptionSeed: seed } = await rebuildSecrets(s.mv, { patient: eve.address, newAccount: fresh, store })
     assert.equal(bytesToHex(seed), bytesToHex(eve.encryptionSeed))
 
     // A fresh browser, as on a new computer: the kit and the passphrase open the same vault.

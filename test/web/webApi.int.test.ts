@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { encodeFunctionData, parseEther } from 'viem'
 import { createGrant } from '../../src/consent/grants.js'
+import { sharedTagTable } from '../../src/consent/tagTables.js'
+import { buildTagTable, categoryTag, sealTagTable } from '../../src/core/index.js'
 import { wrapKeySlip } from '../../src/core/keySlipFormat.js'
 import { consentRegistryAbi } from '../../src/contracts/index.js'
 import { randomKey } from '../../src/crypto/index.js'
@@ -105,7 +107,15 @@ describe('the web portal API', () => {
       const data = encodeFunctionData({
         abi: consentRegistryAbi,
         functionName: 'grant',
-        args: [a('alice').address, a('cardio').address, 1, [], 1, 0, Math.floor(Date.now() / 1000) + 3600, 0],
+        args: [
+          a('alice').address,
+          a('cardio').address,
+          1,
+          [],
+          [categoryTag(a('alice').tagSecret, 'laboratory', 0)],
+          Math.floor(Date.now() / 1000) + 3600,
+          0,
+        ],
       })
       const answer = await rpc('alice', 'eth_sendRawTransaction', [await signed('alice', s.mv.deployment.consent, data)])
       assert.match(String(answer.result), /^0x[0-9a-f]{64}$/, JSON.stringify(answer.error))
@@ -119,6 +129,51 @@ describe('the web portal API', () => {
     it('refuses a transaction to anything but the medvault contracts (no ether transfers through the relay)', async () => {
       const raw = await signed('alice', a('mallory').address, '0x', 1n)
       assert.equal((await rpc('alice', 'eth_sendRawTransaction', [raw])).error?.code, -32003)
+    })
+  })
+
+  describe('PUT /api/tag-tables/{reader}', () => {
+    const put = (path: string, who: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[who]}` },
+        body: JSON.stringify(body),
+      })
+
+    it("stores the caller's own table sealed in its browser, which only the reader opens", async () => {
+      const table = buildTagTable(a('alice').tagSecret, ['laboratory'])
+      const sealed = await sealTagTable(table, {
+        patient: a('alice').address,
+        reader: a('cardio').address,
+        readerPublicKey: a('cardio').encryptionPublicKey,
+      })
+      const res = await put(`/api/tag-tables/${a('cardio').address}`, 'alice', { sealed: Buffer.from(sealed).toString('base64') })
+      assert.equal(res.status, 201)
+      const opened = await sharedTagTable(s.mv.tagTables!, {
+        patient: a('alice').address,
+        reader: a('cardio').address,
+        readerSeed: a('cardio').encryptionSeed,
+      })
+      assert.deepEqual(opened, table)
+      // Stored under the caller only: mallory cannot put a table in alice's name.
+      assert.equal(await s.mv.tagTables!.get(a('mallory').address, a('cardio').address), undefined)
+      // The reader's browser fetches what was sealed to it; anyone else finds nothing.
+      const get = (who: string) =>
+        fetch(`${server.url}/api/tag-tables/${a('alice').address}`, { headers: { authorization: `Bearer ${sessions[who]}` } })
+      const fetched = (await (await get('cardio')).json()) as { sealed: string }
+      assert.equal(fetched.sealed, Buffer.from(sealed).toString('base64'))
+      assert.deepEqual(await (await get('mallory')).json(), { sealed: null })
+    })
+
+    it('refuses a table for the caller itself, an oversized one, and a caller not signed in', async () => {
+      assert.equal((await put(`/api/tag-tables/${a('alice').address}`, 'alice', { sealed: 'AAAA' })).status, 422)
+      assert.equal((await put(`/api/tag-tables/${a('cardio').address}`, 'alice', { sealed: 'A'.repeat(20_000) })).status, 422)
+      const anonymous = await fetch(`${server.url}/api/tag-tables/${a('cardio').address}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sealed: 'AAAA' }),
+      })
+      assert.equal(anonymous.status, 401)
     })
   })
 
@@ -148,7 +203,7 @@ describe('the web portal API', () => {
     it("stores the owner's slip for a grantee, which the grantee then gets", async () => {
       const record = await (await import('../../src/records/onChainRecord.js')).getOnChainRecord(s.mv, token)
       await createGrant(s.mv, {
-        grantor: a('alice').chainAccount,
+        grantor: a('alice'),
         patient: a('alice').address,
         grantee: a('mallory').address,
         terms: { scope: 'records', tokenIds: [token] },

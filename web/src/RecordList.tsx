@@ -10,7 +10,7 @@ import type { ClinicalFacts } from './lib/clinical.js'
 import { clinicalFacts } from './lib/clinical.js'
 import { CATEGORY_LABEL, CATEGORY_WORDS, formatDate, patientCategory } from './lib/format.js'
 import { loadHistoryFacts } from './lib/history.js'
-import { type RecordSummary, openRecord } from './lib/records.js'
+import { type RecordSummary, listRecordSummaries, openRecord } from './lib/records.js'
 import { useSession } from './session.js'
 
 /** How many of the most recently added records are opened and checked as the list loads. */
@@ -120,7 +120,7 @@ function Row({ item, check, byId }: { item: Item; check: Check | undefined; byId
           <time dateTime={date} className={clinical ? 'clinical' : undefined}>
             {formatDate(date)}
           </time>
-          {summary.sensitivity > 0 && <span className="badge badge-sensitive">Sensitive</span>}
+          {(summary.sensitivity ?? 0) > 0 && <span className="badge badge-sensitive">Sensitive</span>}
         </p>
         {clinical && <p className="entry-added">added on {formatDate(summary.issuedAt)}</p>}
         {summary.supersededBy && (
@@ -230,9 +230,8 @@ export function RecordList({ patient, emptyText }: { patient: string; emptyText:
     const known = memory.get(slot) as Remembered | undefined
     const state: Remembered = { summaries: [], facts: new Map(known?.facts), checks: new Map(known?.checks) }
     setError(undefined)
-    api
-      .get<{ records: RecordSummary[] }>(`/api/patients/${patient}/records`)
-      .then(async ({ records }) => {
+    listRecordSummaries(api, patient)
+      .then(async (records) => {
         if (!live) return
         state.summaries = records
         const missing = records.filter((r) => !state.facts.has(r.cid))

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { checkAccountName, loadEthereumKeystore, openKeystore, readPassphrase } from '../../accounts/index.js'
 import { homePaths, loadConfig, resolveHome, createAccount } from '../../home/index.js'
-import { publishEncryptionKey } from '../../directory/index.js'
+import { publishEncryptionKey, publishOpenTags } from '../../directory/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
 import { readSlipsFor } from '../../backup/index.js'
@@ -59,14 +59,25 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
   account
     .command('publish')
     .argument('<name>', 'the account')
-    .description("Publish the account's encryption key on chain, so records can be sealed to it by address")
+    .description(
+      'Publish the account\'s encryption key on chain, so records can be sealed to it by address, and its open (non-sensitive) category tags, so "all" grants and break-glass cover its non-sensitive records',
+    )
     .action((name: string, _o, cmd: Command) =>
       run(async (o) => {
-        const hash = await withMedvault(o, async (mv) => {
+        const result = await withMedvault(o, async (mv) => {
           const a = await unlock(mv, name)
-          return publishEncryptionKey(mv, a.chainAccount, a.encryptionPublicKey)
+          // The key is sent again even when it is on chain: that is how another home's key for an
+          // imported address is replaced. The open tags are sent only where missing.
+          const txHash = await publishEncryptionKey(mv, a.chainAccount, a.encryptionPublicKey)
+          const openTagsTxHash = await publishOpenTags(mv, a)
+          return { txHash, openTagsTxHash }
         })
-        emit(o, { account: name, txHash: hash }, () => [`Published the encryption key of ${name} (tx ${hash}).`])
+        emit(o, { account: name, txHash: result.txHash, openTagsTxHash: result.openTagsTxHash ?? null }, () => [
+          `Published the encryption key of ${name} (tx ${result.txHash}).`,
+          result.openTagsTxHash
+            ? `Published its open category tags (tx ${result.openTagsTxHash}): "all" grants and break-glass can now cover its non-sensitive records.`
+            : 'Its open category tags were already on chain.',
+        ])
       }, cmd),
     )
 

@@ -29,7 +29,7 @@ export function backupCommands(program: Command, run: Run) {
         const out = await writeOutFile(opts.out, `${JSON.stringify(made.file)}\n`, { home, force: opts.force })
         const c = made.counts
         emit(o, { out, account: made.file.backup.account, network: made.file.backup.network, counts: c }, () => [
-          `Backed up ${opts.as} to ${out}: sealed keys, ${c.keySlips} key slip(s), ${c.ciphertexts} record ciphertext(s) (${(c.ciphertextBytes / 1e6).toFixed(1)} MB).`,
+          `Backed up ${opts.as} to ${out}: sealed keys (with its category tag secret), ${c.keySlips} key slip(s), ${c.tagTables} tag table(s), ${c.ciphertexts} record ciphertext(s) (${(c.ciphertextBytes / 1e6).toFixed(1)} MB).`,
           ...(c.missingCiphertexts > 0 ? [`${c.missingCiphertexts} ciphertext(s) are on another IPFS node and not in the backup.`] : []),
           'It opens only with the passphrase of the account. Keep it off this machine.',
         ])
@@ -51,7 +51,7 @@ export function backupCommands(program: Command, run: Run) {
         const result = await restoreBackup({ home: resolveHome(o.home), text, passphrase })
         emit(o, { ...result }, () => [
           result.keysRestored
-            ? `Restored ${result.account.name} (${result.account.address}): keys, ${result.keySlips} key slip(s), ${result.ciphertexts} record ciphertext(s).`
+            ? `Restored ${result.account.name} (${result.account.address}): keys, ${result.keySlips} key slip(s), ${result.tagTables} tag table(s), ${result.ciphertexts} record ciphertext(s).`
             : `${result.account.name} was already in this home; checked that what the backup holds is here too.`,
           ...(result.configWritten ? ['Wrote the network settings (chain and contracts) of the backup into config.json.'] : []),
         ])

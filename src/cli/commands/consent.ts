@@ -1,14 +1,16 @@
 import type { Command } from 'commander'
 import { type Address, getAddress } from 'viem'
-import { releasePendingKeys, CATEGORIES, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
+import { releasePendingKeys, SENSITIVE_CATEGORIES, parseCategory, sensitivityNames } from '../../records/index.js'
 import {
   type GrantInfo,
   type GrantTerms,
+  type TagReader,
   listGrants,
   parsePurpose,
   setEmergencyProvider,
   getGrant,
   saveEmergencyReason,
+  shareDelegateTags,
 } from '../../consent/index.js'
 import { InvalidInputError } from '../../errors.js'
 import type { Medvault } from '../../home/index.js'
@@ -19,20 +21,26 @@ import { parseTokenId, registrarAccount, resolveAddress, unlock, withMedvault } 
 
 type Run = (fn: (o: GlobalOptions) => Promise<void>, cmd: Command) => Promise<void>
 
-/** Plain words for a grant: who gets what until when. */
+/**
+ * Plain words for a grant: who gets what until when. Its categories are what the viewer's tag
+ * table maps the grant's tags to; tags it cannot map are counted, never named as a guess.
+ */
 export function describeGrant(g: GrantInfo, names: (a: Address) => string): string {
+  const unknown = g.unknownTags.length ? `${g.unknownTags.length} class(es) you have no tag table for` : ''
   const what =
     g.scope === 'records'
       ? 'the listed records'
       : g.scope === 'all'
         ? 'all records'
-        : CATEGORIES.filter((_, code) => (g.categories & (1 << code)) !== 0).join(', ')
+        : [...(g.categories ?? []), ...(unknown ? [unknown] : [])].join(', ')
   const sensitive =
     g.scope === 'records'
       ? ''
       : sensitivityNames(g.sensitive).length
         ? ` (including ${sensitivityNames(g.sensitive).join(', ')})`
-        : ' (no sensitive records)'
+        : g.scope === 'all' && g.unknownTags.length
+          ? ` (and ${unknown})`
+          : ' (no sensitive records)'
   const state = g.revokedAt
     ? `revoked ${g.revokedAt.toISOString()}`
     : g.active
@@ -108,7 +116,7 @@ export function consentCommands(program: Command, run: Run) {
             const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'grant')
             // Journaled and idempotent: the same command run again finishes a stopped run, or returns the active grant it made.
             const { grantId, txHash, keysReleased, outcome } = await grantOnce(mv, {
-              grantor: grantor.chainAccount,
+              grantor,
               patient,
               grantee,
               terms,
@@ -120,7 +128,7 @@ export function consentCommands(program: Command, run: Run) {
               ...(checkpoint ? { checkpoint } : {}),
             })
             const released = keysReleased
-            const grant = await getGrant(mv, grantId)
+            const grant = await getGrant(mv, grantId, grantor)
             return {
               grant,
               txHash,
@@ -174,13 +182,17 @@ export function consentCommands(program: Command, run: Run) {
   program
     .command('grants')
     .requiredOption('--patient <account>', 'whose grants')
+    .option('--as <account>', "who is looking (the patient, a delegate or a grantee): its tag table names the grants' categories")
     .description("List a patient's grants, active and past")
-    .action((opts: { patient: string }, cmd: Command) =>
+    .action((opts: { patient: string; as?: string }, cmd: Command) =>
       run(async (o) => {
         const result = await withMedvault(o, async (mv) => {
-          const grants = await listGrants(mv, resolveAddress(mv, opts.patient))
+          const patient = resolveAddress(mv, opts.patient)
+          // The chain holds only tags: whoever looks (--as, unlocked) maps them with its own tag table.
+          const viewer: TagReader | undefined = opts.as ? await unlock(mv, opts.as) : undefined
+          const grants = await listGrants(mv, patient, viewer)
           const names = nameOf(mv)
-          return { grants: grants.map((g) => ({ ...g, description: describeGrant(g, names) })) }
+          return { grants: grants.map((g) => ({ ...g, description: describeGrant(g, names) })), mapped: viewer !== undefined }
         })
         emit(o, result, () => {
           const active = result.grants.filter((g) => g.active)
@@ -191,6 +203,9 @@ export function consentCommands(program: Command, run: Run) {
             ...active.map((g) => `  ${g.description}`),
             `Past (${past.length}):`,
             ...past.map((g) => `  ${g.description}`),
+            ...(result.mapped || result.grants.every((g) => g.tags.length === 0)
+              ? []
+              : ['Categories are tags on chain: add --as <account> (the patient, or whoever was given its tag table) to name them.']),
           ]
         })
       }, cmd),
@@ -222,13 +237,16 @@ export function consentCommands(program: Command, run: Run) {
           // Journaled: run again after a crash, it waits for the transaction it sent instead of sending another.
           const result = await withMedvault(o, async (mv) => {
             const delegate = resolveAddress(mv, account)
+            const patient = await unlock(mv, opts.as)
             const { txHash, outcome } = await delegateOnce(mv, {
-              patient: (await unlock(mv, opts.as)).chainAccount,
+              patient: patient.chainAccount,
               delegate,
               enabled,
               journalDir: mv.paths.operations,
               ...(checkpoint ? { checkpoint } : {}),
             })
+            // The open classes of the patient's tags, sealed to the delegate: what it may grant by category.
+            if (enabled) await shareDelegateTags(mv, { patient, delegate })
             return { delegate, enabled, txHash, outcome }
           })
           emit(o, result, () => [

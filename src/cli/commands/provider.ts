@@ -80,7 +80,9 @@ export function providerCommands(program: Command, run: Run) {
     .argument('<provider>', "the provider's account name or address")
     .requiredOption('--as <patient>', 'the patient giving the authorisation')
     .option('--days <n>', 'how long it lasts', '365')
-    .description('Let a provider issue records to you without asking each time (e.g. a lab posting results)')
+    .description(
+      'Let a provider issue records to you without asking each time (e.g. a lab posting results); shares your category tags with it',
+    )
     .action((providerRef: string, opts: { as: string; days: string }, cmd: Command) =>
       run(async (o) => {
         const days = Number(opts.days)
@@ -90,10 +92,13 @@ export function providerCommands(program: Command, run: Run) {
           const patient = await unlock(mv, opts.as)
           // Counted from the chain's time, which the contract compares it with.
           const until = new Date((await chainTime(mv.publicClient)).getTime() + days * 86_400_000)
-          return { provider: address, until, txHash: await authorizeProvider(mv, patient.chainAccount, address, until) }
+          return { provider: address, until, txHash: await authorizeProvider(mv, patient, address, until), tagsShared: true }
         })
         const { until } = result
-        emit(o, result, () => [`${providerRef} may issue records to ${opts.as} until ${until.toISOString().slice(0, 10)}.`])
+        emit(o, result, () => [
+          `${providerRef} may issue records to ${opts.as} until ${until.toISOString().slice(0, 10)}.`,
+          `Your category tags were sealed to ${providerRef}, so it can label what it issues (the chain sees only opaque tags).`,
+        ])
       }, cmd),
     )
 

@@ -16,6 +16,7 @@ import {
   getProvider,
   listRecords,
   openRecord,
+  categoryName,
   sensitivityNames,
   verifyRecord,
 } from '../../records/index.js'
@@ -31,7 +32,9 @@ async function issue(mv: Medvault, o: GlobalOptions, doc: DocumentInput, patient
   const patient = await resolvePatient(mv, patientRef)
   if (doc.resource) checkPatientOf(doc.resource, patient.address, mv.deployment.chainId)
   const provider = await unlock(mv, as)
-  const consent = patient.local ? { patient: (await unlock(mv, patient.name)).chainAccount } : ({ standing: true } as const)
+  // A patient whose keys are in this home consents now (and shares their tags with the provider);
+  // any other patient must have authorised it, which gave it their tags.
+  const consent = patient.local ? { patient: await unlock(mv, patient.name) } : ({ standing: true } as const)
   const checkpoint = operationFault(process.env.MEDVAULT_FAULT, supersedes ? 'record-amend' : 'record-add')
   // Journaled and idempotent: the same command run again finishes a stopped run, or returns what it did.
   return issueRecordOnce(mv, {
@@ -113,12 +116,21 @@ export function recordCommands(program: Command, run: Run) {
   record
     .command('list')
     .requiredOption('--patient <account-or-address>', 'whose records')
+    .option(
+      '--as <account>',
+      "whose copy of the patient's category tags names the categories (default: the patient's own, if its account is here)",
+    )
     .description("List a patient's records (no content: category, issuer, date, status)")
-    .action((opts: { patient: string }, cmd: Command) =>
+    .action((opts: { patient: string; as?: string }, cmd: Command) =>
       run(async (o) => {
         const { records, emergencies, providerNames } = await withMedvault(o, async (mv) => {
-          const patient = (await resolvePatient(mv, opts.patient)).address
-          const [records, emergencies] = await Promise.all([listRecords(mv, { patient }), listEmergencies(mv, patient)])
+          const resolved = await resolvePatient(mv, opts.patient)
+          const patient = resolved.address
+          // The chain holds only tags: without the patient's table (their own, or one they shared
+          // with --as) a category shows as "unknown".
+          const viewerName = opts.as ?? (resolved.local ? resolved.name : undefined)
+          const viewer = viewerName ? await unlock(mv, viewerName) : undefined
+          const [records, emergencies] = await Promise.all([listRecords(mv, { patient, viewer }), listEmergencies(mv, patient)])
           const providerNames = new Map(
             await Promise.all(emergencies.map(async (e) => [e.provider, (await getProvider(mv, e.provider)).name] as const)),
           )
@@ -129,7 +141,8 @@ export function recordCommands(program: Command, run: Run) {
           (e) =>
             `!! EMERGENCY ACCESS by ${providerNames.get(e.provider) ?? e.provider} ${e.open ? 'OPEN' : 'was open'} until ${e.until.toISOString()} (non-sensitive records)`,
         )
-        emit(o, { emergencies, records: records.map((r) => ({ ...r, sensitivity: sensitivityNames(r.sensitivity) })) }, () => [
+        const listed = records.map((r) => ({ ...r, sensitivity: r.sensitivity === undefined ? null : sensitivityNames(r.sensitivity) }))
+        emit(o, { emergencies, records: listed }, () => [
           ...banner,
           ...(records.length === 0
             ? ['No records yet.']
@@ -159,7 +172,8 @@ export function recordCommands(program: Command, run: Run) {
           const opened = await openRecord(mv, { tokenId, reader, ...(progressPrinter(o) ? { onProgress: progressPrinter(o)! } : {}) })
           const summary = {
             tokenId,
-            category: opened.record.category,
+            // The issuer's signed word, checked against the token's tag when the record was opened.
+            category: categoryName(opened.meta.category),
             issuer: opened.record.issuer,
             issuedAt: opened.record.issuedAt,
             contentType: opened.meta.contentType,

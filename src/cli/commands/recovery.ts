@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import QRCode from 'qrcode'
 import { type Address, getAddress, isAddress } from 'viem'
+import { readPassphrase } from '../../accounts/index.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
 import type { Medvault } from '../../home/index.js'
 import {
@@ -40,6 +41,17 @@ function resolveOld(mv: Medvault, store: RecoveryStore, value: string): Address 
   })
 }
 
+/**
+ * Opens the account that takes over a patient's records, and what keeps the old tag secret in its
+ * keystore file: the passphrase is asked once and used for both.
+ */
+async function unlockToKeep(mv: Medvault, name: string) {
+  mv.keystore.get(name) // fail fast on an unknown name, before prompting
+  const passphrase = await readPassphrase(`Passphrase for ${name}: `)
+  const account = await mv.keystore.unlock(name, passphrase)
+  return { account, adoptTagSecret: (tagSecret: Uint8Array) => mv.keystore.setTagSecret(name, passphrase, tagSecret) }
+}
+
 function nameIn(mv: Medvault) {
   const accounts = mv.keystore.list()
   return (address: Address) => accounts.find((a) => a.address === getAddress(address))?.name ?? address
@@ -52,7 +64,7 @@ export function recoveryCommands(program: Command, run: Run) {
 
   recovery
     .command('setup')
-    .description("Split the patient's key among guardians (k of n) and name them on chain")
+    .description("Split the patient's key and category tag secret among guardians (k of n) and name them on chain")
     .requiredOption('--as <account>', 'the patient')
     .requiredOption('--guardians <list>', 'guardian accounts (names or addresses); "paper" for a printed sheet', collectList)
     .requiredOption('--threshold <k>', 'how many guardians must act together')
@@ -215,12 +227,13 @@ export function recoveryCommands(program: Command, run: Run) {
         const result = await withMedvault(o, async (mv) => {
           const store = storeOf(mv)
           const patient = resolveOld(mv, store, opts.for)
-          const newAccount = await unlock(mv, opts.as)
+          const { account: newAccount, adoptTagSecret } = await unlockToKeep(mv, opts.as)
           const checkpoint = accountMoveFault(process.env.MEDVAULT_FAULT)
-          return recoverAccount(mv, { patient, newAccount, store, ...(checkpoint ? { checkpoint } : {}) })
+          return recoverAccount(mv, { patient, newAccount, store, adoptTagSecret, ...(checkpoint ? { checkpoint } : {}) })
         })
         emit(o, result, () => [
-          `Recovered ${result.records} record(s) of ${opts.for} to ${opts.as}: ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued.`,
+          `Recovered ${result.records} record(s) of ${opts.for} to ${opts.as}: ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued, ${result.tagTablesShared} tag table(s) shared again.`,
+          `${opts.as} keeps the category tags of ${opts.for}, so its records keep their categories.`,
           `Set up recovery for ${opts.as} now (\`medvault recovery setup --as ${opts.as} ...\`): the old shares open nothing new.`,
         ])
       }, cmd),
@@ -274,23 +287,23 @@ export function recoveryCommands(program: Command, run: Run) {
     .command('rotate')
     .description('Move all your records, keys and grants to a new account now (a compromised or old key)')
     .requiredOption('--as <account>', 'the patient, with the current key')
-    .requiredOption('--to <account>', 'the new account (in this home)')
+    .requiredOption('--to <account>', 'a new, empty account in this home (it takes over the category tags too)')
     .option('--drop-grant <ids>', 'grants not to take over (e.g. made by whoever stole the key)', collectList)
     .action((opts: { as: string; to: string; dropGrant?: string[] }, cmd: Command) =>
       run(async (o) => {
         const result = await withMedvault(o, async (mv) => {
           const patient = await unlock(mv, opts.as)
-          const newAccount = await unlock(mv, opts.to)
+          const { account: newAccount, adoptTagSecret } = await unlockToKeep(mv, opts.to)
           const dropGrants = (opts.dropGrant ?? []).map((id) => {
             if (!/^[1-9]\d*$/.test(id))
               throw new InvalidInputError(`"${id}" is not a grant id.`, { hint: 'See the ids with `medvault grants`.' })
             return BigInt(id)
           })
           const checkpoint = accountMoveFault(process.env.MEDVAULT_FAULT)
-          return rotateAccount(mv, { patient, newAccount, dropGrants, ...(checkpoint ? { checkpoint } : {}) })
+          return rotateAccount(mv, { patient, newAccount, dropGrants, adoptTagSecret, ...(checkpoint ? { checkpoint } : {}) })
         })
         emit(o, result, () => [
-          `Rotated ${opts.as} to ${opts.to}: ${result.records} record(s) moved, ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued.`,
+          `Rotated ${opts.as} to ${opts.to}: ${result.records} record(s) moved, ${result.rewrapped} key(s) re-wrapped, ${result.grantsMoved.length} grant(s) taken over, ${result.slipsReleased} grantee key(s) re-issued, ${result.tagTablesShared} tag table(s) shared again.`,
           `${opts.as} is retired: it can no longer grant, and no record can be issued to it.`,
         ])
       }, cmd),

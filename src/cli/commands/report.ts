@@ -32,6 +32,7 @@ export function reportCommands(program: Command, run: Run) {
           const accountNames = new Map(mv.keystore.list().map((a) => [a.address, a.name] as const))
           return gatherAccessReport(mv, {
             patient: patient.address,
+            keys: patient,
             auditLog: { dir: mv.paths.audit, node: mv.node.account.address },
             emergencyReasonsDir: mv.paths.emergencyReasons,
             accountNames,

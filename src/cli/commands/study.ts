@@ -245,15 +245,13 @@ export function studyCommands(program: Command, run: Run) {
   study
     .command('eligible')
     .argument('<study>', 'study id')
-    .description("Count live records in the study's categories across all patients, counts under 11 shown as <11")
+    .description('Count live records of any category across all patients (an upper bound), counts under 11 shown as <11')
     .action((id: string, _opts: unknown, cmd: Command) =>
       run(async (o) => {
         const counts = await withMedvault(o, (mv) => eligibleCounts(mv, parseStudyId(id)))
         emit(o, counts, () => [
-          `Study #${counts.studyId}: ${Object.entries(counts.records)
-            .map(([c, n]) => `${c} ${n}`)
-            .join(', ')} record(s), held by ${counts.patients} patient(s).`,
-          "Counts come from the chain's public token categories (not erased, not superseded); coded criteria are checked only by each patient's client.",
+          `Study #${counts.studyId} (${counts.categories.join(', ')}): at most ${counts.records} live record(s), held by ${counts.patients} patient(s).`,
+          "The chain holds only each patient's blinded category tags, so the count is over every category (not erased, not superseded); categories and coded criteria are checked only by each patient's client.",
         ])
       }, cmd),
     )

@@ -287,11 +287,12 @@ export function systemCommands(program: Command, run: Run) {
           if ((await listRecords(mv, { patient: alice.address })).length > 0) {
             return { alice: alice.address, issued: [] as { file: string; tokenId: bigint }[] }
           }
-          const patientKey = (await unlock(mv, 'alice')).chainAccount
+          // Alice consents to each record here, which also shares her category tags with its issuer.
+          const patientKeys = await unlock(mv, 'alice')
           const issued: { file: string; tokenId: bigint }[] = []
           const add = async (file: string, as: string, supersedes?: bigint) => {
             const doc = await documentFromFile(join(examplesDir(), file))
-            const provider = (await unlock(mv, as)).chainAccount
+            const provider = await unlock(mv, as)
             const r = await issueRecord(mv, {
               issuer: provider,
               patient: alice,
@@ -299,7 +300,7 @@ export function systemCommands(program: Command, run: Run) {
               contentType: doc.contentType,
               category: doc.category,
               sensitivity: doc.sensitivity,
-              consent: { patient: patientKey },
+              consent: { patient: patientKeys },
               ...(supersedes ? { supersedes } : {}),
             })
             issued.push({ file, tokenId: r.tokenId })

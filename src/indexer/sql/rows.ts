@@ -1,6 +1,6 @@
 import { type Address, type Hex, getAddress } from 'viem'
 import { PURPOSES, type Purpose, SCOPES, type Scope } from '../../consent/index.js'
-import { CATEGORIES } from '../../core/index.js'
+import type { CategoryTag } from '../../core/index.js'
 import type { IndexedDelegate, IndexedEmergencyAccess, IndexedGrant, IndexedProvider, IndexedRecord, ProviderStatus } from '../types.js'
 import type { SqlRow } from './driver.js'
 import { big, dateOf, num, optionalBig, optionalDate } from './values.js'
@@ -11,14 +11,11 @@ const address = (v: unknown): Address => getAddress(String(v))
 const hex = (v: unknown): Hex => String(v) as Hex
 
 export function recordFromRow(r: SqlRow): IndexedRecord {
-  const categoryCode = num(r.category)
   return {
     tokenId: big(r.token_id),
     patient: address(r.patient),
     issuer: address(r.issuer),
-    category: CATEGORIES[categoryCode] ?? 'other',
-    categoryCode,
-    sensitivity: num(r.sensitivity),
+    tag: String(r.tag) as CategoryTag,
     issuedAt: dateOf(r.issued_at),
     cid: String(r.cid),
     commitment: hex(r.commitment),
@@ -39,8 +36,9 @@ export function grantFromRow(r: SqlRow, tokenIds: bigint[]): IndexedGrant {
     grantor: address(r.grantor),
     scope: (SCOPES as readonly string[]).includes(String(r.scope)) ? (r.scope as Scope) : 'records',
     tokenIds,
-    categories: num(r.categories),
-    sensitive: num(r.sensitive),
+    tags: String(r.tags ?? '')
+      .split(',')
+      .filter((t) => t.length > 0) as CategoryTag[],
     purpose: (PURPOSES as readonly string[]).includes(String(r.purpose)) ? (r.purpose as Purpose) : 'other',
     createdAt: dateOf(r.created_at),
     expiresAt: dateOf(r.expires_at),

@@ -2,9 +2,9 @@ import { IndexError } from '../errors.js'
 import type { SqlDriver } from './driver.js'
 
 /**
- * The index's tables. Everything in them is on chain already (addresses, token ids, category
- * codes, flags, hashes, block numbers and times); no health data, which the chain does not hold
- * either. Times are Unix seconds, except nonce expiries (milliseconds).
+ * The index's tables. Everything in them is on chain already (addresses, token ids, the
+ * patients' blinded category tags, hashes, block numbers and times); no health data, which the
+ * chain does not hold either. Times are Unix seconds, except nonce expiries (milliseconds).
  */
 const V1 = (serial: string) => [
   'CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
@@ -115,8 +115,67 @@ const V1 = (serial: string) => [
 /** Version 2: records a patient erased (crypto-shredded): the token stays, nothing can open it. */
 const V2 = () => ['ALTER TABLE records ADD COLUMN erased_at BIGINT']
 
+/**
+ * Version 3 (issue 22, blinded categories): a record has the patient's tag instead of a category
+ * code and flags, a grant the tags it lists instead of a mask. The chain no longer says what the
+ * old columns held, so nothing can be converted: the chain data is dropped, and the next sync
+ * reads it all again from the deployment's first block (the index is a cache of the chain; the
+ * binding to its deployment and the nonces stay).
+ */
+const V3 = () => [
+  'DELETE FROM grant_records',
+  'DELETE FROM providers',
+  'DELETE FROM emergency_providers',
+  'DELETE FROM delegates',
+  'DELETE FROM emergency_accesses',
+  'DELETE FROM undo_log',
+  'DELETE FROM blocks',
+  'DELETE FROM sync_cursor',
+  'DROP TABLE records',
+  `CREATE TABLE records (
+    token_id BIGINT PRIMARY KEY,
+    patient TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    cid TEXT NOT NULL,
+    commitment TEXT NOT NULL,
+    supersedes BIGINT,
+    superseded_by BIGINT,
+    erased_at BIGINT,
+    block_number BIGINT NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL
+  )`,
+  'CREATE INDEX records_patient ON records (patient, issued_at)',
+  'CREATE INDEX records_patient_tag ON records (patient, tag)',
+  'CREATE INDEX records_issuer ON records (issuer)',
+  'CREATE INDEX records_block ON records (block_number)',
+  'DROP TABLE grants',
+  // `tags`: the listed tags, lower-case hex joined by commas (at most 256, ConsentRegistry.MAX_TAGS).
+  `CREATE TABLE grants (
+    grant_id BIGINT PRIMARY KEY,
+    patient TEXT NOT NULL,
+    grantee TEXT NOT NULL,
+    grantor TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revoked_by TEXT,
+    block_number BIGINT NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL
+  )`,
+  'CREATE INDEX grants_patient ON grants (patient)',
+  'CREATE INDEX grants_grantee ON grants (grantee, expires_at)',
+  'CREATE INDEX grants_block ON grants (block_number)',
+]
+
 /** Migrations in order; migration n brings the schema to version n. Never edit one that shipped: add the next. */
-const MIGRATIONS: ((serial: string) => string[])[] = [V1, V2]
+const MIGRATIONS: ((serial: string) => string[])[] = [V1, V2, V3]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 

@@ -1,6 +1,5 @@
 import { type Address, type Hex, getAddress } from 'viem'
 import { InvalidInputError } from '../../errors.js'
-import { categoryCode } from '../../core/index.js'
 import { IndexError } from '../errors.js'
 import type { IndexBatch, IndexCursor, IndexScope, IndexStatus, IndexStore, RecordFilter, SharingPatient } from '../types.js'
 import { applyEvents } from './applyEvents.js'
@@ -71,9 +70,11 @@ export function createSqlIndexStore(db: SqlDriver, where: { location: string }):
       guard('listing records', async () => {
         const conditions = ['patient = ?']
         const params: SqlValue[] = [getAddress(patient)]
-        if (filter.category !== undefined) {
-          conditions.push('category = ?')
-          params.push(categoryCode(filter.category))
+        if (filter.tags !== undefined) {
+          // No tag of the category known to the viewer: nothing it may call that category.
+          if (filter.tags.length === 0) return []
+          conditions.push(`tag IN (${filter.tags.map(() => '?').join(', ')})`)
+          params.push(...filter.tags.map((t) => t.toLowerCase()))
         }
         if (filter.issuedFrom) {
           conditions.push('issued_at >= ?')

@@ -10,6 +10,7 @@ import { deidentifyResources, toNdjson } from '../deid/index.js'
 import { deliver, getContribution, getStudy, joinStudy, type MarketContext, type Study } from '../market/index.js'
 import { sealDataset, studyPseudonymKey } from './dataset.js'
 import { meetsCriteria, studyCriteria } from './protocol.js'
+import { ownRecordCategory, ownTagTable, requireStudyCategory } from './recordClass.js'
 
 type Ctx = RecordsContext & MarketContext
 
@@ -19,20 +20,24 @@ export type PreparedDataset = { cid: CID; commitment: Hex; resources: number; ps
  * Checks the records against the study off chain: the patient's own, in one of the study's
  * categories, and (when the study has coded criteria) each carrying one of the codings. Returns
  * the records' FHIR resources, decrypted in memory only.
+ *
+ * The category check is the only one there is: the market contract sees a record's blinded tag,
+ * not its category, so it would take any of the patient's records. The category comes from the tag
+ * on chain and the patient's own tag table, before anything is decrypted.
  */
 export async function eligibleResources(ctx: Ctx, params: { patient: UnlockedAccount; study: Study; tokenIds: readonly bigint[] }) {
   if (params.tokenIds.length === 0) throw new InvalidInputError('Name at least one record to contribute.', { hint: 'e.g. --records 1,2,3' })
+  const table = ownTagTable(params.patient)
+  for (const tokenId of params.tokenIds) {
+    const { category } = await ownRecordCategory(ctx, { patient: params.patient, table, tokenId })
+    requireStudyCategory(params.study, tokenId, category)
+  }
   const criteria = await studyCriteria(ctx.store, params.study.protocolCid, params.study.criteriaHash)
   const resources: { resource: Resource }[] = []
   for (const tokenId of params.tokenIds) {
     const { record, bytes } = await readRecord(ctx, { tokenId, reader: params.patient })
     if (record.owner !== params.patient.address) {
       throw new AccessDeniedError(`Record #${tokenId} is not this patient's own; only the owner contributes it to a study.`)
-    }
-    if (!params.study.categories.includes(record.category)) {
-      throw new InvalidInputError(
-        `Record #${tokenId} is ${record.category}; study #${params.study.studyId} asks for ${params.study.categories.join(', ')}.`,
-      )
     }
     let resource: Resource
     try {

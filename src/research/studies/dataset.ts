@@ -22,7 +22,8 @@ export const datasetCommitment = (ndjson: Uint8Array): Hex => `0x${createHash('s
 /**
  * Seals a dataset to the researcher with the record envelope (HPKE-wrapped key, AES-256-GCM
  * stream) and stores it. The envelope's meta names the patient as both sides; the record-only
- * fields (salt, attestation) are empty, since a dataset is signed by nobody but its commitment.
+ * fields (salt, attestation) are empty and the category tag is zero, since a dataset is signed by
+ * nobody but its commitment and is no record of any category.
  */
 export async function sealDataset(
   store: BlobStore,
@@ -40,6 +41,7 @@ export async function sealDataset(
       issuer: params.patient,
       category: 0,
       sensitivity: 0,
+      tag: '0x0000000000000000',
       supersedes: '0',
       attestation: '0x',
     },

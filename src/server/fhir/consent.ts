@@ -9,9 +9,8 @@ import type { CodeableConcept, Coding, Consent, ConsentProvisionData, Patient, R
 import type { Context } from 'hono'
 import { type Address, getAddress, isAddress } from 'viem'
 import { chainTime } from '../../chain/index.js'
-import { consentRegistryAbi } from '../../contracts/index.js'
-import { type GrantInfo, type GrantTerms, type Purpose, getGrant, listGrants } from '../../consent/index.js'
-import { CATEGORIES, type Category, Sensitivity, type SensitivityName, categoryCode } from '../../core/index.js'
+import { type GrantInfo, type GrantTerms, type Purpose, type TagReader, getGrant, listGrants } from '../../consent/index.js'
+import { CATEGORIES, type Category, Sensitivity, type SensitivityName } from '../../core/index.js'
 import { parseReference, validateFhirResource } from '../../fhir/index.js'
 import { recordVersions } from '../../history/index.js'
 import { grantOnce, operationFault, revokeOnce } from '../../operations/index.js'
@@ -24,6 +23,8 @@ import { errorResponses, secured } from '../routes/schemas.js'
 const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason'
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode'
 const CATEGORY_SYSTEM = 'https://medvault.dev/fhir/CodeSystem/category'
+/** A patient's blinded category tag (8 bytes, hex) that the reader's tag table does not map: shown as is, never guessed. */
+const CATEGORY_TAG_SYSTEM = 'https://medvault.dev/fhir/CodeSystem/category-tag'
 const PURPOSE_SYSTEM = 'https://medvault.dev/fhir/CodeSystem/purpose'
 const RECORD_SYSTEM = 'urn:ietf:rfc:3986'
 
@@ -50,24 +51,11 @@ const accountReference = (chainId: number, account: Address, type: 'Patient'): R
   identifier: { system: RECORD_SYSTEM, value: `eip155:${chainId}:${account}` },
 })
 
-/** A grant and, for a grant of records, the records it names (from its GrantCreated event). */
-export type GrantWithRecords = GrantInfo & { tokenIds?: bigint[] }
-
-async function withRecords(deps: ServerDeps, grant: GrantInfo): Promise<GrantWithRecords> {
-  if (grant.scope !== 'records') return grant
-  const [created] = await deps.ctx.publicClient.getContractEvents({
-    address: deps.ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    eventName: 'GrantCreated',
-    args: { grantId: grant.grantId },
-    fromBlock: BigInt(deps.ctx.deployment.deployedAtBlock),
-    toBlock: 'latest',
-  })
-  return { ...grant, tokenIds: [...(created?.args.tokenIds ?? [])] }
-}
-
-/** A grant as an R4 Consent: who shares what with whom, until when, for what, and whether it still holds. */
-export function consentResource(grant: GrantWithRecords, chain: { chainId: number; records: Address }): Consent {
+/**
+ * A grant as an R4 Consent: who shares what with whom, until when, for what, and whether it still
+ * holds. Its categories are the reader's mapping of the grant's tags (see `listGrants`).
+ */
+export function consentResource(grant: GrantInfo, chain: { chainId: number; records: Address }): Consent {
   const end = grant.revokedAt && grant.revokedAt < grant.expiresAt ? grant.revokedAt : grant.expiresAt
   const data: ConsentProvisionData[] = (grant.scope === 'records' ? (grant.tokenIds ?? []) : []).map((tokenId) => ({
     meaning: 'instance',
@@ -76,11 +64,14 @@ export function consentResource(grant: GrantWithRecords, chain: { chainId: numbe
       display: `record ${tokenId}`,
     },
   }))
+  // The categories the reader's table maps; a tag it cannot map is listed as a tag, so that a
+  // category grant never reads as a grant of everything (an empty provision.code).
   const code: CodeableConcept[] =
     grant.scope === 'categories'
-      ? CATEGORIES.filter((c) => grant.categories & (1 << categoryCode(c))).map((c) => ({
-          coding: [{ system: CATEGORY_SYSTEM, code: c }],
-        }))
+      ? [
+          ...(grant.categories ?? []).map((c) => ({ coding: [{ system: CATEGORY_SYSTEM, code: c }] })),
+          ...grant.unknownTags.map((t) => ({ coding: [{ system: CATEGORY_TAG_SYSTEM, code: t }] })),
+        ]
       : []
   const labels = (Object.keys(Sensitivity) as SensitivityName[])
     .filter((name) => grant.sensitive & Sensitivity[name])
@@ -233,9 +224,12 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     })
   })
 
+  /** The caller's keys when this server holds them: its tag tables map a grant's tags to categories. */
+  const viewerOf = async (caller: Address): Promise<TagReader | undefined> => deps.keyring.get(caller)
+
   /** A grant the caller may see: their own (as the patient) or one made to them. */
   async function visibleGrant(caller: Address, grantId: bigint): Promise<GrantInfo> {
-    const grant = await getGrant(deps.ctx, grantId).catch(() => {
+    const grant = await getGrant(deps.ctx, grantId, await viewerOf(caller)).catch(() => {
       throw new HttpError(404, 'not-found', `There is no Consent ${grantId}.`)
     })
     if (grant.patient !== caller && grant.grantee !== caller) throw new HttpError(404, 'not-found', `There is no Consent ${grantId}.`)
@@ -243,7 +237,7 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
   }
 
   const respond = async (c: Context<ServerEnv>, grant: GrantInfo, status: 200 | 201 = 200) =>
-    c.body(JSON.stringify(consentResource(await withRecords(deps, grant), chain)), status, {
+    c.body(JSON.stringify(consentResource(grant, chain)), status, {
       'content-type': FHIR_CONTENT_TYPE,
       location: `${fhirBase}/Consent/${grant.grantId}`,
       'last-modified': (grant.revokedAt ?? grant.createdAt).toUTCString(),
@@ -273,7 +267,10 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
           ]
       const actor = idOf(q.get('actor'))
       const status = q.get('status')
-      const grants = (await Promise.all([...new Set(patients.filter((p): p is Address => !!p))].map((p) => listGrants(deps.ctx, p))))
+      const viewer = await viewerOf(caller)
+      const grants = (
+        await Promise.all([...new Set(patients.filter((p): p is Address => !!p))].map((p) => listGrants(deps.ctx, p, viewer)))
+      )
         .flat()
         .filter((g) => g.patient === caller || g.grantee === caller)
         .filter((g) => !actor || g.grantee === actor)
@@ -286,7 +283,7 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         entry: await Promise.all(
           grants.map(async (g) => ({
             fullUrl: `${fhirBase}/Consent/${g.grantId}`,
-            resource: consentResource(await withRecords(deps, g), chain),
+            resource: consentResource(g, chain),
             search: { mode: 'match' },
           })),
         ),
@@ -322,7 +319,7 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       // The CLI's journaled operation: a retried request finishes the first one or returns its grant.
       const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'grant')
       const { grantId, outcome } = await grantOnce(deps.ctx, {
-        grantor: patient.chainAccount,
+        grantor: patient,
         patient: patient.address,
         ...asked,
         journalDir: deps.operationsDir,
@@ -331,7 +328,7 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       })
       if (outcome !== 'done-before')
         await audit(deps, { actor: patient.address, action: 'grant', patient: patient.address, purpose: asked.purpose, outcome: 'allowed' })
-      return respond(c, await getGrant(deps.ctx, grantId), outcome === 'done-before' ? 200 : 201)
+      return respond(c, await getGrant(deps.ctx, grantId, patient), outcome === 'done-before' ? 200 : 201)
     },
   )
 
@@ -365,7 +362,7 @@ export function consentRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         ...(checkpoint ? { checkpoint } : {}),
       })
       await audit(deps, { actor: caller, action: 'revoke', patient: caller, outcome: 'allowed' })
-      return respond(c, await getGrant(deps.ctx, grantId))
+      return respond(c, await getGrant(deps.ctx, grantId, patient))
     },
   )
 

@@ -8,7 +8,7 @@ import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtyp
 import type { Context } from 'hono'
 import { type Address, getAddress, isAddress } from 'viem'
 import { InvalidInputError } from '../../errors.js'
-import type { RecordsContext } from '../../core/index.js'
+import { type RecordsContext, categoryName, classOf } from '../../core/index.js'
 import { isFhirResourceType } from '../../fhir/index.js'
 import { checkPatientOf, patientAccountOf } from '../../fhir/index.js'
 import {
@@ -41,6 +41,7 @@ import {
   parseTokenIdParam,
   requestContext,
   sessionOf,
+  viewerTable,
 } from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { visibleRecords } from '../routes/records.js'
@@ -227,12 +228,17 @@ async function searchBundle(
   // Records this caller opened before are narrowed by their searchable fields, kept in memory
   // since: only the ones that may match are opened (access checked and audited) again.
   const cache = deps.ctx.readCache
+  // The index holds tags, not categories: the caller's table maps them, where it has one.
+  const table = await viewerTable(deps, caller, patient)
   const mayMatch = (r: OnChainRecord): boolean => {
     // Superseded versions are never findings; `_id` names logical ids, checked once opened.
     if (r.supersededBy !== 0n) return false
     const summary = cache?.content(r.tokenId, caller, `${r.cid}:${r.commitment}`)?.summary as Resource | undefined
     if (!summary || summary.resourceType === 'Binary') return true
-    return summary.resourceType === params.type && matchesSearch(summary, r.category, search)
+    const category = table ? classOf(table, r.tag)?.category : undefined
+    // A tag the caller cannot map is decided once opened, by the record's signed category.
+    if (!category && search.category.length > 0) return summary.resourceType === params.type
+    return summary.resourceType === params.type && matchesSearch(summary, category ?? 'unknown', search)
   }
   const { history, links } = await historyFor(deps, caller, patient, mayMatch)
   const matches = history.entries
@@ -240,7 +246,8 @@ async function searchBundle(
       if (e.record.supersededBy !== 0n) return false
       if ((e.resource?.resourceType ?? 'Binary') !== params.type) return false
       if (wanted && !wanted.has(e.version?.logicalId ?? e.record.tokenId)) return false
-      return e.resource ? matchesSearch(e.resource, e.record.category, search) : search.code.length === 0
+      // The signed envelope names the record's category: whoever opened it knows it without a tag table.
+      return e.resource ? matchesSearch(e.resource, categoryName(e.meta.category), search) : search.code.length === 0
     })
     .map((entry) => ({ entry, key: sortKey(entry, query.sort.by) }))
     .sort((a, b) => compareKeys(a.key, b.key, query.sort.descending))

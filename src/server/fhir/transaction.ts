@@ -103,7 +103,7 @@ export function transactionRoute(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) 
       if (kept.some((i) => (entries[i]?.resource as JsonObject | undefined)?.resourceType !== 'Patient')) {
         const parsed = parseImportBundle(toImport, { patient })
         const result = await importBundle(deps.ctx, {
-          issuer: { chainAccount: issuer.chainAccount, encryptionSeed: issuer.encryptionSeed },
+          issuer: { chainAccount: issuer.chainAccount, encryptionSeed: issuer.encryptionSeed, tagSecret: issuer.tagSecret },
           patient: { address: patient, encryptionPublicKey },
           bundle: parsed,
           journalDir: deps.importsDir,

@@ -103,7 +103,11 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       ...secured,
       responses: { ...jsonOk('Grants, oldest first'), ...errorResponses },
     }),
-    async (c) => jsonResponse(c, { grants: await listGrants(deps.ctx, sessionOf(c).address) }),
+    async (c) => {
+      const me = sessionOf(c).address
+      // Categories come from the caller's own tag table when this server holds its keys; else the tags are left for the caller to map.
+      return jsonResponse(c, { grants: await listGrants(deps.ctx, me, await deps.keyring.get(me)) })
+    },
   )
 
   app.openapi(
@@ -139,7 +143,7 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       // finishes the first one or returns the grant it made; it never makes a second grant.
       const checkpoint = operationFault(process.env.MEDVAULT_FAULT, 'grant')
       const { grantId, txHash, keysReleased, outcome } = await grantOnce(deps.ctx, {
-        grantor: patient.chainAccount,
+        grantor: patient,
         patient: patient.address,
         grantee,
         terms,
@@ -151,7 +155,7 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       })
       if (outcome !== 'done-before')
         await audit(deps, { actor: patient.address, action: 'grant', patient: patient.address, purpose: body.purpose, outcome: 'allowed' })
-      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash, keysReleased, outcome }, 201)
+      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId, patient), txHash, keysReleased, outcome }, 201)
     },
   )
 
@@ -184,7 +188,7 @@ export function accountRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
         ...(checkpoint ? { checkpoint } : {}),
       })
       await audit(deps, { actor: patient.address, action: 'revoke', patient: patient.address, outcome: 'allowed' })
-      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId), txHash, outcome })
+      return jsonResponse(c, { grant: await getGrant(deps.ctx, grantId, patient), txHash, outcome })
     },
   )
 

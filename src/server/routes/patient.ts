@@ -7,6 +7,7 @@ import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { getAddress } from 'viem'
 import { proveClaim } from '../../claims/index.js'
 import { delegateOnce, operationFault } from '../../operations/index.js'
+import { shareDelegateTags } from '../../consent/index.js'
 import { authorizeProvider, revokeProvider } from '../../directory/index.js'
 import { eraseRecords } from '../../erasure/index.js'
 import { gatherAccessReport, renderAccessReportPdf } from '../../report/index.js'
@@ -35,7 +36,7 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       const patient = await custodialAccount(deps, sessionOf(c).address)
       const provider = getAddress(c.req.valid('param').provider as string)
       const until = new Date(c.req.valid('json').until)
-      const txHash = await authorizeProvider(deps.ctx, patient.chainAccount, provider, until)
+      const txHash = await authorizeProvider(deps.ctx, patient, provider, until)
       return jsonResponse(c, { provider, until: until.toISOString(), txHash })
     },
   )
@@ -81,6 +82,8 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
           journalDir: deps.operationsDir,
           ...(checkpoint ? { checkpoint } : {}),
         })
+        // A delegate turns categories into the patient's tags with the open classes sealed to it (only those: never a sensitive record).
+        if (method === 'put') await shareDelegateTags(deps.ctx, { patient, delegate })
         return jsonResponse(c, { delegate, enabled: method === 'put', txHash, outcome })
       },
     )
@@ -120,8 +123,11 @@ export function patientRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     }),
     async (c) => {
       const patient = sessionOf(c).address
+      // The patient's keys, when this server holds them, name the categories behind the chain's tags.
+      const keys = await deps.keyring.get(patient)
       const report = await gatherAccessReport(deps.ctx, {
         patient,
+        ...(keys ? { keys } : {}),
         auditLog: { dir: deps.auditLog.dir, node: deps.auditLog.address },
         emergencyReasonsDir: deps.emergencyReasonsDir,
       })

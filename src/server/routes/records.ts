@@ -2,11 +2,20 @@ import { checkPatientOf } from '../../fhir/index.js'
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, getAddress } from 'viem'
 import { canAccessNow } from '../../consent/index.js'
-import { type RecordsContext, parseCategory, requiredSensitivity } from '../../core/index.js'
+import { type RecordsContext, type TagTable, classOf, parseCategory, requiredSensitivity } from '../../core/index.js'
 import { documentFromFhir, type OnChainRecord, getOnChainRecord, checkReadAccess, openRecord, verifyRecord } from '../../records/index.js'
 import { getProvider } from '../../directory/index.js'
 import type { ServerDeps, ServerEnv } from '../context.js'
-import { audit, custodialAccount, custodialProvider, jsonResponse, parseTokenIdParam, requestContext, sessionOf } from '../http.js'
+import {
+  audit,
+  custodialAccount,
+  custodialProvider,
+  jsonResponse,
+  parseTokenIdParam,
+  requestContext,
+  sessionOf,
+  viewerTable,
+} from '../http.js'
 import { checkIdempotencyKey } from '../idempotency.js'
 import { type IssueForPatientParameters, issueForPatient } from '../issueForPatient.js'
 import { HttpError } from '../outcomes.js'
@@ -18,15 +27,22 @@ const ENVELOPE_PAGE_MAX = 250
 const tokenParam = z.object({ tokenId: z.string().openapi({ param: { name: 'tokenId', in: 'path' }, example: '7' }) })
 const patientParam = z.object({ patient: addressSchema.openapi({ param: { name: 'patient', in: 'path' } }) })
 
-function summary(record: OnChainRecord, issuerName: string) {
+/**
+ * A record's metadata for the caller. The chain holds only the patient's tag: the category and
+ * flags come from the caller's table of the patient's tags ("unknown" and null without one; a
+ * client holding its own keys maps `tag` itself).
+ */
+function summary(record: OnChainRecord, issuerName: string, table: TagTable | undefined) {
+  const cls = table ? classOf(table, record.tag) : undefined
   return {
     tokenId: record.tokenId,
     patient: record.owner,
     issuer: record.issuer,
     issuerName,
     issuedAt: record.issuedAt.toISOString(),
-    category: record.category,
-    sensitivity: record.sensitivity,
+    tag: record.tag,
+    category: cls?.category ?? 'unknown',
+    sensitivity: cls?.sensitivity ?? null,
     supersedes: record.supersedes === 0n ? null : record.supersedes,
     supersededBy: record.supersededBy === 0n ? null : record.supersededBy,
     cid: record.cid.toString(),
@@ -89,9 +105,11 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     }),
     async (c) => {
       const caller = sessionOf(c).address
-      const records = await visibleRecords(deps, caller, getAddress(c.req.valid('param').patient))
+      const patient = getAddress(c.req.valid('param').patient)
+      const records = await visibleRecords(deps, caller, patient)
       const nameOf = issuerNames(deps)
-      return jsonResponse(c, { records: await Promise.all(records.map(async (r) => summary(r, await nameOf(r.issuer)))) })
+      const table = await viewerTable(deps, caller, patient)
+      return jsonResponse(c, { records: await Promise.all(records.map(async (r) => summary(r, await nameOf(r.issuer), table))) })
     },
   )
 
@@ -156,7 +174,8 @@ export function recordRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       await checkReadAccess(deps.ctx, record, caller, 'verify')
       const reader = await deps.keyring.get(caller)
       const result = await verifyRecord(deps.ctx, { tokenId, ...(reader ? { reader } : {}) })
-      return jsonResponse(c, { record: summary(record, result.issuerName ?? ''), valid: result.valid, checks: result.checks })
+      const table = await viewerTable(deps, caller, record.owner)
+      return jsonResponse(c, { record: summary(record, result.issuerName ?? '', table), valid: result.valid, checks: result.checks })
     },
   )
 

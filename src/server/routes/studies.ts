@@ -11,7 +11,8 @@
  */
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import { type Address, erc20Abi, getAddress } from 'viem'
-import { CATEGORIES, type Category } from '../../core/index.js'
+import type { UnlockedAccount } from '../../accounts/index.js'
+import { CATEGORIES, type Category, buildTagTable, classOf } from '../../core/index.js'
 import {
   NATIVE_ASSET,
   type Contribution,
@@ -145,12 +146,19 @@ async function studyResearcher(deps: ServerDeps, caller: Address, study: Study) 
   return custodialAccount(deps, caller)
 }
 
-/** The caller's live records (own, not erased, not superseded), from the index. */
-async function liveRecords(deps: ServerDeps, patient: Address): Promise<{ tokenId: bigint; category: Category }[]> {
-  const records = await deps.index.recordsOf(patient)
+/**
+ * The caller's live records (own, not erased, not superseded), from the index, with their
+ * categories from the patient's own tag table (the chain holds only tags).
+ */
+async function liveRecords(deps: ServerDeps, patient: UnlockedAccount): Promise<{ tokenId: bigint; category: Category }[]> {
+  const records = await deps.index.recordsOf(patient.address)
+  const table = buildTagTable(patient.tagSecret)
   return records
-    .filter((r) => r.owner === patient && !r.erasedAt && r.supersededBy === 0n)
-    .map((r) => ({ tokenId: r.tokenId, category: r.category }))
+    .filter((r) => r.owner === patient.address && !r.erasedAt && r.supersededBy === 0n)
+    .flatMap((r) => {
+      const cls = classOf(table, r.tag)
+      return cls ? [{ tokenId: r.tokenId, category: cls.category }] : []
+    })
 }
 
 export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
@@ -235,7 +243,7 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
     async (c) => {
       const patient = await custodialAccount(deps, sessionOf(c).address)
       const study = await getStudy(deps.ctx, parseId(c.req.valid('param').studyId, 'study'))
-      const records = await recordEligibility(deps.ctx, { patient, study, records: await liveRecords(deps, patient.address) })
+      const records = await recordEligibility(deps.ctx, { patient, study, records: await liveRecords(deps, patient) })
       return jsonResponse(c, { studyId: study.studyId, records })
     },
   )
@@ -284,7 +292,7 @@ export function studyRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       } else {
         const wanted = new Set<Category>(body.categories)
         const study = await getStudy(deps.ctx, studyId)
-        const mine = (await liveRecords(deps, patient.address)).filter((r) => wanted.has(r.category))
+        const mine = (await liveRecords(deps, patient)).filter((r) => wanted.has(r.category))
         tokenIds = (await recordEligibility(deps.ctx, { patient, study, records: mine })).filter((r) => r.eligible).map((r) => r.tokenId)
         if (tokenIds.length === 0) {
           throw new HttpError(422, 'invalid', `None of your records in ${[...wanted].join(', ')} qualifies for study #${studyId}.`, {

@@ -9,6 +9,11 @@
  *   covered record key and wraps it to the grantee (as `releasePendingKeys` does on a node); this
  *   stores those slips. Only the record's owner may store them, and only for someone the chain
  *   lets read the record now. A slip is ciphertext for its grantee: the server learns nothing.
+ * - `PUT /api/tag-tables/{reader}`: the tag table (consent/tagTables.ts) a patient's browser sealed
+ *   to a reader when it shares by category, stored as the CLI's `shareTagTable` stores it. Only
+ *   for the caller's own tags; sealed to the reader, so the server learns nothing either.
+ *   `GET /api/tag-tables/{patient}` gives the caller the table `patient` sealed to it, which its
+ *   browser opens to name the categories of what it was shared.
  *
  * Issuing stays on `POST /api/records`: a provider's node holds the provider's keys (a hospital's
  * account is custodial by design, see docs/api.md "Whose keys"), the issuer must seal the record, sign
@@ -25,6 +30,9 @@ import type { ServerDeps, ServerEnv } from '../context.js'
 import { audit, jsonResponse, sessionOf } from '../http.js'
 import { HttpError } from '../outcomes.js'
 import { errorResponses, jsonBody, jsonOk, secured } from './schemas.js'
+
+/** Largest sealed tag table accepted, in base64 characters. */
+const MAX_SEALED_TABLE = 16_384
 
 /** Methods a browser wallet needs to read the chain, estimate, send its own signed transactions and wait for them. */
 const READ_METHODS = new Set([
@@ -157,6 +165,62 @@ export function webRoutes(app: OpenAPIHono<ServerEnv>, deps: ServerDeps) {
       const body = c.req.valid('json')
       const answer = Array.isArray(body) ? await Promise.all(body.map((r) => relay(deps, caller, r))) : await relay(deps, caller, body)
       return jsonResponse(c, answer)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/api/tag-tables/{reader}',
+      summary: "Store the caller's category tag table that its browser sealed to `reader` (the caller's own tags only)",
+      tags: ['consent'],
+      ...secured,
+      request: {
+        params: z.object({
+          reader: z
+            .string()
+            .regex(/^0x[0-9a-fA-F]{40}$/)
+            .openapi({ param: { name: 'reader', in: 'path' } }),
+        }),
+        // A whole table is ~300 classes of 10 bytes, sealed: a few KB, base64.
+        ...jsonBody(z.object({ sealed: z.base64().max(MAX_SEALED_TABLE) })),
+      },
+      responses: { 201: { description: '{ stored } (application/json)' }, ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const store = deps.ctx.tagTables
+      if (!store) throw new HttpError(404, 'not-supported', 'This server keeps no tag tables.')
+      const reader = getAddress(c.req.valid('param').reader)
+      if (reader === caller) throw new HttpError(422, 'invalid', 'Your own tags need no table: your keys derive them.')
+      await store.put(caller, reader, new Uint8Array(Buffer.from(c.req.valid('json').sealed, 'base64')))
+      return jsonResponse(c, { stored: true }, 201)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/tag-tables/{patient}',
+      summary: 'The category tag table `patient` sealed to the caller, for its browser to open (`sealed: null` when none was shared)',
+      tags: ['consent'],
+      ...secured,
+      request: {
+        params: z.object({
+          patient: z
+            .string()
+            .regex(/^0x[0-9a-fA-F]{40}$/)
+            .openapi({ param: { name: 'patient', in: 'path' } }),
+        }),
+      },
+      responses: { ...jsonOk('{ sealed } (base64, or null when none was shared)'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = sessionOf(c).address
+      const patient = getAddress(c.req.valid('param').patient)
+      // None shared is an ordinary answer, not an error: the portal then shows the categories as "unknown".
+      const sealed = await deps.ctx.tagTables?.get(patient, caller)
+      return jsonResponse(c, { sealed: sealed ? Buffer.from(sealed).toString('base64') : null })
     },
   )
 

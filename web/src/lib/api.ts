@@ -42,6 +42,7 @@ export type Api = {
   get<T>(path: string): Promise<T>
   bytes(path: string): Promise<Uint8Array>
   post<T>(path: string, body: unknown): Promise<T>
+  put<T>(path: string, body: unknown): Promise<T>
   del<T>(path: string): Promise<T>
 }
 
@@ -90,6 +91,7 @@ export async function connect(account: BrowserAccount): Promise<Api> {
     get: async (path) => (await call(path)).json(),
     bytes: async (path) => new Uint8Array(await (await call(path)).arrayBuffer()),
     post: async (path, body) => (await call(path, { method: 'POST', headers: json, body: JSON.stringify(body) })).json(),
+    put: async (path, body) => (await call(path, { method: 'PUT', headers: json, body: JSON.stringify(body) })).json(),
     del: async (path) => (await call(path, { method: 'DELETE' })).json(),
   }
 }

@@ -17,9 +17,10 @@ import {
 } from 'viem'
 import type { Deployment } from '../../../src/chain/deploy.js'
 import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emergencyReason.js'
-import { PURPOSES, SCOPES } from '../../../src/consent/grants.js'
+import { PURPOSES, SCOPES, owedEntries } from '../../../src/consent/grantTerms.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
-import { type Category, categoryCode } from '../../../src/core/categories.js'
+import type { Category } from '../../../src/core/categories.js'
+import { type CategoryTag, type TagTable, buildTagTable, sealTagTable, tagsForCategories } from '../../../src/core/categoryTags.js'
 import type { Api } from './api.js'
 
 export type WebConfig = { chainId: number; contracts: { records: Address; consent: Address; registry: Address } }
@@ -34,6 +35,12 @@ class RelayError extends Error {
 }
 
 export type Chainside = ReturnType<typeof chainside>
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let text = ''
+  for (const b of bytes) text += String.fromCharCode(b)
+  return btoa(text)
+}
 
 export function chainside(api: Api, config: WebConfig) {
   let id = 0
@@ -71,17 +78,20 @@ export function chainside(api: Api, config: WebConfig) {
   return {
     config,
     deployment,
-    /** The token's on-chain fields that a record's attestation and commitment are checked against. */
+    /** The token's on-chain fields that a record's attestation and commitment are checked against (its class only as the patient's tag). */
     async record(tokenId: bigint) {
       const r = await publicClient.readContract({ address: records, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] })
       return {
         tokenId,
         commitment: r.commitment,
         issuer: getAddress(r.issuer),
-        categoryCode: r.category,
-        sensitivity: r.sensitivity,
+        tag: r.tag.toLowerCase() as CategoryTag,
         supersedes: r.supersedes,
       }
+    },
+    /** The signed-in account's own tag table: every class of its records (src/core/categoryTags.ts). */
+    ownTagTable(): TagTable {
+      return buildTagTable(api.account.tagSecret)
     },
     async encryptionKeyOf(account: Address): Promise<Hex | undefined> {
       const key = await publicClient.readContract({
@@ -120,7 +130,10 @@ export function chainside(api: Api, config: WebConfig) {
     grantCovers(grantId: bigint, tokenId: bigint): Promise<boolean> {
       return publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'grantCovers', args: [grantId, tokenId] })
     },
-    /** Shares on chain as the signed-in patient (ConsentRegistry.grant); returns the new grant's id. */
+    /**
+     * Shares on chain as the signed-in patient (ConsentRegistry.grant); returns the new grant's id.
+     * Categories go on chain as the patient's tags, never by name (as src/consent/grants.ts grantTags).
+     */
     async grant(params: {
       grantee: Address
       scope: 'categories' | 'records' | 'all'
@@ -130,6 +143,13 @@ export function chainside(api: Api, config: WebConfig) {
       expiresAt: Date
       purpose: (typeof PURPOSES)[number]
     }): Promise<bigint> {
+      const table = buildTagTable(api.account.tagSecret)
+      const tags =
+        params.scope === 'categories'
+          ? tagsForCategories(table, params.categories, params.sensitive)
+          : params.scope === 'all' && params.sensitive
+            ? table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~params.sensitive) === 0).map((e) => e.tag)
+            : []
       const hash = await wallet.writeContract({
         address: consent,
         abi: consentRegistryAbi,
@@ -139,8 +159,7 @@ export function chainside(api: Api, config: WebConfig) {
           getAddress(params.grantee),
           SCOPES.indexOf(params.scope),
           params.scope === 'records' ? params.tokenIds : [],
-          params.scope === 'categories' ? params.categories.reduce((mask, c) => mask | (1 << categoryCode(c)), 0) : 0,
-          params.scope === 'records' ? 0 : params.sensitive,
+          [...tags].sort(),
           Math.floor(params.expiresAt.getTime() / 1000),
           PURPOSES.indexOf(params.purpose),
         ],
@@ -149,6 +168,40 @@ export function chainside(api: Api, config: WebConfig) {
       const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
       if (!created) throw new Error('The chain did not record the grant.')
       return created.args.grantId
+    },
+    /**
+     * Seals to `grantee` the classes of the signed-in patient's tags that its active grants cover
+     * (src/consent/grants.ts owedEntries), and stores the sealed table on the server, so the
+     * grantee can list the records it was given by category. The whole table to a provider the
+     * patient authorised or accepted a record from, as a node does: a newer table replaces the
+     * older, and must not give it less. Returns how many classes were sealed.
+     */
+    async shareGrantedTags(
+      grantee: Address,
+      grants: readonly { grantee: Address; scope: 'records' | 'categories' | 'all'; tags: readonly Hex[]; active: boolean }[],
+      issuers: readonly Address[],
+    ): Promise<number> {
+      const reader = getAddress(grantee)
+      const readerPublicKey = await this.encryptionKeyOf(reader)
+      if (!readerPublicKey) return 0
+      const patient = api.account.address
+      const table = buildTagTable(api.account.tagSecret)
+      const [authorised, delegate] = await Promise.all([
+        publicClient.readContract({ address: records, abi: medicalRecordAbi, functionName: 'authorizationOf', args: [patient, reader] }),
+        publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'isDelegate', args: [patient, reader] }),
+      ])
+      const whole = authorised > 0n || issuers.some((i) => getAddress(i) === reader)
+      const entries = whole
+        ? table
+        : owedEntries(
+            table,
+            grants.filter((g) => getAddress(g.grantee) === reader),
+            { delegate },
+          )
+      if (entries.length === 0) return 0
+      const sealed = await sealTagTable(entries, { patient, reader, readerPublicKey })
+      await api.put(`/api/tag-tables/${reader}`, { sealed: bytesToBase64(sealed) })
+      return entries.length
     },
     /**
      * Opens a 24-hour break-glass window on `patient` as the signed-in emergency provider

@@ -8,6 +8,7 @@ import { scryptAsync } from '@noble/hashes/scrypt.js'
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecretsSchema } from '../../../src/accounts/keystoreFormat.js'
+import { deriveTagSecret } from '../../../src/core/categoryTags.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../../../src/crypto/hpke.js'
 
 export type { KeystoreFile }
@@ -19,6 +20,11 @@ export type BrowserAccount = {
   encryptionPublicKey: Hex
   chainAccount: PrivateKeyAccount
   encryptionSeed: Uint8Array
+  /**
+   * The secret its category tags come from (src/core/categoryTags.ts): the one its keystore stores
+   * when it took over another account's records, else derived from its encryption seed, as the CLI does.
+   */
+  tagSecret: Uint8Array
   /** Seals this account under a passphrase (a passkey's vault only: its recovery kit). */
   reseal?: (passphrase: string) => Promise<KeystoreFile>
 }
@@ -75,6 +81,7 @@ export async function unlockKeystore(file: KeystoreFile, passphrase: string): Pr
     encryptionPublicKey: file.encryptionPublicKey as Hex,
     chainAccount,
     encryptionSeed: hexToBytes(secrets.encryptionSeed as Hex),
+    tagSecret: secrets.tagSecret ? hexToBytes(secrets.tagSecret as Hex) : deriveTagSecret(hexToBytes(secrets.encryptionSeed as Hex)),
   }
 }
 
@@ -167,6 +174,8 @@ export function accountFromSecrets(
     encryptionPublicKey,
     chainAccount,
     encryptionSeed: seed,
+    // A vault made in the browser never took over another account's records: its tags are derived.
+    tagSecret: deriveTagSecret(seed),
     ...(reseal ? { reseal: (passphrase: string) => sealKeystore(name, { privateKey, encryptionSeed: seed }, passphrase) } : {}),
   }
 }

@@ -8,6 +8,8 @@
  * token, the issuer's registry status, the ciphertext against its content address.
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
+import { CATEGORIES, categoryName } from '../../../src/core/categories.js'
+import { type TagTable, buildTagTable, classOf, openTagTable } from '../../../src/core/categoryTags.js'
 import { type KeySlip, unwrapKeySlip, wrapKeySlip } from '../../../src/core/keySlipFormat.js'
 import { computeCommitment } from '../../../src/crypto/commitment.js'
 import { unwrapKey } from '../../../src/crypto/hpke.js'
@@ -32,11 +34,44 @@ export type RecordSummary = {
   issuer: Address
   issuerName: string
   issuedAt: string
+  /** The patient's blinded tag for the record's category (all the chain holds). */
+  tag: Hex
+  /** The category as the server could map the tag ("unknown" when it holds no table of yours; see `listRecordSummaries`). */
   category: string
-  sensitivity: number
+  sensitivity: number | null
   supersedes: string | null
   supersededBy: string | null
   cid: string
+}
+
+/**
+ * What the signed-in account knows of `patient`'s tags: its own table for its own records, else
+ * the table the patient sealed to it (GET /api/tag-tables/{patient}), opened here with its key.
+ * Undefined when none was shared.
+ */
+export async function tagTableOf(api: Api, patient: Address): Promise<TagTable | undefined> {
+  if (patient === api.account.address) return buildTagTable(api.account.tagSecret)
+  const { sealed } = await api.get<{ sealed: string | null }>(`/api/tag-tables/${patient}`)
+  if (!sealed) return undefined
+  const bytes = Uint8Array.from(atob(sealed), (ch) => ch.charCodeAt(0))
+  return openTagTable(api.account.encryptionSeed, bytes, { patient, reader: api.account.address }).catch(() => undefined)
+}
+
+/**
+ * A patient's records as GET /api/patients/{patient}/records lists them. The server holds only
+ * tags and maps them with tables of accounts whose keys it holds; the browser maps the rest with
+ * the signed-in account's own table of the patient's tags. Others stay "unknown": never guessed.
+ */
+export async function listRecordSummaries(api: Api, patient: string): Promise<RecordSummary[]> {
+  const { records } = await api.get<{ records: RecordSummary[] }>(`/api/patients/${patient}/records`)
+  if (records.every((r) => r.category !== 'unknown')) return records
+  const table = await tagTableOf(api, getAddress(patient))
+  if (!table) return records
+  return records.map((r) => {
+    if (r.category !== 'unknown') return r
+    const cls = classOf(table, r.tag)
+    return cls ? { ...r, category: cls.category, sensitivity: cls.sensitivity } : r
+  })
 }
 
 export type Check = { id: string; ok: boolean; message: string }
@@ -176,7 +211,14 @@ export async function openRecord(api: Api, chain: Chainside, tokenId: string): P
       : { id: 'commitment', ok: false, message: 'The content does not match its on-chain fingerprint: it was altered. Do not trust it.' },
   )
   const resource = parseResource(meta, content)
-  return { summary, meta, content, resource, checks, valid: server.valid && checks.every((c) => c.ok) }
+  // The chain holds only the tag; the issuer's signed envelope names the category, once its signature
+  // (which covers the tag on chain) checked out. Never taken from an envelope that did not verify.
+  const signed = checks.some((c) => c.id === 'issuer-signature' && c.ok)
+  const named =
+    summary.category === 'unknown' && signed && meta.category >= 0 && meta.category < CATEGORIES.length
+      ? { ...summary, category: categoryName(meta.category), sensitivity: meta.sensitivity }
+      : summary
+  return { summary: named, meta, content, resource, checks, valid: server.valid && checks.every((c) => c.ok) }
 }
 
 /**

@@ -23,7 +23,8 @@ export type Study = {
   unreservedBudget: string
   reservedBudget: string
   /** The researcher's own studies only. */
-  eligible?: { records: Record<string, EligibleCount>; patients: EligibleCount }
+  /** Counts over every category: the chain holds only each patient's blinded category tags. */
+  eligible?: { categories: string[]; records: EligibleCount; patients: EligibleCount }
 }
 
 export type Earning = { asset: string; assetInfo: AssetInfo; withdrawable: string; earned: string; withdrawn: string }

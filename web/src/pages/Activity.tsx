@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import { ErrorMessage, Link, Loading } from '../components.js'
 import { CATEGORY_ONE, formatDateTime, nameOf } from '../lib/format.js'
-import type { RecordSummary } from '../lib/records.js'
+import { listRecordSummaries } from '../lib/records.js'
 import { useSession } from '../session.js'
 
 type Emergency = { provider: string; providerName: string; openedAt: string; until: string; open: boolean }
@@ -45,9 +45,8 @@ export function Activity() {
       .then((r) => setEntries(r.entries.reverse()))
       .catch(setError)
     // What each of my records is, to say "lab result" rather than a number.
-    api
-      .get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
-      .then((r) => setKinds(new Map(r.records.map((x) => [x.tokenId, CATEGORY_ONE[x.category] ?? 'record']))))
+    listRecordSummaries(api, me.address)
+      .then((records) => setKinds(new Map(records.map((x) => [x.tokenId, CATEGORY_ONE[x.category] ?? 'record']))))
       .catch(() => undefined)
     // Break-glass windows, from the chain itself: shown even if nobody reported them to this node.
     api

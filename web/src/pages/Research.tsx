@@ -162,11 +162,8 @@ function MyStudy({ study, onChanged }: { study: Study; onChanged: () => void }) 
       </p>
       {study.eligible && (
         <p className="help">
-          Records of these kinds on this network (counts under 11 hidden):{' '}
-          {Object.entries(study.eligible.records)
-            .map(([c, n]) => `${CATEGORY_LABEL[c] ?? c} ${n}`)
-            .join(', ')}
-          , held by {study.eligible.patients} patient(s).
+          Records on this network, of any kind (only patients can tell a record's kind; counts under 11 hidden): at most{' '}
+          {study.eligible.records}, held by {study.eligible.patients} patient(s).
         </p>
       )}
       {!deliveries ? (

@@ -1,18 +1,19 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react'
-import { type Address, getAddress, isAddress } from 'viem'
-import { PURPOSES } from '../../../src/consent/grants.js'
+import { type Address, type Hex, getAddress, isAddress } from 'viem'
+import { PURPOSES, grantClasses } from '../../../src/consent/grantTerms.js'
 import { CATEGORIES, type Category, SENSITIVE_CATEGORIES } from '../../../src/core/categories.js'
+import type { TagTable } from '../../../src/core/categoryTags.js'
 import { ErrorMessage, Loading } from '../components.js'
 import { CATEGORY_LABEL, CATEGORY_PLURAL, ORDINARY, SENSITIVE, formatDate, formatDateTime, listInWords, nameOf } from '../lib/format.js'
 import { type RecordSummary, releaseKeys } from '../lib/records.js'
 import { useSession } from '../session.js'
 
+/** A grant as GET /api/grants gives it: on chain its categories are the patient's tags, mapped back here with the patient's own table. */
 type Grant = {
   grantId: string
   grantee: Address
   scope: 'records' | 'categories' | 'all'
-  categories: number
-  sensitive: number
+  tags: Hex[]
   purpose: string
   createdAt: string
   expiresAt: string
@@ -35,16 +36,35 @@ const PURPOSE_LABEL: Record<string, string> = {
   other: 'Something else',
 }
 
-function grantWhat(g: Grant): string {
-  if (g.scope === 'all') return g.sensitive ? 'all your records, including sensitive ones' : 'all your records except sensitive ones'
+function grantWhat(g: Grant, table: TagTable): string {
+  const { categories, sensitive, unknownTags } = grantClasses(g, table)
+  if (g.scope === 'all') return sensitive ? 'all your records, including sensitive ones' : 'all your records except sensitive ones'
   if (g.scope === 'records') return 'the records you picked'
-  const names = CATEGORIES.filter((_, i) => (g.categories & (1 << i)) !== 0).map((c) => CATEGORY_PLURAL[c] ?? c)
+  const names = CATEGORIES.filter((c) => categories?.includes(c)).map((c) => CATEGORY_PLURAL[c] ?? c)
+  // Tags of a tag secret this account no longer uses (before a recovery): shown, never guessed.
+  if (unknownTags.length > 0) names.push(`${unknownTags.length} other kind${unknownTags.length === 1 ? '' : 's'} of record`)
   return `your ${listInWords(names)}`
+}
+
+/**
+ * Seals to `reader` the classes of the patient's tags that its grants (and a delegate's role) give
+ * it, so it can list what it was given by category (see chain.shareGrantedTags).
+ */
+async function shareTags(api: ReturnType<typeof useSession>['api'], chain: ReturnType<typeof useSession>['chain'], reader: Address) {
+  const [{ grants }, { records }] = await Promise.all([
+    api.get<{ grants: Grant[] }>('/api/grants'),
+    api.get<{ records: RecordSummary[] }>(`/api/patients/${api.account.address}/records`),
+  ])
+  return chain.shareGrantedTags(
+    reader,
+    grants,
+    records.map((r) => r.issuer),
+  )
 }
 
 /** The patient's delegates (guardians or carers who may share and stop sharing for them), named and removed on chain from here. */
 function Delegates() {
-  const { chain, me, names } = useSession()
+  const { api, chain, me, names } = useSession()
   const [delegates, setDelegates] = useState<Address[]>()
   const [address, setAddress] = useState('')
   const [busy, setBusy] = useState<string>()
@@ -61,6 +81,8 @@ function Delegates() {
     setBusy(enabled ? 'Naming…' : 'Removing…')
     try {
       await chain.setDelegate(delegate, enabled)
+      // A delegate grants by category with the open classes of your tags, sealed to it here (never the sensitive ones).
+      if (enabled) await shareTags(api, chain, delegate)
       const who = nameOf(delegate, me.address, names)
       setDone(enabled ? `${who} can now share and stop sharing your records for you.` : `${who} is no longer your delegate.`)
       if (enabled) setAddress('')
@@ -182,6 +204,7 @@ export function Share() {
         purpose,
       })
       setBusy('Letting them open the shared records…')
+      await shareTags(api, chain, grantee)
       const { records } = await api.get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
       const released = await releaseKeys(api, chain, grantId, grantee, records)
       setDone(
@@ -201,7 +224,7 @@ export function Share() {
     setBusy(`Stopping sharing with ${nameOf(g.grantee, me.address, names)}…`)
     try {
       await chain.revoke(BigInt(g.grantId))
-      setDone(`${nameOf(g.grantee, me.address, names)} can no longer open ${grantWhat(g)}.`)
+      setDone(`${nameOf(g.grantee, me.address, names)} can no longer open ${grantWhat(g, table)}.`)
       await load()
     } catch (err) {
       setError(err)
@@ -210,6 +233,7 @@ export function Share() {
     }
   }
 
+  const table = chain.ownTagTable()
   const active = grants?.filter((g) => g.active) ?? []
   const past = grants?.filter((g) => !g.active) ?? []
 
@@ -322,7 +346,7 @@ export function Share() {
             {active.map((g) => (
               <li key={g.grantId} className="grant">
                 <p>
-                  <strong>{nameOf(g.grantee, me.address, names)}</strong> can open {grantWhat(g)} until{' '}
+                  <strong>{nameOf(g.grantee, me.address, names)}</strong> can open {grantWhat(g, table)} until{' '}
                   <time dateTime={g.expiresAt}>{formatDateTime(g.expiresAt)}</time>.
                   <span className="help"> Purpose: {PURPOSE_LABEL[g.purpose]?.toLowerCase() ?? g.purpose}.</span>
                 </p>
@@ -344,7 +368,7 @@ export function Share() {
             {past.map((g) => (
               <li key={g.grantId} className="grant">
                 <p>
-                  {nameOf(g.grantee, me.address, names)} could open {grantWhat(g)};{' '}
+                  {nameOf(g.grantee, me.address, names)} could open {grantWhat(g, table)};{' '}
                   {g.revokedAt ? (
                     <>
                       you stopped this on <time dateTime={g.revokedAt}>{formatDateTime(g.revokedAt)}</time>.

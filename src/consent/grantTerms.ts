@@ -1,0 +1,83 @@
+/**
+ * Grant terms and what a grant's tags mean, without I/O: shared by the node (consent/grants.ts)
+ * and the web portal, which computes and maps tags in the browser.
+ */
+import type { Hex } from 'viem'
+import { CATEGORIES, type Category, requiredSensitivity } from '../core/categories.js'
+import { type CategoryTag, type TagTable, classOf, tagsForCategories } from '../core/categoryTags.js'
+
+export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
+export type Purpose = (typeof PURPOSES)[number]
+export const SCOPES = ['records', 'categories', 'all'] as const
+export type Scope = (typeof SCOPES)[number]
+
+/**
+ * What a patient shares, in their words: categories and sensitivity flags. On chain a grant names
+ * the patient's blinded tags instead (core/categoryTags.ts); {@link grantTags} turns one into the other.
+ */
+export type GrantTerms =
+  | { scope: 'records'; tokenIds: bigint[] }
+  | { scope: 'categories'; categories: Category[]; sensitive?: number }
+  | { scope: 'all'; sensitive?: number }
+
+/**
+ * What a grant's tags stand for, as `table` maps them (undefined: the viewer has no table of the
+ * patient's tags): the categories of a category grant, and the flags beyond each category's own.
+ */
+export function grantClasses(
+  grant: { scope: Scope; tags: readonly Hex[] },
+  table: TagTable | undefined,
+): { categories: Category[] | undefined; sensitive: number; unknownTags: CategoryTag[] } {
+  if (grant.scope === 'records') return { categories: undefined, sensitive: 0, unknownTags: [] }
+  const classes = grant.tags.map((t) => (table ? classOf(table, t) : undefined))
+  const known = classes.filter((c) => c !== undefined)
+  const sensitive = known.reduce(
+    (mask, c) => mask | (c.sensitivity & ~(grant.scope === 'categories' ? requiredSensitivity(c.category) : 0)),
+    0,
+  )
+  const named = new Set(known.map((c) => c.category))
+  return {
+    categories: grant.scope === 'categories' && known.length > 0 ? CATEGORIES.filter((c) => named.has(c)) : undefined,
+    sensitive,
+    unknownTags: grant.tags.filter((_, i) => classes[i] === undefined).map((t) => t.toLowerCase() as CategoryTag),
+  }
+}
+
+/**
+ * The classes of `table` that a reader's grants give it (only the active ones count): every class of
+ * a category grant's categories, the open classes and the listed ones of an "all" grant; and the
+ * open classes for a delegate. Pure, so the web portal seals the same table as a node.
+ */
+export function owedEntries(
+  table: TagTable,
+  grants: readonly { scope: Scope; tags: readonly Hex[]; active: boolean }[],
+  options: { delegate: boolean },
+): TagTable {
+  const categories = new Set<Category>()
+  const listed = new Set<string>()
+  let open = options.delegate
+  for (const g of grants) {
+    if (!g.active || g.scope === 'records') continue
+    if (g.scope === 'all') open = true
+    for (const tag of g.tags) {
+      const cls = classOf(table, tag)
+      if (!cls) continue
+      if (g.scope === 'categories') categories.add(cls.category)
+      else listed.add(tag.toLowerCase())
+    }
+  }
+  return table.filter((e) => categories.has(e.category) || listed.has(e.tag) || (open && e.sensitivity === 0))
+}
+
+/**
+ * The tags of `table` a grant with these terms lists on chain: the categories' classes (with the
+ * named sensitivity flags) for a category grant; for "all", the sensitive classes whose flags are
+ * all named (the contract covers the open ones itself); none for records.
+ */
+export function tagsForTerms(table: TagTable, terms: GrantTerms): CategoryTag[] {
+  if (terms.scope === 'records') return []
+  const sensitive = terms.sensitive ?? 0
+  if (terms.scope === 'categories') return tagsForCategories(table, terms.categories, sensitive)
+  if (sensitive === 0) return []
+  return table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~sensitive) === 0).map((e) => e.tag)
+}
