@@ -85,17 +85,19 @@ export function instrumentAndCompile(api: CoverageApi, root: string, artifactsDi
     for (const [name, artifact] of Object.entries(contracts)) {
       if (artifact.evm.bytecode.object.length === 0) continue
       const camel = name[0]!.toLowerCase() + name.slice(1)
+      // Plain JavaScript: the test processes load these at run time only (types come from the
+      // real artifacts), so they need no TypeScript loader, and the precompiled tests have none.
       writeFileSync(
-        join(artifactsDir, `${name}.ts`),
+        join(artifactsDir, `${name}.js`),
         `// Instrumented for coverage by scripts/coverage/instrument.ts from ${source}.\n` +
-          `export const ${camel}Abi = ${JSON.stringify(artifact.abi)} as const\n\n` +
-          `export const ${camel}Bytecode = '0x${artifact.evm.bytecode.object}' as const\n`,
+          `export const ${camel}Abi = ${JSON.stringify(artifact.abi)}\n\n` +
+          `export const ${camel}Bytecode = '0x${artifact.evm.bytecode.object}'\n`,
       )
       names.push(name)
     }
   }
   writeFileSync(
-    join(artifactsDir, 'index.ts'),
+    join(artifactsDir, 'index.js'),
     names
       .sort()
       .map((n) => `export * from './${n}.js'`)
