@@ -3,8 +3,12 @@
  * and the web portal, which computes and maps tags in the browser.
  */
 import type { Hex } from 'viem'
-import { CATEGORIES, type Category, requiredSensitivity } from '../core/categories.js'
-import { type CategoryTag, type TagTable, classOf, tagsForCategories } from '../core/categoryTags.js'
+import { CATEGORIES, type Category, requiredSensitivity } from '../core/index.js'
+import { type CategoryTag, type TagTable, classOf, tagsForCategories } from '../core/index.js'
+import { InvalidInputError } from '../errors.js'
+
+/** Most tags one grant may list (ConsentRegistry.MAX_TAGS): each is a storage slot, about 22k gas. */
+export const MAX_GRANT_TAGS = 256
 
 export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other'] as const
 export type Purpose = (typeof PURPOSES)[number]
@@ -77,7 +81,18 @@ export function owedEntries(
 export function tagsForTerms(table: TagTable, terms: GrantTerms): CategoryTag[] {
   if (terms.scope === 'records') return []
   const sensitive = terms.sensitive ?? 0
-  if (terms.scope === 'categories') return tagsForCategories(table, terms.categories, sensitive)
-  if (sensitive === 0) return []
-  return table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~sensitive) === 0).map((e) => e.tag)
+  const tags =
+    terms.scope === 'categories'
+      ? tagsForCategories(table, terms.categories, sensitive)
+      : sensitive === 0
+        ? []
+        : table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~sensitive) === 0).map((e) => e.tag)
+  // Every combination of the named flags is a class of its own, so naming many flags multiplies
+  // the tags: refused here with a way out, instead of a bare revert from the contract.
+  if (tags.length > MAX_GRANT_TAGS) {
+    throw new InvalidInputError(`This grant would list ${tags.length} category tags; one grant may list at most ${MAX_GRANT_TAGS}.`, {
+      hint: 'Name fewer sensitivity flags, or share the sensitive categories you mean by name in a grant of their own.',
+    })
+  }
+  return tags
 }

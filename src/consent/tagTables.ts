@@ -20,6 +20,7 @@ import {
   categoryTag,
   openTagTable,
   sealTagTable,
+  sharedTagTable,
   tagOf,
 } from '../core/index.js'
 import { MissingTagsError } from '../errors.js'
@@ -65,29 +66,9 @@ export function tagTablesInvolving(dir: string, account: Address): SealedTagTabl
   return out
 }
 
-/**
- * Seals the patient's tags for `categories` (every category by default: a provider that issues
- * records needs the tag of whatever it issues) to `reader`, and stores the sealed table.
- */
-export async function shareTagTable(
-  store: TagTableStore,
-  params: { patient: Address; tagSecret: Uint8Array; reader: Address; readerPublicKey: Hex; categories?: readonly Category[] },
-): Promise<TagTable> {
-  const table = buildTagTable(params.tagSecret, params.categories)
-  const sealed = await sealTagTable(table, { patient: params.patient, reader: params.reader, readerPublicKey: params.readerPublicKey })
-  await store.put(params.patient, params.reader, sealed)
-  return table
-}
-
-/** The table `patient` shared with `reader`, opened with the reader's seed; undefined if none was shared. */
-export async function sharedTagTable(
-  store: TagTableStore,
-  params: { patient: Address; reader: Address; readerSeed: Uint8Array },
-): Promise<TagTable | undefined> {
-  const sealed = await store.get(params.patient, params.reader)
-  if (!sealed) return undefined
-  return openTagTable(params.readerSeed, sealed, { patient: params.patient, reader: params.reader })
-}
+// Sealing and opening one table live in core (categoryTags.ts), below directory/, which shares a
+// patient's table with the provider it authorises.
+export { shareTagTable, sharedTagTable } from '../core/index.js'
 
 /** Whose tags a reader may resolve: an account's own (with its tag secret) or another's, from a shared table. */
 export type TagReader = { address: Address; encryptionSeed: Uint8Array; tagSecret: Uint8Array }

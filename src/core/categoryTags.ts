@@ -172,3 +172,27 @@ export async function openTagTable(
   const ct = sealed.subarray(2 + encLength)
   return decodeTagTable(await unwrapKey(readerSeed, { enc, ct }, tableAad(params.patient, params.reader)))
 }
+
+/**
+ * Seals the patient's tags for `categories` (every category by default: a provider that issues
+ * records needs the tag of whatever it issues) to `reader`, and stores the sealed table.
+ */
+export async function shareTagTable(
+  store: TagTableStore,
+  params: { patient: Address; tagSecret: Uint8Array; reader: Address; readerPublicKey: Hex; categories?: readonly Category[] },
+): Promise<TagTable> {
+  const table = buildTagTable(params.tagSecret, params.categories)
+  const sealed = await sealTagTable(table, { patient: params.patient, reader: params.reader, readerPublicKey: params.readerPublicKey })
+  await store.put(params.patient, params.reader, sealed)
+  return table
+}
+
+/** The table `patient` shared with `reader`, opened with the reader's seed; undefined if none was shared. */
+export async function sharedTagTable(
+  store: TagTableStore,
+  params: { patient: Address; reader: Address; readerSeed: Uint8Array },
+): Promise<TagTable | undefined> {
+  const sealed = await store.get(params.patient, params.reader)
+  if (!sealed) return undefined
+  return openTagTable(params.readerSeed, sealed, { patient: params.patient, reader: params.reader })
+}

@@ -1,9 +1,9 @@
 import { type Account, type Address, type Hex, getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
 import { writeAndWait } from '../chain/index.js'
-import { shareTagTable } from '../consent/tagTables.js'
+
 import { consentRegistryAbi, medicalRecordAbi, providerRegistryAbi } from '../contracts/index.js'
-import { type CategoryTag, type RecordsContext, buildTagTable, openTags } from '../core/index.js'
+import { type CategoryTag, type RecordsContext, buildTagTable, openTags, shareTagTable } from '../core/index.js'
 import { HomeError, NotFoundError } from '../errors.js'
 
 type Ctx = Pick<RecordsContext, 'publicClient' | 'walletFor' | 'deployment'>

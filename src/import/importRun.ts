@@ -5,7 +5,7 @@
  */
 import { type Address, type Hex, getAddress } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { requireTag } from '../consent/tagTables.js'
+import { requireTag } from '../consent/index.js'
 import type { CategoryTag } from '../core/index.js'
 import { ImportJournalError } from '../errors.js'
 import { type RecordsContext, categoryCode, fullSensitivity } from '../records/index.js'

@@ -23,7 +23,7 @@ import {
   recordsDomain,
   requiredSensitivity,
 } from '../core/index.js'
-import { requireTag, shareTagTable } from '../consent/tagTables.js'
+import { requireTag, shareTagTable } from '../consent/index.js'
 import type { OnProgress } from '../core/index.js'
 import type { Recipient } from './envelope.js'
 import { type ContentCommitment, type MintRequest, type RecordContent, type SealRecordReturnType, sealRecord } from './sealRecord.js'

@@ -2,7 +2,7 @@ import { type Address, getAddress } from 'viem'
 import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { type Category, type RecordsContext, classOf } from '../core/index.js'
-import { type TagReader, tagTableFor } from '../consent/tagTables.js'
+import { type TagReader, tagTableFor } from '../consent/index.js'
 import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
 import { getProvider } from '../directory/index.js'
 

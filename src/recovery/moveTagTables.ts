@@ -7,7 +7,7 @@
  */
 import { type Address, getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { shareGrantedTags } from '../consent/grants.js'
+import { shareGrantedTags } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import type { RecordsContext } from '../core/index.js'
 import { readerKeyOf } from '../directory/index.js'

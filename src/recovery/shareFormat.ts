@@ -14,7 +14,7 @@
  */
 import { type Address, type Hex, bytesToHex, getAddress, hexToBytes } from 'viem'
 import { z } from 'zod'
-import { deriveTagSecret } from '../core/categoryTags.js'
+import { deriveTagSecret } from '../core/index.js'
 import { unwrapKey, wrapKey } from '../crypto/index.js'
 import { InvalidInputError } from '../errors.js'
 

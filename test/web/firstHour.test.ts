@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import type { Observation } from '@medplum/fhirtypes'
+import { consentRegistryAbi } from '../../src/contracts/index.js'
+import { buildTagTable, openTags } from '../../src/core/index.js'
 import { authorizeProvider, encryptionKeyOf } from '../../src/directory/index.js'
 import { createAccount } from '../../src/home/createAccount.js'
 import { importBundle, parseImportBundle, syntheticPatientBundle } from '../../src/import/index.js'
@@ -301,6 +303,16 @@ describe("a patient's first hour in the portal", () => {
     await (await download).saveAs(join(s.home, 'accounts', 'dana.json'))
     s.accounts.dana = await s.mv.keystore.unlock('dana', DANA)
     assert.equal(await encryptionKeyOf(s.mv, a('dana').address), a('dana').encryptionPublicKey, 'encryption key published')
+    // Her open tags too, or an "all" grant or break-glass would reach none of her records.
+    for (const tag of openTags(buildTagTable(a('dana').tagSecret))) {
+      const open = await s.mv.publicClient.readContract({
+        address: s.mv.deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'isOpenTag',
+        args: [a('dana').address, tag],
+      })
+      assert.ok(open, `open tag ${tag} published`)
+    }
     const stored = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }))
     assert.ok(!/privateKey|encryptionSeed/.test(stored), 'only the sealed vault is kept')
 

@@ -20,7 +20,7 @@ import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emerg
 import { PURPOSES, SCOPES, owedEntries } from '../../../src/consent/grantTerms.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
 import type { Category } from '../../../src/core/categories.js'
-import { type CategoryTag, type TagTable, buildTagTable, sealTagTable, tagsForCategories } from '../../../src/core/categoryTags.js'
+import { type CategoryTag, type TagTable, buildTagTable, openTags, sealTagTable, tagsForCategories } from '../../../src/core/categoryTags.js'
 import type { Api } from './api.js'
 
 export type WebConfig = { chainId: number; contracts: { records: Address; consent: Address; registry: Address } }
@@ -102,8 +102,23 @@ export function chainside(api: Api, config: WebConfig) {
       })
       return /^0x0*$/.test(key) ? undefined : key
     },
-    /** Publishes the signed-in account's encryption key (MedicalRecord.setEncryptionKey), so providers can seal records to it. */
+    /**
+     * Publishes the signed-in account's open (non-sensitive) category tags (ConsentRegistry.setOpenTags),
+     * so "all" grants and break-glass reach its non-sensitive records, then its encryption key
+     * (MedicalRecord.setEncryptionKey), so providers can seal records to it: the key last, since a
+     * published key is what tells the portal the account is set up.
+     */
     async publishEncryptionKey(key: Hex) {
+      const open = openTags(buildTagTable(api.account.tagSecret))
+      const isOpen = await Promise.all(
+        open.map((tag) =>
+          publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'isOpenTag', args: [api.account.address, tag] }),
+        ),
+      )
+      const missing = open.filter((_, i) => !isOpen[i])
+      if (missing.length > 0) {
+        await send(await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'setOpenTags', args: [missing, []] }))
+      }
       await send(await wallet.writeContract({ address: records, abi: medicalRecordAbi, functionName: 'setEncryptionKey', args: [key] }))
     },
     /** Names the signed-in patient's guardians, how many must agree and the delay (MedicalRecord.setGuardians), as `medvault recovery setup` does. */
