@@ -20,7 +20,14 @@ import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emerg
 import { PURPOSES, SCOPES, owedEntries } from '../../../src/consent/grantTerms.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
 import type { Category } from '../../../src/core/categories.js'
-import { type CategoryTag, type TagTable, buildTagTable, openTags, sealTagTable, tagsForCategories } from '../../../src/core/categoryTags.js'
+import {
+  type CategoryTag,
+  type TagTable,
+  buildTagTable,
+  openTags,
+  sealTagTable,
+  tagsForCategories,
+} from '../../../src/core/categoryTags.js'
 import type { Api } from './api.js'
 
 export type WebConfig = { chainId: number; contracts: { records: Address; consent: Address; registry: Address } }
@@ -112,12 +119,19 @@ export function chainside(api: Api, config: WebConfig) {
       const open = openTags(buildTagTable(api.account.tagSecret))
       const isOpen = await Promise.all(
         open.map((tag) =>
-          publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'isOpenTag', args: [api.account.address, tag] }),
+          publicClient.readContract({
+            address: consent,
+            abi: consentRegistryAbi,
+            functionName: 'isOpenTag',
+            args: [api.account.address, tag],
+          }),
         ),
       )
       const missing = open.filter((_, i) => !isOpen[i])
       if (missing.length > 0) {
-        await send(await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'setOpenTags', args: [missing, []] }))
+        await send(
+          await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'setOpenTags', args: [missing, []] }),
+        )
       }
       await send(await wallet.writeContract({ address: records, abi: medicalRecordAbi, functionName: 'setEncryptionKey', args: [key] }))
     },
