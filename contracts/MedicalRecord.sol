@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC721} from "solady/src/tokens/ERC721.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IMedicalRecord} from "./interfaces/IMedicalRecord.sol";
@@ -21,9 +21,16 @@ interface IERC5192 {
 
 /// @title MedicalRecord
 /// @notice One non-transferable ERC-721 token per medical document, owned by the patient.
-/// @dev The token holds no personal data and nothing about care: a salted commitment to the
-/// content, the SHA-256 digest and codec of the ciphertext's CIDv1, the issuer, the issue time, the
-/// token it amends, and a blinded category tag. The tag is 8 bytes of an HMAC under a secret only the
+/// @dev The token holds no personal data and nothing about care. Storage keeps, per record, one
+/// slot: the owner, a blinded category tag and the issuer's registration number (Solady's ERC-721
+/// packs 96 bits of extra data beside the owner), plus a status slot written only when the record is
+/// amended or erased. What never changes after the mint (the salted commitment to the content, the
+/// SHA-256 digest and codec of the ciphertext's CIDv1, the issue time, the token it amends) is in
+/// the {RecordIssued} event only: logs are chain data every node keeps and serves, and a storage
+/// slot per field would double the cost of a record (docs/privacy.md, docs/benchmarks.md). A
+/// verifier reads the event and checks the content against its commitment off chain, as it always did.
+/// The patient's signature nonce and, once retired, their successor share the slot of their balance.
+/// The tag is 8 bytes of an HMAC under a secret only the
 /// patient holds, over the record's category and sensitivity flags (src/core/categoryTags.ts), so it
 /// differs between patients and tells a stranger nothing; the patient shares the mapping with the
 /// providers and grantees they choose, off chain. The contract never learns a category: it keeps
@@ -58,32 +65,15 @@ interface IERC5192 {
 /// moved, the old account is retired for good: `successorOf(old)` names the new one, no record can
 /// be minted to the old account, and ConsentRegistry lets the successor take over its grants and
 /// refuses the old key any grant.
-contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, MedicalRecordRecovery {
+contract MedicalRecord is ERC721, EIP712, IERC5192, IMedicalRecord, MedicalRecordRecovery {
     using Strings for uint256;
 
-    /// @notice Most records one {mintBatch} call may mint (about 12M gas at ~117k per record).
+    /// @notice Most records one {mintBatch} call may mint (about 3.5M gas at ~35k per record).
     uint256 public constant MAX_BATCH_SIZE = 100;
 
     bytes32 private constant MINT_CONSENT_TYPEHASH = keccak256(
         "MintConsent(address patient,address provider,bytes32 commitment,bytes8 tag,uint256 supersedes,uint256 nonce,uint256 deadline)"
     );
-
-    /// @dev Packed into four slots; the fourth is only written by an amendment, an erasure, or a
-    /// CID codec other than raw. `issuedAt` is a uint32 (enough until 2106) so that the tag fits
-    /// beside the issuer.
-    struct Record {
-        bytes32 commitment;
-        bytes32 cidDigest;
-        address issuer;
-        uint32 issuedAt;
-        bytes8 tag;
-        uint64 supersedes;
-        uint64 supersededBy;
-        // In the slot of the amendment links, so the checks that read those get it warm.
-        uint40 erasedAt;
-        // Stored as `codec ^ RAW_CODEC`, so the usual raw codec leaves the fourth slot unwritten.
-        uint8 cidCodecDelta;
-    }
 
     /// @notice What a provider asks to mint. `cidCodec` and `cidDigest` describe a CIDv1 with a sha2-256 multihash.
     struct MintRequest {
@@ -94,18 +84,33 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         bytes8 tag;
     }
 
-    /// @dev The multicodec of medvault's ciphertext CIDs (raw bytes); see `Record.cidCodecDelta`.
-    uint8 private constant RAW_CODEC = 0x55;
+    /// @notice What storage holds of a record: who owns it, who issued it, its blinded tag, and what
+    /// happened to it since. The rest is in its {RecordIssued} event.
+    struct RecordState {
+        address owner;
+        address issuer;
+        bytes8 tag;
+        uint64 supersededBy;
+        uint40 erasedAt;
+    }
+
+    /// @dev A record's one slot that may change after the mint, written only by an amendment or an erasure.
+    struct Status {
+        uint64 supersededBy;
+        uint40 erasedAt;
+    }
 
     IProviderRegistry public immutable registry;
 
-    mapping(uint256 tokenId => Record) private _records;
+    mapping(uint256 tokenId => Status) private _statuses;
     mapping(address patient => mapping(address provider => uint64 until)) private _authorizations;
     mapping(address account => bytes32 key) private _encryptionKeys;
     uint64 private _lastTokenId;
-    // Set only for the duration of one `_recoveryTransfer`; transient, so it costs no storage write.
-    bool private transient _recovering;
 
+    /// @notice The token does not exist.
+    error ERC721NonexistentToken(uint256 tokenId);
+    /// @notice `sender` does not own `tokenId`; `owner` does.
+    error ERC721IncorrectOwner(address sender, uint256 tokenId, address owner);
     /// @notice The caller is not an active provider in the registry.
     error MedicalRecordInactiveIssuer(address issuer);
     /// @notice The patient's consent signature is missing, malformed, from someone else, or was already used.
@@ -126,6 +131,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     error MedicalRecordErased(uint256 tokenId, uint40 erasedAt);
     /// @notice Only the provider that issued a record may correct it; `caller` did not issue `tokenId`.
     error MedicalRecordNotIssuer(uint256 tokenId, address caller);
+    /// @notice The record's content fields, fixed at the mint. `issuedAt` is the block's time (a
+    /// uint32 until 2106); `supersedes` is the token this one corrects, or 0.
     event RecordIssued(
         uint256 indexed tokenId,
         address indexed patient,
@@ -134,7 +141,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         bytes32 cidDigest,
         uint8 cidCodec,
         bytes8 tag,
-        uint256 supersedes
+        uint256 supersedes,
+        uint32 issuedAt
     );
     event RecordAmended(uint256 indexed tokenId, uint256 indexed supersededBy);
     event RecordErased(uint256 indexed tokenId, address indexed patient);
@@ -142,7 +150,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     event ProviderAuthorizationRevoked(address indexed patient, address indexed provider);
     event EncryptionKeySet(address indexed account, bytes32 key);
     /// @param registry_ The provider registry consulted on every mint.
-    constructor(IProviderRegistry registry_) ERC721("medvault record", "MVR") EIP712("medvault", "1") {
+    constructor(IProviderRegistry registry_) EIP712("medvault", "1") {
         registry = registry_;
     }
 
@@ -151,7 +159,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     /// @notice Mints a record token to `request.patient`, issued by the caller.
     /// @dev Requires the caller to be an active provider and the patient's consent: a valid EIP-712
     /// `MintConsent` signature (`consent` non-empty) or a standing authorisation (`consent` empty).
-    /// Emits {RecordIssued} and {Locked}.
+    /// Emits {Transfer}, {RecordIssued} and {Locked}.
     /// @param request The record's on-chain fields.
     /// @param deadline Last second at which `consent` is valid (ignored for standing authorisations).
     /// @param consent The patient's EIP-712 signature, or empty to rely on `authorizeProvider`.
@@ -160,8 +168,9 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         external
         returns (uint256 tokenId)
     {
+        uint32 issuerId = _checkIssuer();
         _checkConsent(request, 0, deadline, consent);
-        tokenId = _issue(request, 0);
+        tokenId = _issue(request, 0, issuerId, ++_lastTokenId);
     }
 
     /// @notice Mints one record token per request, all issued by the caller under standing authorisations.
@@ -177,14 +186,16 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         uint256 count = requests.length;
         if (count == 0) revert MedicalRecordEmptyBatch();
         if (count > MAX_BATCH_SIZE) revert MedicalRecordBatchTooLarge(count, MAX_BATCH_SIZE);
-        _checkIssuer();
+        uint32 issuerId = _checkIssuer();
         firstTokenId = _lastTokenId + 1;
         for (uint256 i; i < count; ++i) {
             MintRequest calldata request = requests[i];
             // Consecutive requests for the same patient share one authorisation check.
             if (i == 0 || request.patient != requests[i - 1].patient) _checkStanding(request.patient);
-            _issue(request, 0);
+            _issue(request, 0, issuerId, firstTokenId + i);
         }
+        // The counter is written once per batch, not once per record.
+        _lastTokenId = uint64(firstTokenId + count - 1);
     }
 
     /// @notice Mints a correction of `tokenId`; the old token is marked amended and stays readable.
@@ -202,12 +213,13 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     {
         address owner = _requireOwned(tokenId);
         if (owner != request.patient) revert MedicalRecordPatientMismatch(tokenId, request.patient);
-        Record storage old = _records[tokenId];
+        Status storage old = _statuses[tokenId];
         if (old.supersededBy != 0) revert MedicalRecordAlreadyAmended(tokenId, old.supersededBy);
         if (old.erasedAt != 0) revert MedicalRecordErased(tokenId, old.erasedAt);
+        uint32 issuerId = _checkIssuer();
         _checkConsent(request, tokenId, deadline, consent);
-        if (old.issuer != msg.sender) revert MedicalRecordNotIssuer(tokenId, msg.sender);
-        newTokenId = _issue(request, uint64(tokenId));
+        if (uint32(_getExtraData(tokenId)) != issuerId) revert MedicalRecordNotIssuer(tokenId, msg.sender);
+        newTokenId = _issue(request, uint64(tokenId), issuerId, ++_lastTokenId);
         old.supersededBy = uint64(newTokenId);
         emit RecordAmended(tokenId, newTokenId);
     }
@@ -266,18 +278,27 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The on-chain fields of a record. Reverts for tokens that do not exist.
+    /// @notice What storage holds of a record (owner, issuer, tag, amendment, erasure), in one call.
+    /// Reverts for tokens that do not exist. The content fields are in its {RecordIssued} event.
     /// @param tokenId The record.
-    function recordOf(uint256 tokenId) external view returns (Record memory) {
-        _requireOwned(tokenId);
-        return _records[tokenId];
+    function recordOf(uint256 tokenId) external view returns (RecordState memory) {
+        address owner = _requireOwned(tokenId);
+        uint96 extra = _getExtraData(tokenId);
+        Status storage status = _statuses[tokenId];
+        return RecordState({
+            owner: owner,
+            issuer: _issuerAddress(uint32(extra)),
+            tag: bytes8(uint64(extra >> 32)),
+            supersededBy: status.supersededBy,
+            erasedAt: status.erasedAt
+        });
     }
 
     /// @notice When the record was erased (Unix time), or 0 if it was not. Reverts for tokens that do not exist.
     /// @param tokenId The record.
     function erasedAt(uint256 tokenId) external view returns (uint40) {
         _requireOwned(tokenId);
-        return _records[tokenId].erasedAt;
+        return _statuses[tokenId].erasedAt;
     }
 
     /// @notice What an access check needs in one call: owner (zero if the token does not exist),
@@ -285,16 +306,8 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     /// @param tokenId The record.
     function accessInfo(uint256 tokenId) external view returns (address owner, bytes8 tag, bool erased) {
         owner = _ownerOf(tokenId);
-        Record storage r = _records[tokenId];
-        return (owner, r.tag, r.erasedAt != 0);
-    }
-
-    /// @notice The ciphertext's CIDv1 in binary form (version, codec, sha2-256 multihash).
-    /// @param tokenId The record.
-    function cidOf(uint256 tokenId) external view returns (bytes memory) {
-        _requireOwned(tokenId);
-        Record storage r = _records[tokenId];
-        return abi.encodePacked(uint8(1), r.cidCodecDelta ^ RAW_CODEC, uint8(0x12), uint8(0x20), r.cidDigest);
+        tag = bytes8(uint64(_getExtraData(tokenId) >> 32));
+        erased = _statuses[tokenId].erasedAt != 0;
     }
 
     /// @notice Until when `provider` may mint to `patient` without a signature (0 if never).
@@ -308,6 +321,12 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     /// @param account The account.
     function encryptionKeyOf(address account) external view returns (bytes32) {
         return _encryptionKeys[account];
+    }
+
+    /// @notice The next nonce `patient` signs a `MintConsent` with.
+    /// @param patient The patient.
+    function nonces(address patient) external view returns (uint256) {
+        return uint64(_getAux(patient));
     }
 
     /// @notice The id the most recent record got (tokens are numbered from 1).
@@ -325,9 +344,20 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         return super.successorOf(account);
     }
 
-    /// @dev Recovery counts a patient's tokens to know when a move is complete.
-    function _recordCount(address patient) internal view override returns (uint256) {
-        return balanceOf(patient);
+    /// @notice The collection's name.
+    function name() public pure override returns (string memory) {
+        return "medvault record";
+    }
+
+    /// @notice The collection's symbol.
+    function symbol() public pure override returns (string memory) {
+        return "MVR";
+    }
+
+    /// @notice The owner of `tokenId`; reverts with {ERC721NonexistentToken} if it does not exist.
+    /// @param tokenId The record.
+    function ownerOf(uint256 tokenId) public view override returns (address) {
+        return _requireOwned(tokenId);
     }
 
     /// @notice ERC-5192: every record token is locked to its patient.
@@ -337,13 +367,14 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         return true;
     }
 
-    /// @notice A data: URI with the record number, issuer address, issue date and status (current, amended or erased).
+    /// @notice A data: URI with the record number, issuer address and status (current, amended or erased).
     /// @dev Says nothing about care: no category, no sensitivity, not even the issuer's registered name
-    /// (a clinic's name can say what it treats). Explorers and wallets index this text.
+    /// (a clinic's name can say what it treats). Explorers and wallets index this text. The issue date
+    /// is the mint's block time (and in {RecordIssued}); storage does not keep it.
     /// @param tokenId The record.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
-        Record storage r = _records[tokenId];
+        Status storage status = _statuses[tokenId];
         // JSON's own double quotes read best inside single-quoted literals.
         /* solhint-disable quotes */
         string memory json = string.concat(
@@ -351,18 +382,17 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             tokenId.toString(),
             '","description":"An encrypted medical record held by its patient. Content is off-chain and encrypted.",',
             '"attributes":[{"trait_type":"issuer","value":"',
-            Strings.toHexString(r.issuer),
-            '"},{"display_type":"date","trait_type":"issued","value":',
-            uint256(r.issuedAt).toString(),
-            '},{"trait_type":"status","value":"',
-            r.erasedAt != 0 ? "erased" : r.supersededBy == 0 ? "current" : "amended",
+            Strings.toHexString(_issuerAddress(uint32(_getExtraData(tokenId)))),
+            '"},{"trait_type":"status","value":"',
+            status.erasedAt != 0 ? "erased" : status.supersededBy == 0 ? "current" : "amended",
             '"}]}'
         );
         /* solhint-enable quotes */
         return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
     }
 
-    /// @inheritdoc ERC721
+    /// @notice ERC-165: ERC-721, its metadata extension, and ERC-5192.
+    /// @param interfaceId The interface to ask about.
     function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
         return interfaceId == type(IERC5192).interfaceId || super.supportsInterface(interfaceId);
     }
@@ -370,7 +400,7 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     // ---------------------------------------------------------------- non-transferability
 
     /// @notice Always reverts: record tokens are soulbound.
-    function approve(address, uint256 tokenId) public pure override {
+    function approve(address, uint256 tokenId) public payable override {
         revert MedicalRecordSoulbound(tokenId);
     }
 
@@ -379,19 +409,31 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         revert MedicalRecordSoulbound(0);
     }
 
-    /// @dev The one path for every ownership change. Mints pass; transfers and burns are refused
-    /// unless `_recoveryTransfer` is moving the token.
-    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
-        from = _ownerOf(tokenId);
-        if (from != address(0) && !_recovering) revert MedicalRecordSoulbound(tokenId);
-        return super._update(to, tokenId, auth);
+    /// @notice Always reverts: record tokens are soulbound ({safeTransferFrom} comes here too).
+    function transferFrom(address, address, uint256 tokenId) public payable override {
+        revert MedicalRecordSoulbound(tokenId);
     }
 
-    /// @dev The only move a locked token allows, used by recovery and rotation alone.
+    /// @dev The only move a locked token allows, used by recovery and rotation alone. Keeps the
+    /// token's extra data (tag and issuer): Solady's transfer only swaps the owner bits.
     function _recoveryTransfer(address from, address to, uint256 tokenId) internal override {
-        _recovering = true;
-        _transfer(from, to, tokenId);
-        _recovering = false;
+        address owner = _requireOwned(tokenId);
+        if (owner != from) revert ERC721IncorrectOwner(from, tokenId, owner);
+        _transfer(address(0), from, to, tokenId);
+    }
+
+    /// @dev Recovery counts a patient's tokens to know when a move is complete.
+    function _recordCount(address patient) internal view override returns (uint256) {
+        return balanceOf(patient);
+    }
+
+    /// @dev The successor sits above the 64-bit signature nonce in the aux bits of the balance slot.
+    function _successorOf(address account) internal view override returns (address) {
+        return address(uint160(_getAux(account) >> 64));
+    }
+
+    function _setSuccessor(address account, address successor) internal override {
+        _setAux(account, (uint224(uint160(successor)) << 64) | uint64(_getAux(account)));
     }
 
     // ---------------------------------------------------------------- internals
@@ -399,13 +441,15 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
     function _checkConsent(MintRequest calldata request, uint256 supersedes, uint256 deadline, bytes calldata consent)
         private
     {
-        _checkIssuer();
         if (consent.length == 0) {
             _checkStanding(request.patient);
             return;
         }
-        _requireNotRetired(request.patient);
+        // One read of the patient's balance slot gives both the retirement check and the nonce.
+        uint224 aux = _getAux(request.patient);
+        if (aux >> 64 != 0) revert MedicalRecordAccountRetired(request.patient, address(uint160(aux >> 64)));
         if (block.timestamp > deadline) revert MedicalRecordConsentExpired(deadline);
+        _setAux(request.patient, aux + 1);
         bytes32 digest = _hashTypedDataV4(
             keccak256(
                 abi.encode(
@@ -415,18 +459,25 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
                     request.commitment,
                     request.tag,
                     supersedes,
-                    _useNonce(request.patient),
+                    uint64(aux),
                     deadline
                 )
             )
         );
-        if (!SignatureChecker.isValidSignatureNow(request.patient, digest, consent)) {
-            revert MedicalRecordInvalidConsent(request.patient, msg.sender);
-        }
+        // ecrecover first: SignatureChecker asks for the signer's code before anything else, and that
+        // cold account read costs 2,600 gas on every mint for the common patient, a plain key.
+        // Contract accounts (ERC-1271) are still asked when the signature is not the patient's key's.
+        (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecoverCalldata(digest, consent);
+        if (
+            (failure != ECDSA.RecoverError.NoError || signer != request.patient)
+                && !SignatureChecker.isValidERC1271SignatureNowCalldata(request.patient, digest, consent)
+        ) revert MedicalRecordInvalidConsent(request.patient, msg.sender);
     }
 
-    function _checkIssuer() private view {
-        if (!registry.isActive(msg.sender)) revert MedicalRecordInactiveIssuer(msg.sender);
+    /// @dev The caller's registration number, if it may issue now.
+    function _checkIssuer() private view returns (uint32 issuerId) {
+        issuerId = registry.activeIdOf(msg.sender);
+        if (issuerId == 0) revert MedicalRecordInactiveIssuer(msg.sender);
     }
 
     /// @dev A retired account's standing authorisations die with it: its records live under its successor now.
@@ -435,19 +486,13 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
         _requireNotRetired(patient);
     }
 
-    function _issue(MintRequest calldata request, uint64 supersedes) private returns (uint256 tokenId) {
+    /// @dev Token ids come from the counter, so the unchecked mint cannot meet an existing token.
+    function _issue(MintRequest calldata request, uint64 supersedes, uint32 issuerId, uint256 tokenId)
+        private
+        returns (uint256)
+    {
         _checkRequest(request);
-        tokenId = ++_lastTokenId;
-        Record storage r = _records[tokenId];
-        r.commitment = request.commitment;
-        r.cidDigest = request.cidDigest;
-        r.issuer = msg.sender;
-        r.issuedAt = uint32(block.timestamp);
-        r.tag = request.tag;
-        uint8 codecDelta = request.cidCodec ^ RAW_CODEC;
-        if (codecDelta != 0) r.cidCodecDelta = codecDelta;
-        if (supersedes != 0) r.supersedes = supersedes;
-        _mint(request.patient, tokenId);
+        _mintAndSetExtraDataUnchecked(request.patient, tokenId, (uint96(uint64(request.tag)) << 32) | issuerId);
         emit RecordIssued(
             tokenId,
             request.patient,
@@ -456,20 +501,31 @@ contract MedicalRecord is ERC721, EIP712, Nonces, IERC5192, IMedicalRecord, Medi
             request.cidDigest,
             request.cidCodec,
             request.tag,
-            supersedes
+            supersedes,
+            uint32(block.timestamp)
         );
         emit Locked(tokenId);
+        return tokenId;
     }
 
     /// @dev The one path for erasure: checks ownership and state, records the time, emits {RecordErased}.
     function _erase(uint256 tokenId) private {
         address owner = _requireOwned(tokenId);
         if (owner != msg.sender) revert MedicalRecordNotOwner(tokenId, msg.sender);
-        Record storage r = _records[tokenId];
-        uint40 erased = r.erasedAt;
+        Status storage status = _statuses[tokenId];
+        uint40 erased = status.erasedAt;
         if (erased != 0) revert MedicalRecordErased(tokenId, erased);
-        r.erasedAt = uint40(block.timestamp);
+        status.erasedAt = uint40(block.timestamp);
         emit RecordErased(tokenId, owner);
+    }
+
+    function _requireOwned(uint256 tokenId) private view returns (address owner) {
+        owner = _ownerOf(tokenId);
+        if (owner == address(0)) revert ERC721NonexistentToken(tokenId);
+    }
+
+    function _issuerAddress(uint32 issuerId) private view returns (address) {
+        return registry.providerAt(issuerId - 1);
     }
 
     /// @dev Whether a tag names a valid category for its flags cannot be checked here (the contract

@@ -53,7 +53,6 @@ abstract contract MedicalRecordRecovery is EIP712 {
     mapping(address patient => Recovery) private _recoveries;
     mapping(address patient => mapping(uint32 round => mapping(address guardian => address newAccount))) private _votes;
     mapping(address patient => mapping(uint32 round => mapping(address newAccount => uint8 approvals))) private _voteCounts;
-    mapping(address account => address successor) private _successors;
 
     /// @notice The consent signature's deadline has passed.
     error MedicalRecordConsentExpired(uint256 deadline);
@@ -236,7 +235,7 @@ abstract contract MedicalRecordRecovery is EIP712 {
     /// @notice The account `account`'s records moved to by a completed recovery or rotation (zero if none).
     /// @param account The old account.
     function successorOf(address account) public view virtual returns (address) {
-        return _successors[account];
+        return _successorOf(account);
     }
 
     // ---------------------------------------------------------------- hooks
@@ -246,6 +245,13 @@ abstract contract MedicalRecordRecovery is EIP712 {
 
     /// @dev How many tokens `patient` holds.
     function _recordCount(address patient) internal view virtual returns (uint256);
+
+    /// @dev Where a retired account's records went (zero while it is not retired). The token
+    /// contract keeps it beside the account's balance, so a mint's retirement check costs no slot of its own.
+    function _successorOf(address account) internal view virtual returns (address);
+
+    /// @dev Retires `account` for good in favour of `successor`.
+    function _setSuccessor(address account, address successor) internal virtual;
 
     // ---------------------------------------------------------------- internals
 
@@ -285,7 +291,7 @@ abstract contract MedicalRecordRecovery is EIP712 {
         if (remaining == 0) {
             bool byGuardians = !r.rotation;
             delete _recoveries[patient];
-            _successors[patient] = newAccount;
+            _setSuccessor(patient, newAccount);
             emit AccountMoved(patient, newAccount, byGuardians);
         }
     }
@@ -311,12 +317,12 @@ abstract contract MedicalRecordRecovery is EIP712 {
     }
 
     function _requireNotRetired(address account) internal view {
-        address successor = _successors[account];
+        address successor = _successorOf(account);
         if (successor != address(0)) revert MedicalRecordAccountRetired(account, successor);
     }
 
     function _requireSuccessor(address patient, address newAccount) private view {
-        if (newAccount == address(0) || newAccount == patient || _successors[newAccount] != address(0)) {
+        if (newAccount == address(0) || newAccount == patient || _successorOf(newAccount) != address(0)) {
             revert MedicalRecordInvalidSuccessor(newAccount);
         }
     }

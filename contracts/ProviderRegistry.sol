@@ -66,8 +66,8 @@ contract ProviderRegistry is AccessControl, IProviderRegistry {
         if (provider == address(0) || encryptionKey == bytes32(0)) revert ProviderRegistryInvalidInput();
         if (_providers[provider].status != Status.None) revert ProviderRegistryAlreadyRegistered(provider);
         _checkName(name);
-        _providers[provider] = Provider(Status.Active, uint64(block.timestamp), encryptionKey, name);
         _addresses.push(provider);
+        _providers[provider] = Provider(Status.Active, uint64(block.timestamp), uint32(_addresses.length), encryptionKey, name);
         _history[provider].push(StatusChange(uint64(block.timestamp), Status.Active));
         emit ProviderRegistered(provider, name, encryptionKey);
     }
@@ -145,6 +145,12 @@ contract ProviderRegistry is AccessControl, IProviderRegistry {
         return _providers[provider].status == Status.Active;
     }
 
+    /// @inheritdoc IProviderRegistry
+    function activeIdOf(address provider) external view returns (uint32) {
+        Provider storage p = _providers[provider];
+        return p.status == Status.Active ? p.id : 0;
+    }
+
     /// @notice Whether the provider was active at some moment in the second `timestamp` (seconds since epoch).
     /// @dev Block timestamps have one-second resolution, so a record minted in the same second as a later
     /// suspension (even in the same block) carries the suspension's timestamp. Answering for the whole
@@ -175,8 +181,7 @@ contract ProviderRegistry is AccessControl, IProviderRegistry {
         return _addresses.length;
     }
 
-    /// @notice The provider registered in position `index` (0-based), for paging through the registry.
-    /// @param index Position in registration order.
+    /// @inheritdoc IProviderRegistry
     function providerAt(uint256 index) external view returns (address) {
         return _addresses[index];
     }

@@ -16,7 +16,7 @@ import {
 } from '../chain/index.js'
 import { openKeystore, type Keystore } from '../accounts/index.js'
 import { BaseError, ContractFunctionRevertedError, ContractFunctionZeroDataError, createTestClient, http, zeroAddress } from 'viem'
-import { consentRegistryAbi } from '../contracts/index.js'
+import { consentRegistryAbi, providerRegistryAbi } from '../contracts/index.js'
 import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatus, openAuditLog, shouldAnchor } from '../audit/index.js'
 import { createKeyReleaseService, createFileKeySlipStore, createFileTagTableStore } from '../consent/index.js'
 import { ChainUnavailableError, HomeError } from '../errors.js'
@@ -193,7 +193,7 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
   if (config.deployment) {
     const [code, tagged] = await Promise.all([
       clients.publicClient.getCode({ address: config.deployment.records }),
-      hasBlindedCategories(clients, config.deployment),
+      hasCurrentContracts(clients, config.deployment),
     ])
     if (!code || code === '0x') {
       throw new HomeError('The medvault contracts named in the config are not on this chain.', {
@@ -203,11 +203,12 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
       })
     }
     if (!tagged) {
-      // Records of the old contracts carry their category and sensitivity in clear on chain, and
-      // their grants name categories: nothing here can read or write them, and no migration can
-      // take the clear categories off a chain. So the home is refused rather than half-used.
+      // Records of the oldest contracts carry their category and sensitivity in clear on chain, and
+      // their grants name categories; those of the next keep a record's content fields in storage,
+      // where this medvault reads them from the mint's event. Nothing here can read or write either,
+      // and no migration can take clear categories off a chain. So the home is refused rather than half-used.
       throw new HomeError(
-        'This home was deployed by an older medvault whose contracts keep record categories in clear on chain; this medvault cannot use it.',
+        'This home was deployed by an older medvault whose contracts this medvault cannot use (they keep record categories in clear on chain, or records in an older layout).',
         {
           hint: embedded
             ? `Make a new home (\`medvault init --home NEW_DIR\`, or move ${paths.dir} away) and issue the records again there; back up what you need from this one with the older medvault first.`
@@ -244,14 +245,23 @@ async function ensureDeployment(paths: HomePaths, config: Config, clients: Chain
  * ConsentRegistry answers `isOpenTag`; an older one has no such function and reverts. One call,
  * made beside the code check, so opening a home costs no extra round trip.
  */
-async function hasBlindedCategories(clients: ChainClients, deployment: Deployment): Promise<boolean> {
+/** Whether the deployment is of this medvault's contracts: blinded categories (ConsentRegistry.isOpenTag) and one-slot records (ProviderRegistry.activeIdOf). */
+async function hasCurrentContracts(clients: ChainClients, deployment: Deployment): Promise<boolean> {
   try {
-    await clients.publicClient.readContract({
-      address: deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'isOpenTag',
-      args: [zeroAddress, '0x0000000000000001'],
-    })
+    await Promise.all([
+      clients.publicClient.readContract({
+        address: deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'isOpenTag',
+        args: [zeroAddress, '0x0000000000000001'],
+      }),
+      clients.publicClient.readContract({
+        address: deployment.registry,
+        abi: providerRegistryAbi,
+        functionName: 'activeIdOf',
+        args: [zeroAddress],
+      }),
+    ])
     return true
   } catch (error) {
     // A revert says "old contracts", no code at all "no contracts" (the code check reports that

@@ -83,7 +83,7 @@ function recordEvent(log: RawLog, base: Base): IndexEvent | undefined {
       return {
         ...base,
         type: 'RecordTransferred',
-        tokenId: decoded.args.tokenId,
+        tokenId: decoded.args.id,
         from: getAddress(decoded.args.from),
         to: getAddress(decoded.args.to),
       }

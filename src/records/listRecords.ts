@@ -3,7 +3,7 @@ import { toMedvaultError } from '../chain/index.js'
 import { medicalRecordAbi } from '../contracts/index.js'
 import { type Category, type RecordsContext, classOf } from '../core/index.js'
 import { type TagReader, tagTableFor } from '../consent/index.js'
-import { type OnChainRecord, getOnChainRecord } from './onChainRecord.js'
+import { type OnChainRecord, getOnChainRecords } from './onChainRecord.js'
 import { getProvider } from '../directory/index.js'
 
 export type RecordSummary = OnChainRecord & {
@@ -34,9 +34,9 @@ export async function listRecords(
       fromBlock: BigInt(ctx.deployment.deployedAtBlock),
       toBlock: 'latest',
     })
-    const tokenIds = [...new Set(logs.map((log) => log.args.tokenId!))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const tokenIds = [...new Set(logs.map((log) => log.args.id!))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     const [records, table] = await Promise.all([
-      Promise.all(tokenIds.map((tokenId) => getOnChainRecord(ctx, tokenId))),
+      getOnChainRecords(ctx, tokenIds),
       params.viewer ? tagTableFor(ctx, { patient: getAddress(params.patient), reader: params.viewer }) : undefined,
     ])
     const names = new Map<Address, Promise<string>>()

@@ -72,7 +72,7 @@ describe('Erasure', () => {
     it('is not erased before: erasedAt 0, accessInfo says so, tokenURI status "current"', async () => {
       assert.equal(await d.records.read.erasedAt([tokenId]), 0)
       assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), DEFAULT_TAG, false])
-      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'current' })
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[1], { trait_type: 'status', value: 'current' })
     })
 
     it('the owner erases it: RecordErased(tokenId, patient), only that event, erasedAt = block time', async () => {
@@ -83,12 +83,14 @@ describe('Erasure', () => {
       assert.equal(BigInt(await d.records.read.erasedAt([tokenId])), await env.timestampOf(receipt))
     })
 
-    it('keeps the token with the patient, locked, with its commitment; status "erased"', async () => {
+    it('keeps the token with the patient, locked, with its issuer and tag; status "erased"', async () => {
       assert.equal(await d.records.read.ownerOf([tokenId]), getAddress(patient.address))
       assert.equal(await d.records.read.locked([tokenId]), true)
-      assert.notEqual((await d.records.read.recordOf([tokenId])).commitment, `0x${'00'.repeat(32)}`)
+      const state = await d.records.read.recordOf([tokenId])
+      assert.equal(state.tag, DEFAULT_TAG)
+      assert.ok(state.erasedAt > 0)
       assert.deepEqual(await d.records.read.accessInfo([tokenId]), [getAddress(patient.address), DEFAULT_TAG, true])
-      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[2], { trait_type: 'status', value: 'erased' })
+      assert.deepEqual(decodeTokenURI(await d.records.read.tokenURI([tokenId])).attributes[1], { trait_type: 'status', value: 'erased' })
     })
 
     it('refuses erasing it again (MedicalRecordErased with the time)', async () => {

@@ -79,7 +79,8 @@ describe('MedicalRecord.mintBatch', () => {
       )
     })
 
-    it('emits RecordIssued with each request, the issuer, consecutive token ids and supersedes = 0', () => {
+    it('emits RecordIssued with each request, the issuer, consecutive token ids, supersedes = 0 and the block time', async () => {
+      const issuedAt = Number(await env.timestampOf(receipt))
       const issued = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs as Log[], eventName: 'RecordIssued' })
       assert.deepEqual(
         issued.map((log) => log.args),
@@ -92,12 +93,13 @@ describe('MedicalRecord.mintBatch', () => {
           cidCodec: r.cidCodec,
           tag: r.tag,
           supersedes: 0n,
+          issuedAt,
         })),
       )
       const transfers = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs as Log[], eventName: 'Transfer' })
       assert.deepEqual(
         transfers.map((log) => log.args),
-        requests.map((_, i) => ({ from: ZERO_ADDRESS, to: patient.address, tokenId: firstTokenId + BigInt(i) })),
+        requests.map((_, i) => ({ from: ZERO_ADDRESS, to: patient.address, id: firstTokenId + BigInt(i) })),
       )
       const locked = parseEventLogs({ abi: medicalRecordAbi, logs: receipt.logs as Log[], eventName: 'Locked' })
       assert.deepEqual(
@@ -113,16 +115,17 @@ describe('MedicalRecord.mintBatch', () => {
         assert.equal(await d.records.read.ownerOf([tokenId]), patient.address)
         assert.equal(await d.records.read.locked([tokenId]), true)
         assert.deepEqual(await d.records.read.recordOf([tokenId]), {
-          commitment: r.commitment,
-          cidDigest: r.cidDigest,
+          owner: patient.address,
           issuer: provider.address,
-          issuedAt,
           tag: r.tag,
-          supersedes: 0n,
           supersededBy: 0n,
           erasedAt: 0,
-          cidCodecDelta: r.cidCodec ^ 0x55,
         })
+        const issued = await d.issuedOf(tokenId)
+        assert.deepEqual(
+          [issued.commitment, issued.cidDigest, issued.cidCodec, issued.issuedAt],
+          [r.commitment, r.cidDigest, r.cidCodec, issuedAt],
+        )
       }
       assert.equal(await d.records.read.balanceOf([patient.address]), 4n)
       assert.equal(await d.records.read.lastTokenId(), 4n)

@@ -156,11 +156,11 @@ describe('MedicalRecord', () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'Transfer'), {
         from: ZERO_ADDRESS,
         to: patient.address,
-        tokenId: 1n,
+        id: 1n,
       })
     })
 
-    it('emits RecordIssued with the request, its blinded tag, the issuer and supersedes = 0, and nothing about care in clear', () => {
+    it('emits RecordIssued with the request, its blinded tag, the issuer, supersedes = 0 and the issue time, and nothing about care in clear', async () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued'), {
         tokenId: 1n,
         patient: patient.address,
@@ -170,6 +170,7 @@ describe('MedicalRecord', () => {
         cidCodec: request.cidCodec,
         tag: request.tag,
         supersedes: 0n,
+        issuedAt: Number(await env.timestampOf(receipt)),
       })
     })
 
@@ -184,18 +185,13 @@ describe('MedicalRecord', () => {
       assert.equal(await d.records.read.lastTokenId(), 1n)
     })
 
-    it('stores the record fields (recordOf)', async () => {
+    it('stores owner, issuer and tag, and nothing of the content (recordOf)', async () => {
       assert.deepEqual(await d.records.read.recordOf([1n]), {
-        commitment: request.commitment,
-        cidDigest: request.cidDigest,
+        owner: patient.address,
         issuer: provider.address,
-        issuedAt: Number(await env.timestampOf(receipt)),
         tag: request.tag,
-        supersedes: 0n,
         supersededBy: 0n,
         erasedAt: 0,
-        // The raw codec is stored as a zero delta, so the usual record leaves its fourth slot unwritten.
-        cidCodecDelta: 0,
       })
     })
 
@@ -205,13 +201,10 @@ describe('MedicalRecord', () => {
       assert.deepEqual(await d.records.read.accessInfo([0n]), [ZERO_ADDRESS, '0x0000000000000000', false])
     })
 
-    it('returns the binary CIDv1 (cidOf = 0x01 || codec || 0x12 || 0x20 || digest)', async () => {
-      const cid = await d.records.read.cidOf([1n])
-      assert.equal(cid, concatHex(['0x01', toHex(request.cidCodec, { size: 1 }), '0x12', '0x20', request.cidDigest]))
-      // The same bytes multiformats produces for a CIDv1 with a sha2-256 multihash.
-      const expected = CID.createV1(request.cidCodec, Digest.create(0x12, hexToBytes(request.cidDigest)))
-      assert.equal(cid, toHex(expected.bytes))
-      assert.equal(CID.decode(hexToBytes(cid)).toString(), expected.toString())
+    it("gives the ciphertext's CIDv1 in RecordIssued (codec and sha2-256 digest), as multiformats builds it", async () => {
+      const issued = await d.issuedOf(1n)
+      const cid = CID.createV1(issued.cidCodec, Digest.create(0x12, hexToBytes(issued.cidDigest)))
+      assert.equal(toHex(cid.bytes), concatHex(['0x01', toHex(request.cidCodec, { size: 1 }), '0x12', '0x20', request.cidDigest]))
     })
 
     it('uses up the patient nonce', async () => {
@@ -223,6 +216,26 @@ describe('MedicalRecord', () => {
       assert.equal(second.tokenId, 2n)
       assert.equal(await d.records.read.nonces([patient.address]), nonceBefore + 2n)
       assert.equal(await d.records.read.balanceOf([patient.address]), 2n)
+    })
+
+    it("writes one new storage slot for a patient's next record (owner, tag and issuer packed), none for its content", async () => {
+      // A patient's first record also starts their balance; the second is the steady state.
+      const someone = await env.newAccount()
+      await mintWithConsent(env, d, provider, someone, mintRequest(someone.address))
+      const request = mintRequest(someone.address)
+      const { receipt } = await mintWithConsent(env, d, provider, someone, request)
+      const trace = (await env.publicClient.request({
+        method: 'debug_traceTransaction' as never,
+        params: [receipt.transactionHash, { tracer: 'prestateTracer', tracerConfig: { diffMode: true } }] as never,
+      })) as { pre: Record<string, { storage?: Record<string, Hex> }>; post: Record<string, { storage?: Record<string, Hex> }> }
+      const records = d.records.address.toLowerCase()
+      const before = Object.entries(trace.pre).find(([a]) => a.toLowerCase() === records)?.[1].storage ?? {}
+      const after = Object.entries(trace.post).find(([a]) => a.toLowerCase() === records)?.[1].storage ?? {}
+      const created = Object.keys(after).filter((slot) => !(slot in before) || /^0x0*$/.test(before[slot]!))
+      assert.equal(created.length, 1, `new slots: ${created.join(', ')}`)
+      for (const value of Object.values(after)) {
+        assert.ok(!value.includes(request.commitment.slice(2)) && !value.includes(request.cidDigest.slice(2)))
+      }
     })
 
     it('accepts a consent exactly at its deadline', async () => {
@@ -633,13 +646,13 @@ describe('MedicalRecord', () => {
         const issued = expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued')
         const record = await d.records.read.recordOf([issued.tokenId as bigint])
         assert.equal(record.tag, tag)
-        assert.equal(record.cidCodecDelta, 0x7f ^ 0x55)
+        assert.equal(issued.cidCodec, 0x7f)
         const uri = await d.records.read.tokenURI([issued.tokenId as bigint])
         const json = decodeTokenURI(uri) as { attributes: { trait_type: string; value: unknown }[] }
         assert.deepEqual(
           json.attributes.map((a) => a.trait_type),
-          ['issuer', 'issued', 'status'],
-          `tokenURI of a ${category} record says no more than issuer, date and status`,
+          ['issuer', 'status'],
+          `tokenURI of a ${category} record says no more than issuer and status`,
         )
         assert.ok(!JSON.stringify(json).includes(category), `tokenURI of a ${category} record names its category`)
         assert.ok(!JSON.stringify(json).includes(tag.slice(2)), `tokenURI of a ${category} record shows its tag`)
@@ -680,7 +693,7 @@ describe('MedicalRecord', () => {
       assert.deepEqual(eventNames(receipt, medicalRecordAbi), ['Transfer', 'RecordIssued', 'Locked', 'RecordAmended'])
     })
 
-    it('emits RecordIssued with supersedes = the amended token', () => {
+    it('emits RecordIssued with supersedes = the amended token', async () => {
       assert.deepEqual(expectEvent(receipt, medicalRecordAbi, d.records.address, 'RecordIssued'), {
         tokenId: correction,
         patient: patient.address,
@@ -690,6 +703,7 @@ describe('MedicalRecord', () => {
         cidCodec: correctionRequest.cidCodec,
         tag: correctionRequest.tag,
         supersedes: original,
+        issuedAt: Number(await env.timestampOf(receipt)),
       })
     })
 
@@ -714,8 +728,8 @@ describe('MedicalRecord', () => {
       const old = await d.records.read.recordOf([original])
       const fresh = await d.records.read.recordOf([correction])
       assert.equal(old.supersededBy, correction)
-      assert.equal(old.supersedes, 0n)
-      assert.equal(fresh.supersedes, original)
+      assert.equal((await d.issuedOf(original)).supersedes, 0n)
+      assert.equal((await d.issuedOf(correction)).supersedes, original)
       assert.equal(fresh.supersededBy, 0n)
       assert.equal(fresh.tag, correctionRequest.tag)
       assert.equal(await d.records.read.ownerOf([original]), patient.address)
@@ -738,7 +752,7 @@ describe('MedicalRecord', () => {
         supersededBy: third,
       })
       assert.equal((await d.records.read.recordOf([correction])).supersededBy, third)
-      assert.equal((await d.records.read.recordOf([third])).supersedes, correction)
+      assert.equal((await d.issuedOf(third)).supersedes, correction)
     })
 
     it('refuses an amendment for a different patient (MedicalRecordPatientMismatch)', async () => {
@@ -846,7 +860,6 @@ describe('MedicalRecord', () => {
 
     it('approve reverts with MedicalRecordSoulbound', async () => {
       await expectRevert(sendAs(patient, 'approve', [other.address, tokenId]), 'MedicalRecordSoulbound', [tokenId])
-      await expectRevert(d.records.read.approve([other.address, tokenId]), 'MedicalRecordSoulbound', [tokenId])
       assert.equal(await d.records.read.getApproved([tokenId]), ZERO_ADDRESS)
     })
 
@@ -866,11 +879,10 @@ describe('MedicalRecord', () => {
       assert.equal(await d.records.read.locked([tokenId]), true)
     })
 
-    it('locked, recordOf, cidOf, tokenURI and ownerOf revert for a nonexistent token', async () => {
+    it('locked, recordOf, tokenURI and ownerOf revert for a nonexistent token', async () => {
       const missing = tokenId + 100n
       await expectRevert(d.records.read.locked([missing]), 'ERC721NonexistentToken', [missing])
       await expectRevert(d.records.read.recordOf([missing]), 'ERC721NonexistentToken', [missing])
-      await expectRevert(d.records.read.cidOf([missing]), 'ERC721NonexistentToken', [missing])
       await expectRevert(d.records.read.tokenURI([missing]), 'ERC721NonexistentToken', [missing])
       await expectRevert(d.records.read.ownerOf([missing]), 'ERC721NonexistentToken', [missing])
       await expectRevert(d.records.read.locked([0n]), 'ERC721NonexistentToken', [0n])
@@ -878,9 +890,10 @@ describe('MedicalRecord', () => {
 
     it('transferring a nonexistent token does not mint it', async () => {
       const missing = tokenId + 100n
-      await expectRevert(d.recordsAs(other).write.transferFrom([patient.address, other.address, missing]), 'ERC721NonexistentToken', [
+      await expectRevert(d.recordsAs(other).write.transferFrom([patient.address, other.address, missing]), 'MedicalRecordSoulbound', [
         missing,
       ])
+      await expectRevert(d.records.read.ownerOf([missing]), 'ERC721NonexistentToken', [missing])
     })
   })
 
@@ -911,7 +924,6 @@ describe('MedicalRecord', () => {
     let provider: PrivateKeyAccount
     let patient: PrivateKeyAccount
     let tokenId: bigint
-    let issuedAt: number
     const tags = patientTags()
 
     before(async () => {
@@ -925,24 +937,22 @@ describe('MedicalRecord', () => {
         patient,
         mintRequest(patient.address, { tag: tags.tag('mental-health', Sensitivity.mentalHealth) }),
       ))
-      issuedAt = (await d.records.read.recordOf([tokenId])).issuedAt
     })
 
-    it('is a base64 JSON data URI with the issuer address, issue time and status "current", and no category', async () => {
+    it('is a base64 JSON data URI with the issuer address and status "current", and no category or date', async () => {
       const json = decodeTokenURI(await d.records.read.tokenURI([tokenId]))
       assert.deepEqual(json, {
         name: `medvault record #${tokenId}`,
         description: 'An encrypted medical record held by its patient. Content is off-chain and encrypted.',
         attributes: [
           { trait_type: 'issuer', value: provider.address.toLowerCase() },
-          { display_type: 'date', trait_type: 'issued', value: issuedAt },
           { trait_type: 'status', value: 'current' },
         ],
       })
     })
 
     it('never contains the commitment or CID digest', async () => {
-      const record = await d.records.read.recordOf([tokenId])
+      const record = await d.issuedOf(tokenId)
       const text = Buffer.from((await d.records.read.tokenURI([tokenId])).split(',')[1]!, 'base64').toString('utf8')
       assert.ok(!text.includes(record.commitment.slice(2)))
       assert.ok(!text.includes(record.cidDigest.slice(2)))
@@ -967,13 +977,13 @@ describe('MedicalRecord', () => {
       const oldJson = decodeTokenURI(await d.records.read.tokenURI([tokenId])) as {
         attributes: { trait_type: string; value: unknown }[]
       }
-      assert.deepEqual(oldJson.attributes[2], { trait_type: 'status', value: 'amended' })
+      assert.deepEqual(oldJson.attributes[1], { trait_type: 'status', value: 'amended' })
       const newJson = decodeTokenURI(await d.records.read.tokenURI([correction])) as {
         name: string
         attributes: { trait_type: string; value: unknown }[]
       }
       assert.equal(newJson.name, `medvault record #${correction}`)
-      assert.deepEqual(newJson.attributes[2], { trait_type: 'status', value: 'current' })
+      assert.deepEqual(newJson.attributes[1], { trait_type: 'status', value: 'current' })
     })
   })
 

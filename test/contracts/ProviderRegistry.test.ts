@@ -53,7 +53,8 @@ describe('ProviderRegistry', () => {
       assert.equal(await d.registry.read.providerCount(), 0n)
       const stranger = await env.newAccount()
       const entry = await d.registry.read.providerOf([stranger.address])
-      assert.deepEqual(entry, { status: Status.None, registeredAt: 0n, encryptionKey: ZERO_BYTES32, name: '' })
+      assert.deepEqual(entry, { status: Status.None, registeredAt: 0n, id: 0, encryptionKey: ZERO_BYTES32, name: '' })
+      assert.equal(await d.registry.read.activeIdOf([stranger.address]), 0)
       assert.equal(await d.registry.read.isActive([stranger.address]), false)
       assert.deepEqual(await d.registry.read.historyOf([stranger.address]), [])
     })
@@ -79,10 +80,14 @@ describe('ProviderRegistry', () => {
       assert.deepEqual(await d.registry.read.providerOf([provider.address]), {
         status: Status.Active,
         registeredAt: at,
+        id: 1,
         encryptionKey: key,
         name: 'Lab A',
       })
       assert.equal(await d.registry.read.isActive([provider.address]), true)
+      // The registration number a record keeps instead of the issuer's address, and its way back.
+      assert.equal(await d.registry.read.activeIdOf([provider.address]), 1)
+      assert.equal(await d.registry.read.providerAt([0n]), provider.address)
       assert.deepEqual(await d.registry.read.historyOf([provider.address]), [{ at, status: Status.Active }])
     })
 
@@ -376,7 +381,7 @@ describe('ProviderRegistry', () => {
       } finally {
         await env.testClient.setAutomine(true)
       }
-      const issuedAt = BigInt((await d.records.read.recordOf([tokenId])).issuedAt)
+      const issuedAt = BigInt((await d.issuedOf(tokenId)).issuedAt)
       assert.equal(await d.registry.read.isActive([lab.address]), false)
       assert.equal(await d.registry.read.wasActiveAt([lab.address, issuedAt]), true)
       assert.equal(await d.registry.read.wasActiveAt([lab.address, issuedAt + 1n]), false)
@@ -443,6 +448,7 @@ describe('ProviderRegistry', () => {
       assert.deepEqual(await d.registry.read.providerOf([provider.address]), {
         status: Status.Active,
         registeredAt: before.registeredAt,
+        id: before.id,
         encryptionKey: key,
         name: 'Lab A (Downtown)',
       })

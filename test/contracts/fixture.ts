@@ -133,10 +133,24 @@ export async function startEnv() {
         abi: consentWithRecordErrorsAbi,
         client: { public: publicClient, wallet: wallet(account) },
       })
+    /** A record's mint-time fields (commitment, CID, issue time, supersedes), from its RecordIssued event: storage keeps none of them. */
+    const issuedOf = async (tokenId: bigint) => {
+      const [log] = await publicClient.getContractEvents({
+        address: deployment.records,
+        abi: medicalRecordAbi,
+        eventName: 'RecordIssued',
+        args: { tokenId },
+        fromBlock: 0n,
+        strict: true,
+      })
+      assert.ok(log, `no RecordIssued event for token ${tokenId}`)
+      return log.args
+    }
     return {
       ...deployment,
       registry: registryAs(admin),
       records: recordsAs(admin),
+      issuedOf,
       registryAs,
       recordsAs,
       consentAs,

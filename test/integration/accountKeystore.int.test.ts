@@ -164,7 +164,23 @@ describe('account export and import (Ethereum V3 keystores)', () => {
       const r = await mv('account', 'publish', 'alice', '--json')
       assert.equal(r.code, 8, r.stdout + r.stderr)
       assert.equal(r.json.error.code, 'HOME')
-      assert.match(r.json.error.message, /older medvault .* categories in clear.*Make a new home/)
+      assert.match(r.json.error.message, /older medvault .*cannot use .*categories in clear.*Make a new home/)
+    } finally {
+      writeFileSync(configFile, config)
+    }
+    assert.equal((await mv('account', 'publish', 'alice', '--json')).code, 0)
+  })
+
+  it('a home deployed by the contracts that kept record content in storage is refused too: make a new home', async () => {
+    const configFile = join(home, 'config.json')
+    const config = readFileSync(configFile, 'utf8')
+    // That ProviderRegistry has no activeIdOf: a contract without it stands in for one.
+    const parsed = JSON.parse(config)
+    writeFileSync(configFile, JSON.stringify({ ...parsed, deployment: { ...parsed.deployment, registry: parsed.deployment.records } }))
+    try {
+      const r = await mv('account', 'publish', 'alice', '--json')
+      assert.equal(r.code, 8, r.stdout + r.stderr)
+      assert.match(r.json.error.message, /older medvault .*older layout.*Make a new home/)
     } finally {
       writeFileSync(configFile, config)
     }

@@ -331,7 +331,7 @@ describe('the crash matrix: each operation killed at each point, then run again'
         fromBlock: BigInt(mv.deployment.deployedAtBlock),
         toBlock: 'latest',
       })
-      assert.deepEqual(moved.map((l) => l.args.tokenId).sort(), [...tokens].sort(), 'each token moved exactly once')
+      assert.deepEqual(moved.map((l) => l.args.id).sort(), [...tokens].sort(), 'each token moved exactly once')
       assert.equal((await getRecoveryState(mv, patient.address)).successor, successor.address, 'the old account is retired')
       const grants = (await listGrants(mv, successor.address)).filter((g) => g.active)
       assert.deepEqual(

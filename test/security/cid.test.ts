@@ -16,6 +16,7 @@ import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { medicalRecordAbi } from '../../src/contracts/index.js'
 import { authorizeProvider } from '../../src/directory/index.js'
 import { TamperedRecordError } from '../../src/errors.js'
+import { getOnChainRecord } from '../../src/records/onChainRecord.js'
 import { readRecord } from '../../src/records/openRecord.js'
 import type { BlobStore } from '../../src/storage/blobStore.js'
 import { createHeliaStore } from '../../src/storage/heliaStore.js'
@@ -143,23 +144,10 @@ describe('security: a record minted on chain with a codec medvault does not stor
       abi: medicalRecordAbi,
       functionName: 'lastTokenId',
     })
-    // Mechanism: MedicalRecord keeps the codec as `codec ^ raw` (cidCodecDelta), so a raw CID costs no
-    // storage write; any other codec must still come back whole from cidOf, or the check below would
-    // see a raw CID and fetch it.
-    const stored = await s.mv.publicClient.readContract({
-      address: s.mv.deployment.records,
-      abi: medicalRecordAbi,
-      functionName: 'recordOf',
-      args: [tokenId],
-    })
-    assert.equal(stored.cidCodecDelta, DAG_CBOR ^ RAW)
-    const cidBytes = await s.mv.publicClient.readContract({
-      address: s.mv.deployment.records,
-      abi: medicalRecordAbi,
-      functionName: 'cidOf',
-      args: [tokenId],
-    })
-    const cid = CID.decode(Buffer.from(cidBytes.slice(2), 'hex'))
+    // Mechanism: the codec travels in RecordIssued only (storage keeps no CID), so a non-raw codec
+    // must come back whole from the event the reader reads, or the check below would see a raw CID and fetch it.
+    const onChain = await getOnChainRecord(s.mv, tokenId)
+    const cid = onChain.cid
     assert.equal(cid.code, DAG_CBOR)
     assert.deepEqual(cid.multihash.bytes, digest.bytes)
     await assert.rejects(readRecord(s.mv, { tokenId, reader: alice }), refusedAddress)

@@ -87,13 +87,27 @@ export function chainside(api: Api, config: WebConfig) {
     deployment,
     /** The token's on-chain fields that a record's attestation and commitment are checked against (its class only as the patient's tag). */
     async record(tokenId: bigint) {
-      const r = await publicClient.readContract({ address: records, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] })
+      // Storage keeps the issuer and tag; the commitment and the amended token are in the mint's event.
+      const [r, issued] = await Promise.all([
+        publicClient.readContract({ address: records, abi: medicalRecordAbi, functionName: 'recordOf', args: [tokenId] }),
+        publicClient.getContractEvents({
+          address: records,
+          abi: medicalRecordAbi,
+          eventName: 'RecordIssued',
+          args: { tokenId },
+          fromBlock: 0n,
+          toBlock: 'latest',
+          strict: true,
+        }),
+      ])
+      const event = issued[0]
+      if (!event) throw new Error(`Record ${tokenId} has no RecordIssued event on this chain.`)
       return {
         tokenId,
-        commitment: r.commitment,
+        commitment: event.args.commitment,
         issuer: getAddress(r.issuer),
         tag: r.tag.toLowerCase() as CategoryTag,
-        supersedes: r.supersedes,
+        supersedes: event.args.supersedes,
       }
     },
     /** The signed-in account's own tag table: every class of its records (src/core/categoryTags.ts). */
