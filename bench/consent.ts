@@ -7,10 +7,10 @@
  *       Merkle tree, and anchorPending (which re-checks every entry's hash, link and signature,
  *       rebuilds the tree and sends AuditAnchor.anchor) at N = 1, 100 and 10,000, with the anchor
  *       transaction's gasUsed and the gas per entry;
- *   (c) canAccess for 10,000 records of one patient read by one grantee under one Categories grant:
+ *   (c) canAccessWith for 10,000 records of one patient read by one grantee under one Categories grant:
  *       sequential eth_calls, Promise.all in chunks of CHUNK, and JSON-RPC batches of CHUNK; plus
- *       the eth_estimateGas of one canAccess call when the patient gave the grantee 1 or 50 grants
- *       (the view loops over them; in the 50 case only the last one covers the record).
+ *       the eth_estimateGas of one canAccessWith call when the patient gave the grantee 1 or 50 grants
+ *       (the contract judges one grant per call, so the figure should not grow with the grants).
  *
  * Records only need to exist and belong to their patient, so they are minted directly: a provider
  * address impersonated on anvil mints under the patient's standing authorisation (empty consent),
@@ -44,6 +44,7 @@ import {
   openAuditLog,
 } from '../src/audit/index.js'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
+import { grantStruct } from '../src/consent/grantTerms.js'
 import { canAccess, revokeGrant } from '../src/consent/grants.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../src/contracts/index.js'
 import { type Category, buildTagTable, categoryTag, requiredSensitivity, tagsForCategories } from '../src/core/index.js'
@@ -192,20 +193,28 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
       patient: PrivateKeyAccount,
       grantee: Address,
       terms: BenchTerms,
-    ): Promise<{ grantId: bigint; txHash: Hex }> {
-      const scope = ['records', 'categories', 'all'].indexOf(terms.scope)
+    ): Promise<{ grantId: bigint; txHash: Hex; terms: ReturnType<typeof grantStruct> }> {
       const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
       const tags = terms.scope === 'categories' ? tagsForCategories(buildTagTable(tagSecretOf(patient.address)), terms.categories, 0) : []
+      const terms_ = grantStruct({
+        patient: patient.address,
+        grantee,
+        scope: terms.scope,
+        tokenIds,
+        tags,
+        expiresAt: until,
+        purpose: 'treatment',
+      })
       const txHash = await clients.walletFor(patient).writeContract({
         address: deployment.consent,
         abi: consentRegistryAbi,
         functionName: 'grant',
-        args: [patient.address, grantee, scope, tokenIds, tags, Math.floor(until.getTime() / 1000), 0],
+        args: [terms_],
       })
       const mined = await publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 10 })
       if (mined.status !== 'success') throw new Error(`grant ${txHash} reverted`)
       const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: mined.logs, eventName: 'GrantCreated' })
-      return { grantId: created!.args.grantId, txHash }
+      return { grantId: created!.args.grantId, txHash, terms: terms_ }
     }
 
     /** A funded patient who authorised the bulk provider. */
@@ -269,17 +278,23 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     const estimateFor = async (grants: number): Promise<number> => {
       const patient = await patientWith(`patient with ${grants} grants`)
       const [token] = await mintBulk(patient.address, 1)
+      let covering: { grantId: bigint; terms: ReturnType<typeof grantStruct> } | undefined
       for (let i = 1; i <= grants; i++) {
-        // Only the last grant covers the laboratory record: canAccess walks all of them.
+        // Only the last grant covers the laboratory record: the client tries the others first.
         const categories: Category[] = i === grants ? ['laboratory'] : ['imaging']
-        await grantOnChain(patient, reader, { scope: 'categories', categories })
+        covering = await grantOnChain(patient, reader, { scope: 'categories', categories })
       }
       if (!(await canAccess(ctx, reader, token!))) throw new Error(`canAccess is false with ${grants} grants`)
-      // canAccess is a view, so estimateContractGas does not take it: estimate the eth_call's data.
+      // The contract judges one grant per call (its terms against its hash), so the other grants
+      // cost calls, not gas in this one. A view: estimate the eth_call's data.
       const gas = await publicClient.estimateGas({
         account: reader,
         to: deployment.consent,
-        data: encodeFunctionData({ abi: consentRegistryAbi, functionName: 'canAccess', args: [reader, token!] }),
+        data: encodeFunctionData({
+          abi: consentRegistryAbi,
+          functionName: 'canAccessWith',
+          args: [reader, token!, covering!.grantId, covering!.terms],
+        }),
       })
       details.canAccessGas.push({ grants, gas: Number(gas) })
       return Number(gas)
@@ -295,7 +310,8 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     details.mint = { records: ACCESS_RECORDS, ms: since(t0) }
     progress(`consent: minted ${fmtInt(ACCESS_RECORDS)} records in ${fmt(details.mint.ms / 1000)} s; one Categories grant to the reader`)
     const bulkReader = labelled('bulk reader').address
-    await grantOnChain(bulkPatient, bulkReader, { scope: 'categories', categories: ['laboratory'] })
+    // A server finds the reader's grant once per block (consent/grants.ts canAccessNow); each record is then one contract check.
+    const bulkGrant = await grantOnChain(bulkPatient, bulkReader, { scope: 'categories', categories: ['laboratory'] })
 
     let httpRequests = 0
     const countingTransport = (batch: boolean) =>
@@ -303,7 +319,13 @@ export async function measureConsentAudit(): Promise<{ metrics: Metrics; details
     const plainClient = createPublicClient({ chain: clients.chain, transport: countingTransport(false) })
     const batchClient = createPublicClient({ chain: clients.chain, transport: countingTransport(true) })
     const check = async (client: typeof plainClient, tokenId: bigint) => {
-      if (!(await canAccess({ publicClient: client, deployment }, bulkReader, tokenId))) throw new Error(`canAccess(${tokenId}) is false`)
+      const allowed = await client.readContract({
+        address: deployment.consent,
+        abi: consentRegistryAbi,
+        functionName: 'canAccessWith',
+        args: [bulkReader, tokenId, bulkGrant.grantId, bulkGrant.terms],
+      })
+      if (!allowed) throw new Error(`canAccessWith(${tokenId}) is false`)
     }
     const inChunks = async (client: typeof plainClient) => {
       for (let i = 0; i < bulkTokens.length; i += CHUNK) await Promise.all(bulkTokens.slice(i, i + CHUNK).map((t) => check(client, t)))

@@ -8,8 +8,16 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// @title ConsentRegistry
 /// @notice Who may read which of a patient's records, until when and why; delegates; break-glass.
 /// @dev A contract of its own rather than part of MedicalRecord: consent rules change more often
-/// than the record format, the record contract stays small (EIP-170), and `canAccess` is one view
-/// that the server, other contracts and the key release all call.
+/// than the record format, the record contract stays small (EIP-170), and the coverage checks are
+/// views that the server, other contracts and the key release all call.
+///
+/// A grant is one storage slot: the keccak256 hash of its terms ({Grant}: patient, grantee, expiry,
+/// scope, purpose, and the records or tags it lists). {GrantCreated} carries the terms in full, and
+/// every call about a grant ({grantCovers}, {canAccess}, {isActive}, {revoke}, {moveGrants}) passes
+/// them back; the contract checks them against the hash. So a grant costs one new slot whatever it
+/// lists, storage holds nothing a stranger can read about it, and revoking deletes the slot (a
+/// refund). The price is that the contract cannot list grants: readers take them from the events
+/// (src/consent/grants.ts, the indexer), and the contract stays the judge of each one.
 ///
 /// Blinded categories: a record carries an opaque per-patient tag (MedicalRecord), never a category
 /// or a sensitivity in clear, and so do grants. A category grant lists the tags it covers. Each
@@ -24,13 +32,14 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// may share sensitive records at all: a delegate's grants may name open tags and records with an
 /// open tag, nothing else.
 ///
-/// Erased records (MedicalRecord.erase): no grant may name one, and `canAccess` is false for
-/// everyone, the patient included, since nothing readable is left.
+/// Erased records (MedicalRecord.erase): no grant may name one, and no grant or window covers one.
 ///
-/// Recovery and rotation (MedicalRecord.executeRecovery, MedicalRecord.rotate): grants are keyed by
-/// patient, so once a patient's records have moved the successor takes over the grants it chooses
-/// with {moveGrants}. A grant keeps its id, terms, listed records and expiry, so its grantee's key
-/// slips and access carry on unchanged. A retired account may neither grant nor revoke.
+/// Recovery and rotation (MedicalRecord.executeRecovery, MedicalRecord.rotate): a grant covers a
+/// record only while its patient owns the record, so once a patient's records have moved, their
+/// grants cover nothing until the successor takes over the ones it chooses with {moveGrants}. A
+/// grant keeps its id, terms, listed records and expiry, so its grantee's key slips and access
+/// carry on unchanged. For the same reason a retired account's grant or revocation can do no harm,
+/// and the contract spends no call on refusing one; the client refuses them with a clear message.
 contract ConsentRegistry {
     enum Scope {
         Records,
@@ -46,33 +55,32 @@ contract ConsentRegistry {
         Other
     }
 
-    /// @dev Two slots; the tags a grant lists are kept apart, in `_grantTags`.
+    /// @notice A grant's terms. Records scope lists `tokenIds` and no tags; Categories lists `tags`
+    /// and no records; All lists no records and, optionally, sensitive tags it covers besides the
+    /// patient's open ones.
     struct Grant {
         address patient;
-        uint40 createdAt;
+        address grantee;
         uint40 expiresAt;
         Scope scope;
         Purpose purpose;
-        address grantee;
-        uint40 revokedAt;
+        uint256[] tokenIds;
+        bytes8[] tags;
     }
 
     /// @notice Longest grant allowed: an expiry is required and bounded.
     uint40 public constant MAX_GRANT_DURATION = 3650 days;
     /// @notice Length of a break-glass window; it cannot be extended, only reopened after it ends.
     uint40 public constant EMERGENCY_WINDOW = 24 hours;
-    /// @notice Most tags one grant, or one {setOpenTags} call, may list.
+    /// @notice Most tags, or records, one grant may list; most tags one {setOpenTags} list may hold.
     uint256 public constant MAX_TAGS = 256;
 
     IMedicalRecord public immutable records;
     IProviderRegistry public immutable registry;
 
-    mapping(uint256 grantId => Grant) private _grants;
-    mapping(uint256 grantId => mapping(uint256 tokenId => bool)) private _grantRecords;
-    mapping(uint256 grantId => mapping(bytes8 tag => bool)) private _grantTags;
+    /// @dev keccak256 of the grant's terms (see `_hash`); zero once revoked, and for ids never given.
+    mapping(uint256 grantId => bytes32 termsHash) private _grants;
     mapping(address patient => mapping(bytes8 tag => bool)) private _openTags;
-    mapping(address patient => mapping(address grantee => uint256[] grantIds)) private _grantsByGrantee;
-    mapping(address patient => uint256[] grantIds) private _grantsByPatient;
     mapping(address patient => mapping(address delegate => bool)) private _delegates;
     mapping(address provider => bool) private _emergencyProviders;
     mapping(address patient => mapping(address provider => uint40 until)) private _emergencyUntil;
@@ -82,7 +90,7 @@ contract ConsentRegistry {
     error ConsentUnauthorized(address caller, address patient);
     /// @notice Expiry missing, in the past, or beyond MAX_GRANT_DURATION.
     error ConsentInvalidExpiry(uint40 expiresAt);
-    /// @notice Grantee is zero or the patient; no records or tags named, a zero tag, or too many tags.
+    /// @notice Grantee is zero or the patient; no records or tags named, a list the scope does not take, a zero tag, or too many.
     error ConsentInvalidGrant();
     /// @notice A listed record does not belong to the patient.
     error ConsentNotOwner(uint256 tokenId, address patient);
@@ -90,9 +98,7 @@ contract ConsentRegistry {
     error ConsentRecordErased(uint256 tokenId);
     /// @notice Only the patient may share sensitive records; a delegate's grant may not cover any.
     error ConsentDelegateCannotShareSensitive(address delegate, address patient);
-    /// @notice The grant does not exist.
-    error ConsentUnknownGrant(uint256 grantId);
-    /// @notice The grant was already revoked or has expired.
+    /// @notice The grant was revoked, has expired, never existed, or these are not its terms.
     error ConsentGrantInactive(uint256 grantId);
     /// @notice The caller is not a registrar.
     error ConsentNotRegistrar(address caller);
@@ -100,11 +106,12 @@ contract ConsentRegistry {
     error ConsentNotEmergencyProvider(address provider);
     /// @notice A break-glass window for this patient and provider is still open; it cannot be renewed.
     error ConsentEmergencyAlreadyOpen(address patient, address provider, uint40 until);
-    /// @notice The patient's records moved to `successor` (recovery or rotation); the old account can no longer grant or revoke.
+    /// @notice The patient's records moved to `successor` (recovery or rotation); the old account can no longer change its open tags.
     error ConsentAccountRetired(address patient, address successor);
     /// @notice The grant is not one of `patient`'s, so it cannot be moved from them.
     error ConsentNotGrantOf(uint256 grantId, address patient);
 
+    /// @notice A new grant and all its terms: the only place they are kept in full.
     event GrantCreated(
         uint256 indexed grantId,
         address indexed patient,
@@ -133,83 +140,61 @@ contract ConsentRegistry {
 
     // ---------------------------------------------------------------- grants
 
-    /// @notice Grants `grantee` read access to some of `patient`'s records until `expiresAt`.
+    /// @notice Grants `g.grantee` read access to some of `g.patient`'s records until `g.expiresAt`.
     /// @dev Requires the caller to be the patient or their delegate; `expiresAt` in the future and
-    /// at most MAX_GRANT_DURATION away. Records scope: `tokenIds` non-empty, all owned by the
-    /// patient and none erased. Categories scope: `tags` non-empty. All scope: every record with an
-    /// open tag, plus `tags`. At most MAX_TAGS tags, none zero. A delegate may name only open tags
-    /// and records with an open tag. Emits {GrantCreated}.
-    /// @param patient Whose records.
-    /// @param grantee Who may read them.
-    /// @param scope Listed records, categories (as the patient's tags), or all records.
-    /// @param tokenIds The records (Records scope; ignored otherwise).
-    /// @param tags The patient's category tags covered (Categories scope; extra tags for All; ignored for Records).
-    /// @param expiresAt Unix time at which access ends.
-    /// @param purpose Why access is given.
+    /// at most MAX_GRANT_DURATION away; a grantee neither zero nor the patient. Records scope: 1 to
+    /// MAX_TAGS records, all owned by the patient and none erased, and no tags. Categories scope: 1
+    /// to MAX_TAGS tags and no records. All scope: no records, and up to MAX_TAGS further tags. No
+    /// tag zero. A delegate may name only open tags and records with an open tag. Stores the hash
+    /// of the terms; emits {GrantCreated} with the terms in full.
+    /// @param g The grant's terms.
     /// @return grantId The new grant.
-    function grant(
-        address patient,
-        address grantee,
-        Scope scope,
-        uint256[] calldata tokenIds,
-        bytes8[] calldata tags,
-        uint40 expiresAt,
-        Purpose purpose
-    ) external returns (uint256 grantId) {
+    function grant(Grant calldata g) external returns (uint256 grantId) {
+        address patient = g.patient;
         _checkGrantor(patient);
-        if (expiresAt <= block.timestamp || expiresAt > block.timestamp + MAX_GRANT_DURATION) {
-            revert ConsentInvalidExpiry(expiresAt);
+        if (g.expiresAt <= block.timestamp || g.expiresAt > block.timestamp + MAX_GRANT_DURATION) {
+            revert ConsentInvalidExpiry(g.expiresAt);
         }
-        if (grantee == address(0) || grantee == patient) revert ConsentInvalidGrant();
-        grantId = ++_lastGrantId;
+        if (g.grantee == address(0) || g.grantee == patient) revert ConsentInvalidGrant();
         // 42 CFR Part 2 and the psychotherapy-notes rule want the patient's own consent for sensitive
         // records: a guardian or carer may share everything else, never those.
-        if (scope == Scope.Records) _listRecords(grantId, patient, tokenIds);
-        else _listTags(grantId, patient, scope, tags);
-        _grants[grantId] = Grant({
-            patient: patient,
-            createdAt: uint40(block.timestamp),
-            expiresAt: expiresAt,
-            scope: scope,
-            purpose: purpose,
-            grantee: grantee,
-            revokedAt: 0
-        });
-        _grantsByGrantee[patient][grantee].push(grantId);
-        _grantsByPatient[patient].push(grantId);
-        _emitGrantCreated(grantId, patient, grantee, scope, tokenIds, tags, expiresAt, purpose);
+        if (g.scope == Scope.Records) _checkRecords(patient, g);
+        else _checkTags(patient, g);
+        grantId = ++_lastGrantId;
+        _grants[grantId] = _hash(g);
+        emit GrantCreated(grantId, patient, g.grantee, msg.sender, g.scope, g.tokenIds, g.tags, g.expiresAt, g.purpose);
     }
 
-    /// @notice Ends a grant now: `canAccess` is false for it from the next block on.
-    /// @dev Requires the caller to be the patient or their delegate, and the grant active. Emits {GrantRevoked}.
+    /// @notice Ends a grant now: nothing is covered by it from the next block on.
+    /// @dev Requires `g` to be the grant's terms, the grant active, and the caller its patient or
+    /// their delegate. Deletes the grant's slot. Emits {GrantRevoked}.
     /// @param grantId The grant to end.
-    function revoke(uint256 grantId) external {
-        Grant storage g = _grants[grantId];
-        if (g.patient == address(0)) revert ConsentUnknownGrant(grantId);
+    /// @param g Its terms, as {GrantCreated} gave them (with the patient a {moveGrants} gave it).
+    function revoke(uint256 grantId, Grant calldata g) external {
+        if (!_isActive(grantId, g)) revert ConsentGrantInactive(grantId);
         _checkGrantor(g.patient);
-        if (!_isActive(g)) revert ConsentGrantInactive(grantId);
-        g.revokedAt = uint40(block.timestamp);
+        delete _grants[grantId];
         emit GrantRevoked(grantId, g.patient, g.grantee, msg.sender);
     }
 
     /// @notice The successor of a recovered or rotated account takes over some of its active grants, same ids and terms.
-    /// @dev Requires the caller to be `MedicalRecord.successorOf(from)`, and each grant to be `from`'s,
-    /// active, and not for the caller. The successor picks the grants: after a rotation for a stolen
-    /// key, it leaves out any grant the thief made. Emits {GrantMoved} for each, in order.
+    /// @dev Requires the caller to be `MedicalRecord.successorOf(from)`, as many terms as ids, and
+    /// each grant to be `from`'s (its terms, with `from` as patient), active, and not for the
+    /// caller. The successor picks the grants: after a rotation for a stolen key, it leaves out any
+    /// grant the thief made. Emits {GrantMoved} for each, in order.
     /// @param from The retired account.
     /// @param grantIds The grants to take over.
-    function moveGrants(address from, uint256[] calldata grantIds) external {
+    /// @param grants Their terms, in the same order.
+    function moveGrants(address from, uint256[] calldata grantIds, Grant[] calldata grants) external {
         if (records.successorOf(from) != msg.sender || msg.sender == address(0)) revert ConsentUnauthorized(msg.sender, from);
+        if (grantIds.length != grants.length) revert ConsentInvalidGrant();
         for (uint256 i; i < grantIds.length; ++i) {
             uint256 grantId = grantIds[i];
-            Grant storage g = _grants[grantId];
+            Grant calldata g = grants[i];
             if (g.patient != from) revert ConsentNotGrantOf(grantId, from);
-            if (!_isActive(g)) revert ConsentGrantInactive(grantId);
-            address grantee = g.grantee;
-            if (grantee == msg.sender) revert ConsentInvalidGrant();
-            g.patient = msg.sender;
-            _grantsByGrantee[msg.sender][grantee].push(grantId);
-            _grantsByPatient[msg.sender].push(grantId);
+            if (!_isActive(grantId, g)) revert ConsentGrantInactive(grantId);
+            if (g.grantee == msg.sender) revert ConsentInvalidGrant();
+            _grants[grantId] = _hashFor(msg.sender, g);
             emit GrantMoved(grantId, from, msg.sender);
         }
     }
@@ -287,74 +272,57 @@ contract ConsentRegistry {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Whether `reader` may read record `tokenId` now: its owner, an active grant covering it, or an open break-glass window on a record with an open tag.
+    /// @notice Whether `reader` may read record `tokenId` now without a grant: its owner, or an open
+    /// break-glass window on a record with an open tag.
     /// @param reader The account asking.
     /// @param tokenId The record; false if it does not exist or was erased (for everyone, its owner too).
     function canAccess(address reader, uint256 tokenId) external view returns (bool) {
         (address owner, bytes8 tag, bool erased) = records.accessInfo(tokenId);
         if (owner == address(0) || erased) return false;
-        if (reader == owner) return true;
-        bool open = _openTags[owner][tag];
-        if (
-            open && _emergencyUntil[owner][reader] > block.timestamp && _emergencyProviders[reader]
-                && registry.isActive(reader)
-        ) return true;
-        uint256[] storage ids = _grantsByGrantee[owner][reader];
-        for (uint256 i; i < ids.length; ++i) {
-            if (_covers(ids[i], tokenId, tag, open)) return true;
-        }
-        return false;
+        return reader == owner || _emergencyCovers(owner, reader, tag);
     }
 
-    /// @notice Whether grant `grantId` is active and covers record `tokenId` (never an erased record).
+    /// @notice Whether `reader` may read record `tokenId` now under grant `grantId` with terms `g`
+    /// (or without it, as {canAccess}): the grant is active, is `reader`'s, and covers the record.
+    /// @param reader The account asking.
+    /// @param tokenId The record; false if it does not exist or was erased.
+    /// @param grantId The grant the reader holds.
+    /// @param g Its terms.
+    function canAccessWith(address reader, uint256 tokenId, uint256 grantId, Grant calldata g) external view returns (bool) {
+        (address owner, bytes8 tag, bool erased) = records.accessInfo(tokenId);
+        if (owner == address(0) || erased) return false;
+        if (reader == owner || _emergencyCovers(owner, reader, tag)) return true;
+        return g.grantee == reader && g.patient == owner && _isActive(grantId, g) && _covers(g, tokenId, tag, owner);
+    }
+
+    /// @notice Whether grant `grantId` with terms `g` is active and covers record `tokenId` (never an erased record).
     /// @dev Reverts with ERC721NonexistentToken for a token that does not exist.
     /// @param grantId The grant.
+    /// @param g Its terms.
     /// @param tokenId The record.
-    function grantCovers(uint256 grantId, uint256 tokenId) external view returns (bool) {
-        (address owner, bytes8 tag, bool erased) = _recordInfo(tokenId);
-        return !erased && _grants[grantId].patient == owner && _covers(grantId, tokenId, tag, _openTags[owner][tag]);
+    function grantCovers(uint256 grantId, Grant calldata g, uint256 tokenId) external view returns (bool) {
+        (address owner, bytes8 tag, bool erased) = records.accessInfo(tokenId);
+        if (owner == address(0)) revert IERC721Errors.ERC721NonexistentToken(tokenId);
+        return !erased && g.patient == owner && _isActive(grantId, g) && _covers(g, tokenId, tag, owner);
     }
 
-    /// @notice Grantees whose active category or "all" grants would cover a new record of `patient` with this tag.
-    /// @dev Used by an issuer to wrap a new record's key to them at issue time, so the patient need not be online.
-    /// @param patient The patient.
-    /// @param tag The new record's category tag.
-    function granteesFor(address patient, bytes8 tag) external view returns (address[] memory grantees) {
-        uint256[] storage ids = _grantsByPatient[patient];
-        grantees = new address[](ids.length);
-        bool open = _openTags[patient][tag];
-        uint256 n;
-        for (uint256 i; i < ids.length; ++i) {
-            uint256 grantId = ids[i];
-            Grant storage g = _grants[grantId];
-            // A moved grant stays listed under its old patient; only the current patient's count.
-            if (g.scope != Scope.Records && g.patient == patient && _isActive(g) && _coversTag(grantId, g, tag, open)) {
-                grantees[n++] = g.grantee;
-            }
-        }
-        // Shortens the array to the grantees found, instead of copying them into a second one.
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            mstore(grantees, n)
-        }
-    }
-
-    /// @notice A grant's terms and state.
+    /// @notice Whether grant `grantId` has terms `g` and is active (not revoked, not expired).
     /// @param grantId The grant.
-    function grantOf(uint256 grantId) external view returns (Grant memory) {
+    /// @param g The terms to check.
+    function isActive(uint256 grantId, Grant calldata g) external view returns (bool) {
+        return _isActive(grantId, g);
+    }
+
+    /// @notice The hash a grant's slot holds for these terms (zero once the grant is revoked).
+    /// @param g The terms.
+    function hashOf(Grant calldata g) external pure returns (bytes32) {
+        return _hash(g);
+    }
+
+    /// @notice What grant `grantId`'s slot holds: the hash of its terms, or zero if it was revoked or never given.
+    /// @param grantId The grant.
+    function termsHashOf(uint256 grantId) external view returns (bytes32) {
         return _grants[grantId];
-    }
-
-    /// @notice Whether `grantId` is active (not revoked, not expired).
-    /// @param grantId The grant.
-    function isActive(uint256 grantId) external view returns (bool) {
-        return _isActive(_grants[grantId]);
-    }
-
-    /// @notice Every grant a patient ever gave or took over, oldest first (a moved grant stays listed under its old patient too; `grantOf` names its patient now).
-    /// @param patient The patient.
-    function grantsOf(address patient) external view returns (uint256[] memory) {
-        return _grantsByPatient[patient];
     }
 
     /// @notice Whether `delegate` may grant and revoke for `patient`.
@@ -369,13 +337,6 @@ contract ConsentRegistry {
     /// @param tag The tag.
     function isOpenTag(address patient, bytes8 tag) external view returns (bool) {
         return _openTags[patient][tag];
-    }
-
-    /// @notice Whether grant `grantId` lists `tag` (Categories and All scopes).
-    /// @param grantId The grant.
-    /// @param tag The tag.
-    function grantListsTag(uint256 grantId, bytes8 tag) external view returns (bool) {
-        return _grantTags[grantId][tag];
     }
 
     /// @notice Whether `provider` may open break-glass windows.
@@ -398,84 +359,99 @@ contract ConsentRegistry {
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev A record's owner, tag and erasure in one call; reverts like `ownerOf` for a token that does not exist.
-    function _recordInfo(uint256 tokenId) private view returns (address owner, bytes8 tag, bool erased) {
-        (owner, tag, erased) = records.accessInfo(tokenId);
-        if (owner == address(0)) revert IERC721Errors.ERC721NonexistentToken(tokenId);
-    }
-
-    /// @dev The Records scope of {grant}: each record the patient's, not erased, open if a delegate grants.
-    function _listRecords(uint256 grantId, address patient, uint256[] calldata tokenIds) private {
-        if (tokenIds.length == 0) revert ConsentInvalidGrant();
+    /// @dev The Records scope of {grant}: 1 to MAX_TAGS records, each the patient's, not erased, open if a delegate grants; no tags.
+    function _checkRecords(address patient, Grant calldata g) private view {
+        uint256 count = g.tokenIds.length;
+        if (count == 0 || count > MAX_TAGS || g.tags.length != 0) revert ConsentInvalidGrant();
         bool byDelegate = msg.sender != patient;
-        for (uint256 i; i < tokenIds.length; ++i) {
-            uint256 tokenId = tokenIds[i];
-            (address owner, bytes8 tag, bool erased) = _recordInfo(tokenId);
+        for (uint256 i; i < count; ++i) {
+            uint256 tokenId = g.tokenIds[i];
+            (address owner, bytes8 tag, bool erased) = records.accessInfo(tokenId);
+            if (owner == address(0)) revert IERC721Errors.ERC721NonexistentToken(tokenId);
             if (owner != patient) revert ConsentNotOwner(tokenId, patient);
             if (erased) revert ConsentRecordErased(tokenId);
             if (byDelegate && !_openTags[patient][tag]) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
-            _grantRecords[grantId][tokenId] = true;
         }
     }
 
-    /// @dev The Categories and All scopes of {grant}: non-zero tags, open ones only if a delegate grants.
-    function _listTags(uint256 grantId, address patient, Scope scope, bytes8[] calldata tags) private {
-        uint256 count = tags.length;
-        if ((scope == Scope.Categories && count == 0) || count > MAX_TAGS) revert ConsentInvalidGrant();
+    /// @dev The Categories and All scopes of {grant}: non-zero tags, open ones only if a delegate grants; no records.
+    function _checkTags(address patient, Grant calldata g) private view {
+        uint256 count = g.tags.length;
+        if ((g.scope == Scope.Categories && count == 0) || count > MAX_TAGS || g.tokenIds.length != 0) revert ConsentInvalidGrant();
         bool byDelegate = msg.sender != patient;
         mapping(bytes8 tag => bool) storage open = _openTags[patient];
         for (uint256 i; i < count; ++i) {
-            bytes8 tag = tags[i];
+            bytes8 tag = g.tags[i];
             if (tag == bytes8(0)) revert ConsentInvalidGrant();
             if (byDelegate && !open[tag]) revert ConsentDelegateCannotShareSensitive(msg.sender, patient);
-            _grantTags[grantId][tag] = true;
         }
     }
 
-    /// @dev Apart from {grant} to keep its stack shallow.
-    function _emitGrantCreated(
-        uint256 grantId,
-        address patient,
-        address grantee,
-        Scope scope,
-        uint256[] calldata tokenIds,
-        bytes8[] calldata tags,
-        uint40 expiresAt,
-        Purpose purpose
-    ) private {
-        bool listsRecords = scope == Scope.Records;
-        emit GrantCreated(
-            grantId,
-            patient,
-            grantee,
-            msg.sender,
-            scope,
-            listsRecords ? tokenIds : new uint256[](0),
-            listsRecords ? new bytes8[](0) : tags,
-            expiresAt,
-            purpose
-        );
-    }
-
+    /// @dev A retired account's grant covers nothing (it owns no record), so no successor check is spent here.
     function _checkGrantor(address patient) private view {
         if (msg.sender != patient && !_delegates[patient][msg.sender]) revert ConsentUnauthorized(msg.sender, patient);
-        address successor = records.successorOf(patient);
-        if (successor != address(0)) revert ConsentAccountRetired(patient, successor);
     }
 
-    function _isActive(Grant storage g) private view returns (bool) {
-        return g.patient != address(0) && g.revokedAt == 0 && g.expiresAt > block.timestamp;
+    function _isActive(uint256 grantId, Grant calldata g) private view returns (bool) {
+        bytes32 stored = _grants[grantId];
+        return stored != bytes32(0) && stored == _hash(g) && g.expiresAt > block.timestamp;
     }
 
-    /// @dev `open`: whether `tag` is open for the record's owner, read once by the caller.
-    function _covers(uint256 grantId, uint256 tokenId, bytes8 tag, bool open) private view returns (bool) {
-        Grant storage g = _grants[grantId];
-        if (!_isActive(g)) return false;
-        if (g.scope == Scope.Records) return _grantRecords[grantId][tokenId];
-        return _coversTag(grantId, g, tag, open);
+    /// @dev Whether an active grant's terms cover a record of theirs with this tag (the caller checked owner and erasure).
+    function _covers(Grant calldata g, uint256 tokenId, bytes8 tag, address owner) private view returns (bool) {
+        if (g.scope == Scope.Records) {
+            for (uint256 i; i < g.tokenIds.length; ++i) {
+                if (g.tokenIds[i] == tokenId) return true;
+            }
+            return false;
+        }
+        if (g.scope == Scope.All && _openTags[owner][tag]) return true;
+        for (uint256 i; i < g.tags.length; ++i) {
+            if (g.tags[i] == tag) return true;
+        }
+        return false;
     }
 
-    function _coversTag(uint256 grantId, Grant storage g, bytes8 tag, bool open) private view returns (bool) {
-        return (g.scope == Scope.All && open) || _grantTags[grantId][tag];
+    function _emergencyCovers(address owner, address reader, bytes8 tag) private view returns (bool) {
+        return _emergencyUntil[owner][reader] > block.timestamp && _openTags[owner][tag] && _emergencyProviders[reader]
+            && registry.isActive(reader);
+    }
+
+    function _hash(Grant calldata g) private pure returns (bytes32) {
+        return _hashFor(g.patient, g);
+    }
+
+    /// @dev The hash of `g`'s terms with `patient` as the patient (a moved grant's new terms): the
+    /// static fields, then the hashes of the two lists, each element a 32-byte word as the ABI
+    /// encodes it (what `abi.encodePacked` gives for arrays). The lists are hashed straight from
+    /// calldata, without Solidity's copy to memory: a grant costs less than 60,000 gas with it
+    /// (docs/benchmarks.md). A list sent with dirty padding hashes to terms no client decodes, so
+    /// such a grant is only ever inert.
+    function _hashFor(address patient, Grant calldata g) private pure returns (bytes32 hash) {
+        uint256[] calldata tokenIds = g.tokenIds;
+        bytes8[] calldata tags = g.tags;
+        address grantee = g.grantee;
+        uint40 expiresAt = g.expiresAt;
+        Scope scope = g.scope;
+        Purpose purpose = g.purpose;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let free := mload(0x40)
+            let size := shl(5, tokenIds.length)
+            calldatacopy(free, tokenIds.offset, size)
+            let tokenIdsHash := keccak256(free, size)
+            size := shl(5, tags.length)
+            calldatacopy(free, tags.offset, size)
+            let tagsHash := keccak256(free, size)
+            // abi.encode(patient, grantee, expiresAt, scope, purpose, tokenIdsHash, tagsHash)
+            mstore(free, patient)
+            mstore(add(free, 0x20), grantee)
+            mstore(add(free, 0x40), expiresAt)
+            mstore(add(free, 0x60), scope)
+            mstore(add(free, 0x80), purpose)
+            mstore(add(free, 0xa0), tokenIdsHash)
+            mstore(add(free, 0xc0), tagsHash)
+            hash := keccak256(free, 0xe0)
+        }
     }
 }

@@ -60,10 +60,7 @@ const KNOWN: Record<string, Known> = {
     new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)} and can do nothing any more.`, {
       hint: 'Use the new account.',
     }),
-  ConsentAccountRetired: ([account, successor]) =>
-    new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)}; it can no longer grant or revoke.`, {
-      hint: 'Use the new account.',
-    }),
+  ConsentAccountRetired: ([account, successor]) => accountRetiredError(account, successor),
   ERC721NonexistentToken: ([tokenId]) =>
     new NotFoundError(`There is no record #${String(tokenId)}.`, { hint: 'Check the token id with `medvault record list`.' }),
   ProviderRegistryAlreadyRegistered: ([p]) => new InvalidInputError(`${String(p)} is already in the provider registry.`),
@@ -246,4 +243,11 @@ export function toMedvaultError(error: unknown): MedvaultError {
     })
   }
   return new ChainError('The chain call failed.', { cause: error })
+}
+
+/** A retired account (its records moved by a recovery or rotation) tried to grant, revoke or change its open tags. */
+export function accountRetiredError(account: unknown, successor: unknown): AccessDeniedError {
+  return new AccessDeniedError(`${String(account)} was recovered or rotated to ${String(successor)}; it can no longer grant or revoke.`, {
+    hint: 'Use the new account.',
+  })
 }

@@ -1,5 +1,5 @@
 /** The chain: an embedded anvil or an external node, clients, deployment, the one writer and the one error table. */
-export { toMedvaultError } from './errors.js'
+export { accountRetiredError, toMedvaultError } from './errors.js'
 export { chainTime, laterOfChainAndWallSeconds } from './chainTime.js'
 export { confirmDeployment, deployAndWait, sendDeployment, writeAndWait, writeForEvent } from './write.js'
 export type { Deployment } from './deploy.js'

@@ -2,7 +2,7 @@
  * Grant terms and what a grant's tags mean, without I/O: shared by the node (consent/grants.ts)
  * and the web portal, which computes and maps tags in the browser.
  */
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import { CATEGORIES, type Category, requiredSensitivity } from '../core/index.js'
 import { type CategoryTag, type TagTable, classOf, tagsForCategories } from '../core/index.js'
 import { InvalidInputError } from '../errors.js'
@@ -14,6 +14,41 @@ export const PURPOSES = ['treatment', 'payment', 'research', 'emergency', 'other
 export type Purpose = (typeof PURPOSES)[number]
 export const SCOPES = ['records', 'categories', 'all'] as const
 export type Scope = (typeof SCOPES)[number]
+
+/**
+ * A grant's terms as ConsentRegistry's `Grant` struct: what `grant` takes, and what every call
+ * about a grant passes back for the contract to check against the hash it keeps.
+ */
+export type GrantStruct = {
+  patient: Address
+  grantee: Address
+  expiresAt: number
+  scope: number
+  purpose: number
+  tokenIds: readonly bigint[]
+  tags: readonly Hex[]
+}
+
+/** The struct of a grant's terms (whole seconds: what the chain keeps). */
+export function grantStruct(g: {
+  patient: Address
+  grantee: Address
+  expiresAt: Date
+  scope: Scope
+  purpose: Purpose
+  tokenIds: readonly bigint[]
+  tags: readonly Hex[]
+}): GrantStruct {
+  return {
+    patient: g.patient,
+    grantee: g.grantee,
+    expiresAt: Math.floor(g.expiresAt.getTime() / 1000),
+    scope: SCOPES.indexOf(g.scope),
+    purpose: PURPOSES.indexOf(g.purpose),
+    tokenIds: g.tokenIds,
+    tags: g.tags,
+  }
+}
 
 /**
  * What a patient shares, in their words: categories and sensitivity flags. On chain a grant names

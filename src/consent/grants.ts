@@ -1,6 +1,6 @@
 import { type Account, type Address, type Hex, getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { writeAndWait, writeForEvent } from '../chain/index.js'
+import { accountRetiredError, writeAndWait, writeForEvent } from '../chain/index.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
 import {
   type Category,
@@ -14,21 +14,14 @@ import {
 import { readerKeyOf } from '../directory/index.js'
 import { AccessDeniedError, HomeError, InvalidInputError, MissingTagsError, NotFoundError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
-import { type GrantTerms, PURPOSES, type Purpose, SCOPES, type Scope, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
+import { type GrantTerms, PURPOSES, type Purpose, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
+import { type ChainGrant, grantIdsOf, grantStruct, grantsOf, readGrants } from './chainGrants.js'
 import { type TagReader, tagTableFor } from './tagTables.js'
 
 export type { GrantTerms, Purpose, Scope } from './grantTerms.js'
 export { PURPOSES, SCOPES, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
 
-export type GrantInfo = {
-  grantId: bigint
-  patient: Address
-  grantee: Address
-  scope: Scope
-  /** Records scope: the records named. */
-  tokenIds: bigint[]
-  /** The patient's tags the grant lists (categories scope; for "all", the sensitive classes named besides the open ones). */
-  tags: CategoryTag[]
+export type GrantInfo = ChainGrant & {
   /**
    * The categories the tags stand for, as the viewer's tag table maps them (categories scope);
    * undefined when the viewer knows none of them (no table shared): never guessed.
@@ -38,11 +31,6 @@ export type GrantInfo = {
   sensitive: number
   /** Listed tags the viewer's table does not map (none when it maps them all). */
   unknownTags: CategoryTag[]
-  purpose: Purpose
-  createdAt: Date
-  expiresAt: Date
-  revokedAt: Date | undefined
-  active: boolean
 }
 
 /** What of an account making a grant is used: its chain key to sign, and what opens the patient's tags. */
@@ -104,6 +92,21 @@ export async function grantTags(
   return tags
 }
 
+/**
+ * Refuses a grant or revocation for a retired account (its records moved by a recovery or
+ * rotation). The contract no longer spends a call on this, since such a grant covers nothing (the
+ * account owns no record); the person gets the reason instead of an inert grant.
+ */
+export async function requireNotRetired(ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>, patient: Address): Promise<void> {
+  const successor = await ctx.publicClient.readContract({
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    functionName: 'successorOf',
+    args: [getAddress(patient)],
+  })
+  if (!/^0x0{40}$/.test(successor)) throw accountRetiredError(getAddress(patient), getAddress(successor))
+}
+
 /** The grantor's view of the patient's tags: the whole table for the patient, the shared one for a delegate. */
 async function grantorTable(ctx: Pick<RecordsContext, 'tagTables'>, grantor: TagReader, patient: Address): Promise<TagTable> {
   const table = await tagTableFor(ctx, { patient, reader: grantor })
@@ -118,21 +121,20 @@ async function grantorTable(ctx: Pick<RecordsContext, 'tagTables'>, grantor: Tag
   return getAddress(grantor.address) === getAddress(patient) ? table : table.filter((e) => e.sensitivity === 0)
 }
 
-/** The arguments of `ConsentRegistry.grant` for these terms and the tags {@link grantTags} gave for them. */
+/** The argument of `ConsentRegistry.grant` (its `Grant` struct) for these terms and the tags {@link grantTags} gave for them. */
 export function grantCallArgs(params: Omit<CreateGrantParameters, 'grantor'> & { tags: readonly CategoryTag[] }) {
   const { terms } = params
-  const scope = SCOPES.indexOf(terms.scope)
-  const tokenIds = terms.scope === 'records' ? terms.tokenIds : []
-  const tags = terms.scope === 'records' ? [] : [...params.tags].sort()
-  const expiresAt = Math.floor(params.expiresAt.getTime() / 1000)
   return [
-    getAddress(params.patient),
-    getAddress(params.grantee),
-    scope,
-    tokenIds,
-    tags,
-    expiresAt,
-    PURPOSES.indexOf(params.purpose),
+    grantStruct({
+      patient: getAddress(params.patient),
+      grantee: getAddress(params.grantee),
+      scope: terms.scope,
+      tokenIds: terms.scope === 'records' ? terms.tokenIds : [],
+      tags: terms.scope === 'records' ? [] : [...params.tags].sort(),
+      // The chain keeps whole seconds: what is signed is what the events will say.
+      expiresAt: new Date(Math.floor(params.expiresAt.getTime() / 1000) * 1000),
+      purpose: params.purpose,
+    }),
   ] as const
 }
 
@@ -145,6 +147,7 @@ export async function prepareGrant(
   ctx: TagCtx,
   params: Omit<CreateGrantParameters, 'expiresAt' | 'purpose'>,
 ): Promise<{ tags: CategoryTag[]; readerPublicKey: Hex | undefined }> {
+  await requireNotRetired(ctx, params.patient)
   const tags = await grantTags(ctx, { grantor: params.grantor, patient: params.patient, terms: params.terms })
   if (params.terms.scope === 'records') return { tags, readerPublicKey: undefined }
   if (!ctx.tagTables) {
@@ -267,7 +270,7 @@ async function tagsOwedTo(
 ): Promise<TagTable> {
   const { table, patient, reader } = params
   if (params.own && (await wasGivenWholeTable(ctx, patient, reader))) return table
-  const grants = (await readGrants(ctx, await grantIdsOf(ctx, patient))).filter((g) => g.patient === patient && g.grantee === reader)
+  const grants = (await grantsOf(ctx, patient)).filter((g) => g.grantee === reader)
   const delegate = await ctx.publicClient.readContract({
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
@@ -277,13 +280,15 @@ async function tagsOwedTo(
   return owedEntries(table, grants, { delegate })
 }
 
-/** Ends a grant; `canAccess` is false for it from the next block on. */
+/** Ends a grant; nothing is covered by it from the next block on. Its terms are read from its events first (the contract keeps their hash). */
 export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId: bigint }): Promise<Hex> {
+  const [grant] = await readGrants(ctx, [params.grantId])
+  await requireNotRetired(ctx, grant!.patient)
   const receipt = await writeAndWait(ctx, params.grantor, {
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
     functionName: 'revoke',
-    args: [params.grantId],
+    args: [params.grantId, grantStruct(grant!)],
   })
   return receipt.transactionHash
 }
@@ -352,25 +357,72 @@ export async function openEmergency(
   return { until: new Date(Number(opened.args.until) * 1000), reasonHash, reasonSalt, txHash: receipt.transactionHash }
 }
 
-/** Whether `reader` may read `tokenId` now (or at `blockNumber`), per the chain. */
+/** The grants `reader` may hold from `owner` at a block: where to look for one that covers a record. */
+type GrantLookup = (owner: Address, reader: Address, blockNumber: bigint | undefined) => Promise<readonly ChainGrant[]>
+
+/**
+ * Whether `reader` may read `tokenId` now (or at `blockNumber`), per the chain: its owner, an open
+ * break-glass window, or one of the reader's grants from the owner, each judged by the contract
+ * (`canAccessWith` checks the grant's terms against its hash, its expiry and what it covers).
+ */
 export function canAccess(
   ctx: Pick<Ctx, 'publicClient' | 'deployment'>,
   reader: Address,
   tokenId: bigint,
   at: { blockNumber?: bigint } = {},
 ): Promise<boolean> {
-  return ctx.publicClient.readContract({
-    address: ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    functionName: 'canAccess',
-    args: [getAddress(reader), tokenId],
-    ...(at.blockNumber === undefined ? {} : { blockNumber: at.blockNumber }),
+  return decideAccess(ctx, reader, tokenId, at.blockNumber, (owner, r, blockNumber) => grantsBetween(ctx, owner, r, blockNumber))
+}
+
+async function decideAccess(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment'>,
+  reader: Address,
+  tokenId: bigint,
+  blockNumber: bigint | undefined,
+  lookup: GrantLookup,
+): Promise<boolean> {
+  const block = blockNumber === undefined ? {} : { blockNumber }
+  const consent = { address: ctx.deployment.consent, abi: consentRegistryAbi, ...block } as const
+  const [owner, , erased] = await ctx.publicClient.readContract({
+    address: ctx.deployment.records,
+    abi: medicalRecordAbi,
+    functionName: 'accessInfo',
+    args: [tokenId],
+    ...block,
   })
+  if (/^0x0{40}$/.test(owner) || erased) return false
+  if (getAddress(owner) === getAddress(reader)) return true
+  const grants = await lookup(getAddress(owner), getAddress(reader), blockNumber)
+  // Without a grant, only a break-glass window can let the reader in.
+  if (grants.length === 0)
+    return ctx.publicClient.readContract({ ...consent, functionName: 'canAccess', args: [getAddress(reader), tokenId] })
+  for (const g of grants) {
+    const allowed = await ctx.publicClient.readContract({
+      ...consent,
+      functionName: 'canAccessWith',
+      args: [getAddress(reader), tokenId, g.grantId, grantStruct(g)],
+    })
+    if (allowed) return true
+  }
+  return false
+}
+
+/** `reader`'s grants from `owner` that no revocation ended, from the events up to `blockNumber` (the contract judges the rest). */
+async function grantsBetween(
+  ctx: Pick<Ctx, 'publicClient' | 'deployment'>,
+  owner: Address,
+  reader: Address,
+  blockNumber: bigint | undefined,
+): Promise<ChainGrant[]> {
+  const ids = await grantIdsOf(ctx, owner, blockNumber)
+  if (ids.length === 0) return []
+  return (await readGrants(ctx, ids, blockNumber)).filter((g) => g.active && g.patient === owner && g.grantee === reader)
 }
 
 /**
  * Whether `reader` may read `tokenId` per the chain's head block. With a read cache, asked once
- * per head block: a revocation (or an expiry on chain time) bites from the first block that has it.
+ * per head block, and the reader's grants from the owner read once per head block for all its
+ * records: a revocation (or an expiry on chain time) bites from the first block that has it.
  */
 export async function canAccessNow(
   ctx: Pick<Ctx, 'publicClient' | 'deployment' | 'readCache'>,
@@ -380,65 +432,11 @@ export async function canAccessNow(
   const cache = ctx.readCache
   if (!cache) return canAccess(ctx, reader, tokenId)
   const head = await cache.head()
-  return cache.atBlock(head, `access:${reader.toLowerCase()}:${tokenId}`, (blockNumber) => canAccess(ctx, reader, tokenId, { blockNumber }))
-}
-
-/** The ids of the grants a patient ever gave or took over, oldest first. */
-async function grantIdsOf(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, patient: Address): Promise<readonly bigint[]> {
-  return ctx.publicClient.readContract({
-    address: ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    functionName: 'grantsOf',
-    args: [getAddress(patient)],
-  })
-}
-
-type ChainGrant = Omit<GrantInfo, 'categories' | 'sensitive' | 'unknownTags'>
-
-/**
- * Grants as the chain holds them: terms from `grantOf`, the records and tags they list from their
- * GrantCreated events (the contract keeps the tags as a set it cannot list; a moved grant keeps them).
- */
-async function readGrants(ctx: Pick<Ctx, 'publicClient' | 'deployment'>, ids: readonly bigint[]): Promise<ChainGrant[]> {
-  if (ids.length === 0) return []
-  const read = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
-  const [logs, grants] = await Promise.all([
-    ctx.publicClient.getContractEvents({
-      ...read,
-      eventName: 'GrantCreated',
-      args: { grantId: [...ids] },
-      fromBlock: BigInt(ctx.deployment.deployedAtBlock),
-      toBlock: 'latest',
-    }),
-    Promise.all(
-      ids.map(async (id) => {
-        const [g, active] = await Promise.all([
-          ctx.publicClient.readContract({ ...read, functionName: 'grantOf', args: [id] }),
-          ctx.publicClient.readContract({ ...read, functionName: 'isActive', args: [id] }),
-        ])
-        return { id, g, active }
-      }),
-    ),
-  ])
-  const created = new Map(logs.map((l) => [l.args.grantId!, l.args]))
-  return grants.map(({ id, g, active }) => {
-    if (/^0x0+$/.test(g.patient))
-      throw new InvalidInputError(`There is no grant #${id}.`, { hint: 'List grants with `medvault grants --patient P`.' })
-    const event = created.get(id)
-    return {
-      grantId: id,
-      patient: getAddress(g.patient),
-      grantee: getAddress(g.grantee),
-      scope: SCOPES[g.scope] ?? 'records',
-      tokenIds: [...(event?.tokenIds ?? [])],
-      tags: (event?.tags ?? []).map((t) => t.toLowerCase() as CategoryTag),
-      purpose: PURPOSES[g.purpose] ?? 'other',
-      createdAt: new Date(Number(g.createdAt) * 1000),
-      expiresAt: new Date(Number(g.expiresAt) * 1000),
-      revokedAt: g.revokedAt > 0 ? new Date(Number(g.revokedAt) * 1000) : undefined,
-      active,
-    }
-  })
+  const lookup: GrantLookup = (owner, r) =>
+    cache.atBlock(head, `grants:${owner.toLowerCase()}:${r.toLowerCase()}`, (blockNumber) => grantsBetween(ctx, owner, r, blockNumber))
+  return cache.atBlock(head, `access:${reader.toLowerCase()}:${tokenId}`, (blockNumber) =>
+    decideAccess(ctx, reader, tokenId, blockNumber, lookup),
+  )
 }
 
 /**
@@ -450,7 +448,7 @@ export async function listGrants(
   patient: Address,
   viewer?: TagReader,
 ): Promise<GrantInfo[]> {
-  const grants = (await readGrants(ctx, await grantIdsOf(ctx, patient))).filter((g) => g.patient === getAddress(patient))
+  const grants = await grantsOf(ctx, patient)
   const table = viewer ? await tagTableFor(ctx, { patient, reader: viewer }) : undefined
   return grants.map((g) => ({ ...g, ...grantClasses(g, table) }))
 }

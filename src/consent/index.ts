@@ -15,6 +15,7 @@ export {
   openEmergency,
   parsePurpose,
   prepareGrant,
+  requireNotRetired,
   PURPOSES,
   revokeGrant,
   SCOPES,
@@ -23,6 +24,8 @@ export {
   shareGrantedTags,
   setEmergencyProvider,
 } from './grants.js'
+export type { ChainGrant, GrantStruct } from './chainGrants.js'
+export { grantIdsOf, grantStruct, grantsOf, readGrants } from './chainGrants.js'
 export { createKeyReleaseService } from './keyRelease.js'
 export type { SealedTagTable, TagReader } from './tagTables.js'
 export { createFileTagTableStore, requireTag, shareTagTable, sharedTagTable, tagTableFor, tagTablesInvolving } from './tagTables.js'

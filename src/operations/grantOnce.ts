@@ -55,7 +55,8 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
   const fixedExpiry = params.expiresAt ? Math.floor(params.expiresAt.getTime() / 1000) : undefined
   // The tags and the grantee's key are checked before anything is journaled or sent.
   const { tags: granted, readerPublicKey } = await prepareGrant(ctx, params)
-  const [patient, grantee, scope, tokenIds, tags, , purpose] = grantCallArgs({ ...params, tags: granted, expiresAt: new Date(0) })
+  const [terms] = grantCallArgs({ ...params, tags: granted, expiresAt: new Date(0) })
+  const { patient, grantee, scope, tokenIds, tags, purpose } = terms
   const expiryOf = (begin: OperationBegin) => Number(begin.params.expiresAt)
   const done = await callOnce(ctx, {
     op: 'grant',
@@ -83,7 +84,7 @@ export async function grantOnce(ctx: RecordsContext, params: GrantOnceParameters
     }),
     call: (begin) => ({
       functionName: 'grant',
-      args: [patient, grantee, scope, tokenIds, tags, expiryOf(begin), purpose],
+      args: [{ ...terms, expiresAt: expiryOf(begin) }],
     }),
     effect: {
       eventName: 'GrantCreated',

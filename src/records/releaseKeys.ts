@@ -5,7 +5,7 @@ import { encryptionKeyOf } from '../directory/index.js'
 import { ownerRecordKey } from './ownerRecordKey.js'
 import type { RecordsContext } from '../core/index.js'
 import { listRecords } from './listRecords.js'
-import { listGrants, wrapKeySlip } from '../consent/index.js'
+import { grantStruct, listGrants, wrapKeySlip } from '../consent/index.js'
 
 type Ctx = RecordsContext
 
@@ -31,7 +31,7 @@ export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, onl
         address: ctx.deployment.consent,
         abi: consentRegistryAbi,
         functionName: 'grantCovers',
-        args: [grant.grantId, record.tokenId],
+        args: [grant.grantId, grantStruct(grant), record.tokenId],
       })
       if (!covers || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
       let key = keys.get(record.tokenId)

@@ -1,5 +1,5 @@
 import type { Address, Hex } from 'viem'
-import { wrapKeySlip } from '../consent/index.js'
+import { grantsOf, wrapKeySlip } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -7,17 +7,25 @@ import type { RecordsContext } from '../core/index.js'
 type SlipContext = Pick<RecordsContext, 'publicClient' | 'deployment' | 'keySlips' | 'keyRelease'>
 
 /**
- * Grantees whose category or "all" grants cover a new record of `patient` with this tag
- * (`ConsentRegistry.granteesFor`). Empty when the context keeps no key slips.
+ * Grantees whose active category or "all" grants cover a new record of `patient` with this tag:
+ * the tag listed, or an "all" grant and one of the patient's open tags. Read from the grants'
+ * events, each judged active by the contract (consent/chainGrants.ts). Empty when the context
+ * keeps no key slips.
  */
 export async function granteesForNewRecord(ctx: SlipContext, params: { patient: Address; tag: Hex }): Promise<readonly Address[]> {
   if (!ctx.keySlips) return []
-  return ctx.publicClient.readContract({
-    address: ctx.deployment.consent,
-    abi: consentRegistryAbi,
-    functionName: 'granteesFor',
-    args: [params.patient, params.tag],
-  })
+  const tag = params.tag.toLowerCase()
+  const [grants, open] = await Promise.all([
+    grantsOf(ctx, params.patient),
+    ctx.publicClient.readContract({
+      address: ctx.deployment.consent,
+      abi: consentRegistryAbi,
+      functionName: 'isOpenTag',
+      args: [params.patient, params.tag],
+    }),
+  ])
+  const covering = grants.filter((g) => g.active && g.scope !== 'records' && (g.tags.includes(tag as Hex) || (g.scope === 'all' && open)))
+  return [...new Set(covering.map((g) => g.grantee))]
 }
 
 export type WriteNewRecordSlipsParameters = {

@@ -121,10 +121,8 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
         onPage: () => checkpoint('after-move'),
       })
   const drop = new Set(params.dropGrants ?? [])
-  const grantIds = (await listGrants(ctx, from.address))
-    .filter((g) => g.active && !drop.has(g.grantId) && g.grantee !== to.address)
-    .map((g) => g.grantId)
-  const moved = await moveGrants(ctx, to.chainAccount, { from: from.address, grantIds })
+  const grants = (await listGrants(ctx, from.address)).filter((g) => g.active && !drop.has(g.grantId) && g.grantee !== to.address)
+  const moved = await moveGrants(ctx, to.chainAccount, { from: from.address, grants })
   if (moved) txHashes.push(moved)
   if (openTagsTx) txHashes.unshift(openTagsTx)
   const tagTablesShared = await moveTagTables(ctx, { from: from.address, to })
@@ -136,7 +134,7 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     to: to.address,
     records: owned.length,
     rewrapped,
-    grantsMoved: grantIds,
+    grantsMoved: grants.map((g) => g.grantId),
     slipsReleased,
     tagTablesShared,
     txHashes,

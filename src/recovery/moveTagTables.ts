@@ -5,10 +5,9 @@
  * could not label the new account's. For each grantee of a grant the new account took over, and
  * that the old account had shared a table with, this seals again what its grants cover.
  */
-import { type Address, getAddress } from 'viem'
+import type { Address } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { shareGrantedTags } from '../consent/index.js'
-import { consentRegistryAbi } from '../contracts/index.js'
+import { grantsOf, shareGrantedTags } from '../consent/index.js'
 import type { RecordsContext } from '../core/index.js'
 import { readerKeyOf } from '../directory/index.js'
 
@@ -27,16 +26,7 @@ export async function moveTagTables(
   const store = ctx.tagTables
   if (!store) return 0
   const { from, to } = params
-  const consent = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
-  const ids = await ctx.publicClient.readContract({ ...consent, functionName: 'grantsOf', args: [to.address] })
-  const grantees = new Set<Address>()
-  for (const grantId of ids) {
-    const [grant, active] = await Promise.all([
-      ctx.publicClient.readContract({ ...consent, functionName: 'grantOf', args: [grantId] }),
-      ctx.publicClient.readContract({ ...consent, functionName: 'isActive', args: [grantId] }),
-    ])
-    if (active && getAddress(grant.patient) === getAddress(to.address)) grantees.add(getAddress(grant.grantee))
-  }
+  const grantees = new Set((await grantsOf(ctx, to.address)).filter((g) => g.active).map((g) => g.grantee))
   let shared = 0
   for (const grantee of grantees) {
     if (!(await store.get(from, grantee)) || (await store.get(to.address, grantee))) continue

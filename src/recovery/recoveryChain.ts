@@ -4,6 +4,7 @@
  */
 import { type Account, type Address, type Hex, getAddress } from 'viem'
 import { writeAndWait, toMedvaultError } from '../chain/index.js'
+import { type ChainGrant, grantStruct } from '../consent/index.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../contracts/index.js'
 import type { RecordsContext } from '../core/index.js'
 
@@ -112,13 +113,14 @@ export async function moveTokens(
   return hashes
 }
 
-export async function moveGrants(ctx: Ctx, successor: Account, params: { from: Address; grantIds: bigint[] }) {
-  if (params.grantIds.length === 0) return undefined
+/** Takes over `grants` of `from` (their terms as the events give them: the contract checks them against its hashes). */
+export async function moveGrants(ctx: Ctx, successor: Account, params: { from: Address; grants: readonly ChainGrant[] }) {
+  if (params.grants.length === 0) return undefined
   const receipt = await writeAndWait(ctx, successor, {
     address: ctx.deployment.consent,
     abi: consentRegistryAbi,
     functionName: 'moveGrants',
-    args: [getAddress(params.from), params.grantIds],
+    args: [getAddress(params.from), params.grants.map((g) => g.grantId), params.grants.map(grantStruct)],
   })
   return receipt.transactionHash
 }

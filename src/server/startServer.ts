@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import { type OnChainRecord, type ReadCache, createAttestationPool, createReadCache, verifiedRecords } from '../records/index.js'
 import { type Indexer, type IndexStore, createIndexer, openIndexStore } from '../indexer/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
+import { grantStruct } from '../consent/index.js'
 import { createApp } from './app.js'
 import { searchSummary } from './fhir/search.js'
 import { createSiweAuth } from './auth/siwe.js'
@@ -111,7 +112,7 @@ function freshIndex(
             address: mv.deployment.consent,
             abi: consentRegistryAbi,
             functionName: 'isActive',
-            args: [g.grantId],
+            args: [g.grantId, grantStruct(g)],
           }),
         ),
       )

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type Address, BaseError, ContractFunctionRevertedError, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
+import { type Address, BaseError, type Hex, ContractFunctionRevertedError, getAddress, keccak256, parseEventLogs, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import {
@@ -38,9 +38,14 @@ describe('Erasure', () => {
     await env?.stop()
   })
 
-  async function grantRecords(d: Deployed, patient: PrivateKeyAccount, grantee: Address, tokenIds: bigint[]) {
+  /** A grant's terms (ConsentRegistry.Grant), thirty days from the chain's clock. */
+  async function terms(patient: Address, grantee: Address, scope: number, list: { tokenIds?: bigint[]; tags?: Hex[] } = {}) {
     const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
-    return d.consentAs(patient).write.grant([patient.address, grantee, Scope.Records, tokenIds, [], expiresAt, Purpose.Treatment])
+    return { patient, grantee, expiresAt, scope, purpose: Purpose.Treatment, tokenIds: list.tokenIds ?? [], tags: list.tags ?? [] }
+  }
+
+  async function grantRecords(d: Deployed, patient: PrivateKeyAccount, grantee: Address, tokenIds: bigint[]) {
+    return d.consentAs(patient).write.grant([await terms(patient.address, grantee, Scope.Records, { tokenIds })])
   }
 
   describe('MedicalRecord.erase', () => {
@@ -184,6 +189,19 @@ describe('Erasure', () => {
     let erased: bigint
     let grantId: bigint
     let allGrantee: PrivateKeyAccount
+    // Each reader's grant (id and terms), if it has one: the contract judges a grant by its terms.
+    const held = new Map<Address, { grantId: bigint; terms: Awaited<ReturnType<typeof terms>> }>()
+    const canRead = (reader: Address, tokenId: bigint) => {
+      const g = held.get(reader)
+      const consent = d.consentAs(env.admin)
+      return g ? consent.read.canAccessWith([reader, tokenId, g.grantId, g.terms]) : consent.read.canAccess([reader, tokenId])
+    }
+    async function grantAs(patient: PrivateKeyAccount, t: Awaited<ReturnType<typeof terms>>) {
+      const receipt = await env.mined(d.consentAs(patient).write.grant([t]))
+      const id = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
+      held.set(t.grantee, { grantId: id, terms: t })
+      return id
+    }
 
     before(async () => {
       d = await env.deploy()
@@ -196,38 +214,29 @@ describe('Erasure', () => {
       allGrantee = await env.newAccount()
       // Before erasure: a record grant, a category grant, an "all" grant and an emergency window all cover it.
       await env.mined(d.consentAs(patient).write.setOpenTags([[DEFAULT_TAG], []]))
-      const receipt = await env.mined(grantRecords(d, patient, grantee.address, [kept, erased]))
-      grantId = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
-      const expiresAt = Number((await env.latestTimestamp()) + 30n * DAY)
-      await env.mined(
-        d
-          .consentAs(patient)
-          .write.grant([patient.address, provider.address, Scope.Categories, [], [DEFAULT_TAG], expiresAt, Purpose.Treatment]),
-      )
-      await env.mined(
-        d.consentAs(patient).write.grant([patient.address, allGrantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
-      )
+      grantId = await grantAs(patient, await terms(patient.address, grantee.address, Scope.Records, { tokenIds: [kept, erased] }))
+      await grantAs(patient, await terms(patient.address, provider.address, Scope.Categories, { tags: [DEFAULT_TAG] }))
+      await grantAs(patient, await terms(patient.address, allGrantee.address, Scope.All))
       await env.mined(d.consentAs(env.admin).write.setEmergencyProvider([er.address, true]))
       await env.mined(d.consentAs(er).write.openEmergency([patient.address, keccak256(toHex('unconscious'))]))
-      const consent = d.consentAs(env.admin)
       for (const reader of [patient, grantee, provider, allGrantee, er]) {
-        assert.equal(await consent.read.canAccess([reader.address, erased]), true)
+        assert.equal(await canRead(reader.address, erased), true)
       }
       await env.mined(d.recordsAs(patient).write.erase([erased]))
     })
 
-    it('canAccess is false for everyone: the owner, a record, category or "all" grantee, an emergency provider', async () => {
-      const consent = d.consentAs(env.admin)
+    it('canAccess(With) is false for everyone: the owner, a record, category or "all" grantee, an emergency provider', async () => {
       for (const reader of [patient, grantee, provider, allGrantee, er]) {
-        assert.equal(await consent.read.canAccess([reader.address, erased]), false, reader.address)
-        assert.equal(await consent.read.canAccess([reader.address, kept]), true, `${reader.address} still reads the kept record`)
+        assert.equal(await canRead(reader.address, erased), false, reader.address)
+        assert.equal(await canRead(reader.address, kept), true, `${reader.address} still reads the kept record`)
       }
     })
 
     it('grantCovers is false for the erased record and true for the kept one', async () => {
       const consent = d.consentAs(env.admin)
-      assert.equal(await consent.read.grantCovers([grantId, erased]), false)
-      assert.equal(await consent.read.grantCovers([grantId, kept]), true)
+      const t = held.get(grantee.address)!.terms
+      assert.equal(await consent.read.grantCovers([grantId, t, erased]), false)
+      assert.equal(await consent.read.grantCovers([grantId, t, kept]), true)
     })
 
     it('refuses a new grant naming it (ConsentRecordErased), alone or with others', async () => {
@@ -244,7 +253,7 @@ describe('Erasure', () => {
     it('canAccess of a token that does not exist is false; grantCovers reverts with ERC721NonexistentToken', async () => {
       const consent = d.consentAs(env.admin)
       assert.equal(await consent.read.canAccess([patient.address, 999n]), false)
-      await expectRevert(consent.read.grantCovers([grantId, 999n]), 'ERC721NonexistentToken', [999n])
+      await expectRevert(consent.read.grantCovers([grantId, held.get(grantee.address)!.terms, 999n]), 'ERC721NonexistentToken', [999n])
     })
   })
 })

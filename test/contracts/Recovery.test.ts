@@ -16,7 +16,6 @@ import {
   expectRevert,
   mintRequest,
   mintWithConsent,
-  randomTag,
   registerProvider,
   skipGasFigures,
   startEnv,
@@ -404,60 +403,104 @@ describe('Recovery', () => {
   })
 
   describe('ConsentRegistry after a move', () => {
-    it('the successor takes over grants (same id, terms, expiry); the old key can neither grant nor revoke; others cannot move them', async () => {
+    type Terms = {
+      patient: Address
+      grantee: Address
+      expiresAt: number
+      scope: number
+      purpose: number
+      tokenIds: readonly bigint[]
+      tags: readonly Hex[]
+    }
+    const termsOf = (patient: Address, grantee: Address, expiresAt: number, scope: number, list: Partial<Terms> = {}): Terms => ({
+      patient,
+      grantee,
+      expiresAt,
+      scope,
+      purpose: 0,
+      tokenIds: [],
+      tags: [],
+      ...list,
+    })
+    /** Grants as `account`; the contract keeps the terms' hash, so the test keeps the terms. */
+    async function grantAs(d: Deployed, account: PrivateKeyAccount, t: Terms): Promise<bigint> {
+      const receipt = await env.mined(d.consentAs(account).write.grant([t]))
+      return expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated').grantId as bigint
+    }
+    const movedTo = (t: Terms, to: Address): Terms => ({ ...t, patient: to })
+
+    it('the successor takes over grants (same id, terms, expiry); a grant by the old key covers nothing; others cannot move them', async () => {
       const s = await setup(3)
       const reader = await env.newAccount()
       const lab = await env.newAccount()
       const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
       const consent = s.d.consentAs(s.patient)
       await env.mined(consent.write.setOpenTags([[DEFAULT_TAG], []]))
-      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.Records, s.tokenIds.slice(0, 2), [], expiresAt, 0]))
-      await env.mined(consent.write.grant([s.patient.address, lab.address, Scope.All, [], [], expiresAt, 0]))
-      const [recordsGrant, allGrant] = await consent.read.grantsOf([s.patient.address])
-      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), true)
+      const recordsTerms = termsOf(s.patient.address, reader.address, expiresAt, Scope.Records, { tokenIds: s.tokenIds.slice(0, 2) })
+      const allTerms = termsOf(s.patient.address, lab.address, expiresAt, Scope.All)
+      const recordsGrant = await grantAs(s.d, s.patient, recordsTerms)
+      const allGrant = await grantAs(s.d, s.patient, allTerms)
+      assert.equal(await consent.read.canAccessWith([lab.address, s.tokenIds[2]!, allGrant, allTerms]), true)
       await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
 
       // Before moving the grants, the tokens' new owner has none: the grantee is cut off.
-      assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[0]!]), false)
+      assert.equal(await consent.read.canAccessWith([reader.address, s.tokenIds[0]!, recordsGrant, recordsTerms]), false)
       const thief = await env.newAccount()
-      await expectRevert(s.d.consentAs(thief).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentUnauthorized', [
-        thief.address,
-        s.patient.address,
-      ])
-      const receipt = await env.mined(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!, allGrant!]]))
+      await expectRevert(
+        s.d.consentAs(thief).write.moveGrants([s.patient.address, [recordsGrant], [recordsTerms]]),
+        'ConsentUnauthorized',
+        [thief.address, s.patient.address],
+      )
+      // Terms and ids must pair up, and the terms must be the grant's.
+      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant], []]), 'ConsentInvalidGrant')
+      await expectRevert(
+        s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant], [{ ...recordsTerms, tokenIds: s.tokenIds }]]),
+        'ConsentGrantInactive',
+        [recordsGrant],
+      )
+      const receipt = await env.mined(
+        s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant, allGrant], [recordsTerms, allTerms]]),
+      )
       assert.deepEqual(expectEvent({ ...receipt, logs: receipt.logs.slice(0, 1) }, consentRegistryAbi, s.d.consent, 'GrantMoved'), {
         grantId: recordsGrant,
         from: s.patient.address,
         to: s.newAccount.address,
       })
-      assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[0]!]), true)
-      assert.equal(await consent.read.canAccess([reader.address, s.tokenIds[2]!]), false, 'the listed records only')
+      const recordsNow = movedTo(recordsTerms, s.newAccount.address)
+      const allNow = movedTo(allTerms, s.newAccount.address)
+      assert.equal(await consent.read.canAccessWith([reader.address, s.tokenIds[0]!, recordsGrant, recordsNow]), true)
+      assert.equal(
+        await consent.read.canAccessWith([reader.address, s.tokenIds[2]!, recordsGrant, recordsNow]),
+        false,
+        'the listed records only',
+      )
+      // Same id, same terms and expiry, only the patient changed: the old terms no longer match.
+      assert.equal(await consent.read.isActive([recordsGrant, recordsNow]), true)
+      assert.equal(await consent.read.isActive([recordsGrant, recordsTerms]), false)
       // The open list is the old account's and did not move: the "all" grant covers nothing until
       // the successor opens its tags (the same values: it took over the old tag secret).
       assert.equal(await consent.read.isOpenTag([s.patient.address, DEFAULT_TAG]), true)
       assert.equal(await consent.read.isOpenTag([s.newAccount.address, DEFAULT_TAG]), false)
-      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
+      assert.equal(await consent.read.canAccessWith([lab.address, s.tokenIds[2]!, allGrant, allNow]), false)
       await env.mined(s.d.consentAs(s.newAccount).write.setOpenTags([[DEFAULT_TAG], []]))
-      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), true)
-      const moved = await consent.read.grantOf([recordsGrant!])
-      assert.equal(moved.patient, s.newAccount.address)
-      assert.equal(moved.expiresAt, expiresAt)
-      assert.deepEqual(await consent.read.grantsOf([s.newAccount.address]), [recordsGrant, allGrant])
-      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant!]]), 'ConsentNotGrantOf', [
-        recordsGrant!,
-        s.patient.address,
-      ])
-
-      // The old key: no grant of any scope, no revoke.
+      assert.equal(await consent.read.canAccessWith([lab.address, s.tokenIds[2]!, allGrant, allNow]), true)
       await expectRevert(
-        consent.write.grant([s.patient.address, thief.address, Scope.All, [], [], expiresAt, 0]),
-        'ConsentAccountRetired',
-        [s.patient.address, s.newAccount.address],
+        s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [recordsGrant], [recordsTerms]]),
+        'ConsentGrantInactive',
+        [recordsGrant],
       )
-      await expectRevert(consent.write.revoke([allGrant!]), 'ConsentUnauthorized', [s.patient.address, s.newAccount.address])
+
+      // The old key: a grant it still makes covers none of the records (they are the successor's),
+      // and it cannot revoke the moved grants (their terms now name the successor).
+      const thiefTerms = termsOf(s.patient.address, thief.address, expiresAt, Scope.All)
+      const thiefGrant = await grantAs(s.d, s.patient, thiefTerms)
+      for (const tokenId of s.tokenIds) {
+        assert.equal(await consent.read.canAccessWith([thief.address, tokenId, thiefGrant, thiefTerms]), false)
+      }
+      await expectRevert(consent.write.revoke([allGrant, allNow]), 'ConsentUnauthorized', [s.patient.address, s.newAccount.address])
       // The new owner manages the moved grants.
-      await env.mined(s.d.consentAs(s.newAccount).write.revoke([allGrant!]))
-      assert.equal(await consent.read.canAccess([lab.address, s.tokenIds[2]!]), false)
+      await env.mined(s.d.consentAs(s.newAccount).write.revoke([allGrant, allNow]))
+      assert.equal(await consent.read.canAccessWith([lab.address, s.tokenIds[2]!, allGrant, allNow]), false)
     })
 
     it('refuses to move a revoked grant (ConsentGrantInactive) or a grant to the successor itself (ConsentInvalidGrant), and the zero address as a successor when none is set', async () => {
@@ -465,54 +508,30 @@ describe('Recovery', () => {
       const reader = await env.newAccount()
       const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
       const consent = s.d.consentAs(s.patient)
-      await env.mined(consent.write.grant([s.patient.address, reader.address, Scope.All, [], [], expiresAt, 0]))
-      const [grantId] = await consent.read.grantsOf([s.patient.address])
+      const readerTerms = termsOf(s.patient.address, reader.address, expiresAt, Scope.All)
+      const grantId = await grantAs(s.d, s.patient, readerTerms)
       // No successor yet, so successorOf is zero: a call from the zero address (an eth_call can
       // claim it) must not count as the successor's.
-      await expectRevert(consent.simulate.moveGrants([s.patient.address, [grantId!]], { account: ZERO_ADDRESS }), 'ConsentUnauthorized', [
-        ZERO_ADDRESS,
-        s.patient.address,
-      ])
+      await expectRevert(
+        consent.simulate.moveGrants([s.patient.address, [grantId], [readerTerms]], { account: ZERO_ADDRESS }),
+        'ConsentUnauthorized',
+        [ZERO_ADDRESS, s.patient.address],
+      )
       // A grant to the successor itself cannot become the successor's grant to itself.
-      await env.mined(consent.write.grant([s.patient.address, s.newAccount.address, Scope.All, [], [], expiresAt, 0]))
-      const [, toSuccessor] = await consent.read.grantsOf([s.patient.address])
-      await env.mined(consent.write.revoke([grantId!]))
+      const toSuccessorTerms = termsOf(s.patient.address, s.newAccount.address, expiresAt, Scope.All)
+      const toSuccessor = await grantAs(s.d, s.patient, toSuccessorTerms)
+      await env.mined(consent.write.revoke([grantId, readerTerms]))
       await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
-      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [grantId!]]), 'ConsentGrantInactive', [grantId!])
-      assert.equal((await consent.read.grantOf([grantId!])).patient, s.patient.address)
-      await expectRevert(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [toSuccessor!]]), 'ConsentInvalidGrant')
-      assert.equal((await consent.read.grantOf([toSuccessor!])).patient, s.patient.address)
-    })
-
-    it('granteesFor follows moved grants: listed under the successor, no longer under the old account; "all" only with the successor’s open tags', async () => {
-      const s = await setup(1)
-      const cardio = await env.newAccount()
-      const gp = await env.newAccount()
-      const left = await env.newAccount()
-      const psychTag = randomTag()
-      const expiresAt = Number(await env.latestTimestamp()) + 30 * DAY
-      const consent = s.d.consentAs(s.patient)
-      await env.mined(consent.write.setOpenTags([[DEFAULT_TAG], []]))
-      await env.mined(consent.write.grant([s.patient.address, cardio.address, Scope.Categories, [], [DEFAULT_TAG, psychTag], expiresAt, 0]))
-      await env.mined(consent.write.grant([s.patient.address, gp.address, Scope.All, [], [], expiresAt, 0]))
-      await env.mined(consent.write.grant([s.patient.address, left.address, Scope.Categories, [], [DEFAULT_TAG], expiresAt, 0]))
-      const [cardioGrant, gpGrant, leftGrant] = await consent.read.grantsOf([s.patient.address])
-      assert.deepEqual(await consent.read.granteesFor([s.patient.address, DEFAULT_TAG]), [cardio.address, gp.address, left.address])
-
-      await env.mined(s.d.recordsAs(s.patient).write.rotate([s.newAccount.address, s.tokenIds]))
-      await env.mined(s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [cardioGrant!, gpGrant!]]))
-      // The grant left behind stays the old account's; the moved ones, though still listed by grantsOf(old), are not.
-      assert.deepEqual(await consent.read.grantsOf([s.patient.address]), [cardioGrant, gpGrant, leftGrant])
-      assert.deepEqual(await consent.read.granteesFor([s.patient.address, DEFAULT_TAG]), [left.address])
-      assert.deepEqual(await consent.read.granteesFor([s.patient.address, psychTag]), [])
-      // Under the successor: the category grant at once, with the tags it lists; the "all" grant once the tag is open for it.
-      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, DEFAULT_TAG]), [cardio.address])
-      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, psychTag]), [cardio.address])
-      await env.mined(s.d.consentAs(s.newAccount).write.setOpenTags([[DEFAULT_TAG], []]))
-      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, DEFAULT_TAG]), [cardio.address, gp.address])
-      assert.deepEqual(await consent.read.granteesFor([s.newAccount.address, psychTag]), [cardio.address])
-      // The moved grant keeps its tags.
-      assert.equal(await consent.read.grantListsTag([cardioGrant!, psychTag]), true)
+      await expectRevert(
+        s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [grantId], [readerTerms]]),
+        'ConsentGrantInactive',
+        [grantId],
+      )
+      await expectRevert(
+        s.d.consentAs(s.newAccount).write.moveGrants([s.patient.address, [toSuccessor], [toSuccessorTerms]]),
+        'ConsentInvalidGrant',
+      )
+      assert.equal(await consent.read.isActive([toSuccessor, toSuccessorTerms]), true, 'still the old account’s, unmoved')
     })
 
     it('the old account can no longer change its open tags (ConsentAccountRetired); the successor sets its own', async () => {

@@ -196,7 +196,8 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         client: { public: env.publicClient, wallet: env.wallet(mallory) },
       })
       const expiresAt = Number((await env.latestTimestamp()) + 3600n)
-      await expectRevert(consent.write.grant([patient.address, mallory.address, 0, [tokenId], [], expiresAt, 0]), 'ConsentUnauthorized', [
+      const terms = { patient: patient.address, grantee: mallory.address, expiresAt, purpose: 0, tags: [] }
+      await expectRevert(consent.write.grant([{ ...terms, scope: 0, tokenIds: [tokenId] }]), 'ConsentUnauthorized', [
         mallory.address,
         patient.address,
       ])
@@ -206,7 +207,7 @@ describe('security: EIP-712 signatures and on-chain authority (two deployments o
         abi: consentRegistryAbi,
         client: { public: env.publicClient, wallet: env.wallet(provider) },
       })
-      await expectRevert(asProvider.write.grant([patient.address, provider.address, 2, [], [], expiresAt, 0]), 'ConsentUnauthorized', [
+      await expectRevert(asProvider.write.grant([{ ...terms, grantee: provider.address, scope: 2, tokenIds: [] }]), 'ConsentUnauthorized', [
         provider.address,
         patient.address,
       ])

@@ -108,13 +108,15 @@ describe('the web portal API', () => {
         abi: consentRegistryAbi,
         functionName: 'grant',
         args: [
-          a('alice').address,
-          a('cardio').address,
-          1,
-          [],
-          [categoryTag(a('alice').tagSecret, 'laboratory', 0)],
-          Math.floor(Date.now() / 1000) + 3600,
-          0,
+          {
+            patient: a('alice').address,
+            grantee: a('cardio').address,
+            scope: 1,
+            tokenIds: [],
+            tags: [categoryTag(a('alice').tagSecret, 'laboratory', 0)],
+            expiresAt: Math.floor(Date.now() / 1000) + 3600,
+            purpose: 0,
+          },
         ],
       })
       const answer = await rpc('alice', 'eth_sendRawTransaction', [await signed('alice', s.mv.deployment.consent, data)])

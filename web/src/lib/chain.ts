@@ -17,7 +17,7 @@ import {
 } from 'viem'
 import type { Deployment } from '../../../src/chain/deploy.js'
 import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emergencyReason.js'
-import { PURPOSES, SCOPES, owedEntries } from '../../../src/consent/grantTerms.js'
+import { type GrantStruct, type PURPOSES, type SCOPES, grantStruct, owedEntries } from '../../../src/consent/grantTerms.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
 import type { Category } from '../../../src/core/categories.js'
 import {
@@ -42,6 +42,18 @@ class RelayError extends Error {
 }
 
 export type Chainside = ReturnType<typeof chainside>
+
+/** A grant as the server's JSON gives it (src/consent/grants.ts GrantInfo; numbers as strings, times as ISO text). */
+export type GrantJson = {
+  grantId: string
+  patient: Address
+  grantee: Address
+  scope: (typeof SCOPES)[number]
+  tokenIds: string[]
+  tags: Hex[]
+  purpose: (typeof PURPOSES)[number]
+  expiresAt: string
+}
 
 function bytesToBase64(bytes: Uint8Array): string {
   let text = ''
@@ -170,8 +182,14 @@ export function chainside(api: Api, config: WebConfig) {
       })
       return { guardians: [...guardians], threshold }
     },
-    grantCovers(grantId: bigint, tokenId: bigint): Promise<boolean> {
-      return publicClient.readContract({ address: consent, abi: consentRegistryAbi, functionName: 'grantCovers', args: [grantId, tokenId] })
+    /** Whether grant `grantId` (with these terms, which the contract checks against its hash) covers the record. */
+    grantCovers(grantId: bigint, terms: GrantStruct, tokenId: bigint): Promise<boolean> {
+      return publicClient.readContract({
+        address: consent,
+        abi: consentRegistryAbi,
+        functionName: 'grantCovers',
+        args: [grantId, terms, tokenId],
+      })
     },
     /**
      * Shares on chain as the signed-in patient (ConsentRegistry.grant); returns the new grant's id.
@@ -185,7 +203,7 @@ export function chainside(api: Api, config: WebConfig) {
       sensitive: number
       expiresAt: Date
       purpose: (typeof PURPOSES)[number]
-    }): Promise<bigint> {
+    }): Promise<{ grantId: bigint; terms: GrantStruct }> {
       const table = buildTagTable(api.account.tagSecret)
       const tags =
         params.scope === 'categories'
@@ -193,24 +211,20 @@ export function chainside(api: Api, config: WebConfig) {
           : params.scope === 'all' && params.sensitive
             ? table.filter((e) => e.sensitivity !== 0 && (e.sensitivity & ~params.sensitive) === 0).map((e) => e.tag)
             : []
-      const hash = await wallet.writeContract({
-        address: consent,
-        abi: consentRegistryAbi,
-        functionName: 'grant',
-        args: [
-          api.account.address,
-          getAddress(params.grantee),
-          SCOPES.indexOf(params.scope),
-          params.scope === 'records' ? params.tokenIds : [],
-          [...tags].sort(),
-          Math.floor(params.expiresAt.getTime() / 1000),
-          PURPOSES.indexOf(params.purpose),
-        ],
+      const terms = grantStruct({
+        patient: api.account.address,
+        grantee: getAddress(params.grantee),
+        scope: params.scope,
+        tokenIds: params.scope === 'records' ? params.tokenIds : [],
+        tags: [...tags].sort(),
+        expiresAt: params.expiresAt,
+        purpose: params.purpose,
       })
+      const hash = await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'grant', args: [terms] })
       const receipt = await send(hash)
       const [created] = parseEventLogs({ abi: consentRegistryAbi, logs: receipt.logs, eventName: 'GrantCreated' })
       if (!created) throw new Error('The chain did not record the grant.')
-      return created.args.grantId
+      return { grantId: created.args.grantId, terms }
     },
     /**
      * Seals to `grantee` the classes of the signed-in patient's tags that its active grants cover
@@ -317,9 +331,25 @@ export function chainside(api: Api, config: WebConfig) {
         }),
       )
     },
-    /** Ends a grant now (ConsentRegistry.revoke). */
-    async revoke(grantId: bigint) {
-      await send(await wallet.writeContract({ address: consent, abi: consentRegistryAbi, functionName: 'revoke', args: [grantId] }))
+    /** Ends a grant now (ConsentRegistry.revoke, with the grant's terms as the server listed them). */
+    async revoke(grant: GrantJson) {
+      const terms = grantStruct({
+        patient: getAddress(grant.patient),
+        grantee: getAddress(grant.grantee),
+        scope: grant.scope,
+        tokenIds: grant.tokenIds.map(BigInt),
+        tags: grant.tags,
+        expiresAt: new Date(grant.expiresAt),
+        purpose: grant.purpose,
+      })
+      await send(
+        await wallet.writeContract({
+          address: consent,
+          abi: consentRegistryAbi,
+          functionName: 'revoke',
+          args: [BigInt(grant.grantId), terms],
+        }),
+      )
     },
   }
 }

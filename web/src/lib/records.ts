@@ -27,6 +27,7 @@ import {
 } from '../../../src/records/envelopeFormat.js'
 import type { Api } from './api.js'
 import type { Chainside } from './chain.js'
+import type { GrantStruct } from '../../../src/consent/grantTerms.js'
 
 export type RecordSummary = {
   tokenId: string
@@ -226,12 +227,18 @@ export async function openRecord(api: Api, chain: Chainside, tokenId: string): P
  * browser (the keys never reach the server in the clear), and stores the slips on the server.
  * Mirrors releasePendingKeys in src/consent/releaseKeys.ts. Returns how many were released.
  */
-export async function releaseKeys(api: Api, chain: Chainside, grantId: bigint, grantee: Address, records: RecordSummary[]) {
+export async function releaseKeys(
+  api: Api,
+  chain: Chainside,
+  grant: { grantId: bigint; terms: GrantStruct },
+  grantee: Address,
+  records: RecordSummary[],
+) {
   const granteeKey = await chain.encryptionKeyOf(grantee)
   if (!granteeKey) return 0
   const slips: KeySlip[] = []
   for (const record of records) {
-    if (!(await chain.grantCovers(grantId, BigInt(record.tokenId)))) continue
+    if (!(await chain.grantCovers(grant.grantId, grant.terms, BigInt(record.tokenId)))) continue
     const { header } = parseHeader(await api.bytes(`/api/records/${record.tokenId}/envelope`))
     const recordKey = await headerKey(header, api.account)
     slips.push(

@@ -1,20 +1,16 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react'
-import { type Address, type Hex, getAddress, isAddress } from 'viem'
+import { type Address, getAddress, isAddress } from 'viem'
 import { PURPOSES, grantClasses } from '../../../src/consent/grantTerms.js'
 import { CATEGORIES, type Category, SENSITIVE_CATEGORIES } from '../../../src/core/categories.js'
 import type { TagTable } from '../../../src/core/categoryTags.js'
 import { ErrorMessage, Loading } from '../components.js'
 import { CATEGORY_LABEL, CATEGORY_PLURAL, ORDINARY, SENSITIVE, formatDate, formatDateTime, listInWords, nameOf } from '../lib/format.js'
 import { type RecordSummary, releaseKeys } from '../lib/records.js'
+import type { GrantJson } from '../lib/chain.js'
 import { useSession } from '../session.js'
 
 /** A grant as GET /api/grants gives it: on chain its categories are the patient's tags, mapped back here with the patient's own table. */
-type Grant = {
-  grantId: string
-  grantee: Address
-  scope: 'records' | 'categories' | 'all'
-  tags: Hex[]
-  purpose: string
+type Grant = GrantJson & {
   createdAt: string
   expiresAt: string
   revokedAt?: string
@@ -194,7 +190,7 @@ export function Share() {
     setBusy('Sharing…')
     try {
       const sensitive = sensitivePicked.reduce((mask, c) => mask | (SENSITIVE_CATEGORIES[c] ?? 0), 0)
-      const grantId = await chain.grant({
+      const grant = await chain.grant({
         grantee,
         scope: 'categories',
         categories: picked,
@@ -206,7 +202,7 @@ export function Share() {
       setBusy('Letting them open the shared records…')
       await shareTags(api, chain, grantee)
       const { records } = await api.get<{ records: RecordSummary[] }>(`/api/patients/${me.address}/records`)
-      const released = await releaseKeys(api, chain, grantId, grantee, records)
+      const released = await releaseKeys(api, chain, grant, grantee, records)
       setDone(
         `${granteeName} can now open your ${listInWords(picked.map((c) => CATEGORY_PLURAL[c] ?? c))} until ${formatDate(until)} (${released} record${released === 1 ? '' : 's'} today, and new ones as they arrive).`,
       )
@@ -223,7 +219,7 @@ export function Share() {
     setDone(undefined)
     setBusy(`Stopping sharing with ${nameOf(g.grantee, me.address, names)}…`)
     try {
-      await chain.revoke(BigInt(g.grantId))
+      await chain.revoke(g)
       setDone(`${nameOf(g.grantee, me.address, names)} can no longer open ${grantWhat(g, table)}.`)
       await load()
     } catch (err) {
