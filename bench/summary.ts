@@ -32,6 +32,9 @@ export function headlineRows(m: Metrics): Row[] {
     ['import of 1,000 FHIR resources, per record', 'import.gasPerRecord'],
     ['archive anchoring, N = 1,000, per record', 'archive.gasPerRecord.1000'],
     ['archive anchoring, N = 10,000, per record', 'archive.gasPerRecord.10000'],
+    // Not per record, but the same references say what a grant costs in chain state: one new slot.
+    ['grant of two categories to a new grantee', 'gas.grant'],
+    ['revoke', 'gas.revoke'],
   ]
   for (const [what, key] of perRecordGas) {
     const v = value(key)

@@ -13,7 +13,7 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 ///
 /// A grant is one storage slot: the keccak256 hash of its terms ({Grant}: patient, grantee, expiry,
 /// scope, purpose, and the records or tags it lists). {GrantCreated} carries the terms in full, and
-/// every call about a grant ({grantCovers}, {canAccess}, {isActive}, {revoke}, {moveGrants}) passes
+/// every call about a grant ({grantCovers}, {canAccessWith}, {isActive}, {revoke}, {moveGrants}) passes
 /// them back; the contract checks them against the hash. So a grant costs one new slot whatever it
 /// lists, storage holds nothing a stranger can read about it, and revoking deletes the slot (a
 /// refund). The price is that the contract cannot list grants: readers take them from the events
@@ -38,8 +38,11 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// record only while its patient owns the record, so once a patient's records have moved, their
 /// grants cover nothing until the successor takes over the ones it chooses with {moveGrants}. A
 /// grant keeps its id, terms, listed records and expiry, so its grantee's key slips and access
-/// carry on unchanged. For the same reason a retired account's grant or revocation can do no harm,
-/// and the contract spends no call on refusing one; the client refuses them with a clear message.
+/// carry on unchanged. For the same reason a retired account's grant covers nothing, and the
+/// contract spends no call on refusing one; the client refuses it with a clear message. A retired
+/// key can still revoke its grants that were not moved: they cover nothing by then, and its holder
+/// could have revoked them before the move anyway. An expired grant keeps its slot (only an active
+/// one can be revoked); it matches no call, since every check compares the expiry.
 contract ConsentRegistry {
     enum Scope {
         Records,
@@ -313,7 +316,7 @@ contract ConsentRegistry {
         return _isActive(grantId, g);
     }
 
-    /// @notice The hash a grant's slot holds for these terms (zero once the grant is revoked).
+    /// @notice The hash a grant's slot holds while a grant with these terms is live (see {termsHashOf}).
     /// @param g The terms.
     function hashOf(Grant calldata g) external pure returns (bytes32) {
         return _hash(g);
@@ -425,8 +428,8 @@ contract ConsentRegistry {
     /// static fields, then the hashes of the two lists, each element a 32-byte word as the ABI
     /// encodes it (what `abi.encodePacked` gives for arrays). The lists are hashed straight from
     /// calldata, without Solidity's copy to memory: a grant costs less than 60,000 gas with it
-    /// (docs/benchmarks.md). A list sent with dirty padding hashes to terms no client decodes, so
-    /// such a grant is only ever inert.
+    /// (docs/benchmarks.md). A tag with dirty padding cannot be granted ({grant} reads each tag
+    /// through the ABI decoder, which refuses it), and terms passed with one match no hash.
     function _hashFor(address patient, Grant calldata g) private pure returns (bytes32 hash) {
         uint256[] calldata tokenIds = g.tokenIds;
         bytes8[] calldata tags = g.tags;

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type Account, type Address, getAddress, getContract, type Hex, keccak256, toHex } from 'viem'
+import {
+  type Account,
+  type Address,
+  decodeFunctionResult,
+  encodeFunctionData,
+  getAddress,
+  getContract,
+  type Hex,
+  keccak256,
+  toHex,
+} from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { consentRegistryAbi, medicalRecordAbi } from '../../src/contracts/index.js'
 import { type Category, Sensitivity as Flag } from '../../src/core/categories.js'
@@ -19,6 +29,7 @@ import {
   startEnv,
   tag8,
   ZERO_ADDRESS,
+  ZERO_BYTES32,
 } from './fixture.js'
 
 /** ConsentRegistry.Scope */
@@ -116,35 +127,107 @@ describe('ConsentRegistry', () => {
     purpose?: number
   }
 
-  /** `by` grants `grantee` access to `patient`'s records; returns the receipt and the GrantCreated args. */
-  async function grant(d: Deployed, by: Account, patient: Address, grantee: Address, args: GrantArgs) {
+  /** ConsentRegistry.Grant: what `grant` takes, and what every later call about the grant passes back. */
+  type Terms = {
+    patient: Address
+    grantee: Address
+    expiresAt: number
+    scope: number
+    purpose: number
+    tokenIds: readonly bigint[]
+    tags: readonly Hex[]
+  }
+
+  /**
+   * `t` with one term changed at a time, each in a way that would widen or change the grant if the
+   * contract believed it: another patient or grantee (`other`), a later expiry, another scope or
+   * purpose, an extra record, an extra tag.
+   */
+  function alterations(t: Terms, other: Address, extraTag: Hex, extraToken: bigint): [string, Terms][] {
+    return [
+      ['another patient', { ...t, patient: other }],
+      ['another grantee', { ...t, grantee: other }],
+      ['a later expiry', { ...t, expiresAt: t.expiresAt + Number(DAY) }],
+      ['another scope', { ...t, scope: t.scope === Scope.All ? Scope.Categories : Scope.All }],
+      ['another purpose', { ...t, purpose: t.purpose === Purpose.Treatment ? Purpose.Research : Purpose.Treatment }],
+      ['an extra record', { ...t, tokenIds: [...t.tokenIds, extraToken] }],
+      ['an extra tag', { ...t, tags: [...t.tags, extraTag] }],
+    ]
+  }
+
+  /** A grant's terms; expiry thirty days from the chain's clock unless given. */
+  async function termsFor(patient: Address, grantee: Address, args: GrantArgs): Promise<Terms> {
     const expiresAt = args.expiresAt ?? (await env.latestTimestamp()) + 30n * DAY
-    const receipt = await env.mined(
-      consentAs(d, by).write.grant([
-        patient,
-        grantee,
-        args.scope,
-        args.tokenIds ?? [],
-        args.tags ?? [],
-        Number(expiresAt),
-        args.purpose ?? Purpose.Treatment,
-      ]),
-    )
+    return {
+      patient,
+      grantee,
+      expiresAt: Number(expiresAt),
+      scope: args.scope,
+      purpose: args.purpose ?? Purpose.Treatment,
+      tokenIds: args.tokenIds ?? [],
+      tags: args.tags ?? [],
+    }
+  }
+
+  /**
+   * The terms of every grant made through `grant` below, per deployment and by id: the contract
+   * keeps only their hash and cannot list grants, so the tests remember them, as a client takes
+   * them from GrantCreated.
+   */
+  const made = new Map<Address, Map<bigint, Terms>>()
+  function grantsIn(d: Deployed): Map<bigint, Terms> {
+    let grants = made.get(d.consent)
+    if (!grants) {
+      grants = new Map()
+      made.set(d.consent, grants)
+    }
+    return grants
+  }
+
+  /** The terms grant `grantId` was made with. */
+  function termsOf(d: Deployed, grantId: bigint): Terms {
+    const terms = grantsIn(d).get(grantId)
+    assert.ok(terms, `no grant ${grantId} made in this deployment`)
+    return terms
+  }
+
+  /** `by` grants `grantee` access to `patient`'s records; returns the receipt, the GrantCreated args and the terms. */
+  async function grant(d: Deployed, by: Account, patient: Address, grantee: Address, args: GrantArgs) {
+    const terms = await termsFor(patient, grantee, args)
+    const receipt = await env.mined(consentAs(d, by).write.grant([terms]))
     const event = expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantCreated')
     // The event names blinded tags only, never a category or a flag in clear.
     assert.ok(!('categories' in event) && !('sensitive' in event), 'GrantCreated names no categories or sensitivity')
     const grantId = event.grantId as bigint
-    // What the event lists is what the contract holds.
+    // The event carries the terms in full (a client rebuilds them from it), and the contract holds their hash.
+    const { patient: p, grantee: g, expiresAt, scope, purpose, tokenIds, tags } = event
+    assert.deepEqual(
+      { patient: p, grantee: g, expiresAt, scope, purpose, tokenIds, tags },
+      terms,
+      'GrantCreated carries the terms as given',
+    )
     const c = consentAs(d, env.admin)
-    for (const tag of event.tags as Hex[]) assert.equal(await c.read.grantListsTag([grantId, tag]), true, `grant ${grantId} lists ${tag}`)
-    return { receipt, event, grantId, expiresAt }
+    assert.equal(await c.read.termsHashOf([grantId]), await c.read.hashOf([terms]), `grant ${grantId} holds the hash of its terms`)
+    grantsIn(d).set(grantId, terms)
+    return { receipt, event, grantId, expiresAt: BigInt(terms.expiresAt), terms }
   }
 
-  /** canAccess for each token, in order. */
+  /**
+   * Whether `reader` may read each token: canAccess (owner, break-glass), or canAccessWith under any
+   * grant made in this deployment, whoever it is for (another reader's grant must not help).
+   */
   async function access(d: Deployed, reader: Address, tokens: bigint[], blockNumber?: bigint): Promise<boolean[]> {
     const c = consentAs(d, env.admin)
+    const at = blockNumber === undefined ? {} : { blockNumber }
+    const grants = [...grantsIn(d)]
     return Promise.all(
-      tokens.map((t) => (blockNumber === undefined ? c.read.canAccess([reader, t]) : c.read.canAccess([reader, t], { blockNumber }))),
+      tokens.map(async (t) => {
+        const answers = await Promise.all([
+          c.read.canAccess([reader, t], at),
+          ...grants.map(([id, terms]) => c.read.canAccessWith([reader, t, id, terms], at)),
+        ])
+        return answers.some((a) => a)
+      }),
     )
   }
 
@@ -214,28 +297,93 @@ describe('ConsentRegistry', () => {
       })
     })
 
-    it('lists exactly its tags (grantListsTag)', async () => {
+    it('stores one slot, the hash of its terms (termsHashOf is hashOf of the terms GrantCreated carries); an id never given holds zero', async () => {
       const c = consentAs(d, env.admin)
-      const t = tagsOf(patient.address)
-      const probes = [t.tag('laboratory'), t.tag('clinical-note'), t.tag('laboratory', Flag.sexualHealth), t.tag('imaging'), randomTag()]
-      assert.deepEqual(await Promise.all(probes.map((tag) => c.read.grantListsTag([1n, tag]))), [true, true, false, false, false])
-      assert.equal(await c.read.grantListsTag([999n, t.tag('laboratory')]), false, 'an unknown grant lists nothing')
+      const stored = await c.read.termsHashOf([1n])
+      assert.notEqual(stored, ZERO_BYTES32)
+      assert.equal(stored, await c.read.hashOf([result.terms]))
+      assert.equal(await c.read.termsHashOf([0n]), ZERO_BYTES32)
+      assert.equal(await c.read.termsHashOf([2n]), ZERO_BYTES32)
+      assert.equal(await c.read.lastGrantId(), 1n)
     })
 
-    it('stores the grant (grantOf, isActive, grantsOf, lastGrantId)', async () => {
+    it('is active under its terms and its id only (isActive)', async () => {
       const c = consentAs(d, env.admin)
-      assert.deepEqual(await c.read.grantOf([1n]), {
-        patient: patient.address,
-        createdAt: Number(await env.timestampOf(result.receipt)),
-        expiresAt: Number(result.expiresAt),
-        scope: Scope.Categories,
-        purpose: Purpose.Treatment,
-        grantee: cardiologist.address,
-        revokedAt: 0,
-      })
-      assert.equal(await c.read.isActive([1n]), true)
-      assert.deepEqual(await c.read.grantsOf([patient.address]), [1n])
-      assert.equal(await c.read.lastGrantId(), 1n)
+      assert.equal(await c.read.isActive([1n, result.terms]), true)
+      assert.equal(await c.read.isActive([0n, result.terms]), false, 'the terms alone are not a grant')
+      assert.equal(await c.read.isActive([2n, result.terms]), false, 'nor under an id never given')
+    })
+
+    it('cannot be used with its terms altered: another patient, grantee, scope or purpose, a later expiry, an extra record or tag', async () => {
+      const c = consentAs(d, env.admin)
+      const stranger = await env.newAccount()
+      const psychTag = tagsOf(patient.address).tag('mental-health', Flag.mentalHealth)
+      for (const [what, terms] of alterations(result.terms, stranger.address, psychTag, psychNote)) {
+        assert.notEqual(await c.read.hashOf([terms]), await c.read.termsHashOf([1n]), `${what}: another hash`)
+        assert.equal(await c.read.isActive([1n, terms]), false, `${what}: not active`)
+        // Each alteration is tried on a record it would cover if the contract believed it.
+        for (const token of [lab, psychNote, xray]) {
+          assert.equal(await c.read.grantCovers([1n, terms, token]), false, `${what}: grantCovers(${token})`)
+          for (const reader of [cardiologist.address, stranger.address]) {
+            assert.equal(await c.read.canAccessWith([reader, token, 1n, terms]), false, `${what}: canAccessWith(${reader}, ${token})`)
+          }
+        }
+      }
+      // The true terms still work: the alterations above were refused for being alterations.
+      assert.equal(await c.read.canAccessWith([cardiologist.address, lab, 1n, result.terms]), true)
+    })
+
+    it('terms whose tag word carries dirty padding are not its terms, and no grant can be made with them', async () => {
+      // The contract hashes the lists as the calldata words are sent (ConsentRegistry._hashFor): a
+      // tag with junk in its unused 24 bytes decodes to the same tag, but is other terms.
+      const [labTag] = cardioTags as [Hex]
+      /** `data` with the padding of `labTag`'s last word set to ff bytes. */
+      const dirty = (data: Hex): Hex => {
+        const at = data.lastIndexOf(labTag.slice(2) + '00'.repeat(24))
+        assert.ok(at > 0 && (at - 10) % 64 === 0, 'the tag is a word of the calldata')
+        return `${data.slice(0, at + 16)}${'ff'.repeat(24)}${data.slice(at + 64)}` as Hex
+      }
+      const call = async (data: Hex) => (await env.publicClient.call({ to: d.consent, data })).data ?? '0x'
+      const activeData = await call(
+        dirty(encodeFunctionData({ abi: consentRegistryAbi, functionName: 'isActive', args: [1n, result.terms] })),
+      )
+      assert.equal(decodeFunctionResult({ abi: consentRegistryAbi, functionName: 'isActive', data: activeData }), false)
+      const accessData = await call(
+        dirty(
+          encodeFunctionData({
+            abi: consentRegistryAbi,
+            functionName: 'canAccessWith',
+            args: [cardiologist.address, lab, 1n, result.terms],
+          }),
+        ),
+      )
+      assert.equal(decodeFunctionResult({ abi: consentRegistryAbi, functionName: 'canAccessWith', data: accessData }), false)
+      // The clean words are the grant (so the two reads above were refused for the padding alone).
+      assert.equal(await consentAs(d, env.admin).read.canAccessWith([cardiologist.address, lab, 1n, result.terms]), true)
+      // A patient's own grant with a dirty tag is refused when the contract reads the tag.
+      const terms = await termsFor(patient.address, cardiologist.address, { scope: Scope.Categories, tags: [labTag] })
+      const data = dirty(encodeFunctionData({ abi: consentRegistryAbi, functionName: 'grant', args: [terms] }))
+      const hash = await env.wallet(patient).sendTransaction({ to: d.consent, data, gas: GAS })
+      const receipt = await env.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })
+      assert.equal(receipt.status, 'reverted')
+      assert.equal(await consentAs(d, env.admin).read.lastGrantId(), 1n)
+    })
+
+    it('cannot be used by anyone but its grantee, even with its true terms', async () => {
+      const c = consentAs(d, env.admin)
+      const stranger = await env.newAccount()
+      for (const reader of [stranger.address, provider.address, ZERO_ADDRESS]) {
+        assert.equal(await c.read.canAccessWith([reader, lab, 1n, result.terms]), false)
+      }
+    })
+
+    it('canAccess without a grant gives the cardiologist nothing: a grantee reads through canAccessWith', async () => {
+      const c = consentAs(d, env.admin)
+      assert.deepEqual(await Promise.all([lab, ekg].map((t) => c.read.canAccess([cardiologist.address, t]))), [false, false])
+      assert.deepEqual(await Promise.all([lab, ekg].map((t) => c.read.canAccessWith([cardiologist.address, t, 1n, result.terms]))), [
+        true,
+        true,
+      ])
     })
 
     it('lets the cardiologist read the lab result and the EKG note', async () => {
@@ -254,10 +402,12 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, cardiologist.address, [xray]), [false])
     })
 
-    it('grantCovers agrees with canAccess', async () => {
+    it('grantCovers agrees with canAccessWith', async () => {
       const c = consentAs(d, env.admin)
-      const covers = await Promise.all([lab, ekg, psychNote, hivLab, xray].map((t) => c.read.grantCovers([1n, t])))
+      const tokens = [lab, ekg, psychNote, hivLab, xray]
+      const covers = await Promise.all(tokens.map((t) => c.read.grantCovers([1n, result.terms, t])))
       assert.deepEqual(covers, [true, true, false, false, false])
+      assert.deepEqual(await access(d, cardiologist.address, tokens), covers)
     })
 
     it('the patient can read every own record; a stranger none', async () => {
@@ -282,8 +432,8 @@ describe('ConsentRegistry', () => {
       )
       assert.deepEqual(await access(d, cardiologist.address, [otherLab, sameTag.tokenId]), [false, false])
       const c = consentAs(d, env.admin)
-      assert.equal(await c.read.grantCovers([1n, otherLab]), false)
-      assert.equal(await c.read.grantCovers([1n, sameTag.tokenId]), false)
+      assert.equal(await c.read.grantCovers([1n, result.terms, otherLab]), false)
+      assert.equal(await c.read.grantCovers([1n, result.terms, sameTag.tokenId]), false)
     })
 
     it('covers a lab result issued after the grant', async () => {
@@ -424,17 +574,12 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, grantee.address, all), [true, false, false, false, false, true, false, false])
     })
 
-    it('Records scope covers exactly the listed tokens, whatever their tags (GrantCreated.tags is empty)', async () => {
+    it('Records scope covers exactly the listed tokens, whatever their tags', async () => {
       const grantee = await env.newAccount()
       const listed = [restrictedPsych, hivLab, genome]
-      const { event, grantId } = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.Records,
-        tokenIds: listed,
-        tags: catTags(patient.address, ['laboratory', 'imaging']),
-      })
+      const { event } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Records, tokenIds: listed })
       assert.deepEqual(event.tokenIds, listed)
-      assert.deepEqual(event.tags, [], 'tags are ignored for Records scope')
-      assert.equal(await consentAs(d, env.admin).read.grantListsTag([grantId, tagsOf(patient.address).tag('laboratory')]), false)
+      assert.deepEqual(event.tags, [])
       assert.deepEqual(
         await access(d, grantee.address, all),
         all.map((t) => listed.includes(t)),
@@ -444,19 +589,33 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, grantee.address, [laterLab]), [false])
     })
 
-    it('Categories and All grants ignore the token list (GrantCreated.tokenIds is empty)', async () => {
+    it('a grant takes only the list its scope names: tags on a Records grant, or records on a Categories or All grant, are refused (ConsentInvalidGrant)', async () => {
+      // The terms are the grant, so they say exactly what it covers: a list the contract would ignore
+      // is refused rather than kept, and no reader of GrantCreated has to know which list to disregard.
       const grantee = await env.newAccount()
-      const { event } = await grant(d, patient, patient.address, grantee.address, {
-        scope: Scope.Categories,
-        tokenIds: [psychNote],
-        tags: catTags(patient.address, ['imaging']),
-      })
-      assert.deepEqual(event.tokenIds, [])
-      assert.deepEqual(await access(d, grantee.address, [psychNote, xray]), [false, true])
-      const other = await env.newAccount()
-      const all2 = await grant(d, patient, patient.address, other.address, { scope: Scope.All, tokenIds: [genome] })
-      assert.deepEqual(all2.event.tokenIds, [])
-      assert.deepEqual(await access(d, other.address, [genome, xray]), [false, true])
+      const c = consentAs(d, patient)
+      const before = await c.read.lastGrantId()
+      const attempts: GrantArgs[] = [
+        { scope: Scope.Records, tokenIds: [psychNote], tags: catTags(patient.address, ['laboratory', 'imaging']) },
+        { scope: Scope.Categories, tokenIds: [psychNote], tags: catTags(patient.address, ['imaging']) },
+        { scope: Scope.All, tokenIds: [genome] },
+        { scope: Scope.All, tokenIds: [genome], tags: flagTags(patient.address, Flag.genetic) },
+      ]
+      for (const args of attempts) {
+        await expectRevert(c.write.grant([await termsFor(patient.address, grantee.address, args)]), 'ConsentInvalidGrant')
+      }
+      assert.equal(await c.read.lastGrantId(), before)
+      // Each is accepted with the other list left empty.
+      for (const args of attempts) {
+        await grant(
+          d,
+          patient,
+          patient.address,
+          grantee.address,
+          args.scope === Scope.Records ? { ...args, tags: [] } : { ...args, tokenIds: [] },
+        )
+      }
+      assert.equal(await c.read.lastGrantId(), before + BigInt(attempts.length))
     })
   })
 
@@ -477,18 +636,39 @@ describe('ConsentRegistry', () => {
     it('ends access exactly at expiresAt (evm_setNextBlockTimestamp)', async () => {
       const grantee = await env.newAccount()
       const expiresAt = (await env.latestTimestamp()) + 1000n
-      const { grantId } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, expiresAt })
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All, expiresAt })
       const c = consentAs(d, env.admin)
       await mineAt(expiresAt - 1n)
       assert.deepEqual(await access(d, grantee.address, [lab]), [true])
-      assert.equal(await c.read.isActive([grantId]), true)
+      assert.equal(await c.read.isActive([grantId, terms]), true)
       await mineAt(expiresAt)
       assert.deepEqual(await access(d, grantee.address, [lab]), [false])
-      assert.equal(await c.read.isActive([grantId]), false)
-      assert.equal(await c.read.grantCovers([grantId, lab]), false)
-      // An expired grant cannot be revoked (it is no longer active); its record stays unchanged.
-      await expectRevert(consentAs(d, patient).write.revoke([grantId]), 'ConsentGrantInactive', [grantId])
-      assert.equal((await c.read.grantOf([grantId])).revokedAt, 0)
+      assert.equal(await c.read.isActive([grantId, terms]), false)
+      assert.equal(await c.read.grantCovers([grantId, terms, lab]), false)
+      // An expired grant cannot be revoked (it is no longer active); its slot stays as it was.
+      const stored = await c.read.termsHashOf([grantId])
+      await expectRevert(consentAs(d, patient).write.revoke([grantId, terms]), 'ConsentGrantInactive', [grantId])
+      assert.equal(await c.read.termsHashOf([grantId]), stored)
+      assert.equal(stored, await c.read.hashOf([terms]))
+    })
+
+    it('an expired grant cannot be revived by passing a later expiry: the hash holds the real one', async () => {
+      const grantee = await env.newAccount()
+      const expiresAt = (await env.latestTimestamp()) + 100n
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.Records,
+        tokenIds: [lab],
+        expiresAt,
+      })
+      await mineAt(expiresAt)
+      const c = consentAs(d, env.admin)
+      for (const later of [expiresAt + 1n, expiresAt + DAY, 2n ** 40n - 1n]) {
+        const revived = { ...terms, expiresAt: Number(later) }
+        assert.equal(await c.read.isActive([grantId, revived]), false, `expiry ${later}`)
+        assert.equal(await c.read.grantCovers([grantId, revived, lab]), false, `expiry ${later}`)
+        assert.equal(await c.read.canAccessWith([grantee.address, lab, grantId, revived]), false, `expiry ${later}`)
+        await expectRevert(consentAs(d, patient).write.revoke([grantId, revived]), 'ConsentGrantInactive', [grantId])
+      }
     })
 
     it('ends access after evm_increaseTime past expiresAt', async () => {
@@ -514,7 +694,7 @@ describe('ConsentRegistry', () => {
         expiresAt: t2 + MAX_GRANT_DURATION,
       })
       assert.equal(long.event.expiresAt, Number(t2 + MAX_GRANT_DURATION))
-      assert.equal(await consentAs(d, env.admin).read.isActive([short.grantId]), false, 'the one-second grant is over')
+      assert.equal(await consentAs(d, env.admin).read.isActive([short.grantId, short.terms]), false, 'the one-second grant is over')
     })
 
     it('refuses an expiry in the past, now, or beyond MAX_GRANT_DURATION (ConsentInvalidExpiry)', async () => {
@@ -522,8 +702,8 @@ describe('ConsentRegistry', () => {
       const c = consentAs(d, patient)
       const before = await c.read.lastGrantId()
       const t = await pinNext((await env.latestTimestamp()) + 10n)
-      const attempt = (expiresAt: bigint) =>
-        c.write.grant([patient.address, grantee.address, Scope.All, [], [], Number(expiresAt), Purpose.Treatment])
+      const attempt = async (expiresAt: bigint) =>
+        c.write.grant([await termsFor(patient.address, grantee.address, { scope: Scope.All, expiresAt })])
       for (const expiresAt of [0n, t - 100n, t - 1n, t, t + MAX_GRANT_DURATION + 1n, 2n ** 40n - 1n]) {
         await expectRevert(attempt(expiresAt), 'ConsentInvalidExpiry', [Number(expiresAt)])
       }
@@ -534,8 +714,10 @@ describe('ConsentRegistry', () => {
       const grantee = await env.newAccount()
       const t = await pinNext((await env.latestTimestamp()) + 10n)
       const hash = await consentAs(d, patient).write.grant(
-        [patient.address, grantee.address, Scope.All, [], [], Number(t), Purpose.Treatment],
-        { gas: GAS },
+        [await termsFor(patient.address, grantee.address, { scope: Scope.All, expiresAt: t })],
+        {
+          gas: GAS,
+        },
       )
       const receipt = await env.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })
       assert.equal(receipt.status, 'reverted')
@@ -566,7 +748,7 @@ describe('ConsentRegistry', () => {
         tokenIds: [lab, psychNote],
       })
       await env.advance(5)
-      const receipt = await env.mined(consentAs(d, patient).write.revoke([grantId]))
+      const receipt = await env.mined(consentAs(d, patient).write.revoke([grantId, termsOf(d, grantId)]))
       assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantRevoked'), {
         grantId,
         patient: patient.address,
@@ -578,43 +760,89 @@ describe('ConsentRegistry', () => {
       await env.advance(1)
       assert.deepEqual(await access(d, grantee.address, [lab, psychNote]), [false, false], 'afterwards')
       const c = consentAs(d, env.admin)
-      assert.equal(await c.read.isActive([grantId]), false)
-      assert.equal((await c.read.grantOf([grantId])).revokedAt, Number(await env.timestampOf(receipt)))
+      assert.equal(await c.read.isActive([grantId, termsOf(d, grantId)]), false)
+    })
+
+    it('deletes the grant’s slot: termsHashOf is zero from the revoke block on', async () => {
+      const grantee = await env.newAccount()
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Records, tokenIds: [lab] })
+      const c = consentAs(d, env.admin)
+      const hash = await c.read.hashOf([terms])
+      const receipt = await env.mined(consentAs(d, patient).write.revoke([grantId, terms]))
+      assert.equal(await c.read.termsHashOf([grantId], { blockNumber: receipt.blockNumber - 1n }), hash, 'before the revoke')
+      assert.equal(await c.read.termsHashOf([grantId]), ZERO_BYTES32)
+      // Nothing is left to match: the true terms are inactive, and lastGrantId does not go back.
+      assert.equal(await c.read.isActive([grantId, terms]), false)
+      assert.equal(await c.read.grantCovers([grantId, terms, lab]), false)
+      assert.equal(await c.read.lastGrantId(), grantId)
     })
 
     it('refuses to revoke twice (ConsentGrantInactive)', async () => {
       const grantee = await env.newAccount()
       const { grantId } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
-      await env.mined(consentAs(d, patient).write.revoke([grantId]))
-      await expectRevert(consentAs(d, patient).write.revoke([grantId]), 'ConsentGrantInactive', [grantId])
+      await env.mined(consentAs(d, patient).write.revoke([grantId, termsOf(d, grantId)]))
+      await expectRevert(consentAs(d, patient).write.revoke([grantId, termsOf(d, grantId)]), 'ConsentGrantInactive', [grantId])
     })
 
-    it('refuses an unknown grant (ConsentUnknownGrant)', async () => {
+    it('refuses an id never given, even with a real grant’s terms (ConsentGrantInactive)', async () => {
+      const grantee = await env.newAccount()
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
       const c = consentAs(d, patient)
       const next = (await c.read.lastGrantId()) + 1n
-      await expectRevert(c.write.revoke([next]), 'ConsentUnknownGrant', [next])
-      await expectRevert(c.write.revoke([0n]), 'ConsentUnknownGrant', [0n])
-      await expectRevert(c.write.revoke([2n ** 256n - 1n]), 'ConsentUnknownGrant', [2n ** 256n - 1n])
+      for (const id of [next, 0n, 2n ** 256n - 1n]) {
+        await expectRevert(c.write.revoke([id, terms]), 'ConsentGrantInactive', [id])
+      }
+      assert.equal(await c.read.isActive([grantId, terms]), true, 'the real grant is untouched')
+    })
+
+    it('refuses terms that are not the grant’s (ConsentGrantInactive), and leaves the grant active', async () => {
+      const grantee = await env.newAccount()
+      const other = await env.newAccount()
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.Categories,
+        tags: catTags(patient.address, ['laboratory']),
+      })
+      const psychTag = tagsOf(patient.address).tag('mental-health', Flag.mentalHealth)
+      for (const [what, wrong] of alterations(terms, other.address, psychTag, lab)) {
+        // "another patient" names a caller who may act for that patient: the terms are checked first.
+        const by = what === 'another patient' ? other : patient
+        await expectRevert(consentAs(d, by).write.revoke([grantId, wrong]), 'ConsentGrantInactive', [grantId])
+      }
+      const c = consentAs(d, env.admin)
+      assert.equal(await c.read.isActive([grantId, terms]), true)
+      assert.equal(await c.read.termsHashOf([grantId]), await c.read.hashOf([terms]))
+      assert.deepEqual(await access(d, grantee.address, [lab]), [true])
     })
 
     it('only the patient or a delegate may revoke: the grantee, a stranger, the registrar are refused', async () => {
       const grantee = await env.newAccount()
       const stranger = await env.newAccount()
       const { grantId } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
+      const terms = termsOf(d, grantId)
       for (const caller of [grantee, stranger, provider]) {
-        await expectRevert(consentAs(d, caller).write.revoke([grantId]), 'ConsentUnauthorized', [caller.address, patient.address])
+        await expectRevert(consentAs(d, caller).write.revoke([grantId, terms]), 'ConsentUnauthorized', [caller.address, patient.address])
       }
-      await expectRevert(consentAs(d, env.admin).write.revoke([grantId]), 'ConsentUnauthorized', [env.admin.address, patient.address])
-      assert.equal(await consentAs(d, env.admin).read.isActive([grantId]), true)
+      await expectRevert(consentAs(d, env.admin).write.revoke([grantId, terms]), 'ConsentUnauthorized', [
+        env.admin.address,
+        patient.address,
+      ])
+      // Nor may a stranger name itself the patient: those are not the grant's terms.
+      await expectRevert(consentAs(d, stranger).write.revoke([grantId, { ...terms, patient: stranger.address }]), 'ConsentGrantInactive', [
+        grantId,
+      ])
+      assert.equal(await consentAs(d, env.admin).read.isActive([grantId, terms]), true)
       assert.deepEqual(await access(d, grantee.address, [lab]), [true])
     })
 
-    it('a stranger learns nothing about an inactive grant: ConsentUnauthorized comes first', async () => {
+    it('checks the terms before the caller (who may revoke is read from them): a stranger revoking a revoked grant gets ConsentGrantInactive', async () => {
+      // This tells the stranger nothing it could not read already: the slot (termsHashOf) and the
+      // GrantCreated and GrantRevoked events are public.
       const grantee = await env.newAccount()
       const stranger = await env.newAccount()
-      const { grantId } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
-      await env.mined(consentAs(d, patient).write.revoke([grantId]))
-      await expectRevert(consentAs(d, stranger).write.revoke([grantId]), 'ConsentUnauthorized', [stranger.address, patient.address])
+      const { grantId, terms } = await grant(d, patient, patient.address, grantee.address, { scope: Scope.All })
+      await expectRevert(consentAs(d, stranger).write.revoke([grantId, terms]), 'ConsentUnauthorized', [stranger.address, patient.address])
+      await env.mined(consentAs(d, patient).write.revoke([grantId, terms]))
+      await expectRevert(consentAs(d, stranger).write.revoke([grantId, terms]), 'ConsentGrantInactive', [grantId])
     })
 
     it('revoking one grant leaves the grantee’s other grants in force', async () => {
@@ -624,9 +852,9 @@ describe('ConsentRegistry', () => {
         tags: catTags(patient.address, ['laboratory']),
       })
       const second = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Records, tokenIds: [lab] })
-      await env.mined(consentAs(d, patient).write.revoke([first.grantId]))
+      await env.mined(consentAs(d, patient).write.revoke([first.grantId, termsOf(d, first.grantId)]))
       assert.deepEqual(await access(d, grantee.address, [lab, psychNote]), [true, false])
-      await env.mined(consentAs(d, patient).write.revoke([second.grantId]))
+      await env.mined(consentAs(d, patient).write.revoke([second.grantId, termsOf(d, second.grantId)]))
       assert.deepEqual(await access(d, grantee.address, [lab, psychNote]), [false, false])
     })
   })
@@ -649,23 +877,22 @@ describe('ConsentRegistry', () => {
       const expiresAt = Number((await env.latestTimestamp()) + DAY)
       const before = await consentAs(d, env.admin).read.lastGrantId()
       for (const caller of [stranger, provider, env.admin] as Account[]) {
+        const p = patient.address
+        const c = consentAs(d, caller)
+        const tags = flagTags(p, 31)
         await expectRevert(
-          consentAs(d, caller).write.grant([
-            patient.address,
-            caller.address,
-            Scope.All,
-            [],
-            flagTags(patient.address, 31),
-            expiresAt,
-            Purpose.Treatment,
+          c.write.grant([
+            { patient: p, grantee: caller.address, expiresAt, scope: Scope.All, purpose: Purpose.Treatment, tokenIds: [], tags },
           ]),
           'ConsentUnauthorized',
-          [caller.address, patient.address],
+          [caller.address, p],
         )
         await expectRevert(
-          consentAs(d, caller).write.grant([patient.address, caller.address, Scope.Records, [lab], [], expiresAt, Purpose.Other]),
+          c.write.grant([
+            { patient: p, grantee: caller.address, expiresAt, scope: Scope.Records, purpose: Purpose.Other, tokenIds: [lab], tags: [] },
+          ]),
           'ConsentUnauthorized',
-          [caller.address, patient.address],
+          [caller.address, p],
         )
       }
       assert.equal(await consentAs(d, env.admin).read.lastGrantId(), before)
@@ -675,7 +902,17 @@ describe('ConsentRegistry', () => {
     it('checks authorisation before anything else (an invalid grant by a stranger still says ConsentUnauthorized)', async () => {
       const stranger = await env.newAccount()
       await expectRevert(
-        consentAs(d, stranger).write.grant([patient.address, ZERO_ADDRESS, Scope.Categories, [], [ZERO_TAG], 0, Purpose.Treatment]),
+        consentAs(d, stranger).write.grant([
+          {
+            patient: patient.address,
+            grantee: ZERO_ADDRESS,
+            expiresAt: 0,
+            scope: Scope.Categories,
+            purpose: 0,
+            tokenIds: [lab],
+            tags: [ZERO_TAG],
+          },
+        ]),
         'ConsentUnauthorized',
         [stranger.address, patient.address],
       )
@@ -704,7 +941,9 @@ describe('ConsentRegistry', () => {
     })
 
     function attempt(grantee_: Address, scope: number, tokenIds: bigint[], tags: Hex[]) {
-      return consentAs(d, patient).write.grant([patient.address, grantee_, scope, tokenIds, tags, expiresAt, Purpose.Treatment])
+      return consentAs(d, patient).write.grant([
+        { patient: patient.address, grantee: grantee_, expiresAt, scope, purpose: Purpose.Treatment, tokenIds, tags },
+      ])
     }
 
     it('refuses the zero grantee and the patient as grantee (ConsentInvalidGrant)', async () => {
@@ -731,6 +970,14 @@ describe('ConsentRegistry', () => {
       await expectRevert(attempt(grantee.address, Scope.Categories, [lab], []), 'ConsentInvalidGrant')
     })
 
+    it('refuses a list the scope does not take: tags on Records, records on Categories or All (ConsentInvalidGrant)', async () => {
+      const labTag = tagsOf(patient.address).tag('laboratory')
+      await expectRevert(attempt(grantee.address, Scope.Records, [lab], [labTag]), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.Categories, [lab], [labTag]), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.All, [lab], []), 'ConsentInvalidGrant')
+      await expectRevert(attempt(grantee.address, Scope.All, [lab], [labTag]), 'ConsentInvalidGrant')
+    })
+
     it('refuses a zero tag, wherever it is in the list, for Categories and All (ConsentInvalidGrant)', async () => {
       const labTag = tagsOf(patient.address).tag('laboratory')
       for (const tags of [[ZERO_TAG], [labTag, ZERO_TAG], [ZERO_TAG, labTag]]) {
@@ -739,24 +986,31 @@ describe('ConsentRegistry', () => {
       }
     })
 
-    it('refuses more than MAX_TAGS tags (ConsentInvalidGrant)', async () => {
+    it('refuses more than MAX_TAGS tags, or records (ConsentInvalidGrant)', async () => {
       assert.equal(await consentAs(d, env.admin).read.MAX_TAGS(), BigInt(MAX_TAGS))
       const tooMany = Array.from({ length: MAX_TAGS + 1 }, (_, i) => tag8(i + 1))
       await expectRevert(attempt(grantee.address, Scope.Categories, [], tooMany), 'ConsentInvalidGrant')
       await expectRevert(attempt(grantee.address, Scope.All, [], tooMany), 'ConsentInvalidGrant')
+      // The same record over and over: each one is valid, only the count is not.
+      await expectRevert(attempt(grantee.address, Scope.Records, Array(MAX_TAGS + 1).fill(lab), []), 'ConsentInvalidGrant')
     })
 
     it('none of the refusals created a grant', async () => {
       const c = consentAs(d, env.admin)
       assert.equal(await c.read.lastGrantId(), 0n)
-      assert.deepEqual(await c.read.grantsOf([patient.address]), [])
+      assert.equal(await c.read.termsHashOf([1n]), ZERO_BYTES32)
       assert.deepEqual(await access(d, grantee.address, [lab, othersLab]), [false, false])
     })
 
-    it('accepts the edges: exactly MAX_TAGS tags, a repeated tag, a repeated token', async () => {
+    it('accepts the edges: exactly MAX_TAGS tags or records, a repeated tag, a repeated token', async () => {
       const most = Array.from({ length: MAX_TAGS }, (_, i) => tag8(i + 1))
       const a = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags: most })
       assert.equal((a.event.tags as Hex[]).length, MAX_TAGS)
+      const records = await grant(d, patient, patient.address, grantee.address, {
+        scope: Scope.Records,
+        tokenIds: Array(MAX_TAGS).fill(lab),
+      })
+      assert.equal((records.event.tokenIds as bigint[]).length, MAX_TAGS)
       const labTag = tagsOf(patient.address).tag('laboratory')
       const twice = await grant(d, patient, patient.address, grantee.address, { scope: Scope.Categories, tags: [labTag, labTag] })
       assert.deepEqual(twice.event.tags, [labTag, labTag])
@@ -908,25 +1162,27 @@ describe('ConsentRegistry', () => {
     })
 
     it('a delegate can grant for the patient (GrantCreated.grantor is the delegate)', async () => {
-      const { event, grantId } = await grant(d, guardian, patient.address, grantee.address, {
+      const { event, grantId, terms } = await grant(d, guardian, patient.address, grantee.address, {
         scope: Scope.Categories,
         tags: catTags(patient.address, ['laboratory']),
       })
       assert.equal(event.patient, patient.address)
       assert.equal(event.grantor, guardian.address)
-      assert.equal((await consentAs(d, env.admin).read.grantOf([grantId])).patient, patient.address)
       assert.deepEqual(await access(d, grantee.address, [lab, psychNote]), [true, false])
-      assert.deepEqual(
-        await consentAs(d, env.admin).read.grantsOf([guardian.address]),
-        [],
+      const c = consentAs(d, env.admin)
+      assert.equal(await c.read.isActive([grantId, terms]), true)
+      assert.equal(
+        await c.read.isActive([grantId, { ...terms, patient: guardian.address }]),
+        false,
         'the grant is the patient’s, not the delegate’s',
       )
+      assert.deepEqual(await access(d, guardian.address, [lab, psychNote]), [false, false], 'granting gives the delegate no read access')
     })
 
     it('a delegate can revoke the patient’s own grant (GrantRevoked.revokedBy is the delegate)', async () => {
       const other = await env.newAccount()
       const { grantId } = await grant(d, patient, patient.address, other.address, { scope: Scope.All })
-      const receipt = await env.mined(consentAs(d, guardian).write.revoke([grantId]))
+      const receipt = await env.mined(consentAs(d, guardian).write.revoke([grantId, termsOf(d, grantId)]))
       assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantRevoked'), {
         grantId,
         patient: patient.address,
@@ -940,7 +1196,7 @@ describe('ConsentRegistry', () => {
       const other = await env.newAccount()
       const { grantId } = await grant(d, guardian, patient.address, other.address, { scope: Scope.Records, tokenIds: [lab] })
       assert.deepEqual(await access(d, other.address, [lab]), [true])
-      await env.mined(consentAs(d, patient).write.revoke([grantId]))
+      await env.mined(consentAs(d, patient).write.revoke([grantId, termsOf(d, grantId)]))
       assert.deepEqual(await access(d, other.address, [lab]), [false])
     })
 
@@ -949,16 +1205,25 @@ describe('ConsentRegistry', () => {
       const expiry = (await env.latestTimestamp()) + 3600n
       const c = consentAs(d, guardian)
       const p = patient.address
+      const terms = (scope: number, tokenIds: bigint[], tags: Hex[]): Terms => ({
+        patient: p,
+        grantee: other.address,
+        expiresAt: Number(expiry),
+        scope,
+        purpose: Purpose.Treatment,
+        tokenIds,
+        tags,
+      })
       const attempts = [
-        () => c.write.grant([p, other.address, Scope.Records, [lab, psychNote], [], Number(expiry), 0]),
-        () => c.write.grant([p, other.address, Scope.Categories, [], catTags(p, ['mental-health']), Number(expiry), 0]),
-        () => c.write.grant([p, other.address, Scope.Categories, [], catTags(p, ['laboratory'], Flag.mentalHealth), Number(expiry), 0]),
-        () => c.write.grant([p, other.address, Scope.All, [], flagTags(p, Flag.mentalHealth), Number(expiry), 0]),
+        terms(Scope.Records, [lab, psychNote], []),
+        terms(Scope.Categories, [], catTags(p, ['mental-health'])),
+        terms(Scope.Categories, [], catTags(p, ['laboratory'], Flag.mentalHealth)),
+        terms(Scope.All, [], flagTags(p, Flag.mentalHealth)),
         // A tag the patient never opened is sensitive as far as the contract knows, whatever it stands for.
-        () => c.write.grant([p, other.address, Scope.Categories, [], [randomTag()], Number(expiry), 0]),
+        terms(Scope.Categories, [], [randomTag()]),
       ]
       for (const attempt of attempts) {
-        await expectRevert(attempt(), 'ConsentDelegateCannotShareSensitive', [guardian.address, patient.address])
+        await expectRevert(c.write.grant([attempt]), 'ConsentDelegateCannotShareSensitive', [guardian.address, patient.address])
       }
       assert.deepEqual(await access(d, other.address, [lab, psychNote]), [false, false])
       // The patient may.
@@ -968,17 +1233,16 @@ describe('ConsentRegistry', () => {
 
     it('a delegate cannot share a record or category whose tag the patient closed, until the patient reopens it', async () => {
       const other = await env.newAccount()
-      const expiry = Number((await env.latestTimestamp()) + 3600n)
       const labTag = tagsOf(patient.address).tag('laboratory')
       await env.mined(consentAs(d, patient).write.setOpenTags([[], [labTag]]))
       const c = consentAs(d, guardian)
       await expectRevert(
-        c.write.grant([patient.address, other.address, Scope.Records, [lab], [], expiry, 0]),
+        c.write.grant([await termsFor(patient.address, other.address, { scope: Scope.Records, tokenIds: [lab] })]),
         'ConsentDelegateCannotShareSensitive',
         [guardian.address, patient.address],
       )
       await expectRevert(
-        c.write.grant([patient.address, other.address, Scope.Categories, [], [labTag], expiry, 0]),
+        c.write.grant([await termsFor(patient.address, other.address, { scope: Scope.Categories, tags: [labTag] })]),
         'ConsentDelegateCannotShareSensitive',
         [guardian.address, patient.address],
       )
@@ -987,7 +1251,7 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, other.address, [lab, psychNote]), [false, false])
       await openOwnTags(d, patient)
       assert.deepEqual(await access(d, other.address, [lab, psychNote]), [true, false])
-      await env.mined(consentAs(d, patient).write.revoke([all.grantId]))
+      await env.mined(consentAs(d, patient).write.revoke([all.grantId, termsOf(d, all.grantId)]))
       await grant(d, guardian, patient.address, other.address, { scope: Scope.Records, tokenIds: [lab] })
     })
 
@@ -1002,9 +1266,8 @@ describe('ConsentRegistry', () => {
       assert.equal(await c.read.isDelegate([patient.address, friend.address]), false)
       assert.equal(await c.read.isDelegate([guardian.address, friend.address]), true)
       // Delegation is not transitive: the delegate's delegate cannot grant for the patient.
-      const expiresAt = Number((await env.latestTimestamp()) + DAY)
       await expectRevert(
-        consentAs(d, friend).write.grant([patient.address, friend.address, Scope.All, [], [], expiresAt, Purpose.Other]),
+        consentAs(d, friend).write.grant([await termsFor(patient.address, friend.address, { scope: Scope.All, purpose: Purpose.Other })]),
         'ConsentUnauthorized',
         [friend.address, patient.address],
       )
@@ -1059,9 +1322,8 @@ describe('ConsentRegistry', () => {
 
     it('a delegate of one patient has no power over another patient', async () => {
       const otherPatient = await env.newAccount()
-      const expiresAt = Number((await env.latestTimestamp()) + DAY)
       await expectRevert(
-        consentAs(d, guardian).write.grant([otherPatient.address, grantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
+        consentAs(d, guardian).write.grant([await termsFor(otherPatient.address, grantee.address, { scope: Scope.All })]),
         'ConsentUnauthorized',
         [guardian.address, otherPatient.address],
       )
@@ -1077,14 +1339,12 @@ describe('ConsentRegistry', () => {
       })
       const c = consentAs(d, guardian)
       assert.equal(await c.read.isDelegate([patient.address, guardian.address]), false)
-      const expiresAt = Number((await env.latestTimestamp()) + DAY)
-      await expectRevert(
-        c.write.grant([patient.address, grantee.address, Scope.All, [], [], expiresAt, Purpose.Treatment]),
-        'ConsentUnauthorized',
-        [guardian.address, patient.address],
-      )
-      await expectRevert(c.write.revoke([grantId]), 'ConsentUnauthorized', [guardian.address, patient.address])
-      assert.equal(await consentAs(d, env.admin).read.isActive([grantId]), true)
+      await expectRevert(c.write.grant([await termsFor(patient.address, grantee.address, { scope: Scope.All })]), 'ConsentUnauthorized', [
+        guardian.address,
+        patient.address,
+      ])
+      await expectRevert(c.write.revoke([grantId, termsOf(d, grantId)]), 'ConsentUnauthorized', [guardian.address, patient.address])
+      assert.equal(await consentAs(d, env.admin).read.isActive([grantId, termsOf(d, grantId)]), true)
     })
 
     it('grants a removed delegate made stay in force until revoked by the patient', async () => {
@@ -1200,10 +1460,27 @@ describe('ConsentRegistry', () => {
       assert.deepEqual(await access(d, er.address, tokens), [true, true, false, false, false])
     })
 
-    it('is not a grant: granteesFor stays empty and no grant id is used', async () => {
+    it('is not a grant: no grant id is used, canAccess answers it, and so does canAccessWith whatever grant is passed', async () => {
       const c = consentAs(d, env.admin)
-      assert.deepEqual(await c.read.granteesFor([patient.address, tagsOf(patient.address).tag('laboratory')]), [])
       assert.equal(await c.read.lastGrantId(), 0n)
+      assert.deepEqual(await Promise.all(tokens.map((t) => c.read.canAccess([er.address, t]))), [true, true, false, false, false])
+      // Terms never given, under an id never given, that would name the mental-health classes: the window alone decides.
+      const none: Terms = {
+        patient: patient.address,
+        grantee: er.address,
+        expiresAt: Number(until),
+        scope: Scope.All,
+        purpose: Purpose.Emergency,
+        tokenIds: [],
+        tags: flagTags(patient.address, Flag.mentalHealth),
+      }
+      assert.deepEqual(await Promise.all(tokens.map((t) => c.read.canAccessWith([er.address, t, 0n, none]))), [
+        true,
+        true,
+        false,
+        false,
+        false,
+      ])
     })
 
     it('stops while the provider is suspended or unflagged, and resumes within the window', async () => {
@@ -1273,115 +1550,165 @@ describe('ConsentRegistry', () => {
     })
   })
 
-  describe('granteesFor', () => {
+  describe('retired accounts and moveGrants (grants are judged by their terms)', () => {
     let d: Deployed
     let provider: PrivateKeyAccount
-    let patient: PrivateKeyAccount
-    let cardio: PrivateKeyAccount // Categories: laboratory | clinical-note
-    let gp: PrivateKeyAccount // All, no extra tags
-    let psych: PrivateKeyAccount // Categories: mental-health
-    let listed: PrivateKeyAccount // Records: [lab]
-    let clinic: PrivateKeyAccount // All + sexual-health classes, revoked
-    let shortTerm: PrivateKeyAccount // Categories: laboratory, expired
-    let geneticist: PrivateKeyAccount // Categories: laboratory + genetic flag
+    let old: PrivateKeyAccount
+    let successor: PrivateKeyAccount
+    let reader: PrivateKeyAccount
+    let gp: PrivateKeyAccount
     let lab: bigint
-    let t: PatientTags
+    let psychNote: bigint
+    let recordsGrant: Awaited<ReturnType<typeof grant>>
+    let allGrant: Awaited<ReturnType<typeof grant>>
 
     before(async () => {
       d = await env.deploy()
       provider = await registerProvider(env, d, 'General Hospital')
-      patient = await env.newAccount()
-      t = tagsOf(patient.address)
-      cardio = await env.newAccount()
+      old = await env.newAccount()
+      successor = await env.newAccount()
+      reader = await env.newAccount()
       gp = await env.newAccount()
-      psych = await env.newAccount()
-      listed = await env.newAccount()
-      clinic = await env.newAccount()
-      shortTerm = await env.newAccount()
-      geneticist = await env.newAccount()
-      lab = await issue(d, provider, patient, 'laboratory')
-      await openOwnTags(d, patient)
-      const p = patient.address
-      const g = (who: PrivateKeyAccount, args: GrantArgs) => grant(d, patient, p, who.address, args)
-      await g(cardio, { scope: Scope.Categories, tags: catTags(p, ['laboratory', 'clinical-note']) })
-      await g(gp, { scope: Scope.All })
-      await g(psych, { scope: Scope.Categories, tags: catTags(p, ['mental-health']) })
-      await g(listed, { scope: Scope.Records, tokenIds: [lab] })
-      const revoked = await g(clinic, { scope: Scope.All, tags: flagTags(p, Flag.sexualHealth) })
-      await env.mined(consentAs(d, patient).write.revoke([revoked.grantId]))
-      await g(shortTerm, { scope: Scope.Categories, tags: catTags(p, ['laboratory']), expiresAt: (await env.latestTimestamp()) + 100n })
-      await g(geneticist, { scope: Scope.Categories, tags: catTags(p, ['laboratory'], Flag.genetic) })
+      lab = await issue(d, provider, old, 'laboratory')
+      psychNote = await issue(d, provider, old, 'mental-health', Flag.mentalHealth)
+      await openOwnTags(d, old)
+      recordsGrant = await grant(d, old, old.address, reader.address, { scope: Scope.Records, tokenIds: [lab, psychNote] })
+      allGrant = await grant(d, old, old.address, gp.address, { scope: Scope.All })
+      assert.deepEqual(await access(d, reader.address, [lab, psychNote]), [true, true])
+      assert.deepEqual(await access(d, gp.address, [lab, psychNote]), [true, false])
+      await env.mined(d.recordsAs(old).write.rotate([successor.address, [lab, psychNote]]))
+      assert.equal(await d.records.read.successorOf([old.address]), successor.address)
     })
 
-    async function granteesFor(tag: Hex, who: Address = patient.address): Promise<readonly Address[]> {
-      return consentAs(d, env.admin).read.granteesFor([who, tag])
-    }
-
-    it('returns the grantees of active category/all grants covering a new record with this tag, in grant order', async () => {
-      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, gp.address, shortTerm.address, geneticist.address])
-      assert.deepEqual(await granteesFor(t.tag('clinical-note')), [cardio.address, gp.address])
-      assert.deepEqual(await granteesFor(t.tag('imaging')), [gp.address])
-      assert.deepEqual(await granteesFor(t.tag('other')), [gp.address])
+    it('once the records moved, the old account’s grants cover nothing: they name a patient who owns no record', async () => {
+      const c = consentAs(d, env.admin)
+      assert.deepEqual(await access(d, reader.address, [lab, psychNote]), [false, false])
+      assert.deepEqual(await access(d, gp.address, [lab, psychNote]), [false, false])
+      // They are still active, for the successor to take over.
+      assert.equal(await c.read.isActive([recordsGrant.grantId, recordsGrant.terms]), true)
+      assert.equal(await c.read.grantCovers([recordsGrant.grantId, recordsGrant.terms, lab]), false)
     })
 
-    it('applies the sensitivity rule through the tags: an "all" grant gets only open tags', async () => {
-      assert.deepEqual(await granteesFor(t.tag('mental-health', Flag.mentalHealth)), [psych.address])
-      assert.deepEqual(await granteesFor(t.tag('mental-health', Flag.mentalHealth | Flag.restricted)), [])
-      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.genetic)), [geneticist.address])
-      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.restricted)), [])
-    })
-
-    it('follows the open list for "all" grants, not for category grants', async () => {
-      await env.mined(consentAs(d, patient).write.setOpenTags([[], [t.tag('laboratory')]]))
-      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, shortTerm.address, geneticist.address])
-      await env.mined(consentAs(d, patient).write.setOpenTags([[t.tag('laboratory')], []]))
-      assert.deepEqual(await granteesFor(t.tag('laboratory')), [cardio.address, gp.address, shortTerm.address, geneticist.address])
-    })
-
-    it('never lists Records-scope grantees, revoked or expired grants', async () => {
-      // Before the short grant expires it is listed (above); the revoked one never is.
-      assert.deepEqual(await granteesFor(t.tag('laboratory', Flag.sexualHealth)), [])
-      await env.advance(200)
-      const after = await granteesFor(t.tag('laboratory'))
-      assert.deepEqual(after, [cardio.address, gp.address, geneticist.address])
-      for (const who of [listed, clinic, shortTerm]) assert.ok(!after.includes(who.address))
-    })
-
-    it("returns nothing for a tag that is not one of the patient's, nor for another patient", async () => {
-      assert.deepEqual(await granteesFor(randomTag()), [])
-      assert.deepEqual(await granteesFor(ZERO_TAG), [])
-      // Another patient's laboratory tag is another value: the patient's grants do not know it.
-      assert.deepEqual(await granteesFor(patientTags().tag('laboratory')), [])
+    it('a retired account may still grant (no ConsentAccountRetired), but the grant covers nothing, whatever the successor opens', async () => {
       const stranger = await env.newAccount()
-      assert.deepEqual(await granteesFor(t.tag('laboratory'), stranger.address), [])
+      const labTag = tagsOf(old.address).tag('laboratory')
+      const categories = await grant(d, old, old.address, stranger.address, { scope: Scope.Categories, tags: [labTag] })
+      const all = await grant(d, old, old.address, stranger.address, { scope: Scope.All, tags: flagTags(old.address, Flag.mentalHealth) })
+      // The records carry the same tags under the successor, who opens them: still nothing, the records are not the old account's.
+      await env.mined(consentAs(d, successor).write.setOpenTags([[labTag], []]))
+      const c = consentAs(d, env.admin)
+      for (const { grantId, terms } of [categories, all]) {
+        assert.equal(await c.read.isActive([grantId, terms]), true)
+        for (const token of [lab, psychNote]) {
+          assert.equal(await c.read.grantCovers([grantId, terms, token]), false)
+          assert.equal(await c.read.canAccessWith([stranger.address, token, grantId, terms]), false)
+        }
+      }
+      assert.deepEqual(await access(d, stranger.address, [lab, psychNote]), [false, false])
+      // Nor may it name the moved records themselves.
+      await expectRevert(
+        consentAs(d, old).write.grant([await termsFor(old.address, stranger.address, { scope: Scope.Records, tokenIds: [lab] })]),
+        'ConsentNotOwner',
+        [lab, old.address],
+      )
+    })
+
+    it('moveGrants refuses a caller that is not the successor, wrong terms, terms of another patient, and as many ids as terms (or fewer)', async () => {
+      const { grantId, terms } = recordsGrant
+      const stranger = await env.newAccount()
+      await expectRevert(consentAs(d, stranger).write.moveGrants([old.address, [grantId], [terms]]), 'ConsentUnauthorized', [
+        stranger.address,
+        old.address,
+      ])
+      const s = consentAs(d, successor)
+      const psychTag = tagsOf(old.address).tag('mental-health', Flag.mentalHealth)
+      for (const [what, wrong] of alterations(terms, stranger.address, psychTag, lab)) {
+        // Another patient than `from` is refused as such; every other alteration is not the grant.
+        const error = what === 'another patient' ? 'ConsentNotGrantOf' : 'ConsentGrantInactive'
+        await expectRevert(
+          s.write.moveGrants([old.address, [grantId], [wrong]]),
+          error,
+          error === 'ConsentNotGrantOf' ? [grantId, old.address] : [grantId],
+        )
+      }
+      await expectRevert(s.write.moveGrants([old.address, [grantId], []]), 'ConsentInvalidGrant')
+      await expectRevert(s.write.moveGrants([old.address, [grantId], [terms, allGrant.terms]]), 'ConsentInvalidGrant')
+      // A real grant's terms under another id are not that grant either.
+      await expectRevert(s.write.moveGrants([old.address, [allGrant.grantId], [terms]]), 'ConsentGrantInactive', [allGrant.grantId])
+      assert.equal(await consentAs(d, env.admin).read.isActive([grantId, terms]), true, 'nothing moved')
+    })
+
+    it('moveGrants keeps the id and re-keys the slot to the terms with the successor as patient: the grant covers the moved records again', async () => {
+      const { grantId, terms } = recordsGrant
+      const moved: Terms = { ...terms, patient: successor.address }
+      const receipt = await env.mined(consentAs(d, successor).write.moveGrants([old.address, [grantId], [terms]]))
+      assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantMoved'), {
+        grantId,
+        from: old.address,
+        to: successor.address,
+      })
+      grantsIn(d).set(grantId, moved)
+      const c = consentAs(d, env.admin)
+      assert.equal(await c.read.termsHashOf([grantId]), await c.read.hashOf([moved]))
+      assert.equal(await c.read.isActive([grantId, terms]), false, 'the old terms are no longer the grant')
+      assert.equal(await c.read.isActive([grantId, moved]), true)
+      assert.deepEqual(await access(d, reader.address, [lab, psychNote]), [true, true])
+      assert.equal(await c.read.canAccessWith([reader.address, lab, grantId, terms]), false)
+      // Moved once, it cannot be moved again from the old account.
+      await expectRevert(consentAs(d, successor).write.moveGrants([old.address, [grantId], [terms]]), 'ConsentGrantInactive', [grantId])
+    })
+
+    it('after the move only the successor (or its delegate) revokes it: the old account fails on either set of terms', async () => {
+      const { grantId, terms } = recordsGrant
+      const moved = termsOf(d, grantId)
+      await expectRevert(consentAs(d, old).write.revoke([grantId, terms]), 'ConsentGrantInactive', [grantId])
+      await expectRevert(consentAs(d, old).write.revoke([grantId, moved]), 'ConsentUnauthorized', [old.address, successor.address])
+      const receipt = await env.mined(consentAs(d, successor).write.revoke([grantId, moved]))
+      assert.deepEqual(expectEvent(receipt, consentRegistryAbi, d.consent, 'GrantRevoked'), {
+        grantId,
+        patient: successor.address,
+        grantee: reader.address,
+        revokedBy: successor.address,
+      })
+      assert.equal(await consentAs(d, env.admin).read.termsHashOf([grantId]), ZERO_BYTES32)
+      assert.deepEqual(await access(d, reader.address, [lab, psychNote]), [false, false])
+    })
+
+    it('a retired account can still revoke a grant not yet moved (no ConsentAccountRetired); the successor then cannot move it', async () => {
+      // The price of dropping the successor check: a key rotated away can end grants the successor has
+      // not taken over. They covered nothing by then (see above), and the successor can grant again.
+      const { grantId, terms } = allGrant
+      await env.mined(consentAs(d, old).write.revoke([grantId, terms]))
+      await expectRevert(consentAs(d, successor).write.moveGrants([old.address, [grantId], [terms]]), 'ConsentGrantInactive', [grantId])
     })
   })
 
   describe('canAccess of a nonexistent token', () => {
     let d: Deployed
     let patient: PrivateKeyAccount
+    let grantee: PrivateKeyAccount
     before(async () => {
       d = await env.deploy()
       const provider = await registerProvider(env, d, 'General Hospital')
       patient = await env.newAccount()
       await issue(d, provider, patient, 'laboratory')
       await openOwnTags(d, patient)
-      const grantee = await env.newAccount()
+      grantee = await env.newAccount()
       await grant(d, patient, patient.address, grantee.address, {
         scope: Scope.All,
         tags: [tagsOf(patient.address).tag('laboratory', Flag.restricted)],
       })
     })
 
-    it('is false, not a revert, for anyone (even a patient with an All grant out)', async () => {
+    it('is false, not a revert, for anyone (even a patient with an All grant out, or its grantee under canAccessWith)', async () => {
       const stranger = await env.newAccount()
-      for (const reader of [patient.address, stranger.address, ZERO_ADDRESS]) {
+      for (const reader of [patient.address, grantee.address, stranger.address, ZERO_ADDRESS]) {
         assert.deepEqual(await access(d, reader, [0n, 2n, 999n, 2n ** 256n - 1n]), [false, false, false, false])
       }
     })
 
     it('grantCovers of a nonexistent token reverts with ERC721NonexistentToken', async () => {
-      await expectRevert(consentAs(d, env.admin).read.grantCovers([1n, 999n]), 'ERC721NonexistentToken', [999n])
+      await expectRevert(consentAs(d, env.admin).read.grantCovers([1n, termsOf(d, 1n), 999n]), 'ERC721NonexistentToken', [999n])
     })
   })
 })
