@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { bytesToHex, encodePacked, keccak256 } from 'viem'
 import { WrongKeyError } from '../errors.js'
 import { computeCommitment, randomSalt } from './commitment.js'
 import { encryptionKeyPairFromSeed, generateEncryptionSeed, randomKey, unwrapKey, wrapKey } from './hpke.js'
@@ -33,5 +34,18 @@ describe('computeCommitment', () => {
     assert.equal(computeCommitment(salt, digest), computeCommitment(salt, digest))
     assert.notEqual(computeCommitment(salt, digest), computeCommitment(randomSalt(), digest))
     assert.match(computeCommitment(salt, digest), /^0x[0-9a-f]{64}$/)
+  })
+
+  it("is Solidity's keccak256(abi.encodePacked(\"medvault.commitment.v1\", salt, digest)), as viem computes it", () => {
+    // The commitment is hashed with @noble/hashes to keep viem out of a store's memory; records
+    // committed before that were hashed with viem, and must keep verifying.
+    for (let i = 0; i < 20; i++) {
+      const salt = randomSalt()
+      const digest = randomSalt()
+      const expected = keccak256(
+        encodePacked(['string', 'bytes32', 'bytes32'], ['medvault.commitment.v1', bytesToHex(salt), bytesToHex(digest)]),
+      )
+      assert.equal(computeCommitment(salt, digest), expected)
+    }
   })
 })
