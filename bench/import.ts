@@ -3,8 +3,10 @@
  * the real embedded medvault (a home with its own anvil and on-disk Helia repository, key slips
  * and emergency escrow), as `medvault import` runs it. Reports records per second for the import
  * itself (sealing, storing, minting, key slips, journal), the one-off parse and validation of the
- * Bundle, and gas per record.
+ * Bundle, and gas per record. Then each real Synthea history in ../shared/fixtures/synthea (R4
+ * transaction Bundles with urn:uuid: references), each to a patient of its own, one row per Bundle.
  */
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
 import { EMBEDDED_DEV_KEY } from '../src/chain/embedded.js'
@@ -17,7 +19,13 @@ import { type Metrics, fmt, fmtInt, progress, table, tempDir } from './util.js'
 export const IMPORT_RESOURCES = 1000
 const PASSPHRASE = 'bench-passphrase'
 
+/** The steering side's Synthea R4 histories (absent on a machine without them: the rows are then skipped, saying so). */
+const SYNTHEA_DIR = '/work/shared/fixtures/synthea'
+
+type SyntheaRow = { bundle: string; records: number; seconds: number; recordsPerSecond: number }
+
 export type ImportDetails = {
+  synthea: SyntheaRow[]
   resources: number
   batchSize: number
   batches: number
@@ -66,6 +74,25 @@ export async function measureImport(): Promise<{ metrics: Metrics; details: Impo
     if (result.imported !== IMPORT_RESOURCES) throw new Error(`imported ${result.imported} of ${IMPORT_RESOURCES} records`)
     const gasPerRecord = Number(result.gasUsed) / result.imported
 
+    const synthea: SyntheaRow[] = []
+    const files = existsSync(SYNTHEA_DIR)
+      ? readdirSync(SYNTHEA_DIR)
+          .filter((f) => f.endsWith('.json'))
+          .sort()
+      : []
+    if (files.length === 0) progress(`import: no Synthea bundles in ${SYNTHEA_DIR}, their rows are skipped`)
+    for (const [i, file] of files.entries()) {
+      const name = file.split('_').slice(0, 2).join(' ')
+      const owner = `synthea${i}`
+      await createAccount(mv, owner, PASSPHRASE)
+      const history = await mv.keystore.unlock(owner, PASSPHRASE)
+      await authorizeProvider(mv, history, lab.address, new Date(Date.now() + 86_400_000))
+      const parsed = parseImportBundle(readFileSync(join(SYNTHEA_DIR, file)))
+      progress(`import: Synthea ${name}, ${parsed.entries.length} records`)
+      const imported = await importBundle(mv, { issuer: lab, patient: history, bundle: parsed, journalDir: join(dir.path, 'imports') })
+      synthea.push({ bundle: name, records: imported.imported, seconds: imported.seconds, recordsPerSecond: imported.recordsPerSecond })
+    }
+
     const metrics: Metrics = {
       'import.recordsPerSecond': {
         label: `import of ${IMPORT_RESOURCES} FHIR resources (seal, store, mint, key slips)`,
@@ -79,6 +106,17 @@ export async function measureImport(): Promise<{ metrics: Metrics; details: Impo
         unit: 'gas',
         kind: 'gas',
       },
+      ...Object.fromEntries(
+        synthea.map((r, i) => [
+          `import.synthea.${i}.recordsPerSecond`,
+          {
+            label: `import of Synthea ${r.bundle} (${r.records} records)`,
+            value: r.recordsPerSecond,
+            unit: 'records/s',
+            kind: 'throughput',
+          },
+        ]),
+      ),
       'import.parseSeconds': {
         label: `import: parse and validate the ${IMPORT_RESOURCES}-resource bundle`,
         value: parseSeconds,
@@ -87,6 +125,7 @@ export async function measureImport(): Promise<{ metrics: Metrics; details: Impo
       },
     }
     const details: ImportDetails = {
+      synthea,
       resources: IMPORT_RESOURCES,
       batchSize: DEFAULT_BATCH_SIZE,
       batches: result.batches.length,
@@ -105,8 +144,14 @@ export async function measureImport(): Promise<{ metrics: Metrics; details: Impo
           ['import', `${fmt(result.seconds, 1)} s, ${fmt(result.recordsPerSecond, 1)} records/s`],
           ['batches', `${result.batches.length} x ${DEFAULT_BATCH_SIZE}`],
           ['gas', `${fmtInt(result.gasUsed)} total, ${fmtInt(Math.round(gasPerRecord))} per record`],
+          ...synthea.map((r) => [
+            `Synthea ${r.bundle}, ${r.records} records`,
+            `${fmt(r.seconds, 1)} s, ${fmt(r.recordsPerSecond, 1)} records/s`,
+          ]),
         ],
       ),
+      '',
+      'Target (issue 17): 500 records/s for each.',
     ].join('\n')
     return { metrics, details, report }
   } finally {
