@@ -56,6 +56,7 @@ import {
   ZERO_ADDRESS,
   ZERO_BYTES32,
 } from './fixture.js'
+import type { GrantStruct } from '../../src/consent/grantTerms.js'
 
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 25)
 const MAX_STEPS = 12
@@ -298,15 +299,7 @@ const scenarioArb = fc
 // ------------------------------------------------------------------------------------- model
 
 /** ConsentRegistry.Grant: a grant's terms as sent, and as every later call passes them back. */
-type Terms = {
-  patient: Address
-  grantee: Address
-  expiresAt: number
-  scope: number
-  purpose: number
-  tokenIds: readonly bigint[]
-  tags: readonly Hex[]
-}
+type Terms = GrantStruct
 
 type ModelGrant = {
   id: bigint

@@ -31,6 +31,7 @@ import {
   ZERO_ADDRESS,
   ZERO_BYTES32,
 } from './fixture.js'
+import type { GrantStruct } from '../../src/consent/grantTerms.js'
 
 /** ConsentRegistry.Scope */
 const Scope = { Records: 0, Categories: 1, All: 2 } as const
@@ -128,15 +129,7 @@ describe('ConsentRegistry', () => {
   }
 
   /** ConsentRegistry.Grant: what `grant` takes, and what every later call about the grant passes back. */
-  type Terms = {
-    patient: Address
-    grantee: Address
-    expiresAt: number
-    scope: number
-    purpose: number
-    tokenIds: readonly bigint[]
-    tags: readonly Hex[]
-  }
+  type Terms = GrantStruct
 
   /**
    * `t` with one term changed at a time, each in a way that would widen or change the grant if the

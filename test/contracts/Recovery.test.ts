@@ -21,6 +21,7 @@ import {
   startEnv,
   ZERO_ADDRESS,
 } from './fixture.js'
+import type { GrantStruct } from '../../src/consent/grantTerms.js'
 
 const DAY = 86_400
 const Scope = { Records: 0, Categories: 1, All: 2 } as const
@@ -403,15 +404,7 @@ describe('Recovery', () => {
   })
 
   describe('ConsentRegistry after a move', () => {
-    type Terms = {
-      patient: Address
-      grantee: Address
-      expiresAt: number
-      scope: number
-      purpose: number
-      tokenIds: readonly bigint[]
-      tags: readonly Hex[]
-    }
+    type Terms = GrantStruct
     const termsOf = (patient: Address, grantee: Address, expiresAt: number, scope: number, list: Partial<Terms> = {}): Terms => ({
       patient,
       grantee,
