@@ -51,6 +51,19 @@ export async function grantIdsOf(ctx: ReadCtx, patient: Address, toBlock?: bigin
   return [...new Set([...created, ...moved].map((l) => l.args.grantId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
+/** The ids of the grants `patient` gave `grantee`, and of those a recovery moved to `patient` (whoever their grantee), oldest first. */
+export async function grantIdsBetween(ctx: ReadCtx, patient: Address, grantee: Address, toBlock?: bigint): Promise<bigint[]> {
+  const [created, moved] = await Promise.all([
+    ctx.publicClient.getContractEvents({
+      ...events(ctx, toBlock),
+      eventName: 'GrantCreated',
+      args: { patient: getAddress(patient), grantee: getAddress(grantee) },
+    }),
+    ctx.publicClient.getContractEvents({ ...events(ctx, toBlock), eventName: 'GrantMoved', args: { to: getAddress(patient) } }),
+  ])
+  return [...new Set([...created, ...moved].map((l) => l.args.grantId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
 /**
  * The grants with these ids, terms from their events and state from the contract (`isActive`
  * with the terms). Throws InvalidInputError for an id no grant has.

@@ -15,7 +15,7 @@ import { readerKeyOf } from '../directory/index.js'
 import { AccessDeniedError, HomeError, InvalidInputError, MissingTagsError, NotFoundError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 import { type GrantTerms, PURPOSES, type Purpose, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
-import { type ChainGrant, grantIdsOf, grantStruct, grantsOf, readGrants } from './chainGrants.js'
+import { type ChainGrant, grantIdsBetween, grantStruct, grantsOf, readGrants } from './chainGrants.js'
 import { type TagReader, tagTableFor } from './tagTables.js'
 
 export type { GrantTerms, Purpose, Scope } from './grantTerms.js'
@@ -414,7 +414,7 @@ async function grantsBetween(
   reader: Address,
   blockNumber: bigint | undefined,
 ): Promise<ChainGrant[]> {
-  const ids = await grantIdsOf(ctx, owner, blockNumber)
+  const ids = await grantIdsBetween(ctx, owner, reader, blockNumber)
   if (ids.length === 0) return []
   return (await readGrants(ctx, ids, blockNumber)).filter((g) => g.active && g.patient === owner && g.grantee === reader)
 }
