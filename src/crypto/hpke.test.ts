@@ -36,7 +36,7 @@ describe('computeCommitment', () => {
     assert.match(computeCommitment(salt, digest), /^0x[0-9a-f]{64}$/)
   })
 
-  it("is Solidity's keccak256(abi.encodePacked(\"medvault.commitment.v1\", salt, digest)), as viem computes it", () => {
+  it('is Solidity\'s keccak256(abi.encodePacked("medvault.commitment.v1", salt, digest)), as viem computes it', () => {
     // The commitment is hashed with @noble/hashes to keep viem out of a store's memory; records
     // committed before that were hashed with viem, and must keep verifying.
     for (let i = 0; i < 20; i++) {
