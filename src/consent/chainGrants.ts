@@ -64,11 +64,18 @@ export async function grantIdsBetween(ctx: ReadCtx, patient: Address, grantee: A
   return [...new Set([...created, ...moved].map((l) => l.args.grantId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
+/** A grant's terms as its events give them, where they were logged, and whether a revocation is logged. */
+export type GrantTermsFromEvents = Omit<ChainGrant, 'createdAt' | 'revokedAt' | 'active'> & {
+  createdIn: bigint
+  revokedIn: bigint | undefined
+}
+
 /**
- * The grants with these ids, terms from their events and state from the contract (`isActive`
- * with the terms). Throws InvalidInputError for an id no grant has.
+ * The terms of the grants with these ids, from their events alone: no call to the contract, no
+ * block read. What an access decision needs before it asks the contract about each grant
+ * (`canAccessWith`). Throws InvalidInputError for an id no grant has.
  */
-export async function readGrants(ctx: ReadCtx, ids: readonly bigint[], toBlock?: bigint): Promise<ChainGrant[]> {
+export async function grantTermsOf(ctx: ReadCtx, ids: readonly bigint[], toBlock?: bigint): Promise<GrantTermsFromEvents[]> {
   if (ids.length === 0) return []
   const byId = { grantId: [...ids] }
   const [created, moved, revoked] = await Promise.all([
@@ -80,41 +87,48 @@ export async function readGrants(ctx: ReadCtx, ids: readonly bigint[], toBlock?:
   // Logs come in chain order, so the last move of a grant names its patient now.
   const patients = new Map(moved.map((l) => [l.args.grantId, getAddress(l.args.to)]))
   const revocations = new Map(revoked.map((l) => [l.args.grantId, l.blockNumber]))
+  return ids.map((grantId) => {
+    const log = creations.get(grantId)
+    if (!log) throw new InvalidInputError(`There is no grant #${grantId}.`, { hint: 'List grants with `medvault grants --patient P`.' })
+    const a = log.args
+    return {
+      grantId,
+      patient: patients.get(grantId) ?? getAddress(a.patient),
+      grantee: getAddress(a.grantee),
+      scope: SCOPES[a.scope] ?? 'records',
+      tokenIds: [...a.tokenIds],
+      tags: a.tags.map((t) => t.toLowerCase() as CategoryTag),
+      purpose: PURPOSES[a.purpose] ?? 'other',
+      expiresAt: new Date(a.expiresAt * 1000),
+      createdIn: log.blockNumber,
+      revokedIn: revocations.get(grantId),
+    }
+  })
+}
+
+/**
+ * The grants with these ids, terms from their events, times from their blocks and state from the
+ * contract (`isActive` with the terms). Throws InvalidInputError for an id no grant has.
+ */
+export async function readGrants(ctx: ReadCtx, ids: readonly bigint[], toBlock?: bigint): Promise<ChainGrant[]> {
+  const terms = await grantTermsOf(ctx, ids, toBlock)
   const times = blockTimes(ctx)
-  const grants = await Promise.all(
-    ids.map(async (grantId): Promise<ChainGrant> => {
-      const log = creations.get(grantId)
-      if (!log) throw new InvalidInputError(`There is no grant #${grantId}.`, { hint: 'List grants with `medvault grants --patient P`.' })
-      const a = log.args
-      const revokedIn = revocations.get(grantId)
-      const [createdAt, revokedAt] = await Promise.all([times(log.blockNumber), revokedIn === undefined ? undefined : times(revokedIn)])
-      return {
-        grantId,
-        patient: patients.get(grantId) ?? getAddress(a.patient),
-        grantee: getAddress(a.grantee),
-        scope: SCOPES[a.scope] ?? 'records',
-        tokenIds: [...a.tokenIds],
-        tags: a.tags.map((t) => t.toLowerCase() as CategoryTag),
-        purpose: PURPOSES[a.purpose] ?? 'other',
-        createdAt,
-        expiresAt: new Date(a.expiresAt * 1000),
-        revokedAt,
-        active: false,
-      }
+  return Promise.all(
+    terms.map(async ({ createdIn, revokedIn, ...g }): Promise<ChainGrant> => {
+      const [createdAt, revokedAt, active] = await Promise.all([
+        times(createdIn),
+        revokedIn === undefined ? undefined : times(revokedIn),
+        ctx.publicClient.readContract({
+          address: ctx.deployment.consent,
+          abi: consentRegistryAbi,
+          functionName: 'isActive',
+          args: [g.grantId, grantStruct(g)],
+          ...(toBlock === undefined ? {} : { blockNumber: toBlock }),
+        }),
+      ])
+      return { ...g, createdAt, revokedAt, active }
     }),
   )
-  const active = await Promise.all(
-    grants.map((g) =>
-      ctx.publicClient.readContract({
-        address: ctx.deployment.consent,
-        abi: consentRegistryAbi,
-        functionName: 'isActive',
-        args: [g.grantId, grantStruct(g)],
-        ...(toBlock === undefined ? {} : { blockNumber: toBlock }),
-      }),
-    ),
-  )
-  return grants.map((g, i) => ({ ...g, active: active[i]! }))
 }
 
 /** The grants `patient` holds now (given, or taken over by recovery), oldest first, with their state. */

@@ -15,7 +15,15 @@ import { readerKeyOf } from '../directory/index.js'
 import { AccessDeniedError, HomeError, InvalidInputError, MissingTagsError, NotFoundError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 import { type GrantTerms, PURPOSES, type Purpose, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
-import { type ChainGrant, grantIdsBetween, grantStruct, grantsOf, readGrants } from './chainGrants.js'
+import {
+  type ChainGrant,
+  type GrantTermsFromEvents,
+  grantIdsBetween,
+  grantStruct,
+  grantTermsOf,
+  grantsOf,
+  readGrants,
+} from './chainGrants.js'
 import { type TagReader, tagTableFor } from './tagTables.js'
 
 export type { GrantTerms, Purpose, Scope } from './grantTerms.js'
@@ -358,7 +366,7 @@ export async function openEmergency(
 }
 
 /** The grants `reader` may hold from `owner` at a block: where to look for one that covers a record. */
-type GrantLookup = (owner: Address, reader: Address, blockNumber: bigint | undefined) => Promise<readonly ChainGrant[]>
+type GrantLookup = (owner: Address, reader: Address, blockNumber: bigint | undefined) => Promise<readonly GrantTermsFromEvents[]>
 
 /**
  * Whether `reader` may read `tokenId` now (or at `blockNumber`), per the chain: its owner, an open
@@ -407,16 +415,20 @@ async function decideAccess(
   return false
 }
 
-/** `reader`'s grants from `owner` that no revocation ended, from the events up to `blockNumber` (the contract judges the rest). */
+/**
+ * `reader`'s grants from `owner` that no logged revocation ended, from the events up to
+ * `blockNumber`: no contract call or block read here, since the contract judges each candidate
+ * (`canAccessWith`: terms against the hash, expiry, coverage).
+ */
 async function grantsBetween(
   ctx: Pick<Ctx, 'publicClient' | 'deployment'>,
   owner: Address,
   reader: Address,
   blockNumber: bigint | undefined,
-): Promise<ChainGrant[]> {
+): Promise<GrantTermsFromEvents[]> {
   const ids = await grantIdsBetween(ctx, owner, reader, blockNumber)
-  if (ids.length === 0) return []
-  return (await readGrants(ctx, ids, blockNumber)).filter((g) => g.active && g.patient === owner && g.grantee === reader)
+  const terms = await grantTermsOf(ctx, ids, blockNumber)
+  return terms.filter((g) => g.revokedIn === undefined && g.patient === owner && g.grantee === reader)
 }
 
 /**
