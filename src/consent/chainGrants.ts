@@ -42,22 +42,21 @@ const events = (ctx: ReadCtx, toBlock: bigint | undefined) =>
     strict: true,
   }) as const
 
-/** The ids of the grants `patient` gave, and those a recovery moved to it, oldest first. */
-export async function grantIdsOf(ctx: ReadCtx, patient: Address, toBlock?: bigint): Promise<bigint[]> {
-  const [created, moved] = await Promise.all([
-    ctx.publicClient.getContractEvents({ ...events(ctx, toBlock), eventName: 'GrantCreated', args: { patient: getAddress(patient) } }),
-    ctx.publicClient.getContractEvents({ ...events(ctx, toBlock), eventName: 'GrantMoved', args: { to: getAddress(patient) } }),
-  ])
-  return [...new Set([...created, ...moved].map((l) => l.args.grantId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-}
-
-/** The ids of the grants `patient` gave `grantee`, and of those a recovery moved to `patient` (whoever their grantee), oldest first. */
-export async function grantIdsBetween(ctx: ReadCtx, patient: Address, grantee: Address, toBlock?: bigint): Promise<bigint[]> {
+/**
+ * The ids of the grants `patient` gave (to `grantee` only, if given), and of those a recovery
+ * moved to `patient` (whoever their grantee: GrantMoved does not name it), oldest first.
+ */
+export async function grantIdsOf(
+  ctx: ReadCtx,
+  patient: Address,
+  options: { grantee?: Address; toBlock?: bigint | undefined } = {},
+): Promise<bigint[]> {
+  const { grantee, toBlock } = options
   const [created, moved] = await Promise.all([
     ctx.publicClient.getContractEvents({
       ...events(ctx, toBlock),
       eventName: 'GrantCreated',
-      args: { patient: getAddress(patient), grantee: getAddress(grantee) },
+      args: { patient: getAddress(patient), ...(grantee ? { grantee: getAddress(grantee) } : {}) },
     }),
     ctx.publicClient.getContractEvents({ ...events(ctx, toBlock), eventName: 'GrantMoved', args: { to: getAddress(patient) } }),
   ])
@@ -133,7 +132,7 @@ export async function readGrants(ctx: ReadCtx, ids: readonly bigint[], toBlock?:
 
 /** The grants `patient` holds now (given, or taken over by recovery), oldest first, with their state. */
 export async function grantsOf(ctx: ReadCtx, patient: Address, toBlock?: bigint): Promise<ChainGrant[]> {
-  const grants = await readGrants(ctx, await grantIdsOf(ctx, patient, toBlock), toBlock)
+  const grants = await readGrants(ctx, await grantIdsOf(ctx, patient, { toBlock }), toBlock)
   return grants.filter((g) => g.patient === getAddress(patient))
 }
 

@@ -15,15 +15,7 @@ import { readerKeyOf } from '../directory/index.js'
 import { AccessDeniedError, HomeError, InvalidInputError, MissingTagsError, NotFoundError } from '../errors.js'
 import { commitEmergencyReason, newReasonSalt } from './emergencyReason.js'
 import { type GrantTerms, PURPOSES, type Purpose, grantClasses, owedEntries, tagsForTerms } from './grantTerms.js'
-import {
-  type ChainGrant,
-  type GrantTermsFromEvents,
-  grantIdsBetween,
-  grantStruct,
-  grantTermsOf,
-  grantsOf,
-  readGrants,
-} from './chainGrants.js'
+import { type ChainGrant, type GrantTermsFromEvents, grantIdsOf, grantStruct, grantTermsOf, grantsOf, readGrants } from './chainGrants.js'
 import { type TagReader, tagTableFor } from './tagTables.js'
 
 export type { GrantTerms, Purpose, Scope } from './grantTerms.js'
@@ -290,7 +282,8 @@ async function tagsOwedTo(
 
 /** Ends a grant; nothing is covered by it from the next block on. Its terms are read from its events first (the contract keeps their hash). */
 export async function revokeGrant(ctx: Ctx, params: { grantor: Account; grantId: bigint }): Promise<Hex> {
-  const [grant] = await readGrants(ctx, [params.grantId])
+  // Terms only: the contract checks them against its hash, so no state or block time is read first.
+  const [grant] = await grantTermsOf(ctx, [params.grantId])
   await requireNotRetired(ctx, grant!.patient)
   const receipt = await writeAndWait(ctx, params.grantor, {
     address: ctx.deployment.consent,
@@ -426,7 +419,7 @@ async function grantsBetween(
   reader: Address,
   blockNumber: bigint | undefined,
 ): Promise<GrantTermsFromEvents[]> {
-  const ids = await grantIdsBetween(ctx, owner, reader, blockNumber)
+  const ids = await grantIdsOf(ctx, owner, { grantee: reader, toBlock: blockNumber })
   const terms = await grantTermsOf(ctx, ids, blockNumber)
   return terms.filter((g) => g.revokedIn === undefined && g.patient === owner && g.grantee === reader)
 }

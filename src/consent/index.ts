@@ -25,7 +25,7 @@ export {
   setEmergencyProvider,
 } from './grants.js'
 export type { ChainGrant, GrantStruct } from './chainGrants.js'
-export { grantIdsOf, grantStruct, grantsOf, readGrants } from './chainGrants.js'
+export { grantIdsOf, grantStruct, grantTermsOf, grantsOf, readGrants } from './chainGrants.js'
 export { createKeyReleaseService } from './keyRelease.js'
 export type { SealedTagTable, TagReader } from './tagTables.js'
 export { createFileTagTableStore, requireTag, shareTagTable, sharedTagTable, tagTableFor, tagTablesInvolving } from './tagTables.js'

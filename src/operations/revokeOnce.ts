@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
-import { grantStruct, readGrants, requireNotRetired } from '../consent/index.js'
+import { grantStruct, grantTermsOf, requireNotRetired } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import type { RecordsContext } from '../records/index.js'
 import { callOnce } from './callOnce.js'
@@ -25,7 +25,7 @@ export type RevokeOnceReturnType = OnceOutcome & {
 export async function revokeOnce(ctx: RecordsContext, params: RevokeOnceParameters): Promise<RevokeOnceReturnType> {
   const { grantId } = params
   // The contract keeps the hash of a grant's terms; the call passes the terms, read from its events.
-  const [grant] = await readGrants(ctx, [grantId])
+  const [grant] = await grantTermsOf(ctx, [grantId])
   await requireNotRetired(ctx, grant!.patient)
   const terms = grantStruct(grant!)
   const done = await callOnce(ctx, {

@@ -1,5 +1,5 @@
-import type { Address, Hex } from 'viem'
-import { grantsOf, wrapKeySlip } from '../consent/index.js'
+import { type Address, type Hex, getAddress } from 'viem'
+import { grantIdsOf, grantStruct, grantTermsOf, wrapKeySlip } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -8,24 +8,28 @@ type SlipContext = Pick<RecordsContext, 'publicClient' | 'deployment' | 'keySlip
 
 /**
  * Grantees whose active category or "all" grants cover a new record of `patient` with this tag:
- * the tag listed, or an "all" grant and one of the patient's open tags. Read from the grants'
- * events, each judged active by the contract (consent/chainGrants.ts). Empty when the context
- * keeps no key slips.
+ * the tag listed, or an "all" grant and one of the patient's open tags. The candidates come from
+ * the grants' events (consent/chainGrants.ts), and only they are put to the contract (`isActive`
+ * with their terms): this runs for every record issued, so no other grant costs a call. Empty when
+ * the context keeps no key slips.
  */
 export async function granteesForNewRecord(ctx: SlipContext, params: { patient: Address; tag: Hex }): Promise<readonly Address[]> {
   if (!ctx.keySlips) return []
-  const tag = params.tag.toLowerCase()
-  const [grants, open] = await Promise.all([
-    grantsOf(ctx, params.patient),
-    ctx.publicClient.readContract({
-      address: ctx.deployment.consent,
-      abi: consentRegistryAbi,
-      functionName: 'isOpenTag',
-      args: [params.patient, params.tag],
-    }),
+  const patient = getAddress(params.patient)
+  const tag = params.tag.toLowerCase() as Hex
+  const consent = { address: ctx.deployment.consent, abi: consentRegistryAbi } as const
+  const [terms, open] = await Promise.all([
+    grantIdsOf(ctx, patient).then((ids) => grantTermsOf(ctx, ids)),
+    ctx.publicClient.readContract({ ...consent, functionName: 'isOpenTag', args: [patient, params.tag] }),
   ])
-  const covering = grants.filter((g) => g.active && g.scope !== 'records' && (g.tags.includes(tag as Hex) || (g.scope === 'all' && open)))
-  return [...new Set(covering.map((g) => g.grantee))]
+  const candidates = terms.filter(
+    (g) =>
+      g.revokedIn === undefined && g.patient === patient && g.scope !== 'records' && (g.tags.includes(tag) || (g.scope === 'all' && open)),
+  )
+  const active = await Promise.all(
+    candidates.map((g) => ctx.publicClient.readContract({ ...consent, functionName: 'isActive', args: [g.grantId, grantStruct(g)] })),
+  )
+  return [...new Set(candidates.filter((_, i) => active[i]).map((g) => g.grantee))]
 }
 
 export type WriteNewRecordSlipsParameters = {

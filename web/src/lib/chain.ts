@@ -17,7 +17,7 @@ import {
 } from 'viem'
 import type { Deployment } from '../../../src/chain/deploy.js'
 import { commitEmergencyReason, newReasonSalt } from '../../../src/consent/emergencyReason.js'
-import { type GrantStruct, type PURPOSES, type SCOPES, grantStruct, owedEntries } from '../../../src/consent/grantTerms.js'
+import { type GrantStruct, type Purpose, type Scope, grantStruct, owedEntries } from '../../../src/consent/grantTerms.js'
 import { consentRegistryAbi, medicalRecordAbi } from '../../../src/contracts/index.js'
 import type { Category } from '../../../src/core/categories.js'
 import {
@@ -48,10 +48,10 @@ export type GrantJson = {
   grantId: string
   patient: Address
   grantee: Address
-  scope: (typeof SCOPES)[number]
+  scope: Scope
   tokenIds: string[]
   tags: Hex[]
-  purpose: (typeof PURPOSES)[number]
+  purpose: Purpose
   expiresAt: string
 }
 
@@ -202,7 +202,7 @@ export function chainside(api: Api, config: WebConfig) {
       tokenIds: bigint[]
       sensitive: number
       expiresAt: Date
-      purpose: (typeof PURPOSES)[number]
+      purpose: Purpose
     }): Promise<{ grantId: bigint; terms: GrantStruct }> {
       const table = buildTagTable(api.account.tagSecret)
       const tags =
