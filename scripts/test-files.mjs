@@ -5,6 +5,10 @@
 // What it prints is what `node --test` prints: TAP, or spec on a terminal, and the same closing
 // lines; a failed test sets the exit code to 1, as `node --test` does. A failing test marked todo
 // does not (node reports it as `not ok # TODO` and counts it under todo, not fail).
+//
+// One addition: just before the closing lines, TAP output repeats each failed test (file, name,
+// first line of its error) as comments. A CI log is often kept only in part, and then the failure
+// itself, somewhere among 1,000 passing tests, is gone while the closing count remains.
 import { createWriteStream } from 'node:fs'
 import { run } from 'node:test'
 import { spec, tap } from 'node:test/reporters'
@@ -15,5 +19,27 @@ const stream = run({ files, concurrency })
 stream.on('test:fail', (event) => {
   if (!event.todo) process.exitCode = 1
 })
-stream.compose(process.stdout.isTTY ? new spec() : tap).pipe(process.stdout)
+
+/** The events, with a diagnostic per failed test inserted before the run's closing diagnostics. */
+async function* withFailureSummary(events) {
+  const failed = []
+  let summarised = false
+  for await (const event of events) {
+    const data = event.data ?? {}
+    if (event.type === 'test:fail' && !data.todo && data.details?.type !== 'suite') {
+      const error = data.details?.error
+      const message = String(error?.cause?.message ?? error?.message ?? error ?? '').split('\n')[0]
+      failed.push(`${data.file ?? '?'}: ${data.name}${message ? ` (${message.slice(0, 300)})` : ''}`)
+    }
+    // The closing diagnostics are the top-level ones ("tests N", "pass N", ...) after the last file.
+    if (!summarised && event.type === 'test:diagnostic' && data.nesting === 0 && /^tests \d+$/.test(data.message)) {
+      summarised = true
+      const lines = failed.length === 0 ? [] : [`failed tests (${failed.length}):`, ...failed.map((f) => `  ${f}`)]
+      for (const message of lines) yield { type: 'test:diagnostic', data: { nesting: 0, message } }
+    }
+    yield event
+  }
+}
+
+stream.compose(process.stdout.isTTY ? new spec() : (events) => tap(withFailureSummary(events))).pipe(process.stdout)
 stream.compose(testTimes).pipe(createWriteStream(timesFile))
