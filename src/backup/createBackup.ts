@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Address, bytesToHex, getAddress } from 'viem'
+import { bytesToHex, getAddress } from 'viem'
 import { keystoreFileSchema } from '../accounts/index.js'
 import { emergencyReasonsInvolving, tagTablesInvolving } from '../consent/index.js'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { keySlipSchema } from '../core/index.js'
 import { HomeError } from '../errors.js'
 import type { Medvault } from '../home/index.js'
 import { listRecords } from '../records/index.js'
@@ -49,7 +48,7 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
   const keystore = keystoreFileSchema.safeParse(JSON.parse(readFileSync(keystoreFile, 'utf8')))
   if (!keystore.success) throw new HomeError(`The keystore file of "${account.name}" is damaged.`)
 
-  const keySlips = readSlipsFor(mv.paths.keySlips, address)
+  const keySlips = mv.keySlips ? await mv.keySlips.slipsFor(address) : []
   const cids = new Set<string>(keySlips.map((s) => s.cid))
   for (const r of await listRecords(mv, { patient: address })) if (!r.erasedAt) cids.add(r.cid.toString())
 
@@ -113,17 +112,4 @@ export async function createBackup(mv: Medvault, params: CreateBackupParameters)
       tagTables: backup.tagTables?.length ?? 0,
     },
   }
-}
-
-/** The key slips under `<keyslips>/<tokenId>/<address>.json` wrapped to `address`. */
-export function readSlipsFor(dir: string, address: Address) {
-  if (!existsSync(dir)) return []
-  const slips = []
-  for (const token of readdirSync(dir).sort((a, b) => Number(a) - Number(b))) {
-    const file = join(dir, token, `${address}.json`)
-    if (!existsSync(file)) continue
-    const parsed = keySlipSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')))
-    if (parsed.success) slips.push(parsed.data)
-  }
-  return slips
 }

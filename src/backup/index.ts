@@ -1,6 +1,6 @@
 export { BACKUP_FORMAT, BACKUP_VERSION, backupBodySchema, backupFileSchema } from './backupFormat.js'
 export type { BackupBody, BackupFile } from './backupFormat.js'
-export { createBackup, readSlipsFor } from './createBackup.js'
+export { createBackup } from './createBackup.js'
 export type { CreateBackupParameters, CreateBackupReturnType } from './createBackup.js'
 export { MAX_BACKUP_BYTES, openBackup, restoreBackup } from './restoreBackup.js'
 export type { RestoreBackupParameters, RestoreBackupReturnType } from './restoreBackup.js'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { type Address, type Hex, getAddress } from 'viem'
 import { type UnlockedAccount, openKeystore, keystoreFileSchema } from '../accounts/index.js'
-import { type EmergencyReasonEntry, createFileKeySlipStore, createFileTagTableStore, saveEmergencyReason } from '../consent/index.js'
+import { type EmergencyReasonEntry, createFileTagTableStore, openKeySlipStore, saveEmergencyReason } from '../consent/index.js'
 import { HomeError, InvalidInputError, TamperedRecordError, WrongKeyError } from '../errors.js'
 import { type Config, DEFAULT_CONFIG, homePaths, loadConfig, saveConfig } from '../home/index.js'
 import { createHeliaStore, createKuboStore } from '../storage/index.js'
@@ -75,9 +75,13 @@ export async function restoreBackup(params: RestoreBackupParameters): Promise<Re
     }
   }
 
-  const slips = createFileKeySlipStore(paths.keySlips)
-  for (const slip of body.keySlips) {
-    if (!(await slips.get(BigInt(slip.tokenId), slip.grantee as Address))) await slips.put(slip)
+  const slips = await openKeySlipStore(paths.keySlips, { legacyDir: paths.legacyKeySlips })
+  try {
+    const missing = []
+    for (const slip of body.keySlips) if (!(await slips.get(BigInt(slip.tokenId), slip.grantee as Address))) missing.push(slip)
+    await slips.putMany(missing)
+  } finally {
+    slips.close()
   }
 
   const address = getAddress(body.account.address)

@@ -1,5 +1,5 @@
 /** Consent on chain: grants, delegates, emergency access, key slips and the node's key escrow. */
-export { createFileKeySlipStore, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
+export { type ClosableKeySlipStore, type KeySlip, openKeySlipStore, readSlipsFor, unwrapKeySlip, wrapKeySlip } from './keySlips.js'
 export type { EmergencyAccess, GrantInfo, GrantorKeys, GrantTerms, Purpose, Scope } from './grants.js'
 export {
   canAccess,

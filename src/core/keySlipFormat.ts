@@ -58,9 +58,13 @@ export function unwrapKeySlip(slip: KeySlip, reader: { address: Address; encrypt
 /** Where slips are kept (on disk in a home: consent/keySlips.ts). */
 export interface KeySlipStore {
   put(slip: KeySlip): Promise<void>
+  /** Puts several at once (one transaction where the store has them): an import writes a batch's slips together. */
+  putMany(slips: readonly KeySlip[]): Promise<void>
   get(tokenId: bigint, grantee: Address): Promise<KeySlip | undefined>
   /** Grantees holding a slip for the record. */
   holders(tokenId: bigint): Promise<Address[]>
+  /** Every slip wrapped to `grantee`, in token order (a backup of the grantee's account takes them). */
+  slipsFor(grantee: Address): Promise<KeySlip[]>
   /**
    * Deletes every slip of the record (grantees' and the escrow's, and any half-written one).
    * Returns how many slips there were; 0 when none are left, so it can be run again.

@@ -82,7 +82,10 @@ export function homePaths(dir: string) {
     chainState: join(dir, 'chain', 'state.json'),
     ipfs: join(dir, 'ipfs'),
     run: join(dir, 'run.json'),
-    keySlips: join(dir, 'keyslips'),
+    /** Record keys wrapped to grantees and to the node's emergency escrow (consent/keySlips.ts). */
+    keySlips: join(dir, 'keyslips.sqlite'),
+    /** Where homes made before kept them, a file each; moved into `keySlips` when the home opens. */
+    legacyKeySlips: join(dir, 'keyslips'),
     /** Patients' category tag tables sealed to their readers (consent/tagTables.ts). */
     tagTables: join(dir, 'tag-tables'),
     nodeKey: join(dir, 'node-key.json'),

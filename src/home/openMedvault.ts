@@ -18,7 +18,7 @@ import { openKeystore, type Keystore } from '../accounts/index.js'
 import { BaseError, ContractFunctionRevertedError, ContractFunctionZeroDataError, createTestClient, http, zeroAddress } from 'viem'
 import { consentRegistryAbi, providerRegistryAbi } from '../contracts/index.js'
 import { type AnchorPendingReturnType, type AuditLog, anchorPending, anchorStatus, openAuditLog, shouldAnchor } from '../audit/index.js'
-import { createKeyReleaseService, createFileKeySlipStore, createFileTagTableStore } from '../consent/index.js'
+import { createKeyReleaseService, createFileTagTableStore, openKeySlipStore } from '../consent/index.js'
 import { ChainUnavailableError, HomeError } from '../errors.js'
 import type { AccessRecorder, RecordsContext } from '../records/index.js'
 import type { BlobStore } from '../storage/index.js'
@@ -138,7 +138,8 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
     const node = await loadNodeKey(paths.nodeKey)
     const auditLog = await openAuditLog({ dir: paths.audit, signer: node.account })
     const audit = auditRecorder(auditLog)
-    const keySlips = createFileKeySlipStore(paths.keySlips)
+    const keySlips = await openKeySlipStore(paths.keySlips, { legacyDir: paths.legacyKeySlips })
+    cleanups.push(async () => keySlips.close())
     const keyRelease = createKeyReleaseService(
       { publicClient: clients.publicClient, deployment },
       { node: { address: node.account.address, releaseSeed: node.releaseSeed, releasePublicKey: node.releasePublicKey }, keySlips, audit },

@@ -1,5 +1,6 @@
 /** The key slips of an imported record, written from the record key this run holds or the journal keeps. */
-import { granteesForNewRecord, writeNewRecordSlips } from '../records/index.js'
+import type { KeySlip } from '../consent/index.js'
+import { granteesForNewRecord, newRecordSlips } from '../records/index.js'
 import { type ImportRun, sealedOf, tagOfSealed } from './importRun.js'
 import { type JournalKeyBox, openJournalKey } from './journalKeys.js'
 
@@ -13,17 +14,20 @@ function recordKeyOf(run: ImportRun, i: number): Uint8Array | undefined {
   return key && key.ct !== '0x' ? openJournalKey(run.journalKey, key as JournalKeyBox, cid, run.issuerAddress) : undefined
 }
 
-/** Writes entry `i`'s key slips for the grantees of new records like it, then zeroes its record key. */
-export async function writeImportSlips(run: ImportRun, i: number, tokenId: bigint): Promise<void> {
+/**
+ * Entry `i`'s key slips for the grantees of new records like it (the caller writes a batch's
+ * together), then zeroes its record key.
+ */
+export async function importSlipsOf(run: ImportRun, i: number, tokenId: bigint): Promise<KeySlip[]> {
   const { ctx, grantees } = run
-  if (!ctx.keySlips) return
+  if (!ctx.keySlips) return []
   const sealed = sealedOf(run, i)
   const group = tagOfSealed(run, sealed)
   if (!grantees.has(group)) grantees.set(group, granteesForNewRecord(ctx, { patient: run.patient, tag: group }))
   const recordKey = recordKeyOf(run, i)
-  if (!recordKey) return
+  if (!recordKey) return []
   try {
-    await writeNewRecordSlips(ctx, {
+    return await newRecordSlips(ctx, {
       issuer: run.issuerAddress,
       recordKey,
       tokenId,

@@ -9,7 +9,7 @@ import { ChainError, ImportJournalError } from '../errors.js'
 import { type BatchOutcome, type IssuedRecord, findIssued, issuedInReceipt, matchesRequest, requestOf } from './batchTransactions.js'
 import type { BatchState } from './importState.js'
 import { type ImportRun, checkpoint, reportProgress, sealedOf, tagOfSealed } from './importRun.js'
-import { writeImportSlips } from './importSlips.js'
+import { importSlipsOf } from './importSlips.js'
 
 /** Journals a batch as confirmed with the tokens the chain gave its entries, after writing their key slips. */
 async function confirm(
@@ -18,7 +18,9 @@ async function confirm(
   found: Map<number, IssuedRecord>,
   tx: { hash: Hex; block: bigint; gasUsed: bigint },
 ) {
-  for (const i of batch.items) await writeImportSlips(run, i, found.get(i)!.tokenId)
+  // Wrapped all at once, written in one transaction (one sync to disk for the batch).
+  const slips = await Promise.all(batch.items.map((i) => importSlipsOf(run, i, found.get(i)!.tokenId)))
+  await run.ctx.keySlips?.putMany(slips.flat())
   run.journal.append({
     t: 'confirmed',
     batch: batch.batch,

@@ -1,5 +1,5 @@
 import { type Address, type Hex, getAddress } from 'viem'
-import { grantIdsOf, grantStruct, grantTermsOf, wrapKeySlip } from '../consent/index.js'
+import { type KeySlip, grantIdsOf, grantStruct, grantTermsOf, wrapKeySlip } from '../consent/index.js'
 import { consentRegistryAbi } from '../contracts/index.js'
 import { encryptionKeyOf } from '../directory/index.js'
 import type { RecordsContext } from '../core/index.js'
@@ -46,24 +46,33 @@ export type WriteNewRecordSlipsParameters = {
 }
 
 /**
- * Writes the key slips a newly issued record gets from its issuer: its key wrapped to every
- * grantee whose grant covers it (so they can read it while the patient is offline; a grantee
- * without a published key gets it later from the patient's medvault), and, for non-sensitive
- * records, to this node's emergency escrow (see consent/keyRelease.ts). Writing a slip again
- * replaces it, so this can be repeated after a crash.
+ * The key slips a newly issued record gets from its issuer: its key wrapped to every grantee whose
+ * grant covers it (so they can read it while the patient is offline; a grantee without a published
+ * key gets it later from the patient's medvault), and, for non-sensitive records, to this node's
+ * emergency escrow (see consent/keyRelease.ts). None when the context keeps no key slips.
  */
-export async function writeNewRecordSlips(ctx: SlipContext, params: WriteNewRecordSlipsParameters): Promise<void> {
+export async function newRecordSlips(ctx: SlipContext, params: WriteNewRecordSlipsParameters): Promise<KeySlip[]> {
   const { keySlips, keyRelease } = ctx
-  if (!keySlips) return
+  if (!keySlips) return []
   const slip = (grantee: Address, granteeKey: Hex) =>
     wrapKeySlip({ recordKey: params.recordKey, tokenId: params.tokenId, cid: params.cid, grantee, granteeKey, wrappedBy: params.issuer })
+  const slips: Promise<KeySlip>[] = []
   for (const grantee of new Set(params.grantees)) {
     let granteeKey = params.keyCache?.get(grantee)
     if (!params.keyCache?.has(grantee)) {
       granteeKey = await encryptionKeyOf(ctx, grantee)
       params.keyCache?.set(grantee, granteeKey)
     }
-    if (granteeKey) await keySlips.put(await slip(grantee, granteeKey))
+    if (granteeKey) slips.push(slip(grantee, granteeKey))
   }
-  if (keyRelease && params.sensitivity === 0) await keySlips.put(await slip(keyRelease.escrow.address, keyRelease.escrow.publicKey))
+  if (keyRelease && params.sensitivity === 0) slips.push(slip(keyRelease.escrow.address, keyRelease.escrow.publicKey))
+  return Promise.all(slips)
+}
+
+/**
+ * Writes the slips of {@link newRecordSlips}. Writing a slip again replaces it, so this can be
+ * repeated after a crash.
+ */
+export async function writeNewRecordSlips(ctx: SlipContext, params: WriteNewRecordSlipsParameters): Promise<void> {
+  await ctx.keySlips?.putMany(await newRecordSlips(ctx, params))
 }

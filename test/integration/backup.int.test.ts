@@ -201,6 +201,6 @@ describe('backup, account remove and restore (the real CLI on a separately start
     assert.equal(clash.code, 2)
     assert.match(clash.stderr, /already has a different account named "pat"/)
     assert.equal(readFileSync(join(homeF, 'accounts', 'pat.json'), 'utf8'), mine)
-    assert.equal(existsSync(join(homeF, 'keyslips')), false)
+    assert.equal(existsSync(join(homeF, 'keyslips.sqlite')), false)
   })
 })

@@ -11,7 +11,7 @@
  * are untouched; a second run and a run after a crash midway finish the job.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Hex, getAddress, hexToBytes } from 'viem'
@@ -136,17 +136,16 @@ describe('Erasure (crypto-shredding)', () => {
         keyNeedles.push({ label: `#${tokenId} header copy for ${r.address}`, bytes: hexToBytes(r.ct as Hex) })
       }
       // Every key slip: the cardiologist's, the node's escrow, the emergency provider's.
-      const slipDir = join(home, 'keyslips', tokenId.toString())
-      const holders = readdirSync(slipDir).map((f) => f.slice(0, -5))
+      const holders = await mv.keySlips!.holders(tokenId)
       assert.deepEqual(
         new Set(holders),
         new Set([reader('cardio').address, mv.node.account.address, reader('er').address].map((a) => getAddress(a))),
       )
-      for (const file of readdirSync(slipDir)) {
-        const slip = JSON.parse(readFileSync(join(slipDir, file), 'utf8')) as { enc: Hex; ct: Hex }
+      for (const holder of holders) {
+        const slip = (await mv.keySlips!.get(tokenId, holder))!
         keyNeedles.push(
-          { label: `#${tokenId} slip ${file} ct`, bytes: hexToBytes(slip.ct) },
-          { label: `#${tokenId} slip ${file} enc`, bytes: hexToBytes(slip.enc) },
+          { label: `#${tokenId} slip ${holder} ct`, bytes: hexToBytes(slip.ct as Hex) },
+          { label: `#${tokenId} slip ${holder} enc`, bytes: hexToBytes(slip.enc as Hex) },
         )
       }
     }
@@ -182,7 +181,7 @@ describe('Erasure (crypto-shredding)', () => {
         scan.findings.some((f) => label.test(f.needle) && place.test(f.where)),
         `the scanner did not find ${label} in ${place}:\n${formatFindings(scan.findings)}`,
       )
-    where(/slip .* ct$/, /^keyslips\//)
+    where(/slip .* ct$/, /^keyslips\.sqlite/)
     where(/header copy/, /^ipfs\/blocks\//)
     where(/import journal box/, /^imports\/.*\.jsonl$/)
     where(/operation journal box/, /^operations\/.*\.jsonl$/)
@@ -214,7 +213,7 @@ describe('Erasure (crypto-shredding)', () => {
       assert.ok(record.erasedAt instanceof Date)
       assert.equal(record.owner, getAddress(reader('patient').address), 'the token stays with the patient')
       assert.equal(await mv.store.has(record.cid), false)
-      assert.equal(existsSync(join(stack.home, 'keyslips', tokenId.toString())), false)
+      assert.deepEqual(await mv.keySlips!.holders(tokenId), [])
     }
     const journal = readdirSync(journalDir()).find((f) => f.endsWith('.jsonl'))!
     const entries = readFileSync(join(journalDir(), journal), 'utf8')
@@ -240,7 +239,7 @@ describe('Erasure (crypto-shredding)', () => {
     assert.ok(opEntries.some((e) => e.t === 'confirmed'))
     const rerun = await killedAddRun()
     assert.equal(rerun.tokenId, killedAdd)
-    assert.equal(existsSync(join(stack.home, 'keyslips', killedAdd.toString())), false, 'no slip for an erased record')
+    assert.deepEqual(await stack.mv.keySlips!.holders(killedAdd), [], 'no slip for an erased record')
   })
 
   it('after erasure: no copy of either key, in any encoding, in any file of the home', async (t) => {

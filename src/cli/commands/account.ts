@@ -4,7 +4,7 @@ import { homePaths, loadConfig, resolveHome, createAccount } from '../../home/in
 import { publishEncryptionKey, publishOpenTags } from '../../directory/index.js'
 import { type GlobalOptions, emit } from '../output.js'
 import { unlock, withMedvault } from '../session.js'
-import { readSlipsFor } from '../../backup/index.js'
+import { readSlipsFor } from '../../consent/index.js'
 import { InvalidInputError, NotFoundError } from '../../errors.js'
 import { readFile, stat } from 'node:fs/promises'
 import { checkInputPath, checkOutPath, writeOutFile } from '../outFile.js'
@@ -91,7 +91,7 @@ export function accountCommands(program: Command, run: (fn: (o: GlobalOptions) =
         const paths = homePaths(resolveHome(o.home))
         const keystore = openKeystore(paths.accounts)
         const held = keystore.get(name)
-        const slips = readSlipsFor(paths.keySlips, held.address).length
+        const slips = (await readSlipsFor(paths.keySlips, held.address, { legacyDir: paths.legacyKeySlips })).length
         const lost = [
           `the chain key of ${held.address} (it can no longer sign in, grant, revoke or consent from this home)`,
           'its encryption key (no record of it can be opened here, its own or shared with it)',
