@@ -18,12 +18,26 @@ import { SEGMENT_TAG_LENGTH as TAG_LENGTH, segmentNonce as nonce } from './strea
 export const DEFAULT_SEGMENT_SIZE = 1 << 20
 const KEY_LENGTH = 32
 /**
- * Segments sealed or opened at once. WebCrypto runs AES-GCM in libuv's thread pool, off the event
- * loop, so while the caller hashes and writes one segment the next one is being encrypted on the
- * other core. Each holds two buffers: the 1 GiB store of bench section 3 peaked ~8 MiB higher with
- * three (and four leaves ahead in heliaStore.ts) than with two (and three).
+ * Segments sealed or opened at once through WebCrypto (browsers), which runs AES-GCM off the main
+ * thread. Each holds two buffers.
  */
 const IN_FLIGHT = 2
+
+/**
+ * node:crypto, where there is one (Node; the portal's bundle, which reaches this module through the
+ * key slip format, gets an empty stub). There each segment is sealed synchronously: a MiB of
+ * AES-GCM is 0.3–0.5 ms of the event loop, about what handing it to the thread pool and collecting
+ * the result cost, and the copy WebCrypto makes of every input and the promise per segment go. The
+ * storing pipeline still hashes and writes in the thread pool meanwhile (storage/writtenBlocks.ts).
+ * Measured: docs/benchmarks.md#storage-and-crypto-throughput.
+ */
+type NodeCrypto = Pick<typeof import('node:crypto'), 'createCipheriv' | 'createDecipheriv'>
+let nodeCrypto: Promise<NodeCrypto | undefined> | undefined
+const loadNodeCrypto = () =>
+  (nodeCrypto ??= import('node:crypto').then(
+    (m) => (typeof m.createCipheriv === 'function' && typeof m.createDecipheriv === 'function' ? m : undefined),
+    () => undefined,
+  ))
 
 // The global WebCrypto (Node 20 and browsers), not node:crypto's export: the portal bundles this
 // module (through the key slip format) and node:crypto is an empty stub there.
@@ -49,11 +63,15 @@ async function openSegment(key: CryptoKey, counter: number, last: boolean, aad: 
   try {
     return new Uint8Array(await subtle.decrypt(gcm(counter, last, aad), key, sealed))
   } catch (cause) {
-    throw new TamperedRecordError('The record ciphertext failed its integrity check (AES-GCM tag mismatch).', {
-      cause,
-      hint: 'The stored copy was altered or corrupted, or it was sealed for another key. Do not trust it; ask the issuer to re-issue.',
-    })
+    throw tampered(cause)
   }
+}
+
+function tampered(cause: unknown) {
+  return new TamperedRecordError('The record ciphertext failed its integrity check (AES-GCM tag mismatch).', {
+    cause,
+    hint: 'The stored copy was altered or corrupted, or it was sealed for another key. Do not trust it; ask the issuer to re-issue.',
+  })
 }
 
 function truncated() {
@@ -110,8 +128,12 @@ async function* inOrder<T>(started: AsyncIterable<{ job: Promise<T> }>, window: 
   while (pending.length > 0) yield await pending.shift()!
 }
 
-function importKey(key: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+function checkKey(key: Uint8Array): void {
   if (key.length !== KEY_LENGTH) throw new RangeError('AES-256-GCM needs a 32-byte key')
+}
+
+function importKey(key: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+  checkKey(key)
   return subtle.importKey('raw', key, 'AES-GCM', false, [usage])
 }
 
@@ -127,6 +149,21 @@ export async function* encryptStream(
   source: AsyncIterable<Uint8Array>,
   { key, aad, segmentSize = DEFAULT_SEGMENT_SIZE }: AeadStreamParameters,
 ): AsyncGenerator<Uint8Array> {
+  const node = await loadNodeCrypto()
+  if (node) {
+    checkKey(key)
+    let counter = 0
+    for await (const { piece, last } of pieces(source, segmentSize)) {
+      const cipher = node.createCipheriv('aes-256-gcm', key, nonce(counter++, last), { authTagLength: TAG_LENGTH })
+      cipher.setAAD(aad)
+      const sealed = cipher.update(piece)
+      cipher.final()
+      // Two chunks, not one: joining them would copy the segment again; readers re-cut the stream anyway.
+      yield sealed
+      yield cipher.getAuthTag()
+    }
+    return
+  }
   const cryptoKey = await importKey(key, 'encrypt')
   async function* started() {
     let counter = 0
@@ -140,6 +177,26 @@ export async function* decryptStream(
   source: AsyncIterable<Uint8Array>,
   { key, aad, segmentSize = DEFAULT_SEGMENT_SIZE }: AeadStreamParameters,
 ): AsyncGenerator<Uint8Array> {
+  const node = await loadNodeCrypto()
+  if (node) {
+    checkKey(key)
+    let counter = 0
+    for await (const { piece, last } of pieces(source, segmentSize + TAG_LENGTH)) {
+      if (piece.length < TAG_LENGTH) throw truncated()
+      const decipher = node.createDecipheriv('aes-256-gcm', key, nonce(counter++, last), { authTagLength: TAG_LENGTH })
+      decipher.setAAD(aad)
+      decipher.setAuthTag(piece.subarray(piece.length - TAG_LENGTH))
+      const plaintext = decipher.update(piece.subarray(0, piece.length - TAG_LENGTH))
+      try {
+        decipher.final() // checks the tag: nothing of the segment is released before it passes
+      } catch (cause) {
+        plaintext.fill(0)
+        throw tampered(cause)
+      }
+      yield plaintext
+    }
+    return
+  }
   const cryptoKey = await importKey(key, 'decrypt')
   // Only the final segment carries the `last` flag in its nonce, so a stream cut at a segment
   // boundary fails that segment's tag; one cut inside a segment fails it too (or is too short).
