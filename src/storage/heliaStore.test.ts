@@ -8,6 +8,7 @@ import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { NotFoundError } from '../errors.js'
 import { createHeliaStore } from './heliaStore.js'
+import { openSqliteDatastore } from './sqliteDatastore.js'
 
 async function collect(source: AsyncIterable<Uint8Array>) {
   const parts: Uint8Array[] = []
@@ -17,6 +18,18 @@ async function collect(source: AsyncIterable<Uint8Array>) {
 
 async function* once(data: Uint8Array) {
   yield data
+}
+
+/** The keys of the repository's datastore (its pins and pin counts), read through a second connection. */
+async function pinKeys(repo: string): Promise<string[]> {
+  const datastore = await openSqliteDatastore(join(repo, 'datastore.sqlite'))
+  try {
+    const keys: string[] = []
+    for await (const key of datastore.queryKeys({})) keys.push(key.toString())
+    return keys
+  } finally {
+    datastore.close()
+  }
 }
 
 /** Every file under `dir`, as paths relative to it. */
@@ -55,16 +68,17 @@ describe('embedded Helia blob store', () => {
       const kept = randomBytes(5000)
       const keptCid = await store.add(once(kept))
       const blocksBefore = filesUnder(join(removeDir, 'blocks'))
-      const pinsBefore = filesUnder(join(removeDir, 'datastore'))
+      const pinsBefore = await pinKeys(removeDir)
       const gone = randomBytes(2 * 1024 * 1024 + 5) // a dag-pb root over three 1 MiB raw leaves
       const goneCid = await store.add(once(gone))
       assert.equal(filesUnder(join(removeDir, 'blocks')).length, blocksBefore.length + 4)
+      assert.ok((await pinKeys(removeDir)).length > pinsBefore.length, 'what is stored is pinned')
 
       await store.remove(goneCid)
       assert.equal(await store.has(goneCid), false)
       await assert.rejects(collect(store.cat(goneCid)), NotFoundError)
       assert.deepEqual(filesUnder(join(removeDir, 'blocks')), blocksBefore, 'exactly the blocks of the removed blob are gone')
-      assert.deepEqual(filesUnder(join(removeDir, 'datastore')), pinsBefore, 'its pin and pin counts are gone')
+      assert.deepEqual(await pinKeys(removeDir), pinsBefore, 'its pin and pin counts are gone')
       await store.remove(goneCid) // nothing left: still succeeds
       assert.deepEqual(await collect(store.cat(keptCid)), kept)
 

@@ -2,8 +2,8 @@ import './promiseWithResolvers.js'
 import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import type { CatOptions, UnixFS } from '@helia/unixfs'
+import type { Helia } from 'helia'
 import { VerifyingFsBlockstore } from './verifyingBlockstore.js'
-import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
 import { importFile } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
@@ -12,6 +12,7 @@ import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { MedvaultError, NotFoundError, StorageError, StoragePeersUnreachableError } from '../errors.js'
 import { loadHeliaLight } from './heliaLight.js'
+import { openSqliteDatastore } from './sqliteDatastore.js'
 import { checkRecordCid } from './recordCid.js'
 import { WrittenBlocks, rawLeafImporter } from './writtenBlocks.js'
 import type { BlobStore } from './blobStore.js'
@@ -51,13 +52,21 @@ export type HeliaBlobStore = BlobStore & {
  */
 export async function createHeliaStore(dir: string, options: { network?: HeliaNetworkOptions } = {}): Promise<HeliaBlobStore> {
   const blockstore = new VerifyingFsBlockstore(join(dir, 'blocks'))
-  const datastore = new FsDatastore(join(dir, 'datastore'))
-  const light = (await loadHeliaLight()).create({ blockstore, datastore, blockBrokers: [], routers: [] })
+  // Pins in one SQLite file (see sqliteDatastore.ts); a repository made before kept them in `datastore/`.
+  const datastore = await openSqliteDatastore(join(dir, 'datastore.sqlite'), { legacyDir: join(dir, 'datastore') })
   const { network } = options
-  // libp2p costs module loading and a socket; an offline home pays for neither.
-  const peering = network ? await (await import('./heliaPeering.js')).withPeering(light, dir, network) : undefined
-  const helia = peering?.helia ?? light
-  await helia.start()
+  let helia: Helia
+  let peering: Awaited<ReturnType<typeof import('./heliaPeering.js')['withPeering']>> | undefined
+  try {
+    const light = (await loadHeliaLight()).create({ blockstore, datastore, blockBrokers: [], routers: [] })
+    // libp2p costs module loading and a socket; an offline home pays for neither.
+    peering = network ? await (await import('./heliaPeering.js')).withPeering(light, dir, network) : undefined
+    helia = peering?.helia ?? light
+    await helia.start()
+  } catch (error) {
+    datastore.close()
+    throw error
+  }
   // @helia/unixfs (the exporter and every UnixFS command) is loaded on the first read: storing
   // uses the importer alone, ~20 MiB less RSS for a process that only stores.
   let unixfsReader: Promise<UnixFS> | undefined
@@ -159,7 +168,11 @@ export async function createHeliaStore(dir: string, options: { network?: HeliaNe
       return removed
     },
     async close() {
-      await helia.stop()
+      try {
+        await helia.stop()
+      } finally {
+        datastore.close()
+      }
     },
   }
   return store
