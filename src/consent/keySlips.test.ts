@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -49,8 +49,9 @@ describe('the key slip store', () => {
     } finally {
       store.close()
     }
-    // Durable across a reopen.
+    // Durable across a reopen, and readable by the owner only.
     assert.equal((await readSlipsFor(path, alice)).length, 3)
+    assert.equal(statSync(path).mode & 0o777, 0o600)
   })
 
   it('deletes every slip of a record and leaves none of its bytes in the database or its log', async () => {

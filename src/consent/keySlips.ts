@@ -10,7 +10,7 @@
  * a few microseconds and a batch of them one transaction. Slips are primary data (the escrow's copy
  * cannot be made again without the patient), so every commit is synced to disk.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { type Address, getAddress } from 'viem'
@@ -38,6 +38,8 @@ export async function openKeySlipStore(path: string, options: { legacyDir?: stri
   try {
     const { default: Database } = await import('better-sqlite3')
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Owner-only, as the slip files were; SQLite gives its log files the database file's mode.
+    closeSync(openSync(path, 'a', 0o600))
     db = new Database(path)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
@@ -66,7 +68,7 @@ export async function openKeySlipStore(path: string, options: { legacyDir?: stri
   const remove = db.prepare<[string]>('DELETE FROM key_slips WHERE token = ?')
   const removeOne = db.prepare<[string, string]>('DELETE FROM key_slips WHERE token = ? AND grantee = ?')
   const putAll = db.transaction((slips: readonly KeySlip[]) => {
-    for (const slip of slips) insert.run(slip.tokenId, getAddress(slip.grantee), `${JSON.stringify(slip)}`)
+    for (const slip of slips) insert.run(slip.tokenId, getAddress(slip.grantee), JSON.stringify(slip))
   })
 
   /** A stored slip, or undefined (and the row dropped: the next key release makes it again) when it does not parse. */
