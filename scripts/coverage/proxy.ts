@@ -26,7 +26,14 @@ const PUSH8 = 0x67
 const HASH_PUSHES = new Set(['PUSH5', 'PUSH6', 'PUSH7', 'PUSH8'])
 /** Requests that run contract code without mining it (viem fills transactions with `eth_fillTransaction`). */
 const SIMULATIONS = new Set(['eth_call', 'eth_estimateGas', 'eth_fillTransaction'])
-/** Requests after which contract code at an address may differ from what was cached. */
+/**
+ * Requests that change the state of blocks already mined (or of the head block in place), so a
+ * trace queued before them would replay a call on other state than it ran on: each waits for the
+ * traces queued before it, and code cached before it is dropped. Balances, storage and nonces count
+ * too: a CI run once failed on an eth_call with "no call frame for depth 2" (not reproduced in three
+ * quiet runs since), and a test's `anvil_setBalance` landing between a call's two traces (struct
+ * logs, then call frames) is one way for the frames to stop matching the logs.
+ */
 const STATE_RESETS = new Set([
   'evm_revert',
   'anvil_revert',
@@ -35,6 +42,14 @@ const STATE_RESETS = new Set([
   'anvil_setCode',
   'hardhat_setCode',
   'anvil_loadState',
+  'anvil_setBalance',
+  'hardhat_setBalance',
+  'anvil_setStorageAt',
+  'hardhat_setStorageAt',
+  'anvil_setNonce',
+  'hardhat_setNonce',
+  'anvil_dealERC20',
+  'anvil_setChainId',
 ])
 
 export type TracingProxy = {
