@@ -5,7 +5,7 @@ import { encryptionKeyOf } from '../directory/index.js'
 import { ownerRecordKey } from './ownerRecordKey.js'
 import type { RecordsContext } from '../core/index.js'
 import { listRecords } from './listRecords.js'
-import { grantStruct, listGrants, wrapKeySlip } from '../consent/index.js'
+import { type KeySlip, grantStruct, listGrants, wrapKeySlip } from '../consent/index.js'
 
 type Ctx = RecordsContext
 
@@ -14,14 +14,17 @@ type Ctx = RecordsContext
  * the key of each record it covers to the grantee, where no slip exists yet. Grant time is when
  * this happens for records that already exist; records issued later are wrapped by their issuer.
  * A delegate's grants are fulfilled the next time the patient's medvault runs this.
- * Returns the number of slips written.
+ * Returns the number of slips written. They are written together at the end, in one transaction
+ * (one sync to disk, not one per slip); a run cut short writes none, and the next run wraps them.
  */
 export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, only?: { grantId: bigint }): Promise<number> {
   if (!ctx.keySlips) return 0
   const grants = (await listGrants(ctx, patient.address)).filter((g) => g.active && (!only || g.grantId === only.grantId))
   if (grants.length === 0) return 0
   const records = await listRecords(ctx, { patient: patient.address })
-  let written = 0
+  const slips: KeySlip[] = []
+  /** `token/grantee` of the slips wrapped in this run: two grants to one grantee covering a record give one slip. */
+  const wrapped = new Set<string>()
   const keys = new Map<bigint, Uint8Array>()
   for (const grant of grants) {
     const granteeKey = await encryptionKeyOf(ctx, grant.grantee)
@@ -33,13 +36,15 @@ export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, onl
         functionName: 'grantCovers',
         args: [grant.grantId, grantStruct(grant), record.tokenId],
       })
-      if (!covers || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
+      const slipId = `${record.tokenId}/${getAddress(grant.grantee)}`
+      if (!covers || wrapped.has(slipId) || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
+      wrapped.add(slipId)
       let key = keys.get(record.tokenId)
       if (!key) {
         key = await ownerRecordKey(ctx, record, patient)
         keys.set(record.tokenId, key)
       }
-      await ctx.keySlips.put(
+      slips.push(
         await wrapKeySlip({
           recordKey: key,
           tokenId: record.tokenId,
@@ -49,9 +54,9 @@ export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, onl
           wrappedBy: patient.address,
         }),
       )
-      written++
     }
   }
   for (const key of keys.values()) key.fill(0)
-  return written
+  await ctx.keySlips.putMany(slips)
+  return slips.length
 }

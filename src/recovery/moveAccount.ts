@@ -1,6 +1,6 @@
 import { type Account, type Address, type Hex, bytesToHex, getAddress } from 'viem'
 import type { UnlockedAccount } from '../accounts/index.js'
-import { listGrants, wrapKeySlip } from '../consent/index.js'
+import { type KeySlip, listGrants, wrapKeySlip } from '../consent/index.js'
 import { publishOpenTags } from '../directory/index.js'
 import { releasePendingKeys, listRecords, ownerRecordKey } from '../records/index.js'
 import { AccessDeniedError, HomeError, InvalidInputError } from '../errors.js'
@@ -86,13 +86,14 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
   to = { ...to, tagSecret: from.tagSecret }
   checkpoint('after-tags')
   const owned = await listRecords(ctx, { patient: from.address })
-  // Resuming: records already moved got their slip before moving.
-  let rewrapped = 0
+  // Resuming: records already moved got their slip before moving. Written in one transaction once
+  // all are wrapped (one sync to disk, not one per record); a run cut short wraps them again.
+  const rewrapped: KeySlip[] = []
   for (const record of owned) {
     if (record.erasedAt || (await ctx.keySlips.get(record.tokenId, to.address))) continue
     const recordKey = await ownerRecordKey(ctx, record, from)
     try {
-      await ctx.keySlips.put(
+      rewrapped.push(
         await wrapKeySlip({
           recordKey,
           tokenId: record.tokenId,
@@ -105,8 +106,8 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     } finally {
       recordKey.fill(0)
     }
-    rewrapped++
   }
+  await ctx.keySlips.putMany(rewrapped)
   checkpoint('after-rewrap')
   // A move that already completed (a second run) has nothing left on chain.
   const done = (await getRecoveryState(ctx, from.address)).successor === to.address
@@ -133,7 +134,7 @@ export async function moveAccount(ctx: RecordsContext, params: MoveAccountParame
     from: getAddress(from.address),
     to: to.address,
     records: owned.length,
-    rewrapped,
+    rewrapped: rewrapped.length,
     grantsMoved: grants.map((g) => g.grantId),
     slipsReleased,
     tagTablesShared,
