@@ -154,36 +154,33 @@ describe('account export and import (Ethereum V3 keystores)', () => {
     }
   })
 
-  it('a home deployed by the old contracts (categories in clear) is refused: make a new home', async () => {
+  /**
+   * Points the home's deployment at a contract that lacks what the current layout needs, checks that
+   * a command is refused with `message`, then puts the config back and checks the home works again.
+   */
+  async function refusedWith(stale: 'consent' | 'registry', message: RegExp) {
     const configFile = join(home, 'config.json')
     const config = readFileSync(configFile, 'utf8')
-    // The old ConsentRegistry has no isOpenTag: a contract without it stands in for one.
     const parsed = JSON.parse(config)
-    writeFileSync(configFile, JSON.stringify({ ...parsed, deployment: { ...parsed.deployment, consent: parsed.deployment.records } }))
+    writeFileSync(configFile, JSON.stringify({ ...parsed, deployment: { ...parsed.deployment, [stale]: parsed.deployment.records } }))
     try {
       const r = await mv('account', 'publish', 'alice', '--json')
       assert.equal(r.code, 8, r.stdout + r.stderr)
       assert.equal(r.json.error.code, 'HOME')
-      assert.match(r.json.error.message, /older medvault .*cannot use .*categories in clear.*Make a new home/)
+      assert.match(r.json.error.message, message)
     } finally {
       writeFileSync(configFile, config)
     }
     assert.equal((await mv('account', 'publish', 'alice', '--json')).code, 0)
+  }
+
+  it('a home deployed by the old contracts (categories in clear) is refused: make a new home', async () => {
+    // The old ConsentRegistry has no isOpenTag: a contract without it stands in for one.
+    await refusedWith('consent', /older medvault .*cannot use .*categories in clear.*Make a new home/)
   })
 
   it('a home deployed by the contracts that kept record content in storage is refused too: make a new home', async () => {
-    const configFile = join(home, 'config.json')
-    const config = readFileSync(configFile, 'utf8')
     // That ProviderRegistry has no activeIdOf: a contract without it stands in for one.
-    const parsed = JSON.parse(config)
-    writeFileSync(configFile, JSON.stringify({ ...parsed, deployment: { ...parsed.deployment, registry: parsed.deployment.records } }))
-    try {
-      const r = await mv('account', 'publish', 'alice', '--json')
-      assert.equal(r.code, 8, r.stdout + r.stderr)
-      assert.match(r.json.error.message, /older medvault .*older layout.*Make a new home/)
-    } finally {
-      writeFileSync(configFile, config)
-    }
-    assert.equal((await mv('account', 'publish', 'alice', '--json')).code, 0)
+    await refusedWith('registry', /older medvault .*older layout.*Make a new home/)
   })
 })
