@@ -5,9 +5,9 @@
  * record's CID and the grantee's address.
  *
  * A home keeps them in one SQLite database (`<home>/keyslips.sqlite`). They used to be a file
- * each, in a folder per record: creating those inodes was most of the kernel time of an import
- * (two of the five files and folders a record made; docs/benchmarks.md#import), where a row costs
- * a few microseconds and a batch of them one transaction. Slips are primary data (the escrow's copy
+ * each, in a folder per record: creating files and folders was most of the kernel time of an
+ * import, and these were two of the five a record made (docs/benchmarks.md#import), where a row
+ * costs a few microseconds and a batch of them one transaction. Slips are primary data (the escrow's copy
  * cannot be made again without the patient), so every commit is synced to disk.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
