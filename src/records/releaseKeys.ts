@@ -29,13 +29,20 @@ export async function releasePendingKeys(ctx: Ctx, patient: UnlockedAccount, onl
   for (const grant of grants) {
     const granteeKey = await encryptionKeyOf(ctx, grant.grantee)
     if (!granteeKey) continue // the grantee has not published a key yet; next run will try again
-    for (const record of records) {
-      const covers = await ctx.publicClient.readContract({
-        address: ctx.deployment.consent,
-        abi: consentRegistryAbi,
-        functionName: 'grantCovers',
-        args: [grant.grantId, grantStruct(grant), record.tokenId],
-      })
+    // Asked together: the client sends concurrent calls as one JSON-RPC batch, where one call per
+    // record in turn cost a round trip each (hundreds for a history, slow on a remote node).
+    const covered = await Promise.all(
+      records.map((record) =>
+        ctx.publicClient.readContract({
+          address: ctx.deployment.consent,
+          abi: consentRegistryAbi,
+          functionName: 'grantCovers',
+          args: [grant.grantId, grantStruct(grant), record.tokenId],
+        }),
+      ),
+    )
+    for (const [i, record] of records.entries()) {
+      const covers = covered[i]
       const slipId = `${record.tokenId}/${getAddress(grant.grantee)}`
       if (!covers || wrapped.has(slipId) || (await ctx.keySlips.get(record.tokenId, grant.grantee))) continue
       wrapped.add(slipId)
