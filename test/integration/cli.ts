@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../src/chain/anvil.js'
 
 export const BIN = fileURLToPath(new URL('../../bin/medvault.js', import.meta.url))
 
@@ -29,13 +30,28 @@ export function medvault(home: string, args: string[], env: Record<string, strin
   })
 }
 
-/** Starts `medvault start` and resolves once it says it is running. */
-export function startMedvault(
+/**
+ * `--port`, `--http-port` and `--api-port` options with ports of its own for each one `args` does
+ * not set. `medvault start` prefers 8545, 8787 and 8788, checks that each is free and then binds
+ * it, so two test files starting it at the same moment both found 8788 free and one of them died
+ * with EADDRINUSE (a CI run failed that way).
+ */
+export async function withOwnPorts(args: readonly string[]): Promise<string[]> {
+  const own = []
+  for (const option of ['--port', '--http-port', '--api-port']) {
+    if (!args.includes(option)) own.push(option, String(await freePort()))
+  }
+  return [...args, ...own]
+}
+
+/** Starts `medvault start` (on ports of its own unless `args` sets them) and resolves once it says it is running. */
+export async function startMedvault(
   home: string,
   args: string[] = [],
 ): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number> }> {
+  const startArgs = await withOwnPorts(args)
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'start', ...args], {
+    const child = spawn(process.execPath, [BIN, 'start', ...startArgs], {
       env: { ...process.env, MEDVAULT_HOME: home, MEDVAULT_PASSPHRASE: 'correct-horse-battery' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -50,7 +50,7 @@ import {
   scanSnapshot,
   scanText,
 } from '../integration/chainScan.js'
-import { BIN, type CliResult, medvault } from '../integration/cli.js'
+import { BIN, type CliResult, medvault, withOwnPorts } from '../integration/cli.js'
 import { dedupe, filesUnder, scanFiles } from '../integration/fileScan.js'
 import { sessionToken } from '../integration/server.js'
 
@@ -161,9 +161,10 @@ const importBundle = {
 type Server = { child: ChildProcess; output: () => string; apiUrl: string; rpcUrl: string; stop: () => Promise<number> }
 
 /** `medvault start` with its stdout and stderr captured together; `nodeOptions` preloads a test build's hooks. */
-function startServer(home: string, nodeOptions = ''): Promise<Server> {
+async function startServer(home: string, nodeOptions = ''): Promise<Server> {
+  const ports = await withOwnPorts([])
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(nodeOptions ? ['--import', nodeOptions] : []), BIN, 'start'], {
+    const child = spawn(process.execPath, [...(nodeOptions ? ['--import', nodeOptions] : []), BIN, 'start', ...ports], {
       env: { ...process.env, MEDVAULT_HOME: home, MEDVAULT_PASSPHRASE: PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
