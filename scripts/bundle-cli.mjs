@@ -12,8 +12,8 @@ import { build } from 'esbuild'
 
 // zod goes in with every package that hands it schemas (abitype, hono's and asteasolutions'
 // OpenAPI helpers): one copy in the bundle and another outside would not know each other's types.
-const BUNDLED = new Set(['viem', 'ox', 'abitype', 'commander', 'jose', 'isows', 'ws', 'zod', 'hono'])
-const BUNDLED_SCOPES = new Set(['@noble', '@scure', '@adraffy', '@hpke', '@hono', '@asteasolutions'])
+const BUNDLED = new Set(['viem', 'ox', 'abitype', 'commander', 'jose', 'hpke', 'isows', 'ws', 'zod', 'hono'])
+const BUNDLED_SCOPES = new Set(['@noble', '@scure', '@adraffy', '@panva', '@hono', '@asteasolutions'])
 
 const packageName = (specifier) =>
   specifier

@@ -1,15 +1,20 @@
 /**
  * Record-key wrapping with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM,
- * base mode, through @hpke/core. Runs in Node and in browsers (WebCrypto), so the web portal uses it too.
+ * base mode, through panva's `hpke`. Runs in Node and in browsers, so the web portal uses it too.
+ *
+ * The suite mixes implementations, which `hpke` is built for: X25519 and AES-GCM through Web Crypto
+ * (native, constant time), HKDF through @noble/hashes (`@panva/hpke-noble`). HKDF is ten HMACs of a
+ * few dozen bytes per wrap; as Web Crypto calls each is an import, a promise and a trip to the
+ * thread pool, and that was half the cost of a wrap. Measured on 2 cores, 1,000 wraps in a row:
+ * 0.92-0.97 ms each with @hpke/core (all Web Crypto), 0.47-0.59 ms this way; unwraps 0.72-0.82 ms
+ * before, 0.31-0.40 ms now. The bytes are the same RFC 9180 HPKE either way: the test opens
+ * @hpke/core's output and the RFC's test vector.
  */
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core'
+import * as HPKE from 'hpke'
+import { KDF_HKDF_SHA256 } from '@panva/hpke-noble'
 import { WrongKeyError } from '../errors.js'
 
-const suite = new CipherSuite({
-  kem: new DhkemX25519HkdfSha256(),
-  kdf: new HkdfSha256(),
-  aead: new Aes256Gcm(),
-})
+const suite = new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM)
 
 const INFO = new TextEncoder().encode('medvault/record-key/v1')
 
@@ -32,8 +37,8 @@ export function generateEncryptionSeed(): Uint8Array {
 
 /** Derives the X25519 key pair for a seed. */
 export async function encryptionKeyPairFromSeed(seed: Uint8Array): Promise<EncryptionKeyPair> {
-  const pair = await suite.kem.deriveKeyPair(toArrayBuffer(seed))
-  return { seed, publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)) }
+  const pair = await suite.DeriveKeyPair(seed)
+  return { seed, publicKey: await suite.SerializePublicKey(pair.publicKey) }
 }
 
 /**
@@ -41,12 +46,11 @@ export async function encryptionKeyPairFromSeed(seed: Uint8Array): Promise<Encry
  * chain address), so a wrapped key copied into another recipient's slot does not open.
  */
 export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, aad: Uint8Array): Promise<WrappedKey> {
-  const { enc, ct } = await suite.seal(
-    { recipientPublicKey: await suite.kem.deserializePublicKey(toArrayBuffer(recipientPublicKey)), info: INFO },
-    toArrayBuffer(key),
-    toArrayBuffer(aad),
-  )
-  return { enc: new Uint8Array(enc), ct: new Uint8Array(ct) }
+  const { encapsulatedSecret, ciphertext } = await suite.Seal(await suite.DeserializePublicKey(recipientPublicKey), key, {
+    aad,
+    info: INFO,
+  })
+  return { enc: encapsulatedSecret, ct: ciphertext }
 }
 
 /**
@@ -54,14 +58,14 @@ export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, a
  * object: a reader opening hundreds of records (a history) derives once. Held weakly, so the pair
  * lives no longer than the unlocked account holding the seed.
  */
-type KemKeyPair = Awaited<ReturnType<typeof suite.kem.deriveKeyPair>>
+type KemKeyPair = HPKE.KeyPair<HPKE.CryptoKey>
 
 const derived = new WeakMap<Uint8Array, Promise<KemKeyPair>>()
 
 function keyPairOf(seed: Uint8Array): Promise<KemKeyPair> {
   let pair = derived.get(seed)
   if (!pair) {
-    pair = suite.kem.deriveKeyPair(toArrayBuffer(seed))
+    pair = suite.DeriveKeyPair(seed)
     derived.set(seed, pair)
     pair.catch(() => derived.delete(seed))
   }
@@ -71,22 +75,15 @@ function keyPairOf(seed: Uint8Array): Promise<KemKeyPair> {
 export async function unwrapKey(seed: Uint8Array, wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
   const pair = await keyPairOf(seed)
   try {
-    const pt = await suite.open(
-      { recipientKey: pair, enc: toArrayBuffer(wrapped.enc), info: INFO },
-      toArrayBuffer(wrapped.ct),
-      toArrayBuffer(aad),
-    )
-    return new Uint8Array(pt)
+    // The pair, not its private key alone: Decap needs the public half, and a non-extractable
+    // private key cannot give it.
+    return await suite.Open(pair, wrapped.enc, wrapped.ct, { aad, info: INFO })
   } catch (cause) {
     throw new WrongKeyError("This account's key cannot open the record key.", {
       cause,
       hint: "The record was sealed for another account; sign in as the record's owner or ask them for access.",
     })
   }
-}
-
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
 }
 
 export const randomKey = (): Uint8Array => crypto.getRandomValues(new Uint8Array(32))
