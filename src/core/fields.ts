@@ -33,8 +33,11 @@ export function fieldsHash(digests: Hex[]): Hex {
 export function commitFields(resource: unknown): { salts: Record<string, Hex>; digests: Hex[]; hash: Hex } {
   const salts: Record<string, Hex> = {}
   const digests: Hex[] = []
-  for (const leaf of leavesOf(resource)) {
-    const salt = `0x${randomBytes(16).toString('hex')}` as Hex
+  const leaves = leavesOf(resource)
+  // One draw for all salts: a draw per leaf was 0.1 ms of a record's import (hundreds of leaves).
+  const random = randomBytes(16 * leaves.length).toString('hex')
+  for (const [i, leaf] of leaves.entries()) {
+    const salt = `0x${random.slice(32 * i, 32 * (i + 1))}` as Hex
     salts[leaf.path] = salt
     digests.push(disclosureDigest(salt, leaf.path, leaf.value))
   }
