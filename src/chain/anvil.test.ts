@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { HomeError } from '../errors.js'
+import { startAnvil } from './anvil.js'
 
 /** Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). */
 function running(pid: number): boolean {
@@ -62,6 +65,37 @@ describe('the embedded chain of a killed command', () => {
       assert.ok(state.block, 'the state file holds the chain')
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the embedded chain on a port someone else holds', () => {
+  it('starts on another port when asked to fall back, and fails saying so when not', async () => {
+    // A plain TCP listener: it holds the port without answering JSON-RPC, as a port taken between
+    // `medvault start`'s check and anvil's bind does.
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const taken = (holder.address() as AddressInfo).port
+    try {
+      const chain = await startAnvil({ port: taken, portFallback: true })
+      try {
+        assert.notEqual(new URL(chain.rpcUrl).port, String(taken))
+        const answer = await fetch(chain.rpcUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        })
+        assert.equal(((await answer.json()) as { result: string }).result, '0x7a69')
+      } finally {
+        await chain.stop()
+      }
+      await assert.rejects(startAnvil({ port: taken }), (error: Error) => {
+        assert.ok(error instanceof HomeError)
+        assert.match(error.message, /Address already in use/)
+        return true
+      })
+    } finally {
+      holder.close()
     }
   })
 })

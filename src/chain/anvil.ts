@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { HomeError } from '../errors.js'
+import { freePort } from './ports.js'
 
 export type EmbeddedChain = {
   rpcUrl: string
@@ -16,7 +16,10 @@ export type EmbeddedChain = {
 export type StartAnvilParameters = {
   /** State file loaded at start and written at stop (and every `stateIntervalSeconds`). Omit for a throwaway chain. */
   statePath?: string
+  /** Default: a free port. */
   port?: number
+  /** When `port` is taken, start on a free port instead of failing (`medvault start`'s default 8545). */
+  portFallback?: boolean
   chainId?: number
   /** Seconds between automatic state dumps; guards against losing blocks on a hard kill. */
   stateIntervalSeconds?: number
@@ -35,18 +38,6 @@ export function anvilBinary(): string {
   return bin
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
 /**
  * Starts a local anvil chain and waits until it answers JSON-RPC.
  *
@@ -55,7 +46,22 @@ export async function freePort(): Promise<number> {
  * await chain.stop()
  */
 export async function startAnvil(params: StartAnvilParameters = {}): Promise<EmbeddedChain> {
-  const port = params.port ?? (await freePort())
+  // anvil binds its port itself, so a port found free can be taken before anvil binds it (two
+  // homes starting at once): it then exits at start saying so, and another free port is tried.
+  for (let attempt = 1; ; attempt++) {
+    const port = params.port !== undefined && attempt === 1 ? params.port : await freePort()
+    try {
+      return await startAnvilOn(port, params)
+    } catch (error) {
+      const fallback = params.port === undefined || params.portFallback === true
+      if (!(error instanceof PortTakenError) || !fallback || attempt >= 3) throw error
+    }
+  }
+}
+
+class PortTakenError extends HomeError {}
+
+async function startAnvilOn(port: number, params: StartAnvilParameters): Promise<EmbeddedChain> {
   const chainId = params.chainId ?? 31337
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent']
   if (params.statePath) args.push('--state', params.statePath)
@@ -128,7 +134,8 @@ async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => str
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      throw new HomeError(`The embedded chain (anvil) exited at start: ${stderr().trim() || `code ${child.exitCode}`}.`, {
+      const Failure = /address already in use/i.test(stderr()) ? PortTakenError : HomeError
+      throw new Failure(`The embedded chain (anvil) exited at start: ${stderr().trim() || `code ${child.exitCode}`}.`, {
         hint: 'Check that the chain state file in the home is not corrupt and no other medvault holds it.',
       })
     }
@@ -137,6 +144,9 @@ async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => str
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        // Something else on the port may accept and never answer; without a limit the probe
+        // would wait minutes for it instead of noticing that anvil has exited.
+        signal: AbortSignal.timeout(1_000),
       })
       if (res.ok) return
     } catch {

@@ -51,6 +51,8 @@ export type OpenMedvaultParameters = {
   stateIntervalSeconds?: number
   /** Port for the embedded chain (default: a free port; `medvault start` uses 8545 when free). */
   port?: number
+  /** When `port` is taken by the time the chain binds it, use a free port instead of failing. */
+  portFallback?: boolean
 }
 
 /** Creates the home and its config if missing. Returns the config. */
@@ -117,6 +119,7 @@ export async function openMedvault(params: OpenMedvaultParameters): Promise<Medv
             statePath: paths.chainState,
             chainId: config.chain.chainId,
             ...(params.port ? { port: params.port } : {}),
+            ...(params.portFallback ? { portFallback: true } : {}),
             ...(params.stateIntervalSeconds ? { stateIntervalSeconds: params.stateIntervalSeconds } : {}),
           })
           cleanups.push(() => chain.stop())

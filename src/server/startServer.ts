@@ -1,7 +1,7 @@
 import { join } from 'node:path'
-import { serve } from '@hono/node-server'
+import { createAdaptorServer } from '@hono/node-server'
 import { type Address, createTestClient, http } from 'viem'
-import { EMBEDDED_FUNDING, chainTime, freePort } from '../chain/index.js'
+import { EMBEDDED_FUNDING, chainTime, listenPreferring } from '../chain/index.js'
 import type { Medvault } from '../home/index.js'
 import { InvalidInputError } from '../errors.js'
 import { CID } from 'multiformats/cid'
@@ -20,6 +20,8 @@ import { defaultWebRoot } from './staticWeb.js'
 export type StartServerParameters = {
   /** 0 for any free port. */
   port: number
+  /** When `port` is taken, take any free port instead of failing (what `medvault start` does with its default ports). */
+  portFallback?: boolean
   host?: string
   /** Unlocks the custodial accounts (those in the home that open with it); none without it. */
   passphrase?: string | undefined
@@ -142,14 +144,29 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
   await indexer.sync()
   indexer.start()
 
-  const port = params.port === 0 ? await freePort() : params.port
+  // Bound before the app is made, since the app needs the port it got (sign-in domains and
+  // origins): binding is the one check of a port that cannot race. The app is made in the same
+  // turn of the event loop as the bind completes, so no request finds it missing; the 503 is a guard.
+  let app: ReturnType<typeof createApp> | undefined
+  const server = createAdaptorServer({
+    fetch: (request, env) =>
+      app ? app.fetch(request, env) : Response.json({ error: 'the server is starting, try again' }, { status: 503 }),
+  })
+  let port: number
+  try {
+    port = await listenPreferring(server, params.port, host, { fallback: params.portFallback ?? false })
+  } catch (error) {
+    await indexer.stop()
+    await store.close()
+    throw error
+  }
   const localUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
   const baseUrl = params.publicUrl?.replace(/\/$/, '') ?? localUrl
   const webRoot = params.webRoot === false ? undefined : (params.webRoot ?? defaultWebRoot())
   const tokens = createSessionTokens(loadSessionSecret(join(mv.paths.dir, 'server', 'session.key')), (params.sessionMinutes ?? 15) * 60)
   const readCache = createReadCache({ publicClient: mv.publicClient, records: mv.deployment.records, summarize: searchSummary })
   const attestations = createAttestationPool()
-  const app = createApp({
+  app = createApp({
     ctx: { ...mv, verified: verifiedRecords(), readCache, attestations },
     auditLog: mv.auditLog,
     index: freshIndex(indexer, store, params.indexMaxAgeMs ?? 1000, mv, readCache),
@@ -180,10 +197,6 @@ export async function startServer(mv: Medvault, params: StartServerParameters): 
         }
       : {}),
     ...(params.logError ? { logError: params.logError } : {}),
-  })
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s))
-    s.once('error', reject)
   })
   const pruning = setInterval(() => void store.pruneNonces(new Date()).catch(() => undefined), 60_000)
 

@@ -1,5 +1,6 @@
 import { type Server, createServer } from 'node:http'
 import { getAddress, isAddress } from 'viem'
+import { listenPreferring } from '../chain/index.js'
 import type { RecordsContext } from '../core/index.js'
 import { readCrl } from './revocation.js'
 import { medvaultIssuerUrl, registryTrust } from './trust.js'
@@ -46,7 +47,7 @@ export const WELL_KNOWN_HEADERS = { 'content-type': 'application/json', 'access-
 /** Serves `wellKnownResponder` on its own port. Put it behind the https host named in `healthCards.issuerBaseUrl`. */
 export async function startWellKnownServer(
   ctx: Pick<RecordsContext, 'publicClient' | 'deployment'>,
-  params: { issuerBaseUrl: string; crlDir: string; port: number; host?: string },
+  params: { issuerBaseUrl: string; crlDir: string; port: number; host?: string; portFallback?: boolean },
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const responder = wellKnownResponder(ctx, params)
   const basePath = responder.basePath
@@ -60,12 +61,7 @@ export async function startWellKnownServer(
     })
   })
   const host = params.host ?? '127.0.0.1'
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(params.port, host, resolve)
-  })
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : params.port
+  const port = await listenPreferring(server, params.port, host, { fallback: params.portFallback ?? false })
   return {
     url: `http://${host}:${port}${basePath}`,
     server,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes'
 import { Client } from 'fhir-kit-client'
@@ -289,6 +290,29 @@ describe('the medvault server over a real socket', () => {
         assert.ok(Number(res.headers.get('retry-after')) >= 1)
       } finally {
         await strict.close()
+      }
+    })
+
+    it('on a port someone else holds: another port with portFallback (as `medvault start`), EADDRINUSE without', async () => {
+      // Before, `medvault start` asked whether its port was free and then bound it: two starts at
+      // once both heard yes, and one died with EADDRINUSE (seen in CI). Binding is the check now.
+      const holder = createNetServer()
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+      const taken = (holder.address() as AddressInfo).port
+      try {
+        await assert.rejects(startServer(s.mv, { port: taken, passphrase: PASSPHRASE }), { code: 'EADDRINUSE' })
+        const moved = await startServer(s.mv, { port: taken, portFallback: true, passphrase: PASSPHRASE })
+        try {
+          assert.notEqual(moved.port, taken)
+          assert.equal(moved.url, `http://127.0.0.1:${moved.port}`)
+          assert.equal((await fetch(`${moved.url}/fhir/metadata`)).status, 200)
+          // Sign-in checks the domain in the message against the port the server got.
+          assert.ok(await sessionToken(moved.url, a('alice').chainAccount))
+        } finally {
+          await moved.close()
+        }
+      } finally {
+        holder.close()
       }
     })
 

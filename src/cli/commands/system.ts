@@ -128,18 +128,22 @@ export function systemCommands(program: Command, run: Run) {
           }
         }
         const wanted = Number(opts.port)
+        // Asked first as well as handled at bind: a port held by another home's chain would answer
+        // our start-up probe in place of the anvil we started.
         const port = (await portIsFree(wanted)) ? wanted : await freePort()
-        const mv = await openMedvault({ home, port, stateIntervalSeconds: 5 })
+        const mv = await openMedvault({ home, port, portFallback: true, stateIntervalSeconds: 5 })
         if (mv.ownsChain) writeRunInfo(paths, { pid: process.pid, rpcUrl: mv.rpcUrl, startedAt: new Date().toISOString() })
         const wantedHttp = Number(opts.httpPort)
         const wellKnown = await startWellKnownServer(mv, {
           issuerBaseUrl: mv.config.healthCards.issuerBaseUrl,
           crlDir: mv.paths.healthCardCrls,
-          port: (await portIsFree(wantedHttp)) ? wantedHttp : 0,
+          port: wantedHttp,
+          portFallback: true,
         })
         const wantedApi = Number(opts.apiPort)
         const api = await startServer(mv, {
-          port: (await portIsFree(wantedApi)) ? wantedApi : 0,
+          port: wantedApi,
+          portFallback: true,
           host: opts.apiHost,
           ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
           passphrase: process.env.MEDVAULT_PASSPHRASE,
