@@ -9,7 +9,7 @@ import { openSqliteDatastore } from './sqliteDatastore.js'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 
-async function keysOf(source: AsyncIterable<Key>) {
+async function keysOf(source: AsyncIterable<Key> | Iterable<Key>) {
   const keys: string[] = []
   for await (const key of source) keys.push(key.toString())
   return keys

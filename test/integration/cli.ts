@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../../src/chain/anvil.js'
+import { freePort } from '../../src/chain/ports.js'
 
 export const BIN = fileURLToPath(new URL('../../bin/medvault.js', import.meta.url))
 

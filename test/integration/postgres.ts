@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../../src/chain/anvil.js'
+import { freePort } from '../../src/chain/ports.js'
 
 export type TestPostgres = {
   /** postgres://medvault@127.0.0.1:PORT/medvault (trust authentication, no password). */

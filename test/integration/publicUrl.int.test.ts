@@ -16,7 +16,7 @@ import { inflateRawSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { compactVerify, createLocalJWKSet } from 'jose'
-import { freePort } from '../../src/chain/anvil.js'
+import { freePort } from '../../src/chain/ports.js'
 import { medvault, startMedvault } from './cli.js'
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/fhir/${name}`, import.meta.url))
