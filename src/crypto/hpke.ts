@@ -2,19 +2,36 @@
  * Record-key wrapping with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM,
  * base mode, through panva's `hpke`. Runs in Node and in browsers, so the web portal uses it too.
  *
- * The suite mixes implementations, which `hpke` is built for: X25519 and AES-GCM through Web Crypto
- * (native, constant time), HKDF through @noble/hashes (`@panva/hpke-noble`). HKDF is ten HMACs of a
- * few dozen bytes per wrap; as Web Crypto calls each is an import, a promise and a trip to the
- * thread pool, and that was half the cost of a wrap. Measured on 2 cores, 1,000 wraps in a row:
- * 0.92-0.97 ms each with @hpke/core (all Web Crypto), 0.47-0.59 ms this way; unwraps 0.72-0.82 ms
- * before, 0.31-0.40 ms now. The bytes are the same RFC 9180 HPKE either way: the test opens
- * @hpke/core's output and the RFC's test vector.
+ * The suite mixes implementations, which `hpke` is built for: HKDF through @noble/hashes
+ * (`@panva/hpke-noble`), AES-GCM through Web Crypto, and X25519 through node:crypto in Node
+ * (x25519Kem.ts) or Web Crypto in a browser. HKDF is ten HMACs of a few dozen bytes per wrap, and
+ * X25519 four key operations; as Web Crypto calls each is a job with a promise and a copy, and
+ * those were most of a wrap. Measured on 2 cores, 1,000 wraps in a row: 0.92-0.97 ms each with
+ * @hpke/core (all Web Crypto), 0.21-0.26 ms this way; unwraps 0.72-0.82 ms before, 0.16-0.19 ms
+ * now. The bytes are the same RFC 9180 HPKE either way: the tests open @hpke/core's output and
+ * the RFC's test vector.
  */
 import * as HPKE from 'hpke'
 import { KDF_HKDF_SHA256 } from '@panva/hpke-noble'
 import { WrongKeyError } from '../errors.js'
+import { nodeX25519Kem } from './x25519Kem.js'
 
-const suite = new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM)
+type Suite = HPKE.CipherSuite<HPKE.Key>
+
+/**
+ * node:crypto where there is one (Node; the portal's bundle gets an empty stub for it, as
+ * aeadStream.ts explains, and keeps Web Crypto's X25519).
+ */
+let suiteLoaded: Promise<Suite> | undefined
+const loadSuite = () =>
+  (suiteLoaded ??= import('node:crypto').then(
+    (node) =>
+      typeof node.diffieHellman === 'function' && typeof node.generateKeyPairSync === 'function'
+        ? (new HPKE.CipherSuite(() => nodeX25519Kem(node, KDF_HKDF_SHA256()), KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM) as Suite)
+        : webSuite(),
+    () => webSuite(),
+  ))
+const webSuite = () => new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM) as Suite
 
 const INFO = new TextEncoder().encode('medvault/record-key/v1')
 
@@ -37,6 +54,7 @@ export function generateEncryptionSeed(): Uint8Array {
 
 /** Derives the X25519 key pair for a seed. */
 export async function encryptionKeyPairFromSeed(seed: Uint8Array): Promise<EncryptionKeyPair> {
+  const suite = await loadSuite()
   const pair = await suite.DeriveKeyPair(seed)
   return { seed, publicKey: await suite.SerializePublicKey(pair.publicKey) }
 }
@@ -46,6 +64,7 @@ export async function encryptionKeyPairFromSeed(seed: Uint8Array): Promise<Encry
  * chain address), so a wrapped key copied into another recipient's slot does not open.
  */
 export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, aad: Uint8Array): Promise<WrappedKey> {
+  const suite = await loadSuite()
   const { encapsulatedSecret, ciphertext } = await suite.Seal(await suite.DeserializePublicKey(recipientPublicKey), key, {
     aad,
     info: INFO,
@@ -58,14 +77,14 @@ export async function wrapKey(recipientPublicKey: Uint8Array, key: Uint8Array, a
  * object: a reader opening hundreds of records (a history) derives once. Held weakly, so the pair
  * lives no longer than the unlocked account holding the seed.
  */
-type KemKeyPair = HPKE.KeyPair<HPKE.CryptoKey>
+type KemKeyPair = HPKE.KeyPair
 
 const derived = new WeakMap<Uint8Array, Promise<KemKeyPair>>()
 
 function keyPairOf(seed: Uint8Array): Promise<KemKeyPair> {
   let pair = derived.get(seed)
   if (!pair) {
-    pair = suite.DeriveKeyPair(seed)
+    pair = loadSuite().then((suite) => suite.DeriveKeyPair(seed))
     derived.set(seed, pair)
     pair.catch(() => derived.delete(seed))
   }
@@ -77,7 +96,7 @@ export async function unwrapKey(seed: Uint8Array, wrapped: WrappedKey, aad: Uint
   try {
     // The pair, not its private key alone: Decap needs the public half, and a non-extractable
     // private key cannot give it.
-    return await suite.Open(pair, wrapped.enc, wrapped.ct, { aad, info: INFO })
+    return await (await loadSuite()).Open(pair, wrapped.enc, wrapped.ct, { aad, info: INFO })
   } catch (cause) {
     throw new WrongKeyError("This account's key cannot open the record key.", {
       cause,
