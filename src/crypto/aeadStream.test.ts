@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { TamperedRecordError } from '../errors.js'
+import { InvalidInputError, TamperedRecordError } from '../errors.js'
 import { decryptStream, encryptStream } from './aeadStream.js'
 
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -98,5 +98,40 @@ describe('encryptStream / decryptStream', () => {
     for (const bytes of [dropped, swapped]) {
       await assert.rejects(collect(decryptStream(chunks(bytes, 77), { key, aad, segmentSize })), TamperedRecordError)
     }
+  })
+})
+
+describe('encryptStream with the plaintext length given', () => {
+  async function* chunked(bytes: Uint8Array, sizes: number[]) {
+    let offset = 0
+    for (let i = 0; offset < bytes.length; i++) {
+      const n = sizes[i % sizes.length]!
+      yield bytes.subarray(offset, offset + n)
+      offset += n
+    }
+  }
+
+  it('gives the same ciphertext as gathering segments, at any length and chunking', async () => {
+    const key = randomBytes(32)
+    const aad = randomBytes(32)
+    const segmentSize = 64
+    for (const length of [0, 1, 63, 64, 65, 128, 129, 300]) {
+      const bytes = randomBytes(length)
+      for (const sizes of [[length || 1], [1], [7, 64, 3], [64], [200]]) {
+        const gathered = await collect(encryptStream(chunked(bytes, sizes), { key, aad, segmentSize }))
+        const streamed = await collect(encryptStream(chunked(bytes, sizes), { key, aad, segmentSize, size: length }))
+        assert.deepEqual(streamed, gathered, `length ${length}, chunks ${sizes}`)
+        const opened = await collect(decryptStream(chunked(streamed, [50]), { key, aad, segmentSize }))
+        assert.deepEqual(opened, Buffer.from(bytes))
+      }
+    }
+  })
+
+  it('refuses content longer or shorter than declared', async () => {
+    const key = randomBytes(32)
+    const aad = randomBytes(32)
+    const bytes = randomBytes(100)
+    await assert.rejects(collect(encryptStream(chunked(bytes, [30]), { key, aad, segmentSize: 64, size: 99 })), InvalidInputError)
+    await assert.rejects(collect(encryptStream(chunked(bytes, [30]), { key, aad, segmentSize: 64, size: 101 })), InvalidInputError)
   })
 })

@@ -9,10 +9,10 @@
  * nonce) and truncation fails (only the final segment carries the flag). Nonces never repeat
  * because every record has a fresh key.
  */
-import type { webcrypto } from 'node:crypto'
+import type { CipherGCM, webcrypto } from 'node:crypto'
 
 type CryptoKey = webcrypto.CryptoKey
-import { TamperedRecordError } from '../errors.js'
+import { InvalidInputError, TamperedRecordError } from '../errors.js'
 import { SEGMENT_TAG_LENGTH as TAG_LENGTH, segmentNonce as nonce } from './streamNonce.js'
 
 export const DEFAULT_SEGMENT_SIZE = 1 << 20
@@ -144,12 +144,28 @@ export type AeadStreamParameters = {
   segmentSize?: number
 }
 
+export type EncryptStreamParameters = AeadStreamParameters & {
+  /**
+   * The plaintext's length, when known. A segment's nonce says whether it is the last one, which
+   * otherwise is known only when the next bytes (or the end) arrive, so each segment is gathered
+   * in a buffer before it is sealed. Knowing the length, node:crypto seals the bytes as they
+   * arrive: one copy of every byte less, the same ciphertext. The source must then yield exactly
+   * this many bytes.
+   */
+  size?: number
+}
+
 /** Encrypts `source` segment by segment. Memory use is a few segments, whatever the input size. */
 export async function* encryptStream(
   source: AsyncIterable<Uint8Array>,
-  { key, aad, segmentSize = DEFAULT_SEGMENT_SIZE }: AeadStreamParameters,
+  { key, aad, segmentSize = DEFAULT_SEGMENT_SIZE, size }: EncryptStreamParameters,
 ): AsyncGenerator<Uint8Array> {
   const node = await loadNodeCrypto()
+  if (node && size !== undefined) {
+    checkKey(key)
+    yield* encryptKnownLength(node, source, { key, aad, segmentSize, size })
+    return
+  }
   if (node) {
     checkKey(key)
     let counter = 0
@@ -170,6 +186,53 @@ export async function* encryptStream(
     for await (const { piece, last } of pieces(source, segmentSize)) yield { job: sealSegment(cryptoKey, counter++, last, aad, piece) }
   }
   yield* inOrder(started(), IN_FLIGHT)
+}
+
+/** `encryptStream` of a plaintext of known length, on node:crypto: each chunk is sealed as it arrives. */
+async function* encryptKnownLength(
+  node: NodeCrypto,
+  source: AsyncIterable<Uint8Array>,
+  { key, aad, segmentSize, size }: Required<EncryptStreamParameters>,
+): AsyncGenerator<Uint8Array> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid plaintext length ${size}`)
+  let counter = 0
+  let remaining = size
+  let cipher: CipherGCM | undefined
+  let sealed = 0 // bytes in the current segment
+  const begin = () => {
+    cipher = node.createCipheriv('aes-256-gcm', key, nonce(counter++, remaining <= segmentSize), { authTagLength: TAG_LENGTH })
+    cipher.setAAD(aad)
+    sealed = 0
+  }
+  for await (const chunk of source) {
+    if (chunk.byteLength > remaining) throw lengthMismatch(size, 'more')
+    for (let offset = 0; offset < chunk.byteLength; ) {
+      if (!cipher) begin()
+      const n = Math.min(segmentSize - sealed, chunk.byteLength - offset)
+      yield cipher!.update(n === chunk.byteLength ? chunk : chunk.subarray(offset, offset + n))
+      sealed += n
+      offset += n
+      remaining -= n
+      if (sealed === segmentSize || remaining === 0) {
+        cipher!.final()
+        yield cipher!.getAuthTag()
+        cipher = undefined
+      }
+    }
+  }
+  if (remaining > 0) throw lengthMismatch(size, 'fewer')
+  // An empty plaintext is one empty, final segment, as the gathering path makes it.
+  if (counter === 0) {
+    begin()
+    cipher!.final()
+    yield cipher!.getAuthTag()
+  }
+}
+
+function lengthMismatch(size: number, what: 'more' | 'fewer') {
+  return new InvalidInputError(`The content gave ${what} bytes than the ${size} it was declared to have.`, {
+    hint: 'It changed while it was being read (a file written to meanwhile?). Seal it again once it is complete.',
+  })
 }
 
 /** Decrypts what `encryptStream` produced; throws TamperedRecordError on any alteration, reordering or truncation. */

@@ -72,7 +72,9 @@ export async function sealEnvelope(params: {
     const length = Buffer.alloc(4)
     length.writeUInt32BE(headerBytes.length)
     yield Buffer.concat([MAGIC, length, headerBytes])
-    yield* encryptStream(plaintext(), { key, aad, segmentSize })
+    // The length is known (meta.size is the content's), so segments are sealed as bytes arrive;
+    // content that is not the size its meta says fails here, before anything is stored.
+    yield* encryptStream(plaintext(), { key, aad, segmentSize, size: 4 + metaBytes.length + params.meta.size })
   })()
 }
 
