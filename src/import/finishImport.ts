@@ -20,7 +20,8 @@ export function finishImportResult(run: ImportRun, journalPath: string, seconds:
     recovered: run.counts.recovered,
     alreadyImported,
     skipped: params.bundle.skipped,
-    batches: run.confirmedBatches,
+    // Receipts settle in any order when several batches are in flight; the chain's order is the batches'.
+    batches: [...run.confirmedBatches].sort((a, b) => a.batch - b.batch),
     gasUsed: gasUsedOf(run),
     seconds,
     recordsPerSecond: seconds > 0 ? imported / seconds : 0,

@@ -72,7 +72,7 @@ export type ImportBundleReturnType = {
   alreadyImported: number
   /** Bundle entries that are not records (the Patient). */
   skipped: SkippedEntry[]
-  /** Batches confirmed in this run. */
+  /** Batches confirmed in this run, in batch (and nonce, so chain) order. */
   batches: ImportedBatch[]
   gasUsed: bigint
   seconds: number
