@@ -14,6 +14,7 @@ import { KEYSTORE_SCRYPT, type KeystoreFile, keystoreFileSchema, keystoreSecrets
 import { encryptionKeyPairFromSeed, generateEncryptionSeed } from '../crypto/index.js'
 import { deriveTagSecret } from '../core/index.js'
 import { HomeError, InvalidInputError, NotFoundError, WrongKeyError } from '../errors.js'
+import { signingAccount } from './signingAccount.js'
 
 const SCRYPT = KEYSTORE_SCRYPT
 /**
@@ -133,7 +134,7 @@ export function openKeystore(dir: string) {
     }
     const s = secrets.parse(JSON.parse(plaintext.toString('utf8')))
     plaintext.fill(0)
-    const chainAccount = privateKeyToAccount(s.privateKey as Hex)
+    const chainAccount = signingAccount(s.privateKey as Hex)
     if (chainAccount.address.toLowerCase() !== f.address.toLowerCase()) {
       throw new HomeError(`The keystore file of "${name}" is inconsistent.`, { hint: 'Restore it from a backup.' })
     }
