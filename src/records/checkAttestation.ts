@@ -11,10 +11,10 @@
  * anything the fast check does not accept takes the full recovery.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { type Address, type Hex, getAddress, hashTypedData, recoverPublicKey, recoverTypedDataAddress } from 'viem'
+import { type Address, type Hex, getAddress, recoverPublicKey, recoverTypedDataAddress } from 'viem'
 import { publicKeyToAddress } from 'viem/accounts'
 import { TamperedRecordError } from '../errors.js'
-import { recordAttestationTypes, recordsDomain } from '../core/index.js'
+import { recordAttestationDigest, recordAttestationTypes, recordsDomain } from '../core/index.js'
 import type { RecordAttestation, RecordsContext } from '../core/index.js'
 import type { RecordMeta } from './envelopeFormat.js'
 import type { OnChainRecord } from './onChainRecord.js'
@@ -104,12 +104,7 @@ export async function isAttestationBy(
 ): Promise<boolean> {
   let digest: Hex
   try {
-    digest = hashTypedData({
-      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
-      types: recordAttestationTypes,
-      primaryType: 'RecordAttestation',
-      message,
-    })
+    digest = recordAttestationDigest(ctx.deployment, message)
   } catch {
     return false
   }

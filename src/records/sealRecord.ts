@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto'
 import { type Address, type Hex, bytesToHex } from 'viem'
 import type { LocalAccount } from 'viem/accounts'
 import type { CID } from 'multiformats/cid'
-import { type RecordAttestation, commitFields, recordFieldsTypes, recordAttestationTypes, recordsDomain } from '../core/index.js'
+import {
+  type RecordAttestation,
+  commitFields,
+  recordAttestationDigest,
+  recordAttestationTypes,
+  recordFieldsDigest,
+  recordFieldsTypes,
+  recordsDomain,
+} from '../core/index.js'
 import { computeCommitment, randomKey, randomSalt } from '../crypto/index.js'
 import { InvalidInputError } from '../errors.js'
 import type { OnProgress, RecordsContext } from '../core/index.js'
@@ -89,17 +97,33 @@ export async function commitContent(content: RecordContent, onProgress?: OnProgr
   return { sha256, size, salt, commitment: computeCommitment(salt, sha256) }
 }
 
-/** Signs the issuer's RecordAttestation that travels inside the envelope. */
+/**
+ * Signs the issuer's RecordAttestation that travels inside the envelope. An account that signs
+ * digests signs the one core/recordDigests.ts computes (the same digest viem would, with the domain
+ * separator hashed once); one that does not gets the typed data itself.
+ */
 export async function signAttestation(
   ctx: Pick<RecordsContext, 'deployment'>,
   issuer: LocalAccount,
   message: RecordAttestation,
 ): Promise<Hex> {
+  if (issuer.sign) return issuer.sign({ hash: recordAttestationDigest(ctx.deployment, message) })
   if (!issuer.signTypedData) throw new InvalidInputError('The issuer account cannot sign typed data.')
   return issuer.signTypedData({
     domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
     types: recordAttestationTypes,
     primaryType: 'RecordAttestation',
+    message,
+  })
+}
+
+/** Signs the issuer's RecordFields statement (the field commitments), as {@link signAttestation} signs. */
+async function signFields(ctx: Pick<RecordsContext, 'deployment'>, issuer: LocalAccount, message: { commitment: Hex; fieldsHash: Hex }) {
+  if (issuer.sign) return issuer.sign({ hash: recordFieldsDigest(ctx.deployment, message) })
+  return issuer.signTypedData({
+    domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
+    types: recordFieldsTypes,
+    primaryType: 'RecordFields',
     message,
   })
 }
@@ -125,14 +149,9 @@ export async function sealRecord(
 
   // FHIR documents also get per-field commitments, so the patient can later disclose single fields.
   let fields: RecordMeta['fields']
-  if ('bytes' in params.content && params.contentType === FHIR_JSON && issuer.signTypedData) {
+  if ('bytes' in params.content && params.contentType === FHIR_JSON) {
     const fieldCommitments = commitFields(JSON.parse(Buffer.from(params.content.bytes).toString('utf8')))
-    const signature = await issuer.signTypedData({
-      domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
-      types: recordFieldsTypes,
-      primaryType: 'RecordFields',
-      message: { commitment, fieldsHash: fieldCommitments.hash },
-    })
+    const signature = await signFields(ctx, issuer, { commitment, fieldsHash: fieldCommitments.hash })
     fields = { salts: fieldCommitments.salts, signature }
   }
 
