@@ -3,7 +3,7 @@
  * base mode, through panva's `hpke`. Runs in Node and in browsers, so the web portal uses it too.
  *
  * The suite mixes implementations, which `hpke` is built for: HKDF through @noble/hashes
- * (`@panva/hpke-noble`), AES-GCM through Web Crypto, and X25519 through node:crypto in Node
+ * (hkdfSha256.ts), AES-GCM through Web Crypto, and X25519 through node:crypto in Node
  * (x25519Kem.ts) or Web Crypto in a browser. HKDF is ten HMACs of a few dozen bytes per wrap, and
  * X25519 four key operations; as Web Crypto calls each is a job with a promise and a copy, and
  * those were most of a wrap. Measured on 2 cores, 1,000 wraps in a row: 0.92-0.97 ms each with
@@ -12,7 +12,7 @@
  * the RFC's test vector.
  */
 import * as HPKE from 'hpke'
-import { KDF_HKDF_SHA256 } from '@panva/hpke-noble'
+import { hkdfSha256 } from './hkdfSha256.js'
 import { WrongKeyError } from '../errors.js'
 import { nodeX25519Kem } from './x25519Kem.js'
 
@@ -27,11 +27,11 @@ const loadSuite = () =>
   (suiteLoaded ??= import('node:crypto').then(
     (node) =>
       typeof node.diffieHellman === 'function' && typeof node.generateKeyPairSync === 'function'
-        ? (new HPKE.CipherSuite(() => nodeX25519Kem(node, KDF_HKDF_SHA256()), KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM) as Suite)
+        ? (new HPKE.CipherSuite(() => nodeX25519Kem(node, hkdfSha256()), hkdfSha256, HPKE.AEAD_AES_256_GCM) as Suite)
         : webSuite(),
     () => webSuite(),
   ))
-const webSuite = () => new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM) as Suite
+const webSuite = () => new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, hkdfSha256, HPKE.AEAD_AES_256_GCM) as Suite
 
 const INFO = new TextEncoder().encode('medvault/record-key/v1')
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import * as nodeCrypto from 'node:crypto'
 import { describe, it } from 'node:test'
-import { KDF_HKDF_SHA256 } from '@panva/hpke-noble'
+import { hkdfSha256 } from './hkdfSha256.js'
 import * as HPKE from 'hpke'
 import { nodeX25519Kem } from './x25519Kem.js'
 
@@ -25,7 +25,7 @@ const A1 = {
   ct: hex('f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a'),
 }
 
-const kem = nodeX25519Kem(nodeCrypto, KDF_HKDF_SHA256())
+const kem = nodeX25519Kem(nodeCrypto, hkdfSha256())
 
 describe('DHKEM(X25519, HKDF-SHA256) on node:crypto', () => {
   it("derives RFC 9180 A.1's key pairs", async () => {
@@ -49,15 +49,15 @@ describe('DHKEM(X25519, HKDF-SHA256) on node:crypto', () => {
   })
 
   it("opens A.1's first ciphertext inside hpke's CipherSuite (key schedule and AEAD included)", async () => {
-    const suite = new HPKE.CipherSuite(() => kem, KDF_HKDF_SHA256, HPKE.AEAD_AES_128_GCM)
+    const suite = new HPKE.CipherSuite(() => kem, hkdfSha256, HPKE.AEAD_AES_128_GCM)
     const recipient = await suite.DeriveKeyPair(A1.ikmR)
     const pt = await suite.Open(recipient, hex(A1.enc), A1.ct, { aad: A1.aad, info: A1.info })
     assert.equal(toHex(pt), toHex(A1.pt))
   })
 
   it("interoperates with hpke's Web Crypto KEM both ways", async () => {
-    const web = new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM)
-    const native = new HPKE.CipherSuite(() => kem, KDF_HKDF_SHA256, HPKE.AEAD_AES_256_GCM)
+    const web = new HPKE.CipherSuite(HPKE.KEM_DHKEM_X25519_HKDF_SHA256, hkdfSha256, HPKE.AEAD_AES_256_GCM)
+    const native = new HPKE.CipherSuite(() => kem, hkdfSha256, HPKE.AEAD_AES_256_GCM)
     const seed = nodeCrypto.randomBytes(32)
     const [webPair, nativePair] = [await web.DeriveKeyPair(seed), await native.DeriveKeyPair(seed)]
     const publicKey = await web.SerializePublicKey(webPair.publicKey)
