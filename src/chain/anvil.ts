@@ -134,8 +134,13 @@ async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => str
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      const Failure = /address already in use/i.test(stderr()) ? PortTakenError : HomeError
-      throw new Failure(`The embedded chain (anvil) exited at start: ${stderr().trim() || `code ${child.exitCode}`}.`, {
+      const why = stderr().trim() || `code ${child.exitCode}`
+      if (/address already in use/i.test(why)) {
+        throw new PortTakenError(`The embedded chain (anvil) could not listen on ${rpcUrl}: ${why}.`, {
+          hint: 'Another program holds that port: stop it, or give the chain another port (medvault start --port).',
+        })
+      }
+      throw new HomeError(`The embedded chain (anvil) exited at start: ${why}.`, {
         hint: 'Check that the chain state file in the home is not corrupt and no other medvault holds it.',
       })
     }
