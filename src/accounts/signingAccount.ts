@@ -9,15 +9,19 @@
  * RFC 6979 with low s, so they give the very same bytes: the tests hold this account to viem's
  * signature for every kind of signing it overrides. Transactions, authorisations and anything
  * the module cannot do (it did not load; a recovery id above 1, which no real key meets) take
- * viem's path unchanged.
+ * viem's path unchanged, and so do a process's first two signatures (see below).
  */
 import { type Hex, type PrivateKeyAccount, bytesToHex, hashMessage, hashTypedData, hexToBytes, serializeSignature } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 
 type Secp256k1 = Pick<typeof import('tiny-secp256k1'), 'signRecoverable'>
 
-// Loaded at the first signature, not at import: the module compiles 1.2 MB of WebAssembly, and
-// most commands that unlock an account sign nothing or once.
+// Loaded at the third signature of the process, not at import: compiling its 1.2 MB of
+// WebAssembly takes about 10 ms, which a few signatures in JavaScript do not (a command that
+// issues one record signs twice, about 3 ms with viem; 12 ms if it loaded the module first). A
+// bulk signer, such as an import, switches at its third signature.
+const SIGNATURES_BEFORE_LOADING = 2
+let signaturesMade = 0
 let loaded: Promise<Secp256k1 | undefined> | undefined
 const loadSecp256k1 = () => (loaded ??= import('tiny-secp256k1').catch(() => undefined))
 
@@ -27,7 +31,7 @@ export function signingAccount(privateKey: Hex): PrivateKeyAccount {
   const secret = hexToBytes(privateKey)
 
   const signHash = async (hash: Hex): Promise<Hex> => {
-    const secp256k1 = await loadSecp256k1()
+    const secp256k1 = ++signaturesMade > SIGNATURES_BEFORE_LOADING || loaded ? await loadSecp256k1() : undefined
     const signed = secp256k1?.signRecoverable(hexToBytes(hash), secret)
     if (!signed || signed.recoveryId > 1) return account.sign({ hash })
     return serializeSignature({
