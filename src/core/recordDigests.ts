@@ -33,12 +33,15 @@ export function recordsDomainSeparator({ chainId, records }: Deployment): Hex {
 
 /** The digest an issuer signs for `RecordAttestation`: equal to viem's `hashTypedData` of it. */
 export function recordAttestationDigest(deployment: Deployment, message: RecordAttestation): Hex {
-  const struct = hashStruct({ data: message, primaryType: 'RecordAttestation', types: recordAttestationTypes })
-  return keccak256(concat(['0x1901', recordsDomainSeparator(deployment), struct]))
+  return inDomain(deployment, hashStruct({ data: message, primaryType: 'RecordAttestation', types: recordAttestationTypes }))
 }
 
 /** The digest an issuer signs for `RecordFields` (the field commitments): equal to viem's `hashTypedData` of it. */
 export function recordFieldsDigest(deployment: Deployment, message: { commitment: Hex; fieldsHash: Hex }): Hex {
-  const struct = hashStruct({ data: message, primaryType: 'RecordFields', types: recordFieldsTypes })
-  return keccak256(concat(['0x1901', recordsDomainSeparator(deployment), struct]))
+  return inDomain(deployment, hashStruct({ data: message, primaryType: 'RecordFields', types: recordFieldsTypes }))
+}
+
+/** EIP-712's final step: `keccak256(0x1901 ‖ domainSeparator ‖ structHash)`. */
+function inDomain(deployment: Deployment, structHash: Hex): Hex {
+  return keccak256(concat(['0x1901', recordsDomainSeparator(deployment), structHash]))
 }

@@ -161,13 +161,12 @@ export async function* encryptStream(
   { key, aad, segmentSize = DEFAULT_SEGMENT_SIZE, size }: EncryptStreamParameters,
 ): AsyncGenerator<Uint8Array> {
   const node = await loadNodeCrypto()
-  if (node && size !== undefined) {
-    checkKey(key)
-    yield* encryptKnownLength(node, source, { key, aad, segmentSize, size })
-    return
-  }
   if (node) {
     checkKey(key)
+    if (size !== undefined) {
+      yield* encryptKnownLength(node, source, { key, aad, segmentSize, size })
+      return
+    }
     let counter = 0
     for await (const { piece, last } of pieces(source, segmentSize)) {
       const cipher = node.createCipheriv('aes-256-gcm', key, nonce(counter++, last), { authTagLength: TAG_LENGTH })

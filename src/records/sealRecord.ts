@@ -97,19 +97,9 @@ export async function commitContent(content: RecordContent, onProgress?: OnProgr
   return { sha256, size, salt, commitment: computeCommitment(salt, sha256) }
 }
 
-/**
- * Signs the issuer's RecordAttestation that travels inside the envelope. An account that signs
- * digests signs the one core/recordDigests.ts computes (the same digest viem would, with the domain
- * separator hashed once); one that does not gets the typed data itself.
- */
-export async function signAttestation(
-  ctx: Pick<RecordsContext, 'deployment'>,
-  issuer: LocalAccount,
-  message: RecordAttestation,
-): Promise<Hex> {
-  if (issuer.sign) return issuer.sign({ hash: recordAttestationDigest(ctx.deployment, message) })
-  if (!issuer.signTypedData) throw new InvalidInputError('The issuer account cannot sign typed data.')
-  return issuer.signTypedData({
+/** Signs the issuer's RecordAttestation that travels inside the envelope. */
+export function signAttestation(ctx: Pick<RecordsContext, 'deployment'>, issuer: LocalAccount, message: RecordAttestation): Promise<Hex> {
+  return signStatement(issuer, recordAttestationDigest(ctx.deployment, message), {
     domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
     types: recordAttestationTypes,
     primaryType: 'RecordAttestation',
@@ -117,15 +107,24 @@ export async function signAttestation(
   })
 }
 
-/** Signs the issuer's RecordFields statement (the field commitments), as {@link signAttestation} signs. */
-async function signFields(ctx: Pick<RecordsContext, 'deployment'>, issuer: LocalAccount, message: { commitment: Hex; fieldsHash: Hex }) {
-  if (issuer.sign) return issuer.sign({ hash: recordFieldsDigest(ctx.deployment, message) })
-  return issuer.signTypedData({
+/** Signs the issuer's RecordFields statement (the field commitments). */
+function signFields(ctx: Pick<RecordsContext, 'deployment'>, issuer: LocalAccount, message: { commitment: Hex; fieldsHash: Hex }) {
+  return signStatement(issuer, recordFieldsDigest(ctx.deployment, message), {
     domain: recordsDomain(ctx.deployment.chainId, ctx.deployment.records),
     types: recordFieldsTypes,
     primaryType: 'RecordFields',
     message,
   })
+}
+
+/**
+ * An account that signs digests signs the one core/recordDigests.ts computed (the digest viem
+ * would compute, with the domain separator hashed once); one that does not gets the typed data.
+ */
+function signStatement(issuer: LocalAccount, digest: Hex, typedData: Parameters<LocalAccount['signTypedData']>[0]): Promise<Hex> {
+  if (issuer.sign) return issuer.sign({ hash: digest })
+  if (!issuer.signTypedData) throw new InvalidInputError('The issuer account cannot sign typed data.')
+  return issuer.signTypedData(typedData)
 }
 
 /**
