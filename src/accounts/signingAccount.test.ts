@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { keccak256, recoverAddress, toHex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { recordAttestationTypes, recordsDomain } from '../core/index.js'
-import { signingAccount } from './signingAccount.js'
+import { libsecp256k1Signatures, signingAccount } from './signingAccount.js'
 
 describe('signingAccount (libsecp256k1 in WebAssembly)', () => {
   it("gives viem's very signatures for hashes, messages and typed data (RFC 6979, low s)", async () => {
@@ -31,6 +31,8 @@ describe('signingAccount (libsecp256k1 in WebAssembly)', () => {
       const signature = await fast.signTypedData(typedData)
       assert.equal(signature, await viem.signTypedData(typedData))
     }
+    // The first two signatures of a process go through viem; the other 73 must not have.
+    assert.equal(libsecp256k1Signatures(), 73)
   })
 
   it('signs so that the signer recovers, and leaves transactions to viem', async () => {

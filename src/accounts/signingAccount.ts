@@ -24,6 +24,10 @@ const SIGNATURES_BEFORE_LOADING = 2
 let signaturesMade = 0
 let loaded: Promise<Secp256k1 | undefined> | undefined
 const loadSecp256k1 = () => (loaded ??= import('tiny-secp256k1').catch(() => undefined))
+let signedWithLibsecp256k1 = 0
+
+/** How many signatures of this process libsecp256k1 made (the rest went through viem): for tests and diagnostics. */
+export const libsecp256k1Signatures = (): number => signedWithLibsecp256k1
 
 /** The account for `privateKey`: viem's, with `sign`, `signMessage` and `signTypedData` on libsecp256k1. */
 export function signingAccount(privateKey: Hex): PrivateKeyAccount {
@@ -34,6 +38,7 @@ export function signingAccount(privateKey: Hex): PrivateKeyAccount {
     const secp256k1 = ++signaturesMade > SIGNATURES_BEFORE_LOADING || loaded ? await loadSecp256k1() : undefined
     const signed = secp256k1?.signRecoverable(hexToBytes(hash), secret)
     if (!signed || signed.recoveryId > 1) return account.sign({ hash })
+    signedWithLibsecp256k1 += 1
     return serializeSignature({
       r: bytesToHex(signed.signature.subarray(0, 32)),
       s: bytesToHex(signed.signature.subarray(32, 64)),
