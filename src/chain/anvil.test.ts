@@ -69,6 +69,25 @@ describe('the embedded chain of a killed command', () => {
   })
 })
 
+describe('stopping the embedded chain', () => {
+  it('kills an anvil that does not exit after SIGTERM, instead of waiting for it forever', { timeout: 15_000 }, async () => {
+    const chain = await startAnvil()
+    // A stopped process takes no SIGTERM until it is continued; SIGKILL still ends it.
+    process.kill(chain.pid, 'SIGSTOP')
+    const started = performance.now()
+    await chain.stop({ graceMs: 500 })
+    assert.equal(running(chain.pid), false)
+    assert.ok(performance.now() - started < 5_000, 'stop() returned once the grace period was over')
+  })
+
+  it('returns at once for an anvil that already exited', async () => {
+    const chain = await startAnvil()
+    await chain.stop()
+    await chain.stop()
+    assert.equal(running(chain.pid), false)
+  })
+})
+
 describe('the embedded chain on a port someone else holds', () => {
   it('starts on another port when asked to fall back, and fails saying so when not', async () => {
     // A plain TCP listener: it holds the port without answering JSON-RPC, as a port taken between

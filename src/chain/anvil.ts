@@ -9,8 +9,12 @@ export type EmbeddedChain = {
   rpcUrl: string
   chainId: number
   pid: number
-  /** Stops anvil gracefully so it writes its state file; resolves once the process has exited. */
-  stop(): Promise<void>
+  /**
+   * Stops anvil gracefully so it writes its state file; resolves once the process has exited. An
+   * anvil that has not exited `graceMs` after SIGTERM (default 10 s, as its watchdog waits) is
+   * killed, so closing a home never waits on a chain that stopped answering signals.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>
 }
 
 export type StartAnvilParameters = {
@@ -61,6 +65,9 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Emb
 
 class PortTakenError extends HomeError {}
 
+/** How long stop() lets anvil write its state and exit before killing it. */
+const STOP_GRACE_MS = 10_000
+
 async function startAnvilOn(port: number, params: StartAnvilParameters): Promise<EmbeddedChain> {
   const chainId = params.chainId ?? 31337
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent']
@@ -87,9 +94,22 @@ async function startAnvilOn(port: number, params: StartAnvilParameters): Promise
     rpcUrl,
     chainId,
     pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
+    async stop(options = {}) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited
+      child.kill('SIGTERM')
+      let timer: NodeJS.Timeout | undefined
+      const killed = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL')
+          resolve()
+        }, options.graceMs ?? STOP_GRACE_MS)
+      })
+      try {
+        await Promise.race([exited, killed])
+        await exited
+      } finally {
+        clearTimeout(timer)
+      }
     },
   }
 }
