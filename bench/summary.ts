@@ -48,14 +48,21 @@ export function headlineRows(m: Metrics): Row[] {
   }
   const aes = value('throughput.aesGcm')
   const mib = (n: number) => `${fmt(n)} MiB/s`
-  for (const [what, key] of [
-    ['segmented AES-256-GCM (encryptStream)', 'throughput.encryptStream'],
-    ['encrypt + store + pin in Helia', 'throughput.sealAndStore'],
-    ['fetch + decrypt + verify', 'throughput.catAndOpen'],
+  for (const [what, key, ceilingKey] of [
+    ['segmented AES-256-GCM (encryptStream)', 'throughput.encryptStream', undefined],
+    ['encrypt + store + pin in Helia', 'throughput.sealAndStore', 'throughput.storeCeiling'],
+    ['fetch + decrypt + verify', 'throughput.catAndOpen', 'throughput.fetchCeiling'],
   ] as const) {
     const v = value(key)
     if (v === undefined || aes === undefined) continue
-    rows.push({ what, figure: mib(v), reference: `node:crypto AES-256-GCM ${mib(aes)}`, ratio: times(v, aes) })
+    // The most the machine allows: AES, SHA-256 and the file I/O of the same bytes on every core at once (bench/throughput.ts).
+    const most = ceilingKey && value(ceilingKey)
+    rows.push({
+      what,
+      figure: mib(v),
+      reference: `node:crypto AES-256-GCM ${mib(aes)}${most ? `; two-core ceiling with hashing and file I/O ${mib(most)}` : ''}`,
+      ratio: `${times(v, aes)}${most ? `; ${times(v, most)} of the ceiling` : ''}`,
+    })
   }
   const everything = value('server.everything.ms')
   const plaintext = value('server.plaintext.ms')
