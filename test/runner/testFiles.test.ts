@@ -17,7 +17,7 @@ describe('scripts/test-files.mjs exit code', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medvault-test-files-'))
   after(() => rmSync(dir, { recursive: true, force: true }))
 
-  function runFiles(files: Record<string, string>) {
+  function runFiles(files: Record<string, string>, extraEnv: Record<string, string> = {}) {
     const paths = Object.entries(files).map(([name, body]) => {
       const path = join(dir, name)
       writeFileSync(path, `import { it } from 'node:test'\n${body}\n`)
@@ -27,7 +27,7 @@ describe('scripts/test-files.mjs exit code', () => {
     // Without NODE_TEST_CONTEXT: set by the runner this test runs under, it would make the script's
     // run() report to a parent runner instead of printing its own closing lines.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env
-    return spawnSync(process.execPath, [script, args], { encoding: 'utf8', env: { ...env, NODE_OPTIONS: '' } })
+    return spawnSync(process.execPath, [script, args], { encoding: 'utf8', env: { ...env, NODE_OPTIONS: '', ...extraEnv } })
   }
 
   it('is 0 when every test passes or is a failing todo', () => {
@@ -38,6 +38,23 @@ describe('scripts/test-files.mjs exit code', () => {
     assert.match(result.stdout, /# todo 1/)
     assert.match(result.stdout, /# fail 0/)
     assert.equal(result.status, 0, result.stdout)
+  })
+
+  it('stops a file that runs past its time limit, names it, and counts what it cut short as failed', () => {
+    const started = Date.now()
+    const result = runFiles(
+      {
+        'hangs.test.mjs': "it('never ends', async () => { await new Promise(() => setInterval(() => {}, 1000)) })",
+        'passes.test.mjs': "it('passes', () => {})",
+      },
+      { MEDVAULT_TEST_FILE_TIMEOUT_MS: '1500' },
+    )
+    assert.ok(Date.now() - started < 30_000, 'the run ended soon after the limit')
+    assert.equal(result.status, 1, result.stdout)
+    assert.match(result.stdout, /# cancelled 1/)
+    assert.match(result.stdout, /# pass 1/)
+    assert.match(result.stdout, /# fail 1\n/, 'the cancelled test counts as failed in the closing lines')
+    assert.match(result.stdout, /# failed tests \(1\):\n#\s+\S*hangs\.test\.mjs: \S*hangs\.test\.mjs \(test timed out after 1500ms\)/)
   })
 
   it('is 1 when a test fails', () => {
