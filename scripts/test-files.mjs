@@ -21,7 +21,8 @@ import { spec, tap } from 'node:test/reporters'
 import testTimes from './test-times.mjs'
 
 const { files, concurrency, timesFile } = JSON.parse(process.argv[2])
-const fileTimeoutMs = Number(process.env.MEDVAULT_TEST_FILE_TIMEOUT_MS) > 0 ? Number(process.env.MEDVAULT_TEST_FILE_TIMEOUT_MS) : 15 * 60_000
+const fileTimeoutMs =
+  Number(process.env.MEDVAULT_TEST_FILE_TIMEOUT_MS) > 0 ? Number(process.env.MEDVAULT_TEST_FILE_TIMEOUT_MS) : 15 * 60_000
 const stream = run({ files, concurrency, timeout: fileTimeoutMs })
 stream.on('test:fail', (event) => {
   if (!event.todo) process.exitCode = 1
