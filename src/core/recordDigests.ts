@@ -35,7 +35,8 @@ export function recordsDomainSeparator({ chainId, records }: Deployment): Hex {
 type Field = { readonly name: string; readonly type: string }
 
 /** EIP-712 atomic types that ABI-encode to one 32-byte word (no strings, bytes, arrays or structs). */
-const ONE_WORD = /^(address|bool|bytes([1-9]|[12]\d|3[0-2])|u?int(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?)$/
+const ONE_WORD =
+  /^(address|bool|bytes([1-9]|[12]\d|3[0-2])|u?int(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?)$/
 
 /**
  * EIP-712's `hashStruct` for a struct of one-word fields, with its type hash computed once:
