@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { filesUnder as everyFileUnder } from '../../test/integration/fileScan.js'
 import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { NotFoundError } from '../errors.js'
@@ -33,12 +34,7 @@ async function pinKeys(repo: string): Promise<string[]> {
 }
 
 /** Every file under `dir`, as paths relative to it. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort()
-}
+const filesUnder = (dir: string) => everyFileUnder(dir).map((file) => relative(dir, file))
 
 describe('embedded Helia blob store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medvault-helia-'))

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { filesUnder as everyFileUnder } from '../../test/integration/fileScan.js'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -18,12 +19,8 @@ async function read(store: VerifyingFsBlockstore, cid: CID): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-/** Every file under `dir`, relative to it. */
-const filesUnder = (dir: string) =>
-  readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort()
+/** Every file under `dir`, as paths relative to it. */
+const filesUnder = (dir: string) => everyFileUnder(dir).map((file) => relative(dir, file))
 
 describe('VerifyingFsBlockstore', () => {
   const root = mkdtempSync(join(tmpdir(), 'medvault-blocks-'))
