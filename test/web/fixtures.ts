@@ -53,3 +53,20 @@ export function tamperCard(jws: string): string {
   claims.vc.credentialSubject.fhirBundle.entry[1].resource.occurrenceDateTime = '2026-01-02'
   return [header, deflateRawSync(Buffer.from(JSON.stringify(claims))).toString('base64url'), signature].join('.')
 }
+
+/** Words that only plaintext health data or key material would put in the browser's storage. */
+const PLAINTEXT_MARKS = ['Glucose', 'mg/dL', 'Hemoglobin', 'Immunization', 'privateKey', 'encryptionSeed', 'Bearer']
+/**
+ * A compact JWS or JWT (a session token): `eyJ…` header, a dot, payload, a dot. Its shape, not the
+ * three letters alone: sealed values are base64, and a few KiB of random base64 hold "eyJ" by chance
+ * (one chance in 262,144 per position), which once failed CI on a cache that held no token.
+ */
+const TOKEN = /eyJ[\w-]+\.[\w-]+\.[\w-]*/
+
+/** What in a dump of localStorage looks like plaintext health data, keys or a session token. */
+export function storedSecrets(stored: string): string[] {
+  const found = PLAINTEXT_MARKS.filter((mark) => stored.includes(mark))
+  const token = TOKEN.exec(stored)
+  if (token) found.push(`a token (${token[0].slice(0, 12)}…)`)
+  return found
+}
