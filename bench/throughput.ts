@@ -9,8 +9,9 @@
  *   four at a time: the parts no code of ours can make faster. From (a), (e), (f) and (g) the
  *   bench derives what (c) and (d) could reach on two cores if the encryption, the hashing and the
  *   file I/O ran in perfect parallel with nothing else: the ceiling the 0.5x targets meet.
- * After an untimed warm-up of (a) and (b), each is run THROUGHPUT_RUNS times, (a) and (b)
- * IN_MEMORY_RUNS times (interleaved, with a full GC before each), and the best run counts.
+ * After an untimed warm-up of the in-memory cases (a), (b) and (e), each is run THROUGHPUT_RUNS
+ * times, those three IN_MEMORY_RUNS times (interleaved, with a full GC before each), and the best
+ * run counts.
  *
  * It runs in a child process (bench/throughputChild.ts) with glibc told to keep freed memory:
  * every case allocates ~100 MiB of fresh 1 MiB output buffers, and with glibc's default,
@@ -43,7 +44,7 @@ export const THROUGHPUT_MIB = 100
 /** Best of five: on two shared cores (a) alone ranged 2,226–3,792 MiB/s between runs minutes apart. */
 const THROUGHPUT_RUNS = 5
 /**
- * The in-memory cases, (a) and (b), take 30–50 ms a pass: best of five of those gave (b)/(a)
+ * The in-memory cases, (a), (b) and (e), take 25–55 ms a pass: best of five of those gave (b)/(a)
  * anywhere from 0.61x to 0.95x for the same code (2026-12-07), whichever pass a neighbour slowed.
  * Fifteen passes of each cost under 1.5 s more.
  */
@@ -211,7 +212,7 @@ export async function measureThroughputHere(): Promise<ThroughputResult> {
 
   // One untimed pass of the in-memory cases first: the first 100 MiB of cipher output pays for
   // fresh pages from the kernel.
-  progress('throughput: warm-up pass of (a) and (b), not timed')
+  progress('throughput: warm-up pass of (a), (b) and (e), not timed')
   for (const c of cases.filter((c) => inMemory.has(c.key))) await c.run()
 
   const times: Record<string, number[]> = {}
